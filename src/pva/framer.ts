@@ -1,0 +1,154 @@
+// Splits a TCP byte stream into pvAccess messages: a byte-at-a-time state machine that takes
+// chunks of any size, joins segmented messages (first/middle/last), and passes control
+// messages through at once. No copies: a payload is a list of views into the received chunks.
+import { ProtocolError } from '../errors.js';
+import { Flags, HEADER_SIZE, PVA_MAGIC } from './constants.js';
+
+export interface ControlMessage {
+  control: true;
+  command: number;
+  flags: number;
+  /** The header's size field, which carries the value for control messages. */
+  value: number;
+}
+
+export interface AppMessage {
+  control: false;
+  command: number;
+  flags: number;
+  version: number;
+  /** Byte order of the payload (from the first segment's header). */
+  littleEndian: boolean;
+  payload: Uint8Array[];
+  size: number;
+}
+
+export type Message = ControlMessage | AppMessage;
+
+const enum State {
+  Header,
+  Payload,
+}
+
+export class Framer {
+  readonly #onMessage: (m: Message) => void;
+  readonly #maxMessageSize: number;
+  #state = State.Header;
+  readonly #header = new Uint8Array(HEADER_SIZE);
+  #headerHave = 0;
+  // current segment
+  #flags = 0;
+  #command = 0;
+  #version = 0;
+  #want = 0;
+  // logical message being assembled (segments)
+  #parts: Uint8Array[] = [];
+  #partsSize = 0;
+  #segmenting = false;
+  #segCommand = 0;
+  #segFlags = 0;
+  #segVersion = 0;
+
+  constructor(onMessage: (m: Message) => void, maxMessageSize: number) {
+    this.#onMessage = onMessage;
+    this.#maxMessageSize = maxMessageSize;
+  }
+
+  /** Bytes held for a message not yet complete (bounded by maxMessageSize). */
+  get pendingBytes(): number {
+    return this.#partsSize;
+  }
+
+  push(chunk: Uint8Array): void {
+    let pos = 0;
+    const end = chunk.length;
+    while (pos < end) {
+      if (this.#state === State.Header) {
+        if (this.#headerHave === 0 && end - pos >= HEADER_SIZE) {
+          this.#startMessage(chunk, pos);
+          pos += HEADER_SIZE;
+        } else {
+          const k = Math.min(HEADER_SIZE - this.#headerHave, end - pos);
+          this.#header.set(chunk.subarray(pos, pos + k), this.#headerHave);
+          this.#headerHave += k;
+          pos += k;
+          if (this.#headerHave < HEADER_SIZE) return;
+          this.#headerHave = 0;
+          this.#startMessage(this.#header, 0);
+        }
+        if ((this.#state as State) === State.Payload && this.#want === 0) this.#endSegment();
+        continue;
+      }
+      const k = Math.min(this.#want, end - pos);
+      this.#parts.push(chunk.subarray(pos, pos + k));
+      this.#partsSize += k;
+      this.#want -= k;
+      pos += k;
+      if (this.#want === 0) this.#endSegment();
+    }
+  }
+
+  #startMessage(b: Uint8Array, at: number): void {
+    if (b[at] !== PVA_MAGIC) {
+      throw new ProtocolError('ERR_PROTOCOL', `bad magic byte 0x${(b[at] as number).toString(16)} (expected 0xca)`);
+    }
+    const version = b[at + 1] as number;
+    const flags = b[at + 2] as number;
+    const command = b[at + 3] as number;
+    const le = (flags & Flags.BIG_ENDIAN) === 0;
+    const size = le
+      ? ((b[at + 4] as number) | ((b[at + 5] as number) << 8) | ((b[at + 6] as number) << 16) | ((b[at + 7] as number) << 24)) >>> 0
+      : (((b[at + 4] as number) << 24) | ((b[at + 5] as number) << 16) | ((b[at + 6] as number) << 8) | (b[at + 7] as number)) >>> 0;
+    if (flags & Flags.CONTROL) {
+      this.#onMessage({ control: true, command, flags, value: size });
+      return; // stays in Header state
+    }
+    if (this.#partsSize + size > this.#maxMessageSize) {
+      throw new ProtocolError(
+        'ERR_MESSAGE_TOO_LARGE',
+        `message of ${this.#partsSize + size} bytes (command ${command}) exceeds the limit of ${this.#maxMessageSize}`,
+      );
+    }
+    const seg = flags & Flags.SEGMENT_MASK;
+    if (this.#segmenting) {
+      if (seg !== Flags.SEGMENT_MIDDLE && seg !== Flags.SEGMENT_LAST) {
+        throw new ProtocolError('ERR_PROTOCOL', `unsegmented message (command ${command}) inside a segmented one`);
+      }
+      if (command !== this.#segCommand) {
+        throw new ProtocolError('ERR_PROTOCOL', `segment of command ${command} inside a message of command ${this.#segCommand}`);
+      }
+    } else if (seg === Flags.SEGMENT_MIDDLE || seg === Flags.SEGMENT_LAST) {
+      throw new ProtocolError('ERR_PROTOCOL', `middle or last segment (command ${command}) without a first one`);
+    } else if (seg === Flags.SEGMENT_FIRST) {
+      this.#segmenting = true;
+      this.#segCommand = command;
+      this.#segFlags = flags;
+      this.#segVersion = version;
+    }
+    this.#flags = flags;
+    this.#command = command;
+    this.#version = version;
+    this.#want = size;
+    this.#state = State.Payload;
+  }
+
+  #endSegment(): void {
+    this.#state = State.Header;
+    const seg = this.#flags & Flags.SEGMENT_MASK;
+    if (seg === Flags.SEGMENT_FIRST || seg === Flags.SEGMENT_MIDDLE) return;
+    const flags = this.#segmenting ? this.#segFlags : this.#flags;
+    const msg: AppMessage = {
+      control: false,
+      command: this.#segmenting ? this.#segCommand : this.#command,
+      flags: flags & ~Flags.SEGMENT_MASK,
+      version: this.#segmenting ? this.#segVersion : this.#version,
+      littleEndian: (flags & Flags.BIG_ENDIAN) === 0,
+      payload: this.#parts,
+      size: this.#partsSize,
+    };
+    this.#parts = [];
+    this.#partsSize = 0;
+    this.#segmenting = false;
+    this.#onMessage(msg);
+  }
+}

@@ -1,0 +1,49 @@
+// Builds outgoing pvAccess messages into a ByteWriter: header first, size patched at the end,
+// so large arrays can be passed by reference without knowing the total size in advance.
+import type { ByteWriter } from '../pvdata/wire.js';
+import { Flags, PVA_MAGIC, PVA_VERSION } from './constants.js';
+
+export class MessageWriter {
+  readonly w: ByteWriter;
+  /** Flags added to every message: FROM_SERVER for a server, BIG_ENDIAN when so agreed. */
+  baseFlags: number;
+  #sizeAt: { buf: DataView; at: number } | null = null;
+  #bodyStart = 0;
+
+  constructor(w: ByteWriter, fromServer: boolean) {
+    this.w = w;
+    this.baseFlags = (fromServer ? Flags.FROM_SERVER : 0) | (w.le ? 0 : Flags.BIG_ENDIAN);
+  }
+
+  setByteOrder(littleEndian: boolean): void {
+    this.w.le = littleEndian;
+    this.baseFlags = (this.baseFlags & ~Flags.BIG_ENDIAN) | (littleEndian ? 0 : Flags.BIG_ENDIAN);
+  }
+
+  begin(command: number): ByteWriter {
+    const w = this.w;
+    w.u8(PVA_MAGIC);
+    w.u8(PVA_VERSION);
+    w.u8(this.baseFlags);
+    w.u8(command);
+    this.#sizeAt = w.reserve32();
+    this.#bodyStart = w.length;
+    return w;
+  }
+
+  end(): void {
+    if (!this.#sizeAt) throw new Error('MessageWriter.end() without begin()');
+    this.w.patch32(this.#sizeAt, this.w.length - this.#bodyStart);
+    this.#sizeAt = null;
+  }
+
+  /** A control message: no payload, the value travels in the size field. */
+  control(command: number, value: number): void {
+    const w = this.w;
+    w.u8(PVA_MAGIC);
+    w.u8(PVA_VERSION);
+    w.u8(this.baseFlags | Flags.CONTROL);
+    w.u8(command);
+    w.u32(value);
+  }
+}

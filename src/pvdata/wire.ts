@@ -1,0 +1,436 @@
+// Primitive wire encodings of pvAccess (Size, strings, scalars, arrays) in either byte order.
+// ByteWriter hands out chunks without copying large arrays; ByteReader reads across a list of
+// chunks (a message split by TCP or segmented by the sender) and views aligned arrays in place.
+import { endianness } from 'node:os';
+import { DecodeError, EncodeError } from '../errors.js';
+import type { ScalarType } from './types.js';
+import { ELEMENT_SIZE, TYPED_ARRAY, type PVTypedArray } from './values.js';
+
+export const HOST_LE = endianness() === 'LE';
+/** Arrays of at least this many bytes are sent by reference instead of being copied. */
+export const ZERO_COPY_MIN = 1024;
+const DEFAULT_BLOCK = 64 * 1024;
+
+export class ByteWriter {
+  /** Byte order of everything written (pvAccess peers agree on it per connection). */
+  le: boolean;
+  #buf: Buffer;
+  #dv: DataView;
+  #pos = 0;
+  #start = 0; // start of the region not yet handed out as a chunk
+  #chunks: Uint8Array[] = [];
+  #chunkBytes = 0;
+  #block: number;
+
+  constructor(littleEndian = true, blockSize = DEFAULT_BLOCK) {
+    this.le = littleEndian;
+    this.#block = blockSize;
+    this.#buf = Buffer.allocUnsafeSlow(blockSize);
+    this.#dv = new DataView(this.#buf.buffer, this.#buf.byteOffset, this.#buf.byteLength);
+  }
+
+  /** Bytes written since the last take(). */
+  get length(): number {
+    return this.#chunkBytes + this.#pos - this.#start;
+  }
+
+  ensure(n: number): void {
+    if (this.#pos + n <= this.#buf.length) return;
+    this.#cut();
+    // The old block stays alive as long as chunks handed out still reference it.
+    this.#buf = Buffer.allocUnsafeSlow(Math.max(this.#block, n));
+    this.#dv = new DataView(this.#buf.buffer, this.#buf.byteOffset, this.#buf.byteLength);
+    this.#pos = this.#start = 0;
+  }
+
+  #cut(): void {
+    if (this.#pos > this.#start) {
+      this.#chunks.push(this.#buf.subarray(this.#start, this.#pos));
+      this.#chunkBytes += this.#pos - this.#start;
+      this.#start = this.#pos;
+    }
+  }
+
+  /** Everything written so far, as chunks for socket.writev; the writer starts afresh. */
+  take(): Uint8Array[] {
+    this.#cut();
+    const out = this.#chunks;
+    this.#chunks = [];
+    this.#chunkBytes = 0;
+    if (this.#buf.length - this.#pos < 512) this.ensure(this.#buf.length); // fresh block
+    return out;
+  }
+
+  /** A place for a uint32 to be filled in later (message payload sizes). */
+  reserve32(): { buf: DataView; at: number } {
+    this.ensure(4);
+    const r = { buf: this.#dv, at: this.#pos };
+    this.#pos += 4;
+    return r;
+  }
+
+  patch32(r: { buf: DataView; at: number }, value: number): void {
+    r.buf.setUint32(r.at, value, this.le);
+  }
+
+  u8(v: number): void {
+    this.ensure(1);
+    this.#buf[this.#pos++] = v;
+  }
+  bool(v: boolean): void {
+    this.u8(v ? 1 : 0);
+  }
+  i8(v: number): void {
+    this.ensure(1);
+    this.#dv.setInt8(this.#pos++, v);
+  }
+  u16(v: number): void {
+    this.ensure(2);
+    this.#dv.setUint16(this.#pos, v, this.le);
+    this.#pos += 2;
+  }
+  i16(v: number): void {
+    this.ensure(2);
+    this.#dv.setInt16(this.#pos, v, this.le);
+    this.#pos += 2;
+  }
+  u32(v: number): void {
+    this.ensure(4);
+    this.#dv.setUint32(this.#pos, v, this.le);
+    this.#pos += 4;
+  }
+  i32(v: number): void {
+    this.ensure(4);
+    this.#dv.setInt32(this.#pos, v, this.le);
+    this.#pos += 4;
+  }
+  i64(v: bigint): void {
+    this.ensure(8);
+    this.#dv.setBigInt64(this.#pos, v, this.le);
+    this.#pos += 8;
+  }
+  u64(v: bigint): void {
+    this.ensure(8);
+    this.#dv.setBigUint64(this.#pos, v, this.le);
+    this.#pos += 8;
+  }
+  f32(v: number): void {
+    this.ensure(4);
+    this.#dv.setFloat32(this.#pos, v, this.le);
+    this.#pos += 4;
+  }
+  f64(v: number): void {
+    this.ensure(8);
+    this.#dv.setFloat64(this.#pos, v, this.le);
+    this.#pos += 8;
+  }
+
+  /** pvAccess Size: one byte below 254, else 254 + int32; -1 encodes "null" (255). */
+  size(n: number): void {
+    if (n === -1) this.u8(255);
+    else if (n < 254) this.u8(n);
+    else {
+      if (n > 0x7fffffff) throw new EncodeError(`size ${n} does not fit in an int32`);
+      this.u8(254);
+      this.i32(n);
+    }
+  }
+
+  string(s: string): void {
+    // ASCII fast path: byte length equals string length and no encoder call is needed.
+    const n = s.length;
+    let ascii = n < 128;
+    if (ascii) for (let i = 0; i < n; i++) if (s.charCodeAt(i) > 0x7f) { ascii = false; break; }
+    if (ascii) {
+      this.ensure(1 + n);
+      this.#buf[this.#pos++] = n;
+      for (let i = 0; i < n; i++) this.#buf[this.#pos++] = s.charCodeAt(i);
+      return;
+    }
+    const len = Buffer.byteLength(s, 'utf8');
+    this.size(len);
+    this.ensure(len);
+    this.#pos += this.#buf.write(s, this.#pos, len, 'utf8');
+  }
+
+  /** Raw bytes, copied. */
+  bytes(b: Uint8Array): void {
+    this.ensure(b.length);
+    this.#buf.set(b, this.#pos);
+    this.#pos += b.length;
+  }
+
+  /** A TypedArray's elements (no count). Large arrays in host order are passed by reference. */
+  typedArray(a: PVTypedArray): void {
+    const n = a.byteLength;
+    if (n === 0) return;
+    const swap = a.BYTES_PER_ELEMENT > 1 && this.le !== HOST_LE;
+    if (!swap && n >= ZERO_COPY_MIN) {
+      this.#cut();
+      this.#chunks.push(new Uint8Array(a.buffer, a.byteOffset, n));
+      this.#chunkBytes += n;
+      return;
+    }
+    this.ensure(n);
+    this.#buf.set(new Uint8Array(a.buffer, a.byteOffset, n), this.#pos);
+    if (swap) swapBytes(this.#buf, this.#pos, n, a.BYTES_PER_ELEMENT);
+    this.#pos += n;
+  }
+}
+
+function swapBytes(b: Uint8Array, at: number, n: number, width: number): void {
+  for (let i = at; i < at + n; i += width) {
+    for (let j = 0; j < width >> 1; j++) {
+      const x = b[i + j] as number;
+      b[i + j] = b[i + width - 1 - j] as number;
+      b[i + width - 1 - j] = x;
+    }
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+export class ByteReader {
+  le: boolean;
+  #chunks: readonly Uint8Array[];
+  #ci = 0;
+  #buf: Uint8Array = EMPTY;
+  #dv: DataView = new DataView(EMPTY.buffer);
+  #pos = 0;
+  #remaining: number;
+  #scratch = new Uint8Array(8);
+  #sdv = new DataView(this.#scratch.buffer);
+
+  constructor(data: Uint8Array | readonly Uint8Array[], littleEndian = true) {
+    this.le = littleEndian;
+    this.#chunks = data instanceof Uint8Array ? [data] : data;
+    let total = 0;
+    for (const c of this.#chunks) total += c.length;
+    this.#remaining = total;
+    this.#ci = -1;
+    this.#next();
+  }
+
+  get remaining(): number {
+    return this.#remaining;
+  }
+
+  #next(): void {
+    while (++this.#ci < this.#chunks.length) {
+      const c = this.#chunks[this.#ci] as Uint8Array;
+      if (c.length === 0) continue;
+      this.#buf = c;
+      this.#dv = new DataView(c.buffer, c.byteOffset, c.byteLength);
+      this.#pos = 0;
+      return;
+    }
+    this.#buf = EMPTY;
+    this.#pos = 0;
+  }
+
+  /** Throw unless n more bytes exist; called before any allocation sized by the peer. */
+  need(n: number, what = 'data'): void {
+    if (n > this.#remaining) {
+      throw new DecodeError(`truncated ${what}: needs ${n} bytes, ${this.#remaining} left`);
+    }
+  }
+
+  /** Fill scratch with n bytes that straddle chunk boundaries. */
+  #gather(n: number): DataView {
+    this.need(n);
+    for (let i = 0; i < n; i++) {
+      while (this.#pos >= this.#buf.length) this.#next();
+      this.#scratch[i] = this.#buf[this.#pos++] as number;
+    }
+    this.#remaining -= n;
+    return this.#sdv;
+  }
+
+  skip(n: number): void {
+    this.need(n);
+    this.#remaining -= n;
+    while (n > 0) {
+      const avail = this.#buf.length - this.#pos;
+      if (avail === 0) {
+        this.#next();
+        continue;
+      }
+      const k = Math.min(avail, n);
+      this.#pos += k;
+      n -= k;
+    }
+  }
+
+  u8(): number {
+    if (this.#pos < this.#buf.length) {
+      this.#remaining--;
+      return this.#buf[this.#pos++] as number;
+    }
+    return this.#gather(1).getUint8(0);
+  }
+  bool(): boolean {
+    return this.u8() !== 0;
+  }
+  i8(): number {
+    return (this.u8() << 24) >> 24;
+  }
+  u16(): number {
+    if (this.#buf.length - this.#pos >= 2) {
+      const v = this.#dv.getUint16(this.#pos, this.le);
+      this.#pos += 2;
+      this.#remaining -= 2;
+      return v;
+    }
+    return this.#gather(2).getUint16(0, this.le);
+  }
+  i16(): number {
+    return (this.u16() << 16) >> 16;
+  }
+  u32(): number {
+    if (this.#buf.length - this.#pos >= 4) {
+      const v = this.#dv.getUint32(this.#pos, this.le);
+      this.#pos += 4;
+      this.#remaining -= 4;
+      return v;
+    }
+    return this.#gather(4).getUint32(0, this.le);
+  }
+  i32(): number {
+    return this.u32() | 0;
+  }
+  i64(): bigint {
+    if (this.#buf.length - this.#pos >= 8) {
+      const v = this.#dv.getBigInt64(this.#pos, this.le);
+      this.#pos += 8;
+      this.#remaining -= 8;
+      return v;
+    }
+    return this.#gather(8).getBigInt64(0, this.le);
+  }
+  u64(): bigint {
+    if (this.#buf.length - this.#pos >= 8) {
+      const v = this.#dv.getBigUint64(this.#pos, this.le);
+      this.#pos += 8;
+      this.#remaining -= 8;
+      return v;
+    }
+    return this.#gather(8).getBigUint64(0, this.le);
+  }
+  f32(): number {
+    if (this.#buf.length - this.#pos >= 4) {
+      const v = this.#dv.getFloat32(this.#pos, this.le);
+      this.#pos += 4;
+      this.#remaining -= 4;
+      return v;
+    }
+    return this.#gather(4).getFloat32(0, this.le);
+  }
+  f64(): number {
+    if (this.#buf.length - this.#pos >= 8) {
+      const v = this.#dv.getFloat64(this.#pos, this.le);
+      this.#pos += 8;
+      this.#remaining -= 8;
+      return v;
+    }
+    return this.#gather(8).getFloat64(0, this.le);
+  }
+
+  /** pvAccess Size; -1 for the "null" marker 255. */
+  size(): number {
+    const b = this.u8();
+    if (b < 254) return b;
+    if (b === 255) return -1;
+    const n = this.i32();
+    if (n < 0) throw new DecodeError(`negative size ${n}`);
+    return n;
+  }
+
+  /** A Size that must not be null and must not exceed the remaining bytes times `minBytesPerItem`. */
+  count(what: string, minBytesPerItem = 1): number {
+    const n = this.size();
+    if (n < 0) throw new DecodeError(`null size where a ${what} count was expected`);
+    if (minBytesPerItem > 0) this.need(n * minBytesPerItem, what);
+    return n;
+  }
+
+  /** n bytes as one contiguous Uint8Array: a view when they lie in one chunk, else a copy. */
+  bytes(n: number): Uint8Array {
+    this.need(n);
+    if (this.#buf.length - this.#pos >= n) {
+      const v = this.#buf.subarray(this.#pos, this.#pos + n);
+      this.#pos += n;
+      this.#remaining -= n;
+      if (this.#pos === this.#buf.length && n > 0) this.#next();
+      return v;
+    }
+    const out = new Uint8Array(n);
+    this.#copyInto(out, 0, n);
+    return out;
+  }
+
+  #copyInto(out: Uint8Array, at: number, n: number): void {
+    this.#remaining -= n;
+    while (n > 0) {
+      const avail = this.#buf.length - this.#pos;
+      if (avail === 0) {
+        this.#next();
+        continue;
+      }
+      const k = Math.min(avail, n);
+      out.set(this.#buf.subarray(this.#pos, this.#pos + k), at);
+      this.#pos += k;
+      at += k;
+      n -= k;
+    }
+  }
+
+  string(): string {
+    const n = this.count('string');
+    if (n === 0) return '';
+    if (this.#buf.length - this.#pos >= n) {
+      const b = this.#buf;
+      const s = this.#pos;
+      this.#pos += n;
+      this.#remaining -= n;
+      if (n < 32) {
+        // Short ASCII names dominate; decoding them by hand avoids a TextDecoder call.
+        let out = '';
+        for (let i = s; i < s + n; i++) {
+          const c = b[i] as number;
+          if (c > 0x7f) return Buffer.from(b.buffer, b.byteOffset + s, n).toString('utf8');
+          out += String.fromCharCode(c);
+        }
+        return out;
+      }
+      return Buffer.from(b.buffer, b.byteOffset + s, n).toString('utf8');
+    }
+    return Buffer.from(this.bytes(n)).toString('utf8');
+  }
+
+  /**
+   * `count` elements of a numeric type. The result views the received bytes when they lie in one
+   * chunk, are aligned and need no byte swap; otherwise it is one copy.
+   */
+  typedArray(type: ScalarType, count: number): PVTypedArray {
+    const C = TYPED_ARRAY[type];
+    if (!C) throw new DecodeError(`'${type}' is not a numeric type`);
+    const width = ELEMENT_SIZE[type];
+    const n = count * width;
+    this.need(n, `${type}[] of ${count} elements`);
+    const swap = width > 1 && this.le !== HOST_LE;
+    if (!swap && this.#buf.length - this.#pos >= n) {
+      const off = this.#buf.byteOffset + this.#pos;
+      if (off % width === 0) {
+        const v = new C(this.#buf.buffer as ArrayBuffer, off, count);
+        this.#pos += n;
+        this.#remaining -= n;
+        return v;
+      }
+    }
+    const out = new C(count);
+    const bytes = new Uint8Array(out.buffer, 0, n);
+    this.#copyInto(bytes, 0, n);
+    if (swap) swapBytes(bytes, 0, n, width);
+    return out;
+  }
+}
