@@ -358,3 +358,25 @@ function decodeMarked(r: ByteReader, desc: FieldDesc, old: PVValue, bits: BitSet
 export function wholeStructure(): BitSet {
   return BitSet.of(0);
 }
+
+export function encodeBitSet(w: ByteWriter, b: BitSet): void {
+  const bytes = b.toBytes();
+  w.size(bytes.length);
+  w.bytes(bytes);
+}
+
+export function decodeBitSet(r: ByteReader): BitSet {
+  const n = r.count('BitSet');
+  return BitSet.fromBytes(r.bytes(n));
+}
+
+/** A typed value as it travels in RPC, `any` and pvRequests: FieldDesc (or 0xFF) then the value. */
+export function encodeTyped(w: ByteWriter, type: FieldDesc | null, value: PVValue | undefined): void {
+  encodeType(w, type);
+  if (type) encodeValue(w, type, value);
+}
+
+export function decodeTyped(r: ByteReader, cache: TypeCache): { type: FieldDesc | null; value: PVValue } {
+  const type = decodeType(r, cache);
+  return { type, value: type ? decodeValue(r, type, cache) : null };
+}

@@ -1,0 +1,32 @@
+// Public API of Sluice.
+export { Server } from './pva/server/server.js';
+export { SharedPV } from './pva/server/shared-pv.js';
+export { Client } from './pva/client/client.js';
+export { Subscription } from './pva/client/subscription.js';
+export { Channel } from './pva/client/channel.js';
+export { BitSet } from './pvdata/bitset.js';
+export { t, sameType, formatType, typeName, fieldByPath, memberIndex } from './pvdata/types.js';
+export { defaultValue, getField, unionSelect, cloneValue, TYPED_ARRAY, scalarTypeOfArray } from './pvdata/values.js';
+export { parsePVRequest, formatPVRequest, readPVRequest, selectFields } from './pvdata/pvrequest.js';
+export { bitOf, pathOf, bitsOf, expandBits, fieldCount } from './pvdata/field-numbering.js';
+export { encodeType, decodeType, TypeCache } from './pvdata/type-codec.js';
+export { encodeValue, decodeValue, encodePartial, decodePartial } from './pvdata/value-codec.js';
+export { ByteReader, ByteWriter } from './pvdata/wire.js';
+export { clientConfigFromEnv, serverConfigFromEnv } from './pva/config.js';
+export * from './errors.js';
+
+export type { ServerOptions, ServerStats, PVSource } from './pva/server/server.js';
+export type { PutRequest, PutHandler, RpcHandler, RpcResult, PeerInfo } from './pva/server/shared-pv.js';
+export type { ClientOptions, RequestOptions, MonitorOptions } from './pva/client/client.js';
+export type { MonitorUpdate, SubscriptionStats } from './pva/client/subscription.js';
+export type { GetResult } from './pva/client/operations.js';
+export type {
+  FieldDesc,
+  ScalarType,
+  StructureDesc,
+  UnionDesc,
+  ScalarArrayDesc,
+  Member,
+} from './pvdata/types.js';
+export type { PVValue, PVStructure, PVUnion, PVAny, PVTypedArray } from './pvdata/values.js';
+export type { PVRequest, RequestInfo, FieldSelection } from './pvdata/pvrequest.js';

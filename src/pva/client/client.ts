@@ -1,0 +1,172 @@
+// The client context: configuration (EPICS_PVA_* and options), name resolution, a pool of
+// server connections, cached channels, and the operations get/put/monitor/rpc/info.
+import { InvalidArgumentError } from '../../errors.js';
+import { optionBool, optionInt, parsePVRequest, readPVRequest, type PVRequest } from '../../pvdata/pvrequest.js';
+import { inferType } from '../../pvdata/infer.js';
+import type { FieldDesc, StructureDesc } from '../../pvdata/types.js';
+import type { PVStructure, PVValue } from '../../pvdata/values.js';
+import { clientConfigFromEnv, type ClientConfig } from '../config.js';
+import type { ConnectionLimits } from '../connection.js';
+import { Channel, type ChannelHost } from './channel.js';
+import { ClientConnection } from './client-conn.js';
+import { getOp, infoOp, putOp, rpcOp, type GetResult, type OpContext } from './operations.js';
+import { createResolver, type Resolver } from './resolver.js';
+import { Subscription } from './subscription.js';
+
+export interface ClientOptions {
+  /** Environment to read EPICS_PVA_* from (default process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** Overrides of the configuration read from the environment. */
+  config?: Partial<ClientConfig>;
+  /** Default operation timeout in ms (pvget's -w). Default 5000. */
+  timeoutMs?: number;
+  /** Delay before searching again after a failure or disconnect. Default 1000 ms. */
+  reconnectDelayMs?: number;
+  limits?: Partial<ConnectionLimits>;
+}
+
+export interface RequestOptions {
+  /** pvRequest, as text (`field(value)`) or already built. */
+  request?: string | PVRequest;
+  timeoutMs?: number;
+}
+
+export interface MonitorOptions {
+  request?: string | PVRequest;
+  /** Client and server queue size; default 4, or record[queueSize=N] in the request. */
+  queueSize?: number;
+  /** Pipeline flow control (record[pipeline=true]); default false. */
+  pipeline?: boolean;
+}
+
+export class Client implements ChannelHost {
+  readonly config: ClientConfig;
+  readonly timeoutMs: number;
+  readonly reconnectDelayMs: number;
+  readonly #limits: Partial<ConnectionLimits>;
+  readonly #channels = new Map<string, Channel>();
+  readonly #conns = new Map<string, ClientConnection>();
+  #resolver: Resolver | null = null;
+  #nextCid = 0x10203040;
+  #nextIoid = 1;
+  #closed = false;
+  readonly #ctx: OpContext;
+
+  constructor(options: ClientOptions = {}) {
+    this.config = { ...clientConfigFromEnv(options.env ?? process.env), ...options.config };
+    this.timeoutMs = options.timeoutMs ?? 5000;
+    this.reconnectDelayMs = options.reconnectDelayMs ?? 1000;
+    this.#limits = {
+      idleTimeoutMs: this.config.connectionTimeoutMs * (4 / 3),
+      echoIntervalMs: this.config.connectionTimeoutMs / 2,
+      ...options.limits,
+    };
+    this.#ctx = { nextIoid: () => this.#nextIoid++, timeoutMs: this.timeoutMs };
+  }
+
+  /** @internal ChannelHost */
+  resolve(name: string, signal: AbortSignal): Promise<{ host: string; port: number }> {
+    this.#resolver ??= createResolver(this.config, (host, port) => this.connectionTo(host, port));
+    return this.#resolver.resolve(name, signal);
+  }
+
+  /** @internal ChannelHost: one connection per server address, reopened after it closes. */
+  connectionTo(host: string, port: number): ClientConnection {
+    const key = `${host}:${port}`;
+    let c = this.#conns.get(key);
+    if (!c || c.closed) {
+      c = ClientConnection.connect(host, port, this.#limits);
+      this.#conns.set(key, c);
+    }
+    return c;
+  }
+
+  /** The (shared) channel for a name; it connects in the background. */
+  channel(name: string): Channel {
+    if (this.#closed) throw new InvalidArgumentError('client is closed');
+    if (!name) throw new InvalidArgumentError('empty channel name');
+    let ch = this.#channels.get(name);
+    if (!ch || ch.state === 'closed') {
+      ch = new Channel(this, name, this.#nextCid++);
+      ch.on('error', () => {}); // reported through operations and lastError
+      this.#channels.set(name, ch);
+      ch.connect();
+    }
+    return ch;
+  }
+
+  #ctxFor(timeoutMs: number | undefined): OpContext {
+    return timeoutMs === undefined ? this.#ctx : { nextIoid: this.#ctx.nextIoid, timeoutMs };
+  }
+
+  get(name: string, opts: RequestOptions = {}): Promise<GetResult> {
+    return getOp(this.#ctxFor(opts.timeoutMs), this.channel(name), toRequest(opts.request));
+  }
+
+  /**
+   * Put a partial structure (`{ value: 5 }`), or a function of the current value. Resolves
+   * with the put type and, when a function was given, the value before the put.
+   */
+  put(
+    name: string,
+    value: PVStructure | ((current: GetResult) => PVStructure),
+    opts: RequestOptions = {},
+  ): Promise<{ type: StructureDesc; previous: PVStructure | null }> {
+    return putOp(this.#ctxFor(opts.timeoutMs), this.channel(name), toRequest(opts.request), value);
+  }
+
+  monitor(name: string, opts: MonitorOptions = {}): Subscription {
+    let req: PVRequest;
+    if (typeof opts.request === 'object') req = opts.request;
+    else {
+      // Options given as arguments travel in the pvRequest, where servers look for them.
+      let text = opts.request ?? '';
+      const extra: string[] = [];
+      if (opts.queueSize !== undefined) extra.push(`queueSize=${opts.queueSize}`);
+      if (opts.pipeline !== undefined) extra.push(`pipeline=${opts.pipeline}`);
+      if (extra.length) text = text.includes('record[') ? text.replace('record[', `record[${extra.join(',')},`) : `${text}record[${extra.join(',')}]`;
+      req = parsePVRequest(text);
+    }
+    const o = readPVRequest(req.type, req.value).options;
+    const queueSize = optionInt(o['queueSize']) ?? 4;
+    const pipeline = optionBool(o['pipeline']) ?? false;
+    return new Subscription(this.channel(name), req, { queueSize, pipeline }, this.#ctx.nextIoid);
+  }
+
+  /** Call an RPC PV. `args` is a structure (typed by inference) or an explicit {type, value}. */
+  rpc(
+    name: string,
+    args: PVStructure | { type: FieldDesc; value: PVValue } = {},
+    opts: RequestOptions = {},
+  ): Promise<{ type: FieldDesc | null; value: PVValue }> {
+    const typed = isTyped(args) ? args : { type: inferType(args), value: args };
+    return rpcOp(this.#ctxFor(opts.timeoutMs), this.channel(name), toRequest(opts.request), typed);
+  }
+
+  /** The type of a PV (or of one of its fields), as pvinfo shows it. */
+  info(name: string, opts: { subField?: string; timeoutMs?: number } = {}): Promise<FieldDesc> {
+    return infoOp(this.#ctxFor(opts.timeoutMs), this.channel(name), opts.subField ?? '');
+  }
+
+  close(): void {
+    this.#closed = true;
+    for (const ch of this.#channels.values()) ch.close();
+    this.#channels.clear();
+    this.#resolver?.close();
+    for (const c of this.#conns.values()) {
+      c.flush();
+      c.close(null);
+    }
+    this.#conns.clear();
+  }
+}
+
+function toRequest(r: string | PVRequest | undefined): PVRequest {
+  if (r === undefined) return parsePVRequest('');
+  return typeof r === 'string' ? parsePVRequest(r) : r;
+}
+
+function isTyped(a: unknown): a is { type: FieldDesc; value: PVValue } {
+  const x = a as { type?: { kind?: unknown } };
+  return typeof x === 'object' && x !== null && typeof x.type?.kind === 'string' && 'value' in x;
+}

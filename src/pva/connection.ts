@@ -1,0 +1,182 @@
+// What a pvAccess TCP connection does on either side: frame incoming bytes, build and flush
+// outgoing messages in batches, answer echoes, watch for silence, and bound what it buffers.
+// It takes any Duplex stream (a socket, or one end of a duplexPair in tests).
+import type { Duplex } from 'node:stream';
+import { ProtocolError, SluiceError } from '../errors.js';
+import { ByteReader, ByteWriter } from '../pvdata/wire.js';
+import { Cmd, Ctrl } from './constants.js';
+import { Framer, type AppMessage, type Message } from './framer.js';
+import { MessageWriter } from './message-writer.js';
+
+export interface ConnectionLimits {
+  /** Largest message (all segments together) accepted from the peer. */
+  maxMessageSize: number;
+  /** Above this many buffered outgoing bytes, monitors stop sending until the socket drains. */
+  sendHighWater: number;
+  /** Above this many, the peer is not reading at all: the connection is closed. */
+  sendHardLimit: number;
+  /** Close the connection after this long without receiving anything (ms; 0 = never). */
+  idleTimeoutMs: number;
+  /** Send an echo after this long without sending anything (ms; 0 = never). Clients do this. */
+  echoIntervalMs: number;
+}
+
+export const DEFAULT_LIMITS: ConnectionLimits = {
+  maxMessageSize: 256 * 1024 * 1024,
+  sendHighWater: 4 * 1024 * 1024,
+  sendHardLimit: 512 * 1024 * 1024,
+  idleTimeoutMs: 40_000,
+  echoIntervalMs: 0,
+};
+
+export abstract class PvaConnection {
+  readonly stream: Duplex;
+  readonly limits: ConnectionLimits;
+  readonly out: MessageWriter;
+  readonly framer: Framer;
+  /** Byte order the peer asked us to send in (the server's choice, announced by SET_BYTE_ORDER). */
+  closed = false;
+  closeReason: Error | null = null;
+  bytesIn = 0;
+  bytesOut = 0;
+  #flushScheduled = false;
+  #lastRx = Date.now();
+  #lastTx = Date.now();
+  #timer: NodeJS.Timeout | null = null;
+
+  constructor(stream: Duplex, isServer: boolean, limits: Partial<ConnectionLimits> = {}) {
+    this.stream = stream;
+    this.limits = { ...DEFAULT_LIMITS, ...limits };
+    this.out = new MessageWriter(new ByteWriter(true), isServer);
+    this.framer = new Framer((m) => this.#dispatch(m), this.limits.maxMessageSize);
+    stream.on('data', (chunk: Buffer) => this.#onData(chunk));
+    stream.on('drain', () => this.onDrain());
+    stream.on('error', (err: Error) => this.close(err));
+    stream.on('close', () => this.close(null));
+    stream.on('end', () => this.close(null));
+    const tick = Math.min(
+      this.limits.idleTimeoutMs || Infinity,
+      this.limits.echoIntervalMs || Infinity,
+    );
+    if (Number.isFinite(tick)) {
+      this.#timer = setInterval(() => this.#checkTimers(), Math.max(50, tick / 4));
+      this.#timer.unref();
+    }
+  }
+
+  #onData(chunk: Buffer): void {
+    if (this.closed) return;
+    this.bytesIn += chunk.length;
+    this.#lastRx = Date.now();
+    try {
+      this.framer.push(chunk);
+    } catch (err) {
+      this.protocolFailure(err);
+    }
+  }
+
+  #dispatch(m: Message): void {
+    if (this.closed) return;
+    if (m.control) {
+      this.onControl(m.command, m.value, m.flags);
+      return;
+    }
+    const r = new ByteReader(m.payload, m.littleEndian);
+    if (m.command === Cmd.ECHO) {
+      // v2 peers echo the payload back.
+      if (this.isServerSide()) {
+        const w = this.out.begin(Cmd.ECHO);
+        for (const p of m.payload) w.bytes(p);
+        this.out.end();
+        this.scheduleFlush();
+      }
+      return;
+    }
+    this.onMessage(m, r);
+  }
+
+  /** Turn an exception while handling peer bytes into a logged, orderly close. */
+  protected protocolFailure(err: unknown): void {
+    const e =
+      err instanceof SluiceError ? err : new ProtocolError('ERR_PROTOCOL', `bad message from peer: ${String(err)}`, { cause: err });
+    this.log('warn', `closing connection to ${this.peerName()}: ${e.message}`);
+    this.close(e);
+  }
+
+  protected onControl(command: number, value: number, _flags: number): void {
+    if (command === Ctrl.ECHO_REQUEST) {
+      this.out.control(Ctrl.ECHO_RESPONSE, value);
+      this.scheduleFlush();
+    }
+  }
+
+  protected abstract onMessage(m: AppMessage, r: ByteReader): void;
+  protected abstract isServerSide(): boolean;
+  protected onDrain(): void {}
+  protected onClose(_reason: Error | null): void {}
+
+  log(level: 'debug' | 'info' | 'warn' | 'error', text: string): void {
+    if (level === 'warn' || level === 'error') process.emitWarning(text, { code: 'SLUICE_PVA' });
+  }
+
+  peerName(): string {
+    const s = this.stream as Duplex & { remoteAddress?: string; remotePort?: number };
+    return s.remoteAddress ? `${s.remoteAddress}:${s.remotePort}` : 'in-memory peer';
+  }
+
+  /** Bytes written but not yet taken by the kernel, plus what is being built. */
+  get pendingOut(): number {
+    return this.stream.writableLength + this.out.w.length;
+  }
+
+  get writable(): boolean {
+    return !this.closed && this.pendingOut < this.limits.sendHighWater;
+  }
+
+  /** Flush at the end of this tick, so messages built together go out in one writev. */
+  scheduleFlush(): void {
+    if (this.#flushScheduled || this.closed) return;
+    this.#flushScheduled = true;
+    process.nextTick(() => this.flush());
+  }
+
+  flush(): void {
+    this.#flushScheduled = false;
+    if (this.closed) return;
+    const chunks = this.out.w.take();
+    if (chunks.length === 0) return;
+    this.#lastTx = Date.now();
+    const s = this.stream;
+    s.cork();
+    for (const c of chunks) {
+      this.bytesOut += c.length;
+      s.write(c);
+    }
+    s.uncork();
+    if (s.writableLength > this.limits.sendHardLimit) {
+      this.close(new ProtocolError('ERR_LIMIT', `peer ${this.peerName()} does not read: ${s.writableLength} bytes unsent`));
+    }
+  }
+
+  #checkTimers(): void {
+    const now = Date.now();
+    if (this.limits.idleTimeoutMs && now - this.#lastRx > this.limits.idleTimeoutMs) {
+      this.close(new ProtocolError('ERR_PROTOCOL', `no message from ${this.peerName()} for ${this.limits.idleTimeoutMs} ms`));
+      return;
+    }
+    if (this.limits.echoIntervalMs && now - this.#lastTx > this.limits.echoIntervalMs) {
+      this.out.begin(Cmd.ECHO);
+      this.out.end();
+      this.scheduleFlush();
+    }
+  }
+
+  close(reason: Error | null): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.closeReason = reason;
+    if (this.#timer) clearInterval(this.#timer);
+    this.stream.destroy();
+    this.onClose(reason);
+  }
+}

@@ -1,0 +1,72 @@
+// GET (Protocol-Messages "Channel get"): INIT replies with the (field-selected) type; each GET
+// replies with a BitSet and the values. We always send the whole selection (bit 0).
+import { BitSet } from '../../../pvdata/bitset.js';
+import type { FieldSelection } from '../../../pvdata/pvrequest.js';
+import { encodeBitSet, encodePartial } from '../../../pvdata/value-codec.js';
+import type { ByteReader } from '../../../pvdata/wire.js';
+import type { ByteWriter } from '../../../pvdata/wire.js';
+import type { FieldDesc } from '../../../pvdata/types.js';
+import { Cmd, Sub } from '../../constants.js';
+import { encodeStatus, STATUS_OK } from '../../status.js';
+import { encodeType } from '../../../pvdata/type-codec.js';
+import type { ServerChannel, ServerConnection, ServerOp } from '../server-conn.js';
+import { findOp, initOperation, readOpHeader, replyError } from './common.js';
+
+export class ValueOp implements ServerOp {
+  constructor(
+    readonly kind: 'get' | 'put',
+    readonly ioid: number,
+    readonly channel: ServerChannel,
+    readonly selection: FieldSelection,
+    readonly options: Record<string, string>,
+  ) {}
+  destroy(): void {}
+}
+
+/** Reply header + status + type, for a successful INIT. */
+export function replyInit(conn: ServerConnection, cmd: number, ioid: number, type: FieldDesc): void {
+  const w = conn.out.begin(cmd);
+  w.i32(ioid);
+  w.u8(Sub.INIT);
+  encodeStatus(w, STATUS_OK);
+  encodeType(w, type);
+  conn.out.end();
+  conn.scheduleFlush();
+}
+
+/** Write `BitSet{0}` and the whole current value of the selection. */
+export function writeCurrent(w: ByteWriter, op: ValueOp): boolean {
+  const v = op.channel.pv.value;
+  if (!v) return false;
+  const all = BitSet.of(0);
+  encodeBitSet(w, all);
+  encodePartial(w, op.selection.type, op.selection.project(v), all);
+  return true;
+}
+
+export function onGet(conn: ServerConnection, r: ByteReader): void {
+  const h = readOpHeader(r);
+  if (h.sub & Sub.INIT) {
+    void initOperation(conn, Cmd.GET, h, r).then((ctx) => {
+      if (!ctx) return;
+      const op = new ValueOp('get', h.ioid, ctx.channel, ctx.selection, ctx.request.options);
+      conn.addOp(op);
+      replyInit(conn, Cmd.GET, h.ioid, op.selection.type);
+    });
+    return;
+  }
+  const op = findOp<ValueOp>(conn, Cmd.GET, h, 'get');
+  if (!op) return;
+  if (!op.channel.pv.value) {
+    replyError(conn, Cmd.GET, h.ioid, h.sub, `PV ${op.channel.name} is closed`);
+  } else {
+    const w = conn.out.begin(Cmd.GET);
+    w.i32(h.ioid);
+    w.u8(h.sub);
+    encodeStatus(w, STATUS_OK);
+    writeCurrent(w, op);
+    conn.out.end();
+    conn.scheduleFlush();
+  }
+  if (h.sub & Sub.DESTROY) conn.removeOp(h.ioid);
+}

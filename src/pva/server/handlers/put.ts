@@ -1,0 +1,64 @@
+// PUT (Protocol-Messages "Channel put"): INIT replies with the put type; subcommand 0x40 reads
+// the current value (pvput prints it as "Old:"); 0x00 carries BitSet + values to apply.
+import { decodeBitSet, decodePartial } from '../../../pvdata/value-codec.js';
+import type { ByteReader } from '../../../pvdata/wire.js';
+import { Cmd, Sub } from '../../constants.js';
+import { encodeStatus, STATUS_OK } from '../../status.js';
+import type { ServerConnection } from '../server-conn.js';
+import { findOp, initOperation, readOpHeader, replyError, replyStatus } from './common.js';
+import { ValueOp, replyInit, writeCurrent } from './get.js';
+
+export function onPut(conn: ServerConnection, r: ByteReader): void {
+  const h = readOpHeader(r);
+  if (h.sub & Sub.INIT) {
+    void initOperation(conn, Cmd.PUT, h, r).then((ctx) => {
+      if (!ctx) return;
+      const op = new ValueOp('put', h.ioid, ctx.channel, ctx.selection, ctx.request.options);
+      conn.addOp(op);
+      replyInit(conn, Cmd.PUT, h.ioid, op.selection.type);
+    });
+    return;
+  }
+  const op = findOp<ValueOp>(conn, Cmd.PUT, h, 'put');
+  if (!op) return;
+  const pv = op.channel.pv;
+  const current = pv.value;
+  const done = (): void => {
+    if (h.sub & Sub.DESTROY) conn.removeOp(h.ioid);
+  };
+  if (!current) {
+    replyError(conn, Cmd.PUT, h.ioid, h.sub, `PV ${op.channel.name} is closed`);
+    return done();
+  }
+  if (h.sub & Sub.GET) {
+    const w = conn.out.begin(Cmd.PUT);
+    w.i32(h.ioid);
+    w.u8(h.sub);
+    encodeStatus(w, STATUS_OK);
+    writeCurrent(w, op);
+    conn.out.end();
+    conn.scheduleFlush();
+    return done();
+  }
+  // Decode now: the reader is only valid during this call.
+  const sel = op.selection;
+  const bits = decodeBitSet(r);
+  const reduced = decodePartial(r, sel.type, sel.project(current), bits, conn.typeCache);
+  const value = sel.inject(current, reduced);
+  const changed = sel.unmapBits(bits);
+  const handler = pv.onPut;
+  if (!handler) {
+    replyError(conn, Cmd.PUT, h.ioid, h.sub, `PV ${op.channel.name} is read-only`);
+    return done();
+  }
+  conn.server.stats.puts++;
+  Promise.resolve()
+    .then(() =>
+      handler(pv, { value, changed, options: op.options, peer: conn.peerName(), account: conn.account, channel: op.channel.name }),
+    )
+    .then(
+      () => replyStatus(conn, Cmd.PUT, h.ioid, h.sub, STATUS_OK),
+      (err: unknown) => replyError(conn, Cmd.PUT, h.ioid, h.sub, err),
+    )
+    .finally(done);
+}

@@ -1,0 +1,149 @@
+// Server side of one MONITOR: a bounded queue per subscriber (record._options.queueSize), the
+// pipeline window (credits the client returns with acks), and squashing into the overrun BitSet
+// when the queue is full. Sending happens only when the connection's socket can take more,
+// so a client that stops reading costs at most its queue plus the socket's buffer.
+// Spec: Protocol-Messages "Channel Monitor", Protocol-Operation-Monitor (pipeline).
+import { BitSet } from '../../pvdata/bitset.js';
+import type { FieldSelection } from '../../pvdata/pvrequest.js';
+import { encodeBitSet, encodePartial } from '../../pvdata/value-codec.js';
+import type { PVStructure } from '../../pvdata/values.js';
+import { Cmd, Sub } from '../constants.js';
+import { encodeStatus, STATUS_OK } from '../status.js';
+import type { PVSubscriber } from './shared-pv.js';
+import type { ServerChannel, ServerConnection, ServerOp } from './server-conn.js';
+
+interface Entry {
+  value: PVStructure;
+  changed: BitSet;
+  overrun: BitSet;
+}
+
+export interface MonitorStats {
+  /** Updates posted to this subscription. */
+  posted: number;
+  /** Updates sent to the client. */
+  sent: number;
+  /** Updates squashed into another because the queue was full. */
+  overruns: number;
+}
+
+export class MonitorOp implements ServerOp, PVSubscriber {
+  readonly kind = 'monitor';
+  readonly ioid: number;
+  readonly channel: ServerChannel;
+  readonly #conn: ServerConnection;
+  readonly #sel: FieldSelection;
+  readonly #queueSize: number;
+  readonly pipeline: boolean;
+  #window: number;
+  #queue: Entry[] = [];
+  #running = false;
+  #finishing = false;
+  #unsubscribe: () => void = () => {};
+  readonly stats: MonitorStats = { posted: 0, sent: 0, overruns: 0 };
+
+  constructor(
+    conn: ServerConnection,
+    channel: ServerChannel,
+    ioid: number,
+    sel: FieldSelection,
+    queueSize: number,
+    pipeline: boolean,
+    nfree: number,
+  ) {
+    this.#conn = conn;
+    this.channel = channel;
+    this.ioid = ioid;
+    this.#sel = sel;
+    this.#queueSize = Math.max(1, queueSize);
+    this.pipeline = pipeline;
+    this.#window = pipeline ? Math.max(0, nfree) : Infinity;
+  }
+
+  /** Subscribe to the PV; the current value is the first update. */
+  attach(): void {
+    const pv = this.channel.pv;
+    this.#unsubscribe = pv.subscribe(this);
+    if (pv.value) this.#enqueue(pv.value, BitSet.of(0));
+  }
+
+  onPost(value: PVStructure, changed: BitSet): void {
+    const mapped = this.#sel.mapBits(changed);
+    if (mapped.isEmpty()) return; // nothing this client asked for changed
+    this.stats.posted++;
+    this.#enqueue(value, mapped);
+  }
+
+  #enqueue(value: PVStructure, changed: BitSet): void {
+    const q = this.#queue;
+    if (q.length < this.#queueSize) {
+      q.push({ value, changed, overrun: new BitSet() });
+    } else {
+      // Queue full: squash into the newest entry; fields changed twice go into overrun.
+      const last = q[q.length - 1] as Entry;
+      for (const b of changed) if (last.changed.get(b)) last.overrun.set(b);
+      last.changed.or(changed);
+      last.value = value;
+      this.stats.overruns++;
+      this.#conn.server.stats.overruns++;
+    }
+    if (this.#running) this.#conn.markReady(this);
+  }
+
+  /** The PV closed: send what is queued, then the final message. */
+  onClose(): void {
+    this.#finishing = true;
+    this.#conn.markReady(this);
+  }
+
+  start(): void {
+    this.#running = true;
+    this.#conn.markReady(this);
+  }
+
+  stop(): void {
+    this.#running = false;
+  }
+
+  ack(nfree: number): void {
+    if (!this.pipeline) return;
+    this.#window += nfree;
+    if (this.#running) this.#conn.markReady(this);
+  }
+
+  /** Send one message if allowed; false when there is nothing more to send for now. */
+  sendOne(): boolean {
+    const canSend = (this.#running || this.#finishing) && this.#window > 0;
+    if (canSend && this.#queue.length > 0) {
+      const e = this.#queue.shift() as Entry;
+      const out = this.#conn.out;
+      const w = out.begin(Cmd.MONITOR);
+      w.i32(this.ioid);
+      w.u8(Sub.DEFAULT);
+      encodeBitSet(w, e.changed);
+      encodePartial(w, this.#sel.type, this.#sel.project(e.value), e.changed);
+      encodeBitSet(w, e.overrun);
+      out.end();
+      this.#window--;
+      this.stats.sent++;
+      return this.#queue.length > 0 && this.#window > 0;
+    }
+    if (this.#finishing && this.#queue.length === 0) {
+      const out = this.#conn.out;
+      const w = out.begin(Cmd.MONITOR);
+      w.i32(this.ioid);
+      w.u8(Sub.DESTROY);
+      encodeStatus(w, STATUS_OK);
+      out.end();
+      this.#finishing = false;
+      this.#conn.removeOp(this.ioid);
+    }
+    return false;
+  }
+
+  destroy(): void {
+    this.#unsubscribe();
+    this.#queue.length = 0;
+    this.#running = false;
+  }
+}

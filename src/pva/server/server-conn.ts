@@ -1,0 +1,156 @@
+// One client's TCP connection to our server: the handshake, the table of channels and
+// operations, and dispatch of each command to its handler in handlers/.
+import type { Duplex } from 'node:stream';
+import { ProtocolError } from '../../errors.js';
+import { TypeCache } from '../../pvdata/type-codec.js';
+import type { ByteReader } from '../../pvdata/wire.js';
+import { Cmd, CMD_NAMES, Ctrl } from '../constants.js';
+import { PvaConnection, type ConnectionLimits } from '../connection.js';
+import type { AppMessage } from '../framer.js';
+import { HANDLERS } from './handlers/index.js';
+import type { Server } from './server.js';
+import type { SharedPV } from './shared-pv.js';
+
+export interface ServerChannel {
+  sid: number;
+  cid: number;
+  name: string;
+  pv: SharedPV;
+  ops: Set<number>;
+  detach: () => void;
+}
+
+export interface ServerOp {
+  readonly kind: string;
+  readonly ioid: number;
+  readonly channel: ServerChannel;
+  destroy(): void;
+}
+
+/** Something that can send queued messages when the socket has room (monitors). */
+export interface Sender {
+  sendOne(): boolean;
+}
+
+export class ServerConnection extends PvaConnection {
+  readonly server: Server;
+  validated = false;
+  account = 'anonymous';
+  readonly typeCache: TypeCache;
+  readonly channels = new Map<number, ServerChannel>();
+  readonly ops = new Map<number, ServerOp>();
+  #nextSid = 1;
+  #ready = new Set<Sender>();
+  #pumping = false;
+
+  constructor(server: Server, stream: Duplex, limits: Partial<ConnectionLimits>) {
+    super(stream, true, limits);
+    this.server = server;
+    this.typeCache = new TypeCache();
+  }
+
+  protected isServerSide(): boolean {
+    return true;
+  }
+
+  /** Greet the client: our byte order, then the authentication methods we accept. */
+  start(): void {
+    this.out.control(Ctrl.SET_BYTE_ORDER, 0);
+    const w = this.out.begin(Cmd.CONNECTION_VALIDATION);
+    w.i32(this.server.receiveBufferSize);
+    w.i16(0x7fff);
+    w.size(2);
+    w.string('anonymous');
+    w.string('ca');
+    this.out.end();
+    this.flush();
+  }
+
+  protected onMessage(m: AppMessage, r: ByteReader): void {
+    const h = HANDLERS[m.command];
+    if (!h) {
+      // Unknown or unsupported commands are ignored (as PVXS does), but logged once per kind.
+      this.log('debug', `ignoring ${CMD_NAMES[m.command] ?? 'unknown command ' + m.command} from ${this.peerName()}`);
+      return;
+    }
+    if (!this.validated && m.command !== Cmd.CONNECTION_VALIDATION && m.command !== Cmd.SEARCH) {
+      this.protocolFailure(new ProtocolError('ERR_PROTOCOL', `${CMD_NAMES[m.command]} before connection validation`));
+      return;
+    }
+    try {
+      h(this, r, m);
+    } catch (err) {
+      this.protocolFailure(err);
+    }
+  }
+
+  newSid(): number {
+    while (this.channels.has(this.#nextSid)) this.#nextSid = (this.#nextSid + 1) >>> 0 || 1;
+    return this.#nextSid++;
+  }
+
+  /** A channel by server id, or throw a protocol error (clients must only use ids we gave them). */
+  channel(sid: number): ServerChannel | undefined {
+    return this.channels.get(sid);
+  }
+
+  addOp(op: ServerOp): void {
+    this.ops.set(op.ioid, op);
+    op.channel.ops.add(op.ioid);
+  }
+
+  removeOp(ioid: number): void {
+    const op = this.ops.get(ioid);
+    if (!op) return;
+    this.ops.delete(ioid);
+    op.channel.ops.delete(ioid);
+    this.#ready.delete(op as unknown as Sender);
+    op.destroy();
+  }
+
+  destroyChannel(sid: number): void {
+    const ch = this.channels.get(sid);
+    if (!ch) return;
+    for (const ioid of [...ch.ops]) this.removeOp(ioid);
+    ch.detach();
+    this.channels.delete(sid);
+    this.server.stats.channels--;
+  }
+
+  /** A sender has something to send: send now if the socket has room, else after 'drain'. */
+  markReady(s: Sender): void {
+    this.#ready.add(s);
+    if (!this.#pumping) this.pump();
+  }
+
+  pump(): void {
+    if (this.#pumping || this.closed) return;
+    this.#pumping = true;
+    try {
+      while (this.#ready.size > 0 && this.writable) {
+        for (const s of this.#ready) {
+          if (!s.sendOne()) this.#ready.delete(s);
+          if (!this.writable) break;
+        }
+      }
+    } finally {
+      this.#pumping = false;
+    }
+    this.scheduleFlush();
+  }
+
+  override flush(): void {
+    super.flush();
+    // Our own buffer was the limit (not the socket): go on once it is handed to the socket.
+    if (this.#ready.size > 0 && !this.stream.writableNeedDrain) setImmediate(() => this.pump());
+  }
+
+  protected override onDrain(): void {
+    if (this.#ready.size > 0) this.pump();
+  }
+
+  protected override onClose(reason: Error | null): void {
+    for (const sid of [...this.channels.keys()]) this.destroyChannel(sid);
+    this.server.connectionClosed(this, reason);
+  }
+}

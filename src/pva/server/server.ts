@@ -1,0 +1,143 @@
+// The pvAccess server: a table of named SharedPVs (plus on-demand sources), a TCP listener, and
+// UDP discovery. handle() takes any Duplex stream, so tests can run it over an in-memory pair.
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server as NetServer, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { InvalidArgumentError } from '../../errors.js';
+import type { ConnectionLimits } from '../connection.js';
+import { ServerConnection } from './server-conn.js';
+import type { SharedPV } from './shared-pv.js';
+
+/** Creates a PV on demand for a name no static PV has (return undefined to decline). */
+export type PVSource = (name: string) => SharedPV | undefined;
+
+export interface ServerOptions {
+  /** TCP port; 0 picks a free one. Default EPICS_PVAS_SERVER_PORT or 5075, else a free port. */
+  port?: number;
+  /** Interface to listen on (default all). */
+  host?: string;
+  /** Limits applied to each client connection. */
+  limits?: Partial<ConnectionLimits>;
+  /** Receive buffer size announced in the handshake (informational for peers). */
+  receiveBufferSize?: number;
+}
+
+export interface ServerStats {
+  connections: number;
+  channels: number;
+  puts: number;
+  rpcs: number;
+  /** Monitor updates squashed because a subscriber's queue was full. */
+  overruns: number;
+  /** Connections closed because the peer misbehaved. */
+  rejected: number;
+}
+
+export class Server {
+  readonly guid: Uint8Array = randomBytes(12);
+  readonly receiveBufferSize: number;
+  readonly stats: ServerStats = { connections: 0, channels: 0, puts: 0, rpcs: 0, overruns: 0, rejected: 0 };
+  readonly #pvs = new Map<string, SharedPV>();
+  readonly #sources: PVSource[] = [];
+  readonly #conns = new Set<ServerConnection>();
+  readonly #options: ServerOptions;
+  #net: NetServer | null = null;
+  #closeListeners: ((c: ServerConnection, reason: Error | null) => void)[] = [];
+
+  constructor(options: ServerOptions = {}) {
+    this.#options = options;
+    this.receiveBufferSize = options.receiveBufferSize ?? 0x4400;
+  }
+
+  addPV(name: string, pv: SharedPV): this {
+    if (this.#pvs.has(name)) throw new InvalidArgumentError(`a PV named '${name}' is already served`);
+    this.#pvs.set(name, pv);
+    return this;
+  }
+
+  removePV(name: string): boolean {
+    const pv = this.#pvs.get(name);
+    if (!pv) return false;
+    this.#pvs.delete(name);
+    if (pv.isOpen) pv.close();
+    return true;
+  }
+
+  /** Names of the static PVs (what `pvlist` shows). */
+  get pvNames(): string[] {
+    return [...this.#pvs.keys()];
+  }
+
+  addSource(source: PVSource): this {
+    this.#sources.push(source);
+    return this;
+  }
+
+  lookup(name: string): SharedPV | undefined {
+    const pv = this.#pvs.get(name);
+    if (pv) return pv;
+    for (const s of this.#sources) {
+      const p = s(name);
+      if (p) return p;
+    }
+    return undefined;
+  }
+
+  /** Does this server have the channel? (discovery asks this for every searched name) */
+  has(name: string): boolean {
+    return this.lookup(name) !== undefined;
+  }
+
+  /** Serve one client over any duplex stream. */
+  handle(stream: Duplex): ServerConnection {
+    const conn = new ServerConnection(this, stream, this.#options.limits ?? {});
+    this.#conns.add(conn);
+    this.stats.connections++;
+    conn.start();
+    return conn;
+  }
+
+  /** @internal */
+  connectionClosed(conn: ServerConnection, reason: Error | null): void {
+    if (!this.#conns.delete(conn)) return;
+    this.stats.connections--;
+    if (reason) this.stats.rejected++;
+    for (const l of this.#closeListeners) l(conn, reason);
+  }
+
+  onConnectionClosed(listener: (c: ServerConnection, reason: Error | null) => void): void {
+    this.#closeListeners.push(listener);
+  }
+
+  get connections(): ReadonlySet<ServerConnection> {
+    return this.#conns;
+  }
+
+  /** Listen on TCP. Resolves with the port actually bound. */
+  async listen(): Promise<number> {
+    const net = createServer({ noDelay: true }, (sock: Socket) => this.handle(sock));
+    this.#net = net;
+    const port = this.#options.port ?? 0;
+    await new Promise<void>((resolve, reject) => {
+      net.once('error', reject);
+      net.listen(port, this.#options.host, () => {
+        net.off('error', reject);
+        resolve();
+      });
+    });
+    net.on('error', (err) => process.emitWarning(`pvAccess server: ${err.message}`));
+    return this.tcpPort;
+  }
+
+  get tcpPort(): number {
+    const a = this.#net?.address();
+    return a && typeof a === 'object' ? a.port : 0;
+  }
+
+  async close(): Promise<void> {
+    const net = this.#net;
+    this.#net = null;
+    for (const c of [...this.#conns]) c.close(null);
+    if (net) await new Promise<void>((resolve) => net.close(() => resolve()));
+  }
+}

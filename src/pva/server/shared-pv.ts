@@ -1,0 +1,149 @@
+// A PV served by a Server, in the manner of PVXS's SharedPV: open() with a type and value,
+// post() full or partial updates, close(); optional handlers for PUT and RPC.
+import { InvalidArgumentError, SluiceError } from '../../errors.js';
+import { BitSet } from '../../pvdata/bitset.js';
+import { mergeMarked } from '../../pvdata/merge.js';
+import type { FieldDesc, StructureDesc } from '../../pvdata/types.js';
+import { completeStructure, type PVStructure, type PVValue } from '../../pvdata/values.js';
+
+/** Who asked: passed to put and RPC handlers. */
+export interface PeerInfo {
+  peer: string;
+  account: string;
+  channel: string;
+}
+
+export interface PutRequest extends PeerInfo {
+  /** The current value with the put fields applied. */
+  value: PVStructure;
+  /** Which fields the client sent (BitSet numbering of the PV's type). */
+  changed: BitSet;
+  /** Options from the pvRequest's record._options (process, block, ...). */
+  options: Record<string, string>;
+}
+
+export type PutHandler = (pv: SharedPV, put: PutRequest) => void | Promise<void>;
+export type RpcResult = { type: FieldDesc; value: PVValue } | PVStructure;
+export type RpcHandler = (pv: SharedPV, args: { type: FieldDesc | null; value: PVValue }, peer: PeerInfo) => RpcResult | Promise<RpcResult>;
+
+/** What a subscription (server-side monitor) receives from its PV. */
+export interface PVSubscriber {
+  onPost(value: PVStructure, changed: BitSet): void;
+  onClose(): void;
+}
+
+export interface SharedPVOptions {
+  onPut?: PutHandler;
+  onRpc?: RpcHandler;
+}
+
+export class SharedPV {
+  #type: StructureDesc | null = null;
+  #value: PVStructure | null = null;
+  #subscribers = new Set<PVSubscriber>();
+  #waiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  onPut: PutHandler | undefined;
+  onRpc: RpcHandler | undefined;
+  /** Number of posts since open (useful for statistics). */
+  posts = 0;
+
+  constructor(options: SharedPVOptions = {}) {
+    this.onPut = options.onPut;
+    this.onRpc = options.onRpc;
+  }
+
+  /** A PV whose puts are stored and posted to every subscriber (PVXS "mailbox"). */
+  static mailbox(options: SharedPVOptions = {}): SharedPV {
+    return new SharedPV({ onPut: (pv, put) => pv.postChanges(put.value, put.changed), ...options });
+  }
+
+  /** A PV that refuses puts. */
+  static readonly(options: SharedPVOptions = {}): SharedPV {
+    return new SharedPV(options);
+  }
+
+  get isOpen(): boolean {
+    return this.#type !== null;
+  }
+
+  get type(): StructureDesc | null {
+    return this.#type;
+  }
+
+  /** The current value (treat as read-only: post() to change it). */
+  get value(): PVStructure | null {
+    return this.#value;
+  }
+
+  get subscriberCount(): number {
+    return this.#subscribers.size;
+  }
+
+  open(type: StructureDesc, initial: PVStructure = {}): this {
+    if (this.#type) throw new InvalidArgumentError('SharedPV is already open: close() it first');
+    if (type.kind !== 'structure') throw new InvalidArgumentError('a PV type must be a structure');
+    this.#type = type;
+    this.#value = completeStructure(type, initial);
+    this.posts = 0;
+    for (const w of this.#waiters.splice(0)) w.resolve();
+    return this;
+  }
+
+  /** Resolves once the PV is open (operations on a PV not yet open wait for it, as in PVXS). */
+  whenOpen(): Promise<void> {
+    if (this.#type) return Promise.resolve();
+    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+  }
+
+  /**
+   * Post an update. `update` may be partial: the fields present are the ones that changed
+   * (nested structures merge). Arrays are taken by reference: do not modify them afterwards.
+   */
+  post(update: PVStructure): void {
+    const type = this.#requireOpen();
+    const changed = new BitSet();
+    this.#value = mergeMarked(type, this.#value as PVStructure, update, changed);
+    this.#emit(changed);
+  }
+
+  /** Post a complete new value with an explicit set of changed fields. */
+  postChanges(value: PVStructure, changed: BitSet): void {
+    this.#requireOpen();
+    this.#value = value;
+    this.#emit(changed.copy());
+  }
+
+  #emit(changed: BitSet): void {
+    this.posts++;
+    const v = this.#value as PVStructure;
+    for (const s of this.#subscribers) s.onPost(v, changed);
+  }
+
+  #requireOpen(): StructureDesc {
+    if (!this.#type) throw new SluiceError('ERR_CHANNEL_CLOSED', 'post() on a SharedPV that is not open');
+    return this.#type;
+  }
+
+  /** Close: subscribers get their last updates and a final message; clients see the channel go. */
+  close(): void {
+    this.#type = null;
+    this.#value = null;
+    const subs = [...this.#subscribers];
+    this.#subscribers.clear();
+    for (const s of subs) s.onClose();
+    for (const l of this.#closeListeners) l();
+  }
+
+  #closeListeners = new Set<() => void>();
+  /** @internal server channels use this to learn that the PV went away. */
+  onClosed(listener: () => void): () => void {
+    this.#closeListeners.add(listener);
+    return () => this.#closeListeners.delete(listener);
+  }
+
+  /** @internal */
+  subscribe(s: PVSubscriber): () => void {
+    this.#subscribers.add(s);
+    return () => this.#subscribers.delete(s);
+  }
+}
