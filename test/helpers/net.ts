@@ -1,0 +1,30 @@
+// Shared test set-up: a Server on 127.0.0.1 port 0 and a Client pointed at it over TCP search
+// (name servers), so tests need neither UDP nor fixed ports.
+import { Client, type ClientOptions } from '../../src/pva/client/client.js';
+import { Server, type ServerOptions } from '../../src/pva/server/server.js';
+
+export async function startServer(options: ServerOptions = {}): Promise<{ server: Server; port: number }> {
+  const server = new Server({ host: '127.0.0.1', port: 0, ...options });
+  const port = await server.listen();
+  return { server, port };
+}
+
+/** Environment that makes clients (ours, or spawned CLIs) find only the given server. */
+export function pvaEnv(port: number): Record<string, string> {
+  return { EPICS_PVA_AUTO_ADDR_LIST: 'NO', EPICS_PVA_ADDR_LIST: '', EPICS_PVA_NAME_SERVERS: `127.0.0.1:${port}` };
+}
+
+export function clientFor(port: number, options: ClientOptions = {}): Client {
+  return new Client({ env: pvaEnv(port), timeoutMs: 5000, reconnectDelayMs: 100, ...options });
+}
+
+/** Resolve when `emitter` emits `event`, or reject after ms. */
+export function once<T = unknown>(emitter: NodeJS.EventEmitter, event: string, ms = 5000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no '${event}' within ${ms} ms`)), ms);
+    emitter.once(event, (v: T) => {
+      clearTimeout(timer);
+      resolve(v);
+    });
+  });
+}
