@@ -82,7 +82,6 @@ export class Channel extends EventEmitter implements ChannelHandler {
       this.#retry = null;
       this.connect();
     }, this.#host.reconnectDelayMs);
-    this.#retry.unref();
   }
 
   onCreated(sid: number, status: Status): void {

@@ -60,7 +60,6 @@ class NameServerResolver implements Resolver {
   #schedule(ms: number): void {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = setTimeout(() => this.#searchAll(), ms);
-    this.#timer.unref();
   }
 
   #searchAll(): void {

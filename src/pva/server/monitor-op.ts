@@ -96,6 +96,10 @@ export class MonitorOp implements ServerOp, PVSubscriber {
     this.#conn.markReady(this);
   }
 
+  hasRoom(): boolean {
+    return this.#queue.length < this.#queueSize;
+  }
+
   start(): void {
     this.#running = true;
     this.#conn.markReady(this);
@@ -115,6 +119,7 @@ export class MonitorOp implements ServerOp, PVSubscriber {
   sendOne(): boolean {
     const canSend = (this.#running || this.#finishing) && this.#window > 0;
     if (canSend && this.#queue.length > 0) {
+      const wasFull = this.#queue.length >= this.#queueSize;
       const e = this.#queue.shift() as Entry;
       const out = this.#conn.out;
       const w = out.begin(Cmd.MONITOR);
@@ -126,6 +131,7 @@ export class MonitorOp implements ServerOp, PVSubscriber {
       out.end();
       this.#window--;
       this.stats.sent++;
+      if (wasFull) this.channel.pv.notifyRoom();
       return this.#queue.length > 0 && this.#window > 0;
     }
     if (this.#finishing && this.#queue.length === 0) {

@@ -30,6 +30,8 @@ export type RpcHandler = (pv: SharedPV, args: { type: FieldDesc | null; value: P
 export interface PVSubscriber {
   onPost(value: PVStructure, changed: BitSet): void;
   onClose(): void;
+  /** False while one more post would be squashed into the subscriber's full queue. */
+  hasRoom(): boolean;
 }
 
 export interface SharedPVOptions {
@@ -54,7 +56,7 @@ export class SharedPV {
 
   /** A PV whose puts are stored and posted to every subscriber (PVXS "mailbox"). */
   static mailbox(options: SharedPVOptions = {}): SharedPV {
-    return new SharedPV({ onPut: (pv, put) => pv.postChanges(put.value, put.changed), ...options });
+    return new SharedPV({ onPut: (pv, put) => void pv.postChanges(put.value, put.changed), ...options });
   }
 
   /** A PV that refuses puts. */
@@ -99,24 +101,53 @@ export class SharedPV {
    * Post an update. `update` may be partial: the fields present are the ones that changed
    * (nested structures merge). Arrays are taken by reference: do not modify them afterwards.
    */
-  post(update: PVStructure): void {
+  post(update: PVStructure): boolean {
     const type = this.#requireOpen();
     const changed = new BitSet();
     this.#value = mergeMarked(type, this.#value as PVStructure, update, changed);
-    this.#emit(changed);
+    return this.#emit(changed);
   }
 
   /** Post a complete new value with an explicit set of changed fields. */
-  postChanges(value: PVStructure, changed: BitSet): void {
+  postChanges(value: PVStructure, changed: BitSet): boolean {
     this.#requireOpen();
     this.#value = value;
-    this.#emit(changed.copy());
+    return this.#emit(changed.copy());
   }
 
-  #emit(changed: BitSet): void {
+  /**
+   * Returns whether every subscriber still has room: a producer that must lose nothing stops
+   * posting when this is false and waits for drained() (backpressure, like stream.write()).
+   */
+  #emit(changed: BitSet): boolean {
     this.posts++;
     const v = this.#value as PVStructure;
-    for (const s of this.#subscribers) s.onPost(v, changed);
+    let room = true;
+    for (const s of this.#subscribers) {
+      s.onPost(v, changed);
+      if (!s.hasRoom()) room = false;
+    }
+    return room;
+  }
+
+  /** True when no subscriber's queue is full. */
+  get writable(): boolean {
+    for (const s of this.#subscribers) if (!s.hasRoom()) return false;
+    return true;
+  }
+
+  #drainWaiters: (() => void)[] = [];
+
+  /** Resolves when every subscriber has room again (at once if it already has). */
+  drained(): Promise<void> {
+    if (this.writable) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  /** @internal a subscriber's queue shrank, or a subscriber left. */
+  notifyRoom(): void {
+    if (this.#drainWaiters.length === 0 || !this.writable) return;
+    for (const w of this.#drainWaiters.splice(0)) w();
   }
 
   #requireOpen(): StructureDesc {
@@ -131,6 +162,7 @@ export class SharedPV {
     const subs = [...this.#subscribers];
     this.#subscribers.clear();
     for (const s of subs) s.onClose();
+    for (const w of this.#drainWaiters.splice(0)) w();
     for (const l of this.#closeListeners) l();
   }
 
@@ -144,6 +176,9 @@ export class SharedPV {
   /** @internal */
   subscribe(s: PVSubscriber): () => void {
     this.#subscribers.add(s);
-    return () => this.#subscribers.delete(s);
+    return () => {
+      this.#subscribers.delete(s);
+      this.notifyRoom();
+    };
   }
 }
