@@ -29,6 +29,8 @@ export const DEFAULT_LIMITS: ConnectionLimits = {
   echoIntervalMs: 0,
 };
 
+const EARLY_FLUSH_BYTES = 256 * 1024;
+
 export abstract class PvaConnection {
   readonly stream: Duplex;
   readonly limits: ConnectionLimits;
@@ -133,8 +135,15 @@ export abstract class PvaConnection {
     return !this.closed && this.pendingOut < this.limits.sendHighWater;
   }
 
-  /** Flush at the end of this tick, so messages built together go out in one writev. */
+  /**
+   * Flush at the end of this tick, so messages built together go out in one writev; or now,
+   * once enough is built that the peer should start receiving while we go on encoding.
+   */
   scheduleFlush(): void {
+    if (this.out.w.length >= EARLY_FLUSH_BYTES) {
+      this.flush();
+      return;
+    }
     if (this.#flushScheduled || this.closed) return;
     this.#flushScheduled = true;
     process.nextTick(() => this.flush());

@@ -11,6 +11,12 @@ import type { PVStructure } from './values.js';
  * only, so a full update costs one bit (bit 0) instead of one per leaf.
  */
 export function mergeMarked(desc: StructureDesc, base: PVStructure, update: PVStructure, bits: BitSet, at = 0): PVStructure {
+  if (isComplete(desc, update)) {
+    // A complete value replaces the old one as it is: no copy (the common case for frames).
+    for (let b = bits.nextSetBit(at + 1); b >= 0; b = bits.nextSetBit(b + 1)) bits.clear(b);
+    bits.set(at);
+    return update;
+  }
   const out: PVStructure = { ...base };
   const offs = memberOffsets(desc);
   let whole = desc.fields.length > 0;
@@ -36,6 +42,18 @@ export function mergeMarked(desc: StructureDesc, base: PVStructure, update: PVSt
     bits.set(at);
   }
   return out;
+}
+
+/** Does `v` give every field of `desc` (nested structures complete too)? */
+export function isComplete(desc: StructureDesc, v: PVStructure): boolean {
+  const fields = desc.fields;
+  for (let i = 0; i < fields.length; i++) {
+    const m = fields[i] as { name: string; type: FieldDesc };
+    const x = v[m.name];
+    if (x === undefined) return false;
+    if (m.type.kind === 'structure' && !(isPlainObject(x) && isComplete(m.type, x as PVStructure))) return false;
+  }
+  return true;
 }
 
 /** The fields present in a partial value, as a BitSet. */

@@ -189,17 +189,29 @@ function swapBytes(b: Uint8Array, at: number, n: number, width: number): void {
 }
 
 const EMPTY = new Uint8Array(0);
+// Shared by all readers: only used within one synchronous read of a straddling primitive.
+const SCRATCH = new Uint8Array(8);
+const SCRATCH_DV = new DataView(SCRATCH.buffer);
+// Consecutive messages are views of the same received chunk: reuse its DataView.
+let lastBuffer: ArrayBufferLike = EMPTY.buffer;
+let lastView = new DataView(EMPTY.buffer);
+function viewOf(buf: ArrayBufferLike): DataView {
+  if (buf !== lastBuffer) {
+    lastBuffer = buf;
+    lastView = new DataView(buf as ArrayBuffer);
+  }
+  return lastView;
+}
 
 export class ByteReader {
   le: boolean;
   #chunks: readonly Uint8Array[];
   #ci = 0;
   #buf: Uint8Array = EMPTY;
-  #dv: DataView = new DataView(EMPTY.buffer);
+  #dv: DataView = lastView;
+  #base = 0; // byteOffset of #buf in its ArrayBuffer: #dv is indexed by #base + #pos
   #pos = 0;
   #remaining: number;
-  #scratch = new Uint8Array(8);
-  #sdv = new DataView(this.#scratch.buffer);
 
   constructor(data: Uint8Array | readonly Uint8Array[], littleEndian = true) {
     this.le = littleEndian;
@@ -220,7 +232,8 @@ export class ByteReader {
       const c = this.#chunks[this.#ci] as Uint8Array;
       if (c.length === 0) continue;
       this.#buf = c;
-      this.#dv = new DataView(c.buffer, c.byteOffset, c.byteLength);
+      this.#dv = viewOf(c.buffer);
+      this.#base = c.byteOffset;
       this.#pos = 0;
       return;
     }
@@ -240,10 +253,10 @@ export class ByteReader {
     this.need(n);
     for (let i = 0; i < n; i++) {
       while (this.#pos >= this.#buf.length) this.#next();
-      this.#scratch[i] = this.#buf[this.#pos++] as number;
+      SCRATCH[i] = this.#buf[this.#pos++] as number;
     }
     this.#remaining -= n;
-    return this.#sdv;
+    return SCRATCH_DV;
   }
 
   skip(n: number): void {
@@ -276,7 +289,7 @@ export class ByteReader {
   }
   u16(): number {
     if (this.#buf.length - this.#pos >= 2) {
-      const v = this.#dv.getUint16(this.#pos, this.le);
+      const v = this.#dv.getUint16(this.#base + this.#pos, this.le);
       this.#pos += 2;
       this.#remaining -= 2;
       return v;
@@ -288,7 +301,7 @@ export class ByteReader {
   }
   u32(): number {
     if (this.#buf.length - this.#pos >= 4) {
-      const v = this.#dv.getUint32(this.#pos, this.le);
+      const v = this.#dv.getUint32(this.#base + this.#pos, this.le);
       this.#pos += 4;
       this.#remaining -= 4;
       return v;
@@ -300,7 +313,7 @@ export class ByteReader {
   }
   i64(): bigint {
     if (this.#buf.length - this.#pos >= 8) {
-      const v = this.#dv.getBigInt64(this.#pos, this.le);
+      const v = this.#dv.getBigInt64(this.#base + this.#pos, this.le);
       this.#pos += 8;
       this.#remaining -= 8;
       return v;
@@ -309,7 +322,7 @@ export class ByteReader {
   }
   u64(): bigint {
     if (this.#buf.length - this.#pos >= 8) {
-      const v = this.#dv.getBigUint64(this.#pos, this.le);
+      const v = this.#dv.getBigUint64(this.#base + this.#pos, this.le);
       this.#pos += 8;
       this.#remaining -= 8;
       return v;
@@ -318,7 +331,7 @@ export class ByteReader {
   }
   f32(): number {
     if (this.#buf.length - this.#pos >= 4) {
-      const v = this.#dv.getFloat32(this.#pos, this.le);
+      const v = this.#dv.getFloat32(this.#base + this.#pos, this.le);
       this.#pos += 4;
       this.#remaining -= 4;
       return v;
@@ -327,7 +340,7 @@ export class ByteReader {
   }
   f64(): number {
     if (this.#buf.length - this.#pos >= 8) {
-      const v = this.#dv.getFloat64(this.#pos, this.le);
+      const v = this.#dv.getFloat64(this.#base + this.#pos, this.le);
       this.#pos += 8;
       this.#remaining -= 8;
       return v;
