@@ -101,7 +101,7 @@ async function rawClient(port: number, bytes: number, frames: number): Promise<v
 // ---- Sluice --------------------------------------------------------------------------------
 
 async function pvaServer(nx: number, ny: number): Promise<void> {
-  const server = new Server({ host: '127.0.0.1', port: 0 });
+  const server = new Server({ host: '127.0.0.1', port: 0, udpPort: false });
   const pv = new SharedPV();
   const data = new Uint8Array(nx * ny).fill(3);
   const type = ntndarray.type();

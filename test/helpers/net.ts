@@ -4,14 +4,23 @@ import { Client, type ClientOptions } from '../../src/pva/client/client.js';
 import { Server, type ServerOptions } from '../../src/pva/server/server.js';
 
 export async function startServer(options: ServerOptions = {}): Promise<{ server: Server; port: number }> {
-  const server = new Server({ host: '127.0.0.1', port: 0, ...options });
+  const server = new Server({ host: '127.0.0.1', port: 0, udpPort: false, ...options });
   const port = await server.listen();
   return { server, port };
 }
 
-/** Environment that makes clients (ours, or spawned CLIs) find only the given server. */
+/**
+ * Environment that makes clients (ours, or spawned CLIs) find only the given server, and keeps
+ * any server they start from beaconing or searching beyond loopback.
+ */
 export function pvaEnv(port: number): Record<string, string> {
-  return { EPICS_PVA_AUTO_ADDR_LIST: 'NO', EPICS_PVA_ADDR_LIST: '', EPICS_PVA_NAME_SERVERS: `127.0.0.1:${port}` };
+  return {
+    EPICS_PVA_AUTO_ADDR_LIST: 'NO',
+    EPICS_PVA_ADDR_LIST: '',
+    EPICS_PVA_NAME_SERVERS: `127.0.0.1:${port}`,
+    EPICS_PVAS_AUTO_BEACON_ADDR_LIST: 'NO',
+    EPICS_PVAS_BEACON_ADDR_LIST: '',
+  };
 }
 
 export function clientFor(port: number, options: ClientOptions = {}): Client {

@@ -171,7 +171,7 @@ test('a monitor comes back after the server restarts on the same port', async (t
   const disconnected = new Promise((resolve) => sub.once('disconnect', resolve));
   await first.server.close();
   await disconnected;
-  second = new Server({ host: '127.0.0.1', port });
+  second = new Server({ host: '127.0.0.1', port, udpPort: false });
   const pv2 = SharedPV.readonly().open(scalarT, { value: 2 });
   second.addPV('TST:restart', pv2);
   await second.listen();
@@ -181,4 +181,23 @@ test('a monitor comes back after the server restarts on the same port', async (t
   pv2.post({ value: 3 });
   assert.equal((await sub.next()).value.value['value'], 3);
   sub.close();
+});
+
+test('UDP search: a client with only an address list finds the server', async (t0) => {
+  const env = { EPICS_PVAS_AUTO_BEACON_ADDR_LIST: 'NO', EPICS_PVAS_BEACON_ADDR_LIST: '' };
+  const server = new Server({ host: '127.0.0.1', port: 0, udpPort: 0, env });
+  server.addPV('TST:udp', SharedPV.readonly().open(scalarT, { value: 5 }));
+  await server.listen();
+  const { Client } = await import('../../src/pva/client/client.js');
+  const client = new Client({
+    env: { EPICS_PVA_AUTO_ADDR_LIST: 'NO', EPICS_PVA_ADDR_LIST: `127.0.0.1:${server.udpPort}` },
+    timeoutMs: 5000,
+  });
+  t0.after(async () => {
+    client.close();
+    await server.close();
+  });
+  assert.ok(server.udpPort > 0);
+  assert.equal((await client.get('TST:udp')).value['value'], 5);
+  assert.equal(client.channel('TST:udp').server, `127.0.0.1:${server.tcpPort}`);
 });

@@ -4,7 +4,9 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { InvalidArgumentError } from '../../errors.js';
+import { serverConfigFromEnv, type Env, type ServerConfig } from '../config.js';
 import type { ConnectionLimits } from '../connection.js';
+import { ServerDiscovery } from '../discovery/server-discovery.js';
 import { ServerConnection } from './server-conn.js';
 import type { SharedPV } from './shared-pv.js';
 
@@ -12,10 +14,17 @@ import type { SharedPV } from './shared-pv.js';
 export type PVSource = (name: string) => SharedPV | undefined;
 
 export interface ServerOptions {
-  /** TCP port; 0 picks a free one. Default EPICS_PVAS_SERVER_PORT or 5075, else a free port. */
+  /** TCP port; 0 picks a free one. Default EPICS_PVAS_SERVER_PORT or 5075, or a free port if taken. */
   port?: number;
-  /** Interface to listen on (default all). */
+  /** Interface to listen on (default all, or the first of EPICS_PVAS_INTF_ADDR_LIST). */
   host?: string;
+  /**
+   * UDP port to answer searches on (default EPICS_PVAS_BROADCAST_PORT or 5076; 0 = a free
+   * port), or false for no UDP discovery (clients then find the server as a name server).
+   */
+  udpPort?: number | false;
+  /** Environment to read EPICS_PVAS_* from (default process.env). */
+  env?: Env;
   /** Limits applied to each client connection. */
   limits?: Partial<ConnectionLimits>;
   /** Receive buffer size announced in the handshake (informational for peers). */
@@ -42,10 +51,13 @@ export class Server {
   readonly #conns = new Set<ServerConnection>();
   readonly #options: ServerOptions;
   #net: NetServer | null = null;
+  #discovery: ServerDiscovery | null = null;
+  readonly config: ServerConfig;
   #closeListeners: ((c: ServerConnection, reason: Error | null) => void)[] = [];
 
   constructor(options: ServerOptions = {}) {
     this.#options = options;
+    this.config = serverConfigFromEnv(options.env ?? process.env);
     this.receiveBufferSize = options.receiveBufferSize ?? 0x4400;
   }
 
@@ -113,20 +125,40 @@ export class Server {
     return this.#conns;
   }
 
-  /** Listen on TCP. Resolves with the port actually bound. */
+  /** Listen on TCP, then answer UDP searches. Resolves with the TCP port actually bound. */
   async listen(): Promise<number> {
     const net = createServer({ noDelay: true }, (sock: Socket) => this.handle(sock));
     this.#net = net;
-    const port = this.#options.port ?? 0;
-    await new Promise<void>((resolve, reject) => {
-      net.once('error', reject);
-      net.listen(port, this.#options.host, () => {
-        net.off('error', reject);
-        resolve();
-      });
-    });
+    const host = this.#options.host ?? this.config.interfaces[0]?.host;
+    const wanted = this.#options.port ?? this.config.serverPort;
+    try {
+      await listenOn(net, wanted, host);
+    } catch (err) {
+      // Like EPICS servers: when the default port is taken, take any port and advertise it.
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || this.#options.port !== undefined) throw err;
+      await listenOn(net, 0, host);
+    }
     net.on('error', (err) => process.emitWarning(`pvAccess server: ${err.message}`));
+    const udpPort = this.#options.udpPort ?? this.config.broadcastPort;
+    if (udpPort !== false) {
+      const d = new ServerDiscovery({
+        guid: this.guid,
+        tcpPort: this.tcpPort,
+        udpPort,
+        has: (name) => this.has(name),
+        beaconAddresses: this.config.beaconAddressList,
+        ignoreAddresses: this.config.ignoreAddressList,
+        logger: { warn: (m) => process.emitWarning(m, { code: 'SLUICE_PVA' }) },
+      });
+      await d.start();
+      this.#discovery = d;
+    }
     return this.tcpPort;
+  }
+
+  /** UDP port answering searches (0 when discovery is off). */
+  get udpPort(): number {
+    return this.#discovery?.udpPort ?? 0;
   }
 
   get tcpPort(): number {
@@ -137,7 +169,20 @@ export class Server {
   async close(): Promise<void> {
     const net = this.#net;
     this.#net = null;
+    const d = this.#discovery;
+    this.#discovery = null;
+    await d?.close();
     for (const c of [...this.#conns]) c.close(null);
     if (net) await new Promise<void>((resolve) => net.close(() => resolve()));
   }
+}
+
+function listenOn(net: NetServer, port: number, host: string | undefined): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    net.once('error', reject);
+    net.listen(port, host, () => {
+      net.off('error', reject);
+      resolve();
+    });
+  });
 }
