@@ -86,6 +86,29 @@ export class BitSet {
     return [...this];
   }
 
+  /** Number of bytes on the wire (trailing zero bytes omitted). */
+  byteLength(): number {
+    const w = this.#words;
+    let i = w.length;
+    while (i > 0 && w[i - 1] === 0) i--;
+    if (i === 0) return 0;
+    const top = w[i - 1] as number;
+    return (i - 1) * 4 + (top >>> 24 ? 4 : top >>> 16 ? 3 : top >>> 8 ? 2 : 1);
+  }
+
+  /** Byte i of the wire form. */
+  byteAt(i: number): number {
+    return ((this.#words[i >>> 2] ?? 0) >>> ((i & 3) * 8)) & 0xff;
+  }
+
+  /** OR byte i of the wire form into the set (decoding without an intermediate array). */
+  orByte(i: number, v: number): void {
+    if (v === 0) return;
+    const w = i >>> 2;
+    while (this.#words.length <= w) this.#words.push(0);
+    this.#words[w] = ((this.#words[w] as number) | (v << ((i & 3) * 8))) >>> 0;
+  }
+
   /** Bytes as sent on the wire, trailing zero bytes omitted. */
   toBytes(): Uint8Array {
     let n = this.#words.length * 4;

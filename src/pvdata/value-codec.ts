@@ -1,14 +1,14 @@
 // Value encoding: full values, and BitSet-partial values (only the marked fields, in field order).
 // Spec: pvAccess Protocol-Encoding "Data encoding"; field numbering in field-numbering.ts.
-import { DecodeError, EncodeError } from '../errors.js';
+import { EncodeError } from '../errors.js';
 import { BitSet } from './bitset.js';
 import { fieldCount, memberOffsets } from './field-numbering.js';
-import { decodeType, encodeType, type TypeCache } from './type-codec.js';
+import { encodeType } from './type-codec.js';
 import type { FieldDesc, ScalarArrayDesc, ScalarType, StructureDesc, UnionDesc } from './types.js';
 import { memberIndex } from './types.js';
 import {
   TYPED_ARRAY,
-  ELEMENT_SIZE,
+
   defaultValue,
   type PVAny,
   type PVStructure,
@@ -16,7 +16,7 @@ import {
   type PVUnion,
   type PVValue,
 } from './values.js';
-import type { ByteReader, ByteWriter } from './wire.js';
+import type { ByteWriter } from './wire.js';
 import { inferType } from './infer.js';
 
 // ---- encode ----------------------------------------------------------------------------------
@@ -145,7 +145,7 @@ function encodeAny(w: ByteWriter, v: PVAny | PVValue | undefined): void {
   }
   const a = isAny(v) ? v : { type: inferType(v), value: v };
   encodeType(w, a.type);
-  encodeValue(w, a.type, a.value);
+  encoderFor(a.type)(w, a.value);
 }
 
 function isAny(v: unknown): v is PVAny {
@@ -159,54 +159,105 @@ function isAny(v: unknown): v is PVAny {
   );
 }
 
+type Enc = (w: ByteWriter, v: any) => void; // eslint-disable-line @typescript-eslint/no-explicit-any
+const encoders = new WeakMap<FieldDesc, Enc>();
+
+/** The encoder of a type, compiled once and cached on the type description. */
+export function encoderFor(desc: FieldDesc): Enc {
+  let e = encoders.get(desc);
+  if (!e) {
+    e = compileEncoder(desc);
+    encoders.set(desc, e);
+  }
+  return e;
+}
+
 export function encodeValue(w: ByteWriter, desc: FieldDesc, v: PVValue | undefined): void {
+  encoderFor(desc)(w, v);
+}
+
+// Fast paths for values of the natural JS type; anything else goes through the coercions.
+const SCALAR_ENC: Record<ScalarType, Enc> = {
+  boolean: (w, v) => w.bool(Boolean(v)),
+  byte: (w, v) => w.i8(typeof v === 'number' ? v : v === undefined ? 0 : toNumber(v, 'byte')),
+  ubyte: (w, v) => w.u8((typeof v === 'number' ? v : v === undefined ? 0 : toNumber(v, 'ubyte')) & 0xff),
+  short: (w, v) => w.i16(typeof v === 'number' ? v : v === undefined ? 0 : toNumber(v, 'short')),
+  ushort: (w, v) => w.u16((typeof v === 'number' ? v : v === undefined ? 0 : toNumber(v, 'ushort')) & 0xffff),
+  int: (w, v) => w.i32((typeof v === 'number' ? v : v === undefined ? 0 : toNumber(v, 'int')) | 0),
+  uint: (w, v) => w.u32((typeof v === 'number' ? v : v === undefined ? 0 : toNumber(v, 'uint')) >>> 0),
+  // DataView.setBigInt64 wraps modulo 2^64 by itself.
+  long: (w, v) => w.i64(typeof v === 'bigint' ? v : v === undefined ? 0n : toBigInt(v, 'long')),
+  ulong: (w, v) => w.u64(typeof v === 'bigint' ? v : v === undefined ? 0n : toBigInt(v, 'ulong')),
+  float: (w, v) => w.f32(typeof v === 'number' ? v : v === undefined ? 0 : toNumber(v, 'float')),
+  double: (w, v) => w.f64(typeof v === 'number' ? v : v === undefined ? 0 : toNumber(v, 'double')),
+  string: (w, v) => (typeof v === 'string' ? w.string(v) : encodeScalar(w, 'string', v ?? '')),
+};
+
+function compileEncoder(desc: FieldDesc): Enc {
   switch (desc.kind) {
     case 'scalar':
-      encodeScalar(w, desc.type, v ?? defaultValue(desc));
-      return;
-    case 'boundedString': {
-      const s = typeof v === 'string' ? v : String(v ?? '');
-      if (Buffer.byteLength(s) > desc.bound) throw new EncodeError(`string longer than its bound ${desc.bound}`);
-      w.string(s);
-      return;
-    }
-    case 'scalarArray':
-      encodeScalarArray(w, desc, v ?? defaultValue(desc));
-      return;
-    case 'structure': {
-      const o = (v ?? {}) as PVStructure;
-      if (typeof o !== 'object' || ArrayBuffer.isView(o) || Array.isArray(o)) {
-        throw new EncodeError(`cannot encode ${describe(v)} as a structure`);
+      return SCALAR_ENC[desc.type];
+    case 'boundedString':
+      return (w, v) => {
+        const s = typeof v === 'string' ? v : String(v ?? '');
+        if (Buffer.byteLength(s) > desc.bound) throw new EncodeError(`string longer than its bound ${desc.bound}`);
+        w.string(s);
+      };
+    case 'scalarArray': {
+      const C = TYPED_ARRAY[desc.type];
+      if (C && desc.arrayKind === 'variable') {
+        return (w, v) => {
+          if (v instanceof C) {
+            w.size(v.length);
+            w.typedArray(v as PVTypedArray);
+          } else encodeScalarArray(w, desc, v ?? defaultValue(desc));
+        };
       }
-      for (const m of desc.fields) encodeValue(w, m.type, o[m.name]);
-      return;
+      return (w, v) => encodeScalarArray(w, desc, v ?? defaultValue(desc));
     }
+    case 'structure':
+      return structureEncoder(desc);
     case 'union':
-      encodeUnion(w, desc, v as PVUnion | null);
-      return;
+      return (w, v) => encodeUnion(w, desc, v as PVUnion | null);
     case 'any':
-      encodeAny(w, v);
-      return;
+      return encodeAny;
     case 'structureArray':
     case 'unionArray':
     case 'anyArray': {
-      const a = (v ?? []) as unknown[];
-      if (!Array.isArray(a)) throw new EncodeError(`cannot encode ${describe(v)} as ${desc.kind}`);
-      w.size(a.length);
-      for (const e of a) {
-        if (e === null || e === undefined) {
-          w.u8(0);
-          continue;
+      const el: Enc = desc.kind === 'anyArray' ? encodeAny : encoderFor(desc.element);
+      const kind = desc.kind;
+      return (w, v) => {
+        const a = (v ?? []) as unknown[];
+        if (!Array.isArray(a)) throw new EncodeError(`cannot encode ${describe(v)} as ${kind}`);
+        w.size(a.length);
+        for (let i = 0; i < a.length; i++) {
+          const e = a[i];
+          if (e === null || e === undefined) w.u8(0);
+          else {
+            w.u8(1);
+            el(w, e);
+          }
         }
-        w.u8(1);
-        if (desc.kind === 'structureArray') encodeValue(w, desc.element, e as PVStructure);
-        else if (desc.kind === 'unionArray') encodeUnion(w, desc.element, e as PVUnion);
-        else encodeAny(w, e as PVAny);
-      }
-      return;
+      };
     }
   }
 }
+
+/** A structure encoder as straight-line code: `e[0](w, v["a"]); e[1](w, v["b"]); …`. */
+function structureEncoder(desc: StructureDesc): Enc {
+  const encs = desc.fields.map((m) => encoderFor(m.type));
+  const body = desc.fields.map((m, i) => `e[${i}](w, v[${JSON.stringify(m.name)}]);`).join('\n');
+  const inner = new Function('e', `return function encodeStructure(w, v) {\n${body}\n};`)(encs) as Enc;
+  return (w, v) => {
+    if (v === undefined || v === null) v = EMPTY_STRUCT;
+    else if (typeof v !== 'object' || ArrayBuffer.isView(v) || Array.isArray(v)) {
+      throw new EncodeError(`cannot encode ${describe(v)} as a structure`);
+    }
+    inner(w, v);
+  };
+}
+
+const EMPTY_STRUCT: PVStructure = Object.freeze({});
 
 /** The values of the fields marked in `changed` (BitSet numbering), in field order. */
 export function encodePartial(w: ByteWriter, desc: StructureDesc, v: PVStructure, changed: BitSet): void {
@@ -215,7 +266,7 @@ export function encodePartial(w: ByteWriter, desc: StructureDesc, v: PVStructure
 
 function encodeMarked(w: ByteWriter, desc: FieldDesc, v: PVValue | undefined, bits: BitSet, at: number): void {
   if (bits.get(at)) {
-    encodeValue(w, desc, v);
+    encoderFor(desc)(w, v);
     return;
   }
   if (desc.kind !== 'structure' || !bits.anyInRange(at + 1, at + fieldCount(desc))) return;
@@ -227,147 +278,15 @@ function encodeMarked(w: ByteWriter, desc: FieldDesc, v: PVValue | undefined, bi
   }
 }
 
-// ---- decode ----------------------------------------------------------------------------------
-
-export function decodeScalar(r: ByteReader, type: ScalarType): boolean | number | bigint | string {
-  switch (type) {
-    case 'boolean':
-      return r.bool();
-    case 'byte':
-      return r.i8();
-    case 'ubyte':
-      return r.u8();
-    case 'short':
-      return r.i16();
-    case 'ushort':
-      return r.u16();
-    case 'int':
-      return r.i32();
-    case 'uint':
-      return r.u32();
-    case 'long':
-      return r.i64();
-    case 'ulong':
-      return r.u64();
-    case 'float':
-      return r.f32();
-    case 'double':
-      return r.f64();
-    case 'string':
-      return r.string();
-  }
-}
-
-function decodeScalarArray(r: ByteReader, desc: ScalarArrayDesc): PVValue {
-  const n = desc.arrayKind === 'fixed' ? desc.bound : r.count(`${desc.type}[]`, ELEMENT_SIZE[desc.type] || 1);
-  if (desc.arrayKind === 'bounded' && n > desc.bound) {
-    throw new DecodeError(`bounded array of ${desc.bound} elements arrived with ${n}`);
-  }
-  if (desc.type === 'string') {
-    const out: string[] = new Array(n);
-    for (let i = 0; i < n; i++) out[i] = r.string();
-    return out;
-  }
-  if (desc.type === 'boolean') {
-    const out: boolean[] = new Array(n);
-    for (let i = 0; i < n; i++) out[i] = r.bool();
-    return out;
-  }
-  return r.typedArray(desc.type, n);
-}
-
-export function decodeValue(r: ByteReader, desc: FieldDesc, cache: TypeCache): PVValue {
-  switch (desc.kind) {
-    case 'scalar':
-      return decodeScalar(r, desc.type);
-    case 'boundedString':
-      return r.string();
-    case 'scalarArray':
-      return decodeScalarArray(r, desc);
-    case 'structure': {
-      const o: PVStructure = {};
-      for (const m of desc.fields) o[m.name] = decodeValue(r, m.type, cache);
-      return o;
-    }
-    case 'union':
-      return decodeUnion(r, desc, cache);
-    case 'any':
-      return decodeAny(r, cache);
-    case 'structureArray':
-    case 'unionArray':
-    case 'anyArray': {
-      const n = r.count(desc.kind, 1);
-      const out: (PVValue | null)[] = new Array(n);
-      for (let i = 0; i < n; i++) {
-        const present = r.u8();
-        if (present === 0) {
-          out[i] = null;
-          continue;
-        }
-        if (desc.kind === 'structureArray') out[i] = decodeValue(r, desc.element, cache);
-        else if (desc.kind === 'unionArray') out[i] = decodeUnion(r, desc.element, cache);
-        else out[i] = decodeAny(r, cache);
-      }
-      return out as PVValue;
-    }
-  }
-}
-
-function decodeUnion(r: ByteReader, desc: UnionDesc, cache: TypeCache): PVUnion | null {
-  const i = r.size();
-  if (i < 0) return null;
-  const m = desc.fields[i];
-  if (!m) throw new DecodeError(`union selector ${i} out of range (${desc.fields.length} members)`);
-  return { field: m.name, value: decodeValue(r, m.type, cache) };
-}
-
-function decodeAny(r: ByteReader, cache: TypeCache): PVAny | null {
-  const type = decodeType(r, cache);
-  if (type === null) return null;
-  return { type, value: decodeValue(r, type, cache) };
-}
-
-/**
- * Decode the fields marked in `changed` and return `base` updated with them. Unchanged
- * sub-structures are shared with `base`; changed paths are new objects, so a caller holding
- * the previous value never sees it change.
- */
-export function decodePartial(
-  r: ByteReader,
-  desc: StructureDesc,
-  base: PVStructure,
-  changed: BitSet,
-  cache: TypeCache,
-): PVStructure {
-  return decodeMarked(r, desc, base, changed, 0, cache) as PVStructure;
-}
-
-function decodeMarked(r: ByteReader, desc: FieldDesc, old: PVValue, bits: BitSet, at: number, cache: TypeCache): PVValue {
-  if (bits.get(at)) return decodeValue(r, desc, cache);
-  if (desc.kind !== 'structure' || !bits.anyInRange(at + 1, at + fieldCount(desc))) return old;
-  const offs = memberOffsets(desc);
-  const o: PVStructure = { ...(old as PVStructure) };
-  for (let i = 0; i < desc.fields.length; i++) {
-    const m = desc.fields[i] as { name: string; type: FieldDesc };
-    o[m.name] = decodeMarked(r, m.type, o[m.name] ?? defaultValue(m.type), bits, at + (offs[i] as number), cache);
-  }
-  return o;
-}
-
 /** A BitSet with only bit 0 set: "the whole structure". */
 export function wholeStructure(): BitSet {
   return BitSet.of(0);
 }
 
 export function encodeBitSet(w: ByteWriter, b: BitSet): void {
-  const bytes = b.toBytes();
-  w.size(bytes.length);
-  w.bytes(bytes);
-}
-
-export function decodeBitSet(r: ByteReader): BitSet {
-  const n = r.count('BitSet');
-  return BitSet.fromBytes(r.bytes(n));
+  const n = b.byteLength();
+  w.size(n);
+  for (let i = 0; i < n; i++) w.u8(b.byteAt(i));
 }
 
 /** A typed value as it travels in RPC, `any` and pvRequests: FieldDesc (or 0xFF) then the value. */
@@ -376,7 +295,4 @@ export function encodeTyped(w: ByteWriter, type: FieldDesc | null, value: PVValu
   if (type) encodeValue(w, type, value);
 }
 
-export function decodeTyped(r: ByteReader, cache: TypeCache): { type: FieldDesc | null; value: PVValue } {
-  const type = decodeType(r, cache);
-  return { type, value: type ? decodeValue(r, type, cache) : null };
-}
+export { decodeValue, decodePartial, decodeBitSet, decodeTyped, decodeScalar, decoderFor } from './value-decode.js';
