@@ -27,11 +27,16 @@ async function setup(t0: import('node:test').TestContext) {
 }
 
 test('get returns the whole value, or the selected fields', async (t0) => {
-  const { client } = await setup(t0);
+  const { client, port } = await setup(t0);
   const all = await client.get('TST:scalar');
   assert.equal(all.type.id, 'epics:nt/NTScalar:1.0');
   assert.deepEqual(all.value, { value: 1.5, alarm: { severity: 0, status: 0, message: '' }, count: 7n });
   const some = await client.get('TST:scalar', { request: 'field(value,alarm.severity)' });
+  const notes: string[] = [];
+  const c2 = clientFor(port, { onMessage: (text) => notes.push(text) });
+  t0.after(() => c2.close());
+  await c2.get('TST:scalar', { request: 'field(value,nosuch)' });
+  assert.deepEqual(notes, ['TST:scalar has no field nosuch']);
   assert.deepEqual(some.value, { value: 1.5, alarm: { severity: 0 } });
   assert.deepEqual(
     some.type.fields.map((f) => f.name),
@@ -192,6 +197,7 @@ test('UDP search: a client with only an address list finds the server', async (t
   const client = new Client({
     env: { EPICS_PVA_AUTO_ADDR_LIST: 'NO', EPICS_PVA_ADDR_LIST: `127.0.0.1:${server.udpPort}` },
     timeoutMs: 5000,
+    beaconPort: false,
   });
   t0.after(async () => {
     client.close();

@@ -23,6 +23,13 @@ export interface ClientOptions {
   /** Delay before searching again after a failure or disconnect. Default 1000 ms. */
   reconnectDelayMs?: number;
   limits?: Partial<ConnectionLimits>;
+  /** Notes (MESSAGE) servers send about requests; default: a process warning. */
+  onMessage?: (text: string, severity: number, server: string) => void;
+  /**
+   * UDP port on which to hear server beacons, which re-trigger pending searches at once
+   * (default EPICS_PVA_BROADCAST_PORT, shared with local servers); false for none.
+   */
+  beaconPort?: number | false;
 }
 
 export interface RequestOptions {
@@ -51,6 +58,8 @@ export class Client implements ChannelHost {
   #nextIoid = 1;
   #closed = false;
   readonly #ctx: OpContext;
+  readonly #onMessage: (text: string, severity: number, server: string) => void;
+  readonly #beaconPort: number | false;
 
   constructor(options: ClientOptions = {}) {
     this.config = { ...clientConfigFromEnv(options.env ?? process.env), ...options.config };
@@ -62,11 +71,14 @@ export class Client implements ChannelHost {
       ...options.limits,
     };
     this.#ctx = { nextIoid: () => this.#nextIoid++, timeoutMs: this.timeoutMs };
+    this.#onMessage =
+      options.onMessage ?? ((text, severity, server) => process.emitWarning(`${server}: ${text}`, { code: severity > 1 ? 'SLUICE_PVA_ERROR' : 'SLUICE_PVA' }));
+    this.#beaconPort = options.beaconPort ?? this.config.broadcastPort;
   }
 
   /** @internal ChannelHost */
   resolve(name: string, signal: AbortSignal): Promise<{ host: string; port: number }> {
-    this.#resolver ??= createResolver(this.config, (host, port) => this.connectionTo(host, port));
+    this.#resolver ??= createResolver(this.config, (host, port) => this.connectionTo(host, port), this.#beaconPort);
     return this.#resolver.resolve(name, signal);
   }
 
@@ -76,6 +88,8 @@ export class Client implements ChannelHost {
     let c = this.#conns.get(key);
     if (!c || c.closed) {
       c = ClientConnection.connect(host, port, this.#limits);
+      const conn = c;
+      c.onMessageText = (_ioid, severity, text) => this.#onMessage(text, severity, conn.address);
       this.#conns.set(key, c);
     }
     return c;

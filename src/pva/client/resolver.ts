@@ -113,8 +113,8 @@ class NameServerResolver implements Resolver {
 /** UDP search through a Searcher. */
 class UdpResolver implements Resolver {
   readonly #searcher: Searcher;
-  constructor(config: ClientConfig) {
-    this.#searcher = new Searcher({ addresses: config.addressList });
+  constructor(config: ClientConfig, beaconPort: number | false) {
+    this.#searcher = new Searcher({ addresses: config.addressList, ...(beaconPort === false ? {} : { beaconPort }) });
   }
   async resolve(name: string, signal: AbortSignal): Promise<ResolvedServer> {
     const r = await this.#searcher.lookup(name, signal);
@@ -150,9 +150,9 @@ class AnyResolver implements Resolver {
   }
 }
 
-export function createResolver(config: ClientConfig, connect: Connect): Resolver {
+export function createResolver(config: ClientConfig, connect: Connect, beaconPort: number | false): Resolver {
   const parts: Resolver[] = [];
   if (config.nameServers.length > 0) parts.push(new NameServerResolver(config.nameServers, connect));
-  if (config.addressList.length > 0) parts.push(new UdpResolver(config));
+  if (config.addressList.length > 0) parts.push(new UdpResolver(config, beaconPort));
   return new AnyResolver(parts);
 }

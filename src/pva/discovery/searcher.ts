@@ -129,9 +129,14 @@ export class Searcher extends EventEmitter<SearcherEvents> {
       this.#sock.setBroadcast(true);
       this.#listen(this.#sock);
       if (this.#o.beaconPort !== undefined) {
-        // Shared with servers on the standard port, hence reuseAddr.
-        this.#beaconSock = await bindSocket({ port: this.#o.beaconPort, address }, true);
-        this.#listen(this.#beaconSock);
+        // Shared with servers on the standard port, hence reuseAddr. Beacons only speed up
+        // reconnects, so a port we cannot bind costs a warning, not the search.
+        try {
+          this.#beaconSock = await bindSocket({ port: this.#o.beaconPort, address }, true);
+          this.#listen(this.#beaconSock);
+        } catch (e) {
+          this.#o.logger?.warn?.(`not listening for beacons on UDP ${this.#o.beaconPort}: ${(e as Error).message}`);
+        }
       }
     } catch (e) {
       await this.#closeSockets();

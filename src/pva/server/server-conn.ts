@@ -84,6 +84,16 @@ export class ServerConnection extends PvaConnection {
     }
   }
 
+  /** MESSAGE (Protocol-Messages "Message"): a note about a request, shown to the user by clients. */
+  sendMessage(ioid: number, severity: number, text: string): void {
+    const w = this.out.begin(Cmd.MESSAGE);
+    w.i32(ioid);
+    w.u8(severity);
+    w.string(text);
+    this.out.end();
+    this.scheduleFlush();
+  }
+
   newSid(): number {
     while (this.channels.has(this.#nextSid)) this.#nextSid = (this.#nextSid + 1) >>> 0 || 1;
     return this.#nextSid++;

@@ -1,6 +1,8 @@
 // Pieces every operation handler uses: the request header, status replies, and INIT set-up
 // (find the channel, wait for its PV to open, apply the pvRequest's field selection).
 import { SluiceError } from '../../../errors.js';
+import { fieldByPath } from '../../../pvdata/types.js';
+import { Severity } from '../../constants.js';
 import { readPVRequest, selectFields, type FieldSelection, type RequestInfo } from '../../../pvdata/pvrequest.js';
 import { decodeTyped } from '../../../pvdata/value-codec.js';
 import type { ByteReader } from '../../../pvdata/wire.js';
@@ -75,6 +77,9 @@ export async function initOperation(
   }
   try {
     const selection = type ? selectFields(type, request.fields) : (null as unknown as FieldSelection);
+    // Requested fields that do not exist are dropped; say so, as pvAccessCPP servers do.
+    const missing = type ? request.fields.filter((f) => !fieldByPath(type, f)) : [];
+    if (missing.length) conn.sendMessage(h.ioid, Severity.WARNING, `${channel.name} has no field ${missing.join(', ')}`);
     return { channel, request, selection };
   } catch (err) {
     replyError(conn, cmd, h.ioid, h.sub, err);
