@@ -11,6 +11,7 @@ import { clientFor, startServer } from '../helpers/net.js';
 
 const alarmT = t.struct({ severity: t.int, status: t.int, message: t.string }, 'alarm_t');
 const scalarT = t.struct({ value: t.double, alarm: alarmT, count: t.long }, 'epics:nt/NTScalar:1.0');
+const timeT = t.struct({ secondsPastEpoch: t.long, nanoseconds: t.int, userTag: t.int }, 'time_t');
 
 async function setup(t0: import('node:test').TestContext) {
   const { server, port } = await startServer();
@@ -51,6 +52,18 @@ test('put changes only the fields given; put with a function sees the old value'
   const r = await client.put('TST:scalar', (cur) => ({ value: (cur.value['value'] as number) * 2 }));
   assert.equal(r.previous?.['value'], 4);
   assert.equal((await client.get('TST:scalar')).value['value'], 8);
+});
+
+test('a mailbox stamps the time of a put that gives none', async (t0) => {
+  const { server, client } = await setup(t0);
+  const stamped = t.struct({ value: t.double, timeStamp: timeT });
+  server.addPV('TST:stamped', SharedPV.mailbox().open(stamped, { value: 0 }));
+  const before = BigInt(Math.floor(Date.now() / 1000));
+  await client.put('TST:stamped', { value: 2 });
+  const v = (await client.get('TST:stamped')).value;
+  assert.ok(v['timeStamp'].secondsPastEpoch >= before);
+  await client.put('TST:stamped', { value: 3, timeStamp: { secondsPastEpoch: 5n } });
+  assert.equal((await client.get('TST:stamped')).value['timeStamp'].secondsPastEpoch, 5n);
 });
 
 test('put to a read-only PV fails with the server message', async (t0) => {

@@ -2,6 +2,7 @@
 // post() full or partial updates, close(); optional handlers for PUT and RPC.
 import { InvalidArgumentError, SluiceError } from '../../errors.js';
 import { BitSet } from '../../pvdata/bitset.js';
+import { bitOf, fieldCount } from '../../pvdata/field-numbering.js';
 import { mergeMarked } from '../../pvdata/merge.js';
 import type { FieldDesc, StructureDesc } from '../../pvdata/types.js';
 import { completeStructure, type PVStructure, type PVValue } from '../../pvdata/values.js';
@@ -56,7 +57,7 @@ export class SharedPV {
 
   /** A PV whose puts are stored and posted to every subscriber (PVXS "mailbox"). */
   static mailbox(options: SharedPVOptions = {}): SharedPV {
-    return new SharedPV({ onPut: (pv, put) => void pv.postChanges(put.value, put.changed), ...options });
+    return new SharedPV({ onPut: (pv, put) => void pv.postChanges(stampIfUnset(pv, put), put.changed), ...options });
   }
 
   /** A PV that refuses puts. */
@@ -181,4 +182,22 @@ export class SharedPV {
       this.notifyRoom();
     };
   }
+}
+
+/**
+ * A put that did not set `timeStamp` gets the time of the put (as the PVXS mailbox does), so
+ * clients see when the value changed.
+ */
+function stampIfUnset(pv: SharedPV, put: PutRequest): PVStructure {
+  const type = pv.type;
+  const ts = type?.fields.find((m) => m.name === 'timeStamp');
+  if (!type || !ts || ts.type.kind !== 'structure' || put.value['timeStamp'] === undefined) return put.value;
+  const bit = bitOf(type, 'timeStamp');
+  if (put.changed.get(0) || put.changed.anyInRange(bit, bit + fieldCount(ts.type))) return put.value;
+  const now = Date.now();
+  put.changed.set(bit);
+  return {
+    ...put.value,
+    timeStamp: { ...put.value['timeStamp'], secondsPastEpoch: BigInt(Math.floor(now / 1000)), nanoseconds: (now % 1000) * 1e6 },
+  };
 }
