@@ -13,6 +13,20 @@ export { encodeType, decodeType, TypeCache } from './pvdata/type-codec.js';
 export { encodeValue, decodeValue, encodePartial, decodePartial } from './pvdata/value-codec.js';
 export { ByteReader, ByteWriter } from './pvdata/wire.js';
 export { clientConfigFromEnv, serverConfigFromEnv } from './pva/config.js';
+export {
+  ntscalar,
+  ntscalarArray,
+  ntenum,
+  nttable,
+  nturi,
+  ntattribute,
+  ntndarray,
+  alarmT,
+  timeT,
+  displayT,
+  timeNow,
+  ColorMode,
+} from './pvdata/nt/index.js';
 export * from './errors.js';
 
 export type { ServerOptions, ServerStats, PVSource } from './pva/server/server.js';

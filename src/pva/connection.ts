@@ -30,6 +30,7 @@ export const DEFAULT_LIMITS: ConnectionLimits = {
 };
 
 const EARLY_FLUSH_BYTES = 256 * 1024;
+const READ_CHUNK = 64 * 1024;
 
 export abstract class PvaConnection {
   readonly stream: Duplex;
@@ -51,7 +52,7 @@ export abstract class PvaConnection {
     this.limits = { ...DEFAULT_LIMITS, ...limits };
     this.out = new MessageWriter(new ByteWriter(true), isServer);
     this.framer = new Framer((m) => this.#dispatch(m), this.limits.maxMessageSize);
-    stream.on('data', (chunk: Buffer) => this.#onData(chunk));
+    stream.on('data', (chunk: Buffer) => this.receive(chunk));
     stream.on('drain', () => this.onDrain());
     stream.on('error', (err: Error) => this.close(err));
     stream.on('close', () => this.close(null));
@@ -66,7 +67,8 @@ export abstract class PvaConnection {
     }
   }
 
-  #onData(chunk: Buffer): void {
+  /** Bytes from the peer (from 'data' events, or from a socket's onread callback). */
+  receive(chunk: Uint8Array): void {
     if (this.closed) return;
     this.bytesIn += chunk.length;
     this.#lastRx = Date.now();
@@ -75,6 +77,29 @@ export abstract class PvaConnection {
     } catch (err) {
       this.protocolFailure(err);
     }
+  }
+
+  /** For sockets created with `onread`: the buffer the next read fills. */
+  readBuffer(): Uint8Array {
+    return this.framer.directTarget() ?? Buffer.allocUnsafeSlow(READ_CHUNK);
+  }
+
+  /** For sockets created with `onread`: n bytes arrived in `buf` (from readBuffer()). */
+  onRead(n: number, buf: Uint8Array): void {
+    if (this.closed || n <= 0) return;
+    const d = this.framer.directTarget();
+    if (d && buf.buffer === d.buffer && buf.byteOffset === d.byteOffset) {
+      // The kernel wrote straight into a large payload's own buffer.
+      this.bytesIn += n;
+      this.#lastRx = Date.now();
+      try {
+        this.framer.directFilled(n);
+      } catch (err) {
+        this.protocolFailure(err);
+      }
+      return;
+    }
+    this.receive(buf.subarray(0, n));
   }
 
   #dispatch(m: Message): void {

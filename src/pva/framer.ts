@@ -25,6 +25,9 @@ export interface AppMessage {
 
 export type Message = ControlMessage | AppMessage;
 
+/** Payloads at least this large are gathered into one buffer of their own (see directTarget). */
+export const DIRECT_MIN = 64 * 1024;
+
 const enum State {
   Header,
   Payload,
@@ -48,6 +51,10 @@ export class Framer {
   #segCommand = 0;
   #segFlags = 0;
   #segVersion = 0;
+  // A large segment's payload is gathered here: one contiguous buffer that socket reads can fill
+  // directly, so the arrays in it are views, not copies of many small chunks.
+  #direct: Uint8Array | null = null;
+  #directFill = 0;
 
   constructor(onMessage: (m: Message) => void, maxMessageSize: number) {
     this.#onMessage = onMessage;
@@ -80,7 +87,10 @@ export class Framer {
         continue;
       }
       const k = Math.min(this.#want, end - pos);
-      this.#parts.push(chunk.subarray(pos, pos + k));
+      if (this.#direct) {
+        this.#direct.set(chunk.subarray(pos, pos + k), this.#directFill);
+        this.#directFill += k;
+      } else this.#parts.push(chunk.subarray(pos, pos + k));
       this.#partsSize += k;
       this.#want -= k;
       pos += k;
@@ -130,10 +140,36 @@ export class Framer {
     this.#version = version;
     this.#want = size;
     this.#state = State.Payload;
+    if (size >= DIRECT_MIN) {
+      // Not zero-filled: every byte is written before the message is delivered.
+      this.#direct = new Uint8Array(Buffer.allocUnsafeSlow(size).buffer, 0, size);
+      this.#directFill = 0;
+    }
+  }
+
+  /**
+   * Where the next socket read should go: the unfilled rest of a large payload (so the kernel
+   * copies straight into the message), or null when any fresh buffer will do.
+   */
+  directTarget(): Uint8Array | null {
+    const d = this.#direct;
+    return d && this.#state === State.Payload ? d.subarray(this.#directFill) : null;
+  }
+
+  /** n bytes were read into the buffer directTarget() returned. */
+  directFilled(n: number): void {
+    this.#directFill += n;
+    this.#partsSize += n;
+    this.#want -= n;
+    if (this.#want === 0) this.#endSegment();
   }
 
   #endSegment(): void {
     this.#state = State.Header;
+    if (this.#direct) {
+      this.#parts.push(this.#direct);
+      this.#direct = null;
+    }
     const seg = this.#flags & Flags.SEGMENT_MASK;
     if (seg === Flags.SEGMENT_FIRST || seg === Flags.SEGMENT_MIDDLE) return;
     const flags = this.#segmenting ? this.#segFlags : this.#flags;

@@ -119,11 +119,22 @@ export function decodeType(r: ByteReader, cache: TypeCache): FieldDesc | null {
   return decodeTypeAt(r, cache, 0, counter);
 }
 
-function decodeTypeAt(r: ByteReader, cache: TypeCache, depth: number, counter: { fields: number }): FieldDesc | null {
+function decodeTypeAt(
+  r: ByteReader,
+  cache: TypeCache,
+  depth: number,
+  counter: { fields: number },
+  defining = false,
+): FieldDesc | null {
   if (depth > cache.limits.maxDepth) {
     throw new ProtocolError('ERR_LIMIT', `type nesting deeper than ${cache.limits.maxDepth}`);
   }
   const code = r.u8();
+  // 0xFD is followed by a full description; another cache code there would let a chain of
+  // `fd id` prefixes recurse without bound (no nesting level is added).
+  if (defining && code >= FULL_TAGGED_ID_CODE && code !== NULL_TYPE_CODE) {
+    throw new DecodeError(`type cache definition followed by 0x${code.toString(16)} instead of a type`);
+  }
   switch (code) {
     case NULL_TYPE_CODE:
       return null;
@@ -136,7 +147,7 @@ function decodeTypeAt(r: ByteReader, cache: TypeCache, depth: number, counter: {
     case FULL_WITH_ID_CODE: {
       const id = r.i16();
       const before = counter.fields;
-      const d = decodeTypeAt(r, cache, depth, counter);
+      const d = decodeTypeAt(r, cache, depth, counter, true);
       if (!d) throw new DecodeError(`type cache id ${id} defined as no type`);
       cache.set(id, d, counter.fields - before + 1);
       return d;

@@ -1,7 +1,7 @@
 // Value decoding: full values, and BitSet-partial values merged into the previous value.
 // Decoders are compiled once per type (closures; generated object literals for structures, so
 // every decoded structure of a type has one hidden class) and cached on the type description.
-import { DecodeError } from '../errors.js';
+import { DecodeError, ProtocolError } from '../errors.js';
 import { BitSet } from './bitset.js';
 import { fieldCount, memberOffsets } from './field-numbering.js';
 import { decodeType, type TypeCache } from './type-codec.js';
@@ -133,10 +133,22 @@ function decodeUnion(r: ByteReader, desc: UnionDesc, cache: TypeCache): PVUnion 
   return { field: m.name, value: decoderFor(m.type)(r, cache) };
 }
 
+// Each `any` value brings its own type, so type-nesting limits do not bound `any` inside `any`:
+// count those levels too, or a few kilobytes of 0x82 bytes overflow the stack.
+let anyDepth = 0;
+
 function decodeAny(r: ByteReader, cache: TypeCache): PVAny | null {
   const type = decodeType(r, cache);
   if (type === null) return null;
-  return { type, value: decoderFor(type)(r, cache) };
+  if (anyDepth >= cache.limits.maxDepth) {
+    throw new ProtocolError('ERR_LIMIT', `'any' values nested deeper than ${cache.limits.maxDepth}`);
+  }
+  anyDepth++;
+  try {
+    return { type, value: decoderFor(type)(r, cache) };
+  } finally {
+    anyDepth--;
+  }
 }
 
 /**

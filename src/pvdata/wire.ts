@@ -441,8 +441,11 @@ export class ByteReader {
         return v;
       }
     }
-    const out = new C(count);
-    const bytes = new Uint8Array(out.buffer, 0, n);
+    // Every byte is overwritten below: skip the zero-fill of `new C(count)` (a large cost for
+    // multi-megabyte frames). allocUnsafeSlow gives a buffer of its own at offset 0: aligned.
+    const raw = n >= 4096 ? Buffer.allocUnsafeSlow(n).buffer : new ArrayBuffer(n);
+    const out = new C(raw as ArrayBuffer, 0, count);
+    const bytes = new Uint8Array(raw, 0, n);
     this.#copyInto(bytes, 0, n);
     if (swap) swapBytes(bytes, 0, n, width);
     return out;

@@ -56,8 +56,23 @@ export class ClientConnection extends PvaConnection {
   }
 
   static connect(host: string, port: number, limits: Partial<ConnectionLimits>): ClientConnection {
-    const sock: Socket = tcpConnect({ host, port, noDelay: true });
-    return new ClientConnection(sock, `${host}:${port}`, limits);
+    // onread lets large payloads be read straight into their final buffer (no copy in JS).
+    let conn: ClientConnection | null = null;
+    const sock: Socket = tcpConnect({
+      host,
+      port,
+      noDelay: true,
+      onread: {
+        // Called once before the connection object exists (socket set-up), then per read.
+        buffer: () => conn?.readBuffer() ?? Buffer.allocUnsafeSlow(64 * 1024),
+        callback: (n: number, buf: Uint8Array) => {
+          (conn as ClientConnection).onRead(n, buf);
+          return true;
+        },
+      },
+    });
+    conn = new ClientConnection(sock, `${host}:${port}`, limits);
+    return conn;
   }
 
   get validated(): boolean {

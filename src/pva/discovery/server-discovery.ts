@@ -249,9 +249,16 @@ export class ServerDiscovery extends EventEmitter<ServerDiscoveryEvents> {
     this.#beaconSeq = (this.#beaconSeq + 1) & 0xff;
     this.stats.beacons++;
     for (const dest of this.#o.beaconAddresses ?? []) {
-      sock.send(msg, dest.port, dest.host, (err) => {
-        if (err) this.#o.logger?.debug?.(`beacon to ${dest.host}:${dest.port}: ${err.message}`);
-      });
+      // Port 0 (EPICS_PVAS_BROADCAST_PORT=0 for an ephemeral search port) is no destination;
+      // dgram throws synchronously for it, which must not take the server down.
+      if (dest.port <= 0 || dest.port > 0xffff) continue;
+      try {
+        sock.send(msg, dest.port, dest.host, (err) => {
+          if (err) this.#o.logger?.debug?.(`beacon to ${dest.host}:${dest.port}: ${err.message}`);
+        });
+      } catch (err) {
+        this.#o.logger?.warn?.(`beacon to ${dest.host}:${dest.port}: ${(err as Error).message}`);
+      }
     }
     this.emit('beacon');
   }

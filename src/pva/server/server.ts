@@ -8,6 +8,7 @@ import { serverConfigFromEnv, type Env, type ServerConfig } from '../config.js';
 import type { ConnectionLimits } from '../connection.js';
 import { ServerDiscovery } from '../discovery/server-discovery.js';
 import { ServerConnection } from './server-conn.js';
+import { serveServerInfo } from './server-info.js';
 import type { SharedPV } from './shared-pv.js';
 
 /** Creates a PV on demand for a name no static PV has (return undefined to decline). */
@@ -59,6 +60,7 @@ export class Server {
     this.#options = options;
     this.config = serverConfigFromEnv(options.env ?? process.env);
     this.receiveBufferSize = options.receiveBufferSize ?? 0x4400;
+    serveServerInfo(this); // the "server" PV that pvlist calls
   }
 
   addPV(name: string, pv: SharedPV): this {

@@ -44,14 +44,27 @@ export interface InitContext {
  * the PV to be open and build the field selection. Resolves to null after replying with an
  * error status, or when the connection closed meanwhile.
  */
-export async function initOperation(
+export function initOperation(
   conn: ServerConnection,
   cmd: number,
   h: OpHeader,
   r: ByteReader,
   needOpen = true,
 ): Promise<InitContext | null> {
+  // Decoded here, synchronously, so that a malformed pvRequest throws into the connection's
+  // message handler (which closes the connection with the reason). Inside the async part it would
+  // become an unhandled rejection, which terminates the whole process.
   const req = decodeTyped(r, conn.typeCache);
+  return initWithRequest(conn, cmd, h, req, needOpen);
+}
+
+async function initWithRequest(
+  conn: ServerConnection,
+  cmd: number,
+  h: OpHeader,
+  req: ReturnType<typeof decodeTyped>,
+  needOpen: boolean,
+): Promise<InitContext | null> {
   const channel = conn.channel(h.sid);
   if (!channel) {
     replyError(conn, cmd, h.ioid, h.sub, `no channel with server id ${h.sid}`);

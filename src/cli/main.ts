@@ -1,0 +1,131 @@
+#!/usr/bin/env node
+// The `sluice` command: dispatches to one module per subcommand. Exit status 0 on success, 1 when
+// the command ran and failed (no connection, error from the server), 2 for bad usage.
+import { sluiceVersion } from '../pva/server/server-info.js';
+import { helpText, markdownReference, parseCommandArgs, type CommandSpec, type OptionSpecs, type ParsedArgs } from './args.js';
+import { isUsageError, type CliContext } from './common.js';
+import * as call from './commands/call.js';
+import * as demo from './commands/demo.js';
+import * as get from './commands/get.js';
+import * as info from './commands/info.js';
+import * as list from './commands/list.js';
+import * as mailbox from './commands/mailbox.js';
+import * as monitor from './commands/monitor.js';
+import * as put from './commands/put.js';
+
+interface CommandModule {
+  spec: CommandSpec;
+  run(args: ParsedArgs<OptionSpecs>, ctx: CliContext): Promise<number>;
+}
+
+/** In the order `sluice --help` lists them. */
+const COMMANDS: CommandModule[] = [get, put, monitor, info, call, list, mailbox, demo];
+
+function generalHelp(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.spec.name.length)) + 2;
+  return [
+    'Usage: sluice <command> [options] [arguments]',
+    '       sluice <command> --help',
+    '       sluice --version',
+    '',
+    'EPICS pvAccess from the command line, in pure TypeScript.',
+    '',
+    'Commands:',
+    ...COMMANDS.map((c) => `  ${c.spec.name.padEnd(width)}${c.spec.summary}`),
+    '',
+    'Clients find PVs through EPICS_PVA_ADDR_LIST, EPICS_PVA_AUTO_ADDR_LIST, EPICS_PVA_NAME_SERVERS,',
+    'EPICS_PVA_BROADCAST_PORT and EPICS_PVA_SERVER_PORT; servers use EPICS_PVAS_* (see docs/cli.md).',
+    'Exit status: 0 success, 1 failure (e.g. a PV did not connect), 2 bad usage.',
+    '',
+  ].join('\n');
+}
+
+/** The whole command reference of docs/cli.md (`sluice --help-markdown`, not advertised). */
+export function markdownCommandReference(): string {
+  return COMMANDS.map((c) => markdownReference(c.spec)).join('\n');
+}
+
+export async function main(argv: string[], ctx: CliContext): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first === undefined) {
+    ctx.err(generalHelp().trimEnd());
+    return 2;
+  }
+  if (first === '-h' || first === '--help' || (first === 'help' && rest.length === 0)) {
+    ctx.out(generalHelp().trimEnd());
+    return 0;
+  }
+  if (first === '-V' || first === '--version') {
+    ctx.out(`sluice ${sluiceVersion()}`);
+    return 0;
+  }
+  if (first === '--help-markdown') {
+    ctx.out(markdownCommandReference().trimEnd());
+    return 0;
+  }
+  const name = first === 'help' ? (rest[0] as string) : first;
+  const cmd = COMMANDS.find((c) => c.spec.name === name);
+  if (!cmd) {
+    ctx.err(`sluice: unknown command '${name}'. Commands: ${COMMANDS.map((c) => c.spec.name).join(', ')}.`);
+    return 2;
+  }
+  if (first === 'help') {
+    ctx.out(helpText(cmd.spec).trimEnd());
+    return 0;
+  }
+  try {
+    const args = parseCommandArgs(cmd.spec, rest);
+    if (args.values.help) {
+      ctx.out(helpText(cmd.spec).trimEnd());
+      return 0;
+    }
+    return await cmd.run(args, ctx);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    if (isUsageError(err)) {
+      ctx.err(`sluice ${name}: ${message}`);
+      ctx.err(`Run 'sluice ${name} --help' for usage.`);
+      return 2;
+    }
+    ctx.err(`sluice ${name}: ${message}`);
+    return 1;
+  }
+}
+
+function runAsProgram(): void {
+  const controller = new AbortController();
+  let signals = 0;
+  const onSignal = (): void => {
+    // The first Ctrl-C stops the command cleanly; a second one stops the process at once.
+    if (++signals > 1) process.exit(130);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  // `sluice monitor X | head` closes our stdout: that is a normal end, not an error.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
+  const ctx: CliContext = {
+    env: process.env,
+    out: (line) => void process.stdout.write(line + '\n'),
+    err: (line) => void process.stderr.write(line + '\n'),
+    signal: controller.signal,
+  };
+  main(process.argv.slice(2), ctx).then(
+    (code) => exitAfterFlush(code),
+    (err: unknown) => {
+      process.stderr.write(`sluice: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      exitAfterFlush(1);
+    },
+  );
+}
+
+/** Exit once stdout and stderr have taken everything (they may be pipes), even if handles linger. */
+function exitAfterFlush(code: number): void {
+  process.exitCode = code;
+  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+}
+
+runAsProgram();
