@@ -10,7 +10,7 @@ import { Cmd, Sub } from '../../constants.js';
 import { encodeStatus, STATUS_OK } from '../../status.js';
 import { encodeType } from '../../../pvdata/type-codec.js';
 import type { ServerChannel, ServerConnection, ServerOp } from '../server-conn.js';
-import { findOp, initOperation, readOpHeader, replyError } from './common.js';
+import { findOp, initOperation, readOpHeader, replyError, type OpHeader } from './common.js';
 
 export class ValueOp implements ServerOp {
   constructor(
@@ -44,17 +44,19 @@ export function writeCurrent(w: ByteWriter, op: ValueOp): boolean {
   return true;
 }
 
+/** INIT of a GET or PUT: register the operation and reply with its (selected) type. */
+export function initValueOp(conn: ServerConnection, cmd: number, kind: 'get' | 'put', h: OpHeader, r: ByteReader): void {
+  void initOperation(conn, cmd, h, r).then((ctx) => {
+    if (!ctx) return;
+    const op = new ValueOp(kind, h.ioid, ctx.channel, ctx.selection, ctx.request.options);
+    conn.addOp(op);
+    replyInit(conn, cmd, h.ioid, op.selection.type);
+  });
+}
+
 export function onGet(conn: ServerConnection, r: ByteReader): void {
   const h = readOpHeader(r);
-  if (h.sub & Sub.INIT) {
-    void initOperation(conn, Cmd.GET, h, r).then((ctx) => {
-      if (!ctx) return;
-      const op = new ValueOp('get', h.ioid, ctx.channel, ctx.selection, ctx.request.options);
-      conn.addOp(op);
-      replyInit(conn, Cmd.GET, h.ioid, op.selection.type);
-    });
-    return;
-  }
+  if (h.sub & Sub.INIT) return initValueOp(conn, Cmd.GET, 'get', h, r);
   const op = findOp<ValueOp>(conn, Cmd.GET, h, 'get');
   if (!op) return;
   if (!op.channel.pv.value) {

@@ -5,20 +5,12 @@ import type { ByteReader } from '../../../pvdata/wire.js';
 import { Cmd, Sub } from '../../constants.js';
 import { encodeStatus, STATUS_OK } from '../../status.js';
 import type { ServerConnection } from '../server-conn.js';
-import { findOp, initOperation, readOpHeader, replyError, replyStatus } from './common.js';
-import { ValueOp, replyInit, writeCurrent } from './get.js';
+import { findOp, readOpHeader, replyError, replyStatus } from './common.js';
+import { initValueOp, writeCurrent, type ValueOp } from './get.js';
 
 export function onPut(conn: ServerConnection, r: ByteReader): void {
   const h = readOpHeader(r);
-  if (h.sub & Sub.INIT) {
-    void initOperation(conn, Cmd.PUT, h, r).then((ctx) => {
-      if (!ctx) return;
-      const op = new ValueOp('put', h.ioid, ctx.channel, ctx.selection, ctx.request.options);
-      conn.addOp(op);
-      replyInit(conn, Cmd.PUT, h.ioid, op.selection.type);
-    });
-    return;
-  }
+  if (h.sub & Sub.INIT) return initValueOp(conn, Cmd.PUT, 'put', h, r);
   const op = findOp<ValueOp>(conn, Cmd.PUT, h, 'put');
   if (!op) return;
   const pv = op.channel.pv;
