@@ -210,6 +210,7 @@ export abstract class PvaConnection {
     this.closed = true;
     this.closeReason = reason;
     if (this.#timer) clearInterval(this.#timer);
+    this.framer.dispose();
     this.stream.destroy();
     this.onClose(reason);
   }

@@ -28,6 +28,20 @@ export type Message = ControlMessage | AppMessage;
 /** Payloads at least this large are gathered into one buffer of their own (see directTarget). */
 export const DIRECT_MIN = 64 * 1024;
 
+/**
+ * Such buffers are allocated when a header announces the payload, before the bytes arrive, so
+ * a peer could claim sizes it never sends: all connections of the process together may hold at
+ * most this many bytes that way. Beyond it, payloads are kept as the chunks that arrive, which
+ * costs only what is really received.
+ */
+let directBudget = 64 * 1024 * 1024;
+let directInUse = 0;
+
+/** Change the process-wide budget for payload buffers allocated ahead of their bytes. */
+export function setDirectReadBudget(bytes: number): void {
+  directBudget = bytes;
+}
+
 const enum State {
   Header,
   Payload,
@@ -59,6 +73,13 @@ export class Framer {
   constructor(onMessage: (m: Message) => void, maxMessageSize: number) {
     this.#onMessage = onMessage;
     this.#maxMessageSize = maxMessageSize;
+  }
+
+  /** The connection ended: give back what an unfinished large payload reserved. */
+  dispose(): void {
+    if (this.#direct) directInUse -= this.#direct.length;
+    this.#direct = null;
+    this.#parts = [];
   }
 
   /** Bytes held for a message not yet complete (bounded by maxMessageSize). */
@@ -140,10 +161,11 @@ export class Framer {
     this.#version = version;
     this.#want = size;
     this.#state = State.Payload;
-    if (size >= DIRECT_MIN) {
+    if (size >= DIRECT_MIN && directInUse + size <= directBudget) {
       // Not zero-filled: every byte is written before the message is delivered.
       this.#direct = new Uint8Array(Buffer.allocUnsafeSlow(size).buffer, 0, size);
       this.#directFill = 0;
+      directInUse += size;
     }
   }
 
@@ -168,6 +190,7 @@ export class Framer {
     this.#state = State.Header;
     if (this.#direct) {
       this.#parts.push(this.#direct);
+      directInUse -= this.#direct.length;
       this.#direct = null;
     }
     const seg = this.#flags & Flags.SEGMENT_MASK;

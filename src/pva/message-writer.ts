@@ -1,6 +1,6 @@
 // Builds outgoing pvAccess messages into a ByteWriter: header first, size patched at the end,
 // so large arrays can be passed by reference without knowing the total size in advance.
-import type { ByteWriter } from '../pvdata/wire.js';
+import type { ByteWriter, WriterMark } from '../pvdata/wire.js';
 import { Flags, PVA_MAGIC, PVA_VERSION } from './constants.js';
 
 export class MessageWriter {
@@ -9,6 +9,7 @@ export class MessageWriter {
   baseFlags: number;
   #sizeAt: { buf: DataView; at: number } | null = null;
   #bodyStart = 0;
+  #mark: WriterMark | null = null;
 
   constructor(w: ByteWriter, fromServer: boolean) {
     this.w = w;
@@ -22,6 +23,7 @@ export class MessageWriter {
 
   begin(command: number): ByteWriter {
     const w = this.w;
+    this.#mark = w.mark();
     w.u8(PVA_MAGIC);
     w.u8(PVA_VERSION);
     w.u8(this.baseFlags);
@@ -35,6 +37,26 @@ export class MessageWriter {
     if (!this.#sizeAt) throw new Error('MessageWriter.end() without begin()');
     this.w.patch32(this.#sizeAt, this.w.length - this.#bodyStart);
     this.#sizeAt = null;
+    this.#mark = null;
+  }
+
+  /** Drop the message begun last (its value failed to encode): the stream stays well-formed. */
+  abort(): void {
+    if (this.#mark) this.w.reset(this.#mark);
+    this.#mark = null;
+    this.#sizeAt = null;
+  }
+
+  /** begin(), build the body, end(); on a throw, abort() and rethrow. */
+  message(command: number, build: (w: ByteWriter) => void): void {
+    const w = this.begin(command);
+    try {
+      build(w);
+    } catch (err) {
+      this.abort();
+      throw err;
+    }
+    this.end();
   }
 
   /** A control message: no payload, the value travels in the size field. */

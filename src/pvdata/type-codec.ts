@@ -220,6 +220,8 @@ function decodeMembers(
   for (let i = 0; i < n; i++) {
     const name = r.string();
     if (names.has(name)) throw new DecodeError(`${what} has field '${name}' twice`);
+    // Values are plain objects keyed by field name: this one name would set their prototype.
+    if (name === '__proto__') throw new DecodeError(`${what} field name '__proto__' is not accepted`);
     names.add(name);
     const type = decodeTypeAt(r, cache, depth + 1, counter);
     if (!type) throw new DecodeError(`${what} field '${name}' has no type`);

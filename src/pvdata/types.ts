@@ -112,6 +112,8 @@ function toMembers(spec: MemberSpec): Member[] {
   const seen = new Set<string>();
   for (const m of list) {
     if (seen.has(m.name)) throw new InvalidArgumentError(`duplicate field name '${m.name}'`);
+    // Values are plain objects keyed by field name: this one name would set their prototype.
+    if (m.name === '__proto__') throw new InvalidArgumentError(`field name '__proto__' is not accepted`);
     seen.add(m.name);
     Object.freeze(m);
   }

@@ -11,6 +11,15 @@ export const HOST_LE = endianness() === 'LE';
 export const ZERO_COPY_MIN = 1024;
 const DEFAULT_BLOCK = 64 * 1024;
 
+export interface WriterMark {
+  readonly buf: Buffer;
+  readonly dv: DataView;
+  readonly pos: number;
+  readonly start: number;
+  readonly chunks: number;
+  readonly chunkBytes: number;
+}
+
 export class ByteWriter {
   /** Byte order of everything written (pvAccess peers agree on it per connection). */
   le: boolean;
@@ -60,6 +69,21 @@ export class ByteWriter {
     this.#chunkBytes = 0;
     if (this.#buf.length - this.#pos < 512) this.ensure(this.#buf.length); // fresh block
     return out;
+  }
+
+  /** A point to return to with reset() if what follows fails to encode. */
+  mark(): WriterMark {
+    return { buf: this.#buf, dv: this.#dv, pos: this.#pos, start: this.#start, chunks: this.#chunks.length, chunkBytes: this.#chunkBytes };
+  }
+
+  /** Forget everything written since mark() (nothing since then may have been taken). */
+  reset(m: WriterMark): void {
+    this.#buf = m.buf;
+    this.#dv = m.dv;
+    this.#pos = m.pos;
+    this.#start = m.start;
+    this.#chunks.length = m.chunks;
+    this.#chunkBytes = m.chunkBytes;
   }
 
   /** A place for a uint32 to be filled in later (message payload sizes). */

@@ -220,3 +220,42 @@ test('UDP search: a client with only an address list finds the server', async (t
   assert.equal((await client.get('TST:udp')).value['value'], 5);
   assert.equal(client.channel('TST:udp').server, `127.0.0.1:${server.tcpPort}`);
 });
+
+test('a posted value that does not fit its type is dropped; the stream stays usable', async (t0) => {
+  const { server, client } = await setup(t0);
+  const pv = SharedPV.readonly().open(scalarT, { value: 1 });
+  server.addPV('TST:bad', pv);
+  const warnings: string[] = [];
+  const onWarning = (w: Error): void => void warnings.push(w.message);
+  process.on('warning', onWarning);
+  t0.after(() => process.off('warning', onWarning));
+  const sub = client.monitor('TST:bad');
+  assert.equal((await sub.next()).value.value['value'], 1);
+  pv.post({ value: 'not a number' as never });
+  pv.post({ value: 2 });
+  assert.equal((await sub.next()).value.value['value'], 2);
+  assert.equal((await client.get('TST:scalar')).value['value'], 1.5);
+  assert.ok(warnings.some((m) => /TST:bad: update not sent: cannot encode 'not a number' as double/.test(m)), warnings.join('\n'));
+  sub.close();
+});
+
+test('an RPC result that cannot be encoded comes back as an error', async (t0) => {
+  const { server, client } = await setup(t0);
+  server.addPV('TST:badrpc', new SharedPV({ onRpc: () => ({ type: t.struct({ x: t.int }), value: { x: 'nope' } }) }));
+  await assert.rejects(client.rpc('TST:badrpc', {}), /RPC result of TST:badrpc cannot be sent: cannot encode 'nope' as int/);
+  assert.equal((await client.get('TST:scalar')).value['value'], 1.5);
+});
+
+test("a field named '__proto__' is refused, in types built here and from the wire", async () => {
+  assert.throws(() => t.struct({ ['__proto__']: t.int } as never), /__proto__/);
+  const { ByteReader, ByteWriter } = await import('../../src/pvdata/wire.js');
+  const { decodeType, TypeCache } = await import('../../src/pvdata/type-codec.js');
+  const w = new ByteWriter();
+  w.u8(0x80);
+  w.string('');
+  w.size(1);
+  w.string('__proto__');
+  w.u8(0x22);
+  const r = new ByteReader(w.take());
+  assert.throws(() => decodeType(r, new TypeCache()), (e: unknown) => e instanceof SluiceError && e.code === 'ERR_DECODE');
+});

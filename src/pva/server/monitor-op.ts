@@ -25,6 +25,8 @@ export interface MonitorStats {
   sent: number;
   /** Updates squashed into another because the queue was full. */
   overruns: number;
+  /** Posted values that could not be encoded in the PV's type (dropped). */
+  encodeErrors: number;
 }
 
 export class MonitorOp implements ServerOp, PVSubscriber {
@@ -40,7 +42,7 @@ export class MonitorOp implements ServerOp, PVSubscriber {
   #running = false;
   #finishing = false;
   #unsubscribe: () => void = () => {};
-  readonly stats: MonitorStats = { posted: 0, sent: 0, overruns: 0 };
+  readonly stats: MonitorStats = { posted: 0, sent: 0, overruns: 0, encodeErrors: 0 };
 
   constructor(
     conn: ServerConnection,
@@ -121,14 +123,20 @@ export class MonitorOp implements ServerOp, PVSubscriber {
     if (canSend && this.#queue.length > 0) {
       const wasFull = this.#queue.length >= this.#queueSize;
       const e = this.#queue.shift() as Entry;
-      const out = this.#conn.out;
-      const w = out.begin(Cmd.MONITOR);
-      w.i32(this.ioid);
-      w.u8(Sub.DEFAULT);
-      encodeBitSet(w, e.changed);
-      encodePartial(w, this.#sel.type, this.#sel.project(e.value), e.changed);
-      encodeBitSet(w, e.overrun);
-      out.end();
+      try {
+        this.#conn.out.message(Cmd.MONITOR, (w) => {
+          w.i32(this.ioid);
+          w.u8(Sub.DEFAULT);
+          encodeBitSet(w, e.changed);
+          encodePartial(w, this.#sel.type, this.#sel.project(e.value), e.changed);
+          encodeBitSet(w, e.overrun);
+        });
+      } catch (err) {
+        // A posted value that does not fit the PV's type: drop it, say why, keep serving.
+        this.stats.encodeErrors++;
+        this.#conn.log('warn', `PV ${this.channel.name}: update not sent: ${(err as Error).message}`);
+        return this.#queue.length > 0;
+      }
       this.#window--;
       this.stats.sent++;
       if (wasFull) this.channel.pv.notifyRoom();

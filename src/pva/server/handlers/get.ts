@@ -4,7 +4,7 @@ import { BitSet } from '../../../pvdata/bitset.js';
 import type { FieldSelection } from '../../../pvdata/pvrequest.js';
 import { encodeBitSet, encodePartial } from '../../../pvdata/value-codec.js';
 import type { ByteReader } from '../../../pvdata/wire.js';
-import type { ByteWriter } from '../../../pvdata/wire.js';
+import type { PVStructure } from '../../../pvdata/values.js';
 import type { FieldDesc } from '../../../pvdata/types.js';
 import { Cmd, Sub } from '../../constants.js';
 import { encodeStatus, STATUS_OK } from '../../status.js';
@@ -34,14 +34,22 @@ export function replyInit(conn: ServerConnection, cmd: number, ioid: number, typ
   conn.scheduleFlush();
 }
 
-/** Write `BitSet{0}` and the whole current value of the selection. */
-export function writeCurrent(w: ByteWriter, op: ValueOp): boolean {
-  const v = op.channel.pv.value;
-  if (!v) return false;
-  const all = BitSet.of(0);
-  encodeBitSet(w, all);
-  encodePartial(w, op.selection.type, op.selection.project(v), all);
-  return true;
+/** Reply OK, `BitSet{0}` and the whole current value; an error status if it does not encode. */
+export function replyCurrent(conn: ServerConnection, cmd: number, sub: number, op: ValueOp): void {
+  const v = op.channel.pv.value as PVStructure;
+  try {
+    conn.out.message(cmd, (w) => {
+      w.i32(op.ioid);
+      w.u8(sub);
+      encodeStatus(w, STATUS_OK);
+      const all = BitSet.of(0);
+      encodeBitSet(w, all);
+      encodePartial(w, op.selection.type, op.selection.project(v), all);
+    });
+  } catch (err) {
+    replyError(conn, cmd, op.ioid, sub, `value of ${op.channel.name} does not fit its type: ${(err as Error).message}`);
+  }
+  conn.scheduleFlush();
 }
 
 /** INIT of a GET or PUT: register the operation and reply with its (selected) type. */
@@ -61,14 +69,6 @@ export function onGet(conn: ServerConnection, r: ByteReader): void {
   if (!op) return;
   if (!op.channel.pv.value) {
     replyError(conn, Cmd.GET, h.ioid, h.sub, `PV ${op.channel.name} is closed`);
-  } else {
-    const w = conn.out.begin(Cmd.GET);
-    w.i32(h.ioid);
-    w.u8(h.sub);
-    encodeStatus(w, STATUS_OK);
-    writeCurrent(w, op);
-    conn.out.end();
-    conn.scheduleFlush();
-  }
+  } else replyCurrent(conn, Cmd.GET, h.sub, op);
   if (h.sub & Sub.DESTROY) conn.removeOp(h.ioid);
 }

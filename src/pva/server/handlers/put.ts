@@ -3,10 +3,10 @@
 import { decodeBitSet, decodePartial } from '../../../pvdata/value-codec.js';
 import type { ByteReader } from '../../../pvdata/wire.js';
 import { Cmd, Sub } from '../../constants.js';
-import { encodeStatus, STATUS_OK } from '../../status.js';
+import { STATUS_OK } from '../../status.js';
 import type { ServerConnection } from '../server-conn.js';
 import { findOp, readOpHeader, replyError, replyStatus } from './common.js';
-import { initValueOp, writeCurrent, type ValueOp } from './get.js';
+import { initValueOp, replyCurrent, type ValueOp } from './get.js';
 
 export function onPut(conn: ServerConnection, r: ByteReader): void {
   const h = readOpHeader(r);
@@ -23,13 +23,7 @@ export function onPut(conn: ServerConnection, r: ByteReader): void {
     return done();
   }
   if (h.sub & Sub.GET) {
-    const w = conn.out.begin(Cmd.PUT);
-    w.i32(h.ioid);
-    w.u8(h.sub);
-    encodeStatus(w, STATUS_OK);
-    writeCurrent(w, op);
-    conn.out.end();
-    conn.scheduleFlush();
+    replyCurrent(conn, Cmd.PUT, h.sub, op);
     return done();
   }
   // Decode now: the reader is only valid during this call.

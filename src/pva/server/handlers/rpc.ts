@@ -55,14 +55,18 @@ export function onRpc(conn: ServerConnection, r: ByteReader): void {
     })
     .then(
       (res) => {
-        const { type, value } = normalize(res);
-        const w = conn.out.begin(Cmd.RPC);
-        w.i32(h.ioid);
-        w.u8(h.sub);
-        encodeStatus(w, STATUS_OK);
-        encodeTyped(w, type, value);
-        conn.out.end();
-        conn.scheduleFlush();
+        try {
+          const { type, value } = normalize(res);
+          conn.out.message(Cmd.RPC, (w) => {
+            w.i32(h.ioid);
+            w.u8(h.sub);
+            encodeStatus(w, STATUS_OK);
+            encodeTyped(w, type, value);
+          });
+          conn.scheduleFlush();
+        } catch (err) {
+          replyError(conn, Cmd.RPC, h.ioid, h.sub, `RPC result of ${op.channel.name} cannot be sent: ${(err as Error).message}`);
+        }
       },
       (err: unknown) => replyError(conn, Cmd.RPC, h.ioid, h.sub, err),
     )
