@@ -30,6 +30,7 @@ const { values: opts } = parseArgs({
     seconds: { type: 'string', default: '2' },
     queue: { type: 'string', default: '100' },
     json: { type: 'string' },
+    mode: { type: 'string', default: 'deliver' },
   },
 });
 
@@ -73,28 +74,87 @@ async function rawServer(bytes: number): Promise<void> {
   });
 }
 
-async function rawClient(port: number, bytes: number, frames: number): Promise<void> {
+/**
+ * Raw TCP receivers for the same byte stream (fixed-size messages):
+ * - `count`: reads into one reused buffer and only counts bytes: the ceiling of the socket;
+ * - `deliver`: hands every message to the application in a buffer of its own, the least any
+ *   real receiver must do (large messages are read straight into a new buffer each, small ones
+ *   are views into fresh read slabs), i.e. what Sluice does minus the protocol.
+ */
+async function rawClient(port: number, bytes: number, frames: number, mode: string): Promise<void> {
   const per = bytes + 8;
-  const sock = connect({ port, host: '127.0.0.1', noDelay: true });
   let got = 0;
+  let delivered = 0;
   let t0 = 0n;
   let cpu = process.cpuUsage();
   const target = per * frames;
   const warm = per * Math.min(1000, frames / 10);
   let counting = false;
-  sock.on('data', (c: Buffer) => {
-    got += c.length;
-    if (!counting && got >= warm) {
-      counting = true;
-      got = 0;
-      t0 = process.hrtime.bigint();
-      cpu = process.cpuUsage();
+  const reused = Buffer.allocUnsafe(1 << 20);
+  let slab = new Uint8Array(0);
+  let used = 0;
+  let msg: Uint8Array | null = null; // large message being filled
+  let fill = 0;
+  let partial = 0; // bytes of the current small message seen so far
+  const sink: Uint8Array[] = [];
+  const bufferFor = (): Uint8Array => {
+    if (mode === 'count') return reused;
+    if (per >= 65536) {
+      if (!msg) {
+        msg = new Uint8Array(Buffer.allocUnsafeSlow(per).buffer, 0, per);
+        fill = 0;
+      }
+      return msg.subarray(fill);
     }
-    if (counting && got >= target) {
-      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-      report({ frames, seconds, bytes: got, missed: 0, ...cpuMs(cpu) });
-      sock.destroy();
+    if (slab.length - used < 65536) {
+      slab = new Uint8Array(Buffer.allocUnsafeSlow(1 << 20).buffer);
+      used = 0;
     }
+    return slab.subarray(used);
+  };
+  const sock = connect({
+    port,
+    host: '127.0.0.1',
+    noDelay: true,
+    onread: {
+      buffer: mode === 'count' ? reused : bufferFor,
+      callback: (n: number, buf: Uint8Array) => {
+        got += n;
+        if (mode !== 'count') {
+          if (msg && buf.buffer === msg.buffer) {
+            fill += n;
+            if (fill === per) {
+              sink.push(msg); // handed to the application
+              msg = null;
+              delivered++;
+            }
+          } else {
+            // small messages: a view per complete message, as a framer would make
+            for (let k = partial + n; k >= per; k -= per) {
+              sink.push(buf.subarray(0, per));
+              delivered++;
+            }
+            partial = (partial + n) % per;
+            used += n;
+          }
+          if (sink.length > 64) sink.length = 0; // the application is done with them
+        }
+        if (!counting && got >= warm) {
+          counting = true;
+          got = 0;
+          delivered = 0;
+          t0 = process.hrtime.bigint();
+          cpu = process.cpuUsage();
+        }
+        if (counting && got >= target) {
+          const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+          report({ frames, seconds, bytes: got, missed: 0, ...cpuMs(cpu) });
+          sock.destroy();
+          return false;
+        }
+        return true;
+      },
+    },
   });
 }
 
@@ -190,7 +250,7 @@ function median(xs: number[]): number {
 async function main(): Promise<void> {
   const role = opts.role;
   if (role === 'raw-server') return rawServer(Number(opts.bytes));
-  if (role === 'raw-client') return rawClient(Number(opts.port), Number(opts.bytes), Number(opts.frames));
+  if (role === 'raw-client') return rawClient(Number(opts.port), Number(opts.bytes), Number(opts.frames), opts.mode as string);
   if (role === 'pva-server') return pvaServer(Number(opts.nx), Number(opts.ny));
   if (role === 'pva-client') return pvaClient(Number(opts.port), Number(opts.frames), Number(opts.queue));
 
@@ -203,23 +263,30 @@ async function main(): Promise<void> {
     // Aim each run at about --seconds at the expected rate (3.4 GB/s or 150k msg/s raw).
     const frames = Math.max(200, Math.round((Number(opts.seconds) * Math.min(150_000, 3.4e9 / bytes))));
     const raw: Result[] = [];
+    const ceil: Result[] = [];
     const pva: { client: Result; server: Result }[] = [];
+    const rawPair = (mode: string) =>
+      runPair(['--role', 'raw-server', '--bytes', String(bytes)], (p) => ['--role', 'raw-client', '--port', String(p), '--bytes', String(bytes), '--frames', String(frames), '--mode', mode]);
     for (let i = 0; i < runs; i++) {
-      raw.push((await runPair(['--role', 'raw-server', '--bytes', String(bytes)], (p) => ['--role', 'raw-client', '--port', String(p), '--bytes', String(bytes), '--frames', String(frames)])).client);
+      raw.push((await rawPair('deliver')).client);
+      ceil.push((await rawPair('count')).client);
       pva.push(await runPair(['--role', 'pva-server', '--nx', String(nx), '--ny', String(ny)], (p) => ['--role', 'pva-client', '--port', String(p), '--frames', String(frames), '--queue', String(opts.queue)]));
     }
     const rawRate = median(raw.map((r) => r.frames / r.seconds));
     const rawMBs = median(raw.map((r) => r.bytes / r.seconds / 1e6));
+    const ceilRate = median(ceil.map((r) => r.frames / r.seconds));
     const rate = median(pva.map((r) => r.client.frames / r.client.seconds));
     const mbs = median(pva.map((r) => r.client.bytes / r.client.seconds / 1e6));
     const cliCpu = median(pva.map((r) => ((r.client.cpuUserMs + r.client.cpuSysMs) * 1000) / r.client.frames));
     const srvCpu = median(pva.map((r) => ((r.server.cpuUserMs + r.server.cpuSysMs) * 1000) / Math.max(1, r.server.frames)));
     const missed = pva.reduce((a, r) => a + r.client.missed, 0);
-    const row = { size, bytes, frames, rawRate, rawMBs, rate, mbs, ratio: rate / rawRate, clientCpuUsPerFrame: cliCpu, serverCpuUsPerFrame: srvCpu, missed };
+    const row = { size, bytes, frames, rawRate, rawMBs, ceilRate, rate, mbs, ratio: rate / rawRate, ceilRatio: rate / ceilRate, clientCpuUsPerFrame: cliCpu, serverCpuUsPerFrame: srvCpu, missed };
     rows.push(row);
     console.log(
-      `${size} ubyte (${bytes} B): raw TCP ${rawRate.toFixed(0)} msg/s ${rawMBs.toFixed(0)} MB/s | ` +
-        `sluice ${rate.toFixed(0)} frames/s ${mbs.toFixed(0)} MB/s = ${(100 * rate / rawRate).toFixed(0)}% of raw | ` +
+      `${size} ubyte (${bytes} B): raw TCP ${rawRate.toFixed(0)} msg/s ${rawMBs.toFixed(0)} MB/s ` +
+        `(count-only ceiling ${ceilRate.toFixed(0)} msg/s) | ` +
+        `sluice ${rate.toFixed(0)} frames/s ${mbs.toFixed(0)} MB/s = ${(100 * rate / rawRate).toFixed(0)}% of raw ` +
+        `(${(100 * rate / ceilRate).toFixed(0)}% of ceiling) | ` +
         `CPU/frame client ${cliCpu.toFixed(1)} us, server ${srvCpu.toFixed(1)} us | missed ${missed}`,
     );
   }

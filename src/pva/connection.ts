@@ -30,7 +30,8 @@ export const DEFAULT_LIMITS: ConnectionLimits = {
 };
 
 const EARLY_FLUSH_BYTES = 256 * 1024;
-const READ_CHUNK = 64 * 1024;
+const SLAB_SIZE = 1024 * 1024;
+const MIN_READ = 64 * 1024;
 
 export abstract class PvaConnection {
   readonly stream: Duplex;
@@ -79,9 +80,20 @@ export abstract class PvaConnection {
     }
   }
 
+  // Reads land in the unused tail of a slab, so one allocation serves many reads and each read
+  // may take more than 64 KiB; a slab is never written twice, so views into it stay valid.
+  #slab: Uint8Array | null = null;
+  #slabUsed = 0;
+
   /** For sockets created with `onread`: the buffer the next read fills. */
   readBuffer(): Uint8Array {
-    return this.framer.directTarget() ?? Buffer.allocUnsafeSlow(READ_CHUNK);
+    const d = this.framer.directTarget();
+    if (d) return d;
+    if (!this.#slab || this.#slab.length - this.#slabUsed < MIN_READ) {
+      this.#slab = new Uint8Array(Buffer.allocUnsafeSlow(SLAB_SIZE).buffer, 0, SLAB_SIZE);
+      this.#slabUsed = 0;
+    }
+    return this.#slab.subarray(this.#slabUsed);
   }
 
   /** For sockets created with `onread`: n bytes arrived in `buf` (from readBuffer()). */
@@ -99,6 +111,7 @@ export abstract class PvaConnection {
       }
       return;
     }
+    if (this.#slab && buf.buffer === this.#slab.buffer) this.#slabUsed += n;
     this.receive(buf.subarray(0, n));
   }
 
