@@ -259,3 +259,8 @@ test("a field named '__proto__' is refused, in types built here and from the wir
   const r = new ByteReader(w.take());
   assert.throws(() => decodeType(r, new TypeCache()), (e: unknown) => e instanceof SluiceError && e.code === 'ERR_DECODE');
 });
+
+test("the built-in 'server' PV is not answered to searches (clients reach it by address)", async (t0) => {
+  const { client } = await setup(t0);
+  await assert.rejects(client.get('server', { timeoutMs: 300 }), (e: unknown) => e instanceof SluiceError && e.code === 'ERR_TIMEOUT');
+});

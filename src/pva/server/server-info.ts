@@ -5,8 +5,8 @@
 // pvAccessCPP answers "channels" with { string[] value } typed epics:nt/NTScalarArray:1.0 and
 // PVXS with a full NTScalarArray; pvlist reads only `value`, so the minimal form is sent.
 // The PV is added as a source, after the static PVs: a user PV called "server" wins, and it is
-// not itself in the list. PVXS and pvAccessCPP do not answer searches for it (clients connect
-// to the address directly); here a search for "server" is answered like any other name.
+// not itself in the list. Like PVXS and pvAccessCPP, searches for it are not answered (see
+// Server.has): clients connect to the address directly.
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';

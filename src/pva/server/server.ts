@@ -8,7 +8,7 @@ import { serverConfigFromEnv, type Env, type ServerConfig } from '../config.js';
 import type { ConnectionLimits } from '../connection.js';
 import { ServerDiscovery } from '../discovery/server-discovery.js';
 import { ServerConnection } from './server-conn.js';
-import { serveServerInfo } from './server-info.js';
+import { SERVER_INFO_PV, serveServerInfo } from './server-info.js';
 import type { SharedPV } from './shared-pv.js';
 
 /** Creates a PV on demand for a name no static PV has (return undefined to decline). */
@@ -99,6 +99,9 @@ export class Server {
 
   /** Does this server have the channel? (discovery asks this for every searched name) */
   has(name: string): boolean {
+    // Like EPICS servers, do not answer searches for the built-in "server" PV: every server has
+    // one, and clients reach it by connecting to an address (pvlist HOST:PORT).
+    if (name === SERVER_INFO_PV && !this.#pvs.has(name)) return false;
     return this.lookup(name) !== undefined;
   }
 
