@@ -1,0 +1,112 @@
+// The contract between the streaming framework and user code, after PvaPy's UserDataProcessor:
+// the framework constructs the processor with a config, calls start(), then process() for every
+// input object, configure() on a "configure" control command, and stop() at the end. Output is
+// published only by calling updateOutputChannel(), any number of times per input.
+import type { Server } from '../pva/server/server.js';
+import type { ScalarType, StructureDesc } from '../pvdata/types.js';
+import type { PVStructure } from '../pvdata/values.js';
+
+/** Configuration given to the constructor: --processor-args plus the framework's own keys. */
+export interface ProcessorConfig {
+  processorId?: number;
+  inputChannel?: string;
+  inputMode?: string;
+  outputChannel?: string;
+  outputMode?: string;
+  objectIdField?: string;
+  objectIdOffset?: number;
+  skipInitialUpdates?: number;
+  nSequentialUpdates?: number;
+  fieldRequest?: string;
+  [key: string]: unknown;
+}
+
+/** Where processors log; the framework prints these with the processor's id. */
+export interface ProcessorLogger {
+  debug(message: string): void;
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+/** A bounded queue of metadata updates, one per metadata channel (see --metadata-channels). */
+export interface MetadataQueue {
+  /** Take the oldest update, or undefined when empty. */
+  shift(): PVStructure | undefined;
+  /** Look at the oldest update without taking it. */
+  peek(): PVStructure | undefined;
+  readonly length: number;
+}
+
+const silentLogger: ProcessorLogger = { debug() {}, info() {}, warn() {}, error() {} };
+
+export class UserDataProcessor {
+  config: ProcessorConfig;
+  logger: ProcessorLogger = silentLogger;
+  /** Consumer (or collector) id. */
+  processorId = 1;
+  /** Field holding the object id (uniqueId by default). */
+  objectIdField = 'uniqueId';
+  inputChannel = '';
+  outputChannel = '';
+  /** Type of the input objects, known once the first one arrived. */
+  inputType: StructureDesc | null = null;
+  /** Metadata queues by channel name (without pva:// or ca://). */
+  metadataQueueMap: Map<string, MetadataQueue> = new Map();
+  /** The process's pvAccess server (status, control and output PVs live there): add PVs if needed. */
+  server: Server | null = null;
+  /** @internal set by the framework: publishes to the output channel. */
+  publisher: ((value: PVStructure) => void) | null = null;
+
+  constructor(config: ProcessorConfig = {}) {
+    this.config = config;
+  }
+
+  /** Called once, before any data. */
+  start(): void | Promise<void> {}
+
+  /** Called on each "configure" control command with its (JSON-decoded) arguments. */
+  configure(_config: Record<string, unknown>): void | Promise<void> {}
+
+  /**
+   * Called for every input object. The base class republishes its input unchanged (the
+   * "passthrough" processor). A throw is counted as an error; processing goes on.
+   */
+  process(value: PVStructure): unknown {
+    this.updateOutputChannel(value);
+    return value;
+  }
+
+  /** Called once at shutdown. */
+  stop(): void | Promise<void> {}
+
+  resetStats(): void {}
+
+  /** User statistics (numbers), shown in reports and, if typed in getStatsTypes(), in the status PV. */
+  getStats(): Record<string, number> {
+    return {};
+  }
+
+  /** pvData scalar types of the user statistics that go into the status PV's userStats. */
+  getStatsTypes(): Record<string, ScalarType> {
+    return {};
+  }
+
+  /**
+   * Type of the output PV, asked once with the first input object. The default is the input's
+   * type (output objects look like input objects); null means no output PV.
+   */
+  getOutputType(_firstInput: PVStructure, inputType: StructureDesc): StructureDesc | null {
+    return inputType;
+  }
+
+  /** Type of the input PV hosted locally in the `pvas` input mode (others put into it). */
+  getInputType(): StructureDesc | null {
+    return null;
+  }
+
+  /** Publish an object on the output channel (a no-op without one). */
+  updateOutputChannel(value: PVStructure): void {
+    this.publisher?.(value);
+  }
+}
