@@ -28,6 +28,8 @@ export {
   ColorMode,
 } from './pvdata/nt/index.js';
 export * from './errors.js';
+export { UserDataProcessor } from './processing/user-data-processor.js';
+export { AdImageProcessor } from './processing/ad-image-processor.js';
 
 export type { ServerOptions, ServerStats, PVSource } from './pva/server/server.js';
 export type { PutRequest, PutHandler, RpcHandler, RpcResult, PeerInfo } from './pva/server/shared-pv.js';
@@ -44,3 +46,5 @@ export type {
 } from './pvdata/types.js';
 export type { PVValue, PVStructure, PVUnion, PVAny, PVTypedArray } from './pvdata/values.js';
 export type { PVRequest, RequestInfo, FieldSelection } from './pvdata/pvrequest.js';
+export type { ProcessorConfig, ProcessorLogger, MetadataQueue } from './processing/user-data-processor.js';
+export type { Frame, FrameStrides, ImageGeometry, ToNtNdArrayOptions } from './processing/nd-image.js';

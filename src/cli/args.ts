@@ -6,7 +6,11 @@ import { SluiceError } from '../errors.js';
 
 export interface OptionSpec {
   readonly type: 'string' | 'boolean';
-  /** One letter, used as `-x`. */
+  /**
+   * One letter, used as `-x`; or several, as PvaPy's argparse options have (`-fps`, `-cn`): a
+   * multi-letter short option matches only as a whole word (`-fps 10`, `-fps=10`), never as a
+   * cluster of one-letter options.
+   */
   readonly short?: string;
   readonly multiple?: boolean;
   /** Placeholder shown in help for the option's value, e.g. `SEC`. */
@@ -69,7 +73,7 @@ const PLACEHOLDER = '\u0000arg';
 
 export function parseCommandArgs<O extends OptionSpecs>(spec: CommandSpec<O>, argv: readonly string[]): ParsedArgs<O> {
   const hidden: string[] = [];
-  const args = argv.map((a) => {
+  const args = expandLongShorts(spec, argv).map((a) => {
     if (!NEGATIVE_NUMBER.test(a)) return a;
     hidden.push(a);
     return `${PLACEHOLDER}${hidden.length - 1}`;
@@ -103,9 +107,26 @@ export function parseCommandArgs<O extends OptionSpecs>(spec: CommandSpec<O>, ar
   return { values: values as ParsedArgs<O>['values'], positionals };
 }
 
+/**
+ * parseArgs knows one-letter short options only: multi-letter ones (`-fps 10`, `-cn=X`) become
+ * their long form here. Only whole words before a `--` are rewritten, so values are left alone.
+ */
+function expandLongShorts(spec: CommandSpec, argv: readonly string[]): readonly string[] {
+  const longOf = new Map<string, string>();
+  for (const [name, o] of Object.entries(spec.options)) if (o.short && o.short.length > 1) longOf.set(o.short, name);
+  if (longOf.size === 0) return argv;
+  const end = argv.indexOf('--');
+  return argv.map((a, i) => {
+    if ((end >= 0 && i > end) || !a.startsWith('-') || a.startsWith('--')) return a;
+    const eq = a.indexOf('=');
+    const name = longOf.get(eq > 0 ? a.slice(1, eq) : a.slice(1));
+    return name === undefined ? a : `--${name}${eq > 0 ? a.slice(eq) : ''}`;
+  });
+}
+
 function toParseArgs(o: OptionSpec): { type: 'string' | 'boolean'; short?: string; multiple?: boolean } {
   const out: { type: 'string' | 'boolean'; short?: string; multiple?: boolean } = { type: o.type };
-  if (o.short) out.short = o.short;
+  if (o.short?.length === 1) out.short = o.short;
   if (o.multiple) out.multiple = true;
   return out;
 }

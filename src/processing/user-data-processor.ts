@@ -38,7 +38,8 @@ export interface MetadataQueue {
   readonly length: number;
 }
 
-const silentLogger: ProcessorLogger = { debug() {}, info() {}, warn() {}, error() {} };
+/** The logger a processor has until the framework gives it one (the loader replaces only this one). */
+export const silentLogger: ProcessorLogger = Object.freeze({ debug() {}, info() {}, warn() {}, error() {} });
 
 export class UserDataProcessor {
   config: ProcessorConfig;
@@ -60,6 +61,12 @@ export class UserDataProcessor {
 
   constructor(config: ProcessorConfig = {}) {
     this.config = config;
+    // The loader and the framework assign these again after construction, as PvaPy does;
+    // reading them here already lets a subclass constructor use its id and channel names.
+    if (typeof config.processorId === 'number') this.processorId = config.processorId;
+    if (typeof config.objectIdField === 'string' && config.objectIdField) this.objectIdField = config.objectIdField;
+    if (typeof config.inputChannel === 'string') this.inputChannel = config.inputChannel;
+    if (typeof config.outputChannel === 'string') this.outputChannel = config.outputChannel;
   }
 
   /** Called once, before any data. */

@@ -1,7 +1,8 @@
 // Server side of one MONITOR: a bounded queue per subscriber (record._options.queueSize), the
 // pipeline window (credits the client returns with acks), and squashing into the overrun BitSet
 // when the queue is full. Sending happens only when the connection's socket can take more,
-// so a client that stops reading costs at most its queue plus the socket's buffer.
+// so a client that stops reading costs at most its queue plus the socket's buffer. A monitor that
+// asked for the distributor plugin (`field(_[pydistributor=…])`) gets only its share of the posts.
 // Spec: Protocol-Messages "Channel Monitor", Protocol-Operation-Monitor (pipeline).
 import { BitSet } from '../../pvdata/bitset.js';
 import type { FieldSelection } from '../../pvdata/pvrequest.js';
@@ -9,6 +10,7 @@ import { encodeBitSet, encodePartial } from '../../pvdata/value-codec.js';
 import type { PVStructure } from '../../pvdata/values.js';
 import { Cmd, Sub } from '../constants.js';
 import { encodeStatus, STATUS_OK } from '../status.js';
+import type { DistributorSettings } from './distributor.js';
 import type { PVSubscriber } from './shared-pv.js';
 import type { ServerChannel, ServerConnection, ServerOp } from './server-conn.js';
 
@@ -37,6 +39,8 @@ export class MonitorOp implements ServerOp, PVSubscriber {
   readonly #sel: FieldSelection;
   readonly #queueSize: number;
   readonly pipeline: boolean;
+  /** Distributor settings from the request; null for a monitor that gets every update. */
+  readonly distribution: DistributorSettings | null;
   #window: number;
   #queue: Entry[] = [];
   #running = false;
@@ -52,6 +56,7 @@ export class MonitorOp implements ServerOp, PVSubscriber {
     queueSize: number,
     pipeline: boolean,
     nfree: number,
+    distribution: DistributorSettings | null = null,
   ) {
     this.#conn = conn;
     this.channel = channel;
@@ -60,12 +65,16 @@ export class MonitorOp implements ServerOp, PVSubscriber {
     this.#queueSize = Math.max(1, queueSize);
     this.pipeline = pipeline;
     this.#window = pipeline ? Math.max(0, nfree) : Infinity;
+    this.distribution = distribution;
   }
 
-  /** Subscribe to the PV; the current value is the first update. */
+  /**
+   * Subscribe to the PV (joining its distributor when asked: destroy() leaves it); the current
+   * value is the first update, for distributor clients too.
+   */
   attach(): void {
     const pv = this.channel.pv;
-    this.#unsubscribe = pv.subscribe(this);
+    this.#unsubscribe = pv.subscribe(this, this.distribution);
     if (pv.value) this.#enqueue(pv.value, BitSet.of(0));
   }
 

@@ -6,6 +6,7 @@ import { bitOf, fieldCount } from '../../pvdata/field-numbering.js';
 import { mergeMarked } from '../../pvdata/merge.js';
 import type { FieldDesc, StructureDesc } from '../../pvdata/types.js';
 import { completeStructure, type PVStructure, type PVValue } from '../../pvdata/values.js';
+import { Distributor, type DistributorSettings } from './distributor.js';
 
 /** Who asked: passed to put and RPC handlers. */
 export interface PeerInfo {
@@ -44,6 +45,8 @@ export class SharedPV {
   #type: StructureDesc | null = null;
   #value: PVStructure | null = null;
   #subscribers = new Set<PVSubscriber>();
+  /** Subscribers that share the updates (distributor plugin); created when the first one joins. */
+  #distributor: Distributor<PVSubscriber> | null = null;
   #waiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
   onPut: PutHandler | undefined;
   onRpc: RpcHandler | undefined;
@@ -79,7 +82,7 @@ export class SharedPV {
   }
 
   get subscriberCount(): number {
-    return this.#subscribers.size;
+    return this.#subscribers.size + (this.#distributor?.size ?? 0);
   }
 
   open(type: StructureDesc, initial: PVStructure = {}): this {
@@ -117,8 +120,9 @@ export class SharedPV {
   }
 
   /**
-   * Returns whether every subscriber still has room: a producer that must lose nothing stops
-   * posting when this is false and waits for drained() (backpressure, like stream.write()).
+   * Returns whether every subscriber that received the update still has room: a producer that
+   * must lose nothing stops posting when this is false and waits for drained() (backpressure,
+   * like stream.write()). Distributor subscribers not chosen for this update do not count.
    */
   #emit(changed: BitSet): boolean {
     this.posts++;
@@ -128,12 +132,23 @@ export class SharedPV {
       s.onPost(v, changed);
       if (!s.hasRoom()) room = false;
     }
+    const d = this.#distributor;
+    // A post that changed nothing would use up a turn while no monitor sends it: not distributed.
+    if (d !== null && d.size > 0 && !changed.isEmpty()) {
+      const chosen = d.distribute(v);
+      for (let i = 0; i < chosen.length; i++) {
+        const s = chosen[i] as PVSubscriber;
+        s.onPost(v, changed);
+        if (!s.hasRoom()) room = false;
+      }
+    }
     return room;
   }
 
-  /** True when no subscriber's queue is full. */
+  /** True when no subscriber's queue is full (distributor subscribers included: any may be next). */
   get writable(): boolean {
     for (const s of this.#subscribers) if (!s.hasRoom()) return false;
+    if (this.#distributor) for (const s of this.#distributor.clients()) if (!s.hasRoom()) return false;
     return true;
   }
 
@@ -160,8 +175,9 @@ export class SharedPV {
   close(): void {
     this.#type = null;
     this.#value = null;
-    const subs = [...this.#subscribers];
+    const subs = [...this.#subscribers, ...(this.#distributor?.clients() ?? [])];
     this.#subscribers.clear();
+    this.#distributor = null; // its groups die with the subscriptions; a reopened PV starts afresh
     for (const s of subs) s.onClose();
     for (const w of this.#drainWaiters.splice(0)) w();
     for (const l of this.#closeListeners) l();
@@ -174,8 +190,19 @@ export class SharedPV {
     return () => this.#closeListeners.delete(listener);
   }
 
-  /** @internal */
-  subscribe(s: PVSubscriber): () => void {
+  /**
+   * @internal With `distribution`, the subscriber joins the PV's distributor and gets only the
+   * updates chosen for it (the caller still sends it the current value when it subscribes).
+   */
+  subscribe(s: PVSubscriber, distribution?: DistributorSettings | null): () => void {
+    if (distribution) {
+      const d = (this.#distributor ??= new Distributor<PVSubscriber>());
+      const member = d.join(s, distribution);
+      return () => {
+        d.leave(member);
+        this.notifyRoom();
+      };
+    }
     this.#subscribers.add(s);
     return () => {
       this.#subscribers.delete(s);

@@ -1,12 +1,15 @@
 // MONITOR (Protocol-Messages "Channel monitor"): INIT (0x08, or 0x88 followed by int32 nfree when
 // the client pipelines), start 0x44, stop 0x04, ack 0x80 + int32 nfree, destroy 0x10.
-// The server queue size comes from record._options.queueSize (PvaPy's serverQueueSize).
-import { optionBool, optionInt } from '../../../pvdata/pvrequest.js';
+// The server queue size comes from record._options.queueSize (PvaPy's serverQueueSize); the
+// distributor plugin from field(_[pydistributor=…]) or field(_[distributor=…]).
+import { optionBool, optionInt, selectFields } from '../../../pvdata/pvrequest.js';
+import { fieldByPath } from '../../../pvdata/types.js';
 import type { ByteReader } from '../../../pvdata/wire.js';
-import { Cmd, Sub } from '../../constants.js';
+import { Cmd, Severity, Sub } from '../../constants.js';
+import { distributorSettingsOf, type DistributorSettings } from '../distributor.js';
 import { MonitorOp } from '../monitor-op.js';
 import type { ServerConnection } from '../server-conn.js';
-import { findOp, initOperation, readOpHeader } from './common.js';
+import { findOp, initOperation, readOpHeader, replyError } from './common.js';
 import { replyInit } from './get.js';
 
 export const DEFAULT_QUEUE_SIZE = 4;
@@ -19,12 +22,29 @@ export function onMonitor(conn: ServerConnection, r: ByteReader): void {
     const nfree = h.sub & Sub.ACK ? r.i32() : 0;
     void pending.then((ctx) => {
       if (!ctx) return;
+      let distribution: DistributorSettings | null;
+      try {
+        distribution = distributorSettingsOf(ctx.request);
+      } catch (err) {
+        replyError(conn, Cmd.MONITOR, h.ioid, h.sub, err);
+        return;
+      }
+      let selection = ctx.selection;
+      const type = ctx.channel.pv.type;
+      if (distribution && type) {
+        // The plugin shares whole updates: a distributor client gets the whole structure.
+        selection = selectFields(type, []);
+        if (!fieldByPath(type, distribution.trigger)) {
+          const why = `${ctx.channel.name} has no field ${distribution.trigger}: every update counts as a new one for the distributor`;
+          conn.sendMessage(h.ioid, Severity.WARNING, why);
+        }
+      }
       const o = ctx.request.options;
       const queueSize = optionInt(o['queueSize']) ?? DEFAULT_QUEUE_SIZE;
       const pipeline = (h.sub & Sub.ACK) !== 0 || optionBool(o['pipeline']) === true;
-      const op = new MonitorOp(conn, ctx.channel, h.ioid, ctx.selection, queueSize, pipeline, nfree || queueSize);
+      const op = new MonitorOp(conn, ctx.channel, h.ioid, selection, queueSize, pipeline, nfree || queueSize, distribution);
       conn.addOp(op);
-      replyInit(conn, Cmd.MONITOR, h.ioid, ctx.selection.type);
+      replyInit(conn, Cmd.MONITOR, h.ioid, selection.type);
       op.attach();
     });
     return;

@@ -1,0 +1,181 @@
+// sluice consumer: PvaPy's pvapy-hpc-consumer. Receives a stream (monitor, hosted PV or RPC),
+// runs a processor on every object, publishes its output, serves control and status PVs.
+import { DataConsumer } from '../../consumer/consumer.js';
+import type { InputMode, OutputMode } from '../../consumer/io.js';
+import { channelName, distributorUsed, monitorRequest, objectIdOffset, parseIdList } from '../../consumer/options.js';
+import { parseReportGroups } from '../../consumer/report.js';
+import { childChannel, makeLogger, runConsumer, runConsumerProcesses, type LogLevel } from '../../consumer/run.js';
+import { loadProcessor } from '../../processing/loader.js';
+import { defineCommand, UsageError, type ParsedArgs } from '../args.js';
+import type { CliContext } from '../common.js';
+
+const s = (short: string, description: string, value = 'X', def?: string) =>
+  ({ type: 'string', short, value, description, ...(def !== undefined ? { default: def } : {}) }) as const;
+
+export const spec = defineCommand({
+  name: 'consumer',
+  summary: 'Process a stream with a user processor (PvaPy pvapy-hpc-consumer), with control, status and output PVs.',
+  usage: ['--input-channel NAME [options]'],
+  description:
+    'Every option of pvapy-hpc-consumer except EJFAT. In channel names, * is replaced by the consumer id ' +
+    '(formatted with --id-format-spec) and _ means pvapy:consumer:ID:output|status|control. Several consumers ' +
+    '(--n-consumers, --consumer-id-list) run as separate processes; the combined statistics are printed at the end. ' +
+    'Control PV commands (pvput NAME \'{"command":"..."}\'): configure (args: JSON), reset_stats, get_stats, stop.',
+  options: {
+    'consumer-id': s('id', 'Consumer id (the first one, with several consumers).', 'ID', '1'),
+    'n-consumers': s('nc', 'Number of consumers, each a separate process with consecutive ids.', 'N', '1'),
+    'consumer-id-list': s('cid', 'Explicit ids: 1,3,5 or range(first,last+1[,step]); overrides --consumer-id/--n-consumers.', 'LIST'),
+    'input-channel': s('ic', 'Input channel (required); * is replaced by the consumer id.', 'NAME'),
+    'input-mode': s('im', 'pva (monitor a remote channel), pvas (host the input PV: others put into it), rpc (host an RPC service).', 'MODE', 'pva'),
+    'input-args': s('ia', 'JSON dictionary for the input receiver (accepted for compatibility; unused).', 'JSON'),
+    'output-channel': s('oc', 'Output channel (_ for the default name); none: nothing is published.', 'NAME'),
+    'output-mode': s('om', 'pvas (a PV hosted here), pva (put into a remote PV), rpc (call a remote RPC service).', 'MODE', 'pvas'),
+    'output-args': s('oa', 'JSON dictionary for the output publisher (accepted for compatibility; unused).', 'JSON'),
+    'status-channel': s('sc', 'Status PV (_ for the default name).', 'NAME'),
+    'control-channel': s('cc', 'Control PV (_ for the default name).', 'NAME'),
+    'id-format-spec': s('ifs', 'Python-style format for ids in channel names, e.g. 03d.', 'SPEC'),
+    'server-queue-size': s('sqs', 'Server-side monitor queue, record[queueSize=N] (with pipeline flow control).', 'N', '0'),
+    'receiver-queue-size': s('rqs', 'Client queue: <0 none (process as received), 0 unbounded, >0 bounded (overflow counted as rejected).', 'N', '-1'),
+    'accumulate-objects': s('ao', 'With a receiver queue, wait for this many objects before processing (<=0: no).', 'N', '-1'),
+    'accumulation-timeout': s('at', 'Seconds after the last object after which queued objects are processed anyway.', 'SEC', '1'),
+    'processor-file': s('pf', 'File (.ts, .js, .mjs) with the processor class; .ts needs no build step.', 'FILE'),
+    'processor-class': s('pc', 'Class name in that file, or MODULE:Class; default: the passthrough processor.', 'CLASS'),
+    'processor-args': s('pa', 'JSON dictionary merged into the processor config.', 'JSON'),
+    'oid-field': s('of', 'Field holding the object id.', 'FIELD', 'uniqueId'),
+    'oid-offset': s('oo', 'Expected id step between consecutive objects; <=0: derived from the distributor options.', 'N', '0'),
+    'field-request': s('fr', 'Fields to request (the id field is added); ignored with the distributor.', 'FIELDS', ''),
+    'skip-initial-updates': s('siu', 'Initial updates not processed (the first is the current value, not a new frame).', 'N', '1'),
+    'distributor-plugin-name': s('dpn', 'Server-side distributor plugin name (pvDatabase calls it distributor).', 'NAME', 'pydistributor'),
+    'distributor-group': s('dg', 'Distributor group (groups are independent).', 'G'),
+    'distributor-set': s('ds', 'Distributor client set: all members get the same updates.', 'S'),
+    'distributor-trigger': s('dt', 'Field whose change marks a new update (e.g. uniqueId; plugin default timeStamp).', 'FIELD'),
+    'distributor-updates': s('du', 'Consecutive updates per client (or set) before the next one is served.', 'N'),
+    'n-distributor-sets': s('nds', 'Number of client sets across separately started commands (for the id offset).', 'N', '1'),
+    'metadata-channels': s('mc', 'Metadata channels pva://name,ca://name (not available yet: issue 4).', 'LIST'),
+    runtime: s('rt', 'Seconds to run; <=0 until stopped.', 'SEC', '0'),
+    'report-period': s('rp', 'Seconds between statistics reports (and status PV refresh); <=0 none.', 'SEC', '0'),
+    'report-stats': s('rs', 'Report groups: receiver, publisher, queue, processor, user, all.', 'LIST', 'all'),
+    'log-level': s('ll', 'debug, info, warning, error or critical; no logging if absent.', 'LEVEL'),
+    'log-file': s('lf', 'Log to this file instead of stderr.', 'FILE'),
+    'disable-curses': { type: 'boolean', short: 'dc', description: 'Print reports as plain lines even on a terminal.' },
+  },
+  maxPositionals: 0,
+  examples: [
+    'sluice consumer --input-channel pvapy:image --control-channel consumer:*:control --status-channel consumer:*:status \\\n' +
+      '  --output-channel consumer:*:output --processor-file examples/rotate-processor.ts --processor-class HpcAdImageProcessor \\\n' +
+      '  --report-period 10 --log-level debug',
+    'sluice consumer --input-channel pvapy:image --n-consumers 2 --distributor-updates 1 --server-queue-size 100',
+  ],
+});
+
+type Values = ParsedArgs<typeof spec.options>['values'];
+
+function int(v: Values, name: keyof Values): number {
+  const text = v[name] as string;
+  const n = Number(text);
+  if (!Number.isFinite(n)) throw new UsageError(`--${String(name)} expects a number, not '${text}'`);
+  return n;
+}
+
+function json(v: Values, name: keyof Values): Record<string, unknown> {
+  const text = v[name] as string | undefined;
+  if (!text) return {};
+  try {
+    const o: unknown = JSON.parse(text);
+    if (typeof o !== 'object' || o === null || Array.isArray(o)) throw new Error('not a JSON object');
+    return o as Record<string, unknown>;
+  } catch (err) {
+    throw new UsageError(`--${String(name)} is not a JSON dictionary: ${(err as Error).message}`);
+  }
+}
+
+export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext): Promise<number> {
+  const v = args.values;
+  const input = v['input-channel'];
+  if (!input) throw new UsageError('--input-channel is required');
+  const inputMode = (v['input-mode'] as string).toLowerCase();
+  const outputMode = (v['output-mode'] as string).toLowerCase();
+  if (!['pva', 'pvas', 'rpc'].includes(inputMode)) throw new UsageError(`--input-mode must be pva, pvas or rpc, not '${inputMode}'`);
+  if (!['pva', 'pvas', 'rpc'].includes(outputMode)) throw new UsageError(`--output-mode must be pvas, pva or rpc, not '${outputMode}'`);
+  if (v['metadata-channels']) throw new UsageError('--metadata-channels is not available yet (issue 4)');
+  const nSets = int(v, 'n-distributor-sets');
+  const dist = {
+    pluginName: v['distributor-plugin-name'] as string,
+    group: v['distributor-group'],
+    set: v['distributor-set'],
+    trigger: v['distributor-trigger'],
+    updates: v['distributor-updates'] !== undefined ? int(v, 'distributor-updates') : undefined,
+  };
+  if (nSets > 1 && dist.set === undefined) throw new UsageError('--n-distributor-sets > 1 needs --distributor-set');
+  const ids = v['consumer-id-list']
+    ? parseIdList(v['consumer-id-list'])
+    : Array.from({ length: Math.max(1, int(v, 'n-consumers')) }, (_, i) => int(v, 'consumer-id') + i);
+  const reportGroups = parseReportGroups(v['report-stats'] as string);
+  const logLevel = v['log-level'] as LogLevel | undefined;
+  const run = {
+    runtimeS: int(v, 'runtime'),
+    reportPeriodS: int(v, 'report-period'),
+    reportGroups,
+    out: process.stdout,
+    signal: ctx.signal,
+    live: !v['disable-curses'] && !logLevel && process.stdout.isTTY === true,
+  };
+  const childId = process.env['SLUICE_CONSUMER_ID'];
+  const offset = childId
+    ? Number(process.env['SLUICE_CONSUMER_OID_OFFSET'])
+    : objectIdOffset(int(v, 'oid-offset'), ids.length, nSets, dist.updates);
+  if (!childId && ids.length > 1) {
+    await runConsumerProcesses(ids, offset, process.argv.slice(2), run);
+    return 0;
+  }
+  const id = childId ? Number(childId) : (ids[0] as number);
+  const spec2 = v['id-format-spec'];
+  const name = (tpl: string | undefined, what: string): string | undefined => channelName(tpl, 'consumer', what, id, spec2);
+  const idField = v['oid-field'] as string;
+  const serverQueueSize = int(v, 'server-queue-size');
+  const nSequentialUpdates = dist.updates !== undefined && dist.updates > 0 ? dist.updates : 1;
+  const system = {
+    processorId: id,
+    inputChannel: name(input, 'input') as string,
+    inputMode,
+    outputChannel: name(v['output-channel'], 'output'),
+    outputMode,
+    objectIdField: idField,
+    objectIdOffset: offset,
+    skipInitialUpdates: int(v, 'skip-initial-updates'),
+    nSequentialUpdates,
+    fieldRequest: v['field-request'] as string,
+  };
+  const processor = await loadProcessor({
+    file: v['processor-file'],
+    className: v['processor-class'],
+    args: json(v, 'processor-args'),
+    system,
+  });
+  processor.logger = makeLogger(`consumer-${id}`, logLevel, v['log-file']);
+  json(v, 'input-args');
+  json(v, 'output-args');
+  const consumer = new DataConsumer({
+    consumerId: id,
+    inputChannel: system.inputChannel,
+    inputMode: inputMode as InputMode,
+    outputChannel: system.outputChannel,
+    outputMode: outputMode as OutputMode,
+    statusChannel: name(v['status-channel'], 'status'),
+    controlChannel: name(v['control-channel'], 'control'),
+    inputRequest: monitorRequest(serverQueueSize, distributorUsed(dist) ? '' : system.fieldRequest, idField, dist),
+    serverQueueSize,
+    receiverQueueSize: int(v, 'receiver-queue-size'),
+    accumulateObjects: int(v, 'accumulate-objects'),
+    accumulationTimeoutS: int(v, 'accumulation-timeout'),
+    objectIdField: idField,
+    objectIdOffset: offset,
+    nSequentialUpdates,
+    skipInitialUpdates: system.skipInitialUpdates,
+    processor,
+  });
+  const child = childChannel();
+  const final = await runConsumer(consumer, child ? { ...run, signal: child.stop, live: false } : run, child?.onStats);
+  child?.final(final);
+  return 0;
+}

@@ -1,0 +1,253 @@
+// One data consumer (PvaPy's pvapy-hpc-consumer with one id): receives a stream, optionally
+// queues it, runs the user processor, publishes its output, and serves control and status PVs.
+import { Client } from '../pva/client/client.js';
+import { Server } from '../pva/server/server.js';
+import { SharedPV } from '../pva/server/shared-pv.js';
+import { timeNow } from '../pvdata/nt/index.js';
+import type { ScalarType, StructureDesc } from '../pvdata/types.js';
+import type { PVStructure } from '../pvdata/values.js';
+import type { UserDataProcessor } from '../processing/user-data-processor.js';
+import { serveControl, statusType, typedUserStats, type ControlCommand } from './channels.js';
+import { MonitorReceiver, Publisher, PvasReceiver, RpcReceiver, type InputMode, type OutputMode, type Received, type Receiver } from './io.js';
+import { ProcessingController, type ProcessorStats } from './processing-controller.js';
+import { ReceiverQueue, type QueueStats } from './receiver-queue.js';
+
+export interface ConsumerOptions {
+  consumerId: number;
+  inputChannel: string;
+  inputMode: InputMode;
+  outputChannel?: string | undefined;
+  outputMode: OutputMode;
+  statusChannel?: string | undefined;
+  controlChannel?: string | undefined;
+  /** pvRequest of the input monitor (queue, fields, distributor), built by the caller. */
+  inputRequest: string;
+  serverQueueSize: number;
+  /** <0: process in the receiving loop; 0: unbounded queue; >0: bounded queue. */
+  receiverQueueSize: number;
+  accumulateObjects: number;
+  accumulationTimeoutS: number;
+  objectIdField: string;
+  objectIdOffset: number;
+  nSequentialUpdates: number;
+  skipInitialUpdates: number;
+  processor: UserDataProcessor;
+  /** Environment for the server and client (EPICS_PVA*). */
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface ConsumerStats {
+  consumerId: number;
+  inputChannel: string;
+  receiverStats: Record<string, number>;
+  publisherStats: Record<string, number>;
+  queueStats: QueueStats;
+  processorStats: ProcessorStats;
+  userStats: Record<string, number>;
+}
+
+export class DataConsumer {
+  readonly options: ConsumerOptions;
+  readonly server: Server;
+  readonly client: Client;
+  readonly controller: ProcessingController;
+  readonly #receiver: Receiver;
+  readonly #queue: ReceiverQueue<Received> | null;
+  #publisher: Publisher | null = null;
+  #statusPV: SharedPV | null = null;
+  #statusTypes: Record<string, ScalarType> = {};
+  #statusCount = 0;
+  #stopRequested: (() => void) | null = null;
+  readonly stopped: Promise<void>;
+  #running = false;
+
+  constructor(options: ConsumerOptions) {
+    this.options = options;
+    const env = options.env ?? process.env;
+    this.server = new Server({ env });
+    this.client = new Client({ env });
+    const p = options.processor;
+    p.processorId = options.consumerId;
+    p.objectIdField = options.objectIdField;
+    p.inputChannel = options.inputChannel;
+    p.outputChannel = options.outputChannel ?? '';
+    p.server = this.server;
+    this.controller = new ProcessingController(
+      p,
+      {
+        objectIdField: options.objectIdField,
+        objectIdOffset: options.objectIdOffset,
+        nSequentialUpdates: options.nSequentialUpdates,
+        skipInitialUpdates: options.skipInitialUpdates,
+      },
+      options.outputChannel ? (first, inputType) => this.#makePublisher(first, inputType) : null,
+    );
+    this.#queue = options.receiverQueueSize >= 0 ? new ReceiverQueue<Received>(options.receiverQueueSize) : null;
+    this.#receiver =
+      options.inputMode === 'pva'
+        ? new MonitorReceiver(this.client, options.inputChannel, options.inputRequest, options.serverQueueSize)
+        : options.inputMode === 'pvas'
+          ? new PvasReceiver(this.server, options.inputChannel, p.getInputType())
+          : new RpcReceiver(this.server, options.inputChannel);
+    this.stopped = new Promise((resolve) => (this.#stopRequested = resolve));
+  }
+
+  #makePublisher(first: PVStructure, inputType: StructureDesc): ((v: PVStructure) => void) | null {
+    const type = this.options.processor.getOutputType(first, inputType);
+    if (!type || !this.options.outputChannel) return null;
+    this.#publisher = new Publisher(this.options.outputMode, this.options.outputChannel, type, this.server, this.client);
+    return this.#publisher.publish;
+  }
+
+  /** Serve the PVs, start the processor and the input. */
+  async start(): Promise<void> {
+    const o = this.options;
+    if (o.controlChannel) {
+      serveControl(this.server, o.controlChannel, 'consumerId', o.consumerId, (cmd, args) => this.command(cmd, args));
+    }
+    if (o.statusChannel) {
+      this.#statusTypes = o.processor.getStatsTypes();
+      const pv = new SharedPV().open(statusType(this.#statusTypes));
+      this.server.addPV(o.statusChannel, pv);
+      this.#statusPV = pv;
+    }
+    await this.server.listen();
+    await o.processor.start();
+    this.#running = true;
+    const q = this.#queue;
+    if (q) {
+      this.#receiver.start((r) => q.push(r));
+      void this.#drainLoop(q);
+    } else {
+      this.#receiver.start((r) => {
+        const done = this.controller.process(r.value, r.type);
+        return done instanceof Promise ? done.then(() => true) : true;
+      });
+    }
+    this.refreshStatus();
+  }
+
+  /** With a receiver queue: process from the queue, honouring accumulation. */
+  async #drainLoop(q: ReceiverQueue<Received>): Promise<void> {
+    const o = this.options;
+    while (this.#running) {
+      if (q.length === 0) await q.wait(1000);
+      if (!this.#running) break;
+      if (o.accumulateObjects > 0 && q.length < o.accumulateObjects) {
+        // Wait for enough objects, unless the last one came in longer than the timeout ago.
+        if (q.length === 0 || Date.now() - q.lastPut < o.accumulationTimeoutS * 1000) {
+          await new Promise((r) => setTimeout(r, 10));
+          continue;
+        }
+      }
+      for (let r = q.shift(); r && this.#running; r = q.shift()) {
+        const done = this.controller.process(r.value, r.type);
+        if (done instanceof Promise) await done;
+      }
+    }
+  }
+
+  async command(cmd: ControlCommand, args: string): Promise<string> {
+    switch (cmd) {
+      case 'configure': {
+        let cfg: unknown = args;
+        try {
+          cfg = args ? JSON.parse(args) : {};
+        } catch {
+          // PvaPy passes non-JSON arguments through as a string.
+        }
+        try {
+          const obj = typeof cfg === 'object' && cfg !== null ? (cfg as Record<string, unknown>) : {};
+          if (this.#queue && typeof obj['receiverQueueSize'] === 'number') this.#queue.maxLength = obj['receiverQueueSize'];
+          this.controller.configure(obj);
+          await this.options.processor.configure(typeof cfg === 'object' && cfg !== null ? obj : { args: cfg });
+          return 'Configuration successful';
+        } catch (err) {
+          return `Configuration failed: ${(err as Error).message}`;
+        }
+      }
+      case 'reset_stats':
+        this.resetStats();
+        return 'Stats reset successful';
+      case 'get_stats':
+        this.refreshStatus();
+        return 'Stats update successful';
+      case 'stop':
+        this.requestStop();
+        return 'Stop flag set';
+    }
+  }
+
+  requestStop(): void {
+    this.#stopRequested?.();
+  }
+
+  resetStats(): void {
+    this.#receiver.resetStats();
+    this.#queue?.resetCounters();
+    if (this.#publisher) this.#publisher.stats.nPublished = this.#publisher.stats.nErrors = 0;
+    this.controller.resetStats();
+  }
+
+  stats(): ConsumerStats {
+    const ps = this.controller.stats();
+    const rate = (n: number): number => (ps.receivingTime > 0 ? n / ps.receivingTime : 0);
+    const r = this.#receiver.stats();
+    const pub = this.#publisher?.stats ?? { nPublished: 0, nErrors: 0 };
+    return {
+      consumerId: this.options.consumerId,
+      inputChannel: this.options.inputChannel,
+      receiverStats: {
+        nReceived: r.nReceived, receivedRate: rate(r.nReceived),
+        nRejected: r.nRejected + (this.#queue?.nRejected ?? 0), rejectedRate: rate(r.nRejected + (this.#queue?.nRejected ?? 0)),
+        nErrors: r.nErrors, errorRate: rate(r.nErrors),
+        nOverruns: r.nOverruns, overrunRate: rate(r.nOverruns),
+      },
+      publisherStats: { nPublished: pub.nPublished, publishedRate: rate(pub.nPublished), nErrors: pub.nErrors, errorRate: rate(pub.nErrors) },
+      queueStats: this.#queue?.stats() ?? { nReceived: 0, nRejected: 0, nDelivered: 0, nQueued: 0 },
+      processorStats: ps,
+      userStats: this.options.processor.getStats(),
+    };
+  }
+
+  /** Publish the statistics on the status PV (each report period, ≥ every 10 s, get_stats). */
+  refreshStatus(): ConsumerStats {
+    const s = this.stats();
+    const pv = this.#statusPV;
+    if (pv) {
+      const now = timeNow();
+      pv.post({
+        consumerId: s.consumerId,
+        inputChannel: s.inputChannel,
+        objectId: ++this.#statusCount,
+        objectTime: Number(now.secondsPastEpoch) + now.nanoseconds / 1e9,
+        objectTimestamp: now,
+        receiverStats: s.receiverStats,
+        publisherStats: s.publisherStats,
+        queueStats: s.queueStats,
+        processorStats: s.processorStats,
+        ...(Object.keys(this.#statusTypes).length ? { userStats: typedUserStats(s.userStats, this.#statusTypes) } : {}),
+      });
+    }
+    return s;
+  }
+
+  /** Stop input, process what is queued, stop the processor, publish final stats, close. */
+  async stop(): Promise<ConsumerStats> {
+    this.#receiver.stop();
+    const q = this.#queue;
+    if (q) {
+      for (let r = q.shift(); r; r = q.shift()) {
+        const done = this.controller.process(r.value, r.type);
+        if (done instanceof Promise) await done;
+      }
+    }
+    this.#running = false;
+    await this.options.processor.stop();
+    const s = this.refreshStatus();
+    this.client.close();
+    await this.server.close();
+    return s;
+  }
+}
+

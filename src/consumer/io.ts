@@ -1,0 +1,213 @@
+// Where a consumer's objects come from (receivers) and where its output goes (publishers), in
+// the input and output modes of PvaPy: pva (monitor / remote put), pvas (a PV hosted here),
+// rpc (an RPC service here / a remote RPC call).
+import { SluiceError } from '../errors.js';
+import type { Client } from '../pva/client/client.js';
+import type { Subscription } from '../pva/client/subscription.js';
+import type { Server } from '../pva/server/server.js';
+import { SharedPV } from '../pva/server/shared-pv.js';
+import { t, type StructureDesc } from '../pvdata/types.js';
+import type { PVStructure } from '../pvdata/values.js';
+
+export type InputMode = 'pva' | 'pvas' | 'rpc';
+export type OutputMode = 'pvas' | 'pva' | 'rpc';
+
+/** One received object. */
+export interface Received {
+  value: PVStructure;
+  type: StructureDesc;
+}
+
+export interface ReceiverStats {
+  nReceived: number;
+  nRejected: number;
+  nErrors: number;
+  nOverruns: number;
+}
+
+/** Delivers objects to `sink`; the sink returns false when the object could not be taken. */
+export interface Receiver {
+  start(sink: (r: Received) => boolean | Promise<boolean>): void;
+  stats(): ReceiverStats;
+  resetStats(): void;
+  stop(): void;
+}
+
+/** pva: monitor a remote channel. */
+export class MonitorReceiver implements Receiver {
+  #sub: Subscription | null = null;
+  #base = { received: 0, overruns: 0 };
+  readonly #client: Client;
+  readonly #channel: string;
+  readonly #request: string;
+  readonly #queueSize: number;
+
+  constructor(client: Client, channel: string, request: string, queueSize: number) {
+    this.#client = client;
+    this.#channel = channel;
+    this.#request = request;
+    this.#queueSize = queueSize;
+  }
+
+  start(sink: (r: Received) => boolean | Promise<boolean>): void {
+    // Pipeline flow control whenever the server keeps a queue for us: nothing is lost between
+    // the server's queue and ours. Without a server queue, updates may be overrun (as in PvaPy).
+    const opts = this.#queueSize > 0 ? { request: this.#request, pipeline: true } : { request: this.#request };
+    const sub = this.#client.monitor(this.#channel, opts);
+    this.#sub = sub;
+    void (async () => {
+      try {
+        for await (const u of sub) {
+          const r = sink({ value: u.value, type: u.type });
+          if (r instanceof Promise) await r;
+        }
+      } catch (err) {
+        process.emitWarning(`input ${this.#channel}: ${(err as Error).message}`);
+      }
+    })();
+  }
+
+  stats(): ReceiverStats {
+    const s = this.#sub?.stats;
+    const received = (s?.received ?? 0) - this.#base.received;
+    const overruns = (s ? s.serverOverruns + s.queueOverruns : 0) - this.#base.overruns;
+    return { nReceived: received, nRejected: 0, nErrors: 0, nOverruns: overruns };
+  }
+
+  resetStats(): void {
+    const s = this.#sub?.stats;
+    this.#base = { received: s?.received ?? 0, overruns: s ? s.serverOverruns + s.queueOverruns : 0 };
+  }
+
+  stop(): void {
+    this.#sub?.close();
+  }
+}
+
+/** pvas: host the input PV; remote clients put objects into it. */
+export class PvasReceiver implements Receiver {
+  readonly #pv: SharedPV;
+  #stats: ReceiverStats = { nReceived: 0, nRejected: 0, nErrors: 0, nOverruns: 0 };
+  #sink: ((r: Received) => boolean | Promise<boolean>) | null = null;
+
+  constructor(server: Server, channel: string, type: StructureDesc | null) {
+    if (!type) {
+      throw new SluiceError('ERR_PROCESSOR', `input mode pvas needs the processor's getInputType() to return the type of ${channel}`);
+    }
+    this.#pv = new SharedPV({
+      onPut: async (pv, put) => {
+        this.#stats.nReceived++;
+        const sink = this.#sink;
+        if (!sink) throw new Error('consumer not started');
+        const ok = await sink({ value: put.value, type });
+        if (!ok) {
+          this.#stats.nRejected++;
+          throw new Error(`${channel}: receiver queue full, object rejected`);
+        }
+        pv.postChanges(put.value, put.changed);
+      },
+    });
+    this.#pv.open(type);
+    server.addPV(channel, this.#pv);
+  }
+
+  start(sink: (r: Received) => boolean | Promise<boolean>): void {
+    this.#sink = sink;
+  }
+  stats(): ReceiverStats {
+    return { ...this.#stats };
+  }
+  resetStats(): void {
+    this.#stats = { nReceived: 0, nRejected: 0, nErrors: 0, nOverruns: 0 };
+  }
+  stop(): void {
+    this.#sink = null;
+  }
+}
+
+const rpcReplyT = t.struct({ status: t.int, errorMessage: t.string });
+
+/** rpc: an RPC service named after the input channel; each call carries one object. */
+export class RpcReceiver implements Receiver {
+  #stats: ReceiverStats = { nReceived: 0, nRejected: 0, nErrors: 0, nOverruns: 0 };
+  #sink: ((r: Received) => boolean | Promise<boolean>) | null = null;
+
+  constructor(server: Server, channel: string) {
+    server.addPV(
+      channel,
+      new SharedPV({
+        onRpc: async (_pv, args) => {
+          this.#stats.nReceived++;
+          const sink = this.#sink;
+          if (!sink || !args.type || args.type.kind !== 'structure') {
+            this.#stats.nErrors++;
+            return { type: rpcReplyT, value: { status: -1, errorMessage: 'argument is not a structure' } };
+          }
+          const ok = await sink({ value: args.value as PVStructure, type: args.type });
+          if (!ok) {
+            this.#stats.nRejected++;
+            return { type: rpcReplyT, value: { status: -1, errorMessage: 'receiver queue full' } };
+          }
+          return { type: rpcReplyT, value: { status: 0, errorMessage: '' } };
+        },
+      }),
+    );
+  }
+
+  start(sink: (r: Received) => boolean | Promise<boolean>): void {
+    this.#sink = sink;
+  }
+  stats(): ReceiverStats {
+    return { ...this.#stats };
+  }
+  resetStats(): void {
+    this.#stats = { nReceived: 0, nRejected: 0, nErrors: 0, nOverruns: 0 };
+  }
+  stop(): void {
+    this.#sink = null;
+  }
+}
+
+export interface PublisherStats {
+  nPublished: number;
+  nErrors: number;
+}
+
+/** Output side: made once the output type is known (from the first input object). */
+export class Publisher {
+  readonly stats: PublisherStats = { nPublished: 0, nErrors: 0 };
+  readonly publish: (value: PVStructure) => void;
+
+  constructor(mode: OutputMode, channel: string, type: StructureDesc, server: Server, client: Client) {
+    const fail = (err: unknown): void => {
+      this.stats.nErrors++;
+      if (this.stats.nErrors === 1 || this.stats.nErrors % 1000 === 0) {
+        process.emitWarning(`output ${channel}: ${(err as Error).message} (${this.stats.nErrors} errors)`);
+      }
+    };
+    if (mode === 'pvas') {
+      const pv = new SharedPV().open(type);
+      server.addPV(channel, pv);
+      this.publish = (value) => {
+        try {
+          pv.post(value);
+          this.stats.nPublished++;
+        } catch (err) {
+          fail(err);
+        }
+      };
+    } else if (mode === 'pva') {
+      this.publish = (value) => {
+        client.put(channel, value).then(() => void this.stats.nPublished++, fail);
+      };
+    } else {
+      this.publish = (value) => {
+        client.rpc(channel, { type, value }).then((r) => {
+          const status = (r.value as { status?: number } | null)?.status;
+          if (status !== undefined && status !== 0) fail(new Error(`RPC status ${status}`));
+          else this.stats.nPublished++;
+        }, fail);
+      };
+    }
+  }
+}

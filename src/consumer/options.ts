@@ -1,0 +1,104 @@
+// Turning consumer command-line options into concrete settings, as PvaPy does (reference 1.1,
+// 3.1, 4.2, 4.3): id lists, `*` and `_` in channel names, the monitor pvRequest, and the
+// automatic object-id offset.
+import { SluiceError } from '../errors.js';
+
+/** `1,3,5` or `range(first,last+1[,step])`. */
+export function parseIdList(text: string): number[] {
+  const t = text.trim();
+  const m = /^range\(\s*(-?\d+)\s*,\s*(-?\d+)\s*(?:,\s*(-?\d+)\s*)?\)$/.exec(t);
+  if (m) {
+    const [a, b, step] = [Number(m[1]), Number(m[2]), Number(m[3] ?? 1)];
+    if (step === 0) throw new SluiceError('ERR_USAGE', `range step must not be 0 in '${text}'`);
+    const out: number[] = [];
+    for (let i = a; step > 0 ? i < b : i > b; i += step) out.push(i);
+    if (out.length === 0) throw new SluiceError('ERR_USAGE', `'${text}' is an empty id list`);
+    return out;
+  }
+  const ids = t.split(',').map((s) => s.trim());
+  if (ids.some((s) => !/^-?\d+$/.test(s))) {
+    throw new SluiceError('ERR_USAGE', `'${text}' is not an id list (use 1,3,5 or range(1,5))`);
+  }
+  return ids.map(Number);
+}
+
+/**
+ * A Python-style format spec for ids (`03d` → 001, `d`, `x`, `>4`): enough of the mini-language
+ * for integers: fill/align, sign, zero padding, width, type d/x/X/o/b.
+ */
+export function formatId(id: number, spec: string | undefined): string {
+  if (!spec) return String(id);
+  const m = /^(?:(.)?([<>=^]))?([+\- ])?(0)?(\d+)?([dxXob])?$/.exec(spec);
+  if (!m) throw new SluiceError('ERR_USAGE', `unsupported id format spec '${spec}'`);
+  const [, fillChar, align, sign, zero, widthText, type] = m;
+  const base = type === 'x' || type === 'X' ? 16 : type === 'o' ? 8 : type === 'b' ? 2 : 10;
+  let digits = Math.abs(id).toString(base);
+  if (type === 'X') digits = digits.toUpperCase();
+  const signText = id < 0 ? '-' : sign === '+' ? '+' : sign === ' ' ? ' ' : '';
+  const width = Number(widthText ?? 0);
+  if (zero && !align) return signText + digits.padStart(width - signText.length, '0');
+  const body = signText + digits;
+  const fill = fillChar ?? ' ';
+  if (body.length >= width) return body;
+  const pad = width - body.length;
+  if (align === '<') return body + fill.repeat(pad);
+  if (align === '^') return fill.repeat(Math.floor(pad / 2)) + body + fill.repeat(Math.ceil(pad / 2));
+  return fill.repeat(pad) + body;
+}
+
+/** `_` → `pvapy:<kind>:<id>:<what>`; `*` → the formatted id. */
+export function channelName(template: string | undefined, kind: 'consumer' | 'collector', what: string, id: number, spec?: string): string | undefined {
+  if (!template) return undefined;
+  const fid = formatId(id, spec);
+  if (template === '_') return `pvapy:${kind}:${fid}:${what}`;
+  return template.split('*').join(fid);
+}
+
+export interface DistributorOptions {
+  pluginName: string;
+  group?: string | undefined;
+  set?: string | undefined;
+  trigger?: string | undefined;
+  updates?: number | undefined;
+}
+
+export function distributorUsed(d: DistributorOptions): boolean {
+  return d.group !== undefined || d.set !== undefined || d.trigger !== undefined || d.updates !== undefined;
+}
+
+/**
+ * The input monitor's pvRequest: `record[queueSize=N]` when a server queue is asked for, then
+ * either the distributor (`field(_[pydistributor=group:g;set:s;trigger:t;updates:u])`, with only
+ * the parameters given) or the field request with the id field added.
+ */
+export function monitorRequest(serverQueueSize: number, fieldRequest: string, idField: string, d: DistributorOptions): string {
+  let req = serverQueueSize > 0 ? `record[queueSize=${serverQueueSize}]` : '';
+  if (distributorUsed(d)) {
+    const parts: string[] = [];
+    if (d.group !== undefined) parts.push(`group:${d.group}`);
+    if (d.set !== undefined) parts.push(`set:${d.set}`);
+    if (d.trigger !== undefined) parts.push(`trigger:${d.trigger}`);
+    if (d.updates !== undefined) parts.push(`updates:${d.updates}`);
+    req += `field(_[${d.pluginName}=${parts.join(';')}])`;
+  } else {
+    let fields = fieldRequest.trim();
+    const inner = /^field\((.*)\)$/.exec(fields);
+    if (inner) fields = (inner[1] as string).trim();
+    if (fields) {
+      const names = fields.split(',').map((f) => f.trim());
+      if (!names.includes(idField)) names.unshift(idField);
+      req += `field(${names.join(',')})`;
+    }
+  }
+  return req;
+}
+
+/**
+ * Expected id step between consecutive objects at one consumer: given, else derived from the
+ * distributor (`(sets-1)*updates+1` across sets, `(consumers-1)*updates+1` within one), else 1.
+ */
+export function objectIdOffset(given: number, nConsumers: number, nSets: number, updates: number | undefined): number {
+  if (given > 0) return given;
+  if (updates !== undefined && updates > 0) return nSets > 1 ? (nSets - 1) * updates + 1 : (nConsumers - 1) * updates + 1;
+  return 1;
+}

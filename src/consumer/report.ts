@@ -1,0 +1,101 @@
+// Printed statistics: a periodic report (groups chosen with --report-stats), a live view that
+// redraws in place on a terminal, and the combined statistics of several consumers at exit.
+import type { ConsumerStats } from './consumer.js';
+import type { ProcessorStats } from './processing-controller.js';
+
+export const REPORT_GROUPS = ['receiver', 'publisher', 'queue', 'processor', 'user'] as const;
+export type ReportGroup = (typeof REPORT_GROUPS)[number];
+
+export function parseReportGroups(text: string): Set<ReportGroup> {
+  const words = text.split(',').map((w) => w.trim()).filter(Boolean);
+  if (words.includes('all')) return new Set(REPORT_GROUPS);
+  const bad = words.filter((w) => !(REPORT_GROUPS as readonly string[]).includes(w));
+  if (bad.length) throw new Error(`unknown report group(s) ${bad.join(', ')}: use ${REPORT_GROUPS.join(', ')} or all`);
+  return new Set(words as ReportGroup[]);
+}
+
+function num(v: number): string {
+  if (!Number.isFinite(v)) return String(v);
+  if (Number.isInteger(v)) return String(v);
+  return Math.abs(v) >= 1e9 ? v.toFixed(3) : Number(v.toPrecision(6)).toString();
+}
+
+function line(name: string, o: Record<string, number>): string {
+  return `  ${name}: ` + Object.entries(o).map(([k, v]) => `${k}=${num(v)}`).join(' ');
+}
+
+export function formatStats(title: string, s: ConsumerStats, groups: Set<ReportGroup>): string {
+  const out = [`${title} (input ${s.inputChannel})`];
+  if (groups.has('receiver')) out.push(line('receiverStats', s.receiverStats));
+  if (groups.has('publisher')) out.push(line('publisherStats', s.publisherStats));
+  if (groups.has('queue')) out.push(line('queueStats', { ...s.queueStats }));
+  if (groups.has('processor')) out.push(line('processorStats', { ...s.processorStats }));
+  if (groups.has('user') && Object.keys(s.userStats).length) out.push(line('userStats', s.userStats));
+  return out.join('\n');
+}
+
+/** On a terminal, redraw the report in place; otherwise print it as plain lines. */
+export class ReportWriter {
+  #lines = 0;
+  readonly #live: boolean;
+  constructor(private readonly out: NodeJS.WriteStream, live = out.isTTY === true) {
+    this.#live = live;
+  }
+  write(text: string): void {
+    if (this.#live && this.#lines > 0) this.out.write(`\x1b[${this.#lines}A\x1b[J`);
+    this.out.write(text + '\n');
+    this.#lines = this.#live ? text.split('\n').length : 0;
+  }
+  /** The next write starts below what is on the screen. */
+  release(): void {
+    this.#lines = 0;
+  }
+}
+
+const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
+
+function sumGroup(all: Record<string, number>[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const o of all) for (const [k, v] of Object.entries(o)) out[k] = (out[k] ?? 0) + v;
+  return out;
+}
+
+/**
+ * Combined statistics of several consumers (PvaPy "Combined System Stats"): counters and rates
+ * summed; start and first ids/times the minimum, end and last the maximum; times recomputed.
+ */
+export function combineStats(all: ConsumerStats[]): ConsumerStats {
+  const ps = all.map((s) => s.processorStats);
+  const active = ps.filter((p) => p.nProcessed + p.nErrors > 0);
+  const min = (f: (p: ProcessorStats) => number, from = active): number => (from.length ? Math.min(...from.map(f)) : 0);
+  const max = (f: (p: ProcessorStats) => number, from = active): number => (from.length ? Math.max(...from.map(f)) : 0);
+  const firstObjectTime = min((p) => p.firstObjectTime);
+  const lastObjectTime = max((p) => p.lastObjectTime);
+  const startTime = min((p) => p.startTime, ps);
+  const endTime = max((p) => p.endTime, ps);
+  const processorStats: ProcessorStats = {
+    runtime: endTime - startTime,
+    startTime,
+    endTime,
+    receivingTime: lastObjectTime - firstObjectTime,
+    firstObjectTime,
+    lastObjectTime,
+    firstObjectId: min((p) => p.firstObjectId),
+    lastObjectId: max((p) => p.lastObjectId),
+    nProcessed: sum(ps.map((p) => p.nProcessed)),
+    processedRate: sum(ps.map((p) => p.processedRate)),
+    nErrors: sum(ps.map((p) => p.nErrors)),
+    errorRate: sum(ps.map((p) => p.errorRate)),
+    nMissed: sum(ps.map((p) => p.nMissed)),
+    missedRate: sum(ps.map((p) => p.missedRate)),
+  };
+  return {
+    consumerId: 0,
+    inputChannel: [...new Set(all.map((s) => s.inputChannel))].join(','),
+    receiverStats: sumGroup(all.map((s) => s.receiverStats)),
+    publisherStats: sumGroup(all.map((s) => s.publisherStats)),
+    queueStats: sumGroup(all.map((s) => ({ ...s.queueStats }))) as unknown as ConsumerStats['queueStats'],
+    processorStats,
+    userStats: sumGroup(all.map((s) => s.userStats)),
+  };
+}

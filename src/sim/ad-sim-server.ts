@@ -1,0 +1,189 @@
+// AdSimServer: pvapy-ad-sim-server as a library. Serves random NTNDArray frames on one channel
+// (plus optional metadata PVs) from a pvAccess Server of its own or one it is given, and runs
+// the publishing schedule between a start delay and a shutdown delay. No CLI parsing here:
+// `sluice sim` is a thin layer over this class, and tests and benchmarks embed it directly.
+import { InvalidArgumentError, SluiceError } from '../errors.js';
+import { Server, type ServerOptions } from '../pva/server/server.js';
+import { SharedPV } from '../pva/server/shared-pv.js';
+import { timeT } from '../pvdata/nt/common.js';
+import { ntndarray } from '../pvdata/nt/ntndarray.js';
+import { t, type StructureDesc } from '../pvdata/types.js';
+import { FrameCache, type FrameCacheOptions } from './frame-cache.js';
+import { FramePublisher, realClock, type Progress, type PublishSummary, type SimClock } from './publisher.js';
+
+export const DEFAULT_CHANNEL = 'pvapy:image';
+
+/** PvaPy's metadata record: `{double value; time_t timeStamp}`. */
+export const metadataType: StructureDesc = t.struct({ value: t.double, timeStamp: timeT });
+
+export interface AdSimServerOptions extends FrameCacheOptions {
+  channelName?: string;
+  /** Frames per second; <= 0 as fast as possible (default 20). */
+  fps?: number;
+  /** Seconds of publishing from the first frame; <= 0 (default) until aborted. */
+  runtime?: number;
+  /** Seconds between the start of run() (and the clients awaited) and the first frame. */
+  startDelay?: number;
+  /** Seconds between the last frame and closing the PVs, for clients to drain their queues. */
+  shutdownDelay?: number;
+  /** Progress event every this many frames (<= 0, the default, never). */
+  reportPeriod?: number;
+  /** Never let the server squash a frame: wait while a subscriber's queue is full. */
+  lossless?: boolean;
+  /** Start the schedule once this many monitors subscribe to the channel (default 0). */
+  waitClients?: number;
+  /** Metadata PVs, `pva://name` (a comma-separated string or a list). */
+  metadataPvs?: string | readonly string[];
+  /** Serve on this server (left open by close()); default a new one made from `serverOptions`. */
+  server?: Server;
+  serverOptions?: ServerOptions;
+  onEvent?: (e: SimEvent) => void;
+  clock?: SimClock;
+}
+
+export type SimEvent =
+  | { kind: 'waiting'; clients: number }
+  | { kind: 'started' }
+  | ({ kind: 'progress' } & Progress)
+  | { kind: 'stopped'; summary: PublishSummary };
+
+/** `pva://a,pva://b` → ['a', 'b']; Channel Access names (`ca://x` or bare, PvaPy's default) are refused. */
+export function parseMetadataPvs(spec: string | readonly string[]): string[] {
+  const items = (typeof spec === 'string' ? [spec] : spec).flatMap((s) => s.split(',')).map((s) => s.trim());
+  const names: string[] = [];
+  for (const item of items.filter((s) => s !== '')) {
+    const m = /^pva:\/\/(.+)$/.exec(item);
+    if (!m) {
+      const name = item.replace(/^ca:\/\//, '');
+      throw new SluiceError(
+        'ERR_NOT_SUPPORTED',
+        `metadata PV '${item}': Channel Access is not supported yet (issue 4); serve it over pvAccess as pva://${name}`,
+      );
+    }
+    const name = m[1] as string;
+    if (names.includes(name)) throw new InvalidArgumentError(`metadata PV ${name} given twice`);
+    names.push(name);
+  }
+  return names;
+}
+
+/** The image PV, telling when monitors subscribe (to start once the expected clients are in). */
+class ImagePV extends SharedPV {
+  #watchers = new Set<() => void>();
+
+  // Every argument is passed on as it is (the distributor settings among them).
+  override subscribe(...args: Parameters<SharedPV['subscribe']>): () => void {
+    const unsubscribe = super.subscribe(...args);
+    for (const w of this.#watchers) w();
+    return unsubscribe;
+  }
+
+  /** Resolves true once `n` monitors are subscribed, false if the signal aborts first. */
+  whenSubscribers(n: number, signal: AbortSignal): Promise<boolean> {
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (this.subscriberCount < n && !signal.aborted) return;
+        this.#watchers.delete(check);
+        signal.removeEventListener('abort', check);
+        resolve(!signal.aborted);
+      };
+      this.#watchers.add(check);
+      signal.addEventListener('abort', check, { once: true });
+      check();
+    });
+  }
+}
+
+export class AdSimServer {
+  readonly channelName: string;
+  readonly cache: FrameCache;
+  readonly pv: SharedPV;
+  readonly metadata: ReadonlyMap<string, SharedPV>;
+  readonly server: Server;
+  readonly #ownServer: boolean;
+  readonly #o: AdSimServerOptions;
+  readonly #clock: SimClock;
+  #publisher: FramePublisher | null = null;
+  #closed = false;
+
+  constructor(o: AdSimServerOptions) {
+    this.#o = o;
+    this.#clock = o.clock ?? realClock;
+    this.channelName = o.channelName ?? DEFAULT_CHANNEL;
+    const metaNames = parseMetadataPvs(o.metadataPvs ?? []);
+    if (metaNames.includes(this.channelName)) throw new InvalidArgumentError(`metadata PV ${this.channelName} is the image channel`);
+    for (const [what, v] of [['fps', o.fps], ['runtime', o.runtime], ['startDelay', o.startDelay], ['shutdownDelay', o.shutdownDelay]] as const) {
+      if (v !== undefined && !Number.isFinite(v)) throw new InvalidArgumentError(`${what} must be a finite number, not ${v}`);
+    }
+    this.cache = new FrameCache(o);
+    const image = new ImagePV();
+    image.open(ntndarray.type(), this.cache.initial());
+    this.pv = image;
+    const metadata = new Map<string, SharedPV>();
+    for (const name of metaNames) metadata.set(name, new SharedPV().open(metadataType, { value: 0 }));
+    this.metadata = metadata;
+    this.#ownServer = o.server === undefined;
+    this.server = o.server ?? new Server(o.serverOptions);
+    this.server.addPV(this.channelName, image);
+    for (const [name, pv] of metadata) this.server.addPV(name, pv);
+  }
+
+  /** Start our own server (a given one is expected to be listening); resolves with its TCP port. */
+  async listen(): Promise<number> {
+    return this.#ownServer ? this.server.listen() : this.server.tcpPort;
+  }
+
+  /** Frames published so far. */
+  get published(): number {
+    return this.#publisher?.published ?? 0;
+  }
+
+  /**
+   * Wait for the clients and the start delay, publish until the runtime, the last frame or the
+   * signal, wait the shutdown delay (skipped when aborted), then close. Resolves with the summary.
+   */
+  async run(signal: AbortSignal = new AbortController().signal): Promise<PublishSummary> {
+    const o = this.#o;
+    const emit = o.onEvent ?? (() => {});
+    this.#publisher = new FramePublisher({
+      pv: this.pv,
+      cache: this.cache,
+      fps: o.fps ?? 20,
+      runtimeMs: (o.runtime ?? 0) * 1000,
+      lossless: o.lossless ?? false,
+      metadata: [...this.metadata.values()],
+      reportPeriod: o.reportPeriod ?? 0,
+      onProgress: (p) => emit({ kind: 'progress', ...p }),
+      clock: this.#clock,
+    });
+    try {
+      const clients = o.waitClients ?? 0;
+      if (clients > 0) {
+        emit({ kind: 'waiting', clients });
+        await (this.pv as ImagePV).whenSubscribers(clients, signal);
+      }
+      if ((o.startDelay ?? 0) > 0) await this.#clock.sleep((o.startDelay ?? 0) * 1000, signal);
+      let summary = this.#publisher.summary('aborted');
+      if (!signal.aborted) {
+        emit({ kind: 'started' });
+        summary = await this.#publisher.run(signal);
+      }
+      emit({ kind: 'stopped', summary });
+      if (!signal.aborted && (o.shutdownDelay ?? 0) > 0) await this.#clock.sleep((o.shutdownDelay ?? 0) * 1000, signal);
+      return summary;
+    } finally {
+      await this.close();
+    }
+  }
+
+  /** Close the PVs (subscribers see the end of the stream) and our own server. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const name of [this.channelName, ...this.metadata.keys()]) this.server.removePV(name);
+    if (!this.#ownServer) return;
+    // One turn of the event loop writes the end-of-channel messages before connections close.
+    await new Promise((resolve) => setImmediate(resolve));
+    await this.server.close();
+  }
+}

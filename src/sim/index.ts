@@ -1,0 +1,6 @@
+// The area-detector simulator (pvapy-ad-sim-server): random frames, the frame cache, the
+// publishing schedule and the server that ties them together.
+export * from './frames.js';
+export * from './frame-cache.js';
+export * from './publisher.js';
+export * from './ad-sim-server.js';

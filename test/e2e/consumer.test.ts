@@ -1,0 +1,164 @@
+// The seed document's examples, with spawned `sluice sim` and `sluice consumer` processes
+// finding each other over UDP search on loopback (a free port, not 5076).
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { Client } from '../../src/pva/client/client.js';
+
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+const CLI = join(root, 'dist/src/cli/main.js');
+const RECORD = join(root, 'test/fixtures/consumer/record-ids.ts');
+
+async function freeUdpPort(): Promise<number> {
+  const s = createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+  const port = s.address().port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+async function setup(t: TestContext): Promise<{ env: NodeJS.ProcessEnv; dir: string; start: (args: string[]) => Proc; client: Client }> {
+  const udp = await freeUdpPort();
+  const env = {
+    ...process.env,
+    EPICS_PVA_AUTO_ADDR_LIST: 'NO',
+    EPICS_PVA_ADDR_LIST: '127.0.0.1',
+    EPICS_PVA_BROADCAST_PORT: String(udp),
+    EPICS_PVAS_BROADCAST_PORT: String(udp),
+    EPICS_PVAS_SERVER_PORT: '0',
+    EPICS_PVAS_AUTO_BEACON_ADDR_LIST: 'NO',
+    EPICS_PVAS_BEACON_ADDR_LIST: '',
+  };
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-consumer-'));
+  const procs: Proc[] = [];
+  const client = new Client({ env, timeoutMs: 10_000, beaconPort: false });
+  t.after(() => {
+    client.close();
+    for (const p of procs) p.child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return {
+    env,
+    dir,
+    client,
+    start: (args) => {
+      const p = new Proc(spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] }));
+      procs.push(p);
+      return p;
+    },
+  };
+}
+
+class Proc {
+  out = '';
+  err = '';
+  readonly exited: Promise<number | null>;
+  constructor(readonly child: ChildProcess) {
+    child.stdout?.on('data', (c: Buffer) => (this.out += c.toString()));
+    child.stderr?.on('data', (c: Buffer) => (this.err += c.toString()));
+    this.exited = new Promise((r) => child.on('exit', (code) => r(code)));
+  }
+}
+
+function ids(file: string): number[] {
+  return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map(Number) : [];
+}
+
+function recordArgs(file: string, extra: Record<string, unknown> = {}): string[] {
+  return ['--processor-file', RECORD, '--processor-class', 'RecordIds', '--processor-args', JSON.stringify({ file, ...extra })];
+}
+
+/** Wait until `get` of the status PV shows what `ok` wants (the consumer's own status PV). */
+async function statusOf(client: Client, name: string, ok: (s: Record<string, any>) => boolean): Promise<Record<string, any>> {
+  for (let i = 0; i < 200; i++) {
+    const s = (await client.get(name)).value;
+    if (ok(s)) return s;
+    await new Promise((r) => setTimeout(r, 50)); // the status PV refreshes on its own period
+  }
+  throw new Error(`${name} never satisfied the condition`);
+}
+
+test('single consumer: output, status and control channels; stop through the control PV', async (t) => {
+  const { dir, start, client } = await setup(t);
+  const file = join(dir, 'c1');
+  const consumer = start([
+    'consumer', '-ic', 'pvapy:image', '-cc', 'consumer:*:control', '-sc', 'consumer:*:status', '-oc', 'consumer:*:output',
+    '-rp', '1', '-dc', ...recordArgs(file),
+  ]);
+  const sim = start(['sim', '-cn', 'pvapy:image', '-nx', '64', '-ny', '32', '-dt', 'uint8', '-fps', '50', '-rt', '1', '-std', '0.3', '--wait-clients', '1', '-shd', '1']);
+  assert.equal(await sim.exited, 0, sim.err);
+  const out = (await client.get('consumer:1:output', { request: 'field(uniqueId,dimension)' })).value;
+  assert.equal(out['uniqueId'], 50);
+  assert.deepEqual(out['dimension'].map((d: { size: number }) => d.size), [64, 32]);
+  await client.put('consumer:1:control', { command: 'get_stats' });
+  const status = await statusOf(client, 'consumer:1:status', (s) => s['processorStats'].nProcessed === 50);
+  assert.equal(status['processorStats'].nMissed, 0);
+  assert.equal(status['processorStats'].firstObjectId, 1);
+  assert.equal(status['receiverStats'].nReceived, 51, 'the initial value plus 50 frames');
+  await client.put('consumer:1:control', { command: 'configure', args: '{"x":100}' });
+  assert.equal((await client.get('consumer:1:control')).value['statusMessage'], 'Configuration successful');
+  await client.put('consumer:1:control', { command: 'nonsense' });
+  assert.match((await client.get('consumer:1:control')).value['statusMessage'], /unrecognized command/);
+  await client.put('consumer:1:control', { command: 'stop' });
+  assert.equal(await consumer.exited, 0);
+  assert.deepEqual(ids(file), Array.from({ length: 50 }, (_, i) => i + 1));
+  assert.match(consumer.out, /consumer 1 final[\s\S]*nProcessed=50/);
+});
+
+test('two consumers: both get every frame; with --distributor-updates 1 they alternate', async (t) => {
+  const { dir, start } = await setup(t);
+  const all = start(['consumer', '-ic', 'pvapy:image', '-nc', '2', '-rt', '8', '-dc', ...recordArgs(join(dir, 'all-{id}'))]);
+  const alt = start([
+    'consumer', '-ic', 'pvapy:image', '-id', '3', '-nc', '2', '--distributor-updates', '1', '--distributor-trigger', 'uniqueId',
+    '-rt', '8', '-dc', ...recordArgs(join(dir, 'alt-{id}')),
+  ]);
+  const sim = start(['sim', '-cn', 'pvapy:image', '-nx', '32', '-ny', '32', '-fps', '20', '-rt', '1', '-std', '0.3', '--wait-clients', '4', '-shd', '1']);
+  assert.equal(await sim.exited, 0, sim.err);
+  assert.equal(await all.exited, 0, all.err);
+  assert.equal(await alt.exited, 0, alt.err);
+  const frames = Array.from({ length: 20 }, (_, i) => i + 1);
+  assert.deepEqual(ids(join(dir, 'all-1')), frames);
+  assert.deepEqual(ids(join(dir, 'all-2')), frames);
+  const odd = frames.filter((i) => i % 2 === 1);
+  const even = frames.filter((i) => i % 2 === 0);
+  const pair = [ids(join(dir, 'alt-3')), ids(join(dir, 'alt-4'))].sort((a, b) => (a[0] ?? 0) - (b[0] ?? 0));
+  assert.deepEqual(pair, [odd, even]);
+  assert.match(all.out, /Combined System Stats[\s\S]*nProcessed=40 [\s\S]*nMissed=0 /);
+  assert.match(alt.out, /Combined System Stats[\s\S]*nProcessed=20 [\s\S]*nMissed=0 /);
+});
+
+test('two sets of two consumers with 3 updates: 1,2,3,7,8,9 / 4,5,6,10,11,12', async (t) => {
+  const { dir, start } = await setup(t);
+  const common = ['--distributor-updates', '3', '--distributor-trigger', 'uniqueId', '--n-distributor-sets', '2', '-rt', '8', '-dc'];
+  const a = start(['consumer', '-ic', 'pvapy:image', '-nc', '2', '-id', '1', '--distributor-set', 'A', ...common, ...recordArgs(join(dir, 's-{id}'))]);
+  const b = start(['consumer', '-ic', 'pvapy:image', '-nc', '2', '-id', '3', '--distributor-set', 'B', ...common, ...recordArgs(join(dir, 's-{id}'))]);
+  const sim = start(['sim', '-cn', 'pvapy:image', '-nx', '32', '-ny', '32', '-fps', '24', '-rt', '1', '-std', '0.3', '--wait-clients', '4', '-shd', '1']);
+  assert.equal(await sim.exited, 0, sim.err);
+  assert.equal(await a.exited, 0, a.err);
+  assert.equal(await b.exited, 0, b.err);
+  const first = [1, 2, 3, 7, 8, 9, 13, 14, 15, 19, 20, 21];
+  const second = [4, 5, 6, 10, 11, 12, 16, 17, 18, 22, 23, 24];
+  const [s1, s2, s3, s4] = [1, 2, 3, 4].map((i) => ids(join(dir, `s-${i}`)));
+  assert.deepEqual(s1, s2, 'both consumers of a set get the same frames');
+  assert.deepEqual(s3, s4);
+  // Which set is served first depends on which connected first.
+  assert.deepEqual([s1, s3].sort((x, y) => (x[0] ?? 0) - (y[0] ?? 0)), [first, second]);
+  assert.match(a.out, /Combined System Stats[\s\S]*nMissed=0 /);
+  assert.match(b.out, /Combined System Stats[\s\S]*nMissed=0 /);
+});
+
+test('a processor that throws: errors are counted and the stream goes on', async (t) => {
+  const { dir, start } = await setup(t);
+  const file = join(dir, 'f');
+  const c = start(['consumer', '-ic', 'pvapy:image', '-rt', '5', '-dc', ...recordArgs(file, { failIds: [3, 4] })]);
+  const sim = start(['sim', '-cn', 'pvapy:image', '-nx', '16', '-ny', '16', '-fps', '20', '-rt', '0.5', '-std', '0.3', '--wait-clients', '1', '-shd', '0.5']);
+  assert.equal(await sim.exited, 0, sim.err);
+  assert.equal(await c.exited, 0, c.err);
+  assert.deepEqual(ids(file), [1, 2, 5, 6, 7, 8, 9, 10]);
+  assert.match(c.out, /nProcessed=8 [\s\S]*nErrors=2 /);
+});

@@ -1,0 +1,109 @@
+// Missed-frame accounting and consumer option handling against hand-computed cases.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { MissedFrameCounter } from '../../src/consumer/missed-frames.js';
+import { channelName, formatId, monitorRequest, objectIdOffset, parseIdList } from '../../src/consumer/options.js';
+import { ReceiverQueue } from '../../src/consumer/receiver-queue.js';
+import { combineStats } from '../../src/consumer/report.js';
+import type { ConsumerStats } from '../../src/consumer/consumer.js';
+
+function missedAfter(offset: number, n: number, ids: number[]): number[] {
+  const c = new MissedFrameCounter(offset, n);
+  return ids.map((id) => c.add(id));
+}
+
+test('one consumer, every frame: gaps are counted id by id', () => {
+  assert.deepEqual(missedAfter(1, 1, [1, 2, 3, 6, 7, 10]), [0, 0, 0, 2, 0, 2]);
+});
+
+test('two consumers alternating (offset 2): 1,3,5 is complete; 1,3,9 missed 5 and 7', () => {
+  assert.deepEqual(missedAfter(2, 1, [1, 3, 5, 7]), [0, 0, 0, 0]);
+  assert.deepEqual(missedAfter(2, 1, [1, 3, 9, 11]), [0, 0, 2, 0]);
+});
+
+test('offset 4 and a jump of one period counts nothing; a jump of 5 periods counts 4', () => {
+  assert.deepEqual(missedAfter(4, 1, [1, 5, 25]), [0, 0, 4]);
+});
+
+test('two sets of three updates (N 3, offset 4): 1,2,3,7,8,9 is complete', () => {
+  assert.deepEqual(missedAfter(4, 3, [1, 2, 3, 7, 8, 9, 13]), [0, 0, 0, 0, 0, 0, 0]);
+});
+
+test('two sets of three updates: losses at the end of a group, whole groups and the start of one', () => {
+  // expected 1,2,3,7,8,9,13,14,15,19,20,21: after 2 comes 14 → missed 3,7,8,9,13 = 5
+  assert.deepEqual(missedAfter(4, 3, [1, 2, 14, 15]), [0, 0, 5, 0]);
+  // 3 → 20: missed 7,8,9,13,14,15,19 = 7
+  assert.deepEqual(missedAfter(4, 3, [1, 2, 3, 20, 21]), [0, 0, 0, 7, 0]);
+});
+
+test('a restart (ids going back) is not counted as missed', () => {
+  const c = new MissedFrameCounter(1, 1);
+  for (const id of [10, 11, 12, 1, 2, 4]) c.add(id);
+  assert.equal(c.missed, 1);
+});
+
+test('id lists: comma form and Python range()', () => {
+  assert.deepEqual(parseIdList('1,3,5'), [1, 3, 5]);
+  assert.deepEqual(parseIdList('range(1,5)'), [1, 2, 3, 4]);
+  assert.deepEqual(parseIdList('range(2,10,3)'), [2, 5, 8]);
+  assert.throws(() => parseIdList('1,x'), /not an id list/);
+  assert.throws(() => parseIdList('range(5,1)'), /empty id list/);
+});
+
+test('id format specs and channel names', () => {
+  assert.equal(formatId(7, '03d'), '007');
+  assert.equal(formatId(7, undefined), '7');
+  assert.equal(formatId(255, 'x'), 'ff');
+  assert.equal(formatId(5, '>3'), '  5');
+  assert.equal(channelName('consumer:*:status', 'consumer', 'status', 2, '02d'), 'consumer:02:status');
+  assert.equal(channelName('_', 'consumer', 'output', 3), 'pvapy:consumer:3:output');
+  assert.equal(channelName(undefined, 'consumer', 'output', 3), undefined);
+});
+
+test('the monitor request: server queue, fields with the id field, or the distributor', () => {
+  const none = { pluginName: 'pydistributor' };
+  assert.equal(monitorRequest(0, '', 'uniqueId', none), '');
+  assert.equal(monitorRequest(100, 'field(value,dimension)', 'uniqueId', none), 'record[queueSize=100]field(uniqueId,value,dimension)');
+  assert.equal(
+    monitorRequest(10, 'value', 'uniqueId', { pluginName: 'pydistributor', set: 'A', updates: 3, trigger: 'uniqueId' }),
+    'record[queueSize=10]field(_[pydistributor=set:A;trigger:uniqueId;updates:3])',
+  );
+});
+
+test('the automatic object-id offset', () => {
+  assert.equal(objectIdOffset(5, 2, 1, 1), 5);
+  assert.equal(objectIdOffset(0, 2, 1, 1), 2);
+  assert.equal(objectIdOffset(0, 2, 2, 3), 4);
+  assert.equal(objectIdOffset(0, 3, 1, undefined), 1);
+});
+
+test('the receiver queue refuses what does not fit and counts it', () => {
+  const q = new ReceiverQueue<number>(2);
+  assert.equal(q.push(1), true);
+  assert.equal(q.push(2), true);
+  assert.equal(q.push(3), false);
+  assert.equal(q.shift(), 1);
+  assert.deepEqual(q.stats(), { nReceived: 2, nRejected: 1, nDelivered: 1, nQueued: 1 });
+});
+
+test('combined statistics sum counters and take the extremes of ids and times', () => {
+  const one = (id: number, first: number, last: number, n: number): ConsumerStats => ({
+    consumerId: id,
+    inputChannel: 'x',
+    receiverStats: { nReceived: n, nOverruns: 0 },
+    publisherStats: { nPublished: n },
+    queueStats: { nReceived: 0, nRejected: 0, nDelivered: 0, nQueued: 0 },
+    processorStats: {
+      runtime: 10, startTime: 100, endTime: 110, receivingTime: 5, firstObjectTime: 101 + id, lastObjectTime: 106 + id,
+      firstObjectId: first, lastObjectId: last, nProcessed: n, processedRate: n / 5, nErrors: 0, errorRate: 0, nMissed: 1, missedRate: 0.2,
+    },
+    userStats: {},
+  });
+  const c = combineStats([one(1, 1, 99, 50), one(2, 2, 100, 50)]);
+  assert.equal(c.processorStats.nProcessed, 100);
+  assert.equal(c.processorStats.nMissed, 2);
+  assert.equal(c.processorStats.firstObjectId, 1);
+  assert.equal(c.processorStats.lastObjectId, 100);
+  assert.equal(c.processorStats.receivingTime, 108 - 102);
+  assert.equal(c.receiverStats['nReceived'], 100);
+});
