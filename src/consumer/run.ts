@@ -75,13 +75,14 @@ export async function runConsumerProcesses(
   objectIdOffset: number,
   argv: string[],
   o: RunOptions,
+  env: NodeJS.ProcessEnv = process.env,
 ): Promise<ConsumerStats[]> {
   const latest = new Map<number, ConsumerStats>();
   const finals = new Map<number, ConsumerStats>();
   const report = new ReportWriter(o.out, o.live);
   const children = ids.map((id) => {
     const child = fork(process.argv[1] as string, argv, {
-      env: { ...process.env, SLUICE_CONSUMER_ID: String(id), SLUICE_CONSUMER_OID_OFFSET: String(objectIdOffset) },
+      env: { ...env, SLUICE_CONSUMER_ID: String(id), SLUICE_CONSUMER_OID_OFFSET: String(objectIdOffset) },
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     });
     child.on('message', (m: ChildMessage) => {

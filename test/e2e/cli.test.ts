@@ -271,9 +271,13 @@ test('a PV that no server has exits 1 naming the PV', { timeout: TEST_TIMEOUT },
   }
 });
 
-test('demo streams 2000 frames without missing any', { timeout: TEST_TIMEOUT }, async (t) => {
-  const r = await run(t, ['demo', '--frames', '2000'], envFor());
+test('demo: a simulator and two consumer processes share 2000 frames without missing any', { timeout: TEST_TIMEOUT }, async (t) => {
+  const r = await run(t, ['demo', '--duration', '2', '--disable-curses'], envFor());
   assert.equal(r.code, 0, r.err);
-  assert.match(r.out, /^demo: posted 2000 frames \(128x128 ubyte\), received 2000 in [\d.]+ s: /m);
-  assert.match(r.out, / frames\/s [\d.]+ MB\/s missed 0 overruns 0$/m);
+  assert.match(r.out, /^demo: simulator published 2000 frames in [\d.]+ s/m);
+  assert.match(r.out, /^Combined System Stats[\s\S]*nProcessed=2000 [\s\S]*nMissed=0 /m);
+  assert.match(r.out, /^demo: 2 consumers processed 2000 of 2000 frames, missed 0$/m);
+  // with the distributor, the two consumers alternate
+  assert.match(r.out, /consumer 1 final[\s\S]*nProcessed=1000 /);
+  assert.match(r.out, /consumer 2 final[\s\S]*nProcessed=1000 /);
 });
