@@ -162,3 +162,39 @@ test('a processor that throws: errors are counted and the stream goes on', async
   assert.deepEqual(ids(file), [1, 2, 5, 6, 7, 8, 9, 10]);
   assert.match(c.out, /nProcessed=8 [\s\S]*nErrors=2 /);
 });
+
+test('overrun demo: a slow consumer loses frames without queues, none with a server queue', async (t) => {
+  const { dir, start } = await setup(t);
+  // 600 frames at 1000/s into a processor that needs 2 ms each: 1.2 s of work for 0.6 s of stream.
+  const slow = { busyMs: 2 };
+  const noQueue = start(['consumer', '-ic', 'img:a', '-rt', '6', '-dc', ...recordArgs(join(dir, 'a'), slow)]);
+  const queued = start(['consumer', '-ic', 'img:b', '-sqs', '1000', '-rt', '6', '-dc', ...recordArgs(join(dir, 'b'), slow)]);
+  const simA = start(['sim', '-cn', 'img:a', '-nx', '32', '-ny', '32', '-fps', '1000', '-rt', '0.6', '-std', '0.3', '--wait-clients', '1', '-shd', '3']);
+  const simB = start(['sim', '-cn', 'img:b', '-nx', '32', '-ny', '32', '-fps', '1000', '-rt', '0.6', '-std', '0.3', '--wait-clients', '1', '-shd', '3']);
+  for (const p of [simA, simB, noQueue, queued]) assert.equal(await p.exited, 0, p.err);
+  const lost = /nOverruns=(\d+) [\s\S]*nMissed=(\d+) /.exec(noQueue.out);
+  assert.ok(lost && Number(lost[1]) > 0 && Number(lost[2]) > 0, `losses expected without queues:\n${noQueue.out}`);
+  assert.equal(ids(join(dir, 'b')).length, 600);
+  assert.match(queued.out, /final[\s\S]*nOverruns=0 [\s\S]*nProcessed=600 [\s\S]*nMissed=0 /);
+});
+
+test('a consumer killed mid-stream: the others go on and the distributor rebalances', async (t) => {
+  const { dir, start } = await setup(t);
+  const args = (n: number) => ['consumer', '-ic', 'pvapy:image', '-id', String(n), '--distributor-updates', '1', '--distributor-trigger', 'uniqueId', '-rt', '8', '-dc', ...recordArgs(join(dir, `k-${n}`))];
+  const c1 = start(args(1));
+  const c2 = start(args(2));
+  const c3 = start(args(3));
+  const sim = start(['sim', '-cn', 'pvapy:image', '-nx', '16', '-ny', '16', '-fps', '50', '-rt', '3', '-std', '0.3', '--wait-clients', '3', '-shd', '1']);
+  // Kill the third once it has processed a few frames (its file grows as it goes).
+  for (let i = 0; i < 200 && ids(join(dir, 'k-3')).length < 5; i++) await new Promise((r) => setTimeout(r, 25));
+  c3.child.kill('SIGKILL');
+  assert.equal(await sim.exited, 0, sim.err);
+  assert.equal(await c1.exited, 0, c1.err);
+  assert.equal(await c2.exited, 0, c2.err);
+  const dead = ids(join(dir, 'k-3'));
+  const last = dead[dead.length - 1] as number;
+  const alive = new Set([...ids(join(dir, 'k-1')), ...ids(join(dir, 'k-2'))]);
+  // A few frames may have been on their way to the killed process; every later one went to the others.
+  for (let id = last + 4; id <= 150; id++) assert.ok(alive.has(id), `frame ${id} (after the kill at ${last}) was processed`);
+  assert.ok(dead.length >= 5 && dead.length < 40, `the killed consumer got ${dead.length} frames`);
+});
