@@ -41,7 +41,8 @@ async function once(): Promise<Run> {
   // Loopback only, no UDP: the client finds the server as a name server.
   const env = { ...process.env, EPICS_PVAS_AUTO_BEACON_ADDR_LIST: 'NO', EPICS_PVAS_BEACON_ADDR_LIST: '', EPICS_PVAS_BROADCAST_PORT: '0' };
   const args = ['sim', '-fps', '0', '--lossless', '--wait-clients', '1', '-std', '0', '-shd', '1', '-rp', '0', '--json'];
-  args.push('-rt', opts.seconds as string, '-nx', opts.nx as string, '-ny', opts.ny as string, '-dt', opts.dt as string, '--port', '0', '--host', '127.0.0.1');
+  args.push('-rt', opts.seconds as string, '-nx', opts.nx as string, '-ny', opts.ny as string, '-dt', opts.dt as string);
+  args.push('--port', '0', '--host', '127.0.0.1');
   const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] });
   const lines: Record<string, unknown>[] = [];
   const waiters: (() => void)[] = [];
@@ -103,12 +104,16 @@ function median(xs: number[]): number {
 const runs: Run[] = [];
 console.log(
   `# sim benchmark: ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), Node ${process.version}: ` +
-    `sluice sim -fps 0 --lossless -nx ${opts.nx} -ny ${opts.ny} -dt ${opts.dt}, one pipelined client, queue ${opts.queue}, ${opts.runs} runs of ${opts.seconds} s`,
+    `sluice sim -fps 0 --lossless -nx ${opts.nx} -ny ${opts.ny} -dt ${opts.dt}, ` +
+    `one pipelined client, queue ${opts.queue}, ${opts.runs} runs of ${opts.seconds} s`,
 );
 for (let i = 0; i < Number(opts.runs); i++) {
   const r = await once();
   runs.push(r);
-  console.log(`run ${i + 1}: ${r.rate.toFixed(0)} frames/s received (${r.received} frames, missed ${r.missed}); sim reports ${r.simFrames} frames @ ${r.simFps.toFixed(0)} fps`);
+  console.log(
+    `run ${i + 1}: ${r.rate.toFixed(0)} frames/s received (${r.received} frames, missed ${r.missed}); ` +
+      `sim reports ${r.simFrames} frames @ ${r.simFps.toFixed(0)} fps`,
+  );
 }
 const missed = runs.reduce((a, r) => a + r.missed, 0);
 const rate = median(runs.map((r) => r.rate));

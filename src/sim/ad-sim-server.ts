@@ -112,7 +112,8 @@ export class AdSimServer {
     this.channelName = o.channelName ?? DEFAULT_CHANNEL;
     const metaNames = parseMetadataPvs(o.metadataPvs ?? []);
     if (metaNames.includes(this.channelName)) throw new InvalidArgumentError(`metadata PV ${this.channelName} is the image channel`);
-    for (const [what, v] of [['fps', o.fps], ['runtime', o.runtime], ['startDelay', o.startDelay], ['shutdownDelay', o.shutdownDelay]] as const) {
+    const times = { fps: o.fps, runtime: o.runtime, startDelay: o.startDelay, shutdownDelay: o.shutdownDelay };
+    for (const [what, v] of Object.entries(times)) {
       if (v !== undefined && !Number.isFinite(v)) throw new InvalidArgumentError(`${what} must be a finite number, not ${v}`);
     }
     this.cache = new FrameCache(o);

@@ -39,6 +39,8 @@ export const realClock: SimClock = {
 const EARLY_MS = 0.1;
 /** Frames posted back to back before the loop lets I/O run. */
 const YIELD_EVERY = 32;
+/** Largest NTNDArray uniqueId (an int). */
+const MAX_UNIQUE_ID = 2 ** 31 - 1;
 
 export interface PublisherOptions {
   pv: SharedPV;
@@ -89,7 +91,7 @@ export class FramePublisher {
   readonly #o: PublisherOptions;
   readonly #clock: SimClock;
   readonly #pvs: readonly SharedPV[];
-  /** Frames published so far (the last uniqueId). */
+  /** Frames published so far (the last uniqueId, until ids wrap). */
   published = 0;
   #first = 0;
   #last = 0;
@@ -164,16 +166,19 @@ export class FramePublisher {
       for (const m of o.metadata) if (!m.post({ value: random(), timeStamp: ts })) room = false;
     }
     const frame = o.cache.frame(n);
-    const id = n + 1;
+    // uniqueId is an int: after 2^31 - 1 frames (7 hours at 80 kHz) it starts again at 1, which
+    // consumers read as a restarted producer rather than a gap.
+    const id = (n % MAX_UNIQUE_ID) + 1;
     if (!o.pv.post({ ...frame, uniqueId: id, dataTimeStamp: ts, timeStamp: ts })) room = false;
+    const count = n + 1;
     const now = this.#clock.now();
-    if (id === 1) this.#first = now;
+    if (count === 1) this.#first = now;
     this.#last = now;
-    this.published = id;
+    this.published = count;
     const rp = o.reportPeriod ?? 0;
-    if (rp > 0 && id % rp === 0 && o.onProgress) {
+    if (rp > 0 && count % rp === 0 && o.onProgress) {
       const runtime = (now - this.#first) / 1000;
-      o.onProgress({ frameId: id, time: timeToSeconds(ts), fps: id > 1 && runtime > 0 ? (id - 1) / runtime : 0, runtime });
+      o.onProgress({ frameId: id, time: timeToSeconds(ts), fps: count > 1 && runtime > 0 ? (count - 1) / runtime : 0, runtime });
     }
     return room;
   }

@@ -57,7 +57,8 @@ function start(t: TestContext, args: string[], env = envFor()): Proc {
           done(() => reject(new Error(`sluice ${args.join(' ')} ended without a line matching ${re}\nstdout: ${out}\nstderr: ${err}`)));
         }
       };
-      const timer = setTimeout(() => done(() => reject(new Error(`no line matching ${re} within ${ms} ms\nstdout: ${out}\nstderr: ${err}`))), ms);
+      const late = () => new Error(`no line matching ${re} within ${ms} ms\nstdout: ${out}\nstderr: ${err}`);
+      const timer = setTimeout(() => done(() => reject(late())), ms);
       const done = (f: () => void) => (clearTimeout(timer), waiters.delete(check), f());
       waiters.add(check);
       check();
@@ -91,7 +92,8 @@ function collect(sub: Subscription): { ids: number[]; reach(id: number, ms?: num
   const reach = (id: number, ms = 10_000) =>
     new Promise<void>((resolve, reject) => {
       const check = () => ids.includes(id) && (clearTimeout(timer), waiters.delete(check), resolve());
-      const timer = setTimeout(() => (waiters.delete(check), reject(new Error(`id ${id} not received within ${ms} ms (last ${ids.at(-1)})`))), ms);
+      const late = () => new Error(`id ${id} not received within ${ms} ms (last ${ids.at(-1)})`);
+      const timer = setTimeout(() => (waiters.delete(check), reject(late())), ms);
       waiters.add(check);
       check();
     });
@@ -105,7 +107,8 @@ function summaryOf(out: string): { frames: number; fps: number } {
 }
 
 test('frames of the requested shape, uniqueIds 1, 2, 3... after the initial 0; sluice get reads them', { timeout: TEST_TIMEOUT }, async (t) => {
-  const { p, port, channel } = await sim(t, '-cn', 'TST:img', '-nx', '32', '-ny', '16', '-dt', 'uint16', '-cm', '2', '-fps', '200', '-rt', '1', '--wait-clients', '1', '-std', '0', '-shd', '0.5');
+  const shape = ['-cn', 'TST:img', '-nx', '32', '-ny', '16', '-dt', 'uint16', '-cm', '2'];
+  const { p, port, channel } = await sim(t, ...shape, '-fps', '200', '-rt', '1', '--wait-clients', '1', '-std', '0', '-shd', '0.5');
   assert.equal(channel, 'TST:img');
   await p.line(/^1000 cached frames, recycled: 32x16 uint16 RGB1 \(dimensions \[3,32,16\], 3072 bytes\), values in \[0,65535\]$/);
   const get = start(t, ['get', 'TST:img'], envFor(port));
@@ -124,7 +127,8 @@ test('frames of the requested shape, uniqueIds 1, 2, 3... after the initial 0; s
 });
 
 test('every frame is a spec-conformant NTNDArray with matching time stamps', { timeout: TEST_TIMEOUT }, async (t) => {
-  const { p, port } = await sim(t, '-nx', '8', '-ny', '4', '-dt', 'float32', '-mn', '-1', '-mx', '1', '-cm', '4', '-fps', '100', '-rt', '0.2', '--wait-clients', '1', '-std', '0', '-shd', '0.5');
+  const shape = ['-nx', '8', '-ny', '4', '-dt', 'float32', '-mn', '-1', '-mx', '1', '-cm', '4'];
+  const { p, port } = await sim(t, ...shape, '-fps', '100', '-rt', '0.2', '--wait-clients', '1', '-std', '0', '-shd', '0.5');
   const sub = client(t, port).monitor('pvapy:image', { queueSize: 100, pipeline: true });
   const frames: ReturnType<typeof ntndarray.read>[] = [];
   const done = (async () => {
@@ -150,7 +154,7 @@ test('every frame is a spec-conformant NTNDArray with matching time stamps', { t
 });
 
 test('-fps 1000 -rt 1 publishes 1000 frames at about 1000 fps', { timeout: TEST_TIMEOUT }, async (t) => {
-  const { p, port } = await sim(t, '-nx', '64', '-ny', '64', '-fps', '1000', '-rt', '1', '--wait-clients', '1', '-std', '0', '-shd', '0.5', '-rp', '250');
+  const { p, port } = await sim(t, '-nx', '64', '-ny', '64', '-fps', '1000', '-rt', '1', '-rp', '250', '--wait-clients', '1', '-std', '0', '-shd', '0.5');
   const c = collect(client(t, port).monitor('pvapy:image', { queueSize: 100, pipeline: true }));
   assert.equal(await p.exited, 0, p.err());
   const { frames, fps } = summaryOf(p.out());
@@ -177,7 +181,8 @@ test('-fps 0 --lossless: a pipelined client receives every frame', { timeout: TE
 });
 
 test('sluice monitor --stats measures the stream; metadata PVs carry the frame time stamps', { timeout: TEST_TIMEOUT }, async (t) => {
-  const { p, port } = await sim(t, '-nx', '64', '-ny', '64', '-fps', '200', '-rt', '0', '--wait-clients', '1', '-std', '0', '-mpv', 'pva://TST:m1,pva://TST:m2');
+  const meta = ['-mpv', 'pva://TST:m1,pva://TST:m2'];
+  const { p, port } = await sim(t, '-nx', '64', '-ny', '64', '-fps', '200', '-rt', '0', '--wait-clients', '1', '-std', '0', ...meta);
   await p.line(/^metadata PVs: TST:m1, TST:m2$/);
   const mon = start(t, ['monitor', '--stats', '--json', '-n', '300', 'pvapy:image'], envFor(port));
   assert.equal(await mon.exited, 0, mon.err());

@@ -228,9 +228,8 @@ test('metadata PVs get a random value and exactly the frame time stamp, before t
   meta.subscribe({ onPost: (v) => (order.push('m'), seenTs.push(v['timeStamp'] as TimeStamp)), onClose() {}, hasRoom: () => true });
   pv.subscribe({ onPost: (v) => (order.push('f'), assert.equal(v['timeStamp'], seenTs.at(-1))), onClose() {}, hasRoom: () => true });
   const values = [0.25, 0.5, 0.75];
-  await new FramePublisher({ pv, cache, fps: 10, runtimeMs: 300, metadata: [meta], clock, timeStamp: stamp, random: () => values.shift() ?? 0 }).run(
-    new AbortController().signal,
-  );
+  const random = () => values.shift() ?? 0;
+  await new FramePublisher({ pv, cache, fps: 10, runtimeMs: 300, metadata: [meta], clock, timeStamp: stamp, random }).run(new AbortController().signal);
   assert.deepEqual(order, ['m', 'f', 'm', 'f', 'm', 'f']);
   assert.equal(meta.value?.['value'], 0.75);
   assert.deepEqual(metadataType.fields.map((f) => f.name), ['value', 'timeStamp']);
@@ -241,7 +240,10 @@ test('metadata PV names: pva:// only; Channel Access is refused clearly', () => 
   assert.deepEqual(parseMetadataPvs('pva://a,pva://b'), ['a', 'b']);
   assert.deepEqual(parseMetadataPvs(['pva://a', ' pva://c ,']), ['a', 'c']);
   for (const ca of ['ca://x', 'x']) {
-    assert.throws(() => parseMetadataPvs(ca), (e: Error & { code?: string }) => e.code === 'ERR_NOT_SUPPORTED' && /Channel Access is not supported yet \(issue 4\)/.test(e.message));
+    assert.throws(
+      () => parseMetadataPvs(ca),
+      (e: Error & { code?: string }) => e.code === 'ERR_NOT_SUPPORTED' && /Channel Access is not supported yet \(issue 4\)/.test(e.message),
+    );
   }
   assert.throws(() => parseMetadataPvs('pva://a,pva://a'), /twice/);
 });
@@ -249,9 +251,8 @@ test('metadata PV names: pva:// only; Channel Access is refused clearly', () => 
 test('progress reports every N frames with the measured rate', async () => {
   const { clock, cache, pv } = setup();
   const reports: number[][] = [];
-  await new FramePublisher({ pv, cache, fps: 20, runtimeMs: 1000, clock, reportPeriod: 5, onProgress: (p) => reports.push([p.frameId, p.fps, p.runtime]) }).run(
-    new AbortController().signal,
-  );
+  const onProgress = (p: { frameId: number; fps: number; runtime: number }) => reports.push([p.frameId, p.fps, p.runtime]);
+  await new FramePublisher({ pv, cache, fps: 20, runtimeMs: 1000, clock, reportPeriod: 5, onProgress }).run(new AbortController().signal);
   assert.deepEqual(reports.map((r) => r[0]), [5, 10, 15, 20]);
   for (const [, fps, runtime] of reports) {
     assert.ok(Math.abs((fps as number) - 20) < 1e-6);

@@ -39,19 +39,38 @@ export const spec = defineCommand({
     'frame-rate': num('fps', 'FPS', 'Frames per second; <= 0 publishes as fast as possible.', '20'),
     // Defaults that differ from PvaPy's are applied in readOptions, so the help can name both.
     runtime: num('rt', 'SEC', 'Seconds of publishing from the first frame; <= 0 until Ctrl-C (default: 60; PvaPy: 300).'),
-    'report-period': num('rp', 'N', 'Print a progress line every N frames; <= 0 never (default: about one a second, i.e. FPS frames, or 50000 with -fps 0; PvaPy: 1).'),
+    'report-period': num(
+      'rp',
+      'N',
+      'Print a progress line every N frames; <= 0 never (default: about one a second, i.e. FPS frames, or 50000 with -fps 0; PvaPy: 1).',
+    ),
     'start-delay': num('std', 'SEC', 'Seconds before the first frame, for clients to connect (default: 1; PvaPy: 10).'),
-    'shutdown-delay': num('shd', 'SEC', 'Seconds between the last frame and the end of the channel, for clients to drain (default: 1; PvaPy: 10).'),
+    'shutdown-delay': num(
+      'shd',
+      'SEC',
+      'Seconds between the last frame and the end of the channel, for clients to drain (default: 1; PvaPy: 10).',
+    ),
     'metadata-pv': {
       type: 'string',
       short: 'mpv',
       value: 'LIST',
       multiple: true,
-      description: 'Comma-separated pva://NAME metadata PVs {double value; time_t timeStamp}: a random value in [0,1) with the time stamp of each frame, posted before it.',
+      description:
+        'Comma-separated pva://NAME metadata PVs {double value; time_t timeStamp}: ' +
+        'a random value in [0,1) with the time stamp of each frame, posted before it.',
     },
     'disable-curses': { type: 'boolean', short: 'dc', description: 'Accepted for PvaPy compatibility: progress is always plain text.' },
-    lossless: { type: 'boolean', description: 'Wait while a monitor queue is full instead of letting the server squash frames (with -fps 0: the fastest rate at which nothing is lost).' },
-    'wait-clients': { type: 'string', value: 'N', description: 'Start the schedule (and the start delay) once N monitors subscribe to the channel.' },
+    lossless: {
+      type: 'boolean',
+      description:
+        'Wait while a monitor queue is full instead of letting the server squash frames ' +
+        '(with -fps 0: the fastest rate at which nothing is lost).',
+    },
+    'wait-clients': {
+      type: 'string',
+      value: 'N',
+      description: 'Start the schedule (and the start delay) once N monitors subscribe to the channel.',
+    },
     seed: { type: 'string', value: 'N', description: 'Seed of the pixel generator, for reproducible frames (default: random).' },
     port: portOption,
     host: hostOption,
@@ -101,10 +120,14 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
   } finally {
     await sim.close(); // already done unless listen() failed
   }
-  const mb = (summary.frameBytes * summary.fps) / 1e6;
+  // PvaPy's three summary lines.
+  const { frames, fps, runtime, frameBytes, reason } = summary;
+  const mb = (frameBytes * fps) / 1e6;
   say(
-    `Server runtime: ${summary.runtime.toFixed(4)} seconds\nPublished frames: ${String(summary.frames).padStart(6)} @ ${summary.fps.toFixed(4)} fps\nData rate: ${mb.toFixed(4)} MBps`,
-    { event: 'summary', reason: summary.reason, runtime: round(summary.runtime, 6), frames: summary.frames, fps: round(summary.fps, 4), mbps: round(mb, 4), frameBytes: summary.frameBytes },
+    `Server runtime: ${runtime.toFixed(4)} seconds\n` +
+      `Published frames: ${String(frames).padStart(6)} @ ${fps.toFixed(4)} fps\n` +
+      `Data rate: ${mb.toFixed(4)} MBps`,
+    { event: 'summary', reason, runtime: round(runtime, 6), frames, fps: round(fps, 4), mbps: round(mb, 4), frameBytes },
   );
   return 0;
 }
@@ -114,13 +137,17 @@ type Say = (text: string, obj: Record<string, unknown>) => void;
 function report(e: SimEvent, say: Say): void {
   switch (e.kind) {
     case 'waiting':
-      return say(`waiting for ${e.clients} client${e.clients === 1 ? '' : 's'} to monitor the channel`, { event: 'waiting', clients: e.clients });
+      return say(`waiting for ${e.clients} client${e.clients === 1 ? '' : 's'} to monitor the channel`, {
+        event: 'waiting',
+        clients: e.clients,
+      });
     case 'started':
       return say('publishing', { event: 'started' });
     case 'progress':
       // PvaPy's line, word for word.
       return say(
-        `Published frame id ${String(e.frameId).padStart(6)} @ ${e.time.toFixed(3)}s (frame rate: ${e.fps.toFixed(4)}fps; runtime: ${e.runtime.toFixed(3)}s)`,
+        `Published frame id ${String(e.frameId).padStart(6)} @ ${e.time.toFixed(3)}s ` +
+          `(frame rate: ${e.fps.toFixed(4)}fps; runtime: ${e.runtime.toFixed(3)}s)`,
         { event: 'progress', frameId: e.frameId, time: round(e.time, 6), fps: round(e.fps, 4), runtime: round(e.runtime, 6) },
       );
     case 'stopped': {
@@ -142,23 +169,37 @@ function report(e: SimEvent, say: Say): void {
 function describe(sim: AdSimServer, o: ReturnType<typeof readOptions>, say: Say): void {
   const c = sim.cache;
   const cm = ['mono', '', 'RGB1', 'RGB2', 'RGB3'][c.spec.colorMode ?? 0];
-  const count = c.streaming ? `${c.limit} frames generated while publishing (more than the cache), each served once` : `${c.size} cached frames, recycled`;
-  const expected = o.fps > 0 ? `${((c.frameBytes * o.fps) / 1e6).toFixed(4)} MBps expected` : 'as fast as possible';
+  const { nx, ny, datatype, colorMode } = c.spec;
+  const count = c.streaming
+    ? `${c.limit} frames generated while publishing (more than the cache), each served once`
+    : `${c.size} cached frames, recycled`;
   say(
-    `${count}: ${c.spec.nx}x${c.spec.ny} ${c.spec.datatype} ${cm} (dimensions [${c.dims.join(',')}], ${c.frameBytes} bytes), values in [${c.range.min},${c.range.max}]`,
-    { event: 'frames', count: c.streaming ? c.limit : c.size, streaming: c.streaming, nx: c.spec.nx, ny: c.spec.ny, datatype: c.spec.datatype, colorMode: c.spec.colorMode, dims: c.dims, frameBytes: c.frameBytes, min: c.range.min, max: c.range.max },
+    `${count}: ${nx}x${ny} ${datatype} ${cm} (dimensions [${c.dims.join(',')}], ${c.frameBytes} bytes), ` +
+      `values in [${c.range.min},${c.range.max}]`,
+    {
+      event: 'frames',
+      count: c.streaming ? c.limit : c.size,
+      streaming: c.streaming,
+      ...{ nx, ny, datatype, colorMode, dims: c.dims, frameBytes: c.frameBytes, min: c.range.min, max: c.range.max },
+    },
   );
-  const limit = o.runtime > 0 ? `runtime ${o.runtime} s` : 'no runtime limit';
+  const { fps, lossless, runtime, startDelay, shutdownDelay, reportPeriod } = o;
+  const expected = fps > 0 ? `${((c.frameBytes * fps) / 1e6).toFixed(4)} MBps expected` : 'as fast as possible';
+  const limit = runtime > 0 ? `runtime ${runtime} s` : 'no runtime limit';
   say(
-    `rate ${o.fps > 0 ? `${o.fps} fps` : 'unlimited'} (${expected})${o.lossless ? ', lossless' : ''}, ${limit}, start delay ${o.startDelay} s, shutdown delay ${o.shutdownDelay} s`,
-    { event: 'schedule', fps: o.fps, lossless: o.lossless, runtime: o.runtime, startDelay: o.startDelay, shutdownDelay: o.shutdownDelay, reportPeriod: o.reportPeriod },
+    `rate ${fps > 0 ? `${fps} fps` : 'unlimited'} (${expected})${lossless ? ', lossless' : ''}, ${limit}, ` +
+      `start delay ${startDelay} s, shutdown delay ${shutdownDelay} s`,
+    { event: 'schedule', fps, lossless, runtime, startDelay, shutdownDelay, reportPeriod },
   );
-  if (sim.metadata.size) say(`metadata PVs: ${[...sim.metadata.keys()].join(', ')}`, { event: 'metadata', pvs: [...sim.metadata.keys()] });
+  const names = [...sim.metadata.keys()];
+  if (names.length) say(`metadata PVs: ${names.join(', ')}`, { event: 'metadata', pvs: names });
 }
 
 function refuseUnsupported(v: Values): void {
   for (const name of ['input-directory', 'input-file', 'mmap-mode', 'hdf-dataset', 'hdf-compression-mode', 'config-file'] as const) {
-    if (v[name] !== undefined) throw new UsageError(`--${name}: frames from files are not supported yet (a later issue); only generated frames are`);
+    if (v[name] !== undefined) {
+      throw new UsageError(`--${name}: frames from files are not supported yet (a later issue); only generated frames are`);
+    }
   }
   for (const name of ['notify-pv', 'notify-pv-value'] as const) {
     if (v[name] !== undefined) throw new UsageError(`--${name}: Channel Access is not supported yet (issue 4)`);
@@ -167,7 +208,9 @@ function refuseUnsupported(v: Values): void {
 
 function readOptions(v: Values) {
   const datatype = v.datatype as string;
-  if (!isSimDatatype(datatype)) throw new UsageError(`--datatype must be one of ${Object.keys(SIM_DATATYPES).join(', ')}, not '${datatype}'`);
+  if (!isSimDatatype(datatype)) {
+    throw new UsageError(`--datatype must be one of ${Object.keys(SIM_DATATYPES).join(', ')}, not '${datatype}'`);
+  }
   const fps = number(v['frame-rate'], '--frame-rate');
   const metadataPvs = v['metadata-pv'] ?? [];
   try {
@@ -176,7 +219,9 @@ function readOptions(v: Values) {
     throw new UsageError(`--metadata-pv: ${(err as Error).message}`);
   }
   const optional = (text: string | undefined, option: string) => (text === undefined ? {} : { [option]: number(text, `--${option}`) });
-  const reportPeriod = v['report-period'] === undefined ? (fps > 0 ? Math.max(1, Math.round(fps)) : 50_000) : integer(v['report-period'], '--report-period');
+  // About one line a second unless told otherwise (PvaPy: a line per frame).
+  const autoPeriod = fps > 0 ? Math.max(1, Math.round(fps)) : 50_000;
+  const reportPeriod = v['report-period'] === undefined ? autoPeriod : integer(v['report-period'], '--report-period');
   return {
     channelName: v['channel-name'] as string,
     frame: {
@@ -212,7 +257,8 @@ function number(text: string | undefined, option: string, min = -Infinity): numb
 function integer(text: string | undefined, option: string, min = -Infinity): number {
   const n = number(text, option);
   if (!Number.isSafeInteger(n) || n < min) {
-    throw new UsageError(`${option} expects ${min === 1 ? 'a positive integer' : min === 0 ? 'a non-negative integer' : 'an integer'}, not '${text}'`);
+    const what = min === 1 ? 'a positive integer' : min === 0 ? 'a non-negative integer' : 'an integer';
+    throw new UsageError(`${option} expects ${what}, not '${text}'`);
   }
   return n;
 }
