@@ -90,6 +90,7 @@ function show(label: string, o: Outcome): void {
 console.log(`# sluice sim → sluice consumer (passthrough, -sqs 100), 128x128 uint8, ${opts.seconds} s runs`);
 for (const rate of (opts.rates as string).split(',').map(Number)) {
   show(`1 consumer, -fps ${rate}`, await run(['-fps', String(rate)], [], 1));
+  show(`1 consumer, -fps ${rate} --lossless`, await run(['-fps', String(rate), '--lossless'], [], 1));
 }
 show('1 consumer, lossless -fps 0', await run(['-fps', '0', '--lossless'], [], 1));
 show('2 consumers, --distributor-updates 1, -fps 20000', await run(['-fps', '20000'], ['--distributor-updates', '1', '--distributor-trigger', 'uniqueId'], 2));

@@ -33,6 +33,9 @@ export interface Receiver {
   stop(): void;
 }
 
+/** Updates a consumer lets the server send ahead of processing (client memory, not server). */
+const CLIENT_WINDOW = 1000;
+
 /** pva: monitor a remote channel. */
 export class MonitorReceiver implements Receiver {
   #sub: Subscription | null = null;
@@ -51,8 +54,13 @@ export class MonitorReceiver implements Receiver {
 
   start(sink: (r: Received) => boolean | Promise<boolean>): void {
     // Pipeline flow control whenever the server keeps a queue for us: nothing is lost between
-    // the server's queue and ours. Without a server queue, updates may be overrun (as in PvaPy).
-    const opts = this.#queueSize > 0 ? { request: this.#request, pipeline: true } : { request: this.#request };
+    // the server's queue and ours, and the credit we give (our own buffer, at least
+    // CLIENT_WINDOW updates) absorbs pauses of the processing (a GC, a slow object) that the
+    // server queue alone would not. Without a server queue updates may be overrun, as in PvaPy.
+    const opts =
+      this.#queueSize > 0
+        ? { request: this.#request, pipeline: true, window: Math.max(this.#queueSize, CLIENT_WINDOW) }
+        : { request: this.#request };
     const sub = this.#client.monitor(this.#channel, opts);
     this.#sub = sub;
     void (async () => {

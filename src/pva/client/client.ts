@@ -1,7 +1,7 @@
 // The client context: configuration (EPICS_PVA_* and options), name resolution, a pool of
 // server connections, cached channels, and the operations get/put/monitor/rpc/info.
 import { InvalidArgumentError } from '../../errors.js';
-import { optionBool, optionInt, parsePVRequest, readPVRequest, type PVRequest } from '../../pvdata/pvrequest.js';
+import { formatPVRequest, optionBool, optionInt, parsePVRequest, readPVRequest, type PVRequest } from '../../pvdata/pvrequest.js';
 import { inferType } from '../../pvdata/infer.js';
 import type { FieldDesc, StructureDesc } from '../../pvdata/types.js';
 import type { PVStructure, PVValue } from '../../pvdata/values.js';
@@ -44,6 +44,11 @@ export interface MonitorOptions {
   queueSize?: number;
   /** Pipeline flow control (record[pipeline=true]); default false. */
   pipeline?: boolean;
+  /**
+   * With pipeline: how many updates the server may send ahead of what has been consumed (the
+   * client-side buffer, default queueSize). Larger than the server queue, it absorbs bursts.
+   */
+  window?: number;
 }
 
 export class Client implements ChannelHost {
@@ -130,21 +135,19 @@ export class Client implements ChannelHost {
   }
 
   monitor(name: string, opts: MonitorOptions = {}): Subscription {
-    let req: PVRequest;
-    if (typeof opts.request === 'object') req = opts.request;
-    else {
-      // Options given as arguments travel in the pvRequest, where servers look for them.
-      let text = opts.request ?? '';
-      const extra: string[] = [];
-      if (opts.queueSize !== undefined) extra.push(`queueSize=${opts.queueSize}`);
-      if (opts.pipeline !== undefined) extra.push(`pipeline=${opts.pipeline}`);
-      if (extra.length) text = text.includes('record[') ? text.replace('record[', `record[${extra.join(',')},`) : `${text}record[${extra.join(',')}]`;
-      req = parsePVRequest(text);
-    }
+    // Options given as arguments travel in the pvRequest, where servers look for them; a
+    // request given as an object is turned back into text to add them.
+    let text = typeof opts.request === 'object' ? formatPVRequest(opts.request) : (opts.request ?? '');
+    const extra: string[] = [];
+    if (opts.queueSize !== undefined) extra.push(`queueSize=${opts.queueSize}`);
+    if (opts.pipeline !== undefined) extra.push(`pipeline=${opts.pipeline}`);
+    if (extra.length) text = text.includes('record[') ? text.replace('record[', `record[${extra.join(',')},`) : `${text}record[${extra.join(',')}]`;
+    const req = extra.length || typeof opts.request !== 'object' ? parsePVRequest(text) : opts.request;
     const o = readPVRequest(req.type, req.value).options;
     const queueSize = optionInt(o['queueSize']) ?? 4;
     const pipeline = optionBool(o['pipeline']) ?? false;
-    return new Subscription(this.channel(name), req, { queueSize, pipeline }, this.#ctx.nextIoid);
+    const window = Math.max(queueSize, opts.window ?? queueSize);
+    return new Subscription(this.channel(name), req, { queueSize, pipeline, window }, this.#ctx.nextIoid);
   }
 
   /** Call an RPC PV. `args` is a structure (typed by inference) or an explicit {type, value}. */

@@ -42,6 +42,8 @@ export interface SubscriptionStats {
 export interface SubscriptionOptions {
   queueSize: number;
   pipeline: boolean;
+  /** Pipeline credit: updates the server may send ahead of consumption (default queueSize). */
+  window?: number;
 }
 
 export class Subscription extends EventEmitter implements AsyncIterableIterator<MonitorUpdate>, ChannelUser {
@@ -66,7 +68,8 @@ export class Subscription extends EventEmitter implements AsyncIterableIterator<
     super();
     this.channel = channel;
     this.#request = request;
-    this.#opts = { queueSize: Math.max(1, opts.queueSize), pipeline: opts.pipeline };
+    const queueSize = Math.max(1, opts.queueSize);
+    this.#opts = { queueSize, pipeline: opts.pipeline, window: Math.max(queueSize, opts.window ?? queueSize) };
     this.#nextIoid = nextIoid;
     channel.addUser(this);
   }
@@ -97,7 +100,7 @@ export class Subscription extends EventEmitter implements AsyncIterableIterator<
       w.i32(this.#ioid);
       w.u8(pipeline ? Sub.PIPELINE_INIT : Sub.INIT);
       encodeTyped(w, this.#request.type, this.#request.value);
-      if (pipeline) w.i32(this.#opts.queueSize);
+      if (pipeline) w.i32(this.#opts.window as number);
     });
   }
 
@@ -170,7 +173,7 @@ export class Subscription extends EventEmitter implements AsyncIterableIterator<
   #consume(): void {
     if (!this.#opts.pipeline || !this.#conn) return;
     this.#consumed++;
-    const batch = Math.max(1, this.#opts.queueSize >> 1);
+    const batch = Math.max(1, (this.#opts.window as number) >> 1);
     if (this.#consumed >= batch) {
       this.#conn.monitorAck(this.#sid, this.#ioid, this.#consumed);
       this.#consumed = 0;
