@@ -143,6 +143,9 @@ export class DataConsumer {
       for (let r = q.shift(); r && this.#running; r = q.shift()) {
         const done = this.controller.process(r.value, r.type);
         if (done instanceof Promise) await done;
+        // Let I/O in between objects: receiving goes on into the queue while we process
+        // (PvaPy receives on another thread), which is the point of having a receiver queue.
+        await new Promise<void>((resolve) => setImmediate(resolve));
       }
     }
   }

@@ -198,3 +198,41 @@ test('a consumer killed mid-stream: the others go on and the distributor rebalan
   for (let id = last + 4; id <= 150; id++) assert.ok(alive.has(id), `frame ${id} (after the kill at ${last}) was processed`);
   assert.ok(dead.length >= 5 && dead.length < 40, `the killed consumer got ${dead.length} frames`);
 });
+
+test('processing chains: output mode pva into input mode pvas, and rpc into rpc', async (t) => {
+  const { dir, start } = await setup(t);
+  const stage = (extra: string[], file: string) => start(['consumer', '-rt', '7', '-dc', ...extra, ...recordArgs(join(dir, file))]);
+  // Downstream first: a pva/rpc output needs its receiver up.
+  const pvasIn = stage(['-ic', 'stage2:pvas', '-im', 'pvas', '-siu', '0', '-id', '2'], 'pvas-in');
+  const rpcIn = stage(['-ic', 'stage2:rpc', '-im', 'rpc', '-siu', '0', '-id', '4'], 'rpc-in');
+  const pvaOut = stage(['-ic', 'pvapy:image', '-oc', 'stage2:pvas', '-om', 'pva', '-id', '1'], 'pva-out');
+  const rpcOut = stage(['-ic', 'pvapy:image', '-oc', 'stage2:rpc', '-om', 'rpc', '-id', '3'], 'rpc-out');
+  const sim = start(['sim', '-cn', 'pvapy:image', '-nx', '16', '-ny', '16', '-fps', '20', '-rt', '0.5', '-std', '0.3', '--wait-clients', '2', '-shd', '1']);
+  for (const p of [sim, pvasIn, rpcIn, pvaOut, rpcOut]) assert.equal(await p.exited, 0, p.err);
+  const frames = Array.from({ length: 10 }, (_, i) => i + 1);
+  assert.deepEqual(ids(join(dir, 'pva-out')), frames);
+  assert.deepEqual(ids(join(dir, 'pvas-in')), frames, 'every put arrived at the pvas consumer');
+  assert.deepEqual(ids(join(dir, 'rpc-in')), frames, 'every RPC call arrived at the rpc consumer');
+  assert.match(pvaOut.out, /publisherStats: nPublished=10 [\s\S]*nErrors=0 /);
+  assert.match(rpcOut.out, /publisherStats: nPublished=10 [\s\S]*nErrors=0 /);
+});
+
+test('receiver queues: accumulation loses nothing; a full bounded queue refuses and counts', async (t) => {
+  const { dir, start } = await setup(t);
+  const c = start(['consumer', '-ic', 'pvapy:image', '-rqs', '0', '-ao', '5', '-at', '0.5', '-rt', '5', '-dc', ...recordArgs(join(dir, 'q'))]);
+  // A bounded queue of 2 in front of a processor that needs 20 ms per frame, fed at 200 frames/s.
+  const small = start(['consumer', '-ic', 'pvapy:image', '-rqs', '2', '-rt', '5', '-dc', ...recordArgs(join(dir, 'r'), { busyMs: 20 })]);
+  const sim = start(['sim', '-cn', 'pvapy:image', '-nx', '16', '-ny', '16', '-fps', '200', '-rt', '0.2', '-std', '0.3', '--wait-clients', '2', '-shd', '1']);
+  assert.equal(await sim.exited, 0, sim.err);
+  assert.equal(await c.exited, 0, c.err);
+  assert.equal(await small.exited, 0, small.err);
+  assert.deepEqual(ids(join(dir, 'q')), Array.from({ length: 40 }, (_, i) => i + 1));
+  assert.match(c.out, /queueStats: nReceived=41 nRejected=0 nDelivered=41 nQueued=0/);
+  const q = /queueStats: nReceived=(\d+) nRejected=(\d+) nDelivered=(\d+)/.exec(small.out.slice(small.out.indexOf('final')));
+  assert.ok(q, small.out);
+  const [received, rejected, delivered] = [Number(q[1]), Number(q[2]), Number(q[3])];
+  assert.ok(rejected > 0, `a queue of 2 in front of a slow processor refuses frames (${rejected})`);
+  assert.equal(received, delivered);
+  // Without a server queue some updates are also squashed before they reach ours (overruns).
+  assert.ok(received + rejected <= 41 && received + rejected > 20, `${received} queued + ${rejected} refused of 41`);
+});
