@@ -92,87 +92,78 @@ export class MonitorReceiver implements Receiver {
   }
 }
 
-/** pvas: host the input PV; remote clients put objects into it. */
-export class PvasReceiver implements Receiver {
-  readonly #pv: SharedPV;
-  #stats: ReceiverStats = { nReceived: 0, nRejected: 0, nErrors: 0, nOverruns: 0 };
+/** Receivers that host a PV here (pvas, rpc): remote clients push objects to us. */
+abstract class HostedReceiver implements Receiver {
+  protected counts: ReceiverStats = { nReceived: 0, nRejected: 0, nErrors: 0, nOverruns: 0 };
   #sink: ((r: Received) => boolean | Promise<boolean>) | null = null;
 
-  constructor(server: Server, channel: string, type: StructureDesc | null) {
-    if (!type) {
-      throw new SluiceError('ERR_PROCESSOR', `input mode pvas needs the processor's getInputType() to return the type of ${channel}`);
+  /** Hand an object to the consumer; the reason it could not be taken, or null. */
+  protected async deliver(r: Received): Promise<string | null> {
+    this.counts.nReceived++;
+    const sink = this.#sink;
+    if (!sink) {
+      this.counts.nErrors++;
+      return 'the consumer is not running';
     }
-    this.#pv = new SharedPV({
-      onPut: async (pv, put) => {
-        this.#stats.nReceived++;
-        const sink = this.#sink;
-        if (!sink) throw new Error('consumer not started');
-        const ok = await sink({ value: put.value, type });
-        if (!ok) {
-          this.#stats.nRejected++;
-          throw new Error(`${channel}: receiver queue full, object rejected`);
-        }
-        pv.postChanges(put.value, put.changed);
-      },
-    });
-    this.#pv.open(type);
-    server.addPV(channel, this.#pv);
+    if (!(await sink(r))) {
+      this.counts.nRejected++;
+      return 'receiver queue full, object rejected';
+    }
+    return null;
   }
 
   start(sink: (r: Received) => boolean | Promise<boolean>): void {
     this.#sink = sink;
   }
   stats(): ReceiverStats {
-    return { ...this.#stats };
+    return { ...this.counts };
   }
   resetStats(): void {
-    this.#stats = { nReceived: 0, nRejected: 0, nErrors: 0, nOverruns: 0 };
+    this.counts = { nReceived: 0, nRejected: 0, nErrors: 0, nOverruns: 0 };
   }
   stop(): void {
     this.#sink = null;
   }
 }
 
+/** pvas: host the input PV; remote clients put objects into it. */
+export class PvasReceiver extends HostedReceiver {
+  constructor(server: Server, channel: string, type: StructureDesc | null) {
+    super();
+    if (!type) {
+      throw new SluiceError('ERR_PROCESSOR', `input mode pvas needs the processor's getInputType() to return the type of ${channel}`);
+    }
+    const pv = new SharedPV({
+      onPut: async (pv, put) => {
+        const refused = await this.deliver({ value: put.value, type });
+        if (refused) throw new Error(`${channel}: ${refused}`); // the putter gets an error status
+        pv.postChanges(put.value, put.changed);
+      },
+    });
+    server.addPV(channel, pv.open(type));
+  }
+}
+
 const rpcReplyT = t.struct({ status: t.int, errorMessage: t.string });
 
 /** rpc: an RPC service named after the input channel; each call carries one object. */
-export class RpcReceiver implements Receiver {
-  #stats: ReceiverStats = { nReceived: 0, nRejected: 0, nErrors: 0, nOverruns: 0 };
-  #sink: ((r: Received) => boolean | Promise<boolean>) | null = null;
-
+export class RpcReceiver extends HostedReceiver {
   constructor(server: Server, channel: string) {
+    super();
+    const reply = (status: number, errorMessage: string) => ({ type: rpcReplyT, value: { status, errorMessage } });
     server.addPV(
       channel,
       new SharedPV({
         onRpc: async (_pv, args) => {
-          this.#stats.nReceived++;
-          const sink = this.#sink;
-          if (!sink || !args.type || args.type.kind !== 'structure') {
-            this.#stats.nErrors++;
-            return { type: rpcReplyT, value: { status: -1, errorMessage: 'argument is not a structure' } };
+          if (!args.type || args.type.kind !== 'structure') {
+            this.counts.nErrors++;
+            return reply(-1, 'argument is not a structure');
           }
-          const ok = await sink({ value: args.value as PVStructure, type: args.type });
-          if (!ok) {
-            this.#stats.nRejected++;
-            return { type: rpcReplyT, value: { status: -1, errorMessage: 'receiver queue full' } };
-          }
-          return { type: rpcReplyT, value: { status: 0, errorMessage: '' } };
+          const refused = await this.deliver({ value: args.value as PVStructure, type: args.type });
+          return refused ? reply(-1, refused) : reply(0, '');
         },
       }),
     );
-  }
-
-  start(sink: (r: Received) => boolean | Promise<boolean>): void {
-    this.#sink = sink;
-  }
-  stats(): ReceiverStats {
-    return { ...this.#stats };
-  }
-  resetStats(): void {
-    this.#stats = { nReceived: 0, nRejected: 0, nErrors: 0, nOverruns: 0 };
-  }
-  stop(): void {
-    this.#sink = null;
   }
 }
 
