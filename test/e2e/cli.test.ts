@@ -2,7 +2,6 @@
 // or an in-process Server where a command needs PVs the mailbox cannot serve (RPC, NT types).
 // Clients find servers only through EPICS_PVA_NAME_SERVERS, so no test depends on UDP broadcast.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -10,8 +9,8 @@ import { Server } from '../../src/pva/server/server.js';
 import { SharedPV } from '../../src/pva/server/shared-pv.js';
 import { ntenum, ntndarray, ntscalar, nttable } from '../../src/pvdata/nt/index.js';
 import type { PVStructure } from '../../src/pvdata/values.js';
+import { startCli, type CliProcess } from '../helpers/cli.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const DOCS = fileURLToPath(new URL('../../../docs/cli.md', import.meta.url));
 const TEST_TIMEOUT = 30_000;
 /** In-process servers: no beacons to the network. */
@@ -32,43 +31,10 @@ function envFor(port?: number, extra: Record<string, string> = {}): NodeJS.Proce
   return Object.assign(env, extra);
 }
 
-interface Cli {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  /** Resolves with the first stdout line matching `re` (rejects after ms or if the process ends). */
-  line(re: RegExp, ms?: number): Promise<RegExpMatchArray>;
-  exited: Promise<number | null>;
-}
+type Cli = CliProcess;
 
-/** Spawn `sluice ...args`; it is killed when the test ends, whatever happens. */
 function start(t: TestContext, args: string[], env: NodeJS.ProcessEnv): Cli {
-  const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  const waiters = new Set<() => void>();
-  child.stdout?.setEncoding('utf8').on('data', (d: string) => ((out += d), waiters.forEach((w) => w())));
-  child.stderr?.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => (waiters.forEach((w) => w()), resolve(code))));
-  t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  const line = (re: RegExp, ms = 10_000) =>
-    new Promise<RegExpMatchArray>((resolve, reject) => {
-      const check = () => {
-        const m = out.split('\n').map((l) => l.match(re)).find((x) => x);
-        if (m) return done(() => resolve(m));
-        if (child.exitCode !== null || child.signalCode !== null) {
-          done(() => reject(new Error(`sluice ${args.join(' ')} ended without a line matching ${re}\nstdout: ${out}\nstderr: ${err}`)));
-        }
-      };
-      const late = () => new Error(`no line matching ${re} within ${ms} ms\nstdout: ${out}\nstderr: ${err}`);
-      const timer = setTimeout(() => done(() => reject(late())), ms);
-      const done = (f: () => void) => (clearTimeout(timer), waiters.delete(check), f());
-      waiters.add(check);
-      check();
-    });
-  return { child, stdout: () => out, stderr: () => err, line, exited };
+  return startCli(t, args, env);
 }
 
 /** Run `sluice ...args` to completion. */

@@ -2,25 +2,16 @@
 // finding each other over UDP search on loopback (a free port, not 5076).
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Client } from '../../src/pva/client/client.js';
+import { CLI, freeUdpPort } from '../helpers/cli.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
-const CLI = join(root, 'dist/src/cli/main.js');
 const RECORD = join(root, 'test/fixtures/consumer/record-ids.ts');
-
-async function freeUdpPort(): Promise<number> {
-  const s = createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 async function setup(t: TestContext): Promise<{ env: NodeJS.ProcessEnv; dir: string; start: (args: string[]) => Proc; client: Client }> {
   const udp = await freeUdpPort();

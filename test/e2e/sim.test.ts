@@ -2,14 +2,12 @@
 // `sluice get` / `sluice monitor --stats`) find it through EPICS_PVA_NAME_SERVERS. Every test
 // waits for events (a printed line, a frame id, the process end), each bounded in time.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { test, type TestContext } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { Client } from '../../src/pva/client/client.js';
 import type { Subscription } from '../../src/pva/client/subscription.js';
 import { ntndarray } from '../../src/pvdata/nt/index.js';
+import { startCli, type CliProcess } from '../helpers/cli.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const TEST_TIMEOUT = 60_000;
 
 /** No EPICS settings from the caller; no UDP beacons or broadcasts. */
@@ -27,47 +25,12 @@ function envFor(port?: number): NodeJS.ProcessEnv {
   return env;
 }
 
-interface Proc {
-  out: () => string;
-  err: () => string;
-  /** The first stdout line matching `re` (rejects after `ms` or when the process ends first). */
-  line(re: RegExp, ms?: number): Promise<RegExpMatchArray>;
-  exited: Promise<number | null>;
-  kill(signal: NodeJS.Signals): void;
-}
-
-/** Spawn `sluice ...args`; killed when the test ends, whatever happens. */
-function start(t: TestContext, args: string[], env = envFor()): Proc {
-  const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  const waiters = new Set<() => void>();
-  child.stdout.setEncoding('utf8').on('data', (d: string) => ((out += d), waiters.forEach((w) => w())));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => (waiters.forEach((w) => w()), resolve(code))));
-  t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  const line = (re: RegExp, ms = 15_000) =>
-    new Promise<RegExpMatchArray>((resolve, reject) => {
-      const check = () => {
-        const m = out.split('\n').map((l) => l.match(re)).find((x) => x);
-        if (m) return done(() => resolve(m));
-        if (child.exitCode !== null || child.signalCode !== null) {
-          done(() => reject(new Error(`sluice ${args.join(' ')} ended without a line matching ${re}\nstdout: ${out}\nstderr: ${err}`)));
-        }
-      };
-      const late = () => new Error(`no line matching ${re} within ${ms} ms\nstdout: ${out}\nstderr: ${err}`);
-      const timer = setTimeout(() => done(() => reject(late())), ms);
-      const done = (f: () => void) => (clearTimeout(timer), waiters.delete(check), f());
-      waiters.add(check);
-      check();
-    });
-  return { out: () => out, err: () => err, line, exited, kill: (s) => child.kill(s) };
+function start(t: TestContext, args: string[], env = envFor()): CliProcess {
+  return startCli(t, args, env, 15_000);
 }
 
 /** `sluice sim ...` on a free loopback port; resolves once it says where it serves. */
-async function sim(t: TestContext, ...args: string[]): Promise<{ p: Proc; port: number; channel: string }> {
+async function sim(t: TestContext, ...args: string[]): Promise<{ p: CliProcess; port: number; channel: string }> {
   const p = start(t, ['sim', '--port', '0', '--host', '127.0.0.1', ...args]);
   const m = await p.line(/^serving (\S+) on 127\.0\.0\.1:(\d+)$/);
   return { p, channel: m[1] as string, port: Number(m[2]) };
@@ -112,18 +75,18 @@ test('frames of the requested shape, uniqueIds 1, 2, 3... after the initial 0; s
   assert.equal(channel, 'TST:img');
   await p.line(/^1000 cached frames, recycled: 32x16 uint16 RGB1 \(dimensions \[3,32,16\], 3072 bytes\), values in \[0,65535\]$/);
   const get = start(t, ['get', 'TST:img'], envFor(port));
-  assert.equal(await get.exited, 0, get.err());
-  assert.match(get.out(), /^TST:img \S+ \S+ 3x32x16 ushort uniqueId=0\n$/);
+  assert.equal(await get.exited, 0, get.stderr());
+  assert.match(get.stdout(), /^TST:img \S+ \S+ 3x32x16 ushort uniqueId=0\n$/);
 
   // --wait-clients 1: publishing starts when this monitor subscribes, so it sees every frame.
   const c = collect(client(t, port).monitor('TST:img', { queueSize: 100, pipeline: true }));
-  assert.equal(await p.exited, 0, p.err());
-  const { frames } = summaryOf(p.out());
+  assert.equal(await p.exited, 0, p.stderr());
+  const { frames } = summaryOf(p.stdout());
   assert.equal(frames, 200, 'fps x runtime');
   await c.reach(frames);
   assert.deepEqual(c.ids, Array.from({ length: frames + 1 }, (_, i) => i), 'initial value 0, then every frame in order');
-  assert.match(p.out(), /^Published frame id +200 @ [\d.]+s \(frame rate: [\d.]+fps; runtime: [\d.]+s\)$/m);
-  assert.match(p.out(), /^Server exiting after reaching runtime of [\d.]+ seconds$/m);
+  assert.match(p.stdout(), /^Published frame id +200 @ [\d.]+s \(frame rate: [\d.]+fps; runtime: [\d.]+s\)$/m);
+  assert.match(p.stdout(), /^Server exiting after reaching runtime of [\d.]+ seconds$/m);
 });
 
 test('every frame is a spec-conformant NTNDArray with matching time stamps', { timeout: TEST_TIMEOUT }, async (t) => {
@@ -140,7 +103,7 @@ test('every frame is a spec-conformant NTNDArray with matching time stamps', { t
     }
   })();
   await done;
-  assert.equal(await p.exited, 0, p.err());
+  assert.equal(await p.exited, 0, p.stderr());
   for (const f of frames) {
     assert.deepEqual(f.dims, [8, 4, 3]);
     assert.equal(f.dtype, 'float');
@@ -156,11 +119,11 @@ test('every frame is a spec-conformant NTNDArray with matching time stamps', { t
 test('-fps 1000 -rt 1 publishes 1000 frames at about 1000 fps', { timeout: TEST_TIMEOUT }, async (t) => {
   const { p, port } = await sim(t, '-nx', '64', '-ny', '64', '-fps', '1000', '-rt', '1', '-rp', '250', '--wait-clients', '1', '-std', '0', '-shd', '0.5');
   const c = collect(client(t, port).monitor('pvapy:image', { queueSize: 100, pipeline: true }));
-  assert.equal(await p.exited, 0, p.err());
-  const { frames, fps } = summaryOf(p.out());
+  assert.equal(await p.exited, 0, p.stderr());
+  const { frames, fps } = summaryOf(p.stdout());
   assert.equal(frames, 1000, 'the schedule has 1000 frames within 1 s');
   assert.ok(fps > 800 && fps < 1250, `measured ${fps} fps`);
-  assert.equal(p.out().match(/^Published frame id/gm)?.length, 4, 'a report every 250 frames');
+  assert.equal(p.stdout().match(/^Published frame id/gm)?.length, 4, 'a report every 250 frames');
   await c.reach(1000);
 });
 
@@ -169,8 +132,8 @@ test('-fps 0 --lossless: a pipelined client receives every frame', { timeout: TE
   const p = start(t, ['sim', '--port', '0', '--host', '127.0.0.1', ...args]);
   const port = Number((await p.line(/^\{"event":"listening","channel":"pvapy:image","host":"127\.0\.0\.1","port":(\d+)/))[1]);
   const c = collect(client(t, port).monitor('pvapy:image', { queueSize: 100, pipeline: true }));
-  assert.equal(await p.exited, 0, p.err());
-  const lines = p.out().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.equal(await p.exited, 0, p.stderr());
+  const lines = p.stdout().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
   assert.equal(lines[0]?.['event'], 'listening', 'JSON from the first line');
   const summary = lines.find((l) => l['event'] === 'summary') as { frames: number; fps: number; reason: string };
   assert.equal(summary.reason, 'runtime');
@@ -185,8 +148,8 @@ test('sluice monitor --stats measures the stream; metadata PVs carry the frame t
   const { p, port } = await sim(t, '-nx', '64', '-ny', '64', '-fps', '200', '-rt', '0', '--wait-clients', '1', '-std', '0', ...meta);
   await p.line(/^metadata PVs: TST:m1, TST:m2$/);
   const mon = start(t, ['monitor', '--stats', '--json', '-n', '300', 'pvapy:image'], envFor(port));
-  assert.equal(await mon.exited, 0, mon.err());
-  const final = JSON.parse(mon.out().trim().split('\n').at(-1) as string) as { final: boolean; updates: number; missed: number; rate: number };
+  assert.equal(await mon.exited, 0, mon.stderr());
+  const final = JSON.parse(mon.stdout().trim().split('\n').at(-1) as string) as { final: boolean; updates: number; missed: number; rate: number };
   assert.equal(final.final, true);
   assert.equal(final.updates, 300);
   assert.equal(final.missed, 0);
@@ -200,9 +163,9 @@ test('sluice monitor --stats measures the stream; metadata PVs carry the frame t
   assert.ok((img.value['uniqueId'] as number) > 300);
   // Ctrl-C: the run ends at once with the summary, status 0.
   p.kill('SIGINT');
-  assert.equal(await p.exited, 0, p.err());
-  assert.match(p.out(), /^Server was interrupted after publishing \d+ frames, exiting\.\.\.$/m);
-  assert.ok(summaryOf(p.out()).frames > 300);
+  assert.equal(await p.exited, 0, p.stderr());
+  assert.match(p.stdout(), /^Server was interrupted after publishing \d+ frames, exiting\.\.\.$/m);
+  assert.ok(summaryOf(p.stdout()).frames > 300);
 });
 
 test('unsupported inputs are refused with a clear message (exit status 2)', { timeout: TEST_TIMEOUT }, async (t) => {
@@ -220,8 +183,8 @@ test('unsupported inputs are refused with a clear message (exit status 2)', { ti
   await Promise.all(
     cases.map(async ([args, re]) => {
       const r = start(t, ['sim', '--port', '0', ...args]);
-      assert.equal(await r.exited, 2, `${args.join(' ')}: ${r.err()}`);
-      assert.match(r.err(), re);
+      assert.equal(await r.exited, 2, `${args.join(' ')}: ${r.stderr()}`);
+      assert.match(r.stderr(), re);
     }),
   );
 });
