@@ -35,6 +35,12 @@ export interface Receiver {
 
 /** Updates a consumer lets the server send ahead of processing (client memory, not server). */
 const CLIENT_WINDOW = 1000;
+/**
+ * ...grown to this many bytes of updates once the frame size is known (16,384 frames of
+ * 128x128 bytes): a consumer still warming up (the first few hundred ms run cold code) or
+ * paused falls behind by thousands of frames at 50 kHz, and catches up from this buffer.
+ */
+const CLIENT_WINDOW_BYTES = 256 * 1024 * 1024;
 
 /** pva: monitor a remote channel. */
 export class MonitorReceiver implements Receiver {
@@ -59,7 +65,7 @@ export class MonitorReceiver implements Receiver {
     // server queue alone would not. Without a server queue updates may be overrun, as in PvaPy.
     const opts =
       this.#queueSize > 0
-        ? { request: this.#request, pipeline: true, window: Math.max(this.#queueSize, CLIENT_WINDOW) }
+        ? { request: this.#request, pipeline: true, window: Math.max(this.#queueSize, CLIENT_WINDOW), windowBytes: CLIENT_WINDOW_BYTES }
         : { request: this.#request };
     const sub = this.#client.monitor(this.#channel, opts);
     this.#sub = sub;

@@ -13,6 +13,12 @@ export interface ConnectionLimits {
   maxMessageSize: number;
   /** Above this many buffered outgoing bytes, monitors stop sending until the socket drains. */
   sendHighWater: number;
+  /**
+   * Pipelined monitors go on sending within the credit their client gave up to this many
+   * buffered bytes: the client has promised to take those updates, and holding them here rather
+   * than squashing them lets a consumer that pauses (start-up, a GC) catch up without loss.
+   */
+  creditHighWater: number;
   /** Above this many, the peer is not reading at all: the connection is closed. */
   sendHardLimit: number;
   /** Close the connection after this long without receiving anything (ms; 0 = never). */
@@ -24,6 +30,7 @@ export interface ConnectionLimits {
 export const DEFAULT_LIMITS: ConnectionLimits = {
   maxMessageSize: 256 * 1024 * 1024,
   sendHighWater: 4 * 1024 * 1024,
+  creditHighWater: 256 * 1024 * 1024,
   sendHardLimit: 512 * 1024 * 1024,
   idleTimeoutMs: 40_000,
   echoIntervalMs: 0,
@@ -171,6 +178,12 @@ export abstract class PvaConnection {
 
   get writable(): boolean {
     return !this.closed && this.pendingOut < this.limits.sendHighWater;
+  }
+
+  /** Room for a sender that holds the peer's credit (pipeline), or for any other one. */
+  hasRoom(credited: boolean): boolean {
+    const limit = credited ? Math.max(this.limits.creditHighWater, this.limits.sendHighWater) : this.limits.sendHighWater;
+    return !this.closed && this.pendingOut < limit;
   }
 
   /**

@@ -292,3 +292,100 @@ test('(c) a Subscription nobody iterates: drops counted in queueOverruns, memory
   assert.equal(sub.pending, 0);
   sub.close();
 });
+
+test('(d) pipeline, a client paused with credit left: held up to creditHighWater, nothing squashed', async (t0) => {
+  const FRAME = 64 * 1024;
+  const HIGH = MiB;
+  const CREDIT_HIGH = 8 * MiB;
+  const CREDIT = 400;
+  const { server, port } = await startServer({ limits: { sendHighWater: HIGH, creditHighWater: CREDIT_HIGH } });
+  const pv = SharedPV.readonly().open(frameT, frame(0, FRAME));
+  server.addPV('PAUSE', pv);
+  t0.after(() => server.close());
+
+  const uids: number[] = [];
+  const { sock, peer } = await rawConnect(port, {
+    keep: true,
+    onMessage: (m) => {
+      if (headerOf(m).command === Cmd.MONITOR && payloadOf(m)[4] === Sub.DEFAULT) uids.push(monitorUpdate(m, frameT).value['uniqueId'] as number);
+    },
+  });
+  await handshake(peer);
+  const sid = await createChannel(peer, 'PAUSE', 3);
+  peer.send(initRequest(Cmd.MONITOR, sid, 9, 'record[queueSize=4,pipeline=true]', CREDIT));
+  initReplyType(await nextOf(peer, Cmd.MONITOR));
+  peer.send(opRequest(Cmd.MONITOR, sid, 9, Sub.MONITOR_START));
+  await peer.waitCount(peer.count + 1);
+  assert.deepEqual(uids, [0]);
+  sock.pause();
+  const conn = serverConnOf(server, sock.localPort as number);
+  const op = monitorOpOf(conn);
+
+  // 100 frames (6.4 MiB): past sendHighWater, within creditHighWater and the credit.
+  let maxPending = 0;
+  for (let uid = 1; uid <= 100; uid++) {
+    pv.post(frame(uid, FRAME));
+    maxPending = Math.max(maxPending, conn.pendingOut);
+    await nextLoop();
+  }
+  assert.ok(maxPending > 2 * HIGH, `the server held credited frames past sendHighWater (${maxPending})`);
+  assert.equal(op.stats.overruns, 0, 'nothing squashed while within credit and creditHighWater');
+  // 200 more (12.8 MiB more): creditHighWater bounds what is held, the queue squashes the rest.
+  for (let uid = 101; uid <= 300; uid++) {
+    pv.post(frame(uid, FRAME));
+    maxPending = Math.max(maxPending, conn.pendingOut);
+    assert.ok(conn.pendingOut <= CREDIT_HIGH + FRAME + 4096, `pendingOut ${conn.pendingOut} after post ${uid}`);
+    await nextLoop();
+  }
+  assert.ok(op.stats.overruns > 0, 'beyond creditHighWater updates are squashed again');
+
+  // Reading again: the first 100 frames come, all of them, in order.
+  sock.resume();
+  const { sent } = op.stats;
+  await peer.waitCount(peer.count + (sent - 1 - (uids.length - 1)), 15000);
+  assert.deepEqual(uids.slice(0, 101), Array.from({ length: 101 }, (_, i) => i));
+  sock.destroy();
+});
+
+test('(e) windowBytes: the credit grows to that many bytes of updates after the first one', async (t0) => {
+  const FRAME = 16 * 1024;
+  const { server, port } = await startServer();
+  const pv = SharedPV.readonly().open(frameT, frame(0, FRAME));
+  server.addPV('GROW', pv);
+  const client = clientFor(port);
+  t0.after(async () => {
+    client.close();
+    await server.close();
+  });
+  const sub = client.monitor('GROW', { queueSize: 4, pipeline: true, window: 4, windowBytes: 50 * FRAME });
+  const first = await sub.next(); // the monitor is in place on the server
+  const got: number[] = [first.value.value['uniqueId'] as number];
+  // Nobody iterates: the server sends what the credit allows, then its queue (4) fills up and
+  // post() says so. Without the growth that would happen after 4 updates.
+  let uid = 0;
+  for (;;) {
+    if (!pv.post(frame(++uid, FRAME))) break;
+    await nextLoop();
+    assert.ok(uid < 1000, 'the credit is bounded');
+  }
+  const op = monitorOpOf([...server.connections].find((c) => c.ops.size > 0) as ServerConnection);
+  const updateBytes = sub.stats.bytes / sub.stats.received;
+  const target = Math.floor((50 * FRAME) / updateBytes);
+  assert.ok(target > 40 && target < 50, `target ${target}`);
+  assert.equal(op.stats.sent, target, 'exactly the grown credit was sent');
+  assert.equal(op.stats.overruns, 0);
+  // The consumer catches up; the producer waits whenever the queue is full; nothing is lost.
+  const producing = (async () => {
+    while (uid < 300) {
+      await pv.drained();
+      while (uid < 300 && pv.post(frame(++uid, FRAME)));
+    }
+  })();
+  for await (const u of sub) {
+    got.push(u.value['uniqueId'] as number);
+    if (got.length === 301) break;
+  }
+  await producing;
+  assert.deepEqual(got, Array.from({ length: 301 }, (_, i) => i));
+  assert.equal(sub.stats.serverOverruns, 0);
+});

@@ -49,6 +49,12 @@ export interface MonitorOptions {
    * client-side buffer, default queueSize). Larger than the server queue, it absorbs bursts.
    */
   window?: number;
+  /**
+   * With pipeline: grow the credit after the first update to this many bytes' worth of updates
+   * (at most 65,536), when that is more than `window`. Sized in bytes so that small frames get
+   * a deep buffer and big ones do not exhaust memory.
+   */
+  windowBytes?: number;
 }
 
 export class Client implements ChannelHost {
@@ -147,7 +153,8 @@ export class Client implements ChannelHost {
     const queueSize = optionInt(o['queueSize']) ?? 4;
     const pipeline = optionBool(o['pipeline']) ?? false;
     const window = Math.max(queueSize, opts.window ?? queueSize);
-    return new Subscription(this.channel(name), req, { queueSize, pipeline, window }, this.#ctx.nextIoid);
+    const sopts = { queueSize, pipeline, window, ...(opts.windowBytes !== undefined ? { windowBytes: opts.windowBytes } : {}) };
+    return new Subscription(this.channel(name), req, sopts, this.#ctx.nextIoid);
   }
 
   /** Call an RPC PV. `args` is a structure (typed by inference) or an explicit {type, value}. */

@@ -1,6 +1,7 @@
 // A client monitor as an async iterator of updates. The queue is bounded: with pipeline flow
 // control the server never sends more than the credit we return as the user consumes updates
-// (half the queue at a time, as pvAccessCPP and PVXS do); without it, a full queue squashes
+// (half the initial window at a time, as pvAccessCPP and PVXS do; a window sized in bytes grows
+// after the first update with one more ack); without it, a full queue squashes
 // the newest update into the last one and counts an overrun. Survives reconnects.
 import { EventEmitter } from 'node:events';
 import { BitSet } from '../../pvdata/bitset.js';
@@ -44,7 +45,12 @@ export interface SubscriptionOptions {
   pipeline: boolean;
   /** Pipeline credit: updates the server may send ahead of consumption (default queueSize). */
   window?: number;
+  /** Grow the credit after the first update to this many bytes of updates (see MonitorOptions). */
+  windowBytes?: number;
 }
+
+/** Largest credit a byte-sized window grows to. */
+const MAX_WINDOW = 65536;
 
 export class Subscription extends EventEmitter implements AsyncIterableIterator<MonitorUpdate>, ChannelUser {
   readonly channel: Channel;
@@ -61,6 +67,8 @@ export class Subscription extends EventEmitter implements AsyncIterableIterator<
   #sid = -1;
   #ioid = -1;
   #consumed = 0;
+  /** Credit given on this connection so far beyond the initial window (0 until it grows). */
+  #grown = false;
   #done = false;
   #error: Error | null = null;
 
@@ -69,7 +77,7 @@ export class Subscription extends EventEmitter implements AsyncIterableIterator<
     this.channel = channel;
     this.#request = request;
     const queueSize = Math.max(1, opts.queueSize);
-    this.#opts = { queueSize, pipeline: opts.pipeline, window: Math.max(queueSize, opts.window ?? queueSize) };
+    this.#opts = { ...opts, queueSize, window: Math.max(queueSize, opts.window ?? queueSize) };
     this.#nextIoid = nextIoid;
     channel.addUser(this);
   }
@@ -89,6 +97,7 @@ export class Subscription extends EventEmitter implements AsyncIterableIterator<
     this.#sid = sid;
     this.#ioid = this.#nextIoid();
     this.#consumed = 0;
+    this.#grown = false;
     const handler: OpHandler = {
       onReply: (sub, r) => this.#onReply(sub, r),
       onDisconnect: () => {},
@@ -145,6 +154,7 @@ export class Subscription extends EventEmitter implements AsyncIterableIterator<
     this.stats.received++;
     this.stats.bytes += start;
     if (!overrun.isEmpty()) this.stats.serverOverruns++;
+    if (!this.#grown) this.#growWindow(conn, start);
     this.#push({ type, value, changed, overrun });
   }
 
@@ -167,6 +177,15 @@ export class Subscription extends EventEmitter implements AsyncIterableIterator<
     last.overrun.or(u.overrun);
     last.value = u.value;
     this.stats.queueOverruns++;
+  }
+
+  /** First update on this connection: now that its size is known, extend the credit in bytes. */
+  #growWindow(conn: ClientConnection, updateBytes: number): void {
+    this.#grown = true;
+    const { pipeline, windowBytes, window } = this.#opts;
+    if (!pipeline || !windowBytes) return;
+    const target = Math.min(MAX_WINDOW, Math.floor(windowBytes / Math.max(1, updateBytes)));
+    if (target > (window as number)) conn.monitorAck(this.#sid, this.#ioid, target - (window as number));
   }
 
   /** One update consumed: return pipeline credit in batches of half the queue. */

@@ -39,6 +39,10 @@ export class MonitorOp implements ServerOp, PVSubscriber {
   readonly #sel: FieldSelection;
   readonly #queueSize: number;
   readonly pipeline: boolean;
+  /** Pipelined: every update sent is within the client's credit (see creditHighWater). */
+  get credited(): boolean {
+    return this.pipeline;
+  }
   /** Distributor settings from the request; null for a monitor that gets every update. */
   readonly distribution: DistributorSettings | null;
   #window: number;

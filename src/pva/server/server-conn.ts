@@ -30,6 +30,8 @@ export interface ServerOp {
 /** Something that can send queued messages when the socket has room (monitors). */
 export interface Sender {
   sendOne(): boolean;
+  /** Sends only within credit the peer gave (a pipelined monitor): may use creditHighWater. */
+  readonly credited?: boolean;
 }
 
 export class ServerConnection extends PvaConnection {
@@ -137,10 +139,13 @@ export class ServerConnection extends PvaConnection {
     if (this.#pumping || this.closed) return;
     this.#pumping = true;
     try {
-      while (this.#ready.size > 0 && this.writable) {
+      // Round robin over the senders that have room, until none has or none has anything.
+      for (let progress = true; progress && this.#ready.size > 0; ) {
+        progress = false;
         for (const s of this.#ready) {
+          if (!this.hasRoom(s.credited === true)) continue;
+          progress = true;
           if (!s.sendOne()) this.#ready.delete(s);
-          if (!this.writable) break;
         }
       }
     } finally {
