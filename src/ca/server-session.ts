@@ -1,0 +1,329 @@
+// One CA client of the server: its channels, subscriptions and requests. Each request command
+// has a small handler below. A request the server cannot satisfy is answered with a status or
+// an ERROR message and the client stays; bytes that break the protocol close this client only.
+import { ProtocolError } from '../errors.js';
+import type { SharedPV } from '../pva/server/shared-pv.js';
+import { AccessRights, Cmd, Eca, LAST_DBR, SearchReply, cmdName } from './constants.js';
+import { dbrLayout, decodeDbr } from './dbr.js';
+import type { CaHeader, CaMessage } from './header.js';
+import * as msg from './messages.js';
+import { caViewOf, nativeCount, valueFromWrite, type CaView } from './pv-adapter.js';
+import { ServerMonitor, type MonitorSink } from './server-monitor.js';
+import type { TcpLink } from './transport.js';
+
+export interface ServedPV {
+  pv: SharedPV;
+  /** Element count announced for arrays (see CaServer.addPV). */
+  maxElements?: number;
+}
+
+/** What a session needs from its server. */
+export interface SessionHost {
+  lookup(name: string): ServedPV | undefined;
+  /** Search replies over TCP carry this port. */
+  readonly tcpPort: number;
+  readonly limits: { maxArrayBytes: number; maxChannels: number; maxSubscriptions: number; sendHighWater: number; sendHardLimit: number };
+  readonly stats: { overruns: number };
+  /** The PV's current value as DBR type and count, encoded once per post for every client. */
+  encoded(served: ServedPV, view: CaView, dataType: number, count: number): { payload: Uint8Array; count: number } | null;
+}
+
+interface Channel {
+  sid: number;
+  cid: number;
+  name: string;
+  served: ServedPV;
+  pv: SharedPV;
+  view: CaView;
+  monitors: Map<number, ServerMonitor>;
+  offClosed: () => void;
+}
+
+/** Longest channel (or user, host) name accepted (EPICS servers refuse longer channel names too). */
+const MAX_NAME = 500;
+
+export class ServerSession implements MonitorSink {
+  readonly link: TcpLink;
+  readonly #host: SessionHost;
+  readonly #channels = new Map<number, Channel>();
+  readonly #pending = new Set<ServerMonitor>();
+  #subscriptions = 0;
+  #nextSid = 1;
+  #eventsOn = true;
+  clientMinor = 0;
+  user = '';
+  hostName = '';
+
+  constructor(host: SessionHost, link: TcpLink) {
+    this.#host = host;
+    this.link = link;
+    link.send(msg.version()); // servers announce their version first
+  }
+
+  get peer(): string {
+    return this.link.remote;
+  }
+
+  get channelCount(): number {
+    return this.#channels.size;
+  }
+
+  onMessage({ header: h, payload }: CaMessage): void {
+    switch (h.command) {
+      case Cmd.VERSION:
+        this.clientMinor = h.count;
+        return;
+      case Cmd.CLIENT_NAME:
+        this.user = msg.readString(payload.subarray(0, MAX_NAME));
+        return;
+      case Cmd.HOST_NAME:
+        this.hostName = msg.readString(payload.subarray(0, MAX_NAME));
+        return;
+      case Cmd.ECHO:
+        return this.link.send(msg.echo());
+      case Cmd.SEARCH:
+        return this.#search(h, payload);
+      case Cmd.CREATE_CHAN:
+        return this.#createChannel(h, payload);
+      case Cmd.CLEAR_CHANNEL:
+        return this.#clearChannel(h);
+      case Cmd.READ_NOTIFY:
+      case Cmd.READ:
+        return this.#read(h);
+      case Cmd.WRITE:
+      case Cmd.WRITE_NOTIFY:
+        return this.#write(h, payload);
+      case Cmd.EVENT_ADD:
+        return this.#eventAdd(h, payload);
+      case Cmd.EVENT_CANCEL:
+        return this.#eventCancel(h);
+      case Cmd.EVENTS_OFF:
+        this.#eventsOn = false;
+        return;
+      case Cmd.EVENTS_ON:
+        this.#eventsOn = true;
+        return this.onDrain();
+      case Cmd.READ_SYNC:
+      case Cmd.SNAPSHOT:
+      case Cmd.BUILD:
+      case Cmd.READ_BUILD:
+      case Cmd.SIGNAL:
+        return; // obsolete commands: nothing to do
+      default:
+        throw new ProtocolError('ERR_PROTOCOL', `CA client ${this.peer} sent ${cmdName(h.command)}, which is not a client request`);
+    }
+  }
+
+  // ---- channels -----------------------------------------------------------------------------
+
+  #search(h: CaHeader, payload: Uint8Array): void {
+    const name = msg.readString(payload);
+    if (this.#host.lookup(name)) this.link.send(msg.searchReply(this.#host.tcpPort, 0xffffffff, h.p2));
+    else if (h.dataType === SearchReply.DO_REPLY) this.link.send(msg.notFound(h.p2));
+  }
+
+  #createChannel(h: CaHeader, payload: Uint8Array): void {
+    const cid = h.p1;
+    if (h.p2) this.clientMinor = h.p2; // CREATE_CHAN carries the client's minor version
+    const name = msg.readString(payload);
+    const served = name.length > 0 && name.length <= MAX_NAME ? this.#host.lookup(name) : undefined;
+    const pv = served?.pv;
+    const view = pv?.type ? caViewOf(pv.type) : null;
+    if (!served || !pv || !view || this.#channels.size >= this.#host.limits.maxChannels) return this.link.send(msg.createChanFail(cid));
+    let sid = this.#nextSid++;
+    while (this.#channels.has(sid)) sid = this.#nextSid++;
+    const ch: Channel = { sid, cid, name, served, pv, view, monitors: new Map(), offClosed: () => {} };
+    // The PV closing or being removed deletes the channel; the client searches again.
+    ch.offClosed = pv.onClosed(() => this.disconnectChannel(ch));
+    this.#channels.set(sid, ch);
+    const rights = AccessRights.READ | (pv.onPut ? AccessRights.WRITE : 0);
+    this.link.send(msg.accessRights(cid, rights), msg.createChanReply(cid, sid, view.base, view.array && served.maxElements ? served.maxElements : nativeCount(view, pv.value)));
+  }
+
+  /** Drops a channel and tells the client (SERVER_DISCONN). */
+  disconnectChannel(ch: Channel): void {
+    if (this.#channels.get(ch.sid) !== ch) return;
+    this.#dropChannel(ch);
+    this.link.send(msg.serverDisconn(ch.cid));
+  }
+
+  /** The channels serving `pv`, for removePV. */
+  channelsOf(pv: SharedPV): Channel[] {
+    return [...this.#channels.values()].filter((c) => c.pv === pv);
+  }
+
+  #dropChannel(ch: Channel): void {
+    this.#channels.delete(ch.sid);
+    ch.offClosed();
+    for (const m of ch.monitors.values()) this.#dropMonitor(ch, m);
+  }
+
+  #clearChannel(h: CaHeader): void {
+    const ch = this.#channel(h, h.p1);
+    if (!ch) return;
+    this.#dropChannel(ch);
+    this.link.send(msg.clearChannelReply(h.p1, h.p2));
+  }
+
+  /** The channel a request names, or undefined after an ERROR reply (bad id, PV closed). */
+  #channel(h: CaHeader, sid: number): Channel | undefined {
+    const ch = this.#channels.get(sid);
+    if (!ch) this.link.send(msg.errorMessage(0xffffffff, Eca.BADCHID, h, `no channel with server id ${sid}`));
+    return ch;
+  }
+
+  // ---- read and write -----------------------------------------------------------------------
+
+  /** Encodes the PV's current value as asked, or answers with an ERROR and returns null. */
+  #encode(ch: Channel, h: CaHeader, dataType: number, count: number): { payload: Uint8Array; count: number } | null {
+    if (dataType > LAST_DBR) {
+      this.link.send(msg.errorMessage(ch.cid, Eca.BADTYPE, h, `DBR type ${dataType} is not supported`));
+      return null;
+    }
+    const e = this.#host.encoded(ch.served, ch.view, dataType, count);
+    if (!e) this.link.send(msg.errorMessage(ch.cid, Eca.DISCONN, h, `${ch.name} is closed`));
+    return e && this.#fits(ch, h, e) ? e : null;
+  }
+
+  /** A reply larger than maxArrayBytes is an ERROR instead (clients refuse such messages too). */
+  #fits(ch: Channel, h: CaHeader, e: { payload: Uint8Array }): boolean {
+    const limit = this.#host.limits.maxArrayBytes;
+    if (e.payload.length <= limit) return true;
+    this.link.send(msg.errorMessage(ch.cid, Eca.TOLARGE, h, `${ch.name}: ${e.payload.length} bytes, more than EPICS_CA_MAX_ARRAY_BYTES (${limit})`));
+    return false;
+  }
+
+  #read(h: CaHeader): void {
+    const ch = this.#channel(h, h.p1);
+    if (!ch) return;
+    const e = this.#encode(ch, h, h.dataType, h.count);
+    if (!e) return;
+    // READ (obsolete) answers with the sid where READ_NOTIFY has the status.
+    const p1 = h.command === Cmd.READ ? ch.sid : Eca.NORMAL;
+    this.#send(msg.dataReply(h.command, p1, h.p2, h.dataType, e.count, e.payload));
+  }
+
+  #write(h: CaHeader, payload: Uint8Array): void {
+    const ch = this.#channel(h, h.p1);
+    if (!ch) return;
+    const notify = h.command === Cmd.WRITE_NOTIFY;
+    const answer = (status: number, text: string): void => {
+      if (notify) this.link.send(msg.writeNotifyReply(status, h.p2, h.dataType, h.count));
+      else if (status !== Eca.NORMAL) this.link.send(msg.errorMessage(ch.cid, status, h, text));
+    };
+    const handler = ch.pv.onPut;
+    if (!handler) return answer(Eca.NOWTACCESS, `${ch.name} is read-only`);
+    if (h.dataType > LAST_DBR || dbrLayout(h.dataType).cls !== 0) return answer(Eca.BADTYPE, `writes take a plain DBR type, not ${h.dataType}`);
+    const data = decodeDbr(h.dataType, h.count, payload); // a payload shorter than claimed: bad bytes
+    const type = ch.pv.type;
+    const current = ch.pv.value;
+    if (!type || !current) return answer(Eca.DISCONN, `${ch.name} is closed`);
+    const put = valueFromWrite(ch.view, type, current, data);
+    if (typeof put === 'string') return answer(Eca.PUTFAIL, `${ch.name}: ${put}`);
+    const failed = (err: unknown): void => answer(Eca.PUTFAIL, `${ch.name}: ${(err as Error)?.message ?? String(err)}`);
+    // Called at once: a read right behind the write (caput does that) must see the new value.
+    let r: void | Promise<void>;
+    try {
+      r = handler(ch.pv, { ...put, options: {}, peer: this.peer, account: this.user, channel: ch.name });
+    } catch (err) {
+      return failed(err);
+    }
+    if (r instanceof Promise) r.then(() => answer(Eca.NORMAL, ''), failed);
+    else answer(Eca.NORMAL, '');
+  }
+
+  // ---- subscriptions ------------------------------------------------------------------------
+
+  #eventAdd(h: CaHeader, payload: Uint8Array): void {
+    const ch = this.#channel(h, h.p1);
+    if (!ch) return;
+    const mask = msg.eventMaskOf(payload);
+    const type = ch.pv.type;
+    if (h.dataType > LAST_DBR) return this.link.send(msg.errorMessage(ch.cid, Eca.BADTYPE, h, `DBR type ${h.dataType} is not supported`));
+    if (!type) return this.link.send(msg.errorMessage(ch.cid, Eca.DISCONN, h, `${ch.name} is closed`));
+    if (ch.monitors.has(h.p2) || this.#subscriptions >= this.#host.limits.maxSubscriptions) {
+      return this.link.send(msg.errorMessage(ch.cid, Eca.ALLOCMEM, h, ch.monitors.has(h.p2) ? `subscription id ${h.p2} is in use` : 'too many subscriptions'));
+    }
+    const m = new ServerMonitor(this, type, ch.sid, h.p2, h.dataType, h.count, mask);
+    ch.monitors.set(h.p2, m);
+    this.#subscriptions++;
+    m.unsubscribe = ch.pv.subscribe(m);
+    this.deliver(m); // the current value first, as EPICS servers do
+  }
+
+  #eventCancel(h: CaHeader): void {
+    const ch = this.#channel(h, h.p1);
+    if (!ch) return;
+    const m = ch.monitors.get(h.p2);
+    if (!m) return this.link.send(msg.errorMessage(ch.cid, Eca.BADMONID, h, `no subscription ${h.p2}`));
+    this.#dropMonitor(ch, m);
+    // Confirmation: an EVENT_ADD reply without data.
+    this.link.send(msg.dataReply(Cmd.EVENT_ADD, ch.sid, m.subid, m.dataType, m.count));
+  }
+
+  #dropMonitor(ch: Channel, m: ServerMonitor): void {
+    if (!ch.monitors.delete(m.subid)) return;
+    this.#subscriptions--;
+    this.#pending.delete(m);
+    m.pending = false;
+    m.unsubscribe();
+  }
+
+  /** MonitorSink: send the PV's current value now, or leave it pending while the link is backed up. */
+  deliver(m: ServerMonitor): void {
+    if (m.pending) {
+      m.overruns++;
+      this.#host.stats.overruns++;
+      return;
+    }
+    if (!this.#eventsOn || this.#pending.size > 0 || this.link.bufferedBytes >= this.#host.limits.sendHighWater) {
+      m.pending = true;
+      this.#pending.add(m);
+      return;
+    }
+    this.#sendUpdate(m);
+  }
+
+  #sendUpdate(m: ServerMonitor): void {
+    const ch = this.#channelOfMonitor(m);
+    if (!ch) return;
+    const e = this.#host.encoded(ch.served, ch.view, m.dataType, m.count);
+    const request = { command: Cmd.EVENT_ADD, payloadSize: 16, dataType: m.dataType, count: m.count, p1: ch.sid, p2: m.subid };
+    if (!e || !this.#fits(ch, request, e)) return;
+    this.#send(msg.dataReply(Cmd.EVENT_ADD, Eca.NORMAL, m.subid, m.dataType, e.count, e.payload));
+  }
+
+  #channelOfMonitor(m: ServerMonitor): Channel | undefined {
+    const ch = this.#channels.get(m.sid);
+    return ch?.monitors.get(m.subid) === m ? ch : undefined;
+  }
+
+  /** The connection drained (or events were turned back on): send what was held back. */
+  onDrain(): void {
+    if (!this.#eventsOn) return;
+    const pvs = new Set<SharedPV>();
+    for (const m of this.#pending) {
+      if (this.link.bufferedBytes >= this.#host.limits.sendHighWater) break;
+      this.#pending.delete(m);
+      m.pending = false;
+      const ch = this.#channelOfMonitor(m);
+      if (ch) pvs.add(ch.pv);
+      this.#sendUpdate(m);
+    }
+    for (const pv of pvs) pv.notifyRoom();
+  }
+
+  /** Sends a data message; a client that lets too much pile up is not reading: it is dropped. */
+  #send(bytes: Uint8Array): void {
+    this.link.send(bytes);
+    const limit = this.#host.limits.sendHardLimit;
+    if (this.link.bufferedBytes > limit) {
+      this.link.close(new ProtocolError('ERR_LIMIT', `CA client ${this.peer} does not read: more than ${limit} bytes wait for it`));
+    }
+  }
+
+  /** The link closed: release every subscription. */
+  onClose(): void {
+    for (const ch of [...this.#channels.values()]) this.#dropChannel(ch);
+  }
+}

@@ -1,0 +1,49 @@
+// The consumer's `ca` input: CaReceiver monitors a CA channel (served here by our CaServer) and
+// hands each update to the sink as a normative type, with received/overrun statistics.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { CaClient } from '../../src/ca/client.js';
+import { CaServer } from '../../src/ca/server.js';
+import { CaReceiver } from '../../src/consumer/ca-receiver.js';
+import type { Received } from '../../src/consumer/io.js';
+import { SharedPV } from '../../src/pva/server/shared-pv.js';
+import { ntscalar } from '../../src/pvdata/nt/index.js';
+
+test('CaReceiver delivers { value, type } updates and counts them; stop() ends the monitor', async (t0) => {
+  const server = new CaServer({ host: '127.0.0.1', tcpPort: 0, udpPort: 0 });
+  await server.listen();
+  const pv = SharedPV.mailbox().open(ntscalar.type('double'), { value: 0.5 });
+  server.addPV('RCV:x', pv);
+  const client = new CaClient({ env: { EPICS_CA_AUTO_ADDR_LIST: 'NO', EPICS_CA_ADDR_LIST: `127.0.0.1:${server.udpPort}` }, timeoutMs: 3000 });
+  t0.after(async () => {
+    client.close();
+    await server.close();
+  });
+
+  const got: Received[] = [];
+  let want = 0;
+  let reached: () => void = () => {};
+  const until = (n: number) => new Promise<void>((r) => ((want = n), (reached = r), got.length >= n && r()));
+  const rx = new CaReceiver(client, 'ca://RCV:x');
+  rx.start((r) => {
+    got.push(r);
+    if (got.length >= want) reached();
+    return true;
+  });
+  await until(1);
+  assert.equal(got[0]!.type.id, 'epics:nt/NTScalar:1.0');
+  assert.equal(got[0]!.value['value'], 0.5);
+  pv.post({ value: 1.5 });
+  pv.post({ value: 2.5 });
+  await until(3);
+  assert.deepEqual(got.map((r) => r.value['value']), [0.5, 1.5, 2.5]);
+  assert.deepEqual(rx.stats(), { nReceived: 3, nRejected: 0, nErrors: 0, nOverruns: 0 });
+  rx.resetStats();
+  assert.equal(rx.stats().nReceived, 0);
+  pv.post({ value: 3.5 });
+  await until(4);
+  assert.equal(rx.stats().nReceived, 1);
+  rx.stop();
+  await client.get('RCV:x'); // the cancel has reached the server
+  assert.equal(pv.subscriberCount, 0);
+});
