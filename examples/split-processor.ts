@@ -1,7 +1,11 @@
 // Splits every mono frame into nx × ny tiles and publishes each tile as its own NTNDArray
-// (PvaPy's splitAdImageProcessorExample.py). Tiles keep the frame's uniqueId and carry two extra
-// top-level fields, tileIndexX and tileIndexY, so that a collector can put the frame together
-// again; the output type declares them (getOutputType), otherwise they would not be published.
+// (PvaPy's splitAdImageProcessorExample.py). Tiles keep the frame's uniqueId and carry extra
+// top-level fields: tileIndexX and tileIndexY (column and row of the tile), and
+// nTilesX and nTilesY (how many tiles the frame was cut into); the output type declares them
+// (getOutputType), otherwise they would not be published. Each tile's `dimension` entries say
+// where it lies in the frame, as areaDetector describes a region: `offset` is the tile's first
+// column (x) or row (y), `fullSize` the frame's width or height. With these, a collector running
+// examples/stitch-processor.ts puts the frames together again without being told their size.
 //
 //   sluice consumer --input-channel pvapy:image --output-channel 'split:*:output' \
 //     --processor-file examples/split-processor.ts --processor-args '{"nx": 2, "ny": 2}'
@@ -9,7 +13,7 @@
 // by at most one pixel when the size is not a multiple of n.
 import { AdImageProcessor, TYPED_ARRAY, t, type ProcessorConfig, type PVStructure, type PVTypedArray, type ScalarType, type StructureDesc } from 'sluice';
 
-const TILE_FIELDS = { tileIndexX: t.int, tileIndexY: t.int };
+const TILE_FIELDS = { tileIndexX: t.int, tileIndexY: t.int, nTilesX: t.int, nTilesY: t.int };
 
 export class SplitProcessor extends AdImageProcessor {
   /** Number of tiles across (x) and down (y). */
@@ -66,8 +70,12 @@ export class SplitProcessor extends AdImageProcessor {
           uniqueId: frame.id,
           // The frame's own time, so that tiles of one frame stay recognisably together.
           dataTimeStamp: value['dataTimeStamp'],
-          extra: { tileIndexX: tx, tileIndexY: ty },
+          extra: { tileIndexX: tx, tileIndexY: ty, nTilesX: this.nx, nTilesY: this.ny },
         });
+        out['dimension'] = [
+          { size: w, offset: x0, fullSize: nx, binning: 1, reverse: false },
+          { size: y1 - y0, offset: y0, fullSize: ny, binning: 1, reverse: false },
+        ];
         this.updateOutputChannel(out);
         this.nTiles += 1;
       }

@@ -16,6 +16,7 @@ export type ErrorCode =
   | 'ERR_REMOTE' // the peer answered with an error status
   | 'ERR_NOT_SUPPORTED' // the PV does not support the operation (e.g. put on a read-only PV)
   | 'ERR_PROCESSOR' // a user processor failed to load or run
+  | 'ERR_FILE' // a data file that is missing, unreadable, malformed or inconsistent with its header
   | 'ERR_USAGE'; // bad command-line usage
 
 export class SluiceError extends Error {
@@ -52,6 +53,16 @@ export class InvalidArgumentError extends SluiceError {
   constructor(message: string, options?: ErrorOptions) {
     super('ERR_INVALID_ARGUMENT', message, options);
     this.name = 'InvalidArgumentError';
+  }
+}
+
+/** A data file (a frame source, a sidecar) that cannot be used; the message names the file. */
+export class FileError extends SluiceError {
+  readonly path: string;
+  constructor(path: string, message: string, options?: ErrorOptions) {
+    super('ERR_FILE', `${path}: ${message}`, options);
+    this.name = 'FileError';
+    this.path = path;
   }
 }
 
@@ -101,5 +112,6 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   'ERR_REMOTE',
   'ERR_NOT_SUPPORTED',
   'ERR_PROCESSOR',
+  'ERR_FILE',
   'ERR_USAGE',
 ];

@@ -30,6 +30,15 @@ export {
 export * from './errors.js';
 export { UserDataProcessor } from './processing/user-data-processor.js';
 export { AdImageProcessor } from './processing/ad-image-processor.js';
+export { CaClient, CaServer, CaSubscription } from './ca/index.js';
+export { DataEncryptor, AdImageDataEncryptor } from './processing/builtin/encryptor.js';
+export { DataDecryptor, AdImageDataDecryptor } from './processing/builtin/decryptor.js';
+export { encryptedDataT } from './processing/builtin/encrypted-data.js';
+export { AdOutputFileProcessor, ImageFileWriter } from './processing/builtin/image-file-writer.js';
+export { Hdf5AdImageWriter, Hdf5ImageWriter } from './processing/builtin/hdf5-writer.js';
+
+export { MirrorServer } from './mirror/mirror-server.js';
+export { parseChannelMap } from './mirror/channel-map.js';
 
 export type { ServerOptions, ServerStats, PVSource } from './pva/server/server.js';
 export type { PutRequest, PutHandler, RpcHandler, RpcResult, PeerInfo } from './pva/server/shared-pv.js';
@@ -48,3 +57,7 @@ export type { PVValue, PVStructure, PVUnion, PVAny, PVTypedArray } from './pvdat
 export type { PVRequest, RequestInfo, FieldSelection } from './pvdata/pvrequest.js';
 export type { ProcessorConfig, ProcessorLogger, MetadataQueue } from './processing/user-data-processor.js';
 export type { Frame, FrameStrides, ImageGeometry, ToNtNdArrayOptions } from './processing/nd-image.js';
+export type { CaClientOptions, CaGetResult, CaUpdate, CaSubscriptionStats, CaMonitorOptions, CaServerOptions, CaServerLimits, CaServerStats } from './ca/index.js';
+export type { MirrorOptions, MirrorCounters, MirrorServerOptions } from './mirror/mirror-server.js';
+export type { ChannelMapEntry, MirrorProvider } from './mirror/channel-map.js';
+export type { SourceProvider, SourceMonitor, SourceMonitorOptions, SourceUpdate } from './mirror/sources.js';

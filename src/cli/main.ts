@@ -5,12 +5,14 @@ import { sluiceVersion } from '../pva/server/server-info.js';
 import { helpText, markdownReference, parseCommandArgs, type CommandSpec, type OptionSpecs, type ParsedArgs } from './args.js';
 import { isUsageError, type CliContext } from './common.js';
 import * as call from './commands/call.js';
+import * as collector from './commands/collector.js';
 import * as consumer from './commands/consumer.js';
 import * as demo from './commands/demo.js';
 import * as get from './commands/get.js';
 import * as info from './commands/info.js';
 import * as list from './commands/list.js';
 import * as mailbox from './commands/mailbox.js';
+import * as mirror from './commands/mirror.js';
 import * as monitor from './commands/monitor.js';
 import * as put from './commands/put.js';
 import * as sim from './commands/sim.js';
@@ -21,7 +23,7 @@ interface CommandModule {
 }
 
 /** In the order `sluice --help` lists them. */
-const COMMANDS: CommandModule[] = [get, put, monitor, info, call, list, consumer, mailbox, demo, sim];
+const COMMANDS: CommandModule[] = [get, put, monitor, info, call, list, consumer, collector, mailbox, demo, sim, mirror];
 
 function generalHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.spec.name.length)) + 2;

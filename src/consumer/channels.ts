@@ -25,6 +25,47 @@ export function controlType(idField: string): StructureDesc {
 
 const COMMANDS: readonly string[] = ['configure', 'reset_stats', 'get_stats', 'stop'];
 
+/** What a control command acts on: a consumer or a collector. */
+export interface ControlTarget {
+  /** The framework's own keys of a `configure` (queue sizes, offsets), before the processor's. */
+  applyConfig(cfg: Record<string, unknown>): void;
+  configureProcessor(cfg: Record<string, unknown>): void | Promise<void>;
+  resetStats(): void;
+  refreshStatus(): unknown;
+  requestStop(): void;
+}
+
+/** Run a control command; resolves with the statusMessage (PvaPy's texts). */
+export async function runControlCommand(target: ControlTarget, cmd: ControlCommand, args: string): Promise<string> {
+  switch (cmd) {
+    case 'configure': {
+      let cfg: unknown = args;
+      try {
+        cfg = args ? JSON.parse(args) : {};
+      } catch {
+        // PvaPy passes non-JSON arguments through as a string.
+      }
+      try {
+        const obj = typeof cfg === 'object' && cfg !== null ? (cfg as Record<string, unknown>) : {};
+        target.applyConfig(obj);
+        await target.configureProcessor(typeof cfg === 'object' && cfg !== null ? obj : { args: cfg });
+        return 'Configuration successful';
+      } catch (err) {
+        return `Configuration failed: ${(err as Error).message}`;
+      }
+    }
+    case 'reset_stats':
+      target.resetStats();
+      return 'Stats reset successful';
+    case 'get_stats':
+      target.refreshStatus();
+      return 'Stats update successful';
+    case 'stop':
+      target.requestStop();
+      return 'Stop flag set';
+  }
+}
+
 /** Host the control PV; puts run the command and then post its result. */
 export function serveControl(server: Server, name: string, idField: string, id: number, handler: CommandHandler): SharedPV {
   const pv = new SharedPV({
@@ -53,7 +94,7 @@ export function serveControl(server: Server, name: string, idField: string, id: 
 const COUNTER: ScalarType = 'uint';
 const RATE: ScalarType = 'double';
 
-function group(fields: Record<string, ScalarType>): StructureDesc {
+export function group(fields: Record<string, ScalarType>): StructureDesc {
   return t.struct(Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, t.scalar(v)])));
 }
 
@@ -69,8 +110,22 @@ export const processorStatsT = group({
   nErrors: COUNTER, errorRate: RATE, nMissed: COUNTER, missedRate: RATE,
 });
 
-/** The consumer status type; userStats holds the processor's typed statistics. */
-export function statusType(userTypes: Record<string, ScalarType>): StructureDesc {
+export const metadataStatsT = t.struct({
+  channel: t.string,
+  receiverStats: group({ nReceived: COUNTER, receivedRate: RATE, nRejected: COUNTER, rejectedRate: RATE, nOverruns: COUNTER, overrunRate: RATE }),
+  queueStats: queueStatsT,
+});
+
+/** metadataStats_1..N fields of a status type. */
+export function metadataFields(n: number): [string, FieldDesc][] {
+  return Array.from({ length: n }, (_, i) => [`metadataStats_${i + 1}`, metadataStatsT] as [string, FieldDesc]);
+}
+
+/**
+ * The consumer status type; userStats holds the processor's typed statistics, then one
+ * metadataStats_<n> per metadata channel.
+ */
+export function statusType(userTypes: Record<string, ScalarType>, nMetadata = 0): StructureDesc {
   const fields: [string, FieldDesc][] = [
     ['consumerId', t.uint],
     ['inputChannel', t.string],
@@ -83,6 +138,7 @@ export function statusType(userTypes: Record<string, ScalarType>): StructureDesc
     ['processorStats', processorStatsT],
   ];
   if (Object.keys(userTypes).length > 0) fields.push(['userStats', group(userTypes)]);
+  fields.push(...metadataFields(nMetadata));
   return t.struct(fields);
 }
 

@@ -1,5 +1,6 @@
 // One data consumer (PvaPy's pvapy-hpc-consumer with one id): receives a stream, optionally
 // queues it, runs the user processor, publishes its output, and serves control and status PVs.
+import { CaClient } from '../ca/client.js';
 import { Client } from '../pva/client/client.js';
 import { Server } from '../pva/server/server.js';
 import { SharedPV } from '../pva/server/shared-pv.js';
@@ -7,8 +8,10 @@ import { timeNow } from '../pvdata/nt/index.js';
 import type { ScalarType, StructureDesc } from '../pvdata/types.js';
 import type { PVStructure } from '../pvdata/values.js';
 import type { UserDataProcessor } from '../processing/user-data-processor.js';
-import { serveControl, statusType, typedUserStats, type ControlCommand } from './channels.js';
+import { runControlCommand, serveControl, statusType, typedUserStats, type ControlCommand } from './channels.js';
 import { MonitorReceiver, Publisher, PvasReceiver, RpcReceiver, type InputMode, type OutputMode, type Received, type Receiver } from './io.js';
+import { CaReceiver } from './ca-receiver.js';
+import type { MetadataChannels, MetadataStats } from './metadata.js';
 import { ProcessingController, type ProcessorStats } from './processing-controller.js';
 import { ReceiverQueue, type QueueStats } from './receiver-queue.js';
 
@@ -32,6 +35,8 @@ export interface ConsumerOptions {
   nSequentialUpdates: number;
   skipInitialUpdates: number;
   processor: UserDataProcessor;
+  /** Metadata channels, made with this consumer's clients. */
+  metadata?: ((client: Client, caClient: () => CaClient) => MetadataChannels) | undefined;
   /** Environment for the server and client (EPICS_PVA*). */
   env?: NodeJS.ProcessEnv;
 }
@@ -44,6 +49,7 @@ export interface ConsumerStats {
   queueStats: QueueStats;
   processorStats: ProcessorStats;
   userStats: Record<string, number>;
+  metadataStats: MetadataStats[];
 }
 
 export class DataConsumer {
@@ -53,11 +59,15 @@ export class DataConsumer {
   readonly controller: ProcessingController;
   readonly #receiver: Receiver;
   readonly #queue: ReceiverQueue<Received> | null;
+  readonly #metadata: MetadataChannels | null;
   #publisher: Publisher | null = null;
   #statusPV: SharedPV | null = null;
   #statusTypes: Record<string, ScalarType> = {};
   #statusCount = 0;
   #stopRequested: (() => void) | null = null;
+  #ca: CaClient | null = null;
+  /** The Channel Access client (ca input, ca:// metadata), made on first use. */
+  readonly #caClient = (): CaClient => (this.#ca ??= new CaClient({ env: this.options.env ?? process.env }));
   readonly stopped: Promise<void>;
   #running = false;
 
@@ -82,13 +92,17 @@ export class DataConsumer {
       },
       options.outputChannel ? (first, inputType) => this.#makePublisher(first, inputType) : null,
     );
+    this.#metadata = options.metadata?.(this.client, this.#caClient) ?? null;
+    if (this.#metadata) p.metadataQueueMap = this.#metadata.queueMap;
     this.#queue = options.receiverQueueSize >= 0 ? new ReceiverQueue<Received>(options.receiverQueueSize) : null;
     this.#receiver =
       options.inputMode === 'pva'
         ? new MonitorReceiver(this.client, options.inputChannel, options.inputRequest, options.serverQueueSize)
-        : options.inputMode === 'pvas'
+        : options.inputMode === 'ca'
+          ? new CaReceiver(this.#caClient(), options.inputChannel)
+          : options.inputMode === 'pvas'
           ? new PvasReceiver(this.server, options.inputChannel, p.getInputType())
-          : new RpcReceiver(this.server, options.inputChannel);
+            : new RpcReceiver(this.server, options.inputChannel);
     this.stopped = new Promise((resolve) => (this.#stopRequested = resolve));
   }
 
@@ -107,11 +121,12 @@ export class DataConsumer {
     }
     if (o.statusChannel) {
       this.#statusTypes = o.processor.getStatsTypes();
-      const pv = new SharedPV().open(statusType(this.#statusTypes));
+      const pv = new SharedPV().open(statusType(this.#statusTypes, this.#metadata?.specs.length ?? 0));
       this.server.addPV(o.statusChannel, pv);
       this.#statusPV = pv;
     }
     await this.server.listen();
+    this.#metadata?.start();
     await o.processor.start();
     this.#running = true;
     const q = this.#queue;
@@ -150,35 +165,21 @@ export class DataConsumer {
     }
   }
 
-  async command(cmd: ControlCommand, args: string): Promise<string> {
-    switch (cmd) {
-      case 'configure': {
-        let cfg: unknown = args;
-        try {
-          cfg = args ? JSON.parse(args) : {};
-        } catch {
-          // PvaPy passes non-JSON arguments through as a string.
-        }
-        try {
-          const obj = typeof cfg === 'object' && cfg !== null ? (cfg as Record<string, unknown>) : {};
-          if (this.#queue && typeof obj['receiverQueueSize'] === 'number') this.#queue.maxLength = obj['receiverQueueSize'];
-          this.controller.configure(obj);
-          await this.options.processor.configure(typeof cfg === 'object' && cfg !== null ? obj : { args: cfg });
-          return 'Configuration successful';
-        } catch (err) {
-          return `Configuration failed: ${(err as Error).message}`;
-        }
-      }
-      case 'reset_stats':
-        this.resetStats();
-        return 'Stats reset successful';
-      case 'get_stats':
-        this.refreshStatus();
-        return 'Stats update successful';
-      case 'stop':
-        this.requestStop();
-        return 'Stop flag set';
-    }
+  command(cmd: ControlCommand, args: string): Promise<string> {
+    return runControlCommand(
+      {
+        applyConfig: (cfg) => {
+          if (this.#queue && typeof cfg['receiverQueueSize'] === 'number') this.#queue.maxLength = cfg['receiverQueueSize'];
+          this.controller.configure(cfg);
+        },
+        configureProcessor: (cfg) => this.options.processor.configure(cfg),
+        resetStats: () => this.resetStats(),
+        refreshStatus: () => this.refreshStatus(),
+        requestStop: () => this.requestStop(),
+      },
+      cmd,
+      args,
+    );
   }
 
   requestStop(): void {
@@ -188,6 +189,7 @@ export class DataConsumer {
   resetStats(): void {
     this.#receiver.resetStats();
     this.#queue?.resetCounters();
+    this.#metadata?.resetStats();
     if (this.#publisher) this.#publisher.stats.nPublished = this.#publisher.stats.nErrors = 0;
     this.controller.resetStats();
   }
@@ -210,6 +212,7 @@ export class DataConsumer {
       queueStats: this.#queue?.stats() ?? { nReceived: 0, nRejected: 0, nDelivered: 0, nQueued: 0 },
       processorStats: ps,
       userStats: this.options.processor.getStats(),
+      metadataStats: this.#metadata?.stats(rate) ?? [],
     };
   }
 
@@ -230,6 +233,7 @@ export class DataConsumer {
         queueStats: s.queueStats,
         processorStats: s.processorStats,
         ...(Object.keys(this.#statusTypes).length ? { userStats: typedUserStats(s.userStats, this.#statusTypes) } : {}),
+        ...Object.fromEntries(s.metadataStats.map((m, i) => [`metadataStats_${i + 1}`, m])),
       });
     }
     return s;
@@ -238,6 +242,7 @@ export class DataConsumer {
   /** Stop input, process what is queued, stop the processor, publish final stats, close. */
   async stop(): Promise<ConsumerStats> {
     this.#receiver.stop();
+    this.#metadata?.stop();
     const q = this.#queue;
     if (q) {
       for (let r = q.shift(); r; r = q.shift()) {
@@ -249,6 +254,7 @@ export class DataConsumer {
     await this.options.processor.stop();
     const s = this.refreshStatus();
     this.client.close();
+    this.#ca?.close();
     await this.server.close();
     return s;
   }

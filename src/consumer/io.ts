@@ -9,7 +9,7 @@ import { SharedPV } from '../pva/server/shared-pv.js';
 import { t, type StructureDesc } from '../pvdata/types.js';
 import type { PVStructure } from '../pvdata/values.js';
 
-export type InputMode = 'pva' | 'pvas' | 'rpc';
+export type InputMode = 'pva' | 'ca' | 'pvas' | 'rpc';
 export type OutputMode = 'pvas' | 'pva' | 'rpc';
 
 /** One received object. */

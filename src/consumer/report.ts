@@ -1,9 +1,10 @@
 // Printed statistics: a periodic report (groups chosen with --report-stats), a live view that
 // redraws in place on a terminal, and the combined statistics of several consumers at exit.
 import type { ConsumerStats } from './consumer.js';
+import type { MetadataStats } from './metadata.js';
 import type { ProcessorStats } from './processing-controller.js';
 
-export const REPORT_GROUPS = ['receiver', 'publisher', 'queue', 'processor', 'user'] as const;
+export const REPORT_GROUPS = ['receiver', 'publisher', 'queue', 'metadata', 'processor', 'user'] as const;
 export type ReportGroup = (typeof REPORT_GROUPS)[number];
 
 export function parseReportGroups(text: string): Set<ReportGroup> {
@@ -24,11 +25,20 @@ function line(name: string, o: Record<string, number>): string {
   return `  ${name}: ` + Object.entries(o).map(([k, v]) => `${k}=${num(v)}`).join(' ');
 }
 
+export function metadataLines(all: readonly MetadataStats[]): string[] {
+  return all.flatMap((m, i) => [
+    `  metadataStats_${i + 1} (${m.channel}):`,
+    '  ' + line('receiverStats', m.receiverStats),
+    '  ' + line('queueStats', { ...m.queueStats }),
+  ]);
+}
+
 export function formatStats(title: string, s: ConsumerStats, groups: Set<ReportGroup>): string {
   const out = [`${title} (input ${s.inputChannel})`];
   if (groups.has('receiver')) out.push(line('receiverStats', s.receiverStats));
   if (groups.has('publisher')) out.push(line('publisherStats', s.publisherStats));
   if (groups.has('queue')) out.push(line('queueStats', { ...s.queueStats }));
+  if (groups.has('metadata')) out.push(...metadataLines(s.metadataStats));
   if (groups.has('processor')) out.push(line('processorStats', { ...s.processorStats }));
   if (groups.has('user') && Object.keys(s.userStats).length) out.push(line('userStats', s.userStats));
   return out.join('\n');
@@ -97,5 +107,16 @@ export function combineStats(all: ConsumerStats[]): ConsumerStats {
     queueStats: sumGroup(all.map((s) => ({ ...s.queueStats }))) as unknown as ConsumerStats['queueStats'],
     processorStats,
     userStats: sumGroup(all.map((s) => s.userStats)),
+    metadataStats: combineMetadata(all.map((s) => s.metadataStats)),
   };
+}
+
+/** Per metadata channel (by position: every consumer has the same list), counters summed. */
+function combineMetadata(all: MetadataStats[][]): MetadataStats[] {
+  const first = all[0] ?? [];
+  return first.map((m, i) => ({
+    channel: m.channel,
+    receiverStats: sumGroup(all.map((s) => s[i]?.receiverStats ?? {})),
+    queueStats: sumGroup(all.map((s) => ({ ...(s[i]?.queueStats ?? {}) }))) as unknown as MetadataStats['queueStats'],
+  }));
 }

@@ -1,5 +1,6 @@
 // Running consumers: one in this process (with its report loop), or several, each in its own
-// OS process (PvaPy's --n-consumers), with the combined statistics printed at the end.
+// OS process (PvaPy's --n-consumers), with the combined statistics printed at the end; and the
+// run loop that collectors share.
 import { fork } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
 import type { ProcessorLogger } from '../processing/user-data-processor.js';
@@ -37,11 +38,22 @@ export function makeLogger(name: string, level: LogLevel | undefined, file: stri
   };
 }
 
-/** Run one consumer until stopped (control command, runtime, Ctrl-C); returns its final stats. */
-export async function runConsumer(c: DataConsumer, o: RunOptions, onStats?: (s: ConsumerStats) => void): Promise<ConsumerStats> {
+/** What runHost drives: a consumer or a collector. */
+export interface Runnable<S> {
+  start(): Promise<void>;
+  /** Resolves when a `stop` control command came. */
+  readonly stopped: Promise<void>;
+  refreshStatus(): S;
+  stop(): Promise<S>;
+}
+
+/**
+ * Run a consumer or collector until stopped (control command, runtime, Ctrl-C), refreshing its
+ * status and printing reports; returns its final stats.
+ */
+export async function runHost<S>(c: Runnable<S>, o: RunOptions, title: string, format: (title: string, s: S) => string, onStats?: (s: S) => void): Promise<S> {
   await c.start();
   const report = new ReportWriter(o.out, o.live);
-  const title = `consumer ${c.options.consumerId}`;
   const stop = new Promise<void>((resolve) => {
     void c.stopped.then(resolve);
     if (o.signal.aborted) resolve();
@@ -53,14 +65,19 @@ export async function runConsumer(c: DataConsumer, o: RunOptions, onStats?: (s: 
   const timer = setInterval(() => {
     const s = c.refreshStatus();
     onStats?.(s);
-    if (o.reportPeriodS > 0) report.write(formatStats(title, s, o.reportGroups));
+    if (o.reportPeriodS > 0) report.write(format(title, s));
   }, periodS * 1000);
   await stop;
   clearInterval(timer);
   const final = await c.stop();
   report.release();
-  if (!onStats) o.out.write(formatStats(`${title} final`, final, o.reportGroups) + '\n');
+  if (!onStats) o.out.write(format(`${title} final`, final) + '\n');
   return final;
+}
+
+/** Run one consumer until stopped; returns its final stats. */
+export function runConsumer(c: DataConsumer, o: RunOptions, onStats?: (s: ConsumerStats) => void): Promise<ConsumerStats> {
+  return runHost(c, o, `consumer ${c.options.consumerId}`, (title, s) => formatStats(title, s, o.reportGroups), onStats);
 }
 
 /** Messages between the parent and a consumer child process. */

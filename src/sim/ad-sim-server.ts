@@ -1,14 +1,17 @@
-// AdSimServer: pvapy-ad-sim-server as a library. Serves random NTNDArray frames on one channel
-// (plus optional metadata PVs) from a pvAccess Server of its own or one it is given, and runs
-// the publishing schedule between a start delay and a shutdown delay. No CLI parsing here:
+// AdSimServer: pvapy-ad-sim-server as a library. Serves NTNDArray frames (random ones, or frames
+// read from files: see file-source.ts) on one channel (plus optional metadata PVs) from a
+// pvAccess Server of its own or one it is given, and runs the publishing schedule between a
+// start delay and a shutdown delay. No CLI parsing here:
 // `sluice sim` is a thin layer over this class, and tests and benchmarks embed it directly.
-import { InvalidArgumentError, SluiceError } from '../errors.js';
+import { CaServer, type CaServerOptions } from '../ca/server.js';
+import { InvalidArgumentError } from '../errors.js';
 import { Server, type ServerOptions } from '../pva/server/server.js';
 import { SharedPV } from '../pva/server/shared-pv.js';
 import { timeT } from '../pvdata/nt/common.js';
 import { ntndarray } from '../pvdata/nt/ntndarray.js';
 import { t, type StructureDesc } from '../pvdata/types.js';
-import { FrameCache, type FrameCacheOptions } from './frame-cache.js';
+import { FrameCache, type FrameCacheOptions, type SimFrames } from './frame-cache.js';
+import type { FrameSpec } from './frames.js';
 import { FramePublisher, realClock, type Progress, type PublishSummary, type SimClock } from './publisher.js';
 
 export const DEFAULT_CHANNEL = 'pvapy:image';
@@ -16,7 +19,14 @@ export const DEFAULT_CHANNEL = 'pvapy:image';
 /** PvaPy's metadata record: `{double value; time_t timeStamp}`. */
 export const metadataType: StructureDesc = t.struct({ value: t.double, timeStamp: timeT });
 
-export interface AdSimServerOptions extends FrameCacheOptions {
+export interface AdSimServerOptions extends Omit<FrameCacheOptions, 'frame'> {
+  /** Generated frames: their shape and values (required unless `frames` is given). */
+  frame?: FrameSpec;
+  /**
+   * Frames from elsewhere, e.g. files (`await openFileFrames(...)`); then `frame`, `nFrames`,
+   * `cacheSize`, `cacheBytes` and `seed` are not used. close() closes them.
+   */
+  frames?: SimFrames;
   channelName?: string;
   /** Frames per second; <= 0 as fast as possible (default 20). */
   fps?: number;
@@ -32,8 +42,10 @@ export interface AdSimServerOptions extends FrameCacheOptions {
   lossless?: boolean;
   /** Start the schedule once this many monitors subscribe to the channel (default 0). */
   waitClients?: number;
-  /** Metadata PVs, `pva://name` (a comma-separated string or a list). */
+  /** Metadata PVs, `pva://name`, `ca://name` or a bare name (CA), as a comma-separated string or a list. */
   metadataPvs?: string | readonly string[];
+  /** The Channel Access server of the ca:// metadata PVs (default: configured from EPICS_CA(S)_*). */
+  caServerOptions?: CaServerOptions;
   /** Serve on this server (left open by close()); default a new one made from `serverOptions`. */
   server?: Server;
   serverOptions?: ServerOptions;
@@ -47,24 +59,25 @@ export type SimEvent =
   | ({ kind: 'progress' } & Progress)
   | { kind: 'stopped'; summary: PublishSummary };
 
-/** `pva://a,pva://b` → ['a', 'b']; Channel Access names (`ca://x` or bare, PvaPy's default) are refused. */
-export function parseMetadataPvs(spec: string | readonly string[]): string[] {
+export interface MetadataPvSpec {
+  protocol: 'pva' | 'ca';
+  name: string;
+}
+
+/** `pva://a,ca://b,c` → specs; a bare name is a Channel Access PV, as in PvaPy. */
+export function parseMetadataPvs(spec: string | readonly string[]): MetadataPvSpec[] {
   const items = (typeof spec === 'string' ? [spec] : spec).flatMap((s) => s.split(',')).map((s) => s.trim());
-  const names: string[] = [];
+  const out: MetadataPvSpec[] = [];
   for (const item of items.filter((s) => s !== '')) {
-    const m = /^pva:\/\/(.+)$/.exec(item);
-    if (!m) {
-      const name = item.replace(/^ca:\/\//, '');
-      throw new SluiceError(
-        'ERR_NOT_SUPPORTED',
-        `metadata PV '${item}': Channel Access is not supported yet (issue 4); serve it over pvAccess as pva://${name}`,
-      );
-    }
-    const name = m[1] as string;
-    if (names.includes(name)) throw new InvalidArgumentError(`metadata PV ${name} given twice`);
-    names.push(name);
+    const m = /^([a-z]+):\/\/(.*)$/i.exec(item);
+    const protocol = (m ? (m[1] as string).toLowerCase() : 'ca') as MetadataPvSpec['protocol'];
+    const name = m ? (m[2] as string) : item;
+    if (protocol !== 'pva' && protocol !== 'ca') throw new InvalidArgumentError(`metadata PV '${item}': use pva://NAME or ca://NAME`);
+    if (!name) throw new InvalidArgumentError(`metadata PV '${item}' has no name`);
+    if (out.some((o) => o.name === name)) throw new InvalidArgumentError(`metadata PV ${name} given twice`);
+    out.push({ protocol, name });
   }
-  return names;
+  return out;
 }
 
 /** The image PV, telling when monitors subscribe (to start once the expected clients are in). */
@@ -96,10 +109,14 @@ class ImagePV extends SharedPV {
 
 export class AdSimServer {
   readonly channelName: string;
-  readonly cache: FrameCache;
+  /** The frames published: a FrameCache of generated frames, or the `frames` given. */
+  readonly cache: SimFrames;
   readonly pv: SharedPV;
+  /** Metadata PVs by name, pva:// and ca:// ones alike. */
   readonly metadata: ReadonlyMap<string, SharedPV>;
   readonly server: Server;
+  /** Serves the ca:// metadata PVs (null without any). */
+  readonly caServer: CaServer | null;
   readonly #ownServer: boolean;
   readonly #o: AdSimServerOptions;
   readonly #clock: SimClock;
@@ -110,28 +127,37 @@ export class AdSimServer {
     this.#o = o;
     this.#clock = o.clock ?? realClock;
     this.channelName = o.channelName ?? DEFAULT_CHANNEL;
-    const metaNames = parseMetadataPvs(o.metadataPvs ?? []);
-    if (metaNames.includes(this.channelName)) throw new InvalidArgumentError(`metadata PV ${this.channelName} is the image channel`);
+    const metaSpecs = parseMetadataPvs(o.metadataPvs ?? []);
+    if (metaSpecs.some((m) => m.name === this.channelName)) throw new InvalidArgumentError(`metadata PV ${this.channelName} is the image channel`);
     const times = { fps: o.fps, runtime: o.runtime, startDelay: o.startDelay, shutdownDelay: o.shutdownDelay };
     for (const [what, v] of Object.entries(times)) {
       if (v !== undefined && !Number.isFinite(v)) throw new InvalidArgumentError(`${what} must be a finite number, not ${v}`);
     }
-    this.cache = new FrameCache(o);
+    if (o.frames) this.cache = o.frames;
+    else if (o.frame) this.cache = new FrameCache({ ...o, frame: o.frame });
+    else throw new InvalidArgumentError('AdSimServer needs a frame spec (generated frames) or frames');
     const image = new ImagePV();
     image.open(ntndarray.type(), this.cache.initial());
     this.pv = image;
     const metadata = new Map<string, SharedPV>();
-    for (const name of metaNames) metadata.set(name, new SharedPV().open(metadataType, { value: 0 }));
+    for (const m of metaSpecs) metadata.set(m.name, new SharedPV().open(metadataType, { value: 0 }));
     this.metadata = metadata;
     this.#ownServer = o.server === undefined;
     this.server = o.server ?? new Server(o.serverOptions);
     this.server.addPV(this.channelName, image);
-    for (const [name, pv] of metadata) this.server.addPV(name, pv);
+    const ca = metaSpecs.filter((m) => m.protocol === 'ca');
+    this.caServer = ca.length > 0 ? new CaServer(o.caServerOptions ?? {}) : null;
+    for (const m of metaSpecs) (m.protocol === 'pva' ? this.server : (this.caServer as CaServer)).addPV(m.name, metadata.get(m.name) as SharedPV);
   }
 
-  /** Start our own server (a given one is expected to be listening); resolves with its TCP port. */
+  /**
+   * Start our own server (a given one is expected to be listening) and the CA server of the
+   * ca:// metadata PVs; resolves with the pvAccess TCP port.
+   */
   async listen(): Promise<number> {
-    return this.#ownServer ? this.server.listen() : this.server.tcpPort;
+    const port = this.#ownServer ? await this.server.listen() : this.server.tcpPort;
+    await this.caServer?.listen();
+    return port;
   }
 
   /** Frames published so far. */
@@ -181,7 +207,13 @@ export class AdSimServer {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const name of [this.channelName, ...this.metadata.keys()]) this.server.removePV(name);
+    this.server.removePV(this.channelName);
+    for (const [name, pv] of this.metadata) {
+      // Returns false for a ca:// one: that one goes with its server.
+      if (!this.server.removePV(name) && pv.isOpen) pv.close();
+    }
+    await this.caServer?.close();
+    await this.cache.close?.();
     if (!this.#ownServer) return;
     // One turn of the event loop writes the end-of-channel messages before connections close.
     await new Promise((resolve) => setImmediate(resolve));

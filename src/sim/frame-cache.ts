@@ -31,7 +31,35 @@ export interface FrameCacheOptions {
   descriptor?: string;
 }
 
-export class FrameCache {
+/**
+ * What the publisher takes frames from: generated frames (FrameCache) or frames read from files
+ * (FileFrames, file-source.ts).
+ */
+export interface SimFrames {
+  /** NTNDArray dimensions of every frame, fastest first. */
+  readonly dims: readonly number[];
+  /** Bytes of pixels per frame. */
+  readonly frameBytes: number;
+  /** Frames kept in memory (recycled, or read ahead when streaming). */
+  readonly size: number;
+  /** Frames that will be published before the stream ends: Infinity when recycling. */
+  readonly limit: number;
+  /** Frames are made (or read) as they are published, each served once. */
+  readonly streaming: boolean;
+  /** The value a PV shows before the first frame. */
+  initial(): PVStructure;
+  /** The frame to publish as the `index`-th (0-based), uniqueId and time stamps still to set. */
+  frame(index: number): PVStructure;
+  /**
+   * Absent, or undefined when frame `index` can be taken now; else a promise that resolves true
+   * once it can, false if the supply ends or the signal aborts first (frames read from files).
+   */
+  ready?(index: number, signal: AbortSignal): Promise<boolean> | undefined;
+  /** Releases what the frames hold open (files). */
+  close?(): Promise<void>;
+}
+
+export class FrameCache implements SimFrames {
   readonly spec: Readonly<FrameSpec>;
   readonly dims: readonly number[];
   readonly frameBytes: number;

@@ -8,7 +8,7 @@
 // Time comes from a SimClock so the schedule can be tested with a fake clock.
 import type { SharedPV } from '../pva/server/shared-pv.js';
 import { timeNow, timeToSeconds, type TimeStamp } from '../pvdata/nt/common.js';
-import type { FrameCache } from './frame-cache.js';
+import type { SimFrames } from './frame-cache.js';
 
 export interface SimClock {
   /** Monotonic milliseconds. */
@@ -44,7 +44,8 @@ const MAX_UNIQUE_ID = 2 ** 31 - 1;
 
 export interface PublisherOptions {
   pv: SharedPV;
-  cache: FrameCache;
+  /** Where frames come from: generated (FrameCache) or read from files (FileFrames). */
+  cache: SimFrames;
   /** Frames per second; <= 0 as fast as possible. */
   fps: number;
   /** Publishing time from the first frame, in ms; <= 0 unlimited. */
@@ -137,6 +138,17 @@ export class FramePublisher {
       } else if (limited && n > 0 && clock.now() - start >= runtimeMs) {
         reason = 'runtime';
         break;
+      }
+      // Frames read from files may still be on their way (streaming): wait for the next one.
+      const pending = cache.ready?.(n, signal);
+      if (pending !== undefined) {
+        if (!(await pending)) {
+          reason = signal.aborted ? 'aborted' : 'frames';
+          break;
+        }
+        burst = 0;
+        n--; // not published yet: check again (abort, PV closed, schedule)
+        continue;
       }
       const room = this.#publish(n);
       if (!room && this.#o.lossless) {

@@ -193,7 +193,7 @@ test('every command has --help; docs/cli.md holds the generated reference', { ti
   const top = await run(t, ['--help'], envFor());
   assert.equal(top.code, 0);
   const commands = [...top.out.matchAll(/^ {2}([a-z]+) {2,}/gm)].map((m) => m[1] as string);
-  assert.deepEqual(commands, ['get', 'put', 'monitor', 'info', 'call', 'list', 'consumer', 'mailbox', 'demo', 'sim']);
+  assert.deepEqual(commands, ['get', 'put', 'monitor', 'info', 'call', 'list', 'consumer', 'collector', 'mailbox', 'demo', 'sim', 'mirror']);
   for (const c of commands) {
     const h = await run(t, [c, '--help'], envFor());
     assert.equal(h.code, 0, `${c} --help`);

@@ -8,23 +8,13 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Client } from '../../src/pva/client/client.js';
-import { CLI, freeUdpPort } from '../helpers/cli.js';
+import { CLI, loopbackEnv } from '../helpers/cli.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const RECORD = join(root, 'test/fixtures/consumer/record-ids.ts');
 
 async function setup(t: TestContext): Promise<{ env: NodeJS.ProcessEnv; dir: string; start: (args: string[]) => Proc; client: Client }> {
-  const udp = await freeUdpPort();
-  const env = {
-    ...process.env,
-    EPICS_PVA_AUTO_ADDR_LIST: 'NO',
-    EPICS_PVA_ADDR_LIST: '127.0.0.1',
-    EPICS_PVA_BROADCAST_PORT: String(udp),
-    EPICS_PVAS_BROADCAST_PORT: String(udp),
-    EPICS_PVAS_SERVER_PORT: '0',
-    EPICS_PVAS_AUTO_BEACON_ADDR_LIST: 'NO',
-    EPICS_PVAS_BEACON_ADDR_LIST: '',
-  };
+  const env = await loopbackEnv();
   const dir = mkdtempSync(join(tmpdir(), 'sluice-consumer-'));
   const procs: Proc[] = [];
   const client = new Client({ env, timeoutMs: 10_000, beaconPort: false });

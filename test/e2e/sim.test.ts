@@ -170,11 +170,10 @@ test('sluice monitor --stats measures the stream; metadata PVs carry the frame t
 
 test('unsupported inputs are refused with a clear message (exit status 2)', { timeout: TEST_TIMEOUT }, async (t) => {
   const cases: [string[], RegExp][] = [
-    [['-if', 'frames.h5'], /--input-file: frames from files are not supported yet \(a later issue\)/],
-    [['-id', 'dir'], /--input-directory: frames from files are not supported yet/],
-    [['-mpv', 'ca://X'], /Channel Access is not supported yet \(issue 4\)/],
-    [['-mpv', 'X'], /Channel Access is not supported yet \(issue 4\)/],
-    [['-npv', '13PVA1:cam1:Acquire'], /--notify-pv: Channel Access is not supported yet \(issue 4\)/],
+    [['-if', 'frames.h5', '-hcm'], /--hdf-compression-mode: publishing HDF5 chunks still compressed is not supported/],
+    [['-hds', '/entry/data/data'], /--hdf-dataset needs HDF5 input files/],
+    [['-mpv', 'http://X'], /--metadata-pv: metadata PV 'http:\/\/X': use pva:\/\/NAME or ca:\/\/NAME/],
+    [['-mpv', 'pva://X,ca://X'], /--metadata-pv: metadata PV X given twice/],
     [['-dt', 'int64'], /--datatype must be one of int8, uint8/],
     [['-cm', '1'], /colour mode 1 is not one of/],
     [['-mn', '10', '-mx', '5'], /empty value range/],

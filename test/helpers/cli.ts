@@ -54,3 +54,24 @@ export async function freeUdpPort(): Promise<number> {
   await new Promise<void>((r) => s.close(() => r()));
   return port;
 }
+
+/**
+ * Environment for spawned CLIs and test clients that find each other only on loopback: UDP
+ * search on a free port of this test's own (never the shared 5076), servers on any TCP port,
+ * no beacons, and none of the caller's other EPICS_* settings.
+ */
+export async function loopbackEnv(): Promise<NodeJS.ProcessEnv> {
+  const udp = String(await freeUdpPort());
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('EPICS_')) env[k] = v;
+  return {
+    ...env,
+    EPICS_PVA_AUTO_ADDR_LIST: 'NO',
+    EPICS_PVA_ADDR_LIST: '127.0.0.1',
+    EPICS_PVA_BROADCAST_PORT: udp,
+    EPICS_PVAS_BROADCAST_PORT: udp,
+    EPICS_PVAS_SERVER_PORT: '0',
+    EPICS_PVAS_AUTO_BEACON_ADDR_LIST: 'NO',
+    EPICS_PVAS_BEACON_ADDR_LIST: '',
+  };
+}

@@ -98,6 +98,7 @@ test('combined statistics sum counters and take the extremes of ids and times', 
       firstObjectId: first, lastObjectId: last, nProcessed: n, processedRate: n / 5, nErrors: 0, errorRate: 0, nMissed: 1, missedRate: 0.2,
     },
     userStats: {},
+    metadataStats: [],
   });
   const c = combineStats([one(1, 1, 99, 50), one(2, 2, 100, 50)]);
   assert.equal(c.processorStats.nProcessed, 100);

@@ -236,16 +236,18 @@ test('metadata PVs get a random value and exactly the frame time stamp, before t
   assert.equal(metadataType.fields[1]?.type.kind === 'structure' && metadataType.fields[1].type.id, timeT.id);
 });
 
-test('metadata PV names: pva:// only; Channel Access is refused clearly', () => {
-  assert.deepEqual(parseMetadataPvs('pva://a,pva://b'), ['a', 'b']);
-  assert.deepEqual(parseMetadataPvs(['pva://a', ' pva://c ,']), ['a', 'c']);
-  for (const ca of ['ca://x', 'x']) {
-    assert.throws(
-      () => parseMetadataPvs(ca),
-      (e: Error & { code?: string }) => e.code === 'ERR_NOT_SUPPORTED' && /Channel Access is not supported yet \(issue 4\)/.test(e.message),
-    );
-  }
-  assert.throws(() => parseMetadataPvs('pva://a,pva://a'), /twice/);
+test('metadata PV names: pva://, ca:// and bare names (Channel Access, as in PvaPy)', () => {
+  assert.deepEqual(parseMetadataPvs('pva://a,ca://b'), [
+    { protocol: 'pva', name: 'a' },
+    { protocol: 'ca', name: 'b' },
+  ]);
+  assert.deepEqual(parseMetadataPvs(['pva://a', ' c ,']), [
+    { protocol: 'pva', name: 'a' },
+    { protocol: 'ca', name: 'c' },
+  ]);
+  assert.throws(() => parseMetadataPvs('pva://a,ca://a'), /twice/);
+  assert.throws(() => parseMetadataPvs('http://a'), /use pva:\/\/NAME or ca:\/\/NAME/);
+  assert.throws(() => parseMetadataPvs('ca://'), /has no name/);
 });
 
 test('progress reports every N frames with the measured rate', async () => {

@@ -3,6 +3,7 @@
 import { DataConsumer } from '../../consumer/consumer.js';
 import type { InputMode, OutputMode } from '../../consumer/io.js';
 import { channelName, distributorUsed, monitorRequest, objectIdOffset, parseIdList } from '../../consumer/options.js';
+import { jsonOption, metadataFactory, metadataOption, numberOption } from '../framework-options.js';
 import { parseReportGroups } from '../../consumer/report.js';
 import { childChannel, makeLogger, runConsumer, runConsumerProcesses, type LogLevel } from '../../consumer/run.js';
 import { loadProcessor } from '../../processing/loader.js';
@@ -26,7 +27,7 @@ export const spec = defineCommand({
     'n-consumers': s('nc', 'Number of consumers, each a separate process with consecutive ids.', 'N', '1'),
     'consumer-id-list': s('cid', 'Explicit ids: 1,3,5 or range(first,last+1[,step]); overrides --consumer-id/--n-consumers.', 'LIST'),
     'input-channel': s('ic', 'Input channel (required); * is replaced by the consumer id.', 'NAME'),
-    'input-mode': s('im', 'pva (monitor a remote channel), pvas (host the input PV: others put into it), rpc (host an RPC service).', 'MODE', 'pva'),
+    'input-mode': s('im', 'pva (monitor a remote channel), ca (monitor a Channel Access channel), pvas (host the input PV: others put into it), rpc (host an RPC service).', 'MODE', 'pva'),
     'input-args': s('ia', 'JSON dictionary for the input receiver (accepted for compatibility; unused).', 'JSON'),
     'output-channel': s('oc', 'Output channel (_ for the default name); none: nothing is published.', 'NAME'),
     'output-mode': s('om', 'pvas (a PV hosted here), pva (put into a remote PV), rpc (call a remote RPC service).', 'MODE', 'pvas'),
@@ -51,7 +52,7 @@ export const spec = defineCommand({
     'distributor-trigger': s('dt', 'Field whose change marks a new update (e.g. uniqueId; plugin default timeStamp).', 'FIELD'),
     'distributor-updates': s('du', 'Consecutive updates per client (or set) before the next one is served.', 'N'),
     'n-distributor-sets': s('nds', 'Number of client sets across separately started commands (for the id offset).', 'N', '1'),
-    'metadata-channels': s('mc', 'Metadata channels pva://name,ca://name (not available yet: issue 4).', 'LIST'),
+    'metadata-channels': s('mc', 'Metadata channels pva://NAME,ca://NAME (a bare name is CA), each monitored into a queue the processor reads as metadataQueueMap.get(NAME).', 'LIST'),
     runtime: s('rt', 'Seconds to run; <=0 until stopped.', 'SEC', '0'),
     'report-period': s('rp', 'Seconds between statistics reports (and status PV refresh); <=0 none.', 'SEC', '0'),
     'report-stats': s('rs', 'Report groups: receiver, publisher, queue, processor, user, all.', 'LIST', 'all'),
@@ -70,24 +71,8 @@ export const spec = defineCommand({
 
 type Values = ParsedArgs<typeof spec.options>['values'];
 
-function int(v: Values, name: keyof Values): number {
-  const text = v[name] as string;
-  const n = Number(text);
-  if (!Number.isFinite(n)) throw new UsageError(`--${String(name)} expects a number, not '${text}'`);
-  return n;
-}
-
-function json(v: Values, name: keyof Values): Record<string, unknown> {
-  const text = v[name] as string | undefined;
-  if (!text) return {};
-  try {
-    const o: unknown = JSON.parse(text);
-    if (typeof o !== 'object' || o === null || Array.isArray(o)) throw new Error('not a JSON object');
-    return o as Record<string, unknown>;
-  } catch (err) {
-    throw new UsageError(`--${String(name)} is not a JSON dictionary: ${(err as Error).message}`);
-  }
-}
+const int = (v: Values, name: keyof Values & string): number => numberOption(v[name] as string | undefined, name);
+const json = (v: Values, name: keyof Values & string): Record<string, unknown> => jsonOption(v[name] as string | undefined, name);
 
 export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext): Promise<number> {
   const v = args.values;
@@ -95,9 +80,9 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
   if (!input) throw new UsageError('--input-channel is required');
   const inputMode = (v['input-mode'] as string).toLowerCase();
   const outputMode = (v['output-mode'] as string).toLowerCase();
-  if (!['pva', 'pvas', 'rpc'].includes(inputMode)) throw new UsageError(`--input-mode must be pva, pvas or rpc, not '${inputMode}'`);
+  if (!['pva', 'ca', 'pvas', 'rpc'].includes(inputMode)) throw new UsageError(`--input-mode must be pva, ca, pvas or rpc, not '${inputMode}'`);
   if (!['pva', 'pvas', 'rpc'].includes(outputMode)) throw new UsageError(`--output-mode must be pvas, pva or rpc, not '${outputMode}'`);
-  if (v['metadata-channels']) throw new UsageError('--metadata-channels is not available yet (issue 4)');
+  const metadataSpecs = metadataOption(v['metadata-channels']);
   const nSets = int(v, 'n-distributor-sets');
   const dist = {
     pluginName: v['distributor-plugin-name'] as string,
@@ -173,6 +158,7 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
     nSequentialUpdates,
     skipInitialUpdates: system.skipInitialUpdates,
     processor,
+    metadata: metadataFactory(metadataSpecs, serverQueueSize, int(v, 'receiver-queue-size')),
   });
   const child = childChannel();
   const final = await runConsumer(consumer, child ? { ...run, signal: child.stop, live: false } : run, child?.onStats);

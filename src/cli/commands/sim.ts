@@ -1,41 +1,67 @@
-// sluice sim: PvaPy's pvapy-ad-sim-server for generated frames. Same option names (long and
-// multi-letter short ones), defaults chosen for tests and benchmarks rather than PvaPy's slow
-// ones, and the same progress and summary lines, so scripts written for PvaPy keep working.
+// sluice sim: PvaPy's pvapy-ad-sim-server, for generated frames and frames from files (NumPy,
+// HDF5, TIFF, raw binary). Same option names (long and multi-letter short ones), defaults chosen
+// for tests and benchmarks rather than PvaPy's slow ones, and the same progress and summary
+// lines, so scripts written for PvaPy keep working.
+import { describeLayout, frameXY } from '../../formats/frame-file.js';
 import { AdSimServer, parseMetadataPvs, type SimEvent } from '../../sim/ad-sim-server.js';
+import { FrameCache } from '../../sim/frame-cache.js';
+import { FileFrames, openFileFrames, type FileInputOptions } from '../../sim/file-source.js';
 import { isSimDatatype, SIM_DATATYPES } from '../../sim/frames.js';
 import type { PublishSummary } from '../../sim/publisher.js';
+import { CaClient } from '../../ca/client.js';
+import { buildPut } from './put.js';
 import { SluiceError } from '../../errors.js';
+import { Client } from '../../pva/client/client.js';
 import { defineCommand, UsageError, type OptionSpec, type ParsedArgs } from '../args.js';
 import { hostOption, jsonOption, portOption, serverPort, type CliContext } from '../common.js';
 
 const num = (short: string, value: string, description: string, dflt?: string): OptionSpec =>
   dflt === undefined ? { type: 'string', short, value, description } : { type: 'string', short, value, description, default: dflt };
-const LATER = 'Not supported yet: frames from files come in a later issue (only generated frames now).';
-const NO_CA = 'Not supported yet: Channel Access is issue 4.';
 
 export const spec = defineCommand({
   name: 'sim',
   summary: 'Serve simulated area-detector frames (NTNDArray) at a given rate, like pvapy-ad-sim-server.',
-  usage: ['[options]'],
+  usage: ['[options]', '-if FILE | -id DIR [-hds DATASET] [-cfg RAW.yaml] [options]'],
   description:
     'Generates -nf distinct random frames (default: enough to fill the cache of -cs frames, at most 256 MiB) and ' +
     'publishes them over and over on the channel, uniqueId 1, 2, 3... (the value before the first frame has uniqueId 0), ' +
     'frame n at start + n/fps (late frames go out back to back until the schedule is caught up). ' +
     'More frames than the cache holds are generated while publishing and served once. ' +
+    'With -if or -id the frames come from files instead, keeping their type and shape: NumPy .npy/.npz ' +
+    '(2-d = one frame, 3-d = a stack, 4-d = colour frames), HDF5 .h5/.hdf/.hdf5 (dataset -hds), TIFF .tif/.tiff ' +
+    '(every page a frame) and raw binary described by -cfg; a directory gives all its files sorted by name, ' +
+    'files it cannot read skipped with a warning. If the frames fit the cache they are recycled; otherwise they ' +
+    'are read ahead while publishing, each served once, and the run ends after the last. ' +
+    '-nx, -ny, -dt, -mn, -mx and --seed apply to generated frames only. ' +
     'The first line printed is "serving CHANNEL on HOST:PORT". ' +
     'Defaults differ from PvaPy (20 fps kept; PvaPy: 300 s runtime, 10 s start and shutdown delays, a report every frame): ' +
     'runtime 60 s, start and shutdown delays 1 s, about one report a second. ' +
-    'The options for input files and the notify PV are recognised but refused. See docs/sim.md.',
+    'The notify PV and --hdf-compression-mode are refused. See docs/sim.md.',
   options: {
     'channel-name': { type: 'string', short: 'cn', value: 'NAME', description: 'PVA channel for the frames.', default: 'pvapy:image' },
     'n-x-pixels': num('nx', 'N', 'Columns of each frame.', '256'),
     'n-y-pixels': num('ny', 'N', 'Rows of each frame.', '256'),
     datatype: num('dt', 'TYPE', `Pixel type: ${Object.keys(SIM_DATATYPES).join(', ')}.`, 'uint8'),
-    'color-mode': num('cm', 'MODE', 'Colour mode: 0 mono [NX,NY], 2 RGB1 [3,NX,NY], 3 RGB2 [NX,3,NY], 4 RGB3 [NX,NY,3].', '0'),
+    'color-mode': num(
+      'cm',
+      'MODE',
+      'Colour mode: 0 mono [NX,NY], 2 RGB1 [3,NX,NY], 3 RGB2 [NX,3,NY], 4 RGB3 [NX,NY,3] (default: 0). ' +
+        'With files: the layout of 3-d arrays (one colour frame instead of a stack), of 4-d arrays with several axes of 3, and of raw frames.',
+    ),
     minimum: num('mn', 'V', "Smallest generated value, clamped to the type's range (default: the type's minimum)."),
     maximum: num('mx', 'V', "Largest generated value, clamped to the type's range (default: the type's maximum)."),
-    'n-frames': num('nf', 'N', 'Distinct frames; <= 0 fills the cache (at most 256 MiB of frames).', '0'),
-    'cache-size': num('cs', 'N', 'Frames kept ready and recycled.', '1000'),
+    'n-frames': num(
+      'nf',
+      'N',
+      'Distinct frames; <= 0 fills the cache (at most 256 MiB of frames), or with files takes all their frames (else the first N).',
+      '0',
+    ),
+    'cache-size': num(
+      'cs',
+      'N',
+      'Frames kept ready and recycled; with files, also the depth of the read-ahead queue when there are more frames than this (with -nf <= 0 at most 256 MiB of frames).',
+      '1000',
+    ),
     'frame-rate': num('fps', 'FPS', 'Frames per second; <= 0 publishes as fast as possible.', '20'),
     // Defaults that differ from PvaPy's are applied in readOptions, so the help can name both.
     runtime: num('rt', 'SEC', 'Seconds of publishing from the first frame; <= 0 until Ctrl-C (default: 60; PvaPy: 300).'),
@@ -56,7 +82,8 @@ export const spec = defineCommand({
       value: 'LIST',
       multiple: true,
       description:
-        'Comma-separated pva://NAME metadata PVs {double value; time_t timeStamp}: ' +
+        'Comma-separated metadata PVs {double value; time_t timeStamp}, pva://NAME on this pvAccess server, ' +
+        'ca://NAME or a bare name on a Channel Access server (EPICS_CA_SERVER_PORT, default 5064): ' +
         'a random value in [0,1) with the time stamp of each frame, posted before it.',
     },
     'disable-curses': { type: 'boolean', short: 'dc', description: 'Accepted for PvaPy compatibility: progress is always plain text.' },
@@ -75,18 +102,55 @@ export const spec = defineCommand({
     port: portOption,
     host: hostOption,
     json: { ...jsonOption, description: 'Print every line (where it serves, progress, summary) as one JSON object.' },
-    'input-directory': { type: 'string', short: 'id', value: 'DIR', description: LATER },
-    'input-file': { type: 'string', short: 'if', value: 'FILE', description: LATER },
-    'mmap-mode': { type: 'boolean', short: 'mm', description: LATER },
-    'hdf-dataset': { type: 'string', short: 'hds', value: 'PATH', description: LATER },
-    'hdf-compression-mode': { type: 'boolean', short: 'hcm', description: LATER },
-    'config-file': { type: 'string', short: 'cfg', value: 'FILE', description: LATER },
-    'notify-pv': { type: 'string', short: 'npv', value: 'PV', description: NO_CA },
-    'notify-pv-value': { type: 'string', short: 'nvl', value: 'V', description: NO_CA },
+    'input-directory': {
+      type: 'string',
+      short: 'id',
+      value: 'DIR',
+      description: 'Publish the frames of every regular file in DIR, sorted by name; unreadable or unknown files are skipped with a warning.',
+    },
+    'input-file': {
+      type: 'string',
+      short: 'if',
+      value: 'FILE',
+      description: 'Publish the frames of FILE: .npy, .npz, .h5/.hdf/.hdf5, .tif/.tiff, or raw binary with -cfg.',
+    },
+    'mmap-mode': {
+      type: 'boolean',
+      short: 'mm',
+      description: 'Accepted for PvaPy compatibility: files are always read frame by frame at their offset, never loaded whole.',
+    },
+    'hdf-dataset': {
+      type: 'string',
+      short: 'hds',
+      value: 'PATH',
+      description: 'Dataset of HDF5 inputs, e.g. /entry/data/data (default: the first 3-d, else 2-d, numeric dataset).',
+    },
+    'hdf-compression-mode': {
+      type: 'boolean',
+      short: 'hcm',
+      description: 'Not supported: HDF5 frames are always published decompressed (no direct chunk reads).',
+    },
+    'config-file': {
+      type: 'string',
+      short: 'cfg',
+      value: 'FILE',
+      description:
+        'YAML (or JSON) description of raw binary inputs, PvaPy keys: file_info: {datatype, width, height, header_offset, ' +
+        'endian, between_frames, n_images, ordered_files}. Files of other extensions are then raw.',
+    },
+    'notify-pv': {
+      type: 'string',
+      short: 'npv',
+      value: 'PV',
+      description: 'A PV to put --notify-pv-value into when publishing starts (e.g. to start a real detector): ca://NAME or a bare name over Channel Access, pva://NAME over pvAccess.',
+    },
+    'notify-pv-value': { type: 'string', short: 'nvl', value: 'V', description: 'The value put into --notify-pv.', default: '1' },
   },
   maxPositionals: 0,
   examples: [
     'sluice sim -cn pvapy:image -nx 128 -ny 128 -dt uint8 -rt 60 -fps 1',
+    'sluice sim -if frames.npy -fps 100 -rt 0',
+    'sluice sim -id scans/ -hds /entry/data/data -cs 100 -fps 0 --lossless --wait-clients 1',
     'sluice sim -nx 128 -ny 128 -fps 10000 -rp 10000 -mpv pva://x,pva://y',
     'sluice sim -fps 0 --lossless --wait-clients 1 -rt 10 --port 0',
   ],
@@ -98,16 +162,32 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
   const v = args.values;
   refuseUnsupported(v);
   const o = readOptions(v);
+  const input = readInput(v, o.frame.colorMode, ctx);
   const { port, explicit } = serverPort(v.port, ctx.env);
   const serverOptions = { env: ctx.env, ...(explicit ? { port } : {}), ...(v.host ? { host: v.host } : {}) };
   const json = v.json ?? false;
   const say = (text: string, obj: Record<string, unknown>) => ctx.out(json ? JSON.stringify(obj) : text);
+  // Bad values (empty range, colour mode, too large frames) are usage errors; file errors are not.
+  const usage = (err: unknown) => (err instanceof SluiceError && err.code === 'ERR_INVALID_ARGUMENT' ? new UsageError(err.message) : err);
+  let fileFrames: FileFrames | undefined;
+  try {
+    // Files are opened (and read, when they fit the cache) before the server binds its port.
+    if (input) fileFrames = await openFileFrames(input, { nFrames: o.nFrames, cacheSize: o.cacheSize });
+  } catch (err) {
+    throw usage(err);
+  }
   let sim: AdSimServer;
   try {
-    sim = new AdSimServer({ ...o, serverOptions, onEvent: (e) => report(e, say) });
+    const notify = notifier(v['notify-pv'], v['notify-pv-value'] as string, ctx);
+    const onEvent = (e: SimEvent): void => {
+      report(e, say);
+      if (e.kind === 'started') notify?.();
+    };
+    const caServerOptions = { env: ctx.env, ...(v.host ? { host: v.host } : {}) };
+    sim = new AdSimServer({ ...o, ...(fileFrames ? { frames: fileFrames } : {}), serverOptions, caServerOptions, onEvent });
   } catch (err) {
-    // Bad values (empty range, colour mode, too large frames) are usage errors.
-    throw err instanceof SluiceError && err.code === 'ERR_INVALID_ARGUMENT' ? new UsageError(err.message) : err;
+    await fileFrames?.close();
+    throw usage(err);
   }
   let summary: PublishSummary;
   try {
@@ -168,21 +248,25 @@ function report(e: SimEvent, say: Say): void {
 /** What will be published: PvaPy's start-up summary in a few lines. */
 function describe(sim: AdSimServer, o: ReturnType<typeof readOptions>, say: Say): void {
   const c = sim.cache;
-  const cm = ['mono', '', 'RGB1', 'RGB2', 'RGB3'][c.spec.colorMode ?? 0];
-  const { nx, ny, datatype, colorMode } = c.spec;
-  const count = c.streaming
-    ? `${c.limit} frames generated while publishing (more than the cache), each served once`
-    : `${c.size} cached frames, recycled`;
-  say(
-    `${count}: ${nx}x${ny} ${datatype} ${cm} (dimensions [${c.dims.join(',')}], ${c.frameBytes} bytes), ` +
-      `values in [${c.range.min},${c.range.max}]`,
-    {
-      event: 'frames',
-      count: c.streaming ? c.limit : c.size,
-      streaming: c.streaming,
-      ...{ nx, ny, datatype, colorMode, dims: c.dims, frameBytes: c.frameBytes, min: c.range.min, max: c.range.max },
-    },
-  );
+  if (c instanceof FrameCache) {
+    const cm = ['mono', '', 'RGB1', 'RGB2', 'RGB3'][c.spec.colorMode ?? 0];
+    const { nx, ny, datatype, colorMode } = c.spec;
+    const count = c.streaming
+      ? `${c.limit} frames generated while publishing (more than the cache), each served once`
+      : `${c.size} cached frames, recycled`;
+    say(
+      `${count}: ${nx}x${ny} ${datatype} ${cm} (dimensions [${c.dims.join(',')}], ${c.frameBytes} bytes), ` +
+        `values in [${c.range.min},${c.range.max}]`,
+      {
+        event: 'frames',
+        count: c.streaming ? c.limit : c.size,
+        streaming: c.streaming,
+        ...{ nx, ny, datatype, colorMode, dims: c.dims, frameBytes: c.frameBytes, min: c.range.min, max: c.range.max },
+      },
+    );
+  } else if (c instanceof FileFrames) {
+    describeFiles(c, say);
+  }
   const { fps, lossless, runtime, startDelay, shutdownDelay, reportPeriod } = o;
   const expected = fps > 0 ? `${((c.frameBytes * fps) / 1e6).toFixed(4)} MBps expected` : 'as fast as possible';
   const limit = runtime > 0 ? `runtime ${runtime} s` : 'no runtime limit';
@@ -195,14 +279,83 @@ function describe(sim: AdSimServer, o: ReturnType<typeof readOptions>, say: Say)
   if (names.length) say(`metadata PVs: ${names.join(', ')}`, { event: 'metadata', pvs: names });
 }
 
-function refuseUnsupported(v: Values): void {
-  for (const name of ['input-directory', 'input-file', 'mmap-mode', 'hdf-dataset', 'hdf-compression-mode', 'config-file'] as const) {
-    if (v[name] !== undefined) {
-      throw new UsageError(`--${name}: frames from files are not supported yet (a later issue); only generated frames are`);
-    }
+/** The files and how their frames will be published. */
+function describeFiles(c: FileFrames, say: Say): void {
+  const src = c.source;
+  const files = [...new Set(src.parts.map((p) => p.path))];
+  const listed = src.parts
+    .slice(0, 4)
+    .map((p) => `${p.path}${p.detail ? ` ${p.format === 'hdf5' ? 'dataset ' : ''}${p.detail}` : ''} (${p.format}, ${p.frames} frame${p.frames === 1 ? '' : 's'})`);
+  if (src.parts.length > 4) listed.push(`... ${src.parts.length - 4} more`);
+  say(`input: ${src.frames} frames from ${files.length} file${files.length === 1 ? '' : 's'}: ${listed.join(', ')}${src.skipped ? `; ${src.skipped} skipped` : ''}`, {
+    event: 'input',
+    frames: src.frames,
+    files: files.length,
+    skipped: src.skipped,
+    parts: src.parts.map((p) => ({ path: p.path, format: p.format, ...(p.detail ? { detail: p.detail } : {}), frames: p.frames })),
+  });
+  const { layout } = c;
+  const count = c.streaming
+    ? `${c.total} frames read while publishing (more than the cache; read ahead up to ${c.size}), each served once`
+    : `${c.total} cached frame${c.total === 1 ? '' : 's'} from files, recycled`;
+  const { nx, ny } = frameXY(layout);
+  say(`${count}: ${describeLayout(layout)} (dimensions [${c.dims.join(',')}], ${c.frameBytes} bytes)`, {
+    event: 'frames',
+    count: c.total,
+    streaming: c.streaming,
+    cached: c.size,
+    ...{ nx, ny, datatype: layout.dtype, colorMode: layout.colorMode, dims: c.dims, frameBytes: c.frameBytes },
+  });
+}
+
+/** The file inputs, or undefined for generated frames. */
+function readInput(v: Values, colorMode: number, ctx: CliContext): FileInputOptions | undefined {
+  const file = v['input-file'];
+  const dir = v['input-directory'];
+  const cfg = v['config-file'];
+  if (file === undefined && dir === undefined && cfg === undefined) {
+    if (v['hdf-dataset'] !== undefined) throw new UsageError('--hdf-dataset needs HDF5 input files (--input-file or --input-directory)');
+    return undefined;
   }
-  for (const name of ['notify-pv', 'notify-pv-value'] as const) {
-    if (v[name] !== undefined) throw new UsageError(`--${name}: Channel Access is not supported yet (issue 4)`);
+  if (v['color-mode'] !== undefined && ![0, 2, 3, 4].includes(colorMode)) {
+    throw new UsageError(`colour mode ${colorMode} is not one of 0 (mono), 2 (RGB1), 3 (RGB2), 4 (RGB3)`);
+  }
+  for (const [name, value] of [['input-file', file], ['input-directory', dir], ['config-file', cfg], ['hdf-dataset', v['hdf-dataset']]] as const) {
+    if (value !== undefined && value.trim() === '') throw new UsageError(`--${name} needs a value`);
+  }
+  return {
+    ...(file !== undefined ? { inputFile: file } : {}),
+    ...(dir !== undefined ? { inputDirectory: dir } : {}),
+    ...(cfg !== undefined ? { configFile: cfg } : {}),
+    ...(v['hdf-dataset'] !== undefined ? { hdfDataset: v['hdf-dataset'] } : {}),
+    ...(v['color-mode'] !== undefined ? { colorMode } : {}),
+    onWarning: (message: string) => ctx.err(`warning: ${message}`),
+  };
+}
+
+/** --notify-pv: put the value when publishing starts; a failure is reported, not fatal. */
+function notifier(pv: string | undefined, value: string, ctx: CliContext): (() => void) | null {
+  if (!pv) return null;
+  const pva = /^pva:\/\/(.+)$/.exec(pv);
+  return () => {
+    const done = (err?: unknown): void => ctx.err(err ? `warning: --notify-pv ${pv}: ${(err as Error).message}` : `notified ${pv} = ${value}`);
+    if (pva) {
+      const client = new Client({ env: ctx.env });
+      const warn = (text: string): void => ctx.err(`warning: --notify-pv ${pv}: ${text}`);
+      client.put(pva[1] as string, (cur) => buildPut(cur.type, cur.value, [value], warn)).then(() => done(), done).finally(() => client.close());
+    } else {
+      const client = new CaClient({ env: ctx.env });
+      client.put(pv.replace(/^ca:\/\//, ''), value).then(() => done(), done).finally(() => client.close());
+    }
+  };
+}
+
+function refuseUnsupported(v: Values): void {
+  if (v['hdf-compression-mode']) {
+    throw new UsageError(
+      '--hdf-compression-mode: publishing HDF5 chunks still compressed is not supported (h5wasm has no direct chunk read); ' +
+        'leave it out to publish the frames decompressed',
+    );
   }
 }
 
@@ -228,7 +381,7 @@ function readOptions(v: Values) {
       nx: integer(v['n-x-pixels'], '--n-x-pixels', 1),
       ny: integer(v['n-y-pixels'], '--n-y-pixels', 1),
       datatype,
-      colorMode: integer(v['color-mode'], '--color-mode', 0),
+      colorMode: integer(v['color-mode'] ?? '0', '--color-mode', 0),
       ...optional(v.minimum, 'minimum'),
       ...optional(v.maximum, 'maximum'),
     },

@@ -1,0 +1,342 @@
+// One data collector (PvaPy's pvapy-hpc-collector): monitors several producer channels, sorts
+// their objects by id in a cache (several objects may share an id), runs the user processor on
+// them in order, publishes its output, and serves control and status PVs.
+import { CaClient } from '../ca/client.js';
+import { Client } from '../pva/client/client.js';
+import { Server } from '../pva/server/server.js';
+import { SharedPV } from '../pva/server/shared-pv.js';
+import { timeNow } from '../pvdata/nt/index.js';
+import type { ScalarType, StructureDesc } from '../pvdata/types.js';
+import type { PVStructure } from '../pvdata/values.js';
+import type { UserDataProcessor } from '../processing/user-data-processor.js';
+import { runControlCommand, serveControl, typedUserStats, type ControlCommand } from '../consumer/channels.js';
+import { MonitorReceiver, Publisher, type Received } from '../consumer/io.js';
+import type { MetadataChannels } from '../consumer/metadata.js';
+import { ProcessingController } from '../consumer/processing-controller.js';
+import { ReceiverQueue } from '../consumer/receiver-queue.js';
+import { SortingCache } from './sorting-cache.js';
+import { collectorStatusType, type CollectorStats } from './status.js';
+
+export interface CollectorOptions {
+  collectorId: number;
+  /** Producer ids and their channels (the input template with * replaced). */
+  producers: { id: number; channel: string }[];
+  /** pvRequest of the producer monitors (queue size, fields), built by the caller. */
+  inputRequest: string;
+  serverQueueSize: number;
+  /** <0: objects go straight into the cache; 0: unbounded queues; >0: bounded queues. */
+  receiverQueueSize: number;
+  /** Objects held in the sorting cache. */
+  cacheSize: number;
+  /** Longest wait of an object for a missing predecessor (s). */
+  cacheTimeoutS: number;
+  outputChannel?: string | undefined;
+  statusChannel?: string | undefined;
+  controlChannel?: string | undefined;
+  objectIdField: string;
+  objectIdOffset: number;
+  skipInitialUpdates: number;
+  processor: UserDataProcessor;
+  metadata?: ((client: Client, caClient: () => CaClient) => MetadataChannels) | undefined;
+  env?: NodeJS.ProcessEnv;
+}
+
+interface Producer {
+  id: number;
+  channel: string;
+  receiver: MonitorReceiver;
+  queue: ReceiverQueue<Received> | null;
+  /** Objects the cache refused (older than what was already processed), or without an id. */
+  nRejected: number;
+  /** Initial updates of this producer not collected yet to skip. */
+  toSkip: number;
+}
+
+/** Objects moved from the receiver queues before the loop lets I/O in again. */
+const DRAIN_BATCH = 64;
+
+export class DataCollector {
+  readonly options: CollectorOptions;
+  readonly server: Server;
+  readonly client: Client;
+  readonly controller: ProcessingController;
+  readonly cache: SortingCache<Received>;
+  readonly #producers: Producer[];
+  readonly #metadata: MetadataChannels | null;
+  #publisher: Publisher | null = null;
+  #statusPV: SharedPV | null = null;
+  #statusTypes: Record<string, ScalarType> = {};
+  #statusCount = 0;
+  #stopRequested: (() => void) | null = null;
+  #ca: CaClient | null = null;
+  /** The Channel Access client (ca input, ca:// metadata), made on first use. */
+  readonly #caClient = (): CaClient => (this.#ca ??= new CaClient({ env: this.options.env ?? process.env }));
+  readonly stopped: Promise<void>;
+  #running = false;
+  /** Released objects waiting for an asynchronous process() to finish. */
+  #ready: Received[] = [];
+  /** An asynchronous process() under way. */
+  #current: Promise<void> | null = null;
+  #timer: NodeJS.Timeout | null = null;
+  #drainScheduled = false;
+  #warnedNoId = false;
+
+  constructor(options: CollectorOptions) {
+    this.options = options;
+    const env = options.env ?? process.env;
+    this.server = new Server({ env });
+    this.client = new Client({ env });
+    const p = options.processor;
+    p.processorId = options.collectorId;
+    p.objectIdField = options.objectIdField;
+    p.inputChannel = options.producers.map((x) => x.channel).join(',');
+    p.outputChannel = options.outputChannel ?? '';
+    p.server = this.server;
+    this.controller = new ProcessingController(
+      p,
+      // Initial updates are skipped per producer, before sorting (see #add).
+      { objectIdField: options.objectIdField, objectIdOffset: options.objectIdOffset, nSequentialUpdates: 1, skipInitialUpdates: 0 },
+      options.outputChannel ? (first, inputType) => this.#makePublisher(first, inputType) : null,
+    );
+    this.cache = new SortingCache<Received>({
+      capacity: options.cacheSize,
+      offset: options.objectIdOffset,
+      timeoutMs: options.cacheTimeoutS * 1000,
+      producers: options.producers.map((x) => x.id),
+    });
+    // PvaPy raises bounded receiver queues to at least 10 cache sizes.
+    const rqs = options.receiverQueueSize > 0 ? Math.max(options.receiverQueueSize, 10 * options.cacheSize) : options.receiverQueueSize;
+    this.#producers = options.producers.map(({ id, channel }) => ({
+      id,
+      channel,
+      receiver: new MonitorReceiver(this.client, channel, options.inputRequest, options.serverQueueSize),
+      queue: rqs >= 0 ? new ReceiverQueue<Received>(rqs) : null,
+      nRejected: 0,
+      toSkip: options.skipInitialUpdates,
+    }));
+    this.#metadata = options.metadata?.(this.client, this.#caClient) ?? null;
+    if (this.#metadata) p.metadataQueueMap = this.#metadata.queueMap;
+    this.stopped = new Promise((resolve) => (this.#stopRequested = resolve));
+  }
+
+  #makePublisher(first: PVStructure, inputType: StructureDesc): ((v: PVStructure) => void) | null {
+    const type = this.options.processor.getOutputType(first, inputType);
+    if (!type || !this.options.outputChannel) return null;
+    this.#publisher = new Publisher('pvas', this.options.outputChannel, type, this.server, this.client);
+    return this.#publisher.publish;
+  }
+
+  async start(): Promise<void> {
+    const o = this.options;
+    if (o.controlChannel) serveControl(this.server, o.controlChannel, 'collectorId', o.collectorId, (cmd, args) => this.command(cmd, args));
+    if (o.statusChannel) {
+      this.#statusTypes = o.processor.getStatsTypes();
+      const type = collectorStatusType(this.#statusTypes, this.#producers.map((p) => p.id), this.#metadata?.specs.length ?? 0);
+      this.#statusPV = new SharedPV().open(type);
+      this.server.addPV(o.statusChannel, this.#statusPV);
+    }
+    await this.server.listen();
+    this.#metadata?.start();
+    await o.processor.start();
+    this.#running = true;
+    for (const p of this.#producers) {
+      const q = p.queue;
+      p.receiver.start(
+        q
+          ? (r) => {
+              const taken = q.push(r);
+              this.#scheduleDrain();
+              return taken;
+            }
+          : (r) => {
+              this.#add(p, r);
+              this.#release();
+              return true;
+            },
+      );
+    }
+    this.refreshStatus();
+  }
+
+  #add(p: Producer, r: Received): void {
+    // A producer's first update is its current value, not a new object: skipped per producer
+    // (PvaPy counts after sorting, so with N producers N-1 stale values would be processed).
+    if (p.toSkip > 0) {
+      p.toSkip--;
+      return;
+    }
+    const raw = r.value[this.options.objectIdField];
+    const id = typeof raw === 'number' ? raw : typeof raw === 'bigint' ? Number(raw) : NaN;
+    if (Number.isNaN(id)) {
+      p.nRejected++;
+      if (!this.#warnedNoId) {
+        this.#warnedNoId = true;
+        this.options.processor.logger.warn(`objects from ${p.channel} have no numeric '${this.options.objectIdField}' field: rejected`);
+      }
+      return;
+    }
+    if (this.cache.add(p.id, id, r) === 'rejected') p.nRejected++;
+  }
+
+  /** With receiver queues: one object per producer per round into the cache, then release. */
+  #scheduleDrain(): void {
+    if (this.#drainScheduled || !this.#running) return;
+    this.#drainScheduled = true;
+    setImmediate(() => {
+      this.#drainScheduled = false;
+      let moved = 0;
+      for (let any = true; any && moved < DRAIN_BATCH; ) {
+        any = false;
+        for (const p of this.#producers) {
+          const r = p.queue?.shift();
+          if (!r) continue;
+          any = true;
+          moved++;
+          this.#add(p, r);
+        }
+        this.#release();
+      }
+      if (this.#producers.some((p) => (p.queue?.length ?? 0) > 0)) this.#scheduleDrain();
+    });
+  }
+
+  /** Process what the cache releases, in order; then wait for the next gap time-out, if any. */
+  #release(): void {
+    for (const rel of this.cache.takeReady()) for (const item of rel.items) this.#ready.push(item);
+    this.#pump();
+    this.#armTimer();
+  }
+
+  #pump(): void {
+    if (this.#current) return;
+    let i = 0;
+    const ready = this.#ready;
+    while (i < ready.length) {
+      const r = ready[i++] as Received;
+      const done = this.controller.process(r.value, r.type);
+      if (done instanceof Promise) {
+        this.#ready = ready.slice(i);
+        this.#current = done.then(() => {
+          this.#current = null;
+          this.#pump();
+        });
+        return;
+      }
+    }
+    this.#ready = [];
+  }
+
+  #armTimer(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+    const deadline = this.cache.nextDeadline();
+    if (deadline === null || !this.#running) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      this.#release();
+    }, Math.max(0, deadline - Date.now()) + 1);
+  }
+
+  command(cmd: ControlCommand, args: string): Promise<string> {
+    return runControlCommand(
+      {
+        applyConfig: (cfg) => {
+          if (typeof cfg['collectorCacheSize'] === 'number') this.cache.capacity = Math.max(this.#producers.length, cfg['collectorCacheSize']);
+          if (typeof cfg['objectIdOffset'] === 'number') this.cache.offset = Math.max(1, cfg['objectIdOffset']);
+          this.controller.configure(cfg);
+        },
+        configureProcessor: (cfg) => this.options.processor.configure(cfg),
+        resetStats: () => this.resetStats(),
+        refreshStatus: () => this.refreshStatus(),
+        requestStop: () => this.#stopRequested?.(),
+      },
+      cmd,
+      args,
+    );
+  }
+
+  resetStats(): void {
+    for (const p of this.#producers) {
+      p.receiver.resetStats();
+      p.queue?.resetCounters();
+      p.nRejected = 0;
+    }
+    this.cache.resetCounters();
+    this.#metadata?.resetStats();
+    if (this.#publisher) this.#publisher.stats.nPublished = this.#publisher.stats.nErrors = 0;
+    this.controller.resetStats();
+  }
+
+  stats(): CollectorStats {
+    const ps = this.controller.stats();
+    const rate = (n: number): number => (ps.receivingTime > 0 ? n / ps.receivingTime : 0);
+    const c = this.cache;
+    const pub = this.#publisher?.stats ?? { nPublished: 0, nErrors: 0 };
+    return {
+      collectorId: this.options.collectorId,
+      collectorStats: {
+        nCollected: c.nCollected, collectedRate: rate(c.nCollected),
+        nRejected: c.nRejected, rejectedRate: rate(c.nRejected),
+        nMissed: c.nMissed, missedRate: rate(c.nMissed),
+        nCached: c.size,
+      },
+      publisherStats: { nPublished: pub.nPublished, publishedRate: rate(pub.nPublished), nErrors: pub.nErrors, errorRate: rate(pub.nErrors) },
+      processorStats: ps,
+      userStats: this.options.processor.getStats(),
+      producerStats: this.#producers.map((p) => {
+        const r = p.receiver.stats();
+        const rejected = p.nRejected + (p.queue?.nRejected ?? 0);
+        return {
+          producerId: p.id,
+          channel: p.channel,
+          receiverStats: {
+            nReceived: r.nReceived, receivedRate: rate(r.nReceived),
+            nRejected: rejected, rejectedRate: rate(rejected),
+            nOverruns: r.nOverruns, overrunRate: rate(r.nOverruns),
+          },
+          queueStats: p.queue?.stats() ?? { nReceived: 0, nRejected: 0, nDelivered: 0, nQueued: 0 },
+        };
+      }),
+      metadataStats: this.#metadata?.stats(rate) ?? [],
+    };
+  }
+
+  refreshStatus(): CollectorStats {
+    const s = this.stats();
+    const pv = this.#statusPV;
+    if (pv) {
+      const now = timeNow();
+      pv.post({
+        collectorId: s.collectorId,
+        objectId: ++this.#statusCount,
+        objectTime: Number(now.secondsPastEpoch) + now.nanoseconds / 1e9,
+        objectTimestamp: now,
+        collectorStats: s.collectorStats,
+        publisherStats: s.publisherStats,
+        processorStats: s.processorStats,
+        ...(Object.keys(this.#statusTypes).length ? { userStats: typedUserStats(s.userStats, this.#statusTypes) } : {}),
+        ...Object.fromEntries(s.producerStats.map((p) => [`producerStats_${p.producerId}`, p])),
+        ...Object.fromEntries(s.metadataStats.map((m, i) => [`metadataStats_${i + 1}`, m])),
+      });
+    }
+    return s;
+  }
+
+  /** Stop the inputs, process everything queued and cached (in order), stop the processor. */
+  async stop(): Promise<CollectorStats> {
+    for (const p of this.#producers) p.receiver.stop();
+    this.#metadata?.stop();
+    this.#running = false;
+    if (this.#timer) clearTimeout(this.#timer);
+    for (const p of this.#producers) for (let r = p.queue?.shift(); r; r = p.queue?.shift()) this.#add(p, r);
+    for (const rel of this.cache.takeAll()) for (const item of rel.items) this.#ready.push(item);
+    this.#pump();
+    while (this.#current) await this.#current;
+    await this.options.processor.stop();
+    const s = this.refreshStatus();
+    this.client.close();
+    this.#ca?.close();
+    await this.server.close();
+    return s;
+  }
+}
