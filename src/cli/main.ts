@@ -83,6 +83,10 @@ export async function main(argv: string[], ctx: CliContext): Promise<number> {
       ctx.out(helpText(cmd.spec).trimEnd());
       return 0;
     }
+    if ((args.values as Record<string, unknown>)['version'] === true) {
+      ctx.out(`sluice ${sluiceVersion()}`);
+      return 0;
+    }
     return await cmd.run(args, ctx);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);

@@ -149,6 +149,9 @@ test('collector usage errors name the option', async (t) => {
   const badList = start(['collector', '-ic', 'x:*', '-pid', '1,a']);
   assert.equal(await badList.exited, 2);
   assert.match(badList.stderr(), /--producer-id-list: '1,a' is not an id list/);
+  const version = start(['collector', '-v']);
+  assert.equal(await version.exited, 0);
+  assert.match(version.stdout(), /^sluice \d+\.\d+\.\d+/);
   const twice = start(['collector', '-ic', 'x:*', '-pid', '1,1']);
   assert.equal(await twice.exited, 2);
   assert.match(twice.stderr(), /same id twice/);

@@ -27,6 +27,7 @@ export const spec = defineCommand({
     'is empty and their producer went back: a restarted stream. In channel names _ means ' +
     'pvapy:collector:ID:output|status|control. Control PV commands as for the consumer.',
   options: {
+    version: { type: 'boolean', short: 'v', description: "Print Sluice's version and exit (PvaPy's -v)." },
     'collector-id': s('id', 'Collector id, used in channel names.', 'ID', '1'),
     'producer-id-list': s('pid', 'Producer ids: 1,2,3 or range(first,last+1[,step]).', 'LIST', '1,2'),
     'input-channel': s('ic', 'Producer channel template (required); * is replaced by each producer id.', 'TEMPLATE'),

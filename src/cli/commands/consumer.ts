@@ -23,6 +23,7 @@ export const spec = defineCommand({
     '(--n-consumers, --consumer-id-list) run as separate processes; the combined statistics are printed at the end. ' +
     'Control PV commands (pvput NAME \'{"command":"..."}\'): configure (args: JSON), reset_stats, get_stats, stop.',
   options: {
+    version: { type: 'boolean', short: 'v', description: "Print Sluice's version and exit (PvaPy's -v)." },
     'consumer-id': s('id', 'Consumer id (the first one, with several consumers).', 'ID', '1'),
     'n-consumers': s('nc', 'Number of consumers, each a separate process with consecutive ids.', 'N', '1'),
     'consumer-id-list': s('cid', 'Explicit ids: 1,3,5 or range(first,last+1[,step]); overrides --consumer-id/--n-consumers.', 'LIST'),

@@ -21,6 +21,7 @@ export const spec = defineCommand({
     'A mirror appears with the first update of its source and disappears when the source goes away. ' +
     "Counters (nReceived, nOverruns) are printed per channel every report period and at exit. See docs/mirror.md.",
   options: {
+    version: { type: 'boolean', short: 'v', description: "Print Sluice's version and exit (PvaPy's -v)." },
     'channel-map': { type: 'string', short: 'cm', value: 'MAP', description: 'Mirror channels and their sources (required).' },
     runtime: { type: 'string', short: 'rt', value: 'SEC', description: 'Seconds to run; <= 0 until Ctrl-C.', default: '0' },
     'report-period': {

@@ -38,6 +38,7 @@ export const spec = defineCommand({
     'runtime 60 s, start and shutdown delays 1 s, about one report a second. ' +
     'The notify PV and --hdf-compression-mode are refused. See docs/sim.md.',
   options: {
+    version: { type: 'boolean', short: 'v', description: "Print Sluice's version and exit (PvaPy's -v)." },
     'channel-name': { type: 'string', short: 'cn', value: 'NAME', description: 'PVA channel for the frames.', default: 'pvapy:image' },
     'n-x-pixels': num('nx', 'N', 'Columns of each frame.', '256'),
     'n-y-pixels': num('ny', 'N', 'Rows of each frame.', '256'),
