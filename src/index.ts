@@ -37,6 +37,11 @@ export { encryptedDataT } from './processing/builtin/encrypted-data.js';
 export { AdOutputFileProcessor, ImageFileWriter } from './processing/builtin/image-file-writer.js';
 export { Hdf5AdImageWriter, Hdf5ImageWriter } from './processing/builtin/hdf5-writer.js';
 
+export { DataConsumer } from './consumer/consumer.js';
+export { DataCollector } from './collector/collector.js';
+export { SortingCache } from './collector/sorting-cache.js';
+export { MetadataChannels, parseMetadataChannels } from './consumer/metadata.js';
+export { AdSimServer } from './sim/ad-sim-server.js';
 export { MirrorServer } from './mirror/mirror-server.js';
 export { parseChannelMap } from './mirror/channel-map.js';
 
@@ -58,6 +63,11 @@ export type { PVRequest, RequestInfo, FieldSelection } from './pvdata/pvrequest.
 export type { ProcessorConfig, ProcessorLogger, MetadataQueue } from './processing/user-data-processor.js';
 export type { Frame, FrameStrides, ImageGeometry, ToNtNdArrayOptions } from './processing/nd-image.js';
 export type { CaClientOptions, CaGetResult, CaUpdate, CaSubscriptionStats, CaMonitorOptions, CaServerOptions, CaServerLimits, CaServerStats } from './ca/index.js';
+export type { ConsumerOptions, ConsumerStats } from './consumer/consumer.js';
+export type { CollectorOptions } from './collector/collector.js';
+export type { CollectorStats, CollectorCounters, ProducerStats } from './collector/status.js';
+export type { MetadataChannelSpec, MetadataStats } from './consumer/metadata.js';
+export type { AdSimServerOptions, SimEvent } from './sim/ad-sim-server.js';
 export type { MirrorOptions, MirrorCounters, MirrorServerOptions } from './mirror/mirror-server.js';
 export type { ChannelMapEntry, MirrorProvider } from './mirror/channel-map.js';
 export type { SourceProvider, SourceMonitor, SourceMonitorOptions, SourceUpdate } from './mirror/sources.js';
