@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { DataCollector } from '../../src/collector/collector.js';
+import { MetadataChannels, parseMetadataChannels } from '../../src/consumer/metadata.js';
 import { SharedPV } from '../../src/pva/server/shared-pv.js';
 import { t } from '../../src/pvdata/types.js';
 import type { PVStructure } from '../../src/pvdata/values.js';
@@ -107,3 +108,47 @@ for (const [label, rqs, async] of [['straight into the cache', -1, false], ['rec
     assert.equal(final.producerStats[1]!.channel, 'prod:2');
   });
 }
+
+test('collector: metadata channels reach the processor, counted per channel in the status', async (t0) => {
+  const { server, port } = await startServer();
+  const prod = SharedPV.readonly().open(itemT, { uniqueId: 0, value: 0 });
+  const meta = SharedPV.readonly().open(itemT, { uniqueId: 0, value: 0 });
+  server.addPV('mprod:1', prod);
+  server.addPV('mmeta', meta);
+  t0.after(() => server.close());
+  const seen: number[] = [];
+  class ReadsMetadata extends Recorder {
+    override process(value: PVStructure): unknown {
+      const q = this.metadataQueueMap.get('mmeta');
+      for (let m = q?.shift(); m; m = q?.shift()) seen.push(m['value'] as number);
+      return super.process(value);
+    }
+  }
+  const rec = new ReadsMetadata();
+  const collector = new DataCollector({
+    collectorId: 2,
+    producers: [{ id: 1, channel: 'mprod:1' }],
+    inputRequest: '',
+    serverQueueSize: 0,
+    receiverQueueSize: -1,
+    cacheSize: 10,
+    cacheTimeoutS: 1,
+    statusChannel: 'mcol:status',
+    objectIdField: 'uniqueId',
+    objectIdOffset: 1,
+    skipInitialUpdates: 1,
+    processor: rec,
+    metadata: (client, caClient) => new MetadataChannels(parseMetadataChannels('pva://mmeta'), { client, caClient, serverQueueSize: 0, receiverQueueSize: -1 }),
+    env: { ...pvaEnv(port), EPICS_PVAS_SERVER_PORT: '0', EPICS_PVAS_BROADCAST_PORT: '0' },
+  });
+  await collector.start();
+  await until(() => collector.stats().producerStats[0]!.receiverStats['nReceived']! >= 1 && collector.stats().metadataStats[0]!.receiverStats['nReceived']! >= 1);
+  meta.post({ uniqueId: 1, value: 0.5 });
+  await until(() => collector.stats().metadataStats[0]!.receiverStats['nReceived'] === 2);
+  prod.post({ uniqueId: 1, value: 1 });
+  await rec.reached(1);
+  assert.deepEqual(seen, [0, 0.5], 'the initial value and the update');
+  const final = await collector.stop();
+  assert.equal(final.metadataStats[0]!.channel, 'pva://mmeta');
+  assert.deepEqual(final.metadataStats[0]!.queueStats, { nReceived: 2, nRejected: 0, nDelivered: 2, nQueued: 0 });
+});
