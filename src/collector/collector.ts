@@ -4,12 +4,10 @@
 import { CaClient } from '../ca/client.js';
 import { Client } from '../pva/client/client.js';
 import { Server } from '../pva/server/server.js';
-import { SharedPV } from '../pva/server/shared-pv.js';
-import { timeNow } from '../pvdata/nt/index.js';
-import type { ScalarType, StructureDesc } from '../pvdata/types.js';
+import type { StructureDesc } from '../pvdata/types.js';
 import type { PVStructure } from '../pvdata/values.js';
 import type { UserDataProcessor } from '../processing/user-data-processor.js';
-import { runControlCommand, serveControl, typedUserStats, type ControlCommand } from '../consumer/channels.js';
+import { runControlCommand, serveControl, StatusPV, type ControlCommand } from '../consumer/channels.js';
 import { MonitorReceiver, Publisher, type Received } from '../consumer/io.js';
 import type { MetadataChannels } from '../consumer/metadata.js';
 import { ProcessingController } from '../consumer/processing-controller.js';
@@ -64,9 +62,7 @@ export class DataCollector {
   readonly #producers: Producer[];
   readonly #metadata: MetadataChannels | null;
   #publisher: Publisher | null = null;
-  #statusPV: SharedPV | null = null;
-  #statusTypes: Record<string, ScalarType> = {};
-  #statusCount = 0;
+  #status: StatusPV | null = null;
   #stopRequested: (() => void) | null = null;
   #ca: CaClient | null = null;
   /** The Channel Access client (ca input, ca:// metadata), made on first use. */
@@ -130,10 +126,9 @@ export class DataCollector {
     const o = this.options;
     if (o.controlChannel) serveControl(this.server, o.controlChannel, 'collectorId', o.collectorId, (cmd, args) => this.command(cmd, args));
     if (o.statusChannel) {
-      this.#statusTypes = o.processor.getStatsTypes();
-      const type = collectorStatusType(this.#statusTypes, this.#producers.map((p) => p.id), this.#metadata?.specs.length ?? 0);
-      this.#statusPV = new SharedPV().open(type);
-      this.server.addPV(o.statusChannel, this.#statusPV);
+      const userTypes = o.processor.getStatsTypes();
+      const type = collectorStatusType(userTypes, this.#producers.map((p) => p.id), this.#metadata?.specs.length ?? 0);
+      this.#status = new StatusPV(this.server, o.statusChannel, type, userTypes);
     }
     await this.server.listen();
     this.#metadata?.start();
@@ -303,22 +298,17 @@ export class DataCollector {
 
   refreshStatus(): CollectorStats {
     const s = this.stats();
-    const pv = this.#statusPV;
-    if (pv) {
-      const now = timeNow();
-      pv.post({
+    this.#status?.post(
+      {
         collectorId: s.collectorId,
-        objectId: ++this.#statusCount,
-        objectTime: Number(now.secondsPastEpoch) + now.nanoseconds / 1e9,
-        objectTimestamp: now,
         collectorStats: s.collectorStats,
         publisherStats: s.publisherStats,
         processorStats: s.processorStats,
-        ...(Object.keys(this.#statusTypes).length ? { userStats: typedUserStats(s.userStats, this.#statusTypes) } : {}),
         ...Object.fromEntries(s.producerStats.map((p) => [`producerStats_${p.producerId}`, p])),
-        ...Object.fromEntries(s.metadataStats.map((m, i) => [`metadataStats_${i + 1}`, m])),
-      });
-    }
+      },
+      s.userStats,
+      s.metadataStats,
+    );
     return s;
   }
 

@@ -25,6 +25,38 @@ export function controlType(idField: string): StructureDesc {
 
 const COMMANDS: readonly string[] = ['configure', 'reset_stats', 'get_stats', 'stop'];
 
+/** PvaPy's objectTime (seconds, a double) and objectTimestamp of now. */
+function objectStamp(): { objectTime: number; objectTimestamp: ReturnType<typeof timeNow> } {
+  const now = timeNow();
+  return { objectTime: Number(now.secondsPastEpoch) + now.nanoseconds / 1e9, objectTimestamp: now };
+}
+
+/**
+ * A status PV: each post is a complete refresh, numbered by objectId and stamped with the time,
+ * then the processor's typed userStats and one metadataStats_<n> per metadata channel.
+ */
+export class StatusPV {
+  readonly #pv: SharedPV;
+  readonly #userTypes: Record<string, ScalarType>;
+  #count = 0;
+
+  constructor(server: Server, name: string, type: StructureDesc, userTypes: Record<string, ScalarType>) {
+    this.#pv = new SharedPV().open(type);
+    this.#userTypes = userTypes;
+    server.addPV(name, this.#pv);
+  }
+
+  post(fields: PVStructure, userStats: Record<string, number>, metadataStats: readonly object[]): void {
+    this.#pv.post({
+      ...fields,
+      objectId: ++this.#count,
+      ...objectStamp(),
+      ...(Object.keys(this.#userTypes).length ? { userStats: typedUserStats(userStats, this.#userTypes) } : {}),
+      ...Object.fromEntries(metadataStats.map((m, i) => [`metadataStats_${i + 1}`, m])),
+    });
+  }
+}
+
 /** What a control command acts on: a consumer or a collector. */
 export interface ControlTarget {
   /** The framework's own keys of a `configure` (queue sizes, offsets), before the processor's. */
@@ -72,8 +104,7 @@ export function serveControl(server: Server, name: string, idField: string, id: 
     onPut: async (pv, put) => {
       const command = String(put.value['command'] ?? '');
       const args = String(put.value['args'] ?? '');
-      const now = timeNow();
-      const stamp = { objectTime: Number(now.secondsPastEpoch) + now.nanoseconds / 1e9, objectTimestamp: now };
+      const stamp = objectStamp();
       let statusMessage: string;
       if (!command) statusMessage = `Ignoring invalid request (no command specified): ${JSON.stringify({ command, args })}`;
       else if (!COMMANDS.includes(command)) {

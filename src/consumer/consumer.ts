@@ -3,12 +3,10 @@
 import { CaClient } from '../ca/client.js';
 import { Client } from '../pva/client/client.js';
 import { Server } from '../pva/server/server.js';
-import { SharedPV } from '../pva/server/shared-pv.js';
-import { timeNow } from '../pvdata/nt/index.js';
-import type { ScalarType, StructureDesc } from '../pvdata/types.js';
+import type { StructureDesc } from '../pvdata/types.js';
 import type { PVStructure } from '../pvdata/values.js';
 import type { UserDataProcessor } from '../processing/user-data-processor.js';
-import { runControlCommand, serveControl, statusType, typedUserStats, type ControlCommand } from './channels.js';
+import { runControlCommand, serveControl, statusType, StatusPV, type ControlCommand } from './channels.js';
 import { MonitorReceiver, Publisher, PvasReceiver, RpcReceiver, type InputMode, type OutputMode, type Received, type Receiver } from './io.js';
 import { CaReceiver } from './ca-receiver.js';
 import type { MetadataChannels, MetadataStats } from './metadata.js';
@@ -61,9 +59,7 @@ export class DataConsumer {
   readonly #queue: ReceiverQueue<Received> | null;
   readonly #metadata: MetadataChannels | null;
   #publisher: Publisher | null = null;
-  #statusPV: SharedPV | null = null;
-  #statusTypes: Record<string, ScalarType> = {};
-  #statusCount = 0;
+  #status: StatusPV | null = null;
   #stopRequested: (() => void) | null = null;
   #ca: CaClient | null = null;
   /** The Channel Access client (ca input, ca:// metadata), made on first use. */
@@ -120,10 +116,8 @@ export class DataConsumer {
       serveControl(this.server, o.controlChannel, 'consumerId', o.consumerId, (cmd, args) => this.command(cmd, args));
     }
     if (o.statusChannel) {
-      this.#statusTypes = o.processor.getStatsTypes();
-      const pv = new SharedPV().open(statusType(this.#statusTypes, this.#metadata?.specs.length ?? 0));
-      this.server.addPV(o.statusChannel, pv);
-      this.#statusPV = pv;
+      const userTypes = o.processor.getStatsTypes();
+      this.#status = new StatusPV(this.server, o.statusChannel, statusType(userTypes, this.#metadata?.specs.length ?? 0), userTypes);
     }
     await this.server.listen();
     this.#metadata?.start();
@@ -219,23 +213,18 @@ export class DataConsumer {
   /** Publish the statistics on the status PV (each report period, ≥ every 10 s, get_stats). */
   refreshStatus(): ConsumerStats {
     const s = this.stats();
-    const pv = this.#statusPV;
-    if (pv) {
-      const now = timeNow();
-      pv.post({
+    this.#status?.post(
+      {
         consumerId: s.consumerId,
         inputChannel: s.inputChannel,
-        objectId: ++this.#statusCount,
-        objectTime: Number(now.secondsPastEpoch) + now.nanoseconds / 1e9,
-        objectTimestamp: now,
         receiverStats: s.receiverStats,
         publisherStats: s.publisherStats,
         queueStats: s.queueStats,
         processorStats: s.processorStats,
-        ...(Object.keys(this.#statusTypes).length ? { userStats: typedUserStats(s.userStats, this.#statusTypes) } : {}),
-        ...Object.fromEntries(s.metadataStats.map((m, i) => [`metadataStats_${i + 1}`, m])),
-      });
-    }
+      },
+      s.userStats,
+      s.metadataStats,
+    );
     return s;
   }
 
