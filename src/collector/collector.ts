@@ -4,6 +4,7 @@
 import { CaClient } from '../ca/client.js';
 import { Client } from '../pva/client/client.js';
 import { Server } from '../pva/server/server.js';
+import { SharedPV } from '../pva/server/shared-pv.js';
 import type { StructureDesc } from '../pvdata/types.js';
 import type { PVStructure } from '../pvdata/values.js';
 import type { UserDataProcessor } from '../processing/user-data-processor.js';
@@ -116,9 +117,23 @@ export class DataCollector {
   }
 
   #makePublisher(first: PVStructure, inputType: StructureDesc): ((v: PVStructure) => void) | null {
-    const type = this.options.processor.getOutputType(first, inputType);
-    if (!type || !this.options.outputChannel) return null;
-    this.#publisher = new Publisher('pvas', this.options.outputChannel, type, this.server, this.client);
+    const channel = this.options.outputChannel;
+    const processor = this.options.processor;
+    if (!channel) return null;
+    const type = processor.getOutputType(first, inputType);
+    if (type === undefined) {
+      // Not known yet: host the PV now, unopened, so clients can connect (their requests wait, as
+      // with PVXS); the processor opens it with openOutputChannel().
+      const hosted = 'pvas' === 'pvas' ? new SharedPV() : undefined;
+      if (hosted) this.server.addPV(channel, hosted);
+      processor.outputFactory = (t) => this.#openPublisher(channel, t, hosted);
+      return null;
+    }
+    return type ? this.#openPublisher(channel, type) : null;
+  }
+
+  #openPublisher(channel: string, type: StructureDesc, hosted?: SharedPV): (v: PVStructure) => void {
+    this.#publisher = new Publisher('pvas', channel, type, this.server, this.client, hosted);
     return this.#publisher.publish;
   }
 

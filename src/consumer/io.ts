@@ -183,7 +183,8 @@ export class Publisher {
   readonly stats: PublisherStats = { nPublished: 0, nErrors: 0 };
   readonly publish: (value: PVStructure) => void;
 
-  constructor(mode: OutputMode, channel: string, type: StructureDesc, server: Server, client: Client) {
+  /** `hosted`: a PV already served (unopened) under `channel`, for the pvas mode. */
+  constructor(mode: OutputMode, channel: string, type: StructureDesc, server: Server, client: Client, hosted?: SharedPV) {
     const fail = (err: unknown): void => {
       this.stats.nErrors++;
       if (this.stats.nErrors === 1 || this.stats.nErrors % 1000 === 0) {
@@ -191,8 +192,8 @@ export class Publisher {
       }
     };
     if (mode === 'pvas') {
-      const pv = new SharedPV().open(type);
-      server.addPV(channel, pv);
+      const pv = hosted ? hosted.open(type) : new SharedPV().open(type);
+      if (!hosted) server.addPV(channel, pv);
       this.publish = (value) => {
         try {
           pv.post(value);

@@ -58,6 +58,8 @@ export class UserDataProcessor {
   server: Server | null = null;
   /** @internal set by the framework: publishes to the output channel. */
   publisher: ((value: PVStructure) => void) | null = null;
+  /** @internal set by the framework: makes the output channel with a type known only later. */
+  outputFactory: ((type: StructureDesc) => ((value: PVStructure) => void) | null) | null = null;
 
   constructor(config: ProcessorConfig = {}) {
     this.config = config;
@@ -101,15 +103,29 @@ export class UserDataProcessor {
 
   /**
    * Type of the output PV, asked once with the first input object. The default is the input's
-   * type (output objects look like input objects); null means no output PV.
+   * type (output objects look like input objects); null means no output PV. `undefined` means
+   * not known yet: the framework then hosts the output PV unopened (clients can connect and wait)
+   * and the processor calls openOutputChannel(type) once it knows the type.
    */
-  getOutputType(_firstInput: PVStructure, inputType: StructureDesc): StructureDesc | null {
+  getOutputType(_firstInput: PVStructure, inputType: StructureDesc): StructureDesc | null | undefined {
     return inputType;
   }
 
   /** Type of the input PV hosted locally in the `pvas` input mode (others put into it). */
   getInputType(): StructureDesc | null {
     return null;
+  }
+
+  /**
+   * Open the output channel now, with `type`: for a processor whose getOutputType() returned
+   * undefined because the first input did not tell the type (a decryptor learns it from the first
+   * object it decrypts). False when there is no output channel, or it is open already.
+   */
+  openOutputChannel(type: StructureDesc): boolean {
+    if (this.publisher || !this.outputFactory) return false;
+    this.publisher = this.outputFactory(type);
+    this.outputFactory = null;
+    return this.publisher !== null;
   }
 
   /** Publish an object on the output channel (a no-op without one). */

@@ -8,7 +8,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { ProcessingController } from '../../src/consumer/processing-controller.js';
-import { Server } from '../../src/pva/server/server.js';
 import { ColorMode, ntndarray } from '../../src/pvdata/nt/ntndarray.js';
 import { timeNow } from '../../src/pvdata/nt/common.js';
 import { TypeCache } from '../../src/pvdata/type-codec.js';
@@ -340,26 +339,31 @@ test('objectsPerKey: one wrapped key for several objects, each with its own nonc
   assert.throws(() => new DataEncryptor({ publicKeyFilePath: A.spki, objectsPerKey: 0 }), /objectsPerKey must be an integer/);
 });
 
-test('output type: learned from the first input; hosted by the decryptor when the first input is empty', async () => {
+test('output type: learned from the first input, or made with the first decrypted object when the first input is empty', () => {
   const { type, value } = frame('short', 4);
   const extended = t.struct([...type.fields, { name: 'tileIndexX', type: t.int }], type.id);
   const e = encryptor({ publicKeyFilePath: A.spki }, extended);
   e.p.process({ ...value, tileIndexX: 3 });
+  e.p.process({ ...value, uniqueId: 5, tileIndexX: 4 });
   const empty = wire(encryptedDataT, {});
-  // No server (no framework): NTNDArray is the fallback.
-  const bare = decryptor({ privateKeyFilePath: A.pkcs8 });
-  assert.equal(bare.p.getOutputType(empty), ntndarray.type());
-  // In the framework's default pvas output mode, the decryptor hosts the output PV itself and
-  // opens it with the exact type of the first object it decrypts.
-  const server = new Server({ env: {} });
-  const d = new DataDecryptor({ privateKeyFilePath: A.pkcs8, outputMode: 'pvas', outputChannel: 'dec:1:output' });
-  d.server = server;
-  assert.equal(d.getOutputType(empty), null);
-  const pv = server.lookup('dec:1:output');
-  assert.ok(pv && !pv.isOpen);
+  // A first input that decrypts gives the type at once.
+  const direct = new DataDecryptor({ privateKeyFilePath: A.pkcs8 });
+  assert.equal(formatType(direct.getOutputType(wire(encryptedDataT, e.out[0]!)) as StructureDesc), formatType(extended));
+  // An empty first input: no type yet; the framework's factory makes the output channel with the
+  // exact type of the first object decrypted, once.
+  const d = new DataDecryptor({ privateKeyFilePath: A.pkcs8 });
+  const opened: StructureDesc[] = [];
+  const published: PVStructure[] = [];
+  d.outputFactory = (type) => (opened.push(type), (v) => void published.push(v));
+  assert.equal(d.getOutputType(empty), undefined);
   d.process(wire(encryptedDataT, e.out[0]!));
-  assert.equal(formatType(pv.type!), formatType(extended));
-  assert.equal(pv.value!['tileIndexX'], 3);
-  assert.deepEqual(pv.value, { ...value, tileIndexX: 3 });
-  await server.close();
+  d.process(wire(encryptedDataT, e.out[1]!));
+  assert.equal(opened.length, 1);
+  assert.equal(formatType(opened[0]!), formatType(extended));
+  assert.deepEqual(published, [{ ...value, tileIndexX: 3 }, { ...value, uniqueId: 5, tileIndexX: 4 }]);
+  // Without a framework (no output channel) nothing is published and nothing fails.
+  const bare = new DataDecryptor({ privateKeyFilePath: A.pkcs8 });
+  assert.equal(bare.getOutputType(empty), undefined);
+  bare.process(wire(encryptedDataT, e.out[0]!));
+  assert.equal(bare.openOutputChannel(extended), false);
 });

@@ -9,8 +9,6 @@
 //   sluice consumer -ic enc:1:output -oc 'dec:*:output' --oid-field objectId \
 //     --processor-class DataDecryptor --processor-args '{"privateKeyFilePath": "keys/private.pem"}'
 import { createDecipheriv, createVerify, constants, privateDecrypt, type KeyObject } from 'node:crypto';
-import { ntndarray } from '../../pvdata/nt/ntndarray.js';
-import { SharedPV } from '../../pva/server/shared-pv.js';
 import { decodeType, TypeCache } from '../../pvdata/type-codec.js';
 import { sameType, type ScalarType, type StructureDesc } from '../../pvdata/types.js';
 import { decodeValue } from '../../pvdata/value-codec.js';
@@ -66,7 +64,6 @@ export class DataDecryptor extends UserDataProcessor {
   /** Type of the output PV, once known. */
   #outputType: StructureDesc | null = null;
   /** The output PV this processor hosts itself when the output type could not be known in advance. */
-  #deferredPV: SharedPV | null = null;
   #warnedTypes = new WeakSet<StructureDesc>();
   #nDecrypted = 0;
   #processingTime = 0;
@@ -105,31 +102,17 @@ export class DataDecryptor extends UserDataProcessor {
   /**
    * The output type is the exact type of the decrypted objects. When the first input is an
    * encrypted object, it is decrypted here to learn that type. When it is empty (the initial value
-   * of an encryptor's output PV that has published nothing yet), the type is not known: in the
-   * `pvas` output mode (the default) this processor then hosts the output PV itself and opens it
-   * with the type of the first object it decrypts; in the other modes it falls back to NTNDArray.
+   * of an encryptor's output PV that has published nothing yet), the type is not known: the output
+   * PV is then hosted unopened and opened with the type of the first object decrypted.
    */
-  override getOutputType(firstInput: PVStructure): StructureDesc | null {
+  override getOutputType(firstInput: PVStructure): StructureDesc | undefined {
     try {
       const first = this.decrypt(firstInput);
       if (first) return (this.#outputType = first.type);
     } catch (e) {
       this.logger.warn(`the first input does not decrypt (${messageOf(e)}): the output type is taken from the first object that does`);
     }
-    const mode = this.config.outputMode ?? 'pvas';
-    if (mode === 'pvas' && this.server && this.outputChannel) {
-      // Clients may connect now: their requests wait until the PV is opened (as with PVXS).
-      const pv = new SharedPV();
-      try {
-        this.server.addPV(this.outputChannel, pv);
-        this.#deferredPV = pv;
-        return null;
-      } catch (e) {
-        this.logger.warn(`cannot host ${this.outputChannel} (${messageOf(e)})`);
-      }
-    }
-    this.logger.warn(`the output type cannot be learned from the first input: output ${this.outputChannel} is an NTNDArray`);
-    return (this.#outputType = ntndarray.type());
+    return undefined;
   }
 
   override process(value: PVStructure): void {
@@ -142,11 +125,9 @@ export class DataDecryptor extends UserDataProcessor {
   }
 
   #publish(d: Decrypted): void {
-    const pv = this.#deferredPV;
-    if (pv && !pv.isOpen) {
-      pv.open(d.type);
+    if (!this.#outputType) {
       this.#outputType = d.type;
-      this.publisher = (v) => void pv.post(v);
+      this.openOutputChannel(d.type);
     } else if (this.#outputType && d.type !== this.#outputType && !this.#warnedTypes.has(d.type)) {
       this.#warnedTypes.add(d.type);
       if (!sameType(d.type, this.#outputType)) {
