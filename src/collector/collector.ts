@@ -8,11 +8,11 @@ import { SharedPV } from '../pva/server/shared-pv.js';
 import type { StructureDesc } from '../pvdata/types.js';
 import type { PVStructure } from '../pvdata/values.js';
 import type { UserDataProcessor } from '../processing/user-data-processor.js';
-import { runControlCommand, serveControl, StatusPV, type ControlCommand } from '../consumer/channels.js';
+import { runControlCommand, serveControl, StatusPV, withRates, type ControlCommand } from '../consumer/channels.js';
 import { MonitorReceiver, Publisher, type Received } from '../consumer/io.js';
 import type { MetadataChannels } from '../consumer/metadata.js';
 import { ProcessingController } from '../consumer/processing-controller.js';
-import { ReceiverQueue } from '../consumer/receiver-queue.js';
+import { NO_QUEUE_STATS, ReceiverQueue } from '../consumer/receiver-queue.js';
 import { SortingCache } from './sorting-cache.js';
 import { collectorStatusType, type CollectorStats } from './status.js';
 
@@ -284,13 +284,8 @@ export class DataCollector {
     const pub = this.#publisher?.stats ?? { nPublished: 0, nErrors: 0 };
     return {
       collectorId: this.options.collectorId,
-      collectorStats: {
-        nCollected: c.nCollected, collectedRate: rate(c.nCollected),
-        nRejected: c.nRejected, rejectedRate: rate(c.nRejected),
-        nMissed: c.nMissed, missedRate: rate(c.nMissed),
-        nCached: c.size,
-      },
-      publisherStats: { nPublished: pub.nPublished, publishedRate: rate(pub.nPublished), nErrors: pub.nErrors, errorRate: rate(pub.nErrors) },
+      collectorStats: withRates({ nCollected: c.nCollected, nRejected: c.nRejected, nMissed: c.nMissed, nCached: c.size }, rate) as unknown as CollectorStats['collectorStats'],
+      publisherStats: withRates({ nPublished: pub.nPublished, nErrors: pub.nErrors }, rate),
       processorStats: ps,
       userStats: this.options.processor.getStats(),
       producerStats: this.#producers.map((p) => {
@@ -299,12 +294,8 @@ export class DataCollector {
         return {
           producerId: p.id,
           channel: p.channel,
-          receiverStats: {
-            nReceived: r.nReceived, receivedRate: rate(r.nReceived),
-            nRejected: rejected, rejectedRate: rate(rejected),
-            nOverruns: r.nOverruns, overrunRate: rate(r.nOverruns),
-          },
-          queueStats: p.queue?.stats() ?? { nReceived: 0, nRejected: 0, nDelivered: 0, nQueued: 0 },
+          receiverStats: withRates({ nReceived: r.nReceived, nRejected: rejected, nOverruns: r.nOverruns }, rate),
+          queueStats: p.queue?.stats() ?? { ...NO_QUEUE_STATS },
         };
       }),
       metadataStats: this.#metadata?.stats(rate) ?? [],

@@ -122,6 +122,28 @@ export function serveControl(server: Server, name: string, idField: string, id: 
   return pv;
 }
 
+/** PvaPy's name of the rate that goes with each counter. */
+const RATE_OF: Record<string, string> = {
+  nReceived: 'receivedRate',
+  nRejected: 'rejectedRate',
+  nErrors: 'errorRate',
+  nOverruns: 'overrunRate',
+  nPublished: 'publishedRate',
+  nCollected: 'collectedRate',
+  nMissed: 'missedRate',
+};
+
+/** Counters with their rates interleaved (`nReceived, receivedRate, …`), as the status groups have them. */
+export function withRates(counts: Record<string, number>, rate: (n: number) => number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(counts)) {
+    out[k] = v;
+    const r = RATE_OF[k];
+    if (r) out[r] = rate(v);
+  }
+  return out;
+}
+
 const COUNTER: ScalarType = 'uint';
 const RATE: ScalarType = 'double';
 

@@ -7,12 +7,12 @@ import { SharedPV } from '../pva/server/shared-pv.js';
 import type { StructureDesc } from '../pvdata/types.js';
 import type { PVStructure } from '../pvdata/values.js';
 import type { UserDataProcessor } from '../processing/user-data-processor.js';
-import { runControlCommand, serveControl, statusType, StatusPV, type ControlCommand } from './channels.js';
+import { runControlCommand, serveControl, statusType, StatusPV, withRates, type ControlCommand } from './channels.js';
 import { MonitorReceiver, Publisher, PvasReceiver, RpcReceiver, type InputMode, type OutputMode, type Received, type Receiver } from './io.js';
 import { CaReceiver } from './ca-receiver.js';
 import type { MetadataChannels, MetadataStats } from './metadata.js';
 import { ProcessingController, type ProcessorStats } from './processing-controller.js';
-import { ReceiverQueue, type QueueStats } from './receiver-queue.js';
+import { NO_QUEUE_STATS, ReceiverQueue, type QueueStats } from './receiver-queue.js';
 
 export interface ConsumerOptions {
   consumerId: number;
@@ -211,14 +211,12 @@ export class DataConsumer {
     return {
       consumerId: this.options.consumerId,
       inputChannel: this.options.inputChannel,
-      receiverStats: {
-        nReceived: r.nReceived, receivedRate: rate(r.nReceived),
-        nRejected: r.nRejected + (this.#queue?.nRejected ?? 0), rejectedRate: rate(r.nRejected + (this.#queue?.nRejected ?? 0)),
-        nErrors: r.nErrors, errorRate: rate(r.nErrors),
-        nOverruns: r.nOverruns, overrunRate: rate(r.nOverruns),
-      },
-      publisherStats: { nPublished: pub.nPublished, publishedRate: rate(pub.nPublished), nErrors: pub.nErrors, errorRate: rate(pub.nErrors) },
-      queueStats: this.#queue?.stats() ?? { nReceived: 0, nRejected: 0, nDelivered: 0, nQueued: 0 },
+      receiverStats: withRates(
+        { nReceived: r.nReceived, nRejected: r.nRejected + (this.#queue?.nRejected ?? 0), nErrors: r.nErrors, nOverruns: r.nOverruns },
+        rate,
+      ),
+      publisherStats: withRates({ nPublished: pub.nPublished, nErrors: pub.nErrors }, rate),
+      queueStats: this.#queue?.stats() ?? { ...NO_QUEUE_STATS },
       processorStats: ps,
       userStats: this.options.processor.getStats(),
       metadataStats: this.#metadata?.stats(rate) ?? [],

@@ -8,6 +8,7 @@ import type { Client } from '../pva/client/client.js';
 import type { MetadataQueue } from '../processing/user-data-processor.js';
 import type { PVStructure } from '../pvdata/values.js';
 import { CaReceiver } from './ca-receiver.js';
+import { withRates } from './channels.js';
 import { MonitorReceiver, type Received, type Receiver } from './io.js';
 import { ReceiverQueue, type QueueStats } from './receiver-queue.js';
 
@@ -92,11 +93,7 @@ export class MetadataChannels {
       const rejected = r.nRejected + c.queue.nRejected;
       return {
         channel: `${c.spec.protocol}://${c.spec.name}`,
-        receiverStats: {
-          nReceived: r.nReceived, receivedRate: rate(r.nReceived),
-          nRejected: rejected, rejectedRate: rate(rejected),
-          nOverruns: r.nOverruns, overrunRate: rate(r.nOverruns),
-        },
+        receiverStats: withRates({ nReceived: r.nReceived, nRejected: rejected, nOverruns: r.nOverruns }, rate),
         queueStats: c.queue.stats(),
       };
     });

@@ -8,6 +8,9 @@ export interface QueueStats {
   nQueued: number;
 }
 
+/** The queue statistics of an input without a queue. */
+export const NO_QUEUE_STATS: Readonly<QueueStats> = Object.freeze({ nReceived: 0, nRejected: 0, nDelivered: 0, nQueued: 0 });
+
 export class ReceiverQueue<T> {
   #items: (T | undefined)[] = [];
   #head = 0;

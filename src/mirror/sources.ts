@@ -71,7 +71,7 @@ export function pvaProvider(client: Client, owned: boolean): SourceProvider {
         opts.queueSize > 0
           ? client.monitor(name, { request, queueSize: opts.queueSize, pipeline: true, window: Math.max(opts.queueSize, SOURCE_WINDOW) })
           : client.monitor(name, { request });
-      return new PvaSourceMonitor(sub);
+      return new SubscriptionMonitor(sub, () => sub.stats.serverOverruns + sub.stats.queueOverruns);
     },
     close() {
       if (owned) client.close();
@@ -79,10 +79,14 @@ export function pvaProvider(client: Client, owned: boolean): SourceProvider {
   };
 }
 
-class PvaSourceMonitor implements SourceMonitor {
-  constructor(readonly sub: Subscription) {}
+/** A subscription of either protocol as a SourceMonitor; `overruns` reads its counters. */
+class SubscriptionMonitor implements SourceMonitor {
+  constructor(
+    readonly sub: (Subscription | CaSubscription) & AsyncIterator<SourceUpdate>,
+    readonly countOverruns: () => number,
+  ) {}
   get overruns(): number {
-    return this.sub.stats.serverOverruns + this.sub.stats.queueOverruns;
+    return this.countOverruns();
   }
   [Symbol.asyncIterator](): AsyncIterator<SourceUpdate> {
     return this.sub;
@@ -107,31 +111,11 @@ class PvaSourceMonitor implements SourceMonitor {
 export function caProvider(client: CaClient, owned: boolean): SourceProvider {
   return {
     monitor(name, opts) {
-      return new CaSourceMonitor(client.monitor(name, opts.queueSize > 0 ? { queueSize: opts.queueSize } : {}));
+      const sub = client.monitor(name, opts.queueSize > 0 ? { queueSize: opts.queueSize } : {});
+      return new SubscriptionMonitor(sub, () => sub.stats.overruns);
     },
     close() {
       if (owned) client.close();
     },
   };
-}
-
-class CaSourceMonitor implements SourceMonitor {
-  constructor(readonly sub: CaSubscription) {}
-  get overruns(): number {
-    return this.sub.stats.overruns;
-  }
-  [Symbol.asyncIterator](): AsyncIterator<SourceUpdate> {
-    return this.sub;
-  }
-  on(event: 'connect' | 'disconnect', listener: () => void): this {
-    this.sub.on(event, listener);
-    return this;
-  }
-  off(event: 'connect' | 'disconnect', listener: () => void): this {
-    this.sub.off(event, listener);
-    return this;
-  }
-  close(): void {
-    this.sub.close();
-  }
 }
