@@ -28,6 +28,8 @@ export interface ProcessorStats {
   errorRate: number;
   nMissed: number;
   missedRate: number;
+  /** Initial updates skipped (--skip-initial-updates): received, never processed. */
+  nSkipped: number;
 }
 
 /** Makes the output publisher once the output type is known (first input). */
@@ -40,6 +42,7 @@ export class ProcessingController {
   readonly #makePublisher: PublisherFactory | null;
   #publisherMade = false;
   #skipped = 0;
+  #nSkipped = 0;
   #startTime = Date.now() / 1000;
   #firstTime = 0;
   #lastTime = 0;
@@ -80,6 +83,7 @@ export class ProcessingController {
     }
     if (this.#skipped < this.options.skipInitialUpdates) {
       this.#skipped++;
+      this.#nSkipped++;
       return;
     }
     const raw = value[this.options.objectIdField];
@@ -87,7 +91,7 @@ export class ProcessingController {
     const now = Date.now() / 1000;
     if (this.nProcessed === 0 && this.nErrors === 0) {
       this.#firstTime = now;
-      this.#firstId = id;
+      this.#firstId = Number.isNaN(id) ? 0 : id; // inputs without ids report 0, as the status PV's uint can hold
     }
     this.#lastTime = now;
     if (!Number.isNaN(id)) {
@@ -120,6 +124,7 @@ export class ProcessingController {
   resetStats(): void {
     this.nProcessed = 0;
     this.nErrors = 0;
+    this.#nSkipped = 0;
     this.#missed.reset();
     this.#startTime = Date.now() / 1000;
     this.#firstTime = this.#lastTime = 0;
@@ -147,6 +152,7 @@ export class ProcessingController {
       errorRate: rate(this.nErrors),
       nMissed: this.#missed.missed,
       missedRate: rate(this.#missed.missed),
+      nSkipped: this.#nSkipped,
     };
   }
 }

@@ -243,7 +243,17 @@ test('demo: a simulator and two consumer processes share 2000 frames without mis
   assert.match(r.out, /^demo: simulator published 2000 frames in [\d.]+ s/m);
   assert.match(r.out, /^Combined System Stats[\s\S]*nProcessed=2000 [\s\S]*nMissed=0 /m);
   assert.match(r.out, /^demo: 2 consumers processed 2000 of 2000 frames, missed 0$/m);
+  // each consumer receives one update more than it processes: the report shows and the demo explains it
+  assert.match(r.out, /consumer 1 final[\s\S]*?nReceived=1001 [\s\S]*?nSkipped=1$/m);
+  assert.match(r.out, /^demo: nReceived also counts the 2 initial updates .* skip/m);
   // with the distributor, the two consumers alternate
   assert.match(r.out, /consumer 1 final[\s\S]*nProcessed=1000 /);
   assert.match(r.out, /consumer 2 final[\s\S]*nProcessed=1000 /);
+});
+
+test('demo with one consumer says "1 consumer"', { timeout: TEST_TIMEOUT }, async (t) => {
+  const r = await run(t, ['demo', '--duration', '0.5', '--consumers', '1', '--disable-curses'], envFor());
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /^demo: 1 consumer processed (\d+) of \1 frames, missed 0$/m);
+  assert.match(r.out, /^demo: nReceived also counts the 1 initial update \(/m);
 });

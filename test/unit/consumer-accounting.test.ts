@@ -6,6 +6,9 @@ import { channelName, formatId, monitorRequest, objectIdOffset, parseIdList } fr
 import { ReceiverQueue } from '../../src/consumer/receiver-queue.js';
 import { combineStats } from '../../src/consumer/report.js';
 import type { ConsumerStats } from '../../src/consumer/consumer.js';
+import { ProcessingController } from '../../src/consumer/processing-controller.js';
+import { UserDataProcessor } from '../../src/processing/user-data-processor.js';
+import type { StructureDesc } from '../../src/pvdata/types.js';
 
 function missedAfter(offset: number, n: number, ids: number[]): number[] {
   const c = new MissedFrameCounter(offset, n);
@@ -95,7 +98,7 @@ test('combined statistics sum counters and take the extremes of ids and times', 
     queueStats: { nReceived: 0, nRejected: 0, nDelivered: 0, nQueued: 0 },
     processorStats: {
       runtime: 10, startTime: 100, endTime: 110, receivingTime: 5, firstObjectTime: 101 + id, lastObjectTime: 106 + id,
-      firstObjectId: first, lastObjectId: last, nProcessed: n, processedRate: n / 5, nErrors: 0, errorRate: 0, nMissed: 1, missedRate: 0.2,
+      firstObjectId: first, lastObjectId: last, nProcessed: n, processedRate: n / 5, nErrors: 0, errorRate: 0, nMissed: 1, missedRate: 0.2, nSkipped: 1,
     },
     userStats: {},
     metadataStats: [],
@@ -107,4 +110,22 @@ test('combined statistics sum counters and take the extremes of ids and times', 
   assert.equal(c.processorStats.lastObjectId, 100);
   assert.equal(c.processorStats.receivingTime, 108 - 102);
   assert.equal(c.receiverStats['nReceived'], 100);
+  assert.equal(c.processorStats.nSkipped, 2);
+});
+
+test('skipped initial updates are counted; inputs without ids report firstObjectId 0, not NaN', () => {
+  const pc = new ProcessingController(
+    new UserDataProcessor(),
+    { objectIdField: 'uniqueId', objectIdOffset: 1, nSequentialUpdates: 1, skipInitialUpdates: 2 },
+    null,
+  );
+  const type = { kind: 'structure', id: '', fields: [] } as unknown as StructureDesc;
+  for (let i = 0; i < 5; i++) pc.process({ value: i }, type);
+  const s = pc.stats();
+  assert.equal(s.nSkipped, 2);
+  assert.equal(s.nProcessed, 3);
+  assert.equal(s.firstObjectId, 0);
+  assert.equal(s.nMissed, 0);
+  pc.resetStats();
+  assert.equal(pc.stats().nSkipped, 0);
 });

@@ -109,6 +109,14 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
   const processed = finals.reduce((a, s) => a + s.processorStats.nProcessed, 0);
   const missed = finals.reduce((a, s) => a + s.processorStats.nMissed, 0);
   const expected = updates > 0 ? summary.frames : summary.frames * n;
-  ctx.out(`demo: ${n} consumers processed ${processed} of ${expected} frames, missed ${missed}`);
+  const skipped = finals.reduce((a, s) => a + s.processorStats.nSkipped, 0);
+  ctx.out(`demo: ${n} consumer${n === 1 ? '' : 's'} processed ${processed} of ${expected} frames, missed ${missed}`);
+  if (skipped > 0) {
+    // nReceived is one more than nProcessed per consumer: say why, or it looks like a lost frame.
+    ctx.out(
+      `demo: nReceived also counts the ${skipped} initial update${skipped === 1 ? '' : 's'} (the value current at ` +
+        'connection, not a new frame) that the consumers skip (--skip-initial-updates, PvaPy\'s default 1)',
+    );
+  }
   return finals.length === n ? 0 : 1;
 }
