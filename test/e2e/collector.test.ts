@@ -9,6 +9,7 @@ import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Client } from '../../src/pva/client/client.js';
 import { loopbackEnv, startCli, type CliProcess } from '../helpers/cli.js';
+import { untilUpdate } from '../helpers/net.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const RECORD = join(root, 'test/fixtures/consumer/record-ids.ts');
@@ -32,20 +33,9 @@ const record = (file: string, extra: Record<string, unknown> = {}): string[] => 
   '--processor-file', RECORD, '--processor-class', 'RecordIds', '--processor-args', JSON.stringify({ file, ...extra }),
 ];
 
-/** Poll the status PV until `ok` (status PVs refresh on their own period: no event to await). */
+/** The status PV once it shows what `ok` wants: monitored (collectors here refresh it every 0.2 s). */
 async function statusOf(client: Client, name: string, ok: (s: Record<string, any>) => boolean, ms = 40_000): Promise<Record<string, any>> {
-  const end = Date.now() + ms;
-  let last: unknown = null;
-  while (Date.now() < end) {
-    try {
-      last = (await client.get(name, { timeoutMs: 2000 })).value;
-      if (ok(last as Record<string, any>)) return last as Record<string, any>;
-    } catch (err) {
-      last = err; // not up yet
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${name} never satisfied the condition; last: ${last instanceof Error ? last.message : JSON.stringify(last, (_k, v) => (typeof v === 'bigint' ? String(v) : v))}`);
+  return untilUpdate(client, name, ok, ms);
 }
 
 test('two producers out of order reach the collector, which processes them sorted', async (t) => {
@@ -61,7 +51,7 @@ test('two producers out of order reach the collector, which processes them sorte
   const c2 = start(['consumer', '-ic', 'col:image', '-id', '2', '-oc', 'col:out:2', ...dist, ...record(join(dir, 'c2'), { busyMs: 70 })]);
   const collector = start([
     'collector', '-id', '7', '-pid', '1,2', '-ic', 'col:out:*', '-oc', 'col:sorted', '-sc', '_', '-cc', '_', '-sqs', '50',
-    '-rt', '60', '-dc', ...record(join(dir, 'collected')),
+    '-rt', '60', '-rp', '0.2', '-dc', ...record(join(dir, 'collected')),
   ]);
   await statusOf(client, 'pvapy:collector:7:status', (s) =>
     s['producerStats_1'].receiverStats.nReceived >= 1 && s['producerStats_2'].receiverStats.nReceived >= 1);
@@ -101,7 +91,7 @@ test('consumers split frames into tiles, the collector stitches them: the result
   const c2 = start(['consumer', '-ic', 'tile:image', '-id', '2', '-oc', 'tile:split:2', ...split]);
   const collector = start([
     'collector', '-id', '3', '-pid', '1,2', '-ic', 'tile:split:*', '-oc', 'tile:stitched', '-sc', '_', '-cc', '_', '-sqs', '100',
-    '-pf', STITCH, '-pc', 'StitchProcessor', '-rt', '60', '-dc',
+    '-pf', STITCH, '-pc', 'StitchProcessor', '-rt', '60', '-rp', '0.2', '-dc',
   ]);
   await statusOf(client, 'pvapy:collector:3:status', (s) =>
     s['producerStats_1'].receiverStats.nReceived >= 1 && s['producerStats_2'].receiverStats.nReceived >= 1);

@@ -1,14 +1,15 @@
 // The seed document's examples, with spawned `sluice sim` and `sluice consumer` processes
 // finding each other over UDP search on loopback (a free port, not 5076).
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, watch } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Client } from '../../src/pva/client/client.js';
-import { CLI, loopbackEnv } from '../helpers/cli.js';
+import { loopbackEnv, spawnCli } from '../helpers/cli.js';
+import { untilUpdate } from '../helpers/net.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const RECORD = join(root, 'test/fixtures/consumer/record-ids.ts');
@@ -28,7 +29,7 @@ async function setup(t: TestContext): Promise<{ env: NodeJS.ProcessEnv; dir: str
     dir,
     client,
     start: (args) => {
-      const p = new Proc(spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] }));
+      const p = new Proc(spawnCli(args, env));
       procs.push(p);
       return p;
     },
@@ -54,14 +55,27 @@ function recordArgs(file: string, extra: Record<string, unknown> = {}): string[]
   return ['--processor-file', RECORD, '--processor-class', 'RecordIds', '--processor-args', JSON.stringify({ file, ...extra })];
 }
 
-/** Wait until `get` of the status PV shows what `ok` wants (the consumer's own status PV). */
+/** The consumer's status PV once it shows what `ok` wants (it is monitored, not polled). */
 async function statusOf(client: Client, name: string, ok: (s: Record<string, any>) => boolean): Promise<Record<string, any>> {
-  for (let i = 0; i < 200; i++) {
-    const s = (await client.get(name)).value;
-    if (ok(s)) return s;
-    await new Promise((r) => setTimeout(r, 50)); // the status PV refreshes on its own period
-  }
-  throw new Error(`${name} never satisfied the condition`);
+  return untilUpdate(client, name, ok, 20_000);
+}
+
+/** Resolve once `cond()` holds, checking whenever a file in `dir` changes (an event, not a timer). */
+async function untilFiles(dir: string, cond: () => boolean, ms = 20_000): Promise<void> {
+  if (cond()) return;
+  await new Promise<void>((resolve, reject) => {
+    const watcher = watch(dir, () => {
+      if (cond()) finish(null);
+    });
+    const timer = setTimeout(() => finish(new Error(`no change in ${dir} made the condition true within ${ms} ms`)), ms);
+    const finish = (err: Error | null) => {
+      clearTimeout(timer);
+      watcher.close();
+      if (err) reject(err);
+      else resolve();
+    };
+    if (cond()) finish(null); // a write between the first check and the watch
+  });
 }
 
 test('single consumer: output, status and control channels; stop through the control PV', async (t) => {
@@ -69,7 +83,7 @@ test('single consumer: output, status and control channels; stop through the con
   const file = join(dir, 'c1');
   const consumer = start([
     'consumer', '-ic', 'pvapy:image', '-cc', 'consumer:*:control', '-sc', 'consumer:*:status', '-oc', 'consumer:*:output',
-    '-rp', '1', '-dc', ...recordArgs(file),
+    '-rp', '1', '-sqs', '100', '-dc', ...recordArgs(file),
   ]);
   const sim = start(['sim', '-cn', 'pvapy:image', '-nx', '64', '-ny', '32', '-dt', 'uint8', '-fps', '50', '-rt', '1', '-std', '0.3', '--wait-clients', '1', '-shd', '1']);
   assert.equal(await sim.exited, 0, sim.err);
@@ -93,10 +107,10 @@ test('single consumer: output, status and control channels; stop through the con
 
 test('two consumers: both get every frame; with --distributor-updates 1 they alternate', async (t) => {
   const { dir, start } = await setup(t);
-  const all = start(['consumer', '-ic', 'pvapy:image', '-nc', '2', '-rt', '8', '-dc', ...recordArgs(join(dir, 'all-{id}'))]);
+  const all = start(['consumer', '-ic', 'pvapy:image', '-nc', '2', '-rt', '8', '-sqs', '100', '-dc', ...recordArgs(join(dir, 'all-{id}'))]);
   const alt = start([
     'consumer', '-ic', 'pvapy:image', '-id', '3', '-nc', '2', '--distributor-updates', '1', '--distributor-trigger', 'uniqueId',
-    '-rt', '8', '-dc', ...recordArgs(join(dir, 'alt-{id}')),
+    '-rt', '8', '-sqs', '100', '-dc', ...recordArgs(join(dir, 'alt-{id}')),
   ]);
   const sim = start(['sim', '-cn', 'pvapy:image', '-nx', '32', '-ny', '32', '-fps', '20', '-rt', '1', '-std', '0.3', '--wait-clients', '4', '-shd', '1']);
   assert.equal(await sim.exited, 0, sim.err);
@@ -115,7 +129,7 @@ test('two consumers: both get every frame; with --distributor-updates 1 they alt
 
 test('two sets of two consumers with 3 updates: 1,2,3,7,8,9 / 4,5,6,10,11,12', async (t) => {
   const { dir, start } = await setup(t);
-  const common = ['--distributor-updates', '3', '--distributor-trigger', 'uniqueId', '--n-distributor-sets', '2', '-rt', '8', '-dc'];
+  const common = ['--distributor-updates', '3', '--distributor-trigger', 'uniqueId', '--n-distributor-sets', '2', '-rt', '8', '-sqs', '100', '-dc'];
   const a = start(['consumer', '-ic', 'pvapy:image', '-nc', '2', '-id', '1', '--distributor-set', 'A', ...common, ...recordArgs(join(dir, 's-{id}'))]);
   const b = start(['consumer', '-ic', 'pvapy:image', '-nc', '2', '-id', '3', '--distributor-set', 'B', ...common, ...recordArgs(join(dir, 's-{id}'))]);
   const sim = start(['sim', '-cn', 'pvapy:image', '-nx', '32', '-ny', '32', '-fps', '24', '-rt', '1', '-std', '0.3', '--wait-clients', '4', '-shd', '1']);
@@ -136,7 +150,7 @@ test('two sets of two consumers with 3 updates: 1,2,3,7,8,9 / 4,5,6,10,11,12', a
 test('a processor that throws: errors are counted and the stream goes on', async (t) => {
   const { dir, start } = await setup(t);
   const file = join(dir, 'f');
-  const c = start(['consumer', '-ic', 'pvapy:image', '-rt', '5', '-dc', ...recordArgs(file, { failIds: [3, 4] })]);
+  const c = start(['consumer', '-ic', 'pvapy:image', '-rt', '5', '-sqs', '100', '-dc', ...recordArgs(file, { failIds: [3, 4] })]);
   const sim = start(['sim', '-cn', 'pvapy:image', '-nx', '16', '-ny', '16', '-fps', '20', '-rt', '0.5', '-std', '0.3', '--wait-clients', '1', '-shd', '0.5']);
   assert.equal(await sim.exited, 0, sim.err);
   assert.equal(await c.exited, 0, c.err);
@@ -161,13 +175,13 @@ test('overrun demo: a slow consumer loses frames without queues, none with a ser
 
 test('a consumer killed mid-stream: the others go on and the distributor rebalances', async (t) => {
   const { dir, start } = await setup(t);
-  const args = (n: number) => ['consumer', '-ic', 'pvapy:image', '-id', String(n), '--distributor-updates', '1', '--distributor-trigger', 'uniqueId', '-rt', '8', '-dc', ...recordArgs(join(dir, `k-${n}`))];
+  const args = (n: number) => ['consumer', '-ic', 'pvapy:image', '-id', String(n), '--distributor-updates', '1', '--distributor-trigger', 'uniqueId', '-rt', '8', '-sqs', '100', '-dc', ...recordArgs(join(dir, `k-${n}`))];
   const c1 = start(args(1));
   const c2 = start(args(2));
   const c3 = start(args(3));
   const sim = start(['sim', '-cn', 'pvapy:image', '-nx', '16', '-ny', '16', '-fps', '50', '-rt', '3', '-std', '0.3', '--wait-clients', '3', '-shd', '1']);
   // Kill the third once it has processed a few frames (its file grows as it goes).
-  for (let i = 0; i < 200 && ids(join(dir, 'k-3')).length < 5; i++) await new Promise((r) => setTimeout(r, 25));
+  await untilFiles(dir, () => ids(join(dir, 'k-3')).length >= 5);
   c3.child.kill('SIGKILL');
   assert.equal(await sim.exited, 0, sim.err);
   assert.equal(await c1.exited, 0, c1.err);
@@ -182,7 +196,7 @@ test('a consumer killed mid-stream: the others go on and the distributor rebalan
 
 test('processing chains: output mode pva into input mode pvas, and rpc into rpc', async (t) => {
   const { dir, start } = await setup(t);
-  const stage = (extra: string[], file: string) => start(['consumer', '-rt', '7', '-dc', ...extra, ...recordArgs(join(dir, file))]);
+  const stage = (extra: string[], file: string) => start(['consumer', '-rt', '7', '-sqs', '100', '-dc', ...extra, ...recordArgs(join(dir, file))]);
   // Downstream first: a pva/rpc output needs its receiver up.
   const pvasIn = stage(['-ic', 'stage2:pvas', '-im', 'pvas', '-siu', '0', '-id', '2'], 'pvas-in');
   const rpcIn = stage(['-ic', 'stage2:rpc', '-im', 'rpc', '-siu', '0', '-id', '4'], 'rpc-in');

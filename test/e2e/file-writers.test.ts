@@ -13,6 +13,7 @@ import { PNG } from 'pngjs';
 import { Client } from '../../src/pva/client/client.js';
 import { FrameCache } from '../../src/sim/frame-cache.js';
 import { loopbackEnv, startCli } from '../helpers/cli.js';
+import { untilUpdate } from '../helpers/net.js';
 import { tempDir } from '../helpers/image-frames.js';
 
 const NX = 24;
@@ -34,7 +35,7 @@ test('sim → consumers saving TIFF, PNG and HDF5: every frame read back equals 
 
   const consumer = (id: number, processorClass: string, args: Record<string, unknown>) =>
     startCli(t, [
-      'consumer', '-ic', 'files:image', '-id', String(id), '-cc', 'files:*:control', '-sc', 'files:*:status', '-dc',
+      'consumer', '-ic', 'files:image', '-id', String(id), '-cc', 'files:*:control', '-sc', 'files:*:status', '-dc', '-sqs', '100', '-rp', '0.2',
       '--processor-class', processorClass, '--processor-args', JSON.stringify(args),
     ], env);
   const consumers = [
@@ -48,17 +49,12 @@ test('sim → consumers saving TIFF, PNG and HDF5: every frame read back equals 
   ], env);
   assert.equal(await sim.exited, 0, sim.stderr());
 
-  // Each consumer has processed every frame (its status PV says so); then stop it through its control PV.
+  // Each consumer has processed every frame (its status PV, refreshed every 0.2 s, says so); then
+  // stop it through its control PV.
   for (let id = 1; id <= 3; id++) {
-    let stats: Record<string, number> = {};
-    await client.put(`files:${id}:control`, { command: 'get_stats' }); // refreshes the status PV now
-    for (let i = 0; i < 200; i++) {
-      stats = (await client.get(`files:${id}:status`)).value['processorStats'] as Record<string, number>;
-      if (stats['nProcessed'] === N) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    assert.equal(stats['nProcessed'], N, `consumer ${id}\n${consumers[id - 1]?.stdout()}`);
-    assert.equal(stats['nErrors'], 0);
+    const status = await untilUpdate(client, `files:${id}:status`, (s) => (s['processorStats'] as Record<string, number>)['nProcessed'] === N, 20_000)
+      .catch((err: Error) => assert.fail(`consumer ${id}: ${err.message}\n${consumers[id - 1]?.stdout()}`));
+    assert.equal((status['processorStats'] as Record<string, number>)['nErrors'], 0);
     await client.put(`files:${id}:control`, { command: 'stop' });
   }
   for (const c of consumers) assert.equal(await c.exited, 0, c.stderr());

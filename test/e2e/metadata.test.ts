@@ -11,6 +11,7 @@ import { Client } from '../../src/pva/client/client.js';
 import { SharedPV } from '../../src/pva/server/shared-pv.js';
 import { ntscalar } from '../../src/pvdata/nt/index.js';
 import { freeUdpPort, loopbackEnv, startCli } from '../helpers/cli.js';
+import { untilUpdate } from '../helpers/net.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -40,7 +41,7 @@ test('metadata association: frames get the metadata posted with them, as attribu
   const N = 40;
   const consumer = startCli(t, [
     'consumer', '-ic', 'md:image', '-oc', 'md:out', '-sc', 'md:status', '-cc', 'md:control', '-sqs', '100', '--metadata-channels', 'pva://md:x,ca://md:y',
-    '-pf', join(root, 'examples/metadata-processor.ts'), '-pc', 'MetadataProcessor', '-rt', '60', '-dc',
+    '-pf', join(root, 'examples/metadata-processor.ts'), '-pc', 'MetadataProcessor', '-rt', '60', '-rp', '0.2', '-dc',
   ], env);
   // The simulator starts when the consumer and this test monitor the image.
   const sim = startCli(t, ['sim', '-cn', 'md:image', '--metadata-pv', 'pva://md:x,md:y', '-npv', 'md:trigger', '-nvl', '7', '-nx', '8', '-ny', '8', '-fps', '50', '-rt', String(N / 50), '-std', '1', '--wait-clients', '2', '-shd', '2'], env);
@@ -77,15 +78,14 @@ test('metadata association: frames get the metadata posted with them, as attribu
     if (id === N) break;
   }
   assert.ok(checked > 0, "the output was watched (it appears with the first frame: the first ones may pass before)");
-  // The status PV refreshes on get_stats: ask until the consumer has processed every frame and
+  // The status PV (refreshed every 0.2 s here) once the consumer has processed every frame and
   // received every metadata update (CA's may come after the last frame).
-  let status: Record<string, any> = {};
-  for (let i = 0; i < 100; i++) {
-    await client.put('md:control', { command: 'get_stats' });
-    status = (await client.get('md:status')).value;
-    if (status['processorStats'].nProcessed === N && status['metadataStats_2'].receiverStats.nReceived === N + 1) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const status = await untilUpdate(
+    client,
+    'md:status',
+    (s: Record<string, any>) => s['processorStats'].nProcessed === N && s['metadataStats_2'].receiverStats.nReceived === N + 1,
+    20_000,
+  ) as Record<string, any>;
   const u = status['userStats'];
   assert.equal(u.nFramesProcessed + u.nFrameErrors, N);
   assert.ok(u.nMetadataProcessed >= N + u.nFramesProcessed, 'every md:x, and md:y for every complete frame');

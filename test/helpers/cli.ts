@@ -17,8 +17,30 @@ export interface CliProcess {
   kill(signal: NodeJS.Signals): void;
 }
 
-export function startCli(t: TestContext, args: string[], env: NodeJS.ProcessEnv, lineTimeoutMs = 10_000): CliProcess {
+/** Every CLI process a test started and that has not ended: killed when this test process ends. */
+const live = new Set<ChildProcess>();
+function killAll(): void {
+  for (const c of live) c.kill('SIGKILL');
+}
+process.on('exit', killAll);
+// A test file killed by the runner (a time-out, Ctrl-C) must not leave servers running for hours.
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.once(sig, () => {
+    killAll();
+    process.kill(process.pid, sig);
+  });
+}
+
+/** Spawn the real CLI; the process is tracked and killed if this test process ends first. */
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
   const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  return child;
+}
+
+export function startCli(t: TestContext, args: string[], env: NodeJS.ProcessEnv, lineTimeoutMs = 10_000): CliProcess {
+  const child = spawnCli(args, env) as ChildProcess & { stdout: NodeJS.ReadableStream; stderr: NodeJS.ReadableStream };
   let out = '';
   let err = '';
   const waiters = new Set<() => void>();

@@ -1,6 +1,7 @@
 // Shared test set-up: a Server on 127.0.0.1 port 0 and a Client pointed at it over TCP search
 // (name servers), so tests need neither UDP nor fixed ports.
 import { Client, type ClientOptions } from '../../src/pva/client/client.js';
+import type { PVStructure } from '../../src/pvdata/values.js';
 import { Server, type ServerOptions } from '../../src/pva/server/server.js';
 
 export async function startServer(options: ServerOptions = {}): Promise<{ server: Server; port: number }> {
@@ -36,4 +37,24 @@ export function once<T = unknown>(emitter: NodeJS.EventEmitter, event: string, m
       resolve(v);
     });
   });
+}
+
+/**
+ * Resolve with the first value of `pv` (its monitor: the current value, then every update) for
+ * which `done` is true; reject after ms with the last value seen. Waits on events, never polls.
+ */
+export async function untilUpdate(client: Client, pv: string, done: (v: PVStructure) => boolean, ms = 10_000): Promise<PVStructure> {
+  const sub = client.monitor(pv, { queueSize: 4 });
+  let last: PVStructure | undefined;
+  const timer = setTimeout(() => sub.close(), ms);
+  try {
+    for await (const u of sub) {
+      last = u.value;
+      if (done(u.value)) return u.value;
+    }
+    throw new Error(`${pv}: no update as awaited within ${ms} ms; last value ${JSON.stringify(last, (_, v) => (typeof v === 'bigint' ? String(v) : v))}`);
+  } finally {
+    clearTimeout(timer);
+    sub.close();
+  }
 }
