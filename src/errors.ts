@@ -114,5 +114,6 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   'ERR_NOT_SUPPORTED',
   'ERR_PROCESSOR',
   'ERR_FILE',
+  'ERR_CODEC',
   'ERR_USAGE',
 ];
