@@ -96,7 +96,11 @@ function writeSequence(dst: Uint8Array, op: number, src: Uint8Array, anchor: num
   const tokenAt = op++;
   dst[tokenAt] = ((lit >= 15 ? 15 : lit) << 4) | (ml >= 15 ? 15 : ml);
   if (lit >= 15) op = writeLength(dst, op, lit - 15);
-  dst.set(src.subarray(anchor, anchor + lit), op);
+  if (lit < 32) {
+    for (let k = 0; k < lit; k++) dst[op + k] = src[anchor + k] as number;
+  } else {
+    dst.set(src.subarray(anchor, anchor + lit), op); // a view per long run only
+  }
   op += lit;
   dst[op++] = offset & 255;
   dst[op++] = offset >>> 8;
