@@ -44,9 +44,12 @@ const ARRAY_OF: Record<string, new (buffer: ArrayBuffer, offset: number, length:
   double: Float64Array,
 };
 
-/** The bytes of a typed array, as a view (no copy). */
+/**
+ * The bytes of a typed array, as a view (no copy). Always a plain Uint8Array (never a Buffer),
+ * so that the decoders' element accesses see one array class.
+ */
 export function bytesOf(a: PVTypedArray): Uint8Array {
-  return a instanceof Uint8Array ? a : new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  return a.constructor === Uint8Array ? (a as Uint8Array) : new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
 
 function readBE32(a: Uint8Array, i: number): number {
