@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'ERR_NOT_SUPPORTED' // the PV does not support the operation (e.g. put on a read-only PV)
   | 'ERR_PROCESSOR' // a user processor failed to load or run
   | 'ERR_FILE' // a data file that is missing, unreadable, malformed or inconsistent with its header
+  | 'ERR_CODEC' // a compressed NTNDArray payload that cannot be decoded (unknown codec, lying sizes, corrupt data)
   | 'ERR_USAGE'; // bad command-line usage
 
 export class SluiceError extends Error {
@@ -113,5 +114,6 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   'ERR_NOT_SUPPORTED',
   'ERR_PROCESSOR',
   'ERR_FILE',
+  'ERR_CODEC',
   'ERR_USAGE',
 ];

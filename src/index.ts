@@ -27,6 +27,7 @@ export {
   timeNow,
   ColorMode,
 } from './pvdata/nt/index.js';
+export { compress as compressNdPayload, decompress as decompressNdPayload, CODECS as ND_CODECS } from './pvdata/nt/codec/index.js';
 export * from './errors.js';
 export { UserDataProcessor } from './processing/user-data-processor.js';
 export { AdImageProcessor } from './processing/ad-image-processor.js';

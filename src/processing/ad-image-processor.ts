@@ -20,7 +20,8 @@ import { UserDataProcessor } from './user-data-processor.js';
 export class AdImageProcessor extends UserDataProcessor {
   /**
    * The image of an NTNDArray with its geometry; `data` is the frame's own array (no copy).
-   * Throws ERR_PROCESSOR for compressed frames and for dimensions that do not fit the colour mode.
+   * Compressed frames (NDPluginCodec lz4, lz4hdf5, bslz4, blosc, zlib) are decoded, once per frame;
+   * a payload that cannot be decoded throws ERR_CODEC, dimensions that do not fit the colour mode ERR_PROCESSOR.
    */
   frameOf(value: PVStructure): Frame {
     return frameOf(value);

@@ -3,6 +3,7 @@
 // AdImageUtility gives its NumPy arrays, so that processors ported from Python find the same
 // nx/ny/nz and the same row-major shape.
 import { SluiceError } from '../errors.js';
+import { decompress } from '../pvdata/nt/codec/index.js';
 import { ColorMode, ntndarray } from '../pvdata/nt/ntndarray.js';
 import type { TimeStamp } from '../pvdata/nt/common.js';
 import { t, type FieldDesc, type StructureDesc } from '../pvdata/types.js';
@@ -16,7 +17,11 @@ export interface FrameStrides {
   c: number;
 }
 
-/** One decoded frame. `data` is the NTNDArray's own array (not a copy): do not modify it in place. */
+/**
+ * One decoded frame. `data` is the NTNDArray's own array (not a copy), or for a compressed frame
+ * the array decompressed from it (once per frame, however often frameOf() is called): do not
+ * modify it in place.
+ */
 export interface Frame {
   /** The frame id (uniqueId). */
   id: number;
@@ -102,14 +107,11 @@ export function stridesOf(g: ImageGeometry): FrameStrides {
  */
 export function frameOf(value: PVStructure): Frame {
   const nd = ntndarray.read(value);
-  // Compressed payloads need a decompressor (blosc, lz4, bslz4) we do not have yet: refuse rather
-  // than hand the processor compressed bytes that look like pixels.
-  if (nd.codec !== '') throw processorError(`frame ${nd.uniqueId}: codec ${nd.codec} not supported`);
   const id = nd.uniqueId;
   if (nd.data !== null && !ArrayBuffer.isView(nd.data)) {
     throw processorError(`frame ${id}: boolean images are not supported`);
   }
-  const data = nd.data ?? new Uint8Array(0);
+  const data = nd.codec === '' ? (nd.data ?? new Uint8Array(0)) : decompressed(value, nd);
   const dtype = scalarTypeOfArray(data) ?? 'ubyte';
   const dims = nd.dims;
   if (dims.length === 0 && data.length === 0) {
@@ -150,6 +152,39 @@ export function frameOf(value: PVStructure): Frame {
     throw processorError(`frame ${id}: dimensions [${dims.join(', ')}] need ${nx * ny * nz} elements, data has ${data.length}`);
   }
   return { id, data, dtype, nx, ny, nz, colorMode, shape, strides: stridesOf({ nx, ny, nz, colorMode }) };
+}
+
+// Decoded arrays of compressed frames, kept as long as the frame's value union is alive.
+const decodedCache = new WeakMap<object, PVTypedArray>();
+
+/**
+ * The pixels of a compressed frame (codec lz4, lz4hdf5, bslz4, blosc or zlib, as NDPluginCodec
+ * writes them): the element type comes from codec.parameters, the size from the dimensions, and
+ * uncompressedSize must agree. Errors are ERR_CODEC and name the frame.
+ */
+function decompressed(value: PVStructure, nd: ReturnType<typeof ntndarray.read>): PVTypedArray {
+  const key = value['value'];
+  const cached = typeof key === 'object' && key !== null ? decodedCache.get(key) : undefined;
+  if (cached) return cached;
+  const id = nd.uniqueId;
+  const fail = (why: string) => new SluiceError('ERR_CODEC', `frame ${id}: ${why}`);
+  if (nd.data === null || nd.data.length === 0) throw fail(`codec ${nd.codec} but no data`);
+  const dtype = nd.uncompressedType;
+  if (dtype === null || dtype === 'boolean' || dtype === 'string') throw fail(`codec ${nd.codec}: element type ${dtype} cannot be decoded`);
+  if (nd.dims.some((d) => !Number.isSafeInteger(d) || d < 0)) throw fail(`bad dimensions [${nd.dims.join(', ')}]`);
+  const nbytes = nd.dims.reduce((a, b) => a * b, nd.dims.length ? 1 : 0) * ELEMENT_SIZE[dtype];
+  if (nd.uncompressedSize !== 0 && nd.uncompressedSize !== nbytes) {
+    throw fail(`uncompressedSize ${nd.uncompressedSize} disagrees with dimensions [${nd.dims.join(', ')}] of ${dtype} (${nbytes} bytes)`);
+  }
+  let data: PVTypedArray;
+  try {
+    data = decompress(nd.codec, nd.data as PVTypedArray, dtype, nbytes);
+  } catch (e) {
+    if (e instanceof SluiceError) throw fail(e.message);
+    throw e;
+  }
+  if (typeof key === 'object' && key !== null) decodedCache.set(key, data);
+  return data;
 }
 
 function guessColorMode(dims: number[], id: number): number {

@@ -10,6 +10,7 @@ import { SharedPV } from '../pva/server/shared-pv.js';
 import { timeT } from '../pvdata/nt/common.js';
 import { ntndarray } from '../pvdata/nt/ntndarray.js';
 import { t, type StructureDesc } from '../pvdata/types.js';
+import { CompressedFrames } from './compressed-frames.js';
 import { FrameCache, type FrameCacheOptions, type SimFrames } from './frame-cache.js';
 import type { FrameSpec } from './frames.js';
 import { FramePublisher, realClock, type Progress, type PublishSummary, type SimClock } from './publisher.js';
@@ -28,6 +29,8 @@ export interface AdSimServerOptions extends Omit<FrameCacheOptions, 'frame'> {
    */
   frames?: SimFrames;
   channelName?: string;
+  /** Publish the frames compressed, as NDPluginCodec does: lz4, lz4hdf5, bslz4, blosc or zlib. */
+  compressor?: string;
   /** Frames per second; <= 0 as fast as possible (default 20). */
   fps?: number;
   /** Seconds of publishing from the first frame; <= 0 (default) until aborted. */
@@ -109,8 +112,10 @@ class ImagePV extends SharedPV {
 
 export class AdSimServer {
   readonly channelName: string;
-  /** The frames published: a FrameCache of generated frames, or the `frames` given. */
+  /** The frames: a FrameCache of generated frames, or the `frames` given. */
   readonly cache: SimFrames;
+  /** With `compressor`: the frames as published, compressed (else null: `cache` is published). */
+  readonly compressed: CompressedFrames | null;
   readonly pv: SharedPV;
   /** Metadata PVs by name, pva:// and ca:// ones alike. */
   readonly metadata: ReadonlyMap<string, SharedPV>;
@@ -136,8 +141,9 @@ export class AdSimServer {
     if (o.frames) this.cache = o.frames;
     else if (o.frame) this.cache = new FrameCache({ ...o, frame: o.frame });
     else throw new InvalidArgumentError('AdSimServer needs a frame spec (generated frames) or frames');
+    this.compressed = o.compressor ? new CompressedFrames(this.cache, o.compressor) : null;
     const image = new ImagePV();
-    image.open(ntndarray.type(), this.cache.initial());
+    image.open(ntndarray.type(), (this.compressed ?? this.cache).initial());
     this.pv = image;
     const metadata = new Map<string, SharedPV>();
     for (const m of metaSpecs) metadata.set(m.name, new SharedPV().open(metadataType, { value: 0 }));
@@ -174,7 +180,7 @@ export class AdSimServer {
     const emit = o.onEvent ?? (() => {});
     this.#publisher = new FramePublisher({
       pv: this.pv,
-      cache: this.cache,
+      cache: this.compressed ?? this.cache,
       fps: o.fps ?? 20,
       runtimeMs: (o.runtime ?? 0) * 1000,
       lossless: o.lossless ?? false,

@@ -5,3 +5,4 @@ export * from './frame-cache.js';
 export * from './file-source.js';
 export * from './publisher.js';
 export * from './ad-sim-server.js';
+export * from './compressed-frames.js';

@@ -11,6 +11,7 @@ import type { PublishSummary } from '../../sim/publisher.js';
 import { CaClient } from '../../ca/client.js';
 import { buildPut } from './put.js';
 import { SluiceError } from '../../errors.js';
+import { CODECS, isCodecName } from '../../pvdata/nt/codec/index.js';
 import { Client } from '../../pva/client/client.js';
 import { defineCommand, UsageError, type OptionSpec, type ParsedArgs } from '../args.js';
 import { hostOption, jsonOption, portOption, serverPort, type CliContext } from '../common.js';
@@ -36,6 +37,7 @@ export const spec = defineCommand({
     'The first line printed is "serving CHANNEL on HOST:PORT". ' +
     'Defaults differ from PvaPy (20 fps kept; PvaPy: 300 s runtime, 10 s start and shutdown delays, a report every frame): ' +
     'runtime 60 s, start and shutdown delays 1 s, about one report a second. ' +
+    '--compressor publishes the frames compressed as areaDetector\'s NDPluginCodec does (lz4, lz4hdf5, bslz4, blosc, zlib). ' +
     'The notify PV and --hdf-compression-mode are refused. See docs/sim.md.',
   options: {
     version: { type: 'boolean', short: 'v', description: "Print Sluice's version and exit (PvaPy's -v)." },
@@ -129,7 +131,14 @@ export const spec = defineCommand({
     'hdf-compression-mode': {
       type: 'boolean',
       short: 'hcm',
-      description: 'Not supported: HDF5 frames are always published decompressed (no direct chunk reads).',
+      description: 'Not supported: HDF5 frames are always published decompressed (h5wasm reads no raw chunks); see --compressor.',
+    },
+    compressor: {
+      type: 'string',
+      value: 'NAME',
+      description:
+        'Publish frames compressed, as NDPluginCodec does: lz4, lz4hdf5, bslz4, blosc (LZ4, byte shuffle) or zlib. ' +
+        'codec.parameters carries the pixel type, uncompressedSize the pixel bytes; consumers decode them for processors.',
     },
     'config-file': {
       type: 'string',
@@ -276,6 +285,13 @@ function describe(sim: AdSimServer, o: ReturnType<typeof readOptions>, say: Say)
       `start delay ${startDelay} s, shutdown delay ${shutdownDelay} s`,
     { event: 'schedule', fps, lossless, runtime, startDelay, shutdownDelay, reportPeriod },
   );
+  const z = sim.compressed;
+  if (z) {
+    const mean = z.compressedFrames ? Math.round(z.compressedBytes / z.compressedFrames) : 0;
+    const ratio = mean ? (z.frameBytes / mean).toFixed(2) : '?';
+    const what = z.streaming ? 'each frame compressed as it is published' : `${z.frameBytes} -> ${mean} bytes per frame on average, ratio ${ratio}`;
+    say(`compressor ${z.codec}: ${what}`, { event: 'compressor', codec: z.codec, frameBytes: z.frameBytes, ...(z.streaming ? {} : { compressedBytes: mean }) });
+  }
   const names = [...sim.metadata.keys()];
   if (names.length) say(`metadata PVs: ${names.join(', ')}`, { event: 'metadata', pvs: names });
 }
@@ -354,10 +370,18 @@ function notifier(pv: string | undefined, value: string, ctx: CliContext): (() =
 function refuseUnsupported(v: Values): void {
   if (v['hdf-compression-mode']) {
     throw new UsageError(
-      '--hdf-compression-mode: publishing HDF5 chunks still compressed is not supported (h5wasm has no direct chunk read); ' +
-        'leave it out to publish the frames decompressed',
+      '--hdf-compression-mode: publishing HDF5 chunks still compressed is not supported (h5wasm 0.10 can neither read a raw chunk ' +
+        'nor locate one in the file); leave it out to publish the frames decompressed, or add --compressor NAME to recompress them',
     );
   }
+}
+
+function checkCompressor(name: string): string {
+  if (!isCodecName(name)) {
+    const why = name === 'jpeg' ? ' (jpeg is lossy and needs a JPEG codec Sluice does not ship)' : '';
+    throw new UsageError(`--compressor must be one of ${CODECS.join(', ')}, not '${name}'${why}`);
+  }
+  return name;
 }
 
 function readOptions(v: Values) {
@@ -396,6 +420,7 @@ function readOptions(v: Values) {
     lossless: v.lossless ?? false,
     waitClients: v['wait-clients'] === undefined ? 0 : integer(v['wait-clients'], '--wait-clients', 0),
     metadataPvs,
+    ...(v.compressor === undefined ? {} : { compressor: checkCompressor(v.compressor) }),
     ...(v.seed === undefined ? {} : { seed: integer(v.seed, '--seed', 0) }),
   };
 }
