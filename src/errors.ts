@@ -17,6 +17,8 @@ export type ErrorCode =
   | 'ERR_NOT_SUPPORTED' // the PV does not support the operation (e.g. put on a read-only PV)
   | 'ERR_PROCESSOR' // a user processor failed to load or run
   | 'ERR_FILE' // a data file that is missing, unreadable, malformed or inconsistent with its header
+  | 'ERR_ACCESS_CONFIG' // an access security file (ACF) or PV list that does not parse
+  | 'ERR_ACCESS_DENIED' // the server's access rules refuse the request
   | 'ERR_USAGE'; // bad command-line usage
 
 export class SluiceError extends Error {
@@ -113,5 +115,7 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   'ERR_NOT_SUPPORTED',
   'ERR_PROCESSOR',
   'ERR_FILE',
+  'ERR_ACCESS_CONFIG',
+  'ERR_ACCESS_DENIED',
   'ERR_USAGE',
 ];
