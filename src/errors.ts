@@ -18,6 +18,8 @@ export type ErrorCode =
   | 'ERR_PROCESSOR' // a user processor failed to load or run
   | 'ERR_FILE' // a data file that is missing, unreadable, malformed or inconsistent with its header
   | 'ERR_CODEC' // a compressed NTNDArray payload that cannot be decoded (unknown codec, lying sizes, corrupt data)
+  | 'ERR_ACCESS_CONFIG' // an access security file (ACF) or PV list that does not parse
+  | 'ERR_ACCESS_DENIED' // the server's access rules refuse the request
   | 'ERR_USAGE'; // bad command-line usage
 
 export class SluiceError extends Error {
@@ -115,5 +117,7 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   'ERR_PROCESSOR',
   'ERR_FILE',
   'ERR_CODEC',
+  'ERR_ACCESS_CONFIG',
+  'ERR_ACCESS_DENIED',
   'ERR_USAGE',
 ];

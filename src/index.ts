@@ -45,6 +45,8 @@ export { MetadataChannels, parseMetadataChannels } from './consumer/metadata.js'
 export { AdSimServer } from './sim/ad-sim-server.js';
 export { MirrorServer } from './mirror/mirror-server.js';
 export { parseChannelMap } from './mirror/channel-map.js';
+export { AccessPolicy, AccessConfigError, AccessDeniedError, parseAcf, formatAcf, parsePvList } from './access/index.js';
+export type { Acf, PvList, ChannelRights, ClientIdentity, AccessPolicyOptions, LoadAccessOptions } from './access/index.js';
 
 export type { ServerOptions, ServerStats, PVSource } from './pva/server/server.js';
 export type { PutRequest, PutHandler, RpcHandler, RpcResult, PeerInfo } from './pva/server/shared-pv.js';

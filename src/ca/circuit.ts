@@ -2,7 +2,7 @@
 // that server. It says who we are (VERSION, CLIENT_NAME, HOST_NAME), routes replies to the
 // channel, request or subscription they answer (by cid, ioid, subscription id), and keeps the
 // connection honest: an echo after EPICS_CA_CONN_TMO of silence, closed if that gets no answer.
-import { hostname, userInfo } from 'node:os';
+import { announcedIdentity, type AnnouncedIdentity } from '../pva/client/identity.js';
 import { ConnectionError, DecodeError, ProtocolError, RemoteError, TimeoutError } from '../errors.js';
 import { Cmd, cmdName, ecaMessage } from './constants.js';
 import type { CaHeader, CaMessage } from './header.js';
@@ -28,6 +28,8 @@ export interface CircuitChannel {
 export interface CircuitOptions {
   maxArrayBytes: number;
   connTmoMs: number;
+  /** User and host sent in CLIENT_NAME and HOST_NAME (default: see announcedIdentity). */
+  identity?: AnnouncedIdentity;
   /** SEARCH replies over TCP (the circuit is to a name server). */
   onSearchReply?: (answer: msg.SearchAnswer, via: string) => void;
   onClose?: (c: Circuit) => void;
@@ -35,16 +37,6 @@ export interface CircuitOptions {
 
 /** How long an echo may go unanswered before the circuit is declared dead (at most). */
 const ECHO_TIMEOUT_MS = 5000;
-
-function whoAmI(): { user: string; host: string } {
-  let user = 'sluice';
-  try {
-    user = userInfo().username;
-  } catch {
-    // no passwd entry (containers): keep the default
-  }
-  return { user, host: hostname() };
-}
 
 export class Circuit {
   readonly host: string;
@@ -67,7 +59,7 @@ export class Circuit {
     // Room for the largest array plus the biggest metadata (CTRL) and header.
     this.link = TcpLink.connect(host, port, o.maxArrayBytes + 1024);
     this.link.attach({ onMessage: (m) => this.#dispatch(m), onClose: (r) => this.#closed(r) });
-    const me = whoAmI();
+    const me = o.identity ?? announcedIdentity(process.env, {}, 'sluice');
     this.link.send(msg.version(), msg.clientName(me.user), msg.hostName(me.host));
     this.#arm(o.connTmoMs);
   }

@@ -14,6 +14,7 @@ import * as msg from './messages.js';
 import { ntValueOf, putValuesOf, timeTypeOf, type NativeInfo } from './nt-mapping.js';
 import { CaSearcher } from './search.js';
 import { CaSubscription, type CaMonitorOptions } from './subscription.js';
+import { announcedIdentity, type AnnouncedIdentity } from '../pva/client/identity.js';
 
 export interface CaClientOptions {
   /** Search destinations, "host[:port]" (default EPICS_CA_ADDR_LIST). */
@@ -30,6 +31,8 @@ export interface CaClientOptions {
   reconnectDelayMs?: number;
   /** Environment read for the defaults (default process.env). */
   env?: NodeJS.ProcessEnv;
+  /** User and host sent to servers (default SLUICE_CLIENT_USER / SLUICE_CLIENT_HOST, else the login and host name). */
+  identity?: Partial<AnnouncedIdentity>;
 }
 
 export interface CaGetResult {
@@ -47,6 +50,7 @@ export class CaClient implements ChannelHost {
   readonly #channels = new Map<string, CaChannel>();
   #nextId = 1;
   #closed = false;
+  readonly identity: AnnouncedIdentity;
 
   constructor(options: CaClientOptions = {}) {
     const env = caClientConfigFromEnv(options.env ?? process.env, options.serverPort);
@@ -58,6 +62,7 @@ export class CaClient implements ChannelHost {
     for (const w of warnings) process.emitWarning(w, { code: 'SLUICE_CA_CONFIG' });
     this.timeoutMs = options.timeoutMs ?? 5000;
     this.reconnectDelayMs = options.reconnectDelayMs ?? 1000;
+    this.identity = announcedIdentity(options.env ?? process.env, options.identity, 'sluice');
     this.#nameServers = new Set(nameServers.map((n) => `${n.host}:${n.port}`));
     this.searcher = new CaSearcher({
       destinations: searchDestinations(addrList, this.config.autoAddrList, serverPort),
@@ -74,6 +79,7 @@ export class CaClient implements ChannelHost {
       c = new Circuit(host, port, {
         maxArrayBytes: this.config.maxArrayBytes,
         connTmoMs: this.config.connTmoMs,
+        identity: this.identity,
         onSearchReply: (a, via) => this.searcher.answer(a, via),
         onClose: (closed) => {
           if (this.#circuits.get(key) === closed) this.#circuits.delete(key);

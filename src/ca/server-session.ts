@@ -1,6 +1,7 @@
 // One CA client of the server: its channels, subscriptions and requests. Each request command
 // has a small handler below. A request the server cannot satisfy is answered with a status or
 // an ERROR message and the client stays; bytes that break the protocol close this client only.
+import { denial, describeClient, type AccessPolicy, type ChannelRights, type ClientIdentity, type Operation } from '../access/policy.js';
 import { ProtocolError } from '../errors.js';
 import type { SharedPV } from '../pva/server/shared-pv.js';
 import { AccessRights, Cmd, Eca, LAST_DBR, SearchReply, cmdName } from './constants.js';
@@ -23,7 +24,8 @@ export interface SessionHost {
   /** Search replies over TCP carry this port. */
   readonly tcpPort: number;
   readonly limits: { maxArrayBytes: number; maxChannels: number; maxSubscriptions: number; sendHighWater: number; sendHardLimit: number };
-  readonly stats: { overruns: number };
+  readonly stats: { overruns: number; denied: number };
+  readonly access: AccessPolicy;
   /** The PV's current value as DBR type and count, encoded once per post for every client. */
   encoded(served: ServedPV, view: CaView, dataType: number, count: number): { payload: Uint8Array; count: number } | null;
 }
@@ -37,6 +39,7 @@ interface Channel {
   view: CaView;
   monitors: Map<number, ServerMonitor>;
   offClosed: () => void;
+  rights: ChannelRights;
 }
 
 /** Longest channel (or user, host) name accepted (EPICS servers refuse longer channel names too). */
@@ -75,10 +78,10 @@ export class ServerSession implements MonitorSink {
         return;
       case Cmd.CLIENT_NAME:
         this.user = msg.readString(payload.subarray(0, MAX_NAME));
-        return;
+        return this.reviewAccess(); // a new name may change the rights (as EPICS servers do)
       case Cmd.HOST_NAME:
         this.hostName = msg.readString(payload.subarray(0, MAX_NAME));
-        return;
+        return this.reviewAccess();
       case Cmd.ECHO:
         return this.link.send(msg.echo());
       case Cmd.SEARCH:
@@ -132,12 +135,42 @@ export class ServerSession implements MonitorSink {
     if (!served || !pv || !view || this.#channels.size >= this.#host.limits.maxChannels) return this.link.send(msg.createChanFail(cid));
     let sid = this.#nextSid++;
     while (this.#channels.has(sid)) sid = this.#nextSid++;
-    const ch: Channel = { sid, cid, name, served, pv, view, monitors: new Map(), offClosed: () => {} };
+    // Created even without read access (as EPICS servers do): ACCESS_RIGHTS tells the client.
+    const rights = this.#host.access.rights(name, pv.accessGroup, this.identity);
+    if (rights.deniedByPvList) return this.link.send(msg.createChanFail(cid));
+    const ch: Channel = { sid, cid, name, served, pv, view, monitors: new Map(), offClosed: () => {}, rights };
     // The PV closing or being removed deletes the channel; the client searches again.
     ch.offClosed = pv.onClosed(() => this.disconnectChannel(ch));
     this.#channels.set(sid, ch);
-    const rights = AccessRights.READ | (pv.onPut ? AccessRights.WRITE : 0);
-    this.link.send(msg.accessRights(cid, rights), msg.createChanReply(cid, sid, view.base, view.array && served.maxElements ? served.maxElements : nativeCount(view, pv.value)));
+    this.link.send(msg.accessRights(cid, this.#rightsBits(ch)), msg.createChanReply(cid, sid, view.base, view.array && served.maxElements ? served.maxElements : nativeCount(view, pv.value)));
+  }
+
+  get identity(): ClientIdentity {
+    return { user: this.user, host: this.hostName, address: this.link.remoteAddress };
+  }
+
+  #rightsBits(ch: Channel): number {
+    return (ch.rights.read ? AccessRights.READ : 0) | (ch.rights.put && ch.pv.onPut ? AccessRights.WRITE : 0);
+  }
+
+  /** The rules or the client's names changed: new rights for every channel, sent when they differ. */
+  reviewAccess(): void {
+    for (const ch of this.#channels.values()) {
+      const before = this.#rightsBits(ch);
+      ch.rights = this.#host.access.rights(ch.name, ch.pv.accessGroup, this.identity);
+      // Lost read access or hidden now: the client connects again, and learns its new rights.
+      if (ch.rights.deniedByPvList || (before & AccessRights.READ && !ch.rights.read)) this.disconnectChannel(ch);
+      else if (this.#rightsBits(ch) !== before) this.link.send(msg.accessRights(ch.cid, this.#rightsBits(ch)));
+    }
+  }
+
+  /** The refusal text when the channel's rights lack `op` (counted and logged), else null. */
+  #refusal(op: Operation, ch: Channel): string | null {
+    if (ch.rights[op]) return null;
+    const text = denial(op, ch.name, ch.rights, this.identity).message;
+    this.#host.stats.denied++;
+    this.#host.access.log(`${text} [CA peer ${this.peer}]`);
+    return text;
   }
 
   /** Drops a channel and tells the client (SERVER_DISCONN). */
@@ -196,6 +229,8 @@ export class ServerSession implements MonitorSink {
   #read(h: CaHeader): void {
     const ch = this.#channel(h, h.p1);
     if (!ch) return;
+    const refused = this.#refusal('read', ch);
+    if (refused) return this.link.send(msg.errorMessage(ch.cid, Eca.NORDACCESS, h, refused));
     const e = this.#encode(ch, h, h.dataType, h.count);
     if (!e) return;
     // READ (obsolete) answers with the sid where READ_NOTIFY has the status.
@@ -213,6 +248,8 @@ export class ServerSession implements MonitorSink {
     };
     const handler = ch.pv.onPut;
     if (!handler) return answer(Eca.NOWTACCESS, `${ch.name} is read-only`);
+    const refused = this.#refusal('put', ch);
+    if (refused) return answer(Eca.NOWTACCESS, refused);
     if (h.dataType > LAST_DBR || dbrLayout(h.dataType).cls !== 0) return answer(Eca.BADTYPE, `writes take a plain DBR type, not ${h.dataType}`);
     const data = decodeDbr(h.dataType, h.count, payload); // a payload shorter than claimed: bad bytes
     const type = ch.pv.type;
@@ -228,8 +265,12 @@ export class ServerSession implements MonitorSink {
     } catch (err) {
       return failed(err);
     }
-    if (r instanceof Promise) r.then(() => answer(Eca.NORMAL, ''), failed);
-    else answer(Eca.NORMAL, '');
+    const ok = (): void => {
+      if (ch.rights.trapWrite) this.#host.access.log(`put to ${ch.name} by ${describeClient(this.identity)} [CA peer ${this.peer}]`);
+      answer(Eca.NORMAL, '');
+    };
+    if (r instanceof Promise) r.then(ok, failed);
+    else ok();
   }
 
   // ---- subscriptions ------------------------------------------------------------------------
@@ -241,6 +282,8 @@ export class ServerSession implements MonitorSink {
     const type = ch.pv.type;
     if (h.dataType > LAST_DBR) return this.link.send(msg.errorMessage(ch.cid, Eca.BADTYPE, h, `DBR type ${h.dataType} is not supported`));
     if (!type) return this.link.send(msg.errorMessage(ch.cid, Eca.DISCONN, h, `${ch.name} is closed`));
+    const refused = this.#refusal('read', ch);
+    if (refused) return this.link.send(msg.errorMessage(ch.cid, Eca.NORDACCESS, h, refused));
     if (ch.monitors.has(h.p2) || this.#subscriptions >= this.#host.limits.maxSubscriptions) {
       return this.link.send(msg.errorMessage(ch.cid, Eca.ALLOCMEM, h, ch.monitors.has(h.p2) ? `subscription id ${h.p2} is in use` : 'too many subscriptions'));
     }

@@ -3,6 +3,7 @@
 // names it has, and serves gets, puts and subscriptions in any DBR type the client asks for.
 // No beacons are sent (clients find a restarted server by searching again).
 import type net from 'node:net';
+import { AccessPolicy } from '../access/policy.js';
 import { InvalidArgumentError, SluiceError } from '../errors.js';
 import type { SharedPV } from '../pva/server/shared-pv.js';
 import { caServerConfigFromEnv } from './config.js';
@@ -35,6 +36,8 @@ export interface CaServerOptions {
   limits?: Partial<CaServerLimits>;
   /** Where notes about misbehaving clients go (default: process warnings). */
   onWarning?: (text: string) => void;
+  /** Access rules for reads and writes (default: everything allowed). See docs/security.md. */
+  access?: AccessPolicy;
 }
 
 export interface CaServerStats {
@@ -44,13 +47,15 @@ export interface CaServerStats {
   /** Clients disconnected for breaking the protocol or not reading. */
   badClients: number;
   searches: number;
+  /** Reads, subscriptions and writes the access rules refused. */
+  denied: number;
 }
 
 const MIN_HIGH_WATER = 64 * 1024;
 
 export class CaServer implements SessionHost {
   readonly limits: CaServerLimits;
-  readonly stats: CaServerStats = { clients: 0, overruns: 0, badClients: 0, searches: 0 };
+  readonly stats: CaServerStats = { clients: 0, overruns: 0, badClients: 0, searches: 0, denied: 0 };
   readonly #pvs = new Map<string, ServedPV>();
   readonly #sessions = new Set<ServerSession>();
   readonly #host: string;
@@ -62,6 +67,7 @@ export class CaServer implements SessionHost {
   /** Per PV: its current value's encodings and time stamp (reset by each post). */
   #cache = new WeakMap<ServedPV, { value: object; posts: number; ms: number; encoded: Map<string, { payload: Uint8Array; count: number }> }>();
   #closeListeners = new Set<(peer: string, reason: Error | null) => void>();
+  #access: AccessPolicy;
 
   constructor(options: CaServerOptions = {}) {
     const cfg = caServerConfigFromEnv(options.env ?? process.env);
@@ -69,6 +75,7 @@ export class CaServer implements SessionHost {
     this.#wantTcp = options.tcpPort ?? cfg.serverPort;
     this.#wantUdp = options.udpPort ?? cfg.serverPort;
     this.#warn = options.onWarning ?? ((text) => process.emitWarning(text, { code: 'SLUICE_CA' }));
+    this.#access = options.access ?? new AccessPolicy();
     const l = options.limits ?? {};
     this.limits = {
       maxArrayBytes: l.maxArrayBytes ?? cfg.maxArrayBytes,
@@ -109,8 +116,19 @@ export class CaServer implements SessionHost {
     return true;
   }
 
-  /** @internal SessionHost: an open PV of a type CA can serve. */
+  get access(): AccessPolicy {
+    return this.#access;
+  }
+
+  /** Replace the access rules (a reload): clients get new ACCESS_RIGHTS for their channels. */
+  set access(policy: AccessPolicy) {
+    this.#access = policy;
+    for (const s of this.#sessions) s.reviewAccess();
+  }
+
+  /** @internal SessionHost: an open PV of a type CA can serve (and a PV list does not hide). */
   lookup(name: string): ServedPV | undefined {
+    if (this.#access.pvlist && this.#access.hides(name)) return undefined;
     const e = this.#pvs.get(name);
     return e?.pv.type && caViewOf(e.pv.type) ? e : undefined;
   }

@@ -25,10 +25,13 @@ export class TcpLink {
   closeReason: Error | null = null;
   /** "host:port" of the peer. */
   readonly remote: string;
+  /** The peer's IP address ('' when unknown). */
+  readonly remoteAddress: string;
 
   constructor(sock: net.Socket, maxPayload: number, remote?: string) {
     this.#sock = sock;
     this.remote = remote ?? `${sock.remoteAddress}:${sock.remotePort}`;
+    this.remoteAddress = sock.remoteAddress ?? '';
     this.#framer = new CaFramer((m) => this.#h?.onMessage(m), maxPayload);
     sock.setNoDelay(true);
     sock.setKeepAlive(true, 15_000);

@@ -3,6 +3,7 @@
 // them in order, publishes its output, and serves control and status PVs.
 import { CaClient } from '../ca/client.js';
 import { Client } from '../pva/client/client.js';
+import type { AccessPolicy } from '../access/policy.js';
 import { Server } from '../pva/server/server.js';
 import { SharedPV } from '../pva/server/shared-pv.js';
 import type { StructureDesc } from '../pvdata/types.js';
@@ -38,6 +39,8 @@ export interface CollectorOptions {
   processor: UserDataProcessor;
   metadata?: ((client: Client, caClient: () => CaClient) => MetadataChannels) | undefined;
   env?: NodeJS.ProcessEnv;
+  /** Access rules of the collector's server (its control PV is in ASG CONTROL). */
+  access?: AccessPolicy | undefined;
 }
 
 interface Producer {
@@ -81,7 +84,7 @@ export class DataCollector {
   constructor(options: CollectorOptions) {
     this.options = options;
     const env = options.env ?? process.env;
-    this.server = new Server({ env });
+    this.server = new Server({ env, ...(options.access ? { access: options.access } : {}) });
     this.client = new Client({ env });
     const p = options.processor;
     p.processorId = options.collectorId;

@@ -23,6 +23,9 @@ export function controlType(idField: string): StructureDesc {
   });
 }
 
+/** The access security group of control PVs. */
+export const CONTROL_ACCESS_GROUP = 'CONTROL';
+
 const COMMANDS: readonly string[] = ['configure', 'reset_stats', 'get_stats', 'stop'];
 
 /** PvaPy's objectTime (seconds, a double) and objectTimestamp of now. */
@@ -101,6 +104,8 @@ export async function runControlCommand(target: ControlTarget, cmd: ControlComma
 /** Host the control PV; puts run the command and then post its result. */
 export function serveControl(server: Server, name: string, idField: string, id: number, handler: CommandHandler): SharedPV {
   const pv = new SharedPV({
+    // An access file can lock the control PVs of consumers and collectors with ASG(CONTROL).
+    accessGroup: CONTROL_ACCESS_GROUP,
     onPut: async (pv, put) => {
       const command = String(put.value['command'] ?? '');
       const args = String(put.value['args'] ?? '');

@@ -2,6 +2,7 @@
 // queues it, runs the user processor, publishes its output, and serves control and status PVs.
 import { CaClient } from '../ca/client.js';
 import { Client } from '../pva/client/client.js';
+import type { AccessPolicy } from '../access/policy.js';
 import { Server } from '../pva/server/server.js';
 import { SharedPV } from '../pva/server/shared-pv.js';
 import type { StructureDesc } from '../pvdata/types.js';
@@ -38,6 +39,8 @@ export interface ConsumerOptions {
   metadata?: ((client: Client, caClient: () => CaClient) => MetadataChannels) | undefined;
   /** Environment for the server and client (EPICS_PVA*). */
   env?: NodeJS.ProcessEnv;
+  /** Access rules of the consumer's server (its control PV is in ASG CONTROL). */
+  access?: AccessPolicy | undefined;
 }
 
 export interface ConsumerStats {
@@ -71,7 +74,7 @@ export class DataConsumer {
   constructor(options: ConsumerOptions) {
     this.options = options;
     const env = options.env ?? process.env;
-    this.server = new Server({ env });
+    this.server = new Server({ env, ...(options.access ? { access: options.access } : {}) });
     this.client = new Client({ env });
     const p = options.processor;
     p.processorId = options.consumerId;

@@ -16,6 +16,8 @@ export interface RunOptions {
   signal: AbortSignal;
   /** Live redraw on a terminal (off with --disable-curses or logging). */
   live: boolean;
+  /** Several processes: pass SIGHUP on to each (they reload their access rules). */
+  forwardHangup?: boolean;
 }
 
 const LEVELS = ['debug', 'info', 'warning', 'error', 'critical'] as const;
@@ -112,6 +114,8 @@ export async function runConsumerProcesses(
     for (const c of children) if (c.child.connected) c.child.send({ type: 'stop' });
   };
   o.signal.addEventListener('abort', stopAll, { once: true });
+  const hangup = (): void => children.forEach((c) => c.child.kill('SIGHUP'));
+  if (o.forwardHangup) process.on('SIGHUP', hangup);
   const runtime = o.runtimeS > 0 ? setTimeout(stopAll, o.runtimeS * 1000) : null;
   const ticker =
     o.reportPeriodS > 0
@@ -121,6 +125,7 @@ export async function runConsumerProcesses(
         }, o.reportPeriodS * 1000)
       : null;
   const codes = await Promise.all(children.map((c) => c.exited));
+  process.off('SIGHUP', hangup);
   if (runtime) clearTimeout(runtime);
   if (ticker) clearInterval(ticker);
   report.release();

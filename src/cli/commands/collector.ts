@@ -7,6 +7,7 @@ import { channelName, formatId, monitorRequest, parseIdList } from '../../consum
 import { parseReportGroups } from '../../consumer/report.js';
 import { makeLogger, runHost, type LogLevel } from '../../consumer/run.js';
 import { loadProcessor } from '../../processing/loader.js';
+import { accessOptions, loadAccess, reloadAccessOnHangup } from '../access-options.js';
 import { defineCommand, UsageError, type ParsedArgs } from '../args.js';
 import type { CliContext } from '../common.js';
 import { jsonOption, metadataFactory, metadataOption, numberOption } from '../framework-options.js';
@@ -53,6 +54,7 @@ export const spec = defineCommand({
     'log-level': s('ll', 'debug, info, warning, error or critical; no logging if absent.', 'LEVEL'),
     'log-file': s('lf', 'Log to this file instead of stderr.', 'FILE'),
     'disable-curses': { type: 'boolean', short: 'dc', description: 'Print reports as plain lines even on a terminal.' },
+    ...accessOptions,
   },
   maxPositionals: 0,
   examples: [
@@ -124,7 +126,9 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
     skipInitialUpdates: system.skipInitialUpdates,
     processor,
     metadata: metadataFactory(metadataSpecs, serverQueueSize, receiverQueueSize),
+    access: await loadAccess(v, ctx),
   });
+  reloadAccessOnHangup(v, ctx, (p) => (collector.server.access = p));
   const runOptions = {
     runtimeS: num(v, 'runtime'),
     reportPeriodS: num(v, 'report-period'),

@@ -7,6 +7,7 @@ import { jsonOption, metadataFactory, metadataOption, numberOption } from '../fr
 import { parseReportGroups } from '../../consumer/report.js';
 import { childChannel, makeLogger, runConsumer, runConsumerProcesses, type LogLevel } from '../../consumer/run.js';
 import { loadProcessor } from '../../processing/loader.js';
+import { accessOptions, accessSettings, loadAccess, reloadAccessOnHangup } from '../access-options.js';
 import { defineCommand, UsageError, type ParsedArgs } from '../args.js';
 import type { CliContext } from '../common.js';
 
@@ -60,6 +61,7 @@ export const spec = defineCommand({
     'log-level': s('ll', 'debug, info, warning, error or critical; no logging if absent.', 'LEVEL'),
     'log-file': s('lf', 'Log to this file instead of stderr.', 'FILE'),
     'disable-curses': { type: 'boolean', short: 'dc', description: 'Print reports as plain lines even on a terminal.' },
+    ...accessOptions,
   },
   maxPositionals: 0,
   examples: [
@@ -110,8 +112,9 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
   const offset = childId
     ? Number(process.env['SLUICE_CONSUMER_OID_OFFSET'])
     : objectIdOffset(int(v, 'oid-offset'), ids.length, nSets, dist.updates);
+  const access = await loadAccess(v, ctx); // bad files are refused before any child starts
   if (!childId && ids.length > 1) {
-    await runConsumerProcesses(ids, offset, process.argv.slice(2), run);
+    await runConsumerProcesses(ids, offset, process.argv.slice(2), { ...run, forwardHangup: accessSettings(v, ctx.env) !== null });
     return 0;
   }
   const id = childId ? Number(childId) : (ids[0] as number);
@@ -160,7 +163,9 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
     skipInitialUpdates: system.skipInitialUpdates,
     processor,
     metadata: metadataFactory(metadataSpecs, serverQueueSize, int(v, 'receiver-queue-size')),
+    access,
   });
+  reloadAccessOnHangup(v, ctx, (p) => (consumer.server.access = p));
   const child = childChannel();
   const final = await runConsumer(consumer, child ? { ...run, signal: child.stop, live: false } : run, child?.onStats);
   child?.final(final);

@@ -5,6 +5,7 @@ import { objectIdOffset } from '../../consumer/options.js';
 import { parseReportGroups } from '../../consumer/report.js';
 import { runConsumerProcesses } from '../../consumer/run.js';
 import { AdSimServer } from '../../sim/ad-sim-server.js';
+import { accessArgv, accessOptions, accessSettings, loadAccess, reloadAccessOnHangup } from '../access-options.js';
 import { defineCommand, UsageError, type ParsedArgs } from '../args.js';
 import type { CliContext } from '../common.js';
 
@@ -32,6 +33,7 @@ export const spec = defineCommand({
     'processor-class': { type: 'string', value: 'CLASS', description: 'Processor class (default: the passthrough processor).' },
     'report-period': { type: 'string', value: 'SEC', description: 'Seconds between statistics reports.', default: '1' },
     'disable-curses': { type: 'boolean', description: 'Print reports as plain lines even on a terminal.' },
+    ...accessOptions,
   },
   maxPositionals: 0,
   examples: ['sluice demo', 'sluice demo --consumers 4 --rate 0 --duration 10', 'sluice demo --processor-file examples/rotate-processor.ts --processor-class HpcAdImageProcessor'],
@@ -51,6 +53,7 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
   const updates = Math.floor(number(v['distributor-updates'], 'distributor-updates', 0));
   const queue = Math.floor(number(v['queue-size'], 'queue-size', 1));
   const channel = 'sluice:demo:image';
+  const access = await loadAccess(v, ctx);
   const sim = new AdSimServer({
     channelName: channel,
     frame: { nx: Math.floor(number(v.width, 'width', 1)), ny: Math.floor(number(v.height, 'height', 1)), datatype: 'uint8', colorMode: 0 },
@@ -61,8 +64,9 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
     shutdownDelay: 1,
     lossless: true,
     waitClients: n,
-    serverOptions: { host: '127.0.0.1', port: 0, udpPort: false, env: {} },
+    serverOptions: { host: '127.0.0.1', port: 0, udpPort: false, env: {}, ...(access ? { access } : {}) },
   });
+  reloadAccessOnHangup(v, ctx, (p) => (sim.server.access = p));
   const port = await sim.listen();
   ctx.out(`demo: simulator serving ${channel} on 127.0.0.1:${port}; starting ${n} consumer processes`);
   // Consumers find the simulator as a name server; their own servers neither search nor beacon.
@@ -81,6 +85,7 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
   if (updates > 0) argv.push('--distributor-updates', String(updates), '--distributor-trigger', 'uniqueId');
   if (v['processor-file']) argv.push('--processor-file', v['processor-file']);
   if (v['processor-class']) argv.push('--processor-class', v['processor-class']);
+  argv.push(...accessArgv(v));
   const stopConsumers = new AbortController();
   ctx.signal.addEventListener('abort', () => stopConsumers.abort(), { once: true });
   const ids = Array.from({ length: n }, (_, i) => i + 1);
@@ -95,6 +100,7 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
       out: process.stdout,
       signal: stopConsumers.signal,
       live: !v['disable-curses'] && process.stdout.isTTY === true,
+      forwardHangup: accessSettings(v, ctx.env) !== null,
     },
     env,
   );

@@ -5,6 +5,7 @@ import { SharedPV } from '../../pva/server/shared-pv.js';
 import { ntscalar, ntscalarArray } from '../../pvdata/nt/index.js';
 import type { ScalarType } from '../../pvdata/types.js';
 import type { PVValue } from '../../pvdata/values.js';
+import { accessOptions, loadAccess, reloadAccessOnHangup } from '../access-options.js';
 import { defineCommand, UsageError, type ParsedArgs } from '../args.js';
 import { hostOption, portOption, serverPort, verboseOption, whenAborted, type CliContext } from '../common.js';
 import { formatValue } from '../format.js';
@@ -25,6 +26,7 @@ export const spec = defineCommand({
     port: portOption,
     host: hostOption,
     verbose: { ...verboseOption, description: 'Print every put: the PV, the new value and the client.' },
+    ...accessOptions,
   },
   minPositionals: 1,
   examples: ['sluice mailbox TST:ao=1.5', "sluice mailbox --port 0 X:int=3 S:string=hello 'A:double[]=[1,2,3]'"],
@@ -78,7 +80,9 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
     names.add(s.name);
   }
   const { port, explicit } = serverPort(args.values.port, ctx.env);
-  const server = new Server({ env: ctx.env, ...(explicit ? { port } : {}), ...(args.values.host ? { host: args.values.host } : {}) });
+  const access = await loadAccess(args.values, ctx);
+  const server = new Server({ env: ctx.env, ...(explicit ? { port } : {}), ...(args.values.host ? { host: args.values.host } : {}), ...(access ? { access } : {}) });
+  reloadAccessOnHangup(args.values, ctx, (p) => (server.access = p));
   const pvs = specs.map((s) => {
     const nt = s.array ? ntscalarArray : ntscalar;
     const initial = s.value ?? (s.array ? [] : toScalar(s.valueType, s.valueType === 'string' ? '' : '0', s.name));

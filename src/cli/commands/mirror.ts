@@ -5,6 +5,7 @@ import { SluiceError } from '../../errors.js';
 import { parseChannelMap, type ChannelMapEntry } from '../../mirror/channel-map.js';
 import { MirrorServer } from '../../mirror/mirror-server.js';
 import { Server } from '../../pva/server/server.js';
+import { accessOptions, loadAccess, reloadAccessOnHangup } from '../access-options.js';
 import { defineCommand, UsageError, type ParsedArgs } from '../args.js';
 import { hostOption, makeClient, portOption, serverPort, sleep, whenAborted, type CliContext } from '../common.js';
 
@@ -33,6 +34,7 @@ export const spec = defineCommand({
     },
     port: portOption,
     host: hostOption,
+    ...accessOptions,
   },
   maxPositionals: 0,
   examples: [
@@ -53,7 +55,9 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
   const runtime = seconds(v.runtime, '--runtime');
   const reportPeriod = seconds(v['report-period'], '--report-period');
   const { port, explicit } = serverPort(v.port, ctx.env);
-  const server = new Server({ env: ctx.env, ...(explicit ? { port } : {}), ...(v.host ? { host: v.host } : {}) });
+  const access = await loadAccess(v, ctx);
+  const server = new Server({ env: ctx.env, ...(explicit ? { port } : {}), ...(v.host ? { host: v.host } : {}), ...(access ? { access } : {}) });
+  reloadAccessOnHangup(v, ctx, (p) => (server.access = p));
   const client = makeClient(ctx, 5000);
   const mirror = new MirrorServer({ server, client, caClientOptions: { env: ctx.env } });
   mirror.on('up', (name: string) => ctx.out(`Mirror channel ${name} is up`));

@@ -13,6 +13,7 @@ import { buildPut } from './put.js';
 import { SluiceError } from '../../errors.js';
 import { CODECS, isCodecName } from '../../pvdata/nt/codec/index.js';
 import { Client } from '../../pva/client/client.js';
+import { accessOptions, loadAccess, reloadAccessOnHangup } from '../access-options.js';
 import { defineCommand, UsageError, type OptionSpec, type ParsedArgs } from '../args.js';
 import { hostOption, jsonOption, portOption, serverPort, type CliContext } from '../common.js';
 
@@ -155,6 +156,7 @@ export const spec = defineCommand({
       description: 'A PV to put --notify-pv-value into when publishing starts (e.g. to start a real detector): ca://NAME or a bare name over Channel Access, pva://NAME over pvAccess.',
     },
     'notify-pv-value': { type: 'string', short: 'nvl', value: 'V', description: 'The value put into --notify-pv.', default: '1' },
+    ...accessOptions,
   },
   maxPositionals: 0,
   examples: [
@@ -174,7 +176,8 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
   const o = readOptions(v);
   const input = readInput(v, o.frame.colorMode, ctx);
   const { port, explicit } = serverPort(v.port, ctx.env);
-  const serverOptions = { env: ctx.env, ...(explicit ? { port } : {}), ...(v.host ? { host: v.host } : {}) };
+  const access = await loadAccess(v, ctx);
+  const serverOptions = { env: ctx.env, ...(explicit ? { port } : {}), ...(v.host ? { host: v.host } : {}), ...(access ? { access } : {}) };
   const json = v.json ?? false;
   const say = (text: string, obj: Record<string, unknown>) => ctx.out(json ? JSON.stringify(obj) : text);
   // Bad values (empty range, colour mode, too large frames) are usage errors; file errors are not.
@@ -193,12 +196,16 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
       report(e, say);
       if (e.kind === 'started') notify?.();
     };
-    const caServerOptions = { env: ctx.env, ...(v.host ? { host: v.host } : {}) };
+    const caServerOptions = { env: ctx.env, ...(v.host ? { host: v.host } : {}), ...(access ? { access } : {}) };
     sim = new AdSimServer({ ...o, ...(fileFrames ? { frames: fileFrames } : {}), serverOptions, caServerOptions, onEvent });
   } catch (err) {
     await fileFrames?.close();
     throw usage(err);
   }
+  reloadAccessOnHangup(v, ctx, (p) => {
+    sim.server.access = p;
+    if (sim.caServer) sim.caServer.access = p;
+  });
   let summary: PublishSummary;
   try {
     const tcpPort = await sim.listen();

@@ -9,9 +9,9 @@ import { Cmd, Ctrl, Sub } from '../constants.js';
 import { PvaConnection, type ConnectionLimits } from '../connection.js';
 import type { AppMessage } from '../framer.js';
 import { decodeStatus, type Status } from '../status.js';
-import { hostname, userInfo } from 'node:os';
 import { t } from '../../pvdata/types.js';
 import { encodeTyped } from '../../pvdata/value-codec.js';
+import { announcedIdentity, type AnnouncedIdentity } from './identity.js';
 
 /** Receives the replies of one operation. */
 export interface OpHandler {
@@ -44,10 +44,12 @@ export class ClientConnection extends PvaConnection {
   #resolveReady!: () => void;
   #rejectReady!: (e: Error) => void;
   #validated = false;
+  readonly #identity: AnnouncedIdentity;
 
-  constructor(stream: Duplex, address: string, limits: Partial<ConnectionLimits>) {
+  constructor(stream: Duplex, address: string, limits: Partial<ConnectionLimits>, identity: AnnouncedIdentity = announcedIdentity(process.env)) {
     super(stream, false, limits);
     this.address = address;
+    this.#identity = identity;
     this.ready = new Promise((resolve, reject) => {
       this.#resolveReady = resolve;
       this.#rejectReady = reject;
@@ -55,7 +57,7 @@ export class ClientConnection extends PvaConnection {
     this.ready.catch(() => {}); // observed through channels; never an unhandled rejection
   }
 
-  static connect(host: string, port: number, limits: Partial<ConnectionLimits>): ClientConnection {
+  static connect(host: string, port: number, limits: Partial<ConnectionLimits>, identity: AnnouncedIdentity): ClientConnection {
     // onread lets large payloads be read straight into their final buffer (no copy in JS).
     let conn: ClientConnection | null = null;
     const sock: Socket = tcpConnect({
@@ -71,7 +73,7 @@ export class ClientConnection extends PvaConnection {
         },
       },
     });
-    conn = new ClientConnection(sock, `${host}:${port}`, limits);
+    conn = new ClientConnection(sock, `${host}:${port}`, limits, identity);
     return conn;
   }
 
@@ -169,13 +171,7 @@ export class ClientConnection extends PvaConnection {
     w.i16(0);
     if (methods.includes('ca')) {
       w.string('ca');
-      let user = 'unknown';
-      try {
-        user = userInfo().username;
-      } catch {
-        /* no passwd entry (containers): keep 'unknown' */
-      }
-      encodeTyped(w, CREDENTIALS_TYPE, { user, host: hostname() });
+      encodeTyped(w, CREDENTIALS_TYPE, { user: this.#identity.user, host: this.#identity.host });
     } else {
       w.string('anonymous');
       w.u8(0xff);

@@ -9,6 +9,7 @@ import { clientConfigFromEnv, type ClientConfig } from '../config.js';
 import type { ConnectionLimits } from '../connection.js';
 import { Channel, type ChannelHost } from './channel.js';
 import { ClientConnection } from './client-conn.js';
+import { announcedIdentity, type AnnouncedIdentity } from './identity.js';
 import { getOp, infoOp, putOp, rpcOp, type GetResult, type OpContext } from './operations.js';
 import { createResolver, type Resolver } from './resolver.js';
 import { Subscription } from './subscription.js';
@@ -30,6 +31,8 @@ export interface ClientOptions {
    * (default EPICS_PVA_BROADCAST_PORT, shared with local servers); false for none.
    */
   beaconPort?: number | false;
+  /** User and host announced to servers (default SLUICE_CLIENT_USER / SLUICE_CLIENT_HOST, else the login and host name). */
+  identity?: Partial<AnnouncedIdentity>;
 }
 
 export interface RequestOptions {
@@ -71,6 +74,7 @@ export class Client implements ChannelHost {
   readonly #ctx: OpContext;
   readonly #onMessage: (text: string, severity: number, server: string) => void;
   readonly #beaconPort: number | false;
+  readonly identity: AnnouncedIdentity;
 
   constructor(options: ClientOptions = {}) {
     this.config = { ...clientConfigFromEnv(options.env ?? process.env), ...options.config };
@@ -85,6 +89,7 @@ export class Client implements ChannelHost {
     this.#onMessage =
       options.onMessage ?? ((text, severity, server) => process.emitWarning(`${server}: ${text}`, { code: severity > 1 ? 'SLUICE_PVA_ERROR' : 'SLUICE_PVA' }));
     this.#beaconPort = options.beaconPort ?? this.config.broadcastPort;
+    this.identity = announcedIdentity(options.env ?? process.env, options.identity);
   }
 
   /** @internal ChannelHost */
@@ -98,7 +103,7 @@ export class Client implements ChannelHost {
     const key = `${host}:${port}`;
     let c = this.#conns.get(key);
     if (!c || c.closed) {
-      c = ClientConnection.connect(host, port, this.#limits);
+      c = ClientConnection.connect(host, port, this.#limits, this.identity);
       const conn = c;
       c.onMessageText = (_ioid, severity, text) => this.#onMessage(text, severity, conn.address);
       this.#conns.set(key, c);

@@ -1,6 +1,8 @@
 // One client's TCP connection to our server: the handshake, the table of channels and
 // operations, and dispatch of each command to its handler in handlers/.
 import type { Duplex } from 'node:stream';
+import type { ChannelRights, ClientIdentity, Operation } from '../../access/policy.js';
+import { denial } from '../../access/policy.js';
 import { ProtocolError } from '../../errors.js';
 import { TypeCache } from '../../pvdata/type-codec.js';
 import type { ByteReader } from '../../pvdata/wire.js';
@@ -18,6 +20,8 @@ export interface ServerChannel {
   pv: SharedPV;
   ops: Set<number>;
   detach: () => void;
+  /** What this client may do on the channel (from the server's access rules). */
+  rights: ChannelRights;
 }
 
 export interface ServerOp {
@@ -38,6 +42,8 @@ export class ServerConnection extends PvaConnection {
   readonly server: Server;
   validated = false;
   account = 'anonymous';
+  /** Host name the client announced ("ca" authentication); '' when it announced none. */
+  clientHost = '';
   readonly typeCache: TypeCache;
   readonly channels = new Map<number, ServerChannel>();
   readonly ops = new Map<number, ServerOp>();
@@ -84,6 +90,44 @@ export class ServerConnection extends PvaConnection {
     } catch (err) {
       this.protocolFailure(err);
     }
+  }
+
+  /** Who the client is, for the access rules. */
+  get identity(): ClientIdentity {
+    const s = this.stream as Duplex & { remoteAddress?: string };
+    return { user: this.account, host: this.clientHost, address: s.remoteAddress ?? '' };
+  }
+
+  /** The rights of this client on a channel name and its PV. */
+  rightsFor(name: string, pv: SharedPV): ChannelRights {
+    return this.server.access.rights(name, pv.accessGroup, this.identity);
+  }
+
+  /** Refuse `op` if the channel's rights lack it: returns the error to send (and logs it). */
+  refusal(op: Operation, ch: { name: string; rights: ChannelRights }): Error | null {
+    if (ch.rights[op]) return null;
+    const err = denial(op, ch.name, ch.rights, this.identity);
+    this.server.stats.denied++;
+    this.server.access.log(`${err.message} [pvAccess peer ${this.peerName()}]`);
+    return err;
+  }
+
+  /** The access rules changed: new rights for every channel; close those no longer readable. */
+  reviewAccess(): void {
+    for (const ch of [...this.channels.values()]) {
+      ch.rights = this.rightsFor(ch.name, ch.pv);
+      if (this.refusal('read', ch)) this.dropChannel(ch);
+    }
+  }
+
+  /** Tell the client a channel is gone (DESTROY_CHANNEL from the server, as PVXS does), then forget it. */
+  dropChannel(ch: ServerChannel): void {
+    const d = this.out.begin(Cmd.DESTROY_CHANNEL);
+    d.i32(ch.sid);
+    d.i32(ch.cid);
+    this.out.end();
+    this.scheduleFlush();
+    this.destroyChannel(ch.sid);
   }
 
   /** MESSAGE (Protocol-Messages "Message"): a note about a request, shown to the user by clients. */

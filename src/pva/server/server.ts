@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { AccessPolicy } from '../../access/policy.js';
 import { InvalidArgumentError } from '../../errors.js';
 import { serverConfigFromEnv, type Env, type ServerConfig } from '../config.js';
 import type { ConnectionLimits } from '../connection.js';
@@ -30,6 +31,8 @@ export interface ServerOptions {
   limits?: Partial<ConnectionLimits>;
   /** Receive buffer size announced in the handshake (informational for peers). */
   receiveBufferSize?: number;
+  /** Access rules for reads, puts and RPCs (default: everything allowed). See docs/security.md. */
+  access?: AccessPolicy;
 }
 
 export interface ServerStats {
@@ -41,12 +44,14 @@ export interface ServerStats {
   overruns: number;
   /** Connections closed because the peer misbehaved. */
   rejected: number;
+  /** Requests (channel creations, puts, RPCs) the access rules refused. */
+  denied: number;
 }
 
 export class Server {
   readonly guid: Uint8Array = randomBytes(12);
   readonly receiveBufferSize: number;
-  readonly stats: ServerStats = { connections: 0, channels: 0, puts: 0, rpcs: 0, overruns: 0, rejected: 0 };
+  readonly stats: ServerStats = { connections: 0, channels: 0, puts: 0, rpcs: 0, overruns: 0, rejected: 0, denied: 0 };
   readonly #pvs = new Map<string, SharedPV>();
   readonly #sources: PVSource[] = [];
   readonly #conns = new Set<ServerConnection>();
@@ -55,9 +60,11 @@ export class Server {
   #discovery: ServerDiscovery | null = null;
   readonly config: ServerConfig;
   #closeListeners: ((c: ServerConnection, reason: Error | null) => void)[] = [];
+  #access: AccessPolicy;
 
   constructor(options: ServerOptions = {}) {
     this.#options = options;
+    this.#access = options.access ?? new AccessPolicy();
     this.config = serverConfigFromEnv(options.env ?? process.env);
     this.receiveBufferSize = options.receiveBufferSize ?? 0x4400;
     serveServerInfo(this); // the "server" PV that pvlist calls
@@ -97,8 +104,22 @@ export class Server {
     return undefined;
   }
 
+  get access(): AccessPolicy {
+    return this.#access;
+  }
+
+  /**
+   * Replace the access rules (a reload): every open channel gets its rights again, and channels
+   * the client may no longer read are closed (the client sees them disconnect).
+   */
+  set access(policy: AccessPolicy) {
+    this.#access = policy;
+    for (const c of this.#conns) c.reviewAccess();
+  }
+
   /** Does this server have the channel? (discovery asks this for every searched name) */
   has(name: string): boolean {
+    if (this.#access.pvlist && this.#access.hides(name)) return false;
     // Like EPICS servers, do not answer searches for the built-in "server" PV: every server has
     // one, and clients reach it by connecting to an address (pvlist HOST:PORT).
     if (name === SERVER_INFO_PV && !this.#pvs.has(name)) return false;

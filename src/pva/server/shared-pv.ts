@@ -39,6 +39,8 @@ export interface PVSubscriber {
 export interface SharedPVOptions {
   onPut?: PutHandler;
   onRpc?: RpcHandler;
+  /** Access security group (ASG) of the PV, as a record's ASG field (default DEFAULT). */
+  accessGroup?: string;
 }
 
 export class SharedPV {
@@ -50,12 +52,15 @@ export class SharedPV {
   #waiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
   onPut: PutHandler | undefined;
   onRpc: RpcHandler | undefined;
+  /** Access security group whose rules apply (unless a PV list places the name in another). */
+  accessGroup: string | undefined;
   /** Number of posts since open (useful for statistics). */
   posts = 0;
 
   constructor(options: SharedPVOptions = {}) {
     this.onPut = options.onPut;
     this.onRpc = options.onRpc;
+    this.accessGroup = options.accessGroup;
   }
 
   /** A PV whose puts are stored and posted to every subscriber (PVXS "mailbox"). */

@@ -19,17 +19,22 @@ export function onCreateChannel(conn: ServerConnection, r: ByteReader): void {
       conn.out.end();
       continue;
     }
-    const sid = conn.newSid();
-    const detach = pv.onClosed(() => {
-      // The PV went away: tell the client, as PVXS does, then forget the channel.
-      const d = conn.out.begin(Cmd.DESTROY_CHANNEL);
-      d.i32(sid);
-      d.i32(cid);
+    // A client that may not read the channel does not get it (the status says why).
+    const rights = conn.rightsFor(name, pv);
+    const refused = conn.refusal('read', { name, rights });
+    if (refused) {
+      w.i32(-1);
+      encodeStatus(w, errorStatus(refused.message));
       conn.out.end();
-      conn.scheduleFlush();
-      conn.destroyChannel(sid);
+      continue;
+    }
+    const sid = conn.newSid();
+    // The PV went away: tell the client, then forget the channel.
+    const detach = pv.onClosed(() => {
+      const ch = conn.channels.get(sid);
+      if (ch) conn.dropChannel(ch);
     });
-    conn.channels.set(sid, { sid, cid, name, pv, ops: new Set(), detach });
+    conn.channels.set(sid, { sid, cid, name, pv, ops: new Set(), detach, rights });
     conn.server.stats.channels++;
     w.i32(sid);
     encodeStatus(w, STATUS_OK);

@@ -1,5 +1,6 @@
 // PUT (Protocol-Messages "Channel put"): INIT replies with the put type; subcommand 0x40 reads
 // the current value (pvput prints it as "Old:"); 0x00 carries BitSet + values to apply.
+import { describeClient } from '../../../access/policy.js';
 import { decodeBitSet, decodePartial } from '../../../pvdata/value-codec.js';
 import type { ByteReader } from '../../../pvdata/wire.js';
 import { Cmd, Sub } from '../../constants.js';
@@ -26,6 +27,12 @@ export function onPut(conn: ServerConnection, r: ByteReader): void {
     replyCurrent(conn, Cmd.PUT, h.sub, op);
     return done();
   }
+  // Refused before decoding: a client that may not put costs no allocation.
+  const refused = conn.refusal('put', op.channel);
+  if (refused) {
+    replyError(conn, Cmd.PUT, h.ioid, h.sub, refused);
+    return done();
+  }
   // Decode now: the reader is only valid during this call.
   const sel = op.selection;
   const bits = decodeBitSet(r);
@@ -38,12 +45,16 @@ export function onPut(conn: ServerConnection, r: ByteReader): void {
     return done();
   }
   conn.server.stats.puts++;
+  const trapped = op.channel.rights.trapWrite;
   Promise.resolve()
     .then(() =>
       handler(pv, { value, changed, options: op.options, peer: conn.peerName(), account: conn.account, channel: op.channel.name }),
     )
     .then(
-      () => replyStatus(conn, Cmd.PUT, h.ioid, h.sub, STATUS_OK),
+      () => {
+        if (trapped) conn.server.access.log(`put to ${op.channel.name} by ${describeClient(conn.identity)} [pvAccess peer ${conn.peerName()}]`);
+        replyStatus(conn, Cmd.PUT, h.ioid, h.sub, STATUS_OK);
+      },
       (err: unknown) => replyError(conn, Cmd.PUT, h.ioid, h.sub, err),
     )
     .finally(done);

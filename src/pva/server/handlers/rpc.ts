@@ -47,6 +47,12 @@ export function onRpc(conn: ServerConnection, r: ByteReader): void {
   const args = decodeTyped(r, conn.typeCache);
   const pv = op.channel.pv;
   const handler = pv.onRpc;
+  const refused = conn.refusal('rpc', op.channel);
+  if (refused) {
+    replyError(conn, Cmd.RPC, h.ioid, h.sub, refused);
+    if (h.sub & Sub.DESTROY) conn.removeOp(h.ioid);
+    return;
+  }
   conn.server.stats.rpcs++;
   Promise.resolve()
     .then(() => {

@@ -13,12 +13,15 @@ export function onConnectionValidation(conn: ServerConnection, r: ByteReader): v
   r.i16(); // quality of service: unused
   const method = r.string();
   let account = 'anonymous';
+  let host = '';
   if (r.remaining > 0) {
     const cred = decodeTyped(r, conn.typeCache);
-    const v = cred.value as { user?: unknown } | null;
+    const v = cred.value as { user?: unknown; host?: unknown } | null;
     if (method === 'ca' && v && typeof v.user === 'string') account = v.user;
+    if (method === 'ca' && v && typeof v.host === 'string') host = v.host;
   }
   conn.account = account;
+  conn.clientHost = host;
   conn.validated = true;
   const w = conn.out.begin(Cmd.CONNECTION_VALIDATED);
   encodeStatus(w, STATUS_OK);
