@@ -11,6 +11,11 @@ import { MessageWriter } from './message-writer.js';
 export interface ConnectionLimits {
   /** Largest message (all segments together) accepted from the peer. */
   maxMessageSize: number;
+  /**
+   * Most segments one message may arrive in; by default one per 4 KiB of maxMessageSize (at
+   * least 64). Small segments cost far more memory than their bytes.
+   */
+  maxSegments?: number;
   /** Above this many buffered outgoing bytes, monitors stop sending until the socket drains. */
   sendHighWater: number;
   /**
@@ -59,7 +64,7 @@ export abstract class PvaConnection {
     this.stream = stream;
     this.limits = { ...DEFAULT_LIMITS, ...limits };
     this.out = new MessageWriter(new ByteWriter(true), isServer);
-    this.framer = new Framer((m) => this.#dispatch(m), this.limits.maxMessageSize);
+    this.framer = new Framer((m) => this.#dispatch(m), this.limits.maxMessageSize, this.limits.maxSegments);
     stream.on('data', (chunk: Buffer) => this.receive(chunk));
     stream.on('drain', () => this.onDrain());
     stream.on('error', (err: Error) => this.close(err));

@@ -47,9 +47,24 @@ const enum State {
   Payload,
 }
 
+/**
+ * Each segment held for a message costs a view and an array slot besides its bytes (about 135
+ * bytes), so a peer sending 1-byte segments would make memory grow 15 times faster than its input.
+ * Unless set, a message may have one segment per this many bytes of maxMessageSize (at least 64):
+ * 65,536 segments for the default 256 MiB, far more than real senders use (16 KiB or larger).
+ */
+export const BYTES_PER_SEGMENT = 4096;
+
+/** The default bound on segments per message, derived from the message size limit. */
+export function defaultMaxSegments(maxMessageSize: number): number {
+  return Math.max(64, Math.ceil(maxMessageSize / BYTES_PER_SEGMENT));
+}
+
 export class Framer {
   readonly #onMessage: (m: Message) => void;
   readonly #maxMessageSize: number;
+  readonly #maxSegments: number;
+  #segments = 0;
   #state = State.Header;
   readonly #header = new Uint8Array(HEADER_SIZE);
   #headerHave = 0;
@@ -70,9 +85,10 @@ export class Framer {
   #direct: Uint8Array | null = null;
   #directFill = 0;
 
-  constructor(onMessage: (m: Message) => void, maxMessageSize: number) {
+  constructor(onMessage: (m: Message) => void, maxMessageSize: number, maxSegments = defaultMaxSegments(maxMessageSize)) {
     this.#onMessage = onMessage;
     this.#maxMessageSize = maxMessageSize;
+    this.#maxSegments = maxSegments;
   }
 
   /** The connection ended: give back what an unfinished large payload reserved. */
@@ -148,9 +164,16 @@ export class Framer {
       if (command !== this.#segCommand) {
         throw new ProtocolError('ERR_PROTOCOL', `segment of command ${command} inside a message of command ${this.#segCommand}`);
       }
+      if (++this.#segments >= this.#maxSegments) {
+        throw new ProtocolError(
+          'ERR_LIMIT',
+          `message (command ${command}) split into more than ${this.#maxSegments} segments (${this.#partsSize} bytes so far)`,
+        );
+      }
     } else if (seg === Flags.SEGMENT_MIDDLE || seg === Flags.SEGMENT_LAST) {
       throw new ProtocolError('ERR_PROTOCOL', `middle or last segment (command ${command}) without a first one`);
     } else if (seg === Flags.SEGMENT_FIRST) {
+      this.#segments = 0;
       this.#segmenting = true;
       this.#segCommand = command;
       this.#segFlags = flags;
@@ -208,6 +231,7 @@ export class Framer {
     this.#parts = [];
     this.#partsSize = 0;
     this.#segmenting = false;
+    this.#segments = 0;
     this.#onMessage(msg);
   }
 }

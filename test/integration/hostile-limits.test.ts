@@ -1,0 +1,145 @@
+// Resource limits against a single hostile peer, in both roles: a message split into millions of
+// tiny segments, huge type descriptions, a client choosing an enormous server queue, and floods of
+// connections, channels and monitors. The offending connection (or request) is refused with the
+// limit named; the process and every other peer carry on.
+import assert from 'node:assert/strict';
+import { createServer, type Socket } from 'node:net';
+import { test } from 'node:test';
+import { SluiceError } from '../../src/errors.js';
+import { ClientConnection } from '../../src/pva/client/client-conn.js';
+import { Cmd } from '../../src/pva/constants.js';
+import { SharedPV } from '../../src/pva/server/shared-pv.js';
+import type { ServerConnection } from '../../src/pva/server/server-conn.js';
+import type { Server } from '../../src/pva/server/server.js';
+import { t } from '../../src/pvdata/types.js';
+import { message } from '../helpers/messages.js';
+import { clientFor, startServer } from '../helpers/net.js';
+import { rawConnect } from '../helpers/raw-client.js';
+
+const counterT = t.struct({ value: t.double }, 'epics:nt/NTScalar:1.0');
+
+/** Resolves with the reason `conn` was closed for (null: the peer hung up). */
+function closedReason(server: Server, conn: ServerConnection, timeoutMs = 10_000): Promise<Error | null> {
+  if (conn.closed) return Promise.resolve(conn.closeReason);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`connection ${conn.peerName()} still open after ${timeoutMs} ms`)), timeoutMs);
+    server.onConnectionClosed((c, reason) => {
+      if (c !== conn) return;
+      clearTimeout(timer);
+      resolve(reason);
+    });
+  });
+}
+
+function serverSideOf(server: Server, sock: Socket): ServerConnection {
+  const name = `127.0.0.1:${sock.localPort}`;
+  const c = [...server.connections].find((x) => x.peerName() === name);
+  assert.ok(c, `no server connection for ${name}`);
+  return c;
+}
+
+function assertLimit(reason: Error | null, code: string, re: RegExp): void {
+  assert.ok(reason instanceof SluiceError, `closed with a SluiceError, got ${String(reason)}`);
+  assert.equal(reason.code, code, `code of '${reason.message}'`);
+  assert.match(reason.message, re);
+}
+
+/** `n` middle segments of `command` with a 1-byte payload each. */
+function middles(command: number, n: number): Uint8Array {
+  const middle = message(command, 0x30, new Uint8Array([0]));
+  const out = new Uint8Array(n * middle.length);
+  for (let i = 0; i < n; i++) out.set(middle, i * middle.length);
+  return out;
+}
+
+const first = (command: number): Uint8Array => message(command, 0x10, new Uint8Array([0]));
+
+test('a message in millions of 1-byte segments: the server closes that connection, others go on', async (t0) => {
+  const { server, port } = await startServer(); // default limits: 256 MiB → 65,536 segments
+  const pv = SharedPV.readonly().open(counterT, { value: 1 });
+  server.addPV('GOOD:x', pv);
+  const client = clientFor(port);
+  t0.after(async () => {
+    client.close();
+    await server.close();
+  });
+  assert.equal((await client.get('GOOD:x')).value['value'], 1);
+  // Before the handshake, as in the report: 9 bytes of input per segment.
+  const { sock, peer } = await rawConnect(port);
+  await peer.waitCount(2);
+  const conn = serverSideOf(server, sock);
+  const flood = middles(Cmd.GET, 20_000);
+  let sent = 0;
+  const reason = closedReason(server, conn);
+  sock.write(first(Cmd.GET));
+  while (!conn.closed && sent < 400_000) {
+    sock.write(flood);
+    sent += 20_000;
+    await new Promise<void>((resolve) => sock.write('', () => resolve()));
+  }
+  assertLimit(await reason, 'ERR_LIMIT', /split into more than 65536 segments/);
+  assert.ok(conn.framer.pendingBytes === 0 || conn.closed, 'nothing held after the close');
+  pv.post({ value: 2 });
+  assert.equal((await client.get('GOOD:x')).value['value'], 2, 'the server still serves others');
+  sock.destroy();
+});
+
+test('the segment bound follows maxMessageSize, and may be set on its own', async (t0) => {
+  for (const [limits, total, re] of [
+    [{ maxMessageSize: 1 << 20 }, 256, null], // one segment per 4 KiB of the limit
+    [{ maxMessageSize: 1 << 20 }, 257, /more than 256 segments/],
+    [{ maxMessageSize: 1 << 10 }, 64, null], // never fewer than 64
+    [{ maxMessageSize: 1 << 20, maxSegments: 10 }, 10, null],
+    [{ maxMessageSize: 1 << 20, maxSegments: 10 }, 11, /more than 10 segments/],
+  ] as const) {
+    const { server, port } = await startServer({ limits });
+    t0.after(() => server.close());
+    const { sock, peer } = await rawConnect(port);
+    await peer.waitCount(2);
+    const conn = serverSideOf(server, sock);
+    // An unknown command (ignored once whole) in `total` segments, then an echo.
+    sock.write(first(0xee));
+    sock.write(middles(0xee, total - 2));
+    sock.write(message(0xee, 0x20, new Uint8Array([0])));
+    sock.write(message(Cmd.ECHO, 0, new Uint8Array([1, 2, 3, 4])));
+    if (re === null) {
+      for (;;) {
+        const m = await peer.next(5000);
+        if (m[3] === Cmd.ECHO) break;
+      }
+      assert.equal(conn.closed, false, `${total} segments accepted with ${JSON.stringify(limits)}`);
+    } else {
+      assertLimit(await closedReason(server, conn), 'ERR_LIMIT', re);
+    }
+    sock.destroy();
+  }
+});
+
+test('a hostile server flooding segments: the client closes that connection with the reason', async (t0) => {
+  const socks = new Set<Socket>();
+  const hostile = createServer((sock) => {
+    socks.add(sock);
+    sock.on('error', () => {});
+    sock.write(first(Cmd.CONNECTION_VALIDATION));
+    const flood = middles(Cmd.CONNECTION_VALIDATION, 10_000);
+    const pump = (): void => {
+      // Write while the client reads; stop once it hangs up.
+      while (!sock.destroyed && sock.write(flood));
+      if (!sock.destroyed) sock.once('drain', pump);
+    };
+    pump();
+  });
+  await new Promise<void>((resolve) => hostile.listen(0, '127.0.0.1', resolve));
+  t0.after(() => {
+    for (const s of socks) s.destroy();
+    hostile.close();
+  });
+  const port = (hostile.address() as { port: number }).port;
+  const conn = ClientConnection.connect('127.0.0.1', port, { maxMessageSize: 16 << 20 });
+  const reason = await conn.ready.then(
+    () => null,
+    (e: Error) => e,
+  );
+  assertLimit(reason, 'ERR_LIMIT', /split into more than 4096 segments/);
+  assert.equal(conn.closed, true);
+});
