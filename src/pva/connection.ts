@@ -3,7 +3,7 @@
 // It takes any Duplex stream (a socket, or one end of a duplexPair in tests).
 import type { Duplex } from 'node:stream';
 import { ProtocolError, SluiceError } from '../errors.js';
-import { ByteReader, ByteWriter } from '../pvdata/wire.js';
+import { ByteReader, ByteWriter, type DecodeLimits } from '../pvdata/wire.js';
 import { Cmd, Ctrl } from './constants.js';
 import { Framer, type AppMessage, type Message } from './framer.js';
 import { MessageWriter } from './message-writer.js';
@@ -16,6 +16,14 @@ export interface ConnectionLimits {
    * least 64). Small segments cost far more memory than their bytes.
    */
   maxSegments?: number;
+  /**
+   * Most fields the type descriptions in one message may have, counted as expanded (a reused
+   * cached type counts all its fields). Decoding a field costs microseconds, so this bounds how
+   * long one message can block the event loop.
+   */
+  maxTypeFields: number;
+  /** Most elements of string, boolean, structure, union and any arrays in one message. */
+  maxDecodeElements: number;
   /** Above this many buffered outgoing bytes, monitors stop sending until the socket drains. */
   sendHighWater: number;
   /**
@@ -34,6 +42,8 @@ export interface ConnectionLimits {
 
 export const DEFAULT_LIMITS: ConnectionLimits = {
   maxMessageSize: 256 * 1024 * 1024,
+  maxTypeFields: 4096,
+  maxDecodeElements: 1_000_000,
   sendHighWater: 4 * 1024 * 1024,
   creditHighWater: 256 * 1024 * 1024,
   sendHardLimit: 512 * 1024 * 1024,
@@ -50,6 +60,7 @@ export abstract class PvaConnection {
   readonly limits: ConnectionLimits;
   readonly out: MessageWriter;
   readonly framer: Framer;
+  readonly #decodeLimits: DecodeLimits;
   /** Byte order the peer asked us to send in (the server's choice, announced by SET_BYTE_ORDER). */
   closed = false;
   closeReason: Error | null = null;
@@ -64,6 +75,7 @@ export abstract class PvaConnection {
     this.stream = stream;
     this.limits = { ...DEFAULT_LIMITS, ...limits };
     this.out = new MessageWriter(new ByteWriter(true), isServer);
+    this.#decodeLimits = { maxTypeFields: this.limits.maxTypeFields, maxElements: this.limits.maxDecodeElements };
     this.framer = new Framer((m) => this.#dispatch(m), this.limits.maxMessageSize, this.limits.maxSegments);
     stream.on('data', (chunk: Buffer) => this.receive(chunk));
     stream.on('drain', () => this.onDrain());
@@ -133,7 +145,7 @@ export abstract class PvaConnection {
       this.onControl(m.command, m.value, m.flags);
       return;
     }
-    const r = new ByteReader(m.payload, m.littleEndian);
+    const r = new ByteReader(m.payload, m.littleEndian).limitWork(this.#decodeLimits);
     if (m.command === Cmd.ECHO) {
       // v2 peers echo the payload back.
       if (this.isServerSide()) {

@@ -14,7 +14,9 @@ import type { Server } from '../../src/pva/server/server.js';
 import { t } from '../../src/pvdata/types.js';
 import { message } from '../helpers/messages.js';
 import { clientFor, startServer } from '../helpers/net.js';
-import { rawConnect } from '../helpers/raw-client.js';
+import { build, createChannel, handshake, rawConnect } from '../helpers/raw-client.js';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Sub } from '../../src/pva/constants.js';
 
 const counterT = t.struct({ value: t.double }, 'epics:nt/NTScalar:1.0');
 
@@ -142,4 +144,50 @@ test('a hostile server flooding segments: the client closes that connection with
   );
   assertLimit(reason, 'ERR_LIMIT', /split into more than 4096 segments/);
   assert.equal(conn.closed, true);
+});
+
+test('a pvRequest of a million fields (11 MB) is refused at the field limit without stalling the server', async (t0) => {
+  const { server, port } = await startServer();
+  const pv = SharedPV.readonly().open(counterT, { value: 1 });
+  server.addPV('GOOD:x', pv);
+  const client = clientFor(port);
+  t0.after(async () => {
+    client.close();
+    await server.close();
+  });
+  const { sock, peer } = await rawConnect(port);
+  await handshake(peer);
+  const conn = serverSideOf(server, sock);
+  const sid = await createChannel(peer, 'GOOD:x', 1);
+  const N = 1_000_000;
+  const req = build(Cmd.GET, (w) => {
+    w.i32(sid);
+    w.i32(1);
+    w.u8(Sub.INIT);
+    // structure { field: structure { f0: structure {}, f1: structure {}, … } }
+    w.u8(0x80);
+    w.string('');
+    w.size(1);
+    w.string('field');
+    w.u8(0x80);
+    w.string('');
+    w.size(N);
+    for (let i = 0; i < N; i++) {
+      w.string(`f${i}`);
+      w.u8(0x80);
+      w.string('');
+      w.size(0);
+    }
+  });
+  const delay = monitorEventLoopDelay({ resolution: 5 });
+  const reason = closedReason(server, conn);
+  delay.enable();
+  sock.write(req);
+  const why = await reason;
+  delay.disable();
+  assertLimit(why, 'ERR_LIMIT', /type descriptions of more than 4096 fields in one message/);
+  // Before the limit this took 11-14 s and 1.9 GB; now the loop is never held for long.
+  assert.ok(delay.max < 500e6, `event loop blocked ${(delay.max / 1e6).toFixed(0)} ms`);
+  assert.equal((await client.get('GOOD:x')).value['value'], 1, 'others are still served');
+  sock.destroy();
 });
