@@ -7,16 +7,16 @@ import { createServer, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { SluiceError } from '../../src/errors.js';
 import { ClientConnection } from '../../src/pva/client/client-conn.js';
-import { Cmd } from '../../src/pva/constants.js';
+import { Cmd, Sub } from '../../src/pva/constants.js';
 import { SharedPV } from '../../src/pva/server/shared-pv.js';
 import type { ServerConnection } from '../../src/pva/server/server-conn.js';
-import type { Server } from '../../src/pva/server/server.js';
 import { t } from '../../src/pvdata/types.js';
 import { message } from '../helpers/messages.js';
 import { clientFor, startServer } from '../helpers/net.js';
-import { build, createChannel, handshake, rawConnect } from '../helpers/raw-client.js';
+import { build, createChannel, handshake, initReplyType, initRequest, monitorUpdate, nextOf, opRequest, rawConnect, replyHead, retainedBuffers } from '../helpers/raw-client.js';
+import { Server } from '../../src/pva/server/server.js';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { Sub } from '../../src/pva/constants.js';
+
 
 const counterT = t.struct({ value: t.double }, 'epics:nt/NTScalar:1.0');
 
@@ -190,4 +190,143 @@ test('a pvRequest of a million fields (11 MB) is refused at the field limit with
   assert.ok(delay.max < 500e6, `event loop blocked ${(delay.max / 1e6).toFixed(0)} ms`);
   assert.equal((await client.get('GOOD:x')).value['value'], 1, 'others are still served');
   sock.destroy();
+});
+
+const frameT = t.struct({ value: t.array('ubyte'), uniqueId: t.int });
+const MiB = 1 << 20;
+const frame = (id: number): { value: Uint8Array; uniqueId: number } => ({ value: new Uint8Array(MiB).fill(id), uniqueId: id });
+
+test('a client asking for queueSize=1000000 gets at most maxQueueBytes queued; the rest is squashed and counted', async (t0) => {
+  const { server, port } = await startServer({ serverLimits: { maxQueueBytes: 4 * MiB } });
+  const pv = SharedPV.readonly().open(frameT, frame(0));
+  server.addPV('SIM:image', pv);
+  t0.after(() => server.close());
+  const { sock, peer } = await rawConnect(port);
+  await handshake(peer);
+  const sid = await createChannel(peer, 'SIM:image', 1);
+  peer.send(initRequest(Cmd.MONITOR, sid, 7, 'record[queueSize=1000000]'));
+  const type = initReplyType(await nextOf(peer, Cmd.MONITOR));
+  // Not started: everything posted stays queued on the server.
+  const before = retainedBuffers();
+  for (let i = 1; i <= 40; i++) pv.post(frame(i));
+  const grown = retainedBuffers() - before;
+  const [sub] = server.subscriptions();
+  assert.ok(sub, 'the monitor is listed');
+  assert.equal(sub.pv, 'SIM:image');
+  assert.ok(sub.stats.queuedBytes <= 4 * MiB, `queue holds ${sub.stats.queuedBytes} bytes`);
+  assert.equal(server.stats.queuedBytes, sub.stats.queuedBytes);
+  // 41 values (the initial one and 40 posts) in 3 entries of ~1 MiB: 38 squashed.
+  assert.equal(sub.stats.overruns, 38);
+  assert.equal(server.stats.overruns, 38);
+  assert.ok(grown < 8 * MiB, `server retains ${(grown / MiB).toFixed(1)} MiB for 40 MiB posted`);
+  // Started, the client gets the queue: the first values, then the newest with its overrun bits.
+  peer.send(opRequest(Cmd.MONITOR, sid, 7, Sub.MONITOR_START));
+  const ids: number[] = [];
+  let overrun = false;
+  while (ids[ids.length - 1] !== 40) {
+    const u = monitorUpdate(await nextOf(peer, Cmd.MONITOR), type);
+    ids.push(u.value['uniqueId'] as number);
+    overrun ||= !u.overrun.isEmpty();
+  }
+  assert.deepEqual(ids, [0, 1, 40]);
+  assert.ok(overrun, 'the squashed entry says which fields were overrun');
+  assert.equal(server.stats.queuedBytes, 0, 'nothing held once sent');
+  sock.destroy();
+});
+
+test('all queues of a server together stay within maxQueueBytesTotal', async (t0) => {
+  const { server, port } = await startServer({ serverLimits: { maxQueueBytes: 64 * MiB, maxQueueBytesTotal: 6 * MiB } });
+  const pv = SharedPV.readonly().open(frameT, frame(0));
+  server.addPV('SIM:image', pv);
+  t0.after(() => server.close());
+  const socks: Socket[] = [];
+  for (let k = 0; k < 3; k++) {
+    const { sock, peer } = await rawConnect(port);
+    await handshake(peer);
+    const sid = await createChannel(peer, 'SIM:image', 1);
+    peer.send(initRequest(Cmd.MONITOR, sid, 7, 'record[queueSize=1000]'));
+    initReplyType(await nextOf(peer, Cmd.MONITOR));
+    socks.push(sock);
+  }
+  for (let i = 1; i <= 20; i++) pv.post(frame(i));
+  assert.ok(server.stats.queuedBytes <= 6 * MiB + 3 * (MiB + 1024), `all queues hold ${server.stats.queuedBytes} bytes`);
+  const subs = server.subscriptions();
+  assert.equal(subs.length, 3);
+  assert.equal(server.stats.overruns, subs.reduce((n, s) => n + s.stats.overruns, 0));
+  assert.ok(server.stats.overruns >= 3 * 21 - 8, `squashed: ${server.stats.overruns}`);
+  for (const s of socks) s.destroy();
+});
+
+test('channels and monitors beyond their limits get an error status naming the limit; the connection stays', async (t0) => {
+  const { server, port } = await startServer({
+    env: { SLUICE_PVAS_MAX_CHANNELS_PER_CONNECTION: '3', SLUICE_PVAS_MAX_MONITORS: 'lots' },
+    serverLimits: { maxMonitorsPerConnection: 2 },
+  });
+  server.addPV('GOOD:x', SharedPV.readonly().open(counterT, { value: 1 }));
+  t0.after(() => server.close());
+  assert.equal(server.serverLimits.maxChannelsPerConnection, 3);
+  assert.ok(server.config.warnings.some((w) => /ignoring SLUICE_PVAS_MAX_MONITORS='lots'/.test(w)));
+  const { sock, peer } = await rawConnect(port);
+  await handshake(peer);
+  const sids = [await createChannel(peer, 'GOOD:x', 1), await createChannel(peer, 'GOOD:x', 2), await createChannel(peer, 'GOOD:x', 3)];
+  await assert.rejects(
+    createChannel(peer, 'GOOD:x', 4),
+    /too many channels on this connection: the limit is 3 \(maxChannelsPerConnection, SLUICE_PVAS_MAX_CHANNELS_PER_CONNECTION\)/,
+  );
+  for (const ioid of [10, 11]) {
+    peer.send(initRequest(Cmd.MONITOR, sids[0]!, ioid));
+    initReplyType(await nextOf(peer, Cmd.MONITOR));
+  }
+  peer.send(initRequest(Cmd.MONITOR, sids[1]!, 12));
+  const { status } = replyHead(await nextOf(peer, Cmd.MONITOR));
+  assert.equal(status.type, 2);
+  assert.match(status.message, /too many monitors on this connection: the limit is 2 \(maxMonitorsPerConnection, SLUICE_PVAS_MAX_MONITORS_PER_CONNECTION\)/);
+  assert.equal(server.stats.refused, 2);
+  assert.equal(server.stats.monitors, 2);
+  // Destroying a monitor makes room for another.
+  peer.send(build(Cmd.DESTROY_REQUEST, (w) => {
+    w.i32(sids[0]!);
+    w.i32(10);
+  }));
+  peer.send(initRequest(Cmd.MONITOR, sids[1]!, 13));
+  initReplyType(await nextOf(peer, Cmd.MONITOR));
+  assert.equal(server.stats.monitors, 2);
+  assert.equal(serverSideOf(server, sock).closed, false);
+  sock.destroy();
+});
+
+test('connections beyond maxConnectionsPerPeer or maxConnections are closed with a logged reason', async (t0) => {
+  const { server, port } = await startServer({ serverLimits: { maxConnectionsPerPeer: 2, maxConnections: 3 } });
+  t0.after(() => server.close());
+  const reasons: (Error | null)[] = [];
+  server.onConnectionClosed((_c, r) => reasons.push(r));
+  const a = await rawConnect(port);
+  const b = await rawConnect(port);
+  await a.peer.waitCount(2);
+  await b.peer.waitCount(2);
+  const c = await rawConnect(port);
+  await c.peer.whenEnded();
+  assertLimit(reasons[0] ?? null, 'ERR_LIMIT', /too many connections from 127\.0\.0\.1: the limit is 2 \(maxConnectionsPerPeer, SLUICE_PVAS_MAX_CONNECTIONS_PER_PEER\)/);
+  assert.equal(c.peer.messages.length, 0, 'no greeting for a refused connection');
+  // Once one closes, a new one is accepted.
+  const aGone = new Promise<void>((resolve) => server.onConnectionClosed(() => resolve()));
+  a.sock.destroy();
+  await aGone;
+  const d = await rawConnect(port);
+  await d.peer.waitCount(2);
+  // maxConnections counts every peer (here over an in-memory stream).
+  const mem = new Server({ udpPort: false, serverLimits: { maxConnections: 1 } });
+  const { duplexPair } = await import('node:stream');
+  const [x1, x2] = duplexPair();
+  const [y1, y2] = duplexPair();
+  mem.handle(x1);
+  const refused = mem.handle(y1);
+  assert.equal(refused.closed, true);
+  assertLimit(refused.closeReason, 'ERR_LIMIT', /too many connections: the limit is 1 \(maxConnections, SLUICE_PVAS_MAX_CONNECTIONS\)/);
+  assert.equal(mem.stats.connections, 1);
+  x2.destroy();
+  y2.destroy();
+  await mem.close();
+  b.sock.destroy();
+  d.sock.destroy();
 });

@@ -19,6 +19,15 @@ export function onCreateChannel(conn: ServerConnection, r: ByteReader): void {
       conn.out.end();
       continue;
     }
+    const refusal =
+      conn.server.limitExceeded('maxChannelsPerConnection', conn.channels.size + 1, 'channels on this connection') ??
+      conn.server.limitExceeded('maxChannels', conn.server.stats.channels + 1, 'channels on this server');
+    if (refusal) {
+      w.i32(-1);
+      encodeStatus(w, errorStatus(refusal.message));
+      conn.out.end();
+      continue;
+    }
     const sid = conn.newSid();
     const detach = pv.onClosed(() => {
       // The PV went away: tell the client, as PVXS does, then forget the channel.
