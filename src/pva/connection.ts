@@ -19,7 +19,7 @@ export interface ConnectionLimits {
   /**
    * Most fields the type descriptions in one message may have, counted as expanded (a reused
    * cached type counts all its fields). Decoding a field costs microseconds, so this bounds how
-   * long one message can block the event loop.
+   * long one message can block the event loop. Default 1024 (a Client's default is 65,536).
    */
   maxTypeFields: number;
   /** Most elements of string, boolean, structure, union and any arrays in one message. */
@@ -42,7 +42,7 @@ export interface ConnectionLimits {
 
 export const DEFAULT_LIMITS: ConnectionLimits = {
   maxMessageSize: 256 * 1024 * 1024,
-  maxTypeFields: 4096,
+  maxTypeFields: 1024,
   maxDecodeElements: 1_000_000,
   sendHighWater: 4 * 1024 * 1024,
   creditHighWater: 256 * 1024 * 1024,
@@ -52,6 +52,11 @@ export const DEFAULT_LIMITS: ConnectionLimits = {
 };
 
 const EARLY_FLUSH_BYTES = 256 * 1024;
+/**
+ * Handling one peer's input takes turns with everything else: after this long on messages from
+ * one read, the rest waits for the next turn of the event loop (and the peer's socket is paused).
+ */
+const TURN_MS = 5;
 const SLAB_SIZE = 1024 * 1024;
 const MIN_READ = 64 * 1024;
 
@@ -92,16 +97,51 @@ export abstract class PvaConnection {
     }
   }
 
+  /** Input not yet framed because its turn was over (oldest first). */
+  #backlog: Uint8Array[] = [];
+  #turnStart = 0;
+
   /** Bytes from the peer (from 'data' events, or from a socket's onread callback). */
   receive(chunk: Uint8Array): void {
     if (this.closed) return;
     this.bytesIn += chunk.length;
     this.#lastRx = Date.now();
+    if (this.#backlog.length > 0) {
+      this.#backlog.push(chunk); // arrived before the pause took effect: after what waits
+      return;
+    }
+    this.#turnStart = performance.now();
+    const rest = this.#frame(chunk);
+    if (rest) {
+      this.#backlog.push(rest);
+      this.stream.pause();
+      setImmediate(() => this.#nextTurn());
+    }
+  }
+
+  /** Frame a chunk; what its turn left unframed, or null. */
+  #frame(chunk: Uint8Array): Uint8Array | null {
     try {
-      this.framer.push(chunk);
+      const used = this.framer.push(chunk);
+      return used < chunk.length && !this.closed ? chunk.subarray(used) : null;
     } catch (err) {
       this.protocolFailure(err);
+      return null;
     }
+  }
+
+  #nextTurn(): void {
+    this.#turnStart = performance.now();
+    while (this.#backlog.length > 0 && !this.closed) {
+      const rest = this.#frame(this.#backlog[0] as Uint8Array);
+      if (rest) {
+        this.#backlog[0] = rest; // out of time again
+        setImmediate(() => this.#nextTurn());
+        return;
+      }
+      this.#backlog.shift();
+    }
+    if (!this.closed) this.stream.resume();
   }
 
   // Reads land in the unused tail of a slab, so one allocation serves many reads and each read
@@ -111,7 +151,7 @@ export abstract class PvaConnection {
 
   /** For sockets created with `onread`: the buffer the next read fills. */
   readBuffer(): Uint8Array {
-    const d = this.framer.directTarget();
+    const d = this.#backlog.length > 0 ? null : this.framer.directTarget();
     if (d) return d;
     if (!this.#slab || this.#slab.length - this.#slabUsed < MIN_READ) {
       this.#slab = new Uint8Array(Buffer.allocUnsafeSlow(SLAB_SIZE).buffer, 0, SLAB_SIZE);
@@ -141,6 +181,7 @@ export abstract class PvaConnection {
 
   #dispatch(m: Message): void {
     if (this.closed) return;
+    if (performance.now() - this.#turnStart > TURN_MS) this.framer.stop();
     if (m.control) {
       this.onControl(m.command, m.value, m.flags);
       return;

@@ -103,10 +103,19 @@ export class Framer {
     return this.#partsSize;
   }
 
-  push(chunk: Uint8Array): void {
+  #stopped = false;
+
+  /** Called while a message is delivered: push() returns right after it, leaving the rest. */
+  stop(): void {
+    this.#stopped = true;
+  }
+
+  /** Frame the bytes of `chunk`; returns how many were taken (all, unless stop() was called). */
+  push(chunk: Uint8Array): number {
     let pos = 0;
     const end = chunk.length;
-    while (pos < end) {
+    this.#stopped = false;
+    while (pos < end && !this.#stopped) {
       if (this.#state === State.Header) {
         if (this.#headerHave === 0 && end - pos >= HEADER_SIZE) {
           this.#startMessage(chunk, pos);
@@ -116,7 +125,7 @@ export class Framer {
           this.#header.set(chunk.subarray(pos, pos + k), this.#headerHave);
           this.#headerHave += k;
           pos += k;
-          if (this.#headerHave < HEADER_SIZE) return;
+          if (this.#headerHave < HEADER_SIZE) return pos;
           this.#headerHave = 0;
           this.#startMessage(this.#header, 0);
         }
@@ -133,6 +142,7 @@ export class Framer {
       pos += k;
       if (this.#want === 0) this.#endSegment();
     }
+    return pos;
   }
 
   #startMessage(b: Uint8Array, at: number): void {
