@@ -49,6 +49,8 @@ export { AccessPolicy, AccessConfigError, AccessDeniedError, parseAcf, formatAcf
 export type { Acf, PvList, ChannelRights, ClientIdentity, AccessPolicyOptions, LoadAccessOptions } from './access/index.js';
 
 export type { ServerOptions, ServerStats, PVSource } from './pva/server/server.js';
+export type { ServerLimits } from './pva/server/server-limits.js';
+export type { MonitorStats } from './pva/server/monitor-op.js';
 export type { PutRequest, PutHandler, RpcHandler, RpcResult, PeerInfo } from './pva/server/shared-pv.js';
 export type { ClientOptions, RequestOptions, MonitorOptions } from './pva/client/client.js';
 export type { MonitorUpdate, SubscriptionStats } from './pva/client/subscription.js';

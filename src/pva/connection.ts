@@ -3,7 +3,7 @@
 // It takes any Duplex stream (a socket, or one end of a duplexPair in tests).
 import type { Duplex } from 'node:stream';
 import { ProtocolError, SluiceError } from '../errors.js';
-import { ByteReader, ByteWriter } from '../pvdata/wire.js';
+import { ByteReader, ByteWriter, type DecodeLimits } from '../pvdata/wire.js';
 import { Cmd, Ctrl } from './constants.js';
 import { Framer, type AppMessage, type Message } from './framer.js';
 import { MessageWriter } from './message-writer.js';
@@ -11,6 +11,19 @@ import { MessageWriter } from './message-writer.js';
 export interface ConnectionLimits {
   /** Largest message (all segments together) accepted from the peer. */
   maxMessageSize: number;
+  /**
+   * Most segments one message may arrive in; by default one per 4 KiB of maxMessageSize (at
+   * least 64). Small segments cost far more memory than their bytes.
+   */
+  maxSegments?: number;
+  /**
+   * Most fields the type descriptions in one message may have, counted as expanded (a reused
+   * cached type counts all its fields). Decoding a field costs microseconds, so this bounds how
+   * long one message can block the event loop. Default 1024 (a Client's default is 65,536).
+   */
+  maxTypeFields: number;
+  /** Most elements of string, boolean, structure, union and any arrays in one message. */
+  maxDecodeElements: number;
   /** Above this many buffered outgoing bytes, monitors stop sending until the socket drains. */
   sendHighWater: number;
   /**
@@ -29,6 +42,8 @@ export interface ConnectionLimits {
 
 export const DEFAULT_LIMITS: ConnectionLimits = {
   maxMessageSize: 256 * 1024 * 1024,
+  maxTypeFields: 1024,
+  maxDecodeElements: 1_000_000,
   sendHighWater: 4 * 1024 * 1024,
   creditHighWater: 256 * 1024 * 1024,
   sendHardLimit: 512 * 1024 * 1024,
@@ -37,6 +52,11 @@ export const DEFAULT_LIMITS: ConnectionLimits = {
 };
 
 const EARLY_FLUSH_BYTES = 256 * 1024;
+/**
+ * Handling one peer's input takes turns with everything else: after this long on messages from
+ * one read, the rest waits for the next turn of the event loop (and the peer's socket is paused).
+ */
+const TURN_MS = 5;
 const SLAB_SIZE = 1024 * 1024;
 const MIN_READ = 64 * 1024;
 
@@ -45,6 +65,7 @@ export abstract class PvaConnection {
   readonly limits: ConnectionLimits;
   readonly out: MessageWriter;
   readonly framer: Framer;
+  readonly #decodeLimits: DecodeLimits;
   /** Byte order the peer asked us to send in (the server's choice, announced by SET_BYTE_ORDER). */
   closed = false;
   closeReason: Error | null = null;
@@ -59,7 +80,8 @@ export abstract class PvaConnection {
     this.stream = stream;
     this.limits = { ...DEFAULT_LIMITS, ...limits };
     this.out = new MessageWriter(new ByteWriter(true), isServer);
-    this.framer = new Framer((m) => this.#dispatch(m), this.limits.maxMessageSize);
+    this.#decodeLimits = { maxTypeFields: this.limits.maxTypeFields, maxElements: this.limits.maxDecodeElements };
+    this.framer = new Framer((m) => this.#dispatch(m), this.limits.maxMessageSize, this.limits.maxSegments);
     stream.on('data', (chunk: Buffer) => this.receive(chunk));
     stream.on('drain', () => this.onDrain());
     stream.on('error', (err: Error) => this.close(err));
@@ -75,16 +97,51 @@ export abstract class PvaConnection {
     }
   }
 
+  /** Input not yet framed because its turn was over (oldest first). */
+  #backlog: Uint8Array[] = [];
+  #turnStart = 0;
+
   /** Bytes from the peer (from 'data' events, or from a socket's onread callback). */
   receive(chunk: Uint8Array): void {
     if (this.closed) return;
     this.bytesIn += chunk.length;
     this.#lastRx = Date.now();
+    if (this.#backlog.length > 0) {
+      this.#backlog.push(chunk); // arrived before the pause took effect: after what waits
+      return;
+    }
+    this.#turnStart = performance.now();
+    const rest = this.#frame(chunk);
+    if (rest) {
+      this.#backlog.push(rest);
+      this.stream.pause();
+      setImmediate(() => this.#nextTurn());
+    }
+  }
+
+  /** Frame a chunk; what its turn left unframed, or null. */
+  #frame(chunk: Uint8Array): Uint8Array | null {
     try {
-      this.framer.push(chunk);
+      const used = this.framer.push(chunk);
+      return used < chunk.length && !this.closed ? chunk.subarray(used) : null;
     } catch (err) {
       this.protocolFailure(err);
+      return null;
     }
+  }
+
+  #nextTurn(): void {
+    this.#turnStart = performance.now();
+    while (this.#backlog.length > 0 && !this.closed) {
+      const rest = this.#frame(this.#backlog[0] as Uint8Array);
+      if (rest) {
+        this.#backlog[0] = rest; // out of time again
+        setImmediate(() => this.#nextTurn());
+        return;
+      }
+      this.#backlog.shift();
+    }
+    if (!this.closed) this.stream.resume();
   }
 
   // Reads land in the unused tail of a slab, so one allocation serves many reads and each read
@@ -94,7 +151,7 @@ export abstract class PvaConnection {
 
   /** For sockets created with `onread`: the buffer the next read fills. */
   readBuffer(): Uint8Array {
-    const d = this.framer.directTarget();
+    const d = this.#backlog.length > 0 ? null : this.framer.directTarget();
     if (d) return d;
     if (!this.#slab || this.#slab.length - this.#slabUsed < MIN_READ) {
       this.#slab = new Uint8Array(Buffer.allocUnsafeSlow(SLAB_SIZE).buffer, 0, SLAB_SIZE);
@@ -124,11 +181,12 @@ export abstract class PvaConnection {
 
   #dispatch(m: Message): void {
     if (this.closed) return;
+    if (performance.now() - this.#turnStart > TURN_MS) this.framer.stop();
     if (m.control) {
       this.onControl(m.command, m.value, m.flags);
       return;
     }
-    const r = new ByteReader(m.payload, m.littleEndian);
+    const r = new ByteReader(m.payload, m.littleEndian).limitWork(this.#decodeLimits);
     if (m.command === Cmd.ECHO) {
       // v2 peers echo the payload back.
       if (this.isServerSide()) {

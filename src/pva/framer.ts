@@ -47,9 +47,24 @@ const enum State {
   Payload,
 }
 
+/**
+ * Each segment held for a message costs a view and an array slot besides its bytes (about 135
+ * bytes), so a peer sending 1-byte segments would make memory grow 15 times faster than its input.
+ * Unless set, a message may have one segment per this many bytes of maxMessageSize (at least 64):
+ * 65,536 segments for the default 256 MiB, far more than real senders use (16 KiB or larger).
+ */
+export const BYTES_PER_SEGMENT = 4096;
+
+/** The default bound on segments per message, derived from the message size limit. */
+export function defaultMaxSegments(maxMessageSize: number): number {
+  return Math.max(64, Math.ceil(maxMessageSize / BYTES_PER_SEGMENT));
+}
+
 export class Framer {
   readonly #onMessage: (m: Message) => void;
   readonly #maxMessageSize: number;
+  readonly #maxSegments: number;
+  #segments = 0;
   #state = State.Header;
   readonly #header = new Uint8Array(HEADER_SIZE);
   #headerHave = 0;
@@ -70,9 +85,10 @@ export class Framer {
   #direct: Uint8Array | null = null;
   #directFill = 0;
 
-  constructor(onMessage: (m: Message) => void, maxMessageSize: number) {
+  constructor(onMessage: (m: Message) => void, maxMessageSize: number, maxSegments = defaultMaxSegments(maxMessageSize)) {
     this.#onMessage = onMessage;
     this.#maxMessageSize = maxMessageSize;
+    this.#maxSegments = maxSegments;
   }
 
   /** The connection ended: give back what an unfinished large payload reserved. */
@@ -87,10 +103,19 @@ export class Framer {
     return this.#partsSize;
   }
 
-  push(chunk: Uint8Array): void {
+  #stopped = false;
+
+  /** Called while a message is delivered: push() returns right after it, leaving the rest. */
+  stop(): void {
+    this.#stopped = true;
+  }
+
+  /** Frame the bytes of `chunk`; returns how many were taken (all, unless stop() was called). */
+  push(chunk: Uint8Array): number {
     let pos = 0;
     const end = chunk.length;
-    while (pos < end) {
+    this.#stopped = false;
+    while (pos < end && !this.#stopped) {
       if (this.#state === State.Header) {
         if (this.#headerHave === 0 && end - pos >= HEADER_SIZE) {
           this.#startMessage(chunk, pos);
@@ -100,7 +125,7 @@ export class Framer {
           this.#header.set(chunk.subarray(pos, pos + k), this.#headerHave);
           this.#headerHave += k;
           pos += k;
-          if (this.#headerHave < HEADER_SIZE) return;
+          if (this.#headerHave < HEADER_SIZE) return pos;
           this.#headerHave = 0;
           this.#startMessage(this.#header, 0);
         }
@@ -117,6 +142,7 @@ export class Framer {
       pos += k;
       if (this.#want === 0) this.#endSegment();
     }
+    return pos;
   }
 
   #startMessage(b: Uint8Array, at: number): void {
@@ -148,9 +174,16 @@ export class Framer {
       if (command !== this.#segCommand) {
         throw new ProtocolError('ERR_PROTOCOL', `segment of command ${command} inside a message of command ${this.#segCommand}`);
       }
+      if (++this.#segments >= this.#maxSegments) {
+        throw new ProtocolError(
+          'ERR_LIMIT',
+          `message (command ${command}) split into more than ${this.#maxSegments} segments (${this.#partsSize} bytes so far)`,
+        );
+      }
     } else if (seg === Flags.SEGMENT_MIDDLE || seg === Flags.SEGMENT_LAST) {
       throw new ProtocolError('ERR_PROTOCOL', `middle or last segment (command ${command}) without a first one`);
     } else if (seg === Flags.SEGMENT_FIRST) {
+      this.#segments = 0;
       this.#segmenting = true;
       this.#segCommand = command;
       this.#segFlags = flags;
@@ -208,6 +241,7 @@ export class Framer {
     this.#parts = [];
     this.#partsSize = 0;
     this.#segmenting = false;
+    this.#segments = 0;
     this.#onMessage(msg);
   }
 }

@@ -113,7 +113,32 @@ function encodeMembers(w: ByteWriter, desc: StructureDesc | UnionDesc): void {
   }
 }
 
-/** Decode a FieldDesc (or null for 0xFF), resolving and filling the cache. */
+/** Fields a description stands for (every node, union members and array elements included) and its nesting height. */
+interface Shape {
+  size: number;
+  height: number;
+}
+const shapes = new WeakMap<FieldDesc, Shape>();
+
+function shapeOf(d: FieldDesc): Shape {
+  let s = shapes.get(d);
+  if (s) return s;
+  s = { size: 1, height: 0 };
+  const kids = d.kind === 'structure' || d.kind === 'union' ? d.fields.map((m) => m.type) : d.kind === 'structureArray' || d.kind === 'unionArray' ? [d.element] : [];
+  for (const k of kids) {
+    const ks = shapeOf(k);
+    s.size += ks.size;
+    s.height = Math.max(s.height, ks.height + 1);
+  }
+  shapes.set(d, s);
+  return s;
+}
+
+/**
+ * Decode a FieldDesc (or null for 0xFF), resolving and filling the cache. Every field is charged
+ * to the reader's decode limits; a cached type reused by id is charged what it stands for, and
+ * counts towards the nesting depth where it is used.
+ */
 export function decodeType(r: ByteReader, cache: TypeCache): FieldDesc | null {
   const counter = { fields: 0 };
   return decodeTypeAt(r, cache, 0, counter);
@@ -142,6 +167,11 @@ function decodeTypeAt(
       const id = r.i16();
       const d = cache.get(id);
       if (!d) throw new DecodeError(`type cache id ${id} used before it was defined`);
+      const shape = shapeOf(d);
+      if (depth + shape.height > cache.limits.maxDepth) {
+        throw new ProtocolError('ERR_LIMIT', `type nesting deeper than ${cache.limits.maxDepth} (through cached type ${id})`);
+      }
+      r.chargeTypeFields(shape.size);
       return d;
     }
     case FULL_WITH_ID_CODE: {
@@ -156,6 +186,7 @@ function decodeTypeAt(
       throw new DecodeError('tagged type ids (0xFC) are only for unreliable transports');
   }
   counter.fields++;
+  r.chargeTypeFields(1);
   return decodeTypeCode(code, r, cache, depth, counter);
 }
 

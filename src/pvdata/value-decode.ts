@@ -43,6 +43,7 @@ function decodeScalarArray(r: ByteReader, desc: ScalarArrayDesc): PVValue {
   if (desc.arrayKind === 'bounded' && n > desc.bound) {
     throw new DecodeError(`bounded array of ${desc.bound} elements arrived with ${n}`);
   }
+  if (desc.type === 'string' || desc.type === 'boolean') r.chargeElements(n, `${desc.type}[]`);
   if (desc.type === 'string') {
     const out: string[] = new Array(n);
     for (let i = 0; i < n; i++) out[i] = r.string();
@@ -107,8 +108,11 @@ function compileDecoder(desc: FieldDesc): Dec {
       const el: Dec =
         desc.kind === 'structureArray' ? decoderFor(desc.element) : desc.kind === 'unionArray' ? decoderFor(desc.element) : decodeAny;
       const what = desc.kind;
+      // Each element is an object: a structure element is as many as its fields.
+      const weight = desc.kind === 'structureArray' ? fieldCount(desc.element) : 1;
       return (r, c) => {
         const n = r.count(what, 1);
+        r.chargeElements(n * weight, what);
         const out: (PVValue | null)[] = new Array(n);
         for (let i = 0; i < n; i++) out[i] = r.u8() === 0 ? null : el(r, c);
         return out as PVValue;
@@ -117,9 +121,22 @@ function compileDecoder(desc: FieldDesc): Dec {
   }
 }
 
+const decodeEmpty: Dec = () => ({});
+/** Compiling an object literal costs more per member than a loop would ever spend: large structures loop. */
+const MAX_COMPILED_MEMBERS = 64;
+
 /** A structure decoder as one object literal: `{"a": d[0](r, c), "b": d[1](r, c)}`. */
 function structureDecoder(desc: StructureDesc): Dec {
+  if (desc.fields.length === 0) return decodeEmpty;
   const decs = desc.fields.map((m) => decoderFor(m.type));
+  if (desc.fields.length > MAX_COMPILED_MEMBERS) {
+    const names = desc.fields.map((m) => m.name);
+    return (r, c) => {
+      const o: PVStructure = {};
+      for (let i = 0; i < names.length; i++) o[names[i] as string] = (decs[i] as Dec)(r, c);
+      return o;
+    };
+  }
   const body = desc.fields.map((m, i) => `${JSON.stringify(m.name)}: d[${i}](r, c)`).join(',\n');
   // Property values are evaluated in source order, which is the wire order.
   return new Function('d', `return function decodeStructure(r, c) { return {\n${body}\n}; };`)(decs) as Dec;
@@ -130,6 +147,7 @@ function decodeUnion(r: ByteReader, desc: UnionDesc, cache: TypeCache): PVUnion 
   if (i < 0) return null;
   const m = desc.fields[i];
   if (!m) throw new DecodeError(`union selector ${i} out of range (${desc.fields.length} members)`);
+  if (m.type.kind === 'structure') r.chargeElements(fieldCount(m.type), 'union');
   return { field: m.name, value: decoderFor(m.type)(r, cache) };
 }
 

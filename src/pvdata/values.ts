@@ -186,3 +186,24 @@ export function cloneValue<V extends PVValue>(v: V): V {
 function isFieldDesc(x: unknown): boolean {
   return typeof x === 'object' && x !== null && typeof (x as { kind?: unknown }).kind === 'string';
 }
+
+const sizes = new WeakMap<object, number>();
+
+/**
+ * Roughly the memory a value holds: array and string contents plus a few bytes per field, for
+ * byte budgets such as a monitor queue's. Remembered per object, so a value posted to many
+ * subscribers is measured once.
+ */
+export function valueBytes(v: PVValue | undefined): number {
+  if (v === null || v === undefined) return 8;
+  if (typeof v === 'string') return 16 + v.length;
+  if (typeof v !== 'object') return 8;
+  if (ArrayBuffer.isView(v)) return 16 + v.byteLength;
+  let n = sizes.get(v);
+  if (n !== undefined) return n;
+  n = 16;
+  if (Array.isArray(v)) for (const e of v as readonly PVValue[]) n += valueBytes(e);
+  else for (const k in v) n += valueBytes((v as PVStructure)[k]);
+  sizes.set(v, n);
+  return n;
+}

@@ -2,7 +2,7 @@
 // ByteWriter hands out chunks without copying large arrays; ByteReader reads across a list of
 // chunks (a message split by TCP or segmented by the sender) and views aligned arrays in place.
 import { endianness } from 'node:os';
-import { DecodeError, EncodeError } from '../errors.js';
+import { DecodeError, EncodeError, ProtocolError } from '../errors.js';
 import type { ScalarType } from './types.js';
 import { ELEMENT_SIZE, TYPED_ARRAY, type PVTypedArray } from './values.js';
 
@@ -228,8 +228,24 @@ function viewOf(buf: ArrayBufferLike): DataView {
   return lastView;
 }
 
+/**
+ * Bounds on the decode work one message may cause, beyond its bytes: fields of type descriptions
+ * (counted as expanded, so a reference to a cached type costs what it stands for) and values that
+ * each become an object or string (elements of string, boolean, structure, union and any arrays).
+ * A peer could otherwise keep the event loop busy for seconds with a few megabytes.
+ */
+export interface DecodeLimits {
+  maxTypeFields: number;
+  maxElements: number;
+}
+
+export const UNBOUNDED_DECODE: DecodeLimits = { maxTypeFields: Infinity, maxElements: Infinity };
+
 export class ByteReader {
   le: boolean;
+  #limits: DecodeLimits = UNBOUNDED_DECODE;
+  #typeFields = 0;
+  #elements = 0;
   #chunks: readonly Uint8Array[];
   #ci = 0;
   #buf: Uint8Array = EMPTY;
@@ -250,6 +266,26 @@ export class ByteReader {
 
   get remaining(): number {
     return this.#remaining;
+  }
+
+  /** Bound the decode work of what this reader holds (one message from a peer). */
+  limitWork(limits: DecodeLimits): this {
+    this.#limits = limits;
+    return this;
+  }
+
+  /** n more type-description fields are being built. */
+  chargeTypeFields(n: number): void {
+    if ((this.#typeFields += n) > this.#limits.maxTypeFields) {
+      throw new ProtocolError('ERR_LIMIT', `type descriptions of more than ${this.#limits.maxTypeFields} fields in one message`);
+    }
+  }
+
+  /** n more values that each become an object or a string (elements of non-numeric arrays). */
+  chargeElements(n: number, what: string): void {
+    if ((this.#elements += n) > this.#limits.maxElements) {
+      throw new ProtocolError('ERR_LIMIT', `more than ${this.#limits.maxElements} structures, unions and strings in one message (at ${what})`);
+    }
   }
 
   #next(): void {

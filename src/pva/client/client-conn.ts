@@ -57,7 +57,12 @@ export class ClientConnection extends PvaConnection {
     this.ready.catch(() => {}); // observed through channels; never an unhandled rejection
   }
 
-  static connect(host: string, port: number, limits: Partial<ConnectionLimits>, identity: AnnouncedIdentity): ClientConnection {
+  static connect(
+    host: string,
+    port: number,
+    limits: Partial<ConnectionLimits>,
+    identity: AnnouncedIdentity = announcedIdentity(process.env),
+  ): ClientConnection {
     // onread lets large payloads be read straight into their final buffer (no copy in JS).
     let conn: ClientConnection | null = null;
     const sock: Socket = tcpConnect({

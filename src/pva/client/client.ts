@@ -14,6 +14,9 @@ import { getOp, infoOp, putOp, rpcOp, type GetResult, type OpContext } from './o
 import { createResolver, type Resolver } from './resolver.js';
 import { Subscription } from './subscription.js';
 
+/** Default limits.maxTypeFields of a client (servers get DEFAULT_LIMITS', 1024). */
+export const CLIENT_MAX_TYPE_FIELDS = 65_536;
+
 export interface ClientOptions {
   /** Environment to read EPICS_PVA_* from (default process.env). */
   env?: NodeJS.ProcessEnv;
@@ -83,6 +86,8 @@ export class Client implements ChannelHost {
     this.#limits = {
       idleTimeoutMs: this.config.connectionTimeoutMs * (4 / 3),
       echoIntervalMs: this.config.connectionTimeoutMs / 2,
+      // The client chose its servers and reads their PV types, which may be large.
+      maxTypeFields: CLIENT_MAX_TYPE_FIELDS,
       ...options.limits,
     };
     this.#ctx = { nextIoid: () => this.#nextIoid++, timeoutMs: this.timeoutMs };

@@ -1,4 +1,5 @@
-// Server side of one MONITOR: a bounded queue per subscriber (record._options.queueSize), the
+// Server side of one MONITOR: a bounded queue per subscriber (record._options.queueSize entries,
+// and at most serverLimits.maxQueueBytes, with all queues of the server within maxQueueBytesTotal), the
 // pipeline window (credits the client returns with acks), and squashing into the overrun BitSet
 // when the queue is full. Sending happens only when the connection's socket can take more,
 // so a client that stops reading costs at most its queue plus the socket's buffer. A monitor that
@@ -7,7 +8,7 @@
 import { BitSet } from '../../pvdata/bitset.js';
 import type { FieldSelection } from '../../pvdata/pvrequest.js';
 import { encodeBitSet, encodePartial } from '../../pvdata/value-codec.js';
-import type { PVStructure } from '../../pvdata/values.js';
+import { valueBytes, type PVStructure } from '../../pvdata/values.js';
 import { Cmd, Sub } from '../constants.js';
 import { encodeStatus, STATUS_OK } from '../status.js';
 import type { DistributorSettings } from './distributor.js';
@@ -18,15 +19,22 @@ interface Entry {
   value: PVStructure;
   changed: BitSet;
   overrun: BitSet;
+  /** What the entry counts against the byte limits. */
+  bytes: number;
 }
+
+/** What an entry costs besides its value (the entry, its BitSets). */
+const ENTRY_BYTES = 128;
 
 export interface MonitorStats {
   /** Updates posted to this subscription. */
   posted: number;
   /** Updates sent to the client. */
   sent: number;
-  /** Updates squashed into another because the queue was full. */
+  /** Updates squashed into another because the queue was full (in entries or in bytes). */
   overruns: number;
+  /** Bytes now held by the queue (bounded by serverLimits.maxQueueBytes). */
+  queuedBytes: number;
   /** Posted values that could not be encoded in the PV's type (dropped). */
   encodeErrors: number;
 }
@@ -50,7 +58,7 @@ export class MonitorOp implements ServerOp, PVSubscriber {
   #running = false;
   #finishing = false;
   #unsubscribe: () => void = () => {};
-  readonly stats: MonitorStats = { posted: 0, sent: 0, overruns: 0, encodeErrors: 0 };
+  readonly stats: MonitorStats = { posted: 0, sent: 0, overruns: 0, queuedBytes: 0, encodeErrors: 0 };
 
   constructor(
     conn: ServerConnection,
@@ -70,6 +78,8 @@ export class MonitorOp implements ServerOp, PVSubscriber {
     this.pipeline = pipeline;
     this.#window = pipeline ? Math.max(0, nfree) : Infinity;
     this.distribution = distribution;
+    conn.monitors++;
+    conn.server.stats.monitors++;
   }
 
   /**
@@ -91,18 +101,36 @@ export class MonitorOp implements ServerOp, PVSubscriber {
 
   #enqueue(value: PVStructure, changed: BitSet): void {
     const q = this.#queue;
-    if (q.length < this.#queueSize) {
-      q.push({ value, changed, overrun: new BitSet() });
+    const bytes = ENTRY_BYTES + valueBytes(value);
+    if (q.length === 0 || (q.length < this.#queueSize && this.#bytesFit(bytes))) {
+      q.push({ value, changed, overrun: new BitSet(), bytes });
+      this.#addBytes(bytes);
     } else {
       // Queue full: squash into the newest entry; fields changed twice go into overrun.
       const last = q[q.length - 1] as Entry;
       for (const b of changed) if (last.changed.get(b)) last.overrun.set(b);
       last.changed.or(changed);
       last.value = value;
+      this.#addBytes(bytes - last.bytes);
+      last.bytes = bytes;
       this.stats.overruns++;
       this.#conn.server.stats.overruns++;
     }
     if (this.#running) this.#conn.markReady(this);
+  }
+
+  /** Would `bytes` more stay within this queue's and the server's byte limits? */
+  #bytesFit(bytes: number): boolean {
+    const server = this.#conn.server;
+    return (
+      this.stats.queuedBytes + bytes <= server.serverLimits.maxQueueBytes &&
+      server.stats.queuedBytes + bytes <= server.serverLimits.maxQueueBytesTotal
+    );
+  }
+
+  #addBytes(n: number): void {
+    this.stats.queuedBytes += n;
+    this.#conn.server.stats.queuedBytes += n;
   }
 
   /** The PV closed: send what is queued, then the final message. */
@@ -112,7 +140,10 @@ export class MonitorOp implements ServerOp, PVSubscriber {
   }
 
   hasRoom(): boolean {
-    return this.#queue.length < this.#queueSize;
+    const q = this.#queue;
+    if (q.length === 0) return true;
+    // The next value's size is unknown: room means another entry as large as the newest fits.
+    return q.length < this.#queueSize && this.#bytesFit((q[q.length - 1] as Entry).bytes);
   }
 
   start(): void {
@@ -134,8 +165,9 @@ export class MonitorOp implements ServerOp, PVSubscriber {
   sendOne(): boolean {
     const canSend = (this.#running || this.#finishing) && this.#window > 0;
     if (canSend && this.#queue.length > 0) {
-      const wasFull = this.#queue.length >= this.#queueSize;
+      const wasFull = !this.hasRoom();
       const e = this.#queue.shift() as Entry;
+      this.#addBytes(-e.bytes);
       try {
         this.#conn.out.message(Cmd.MONITOR, (w) => {
           w.i32(this.ioid);
@@ -170,7 +202,10 @@ export class MonitorOp implements ServerOp, PVSubscriber {
 
   destroy(): void {
     this.#unsubscribe();
+    this.#addBytes(-this.stats.queuedBytes);
     this.#queue.length = 0;
     this.#running = false;
+    this.#conn.monitors--;
+    this.#conn.server.stats.monitors--;
   }
 }

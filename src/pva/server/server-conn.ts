@@ -47,6 +47,10 @@ export class ServerConnection extends PvaConnection {
   readonly typeCache: TypeCache;
   readonly channels = new Map<number, ServerChannel>();
   readonly ops = new Map<number, ServerOp>();
+  /** The peer's address without the port (what maxConnectionsPerPeer counts by). */
+  readonly peerHost: string;
+  /** Open monitors on this connection. */
+  monitors = 0;
   #nextSid = 1;
   #ready = new Set<Sender>();
   #pumping = false;
@@ -54,6 +58,7 @@ export class ServerConnection extends PvaConnection {
   constructor(server: Server, stream: Duplex, limits: Partial<ConnectionLimits>) {
     super(stream, true, limits);
     this.server = server;
+    this.peerHost = (stream as Duplex & { remoteAddress?: string }).remoteAddress ?? 'in-memory peer';
     this.typeCache = new TypeCache();
   }
 
@@ -128,6 +133,11 @@ export class ServerConnection extends PvaConnection {
     this.out.end();
     this.scheduleFlush();
     this.destroyChannel(ch.sid);
+  }
+
+  /** Close at once, before the greeting, with a logged reason (a limit was reached). */
+  refuse(reason: Error): void {
+    this.protocolFailure(reason);
   }
 
   /** MESSAGE (Protocol-Messages "Message"): a note about a request, shown to the user by clients. */

@@ -4,12 +4,14 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { AccessPolicy } from '../../access/policy.js';
-import { InvalidArgumentError } from '../../errors.js';
+import { InvalidArgumentError, ProtocolError } from '../../errors.js';
 import { serverConfigFromEnv, type Env, type ServerConfig } from '../config.js';
 import type { ConnectionLimits } from '../connection.js';
 import { ServerDiscovery } from '../discovery/server-discovery.js';
+import { MonitorOp, type MonitorStats } from './monitor-op.js';
 import { ServerConnection } from './server-conn.js';
 import { SERVER_INFO_PV, serveServerInfo } from './server-info.js';
+import { envNameOf, serverLimits, type ServerLimits } from './server-limits.js';
 import type { SharedPV } from './shared-pv.js';
 
 /** Creates a PV on demand for a name no static PV has (return undefined to decline). */
@@ -33,6 +35,11 @@ export interface ServerOptions {
   receiveBufferSize?: number;
   /** Access rules for reads, puts and RPCs (default: everything allowed). See docs/security.md. */
   access?: AccessPolicy;
+  /**
+   * What clients may use: connections, channels, monitors and monitor queue bytes (each else from
+   * its SLUICE_PVAS_MAX_* variable, else its default; see docs/limits.md).
+   */
+  serverLimits?: Partial<ServerLimits>;
 }
 
 export interface ServerStats {
@@ -40,18 +47,40 @@ export interface ServerStats {
   channels: number;
   puts: number;
   rpcs: number;
-  /** Monitor updates squashed because a subscriber's queue was full. */
+  /** Open monitors. */
+  monitors: number;
+  /**
+   * Monitor updates squashed because a subscriber's queue was full (queueSize entries, or
+   * maxQueueBytes / maxQueueBytesTotal bytes). Each subscription counts its own in MonitorOp.stats.overruns.
+   */
   overruns: number;
-  /** Connections closed because the peer misbehaved. */
+  /** Bytes now held in all monitor queues (as bounded by maxQueueBytesTotal). */
+  queuedBytes: number;
+  /** Connections closed because the peer misbehaved (or was refused at a limit). */
   rejected: number;
   /** Requests (channel creations, puts, RPCs) the access rules refused. */
   denied: number;
+  /** Connections, channels and monitors refused because a limit of serverLimits was reached. */
+  refused: number;
 }
 
 export class Server {
   readonly guid: Uint8Array = randomBytes(12);
   readonly receiveBufferSize: number;
-  readonly stats: ServerStats = { connections: 0, channels: 0, puts: 0, rpcs: 0, overruns: 0, rejected: 0, denied: 0 };
+  readonly stats: ServerStats = {
+    connections: 0,
+    channels: 0,
+    puts: 0,
+    rpcs: 0,
+    monitors: 0,
+    overruns: 0,
+    queuedBytes: 0,
+    rejected: 0,
+    refused: 0,
+    denied: 0,
+  };
+  readonly serverLimits: Readonly<ServerLimits>;
+  readonly #perPeer = new Map<string, number>();
   readonly #pvs = new Map<string, SharedPV>();
   readonly #sources: PVSource[] = [];
   readonly #conns = new Set<ServerConnection>();
@@ -66,6 +95,7 @@ export class Server {
     this.#options = options;
     this.#access = options.access ?? new AccessPolicy();
     this.config = serverConfigFromEnv(options.env ?? process.env);
+    this.serverLimits = serverLimits(options.serverLimits ?? {}, options.env ?? process.env, this.config.warnings);
     this.receiveBufferSize = options.receiveBufferSize ?? 0x4400;
     serveServerInfo(this); // the "server" PV that pvlist calls
   }
@@ -131,13 +161,37 @@ export class Server {
     const conn = new ServerConnection(this, stream, this.#options.limits ?? {});
     this.#conns.add(conn);
     this.stats.connections++;
+    const peers = (this.#perPeer.get(conn.peerHost) ?? 0) + 1;
+    this.#perPeer.set(conn.peerHost, peers);
+    const refusal =
+      this.limitExceeded('maxConnections', this.stats.connections, 'connections') ??
+      this.limitExceeded('maxConnectionsPerPeer', peers, `connections from ${conn.peerHost}`);
+    if (refusal) {
+      conn.refuse(refusal);
+      return conn;
+    }
     conn.start();
     return conn;
+  }
+
+  /**
+   * A refusal naming the limit when `count` (including the one being added) is above it, else
+   * undefined. Counted in stats.refused.
+   * @internal
+   */
+  limitExceeded(limit: keyof ServerLimits, count: number, what: string): ProtocolError | undefined {
+    const max = this.serverLimits[limit];
+    if (count <= max) return undefined;
+    this.stats.refused++;
+    return new ProtocolError('ERR_LIMIT', `too many ${what}: the limit is ${max} (${limit}, ${envNameOf(limit)})`);
   }
 
   /** @internal */
   connectionClosed(conn: ServerConnection, reason: Error | null): void {
     if (!this.#conns.delete(conn)) return;
+    const peers = (this.#perPeer.get(conn.peerHost) ?? 1) - 1;
+    if (peers > 0) this.#perPeer.set(conn.peerHost, peers);
+    else this.#perPeer.delete(conn.peerHost);
     this.stats.connections--;
     if (reason) this.stats.rejected++;
     for (const l of this.#closeListeners) l(conn, reason);
@@ -145,6 +199,20 @@ export class Server {
 
   onConnectionClosed(listener: (c: ServerConnection, reason: Error | null) => void): void {
     this.#closeListeners.push(listener);
+  }
+
+  /**
+   * Every open monitor: its PV, its client, its request id and its counters (`stats.overruns`:
+   * updates squashed into another because its queue was full; `stats.queuedBytes`).
+   */
+  subscriptions(): { pv: string; peer: string; ioid: number; stats: Readonly<MonitorStats> }[] {
+    const out: { pv: string; peer: string; ioid: number; stats: Readonly<MonitorStats> }[] = [];
+    for (const c of this.#conns) {
+      for (const op of c.ops.values()) {
+        if (op instanceof MonitorOp) out.push({ pv: op.channel.name, peer: c.peerName(), ioid: op.ioid, stats: op.stats });
+      }
+    }
+    return out;
   }
 
   get connections(): ReadonlySet<ServerConnection> {

@@ -28,6 +28,15 @@ export function onCreateChannel(conn: ServerConnection, r: ByteReader): void {
       conn.out.end();
       continue;
     }
+    const refusal =
+      conn.server.limitExceeded('maxChannelsPerConnection', conn.channels.size + 1, 'channels on this connection') ??
+      conn.server.limitExceeded('maxChannels', conn.server.stats.channels + 1, 'channels on this server');
+    if (refusal) {
+      w.i32(-1);
+      encodeStatus(w, errorStatus(refusal.message));
+      conn.out.end();
+      continue;
+    }
     const sid = conn.newSid();
     // The PV went away: tell the client, then forget the channel.
     const detach = pv.onClosed(() => {

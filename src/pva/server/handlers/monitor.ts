@@ -39,6 +39,13 @@ export function onMonitor(conn: ServerConnection, r: ByteReader): void {
           conn.sendMessage(h.ioid, Severity.WARNING, why);
         }
       }
+      const refusal =
+        conn.server.limitExceeded('maxMonitorsPerConnection', conn.monitors + 1, 'monitors on this connection') ??
+        conn.server.limitExceeded('maxMonitors', conn.server.stats.monitors + 1, 'monitors on this server');
+      if (refusal) {
+        replyError(conn, Cmd.MONITOR, h.ioid, h.sub, refusal);
+        return;
+      }
       const o = ctx.request.options;
       const queueSize = optionInt(o['queueSize']) ?? DEFAULT_QUEUE_SIZE;
       const pipeline = (h.sub & Sub.ACK) !== 0 || optionBool(o['pipeline']) === true;
