@@ -1,7 +1,7 @@
 // Three hosts on one Ethernet segment (network namespaces on a bridge, see helpers/netns.ts): a
 // `sluice sim` on host A, and on hosts B and C one `sluice consumer` each, in one distributor
-// group. The consumers find the simulator by broadcast search (EPICS_PVA_AUTO_ADDR_LIST), and
-// then by EPICS_PVA_NAME_SERVERS alone. Every host has its own ports, so the EPICS defaults
+// group. The consumers find the simulator by broadcast and unicast UDP search, and then by
+// EPICS_PVA_NAME_SERVERS alone. Every host has its own ports, so the EPICS defaults
 // (TCP 5075, UDP 5076) are used, as on real machines. Runs as root with iproute2 (CI does);
 // skipped elsewhere with the reason.
 import assert from 'node:assert/strict';
@@ -44,7 +44,7 @@ function ids(file: string): number[] {
   return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map(Number) : [];
 }
 
-async function splitAcrossHosts(t: TestContext, clientEnv: (sim: NetHost) => NodeJS.ProcessEnv): Promise<void> {
+async function splitAcrossHosts(t: TestContext, clientEnv: (sim: NetHost, id: number) => NodeJS.ProcessEnv): Promise<void> {
   const lab = await makeLab(3);
   const dir = mkdtempSync(join(tmpdir(), 'sluice-multihost-'));
   t.after(async () => {
@@ -57,7 +57,7 @@ async function splitAcrossHosts(t: TestContext, clientEnv: (sim: NetHost) => Nod
       'consumer', '-ic', 'pvapy:image', '-id', String(id), '--distributor-updates', '1', '--distributor-trigger', 'uniqueId',
       '-rt', '10', '-dc', '--processor-file', RECORD, '--processor-class', 'RecordIds',
       '--processor-args', JSON.stringify({ file: join(dir, `ids-${id}`) }),
-    ], clientEnv(a));
+    ], clientEnv(a, id));
   const c1 = consumer(b, 1);
   const c2 = consumer(c, 2);
   const sim = sluice(a, ['sim', '-cn', 'pvapy:image', '-nx', '32', '-ny', '32', '-fps', '20', '-rt', '1', '-std', '0.3', '--wait-clients', '2', '-shd', '1'], baseEnv());
@@ -70,8 +70,14 @@ async function splitAcrossHosts(t: TestContext, clientEnv: (sim: NetHost) => Nod
   assert.deepEqual(got, [frames.filter((i) => i % 2 === 1), frames.filter((i) => i % 2 === 0)]);
 }
 
-test('sim on host A, consumers on B and C in one distributor group, found by broadcast', T, async (t) => {
-  await splitAcrossHosts(t, () => ({ ...baseEnv(), EPICS_PVA_AUTO_ADDR_LIST: 'YES' }));
+test('sim on host A, consumers on B and C in one distributor group, found by broadcast and by unicast search', T, async (t) => {
+  // B searches the segment's broadcast address; C sends unicast searches to A's address, which
+  // A's server fans out to the servers of its host through 224.0.0.128 on loopback.
+  await splitAcrossHosts(t, (sim, id) =>
+    id === 1
+      ? { ...baseEnv(), EPICS_PVA_AUTO_ADDR_LIST: 'YES' }
+      : { ...baseEnv(), EPICS_PVA_AUTO_ADDR_LIST: 'NO', EPICS_PVA_ADDR_LIST: sim.address },
+  );
 });
 
 test('the same, found through EPICS_PVA_NAME_SERVERS only (no UDP search)', T, async (t) => {
