@@ -333,6 +333,13 @@ export class ServerDiscovery extends EventEmitter<ServerDiscoveryEvents> {
       }
     });
     if (ids === null) return;
+    // A socket bound to 127.0.0.1 cannot send off the host: for a forward naming "any", answer
+    // from another listened address if there is one.
+    if (isLoopback(e.address) && !isLoopback(replyTo.host)) {
+      const other = this.#endpoints.find((x) => x.reply === x.sock && !isLoopback(x.address));
+      if (!other) return void this.#o.logger?.debug?.(`no socket of ours can reach ${replyTo.host}`);
+      e = other;
+    }
     const reply = searchResponseMessage(searchResponseFor(s, ids, this.#o.guid, this.#o.tcpPort, this.#o.serverAddress));
     this.stats.replies++;
     e.reply.send(reply, replyTo.port, replyTo.host, (err) => {
