@@ -1,7 +1,7 @@
 // The pvAccess server: a table of named SharedPVs (plus on-demand sources), a TCP listener, and
 // UDP discovery. handle() takes any Duplex stream, so tests can run it over an in-memory pair.
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server as NetServer, type Socket } from 'node:net';
+import { createServer, isIP, type Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { AccessPolicy } from '../../access/policy.js';
 import { InvalidArgumentError, ProtocolError } from '../../errors.js';
@@ -20,7 +20,10 @@ export type PVSource = (name: string) => SharedPV | undefined;
 export interface ServerOptions {
   /** TCP port; 0 picks a free one. Default EPICS_PVAS_SERVER_PORT or 5075, or a free port if taken. */
   port?: number;
-  /** Interface to listen on (default all, or the first of EPICS_PVAS_INTF_ADDR_LIST). */
+  /**
+   * Interface to listen on (default all, or the first of EPICS_PVAS_INTF_ADDR_LIST). UDP
+   * searches are answered on this address only, or on every listed one.
+   */
   host?: string;
   /**
    * UDP port to answer searches on (default EPICS_PVAS_BROADCAST_PORT or 5076; 0 = a free
@@ -235,10 +238,15 @@ export class Server {
     net.on('error', (err) => process.emitWarning(`pvAccess server: ${err.message}`));
     const udpPort = this.#options.udpPort ?? this.config.broadcastPort;
     if (udpPort !== false) {
+      // Searches are answered on the listed interfaces only, naming the address TCP listens on.
+      const listed = this.#options.host !== undefined ? [this.#options.host] : this.config.interfaces.map((i) => i.host);
+      const udpHosts = listed.filter((h) => isIP(h) === 4);
       const d = new ServerDiscovery({
         guid: this.guid,
         tcpPort: this.tcpPort,
+        ...(host !== undefined && isIP(host) === 4 && host !== '0.0.0.0' ? { serverAddress: host } : {}),
         udpPort,
+        bindAddresses: udpHosts.length > 0 ? udpHosts : ['0.0.0.0'],
         has: (name) => this.has(name),
         beaconAddresses: this.config.beaconAddressList,
         ignoreAddresses: this.config.ignoreAddressList,
