@@ -8,11 +8,12 @@ import { SharedPV } from '../pva/server/shared-pv.js';
 import type { StructureDesc } from '../pvdata/types.js';
 import type { PVStructure } from '../pvdata/values.js';
 import type { UserDataProcessor } from '../processing/user-data-processor.js';
-import { runControlCommand, serveControl, StatusPV, withRates, type ControlCommand } from '../consumer/channels.js';
+import { runControlCommand, serveControl, STOP_LINGER_MS, untilPeerLeaves, StatusPV, withRates, type ControlCommand } from '../consumer/channels.js';
 import { MonitorReceiver, Publisher, type Received } from '../consumer/io.js';
 import type { MetadataChannels } from '../consumer/metadata.js';
 import { ProcessingController } from '../consumer/processing-controller.js';
 import { NO_QUEUE_STATS, ReceiverQueue } from '../consumer/receiver-queue.js';
+import { checkConfig } from '../consumer/options.js';
 import { SortingCache } from './sorting-cache.js';
 import { collectorStatusType, type CollectorStats } from './status.js';
 
@@ -65,6 +66,8 @@ export class DataCollector {
   #publisher: Publisher | null = null;
   #status: StatusPV | null = null;
   #stopRequested: (() => void) | null = null;
+  /** The client that put `stop` into the control PV. */
+  #stopPeer: string | null = null;
   #ca: CaClient | null = null;
   /** The Channel Access client (ca input, ca:// metadata), made on first use. */
   readonly #caClient = (): CaClient => (this.#ca ??= new CaClient({ env: this.options.env ?? process.env }));
@@ -139,7 +142,7 @@ export class DataCollector {
 
   async start(): Promise<void> {
     const o = this.options;
-    if (o.controlChannel) serveControl(this.server, o.controlChannel, 'collectorId', o.collectorId, (cmd, args) => this.command(cmd, args));
+    if (o.controlChannel) serveControl(this.server, o.controlChannel, 'collectorId', o.collectorId, (cmd, args, peer) => this.command(cmd, args, peer));
     if (o.statusChannel) {
       const userTypes = o.processor.getStatsTypes();
       const type = collectorStatusType(userTypes, this.#producers.map((p) => p.id), this.#metadata?.specs.length ?? 0);
@@ -247,10 +250,13 @@ export class DataCollector {
     }, Math.max(0, deadline - Date.now()) + 1);
   }
 
-  command(cmd: ControlCommand, args: string): Promise<string> {
+  /** Run a control command; `peer`, the client that asked (a stop lets it read the reply first). */
+  command(cmd: ControlCommand, args: string, peer?: string): Promise<string> {
+    if (cmd === 'stop' && peer) this.#stopPeer = peer;
     return runControlCommand(
       {
         applyConfig: (cfg) => {
+          checkConfig(cfg, ['skipInitialUpdates', 'objectIdOffset', 'nSequentialUpdates', 'collectorCacheSize']);
           if (typeof cfg['collectorCacheSize'] === 'number') this.cache.capacity = Math.max(this.#producers.length, cfg['collectorCacheSize']);
           if (typeof cfg['objectIdOffset'] === 'number') this.cache.offset = Math.max(1, cfg['objectIdOffset']);
           this.controller.configure(cfg);
@@ -332,6 +338,7 @@ export class DataCollector {
     const s = this.refreshStatus();
     this.client.close();
     this.#ca?.close();
+    if (this.#stopPeer) await untilPeerLeaves(this.server, this.#stopPeer, STOP_LINGER_MS);
     await this.server.close();
     return s;
   }

@@ -7,9 +7,11 @@ import { SharedPV } from '../pva/server/shared-pv.js';
 import type { StructureDesc } from '../pvdata/types.js';
 import type { PVStructure } from '../pvdata/values.js';
 import type { UserDataProcessor } from '../processing/user-data-processor.js';
-import { runControlCommand, serveControl, statusType, StatusPV, withRates, type ControlCommand } from './channels.js';
+import { runControlCommand, serveControl, STOP_LINGER_MS, untilPeerLeaves, statusType, StatusPV, withRates, type ControlCommand } from './channels.js';
 import { MonitorReceiver, Publisher, PvasReceiver, RpcReceiver, type InputMode, type OutputMode, type Received, type Receiver } from './io.js';
 import { CaReceiver } from './ca-receiver.js';
+import { InvalidArgumentError } from '../errors.js';
+import { checkConfig } from './options.js';
 import type { MetadataChannels, MetadataStats } from './metadata.js';
 import { ProcessingController, type ProcessorStats } from './processing-controller.js';
 import { NO_QUEUE_STATS, ReceiverQueue, type QueueStats } from './receiver-queue.js';
@@ -62,6 +64,8 @@ export class DataConsumer {
   #publisher: Publisher | null = null;
   #status: StatusPV | null = null;
   #stopRequested: (() => void) | null = null;
+  /** The client that put `stop` into the control PV. */
+  #stopPeer: string | null = null;
   #ca: CaClient | null = null;
   /** The Channel Access client (ca input, ca:// metadata), made on first use. */
   readonly #caClient = (): CaClient => (this.#ca ??= new CaClient({ env: this.options.env ?? process.env }));
@@ -128,7 +132,7 @@ export class DataConsumer {
   async start(): Promise<void> {
     const o = this.options;
     if (o.controlChannel) {
-      serveControl(this.server, o.controlChannel, 'consumerId', o.consumerId, (cmd, args) => this.command(cmd, args));
+      serveControl(this.server, o.controlChannel, 'consumerId', o.consumerId, (cmd, args, peer) => this.command(cmd, args, peer));
     }
     if (o.statusChannel) {
       const userTypes = o.processor.getStatsTypes();
@@ -174,10 +178,14 @@ export class DataConsumer {
     }
   }
 
-  command(cmd: ControlCommand, args: string): Promise<string> {
+  /** Run a control command; `peer`, the client that asked (a stop lets it read the reply first). */
+  command(cmd: ControlCommand, args: string, peer?: string): Promise<string> {
+    if (cmd === 'stop' && peer) this.#stopPeer = peer;
     return runControlCommand(
       {
         applyConfig: (cfg) => {
+          checkConfig(cfg, ['skipInitialUpdates', 'objectIdOffset', 'nSequentialUpdates', 'receiverQueueSize']);
+          if ('receiverQueueSize' in cfg && !this.#queue) throw new InvalidArgumentError('receiverQueueSize: this consumer has no receiver queue (started with --receiver-queue-size < 0)');
           if (this.#queue && typeof cfg['receiverQueueSize'] === 'number') this.#queue.maxLength = cfg['receiverQueueSize'];
           this.controller.configure(cfg);
         },
@@ -257,6 +265,7 @@ export class DataConsumer {
     const s = this.refreshStatus();
     this.client.close();
     this.#ca?.close();
+    if (this.#stopPeer) await untilPeerLeaves(this.server, this.#stopPeer, STOP_LINGER_MS);
     await this.server.close();
     return s;
   }

@@ -124,7 +124,9 @@ export class FramePublisher {
       if (period > 0) {
         // The schedule ends the run: frame n is published only if due within the runtime.
         const offset = n * period;
-        if (limited && offset >= runtimeMs) {
+        // Frames due after the runtime are not published, nor are late ones once it is over
+        // (a rate the machine cannot reach must not stretch the run).
+        if (limited && (offset >= runtimeMs || clock.now() - start >= runtimeMs)) {
           reason = 'runtime';
           break;
         }

@@ -119,7 +119,7 @@ test('usage errors: the channel map is checked as PvaPy checks it', { timeout: T
     [['mirror', '-cm', '(a,b,tcp)'], /Invalid source provider type specified for entry: a,b,tcp$/m],
     [['mirror', '-cm', '(a,b,pva,-1)'], /Invalid source queue size specified for entry: a,b,pva,-1$/m],
     [['mirror', '-cm', '(a,b,pva,1,0)'], /Invalid number of source monitors specified for entry: a,b,pva,1,0$/m],
-    [['mirror', '-cm', '(a,b)', '-rt', 'soon'], /--runtime expects a number of seconds, not 'soon'/],
+    [['mirror', '-cm', '(a,b)', '-rt', 'soon'], /--runtime must be a number up to 2147483 \(<= 0: until Ctrl-C\), not 'soon'/],
   ];
   for (const [args, message] of cases) {
     const p = start(args);

@@ -9,7 +9,7 @@ import { makeLogger, runHost, type LogLevel } from '../../consumer/run.js';
 import { loadProcessor } from '../../processing/loader.js';
 import { defineCommand, UsageError, type ParsedArgs } from '../args.js';
 import type { CliContext } from '../common.js';
-import { jsonOption, metadataFactory, metadataOption, numberOption } from '../framework-options.js';
+import { channelOption, frameworkNumber, jsonOption, metadataFactory, metadataOption } from '../framework-options.js';
 
 const s = (short: string, description: string, value = 'X', def?: string) =>
   ({ type: 'string', short, value, description, ...(def !== undefined ? { default: def } : {}) }) as const;
@@ -64,19 +64,19 @@ export const spec = defineCommand({
 
 type Values = ParsedArgs<typeof spec.options>['values'];
 
-const num = (v: Values, name: keyof Values & string): number => numberOption(v[name] as string | undefined, name);
+const num = (v: Values, name: keyof Values & string): number => frameworkNumber(v[name] as string | undefined, name);
 
 export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext): Promise<number> {
   const v = args.values;
-  const template = v['input-channel'];
-  if (!template) throw new UsageError('--input-channel is required');
+  const template = channelOption(v['input-channel'], 'input-channel');
+  if (template === undefined) throw new UsageError('--input-channel is required');
+  for (const c of ['output-channel', 'status-channel', 'control-channel'] as const) channelOption(v[c], c);
   let producerIds: number[];
   try {
     producerIds = parseIdList(v['producer-id-list'] as string);
   } catch (err) {
     throw new UsageError(`--producer-id-list: ${(err as Error).message}`);
   }
-  if (new Set(producerIds).size !== producerIds.length) throw new UsageError('--producer-id-list has the same id twice');
   const id = num(v, 'collector-id');
   const fmt = v['id-format-spec'];
   const producers = producerIds.map((pid) => ({ id: pid, channel: template.split('*').join(formatId(pid, fmt)) }));
@@ -84,7 +84,6 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
   const ccs = num(v, 'collector-cache-size');
   const cacheSize = Math.max(producers.length, ccs < 0 ? 10 * producers.length : ccs);
   const cacheTimeoutS = num(v, 'cache-timeout');
-  if (cacheTimeoutS < 0) throw new UsageError('--cache-timeout must be >= 0');
   const idField = v['oid-field'] as string;
   const offset = Math.max(1, num(v, 'oid-offset'));
   const serverQueueSize = num(v, 'server-queue-size');
