@@ -13,7 +13,7 @@ import { MonitorReceiver, Publisher, type Received } from '../consumer/io.js';
 import type { MetadataChannels } from '../consumer/metadata.js';
 import { ProcessingController } from '../consumer/processing-controller.js';
 import { NO_QUEUE_STATS, ReceiverQueue } from '../consumer/receiver-queue.js';
-import { checkConfig } from '../consumer/options.js';
+import { checkConfig, warnLine } from '../consumer/options.js';
 import { SortingCache } from './sorting-cache.js';
 import { collectorStatusType, type CollectorStats } from './status.js';
 
@@ -136,7 +136,7 @@ export class DataCollector {
   }
 
   #openPublisher(channel: string, type: StructureDesc, hosted?: SharedPV): (v: PVStructure) => void {
-    this.#publisher = new Publisher('pvas', channel, type, this.server, this.client, hosted);
+    this.#publisher = new Publisher('pvas', channel, type, this.server, this.client, hosted, (m) => warnLine(`collector ${this.options.collectorId}`, m));
     return this.#publisher.publish;
   }
 

@@ -11,7 +11,7 @@ import { runControlCommand, serveControl, STOP_LINGER_MS, untilPeerLeaves, statu
 import { MonitorReceiver, Publisher, PvasReceiver, RpcReceiver, type InputMode, type OutputMode, type Received, type Receiver } from './io.js';
 import { CaReceiver } from './ca-receiver.js';
 import { InvalidArgumentError } from '../errors.js';
-import { checkConfig } from './options.js';
+import { checkConfig, warnLine } from './options.js';
 import type { MetadataChannels, MetadataStats } from './metadata.js';
 import { ProcessingController, type ProcessorStats } from './processing-controller.js';
 import { NO_QUEUE_STATS, ReceiverQueue, type QueueStats } from './receiver-queue.js';
@@ -124,7 +124,7 @@ export class DataConsumer {
   }
 
   #openPublisher(channel: string, type: StructureDesc, hosted?: SharedPV): (v: PVStructure) => void {
-    this.#publisher = new Publisher(this.options.outputMode, channel, type, this.server, this.client, hosted);
+    this.#publisher = new Publisher(this.options.outputMode, channel, type, this.server, this.client, hosted, (m) => warnLine(`consumer ${this.options.consumerId}`, m));
     return this.#publisher.publish;
   }
 

@@ -167,3 +167,8 @@ export function checkConfig(cfg: Record<string, unknown>, keys: readonly string[
     if (bad) throw new InvalidArgumentError(`${k} ${bad}, not ${JSON.stringify(cfg[k])}`);
   }
 }
+
+/** One warning line on stderr, whatever the log level: things the user must hear about once. */
+export function warnLine(who: string, message: string): void {
+  process.stderr.write(`${who}: warning: ${message}\n`);
+}
