@@ -14,6 +14,7 @@ import type { MetadataChannels } from '../consumer/metadata.js';
 import { ProcessingController } from '../consumer/processing-controller.js';
 import { NO_QUEUE_STATS, ReceiverQueue } from '../consumer/receiver-queue.js';
 import { checkConfig, warnLine } from '../consumer/options.js';
+import { graceMs, settledWithin, startWatchdog } from '../consumer/watchdog.js';
 import { SortingCache } from './sorting-cache.js';
 import { collectorStatusType, type CollectorStats } from './status.js';
 
@@ -36,6 +37,8 @@ export interface CollectorOptions {
   objectIdField: string;
   objectIdOffset: number;
   skipInitialUpdates: number;
+  /** Seconds one process() may take; past it the collector reports and stops. <= 0 (default): none. */
+  processingTimeoutS?: number;
   processor: UserDataProcessor;
   metadata?: ((client: Client, caClient: () => CaClient) => MetadataChannels) | undefined;
   env?: NodeJS.ProcessEnv;
@@ -77,6 +80,9 @@ export class DataCollector {
   #ready: Received[] = [];
   /** An asynchronous process() under way. */
   #current: Promise<void> | null = null;
+  #watchdog: NodeJS.Timeout | null = null;
+  /** Why the collector stopped on its own (a processing time-out), or null. */
+  failure: string | null = null;
   #timer: NodeJS.Timeout | null = null;
   #drainScheduled = false;
   #warnedNoId = false;
@@ -95,7 +101,13 @@ export class DataCollector {
     this.controller = new ProcessingController(
       p,
       // Initial updates are skipped per producer, before sorting (see #add).
-      { objectIdField: options.objectIdField, objectIdOffset: options.objectIdOffset, nSequentialUpdates: 1, skipInitialUpdates: 0 },
+      {
+        objectIdField: options.objectIdField,
+        objectIdOffset: options.objectIdOffset,
+        nSequentialUpdates: 1,
+        skipInitialUpdates: 0,
+        processingTimeoutMs: (options.processingTimeoutS ?? 0) * 1000,
+      },
       options.outputChannel ? (first, inputType) => this.#makePublisher(first, inputType) : null,
     );
     this.cache = new SortingCache<Received>({
@@ -152,6 +164,11 @@ export class DataCollector {
     this.#metadata?.start();
     await o.processor.start();
     this.#running = true;
+    this.#watchdog = startWatchdog(this.controller, (message) => {
+      this.failure = message;
+      warnLine(`collector ${o.collectorId}`, `${message}: stopping`);
+      this.#stopRequested?.();
+    });
     for (const p of this.#producers) {
       const q = p.queue;
       p.receiver.start(
@@ -325,16 +342,27 @@ export class DataCollector {
   }
 
   /** Stop the inputs, process everything queued and cached (in order), stop the processor. */
+  /** An error of the processor's code outside process(), e.g. an unhandled promise rejection. */
+  userError(err: unknown): void {
+    this.controller.userError(err);
+  }
+
   async stop(): Promise<CollectorStats> {
-    for (const p of this.#producers) p.receiver.stop();
+    if (this.#watchdog) clearInterval(this.#watchdog);
+    for (const p of this.#producers) void p.receiver.stop();
     this.#metadata?.stop();
     this.#running = false;
     if (this.#timer) clearTimeout(this.#timer);
     for (const p of this.#producers) for (let r = p.queue?.shift(); r; r = p.queue?.shift()) this.#add(p, r);
     for (const rel of this.cache.takeAll()) for (const item of rel.items) this.#ready.push(item);
+    const grace = graceMs(this.options.processingTimeoutS);
+    if (this.failure) this.#ready = [];
     this.#pump();
-    while (this.#current) await this.#current;
-    await this.options.processor.stop();
+    // A stuck process() is not waited for beyond the grace (what is left is not processed).
+    while (this.#current) if (!(await settledWithin(this.#current, grace))) break;
+    if (!(await settledWithin(this.options.processor.stop(), grace))) {
+      warnLine(`collector ${this.options.collectorId}`, `processor stop() did not finish within ${grace / 1000} s; not waiting for it`);
+    }
     const s = this.refreshStatus();
     this.client.close();
     this.#ca?.close();

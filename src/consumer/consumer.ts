@@ -12,6 +12,7 @@ import { MonitorReceiver, Publisher, PvasReceiver, RpcReceiver, type InputMode, 
 import { CaReceiver } from './ca-receiver.js';
 import { InvalidArgumentError } from '../errors.js';
 import { checkConfig, warnLine } from './options.js';
+import { graceMs, settledWithin, startWatchdog } from './watchdog.js';
 import type { MetadataChannels, MetadataStats } from './metadata.js';
 import { ProcessingController, type ProcessorStats } from './processing-controller.js';
 import { NO_QUEUE_STATS, ReceiverQueue, type QueueStats } from './receiver-queue.js';
@@ -35,6 +36,8 @@ export interface ConsumerOptions {
   objectIdOffset: number;
   nSequentialUpdates: number;
   skipInitialUpdates: number;
+  /** Seconds one process() may take; past it the consumer reports and stops. <= 0 (default): none. */
+  processingTimeoutS?: number;
   processor: UserDataProcessor;
   /** Metadata channels, made with this consumer's clients. */
   metadata?: ((client: Client, caClient: () => CaClient) => MetadataChannels) | undefined;
@@ -71,6 +74,9 @@ export class DataConsumer {
   readonly #caClient = (): CaClient => (this.#ca ??= new CaClient({ env: this.options.env ?? process.env }));
   readonly stopped: Promise<void>;
   #running = false;
+  #watchdog: NodeJS.Timeout | null = null;
+  /** Why the consumer stopped on its own (a processing time-out), or null. */
+  failure: string | null = null;
 
   constructor(options: ConsumerOptions) {
     this.options = options;
@@ -90,6 +96,7 @@ export class DataConsumer {
         objectIdOffset: options.objectIdOffset,
         nSequentialUpdates: options.nSequentialUpdates,
         skipInitialUpdates: options.skipInitialUpdates,
+        processingTimeoutMs: (options.processingTimeoutS ?? 0) * 1000,
       },
       options.outputChannel ? (first, inputType) => this.#makePublisher(first, inputType) : null,
     );
@@ -142,6 +149,11 @@ export class DataConsumer {
     this.#metadata?.start();
     await o.processor.start();
     this.#running = true;
+    this.#watchdog = startWatchdog(this.controller, (message) => {
+      this.failure = message;
+      warnLine(`consumer ${o.consumerId}`, `${message}: stopping`);
+      this.requestStop();
+    });
     const q = this.#queue;
     if (q) {
       this.#receiver.start((r) => q.push(r));
@@ -203,6 +215,11 @@ export class DataConsumer {
     this.#stopRequested?.();
   }
 
+  /** An error of the processor's code outside process(), e.g. an unhandled promise rejection. */
+  userError(err: unknown): void {
+    this.controller.userError(err);
+  }
+
   resetStats(): void {
     this.#receiver.resetStats();
     this.#queue?.resetCounters();
@@ -249,19 +266,34 @@ export class DataConsumer {
     return s;
   }
 
-  /** Stop input, process what is queued, stop the processor, publish final stats, close. */
+  /**
+   * Stop input, process what is queued, stop the processor, publish final stats, close. Objects
+   * that will not be processed (left in the monitor's queue; in ours too when a process() is stuck)
+   * count as missed; a process() or processor stop() that does not finish is not waited for
+   * beyond the processing time-out (STOP_GRACE_MS without one).
+   */
   async stop(): Promise<ConsumerStats> {
-    this.#receiver.stop();
+    if (this.#watchdog) clearInterval(this.#watchdog);
+    const leftInMonitor = (await this.#receiver.stop()) ?? [];
     this.#metadata?.stop();
+    const c = this.controller;
+    const grace = graceMs(this.options.processingTimeoutS);
     const q = this.#queue;
     if (q) {
       for (let r = q.shift(); r; r = q.shift()) {
-        const done = this.controller.process(r.value, r.type);
-        if (done instanceof Promise) await done;
+        if (c.busy || this.failure) {
+          c.discarded(r.value);
+          continue;
+        }
+        const done = c.process(r.value, r.type);
+        if (done instanceof Promise) await settledWithin(done, grace);
       }
     }
+    for (const r of leftInMonitor) c.discarded(r.value);
     this.#running = false;
-    await this.options.processor.stop();
+    if (!(await settledWithin(this.options.processor.stop(), grace))) {
+      warnLine(`consumer ${this.options.consumerId}`, `processor stop() did not finish within ${grace / 1000} s; not waiting for it`);
+    }
     const s = this.refreshStatus();
     this.client.close();
     this.#ca?.close();
@@ -270,4 +302,3 @@ export class DataConsumer {
     return s;
   }
 }
-

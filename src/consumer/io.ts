@@ -31,7 +31,11 @@ export interface Receiver {
   start(sink: (r: Received) => boolean | Promise<boolean>): void;
   stats(): ReceiverStats;
   resetStats(): void;
-  stop(): void;
+  /**
+   * Stop receiving. A receiver that holds objects not yet delivered (a monitor's client queue)
+   * returns them, oldest first, so the host can count them as not processed.
+   */
+  stop(): void | Promise<Received[]>;
 }
 
 /** Updates a consumer lets the server send ahead of processing (client memory, not server). */
@@ -46,6 +50,7 @@ const CLIENT_WINDOW_BYTES = 256 * 1024 * 1024;
 /** pva: monitor a remote channel. */
 export class MonitorReceiver implements Receiver {
   #sub: Subscription | null = null;
+  #stopped = false;
   #base = { received: 0, overruns: 0 };
   readonly #client: Client;
   readonly #channel: string;
@@ -73,6 +78,7 @@ export class MonitorReceiver implements Receiver {
     void (async () => {
       try {
         for await (const u of sub) {
+          if (this.#stopped) break;
           const r = sink({ value: u.value, type: u.type });
           if (r instanceof Promise) await r;
         }
@@ -94,8 +100,20 @@ export class MonitorReceiver implements Receiver {
     this.#base = { received: s?.received ?? 0, overruns: s ? s.serverOverruns + s.queueOverruns : 0 };
   }
 
-  stop(): void {
-    this.#sub?.close();
+  /** Close the monitor; the updates it had received but not delivered are returned. */
+  async stop(): Promise<Received[]> {
+    this.#stopped = true;
+    const sub = this.#sub;
+    const left: Received[] = [];
+    if (!sub) return left;
+    // What is pending is resolved at once (no wait on the network): take it before closing.
+    while (sub.pending > 0) {
+      const r = await sub.next();
+      if (r.done) break;
+      left.push({ value: r.value.value, type: r.value.type });
+    }
+    sub.close();
+    return left;
   }
 }
 

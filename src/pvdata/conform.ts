@@ -51,7 +51,10 @@ function fieldMismatch(d: FieldDesc, v: unknown, path: string): string | null {
     case 'anyArray':
       return v === null || Array.isArray(v) ? null : `field '${path}' is ${kindOf(v)} where the type has ${typeName(d)}`;
     case 'union': {
-      if (v === null || typeof v !== 'object' || !('field' in v)) return null; // the encoder picks the member
+      if (v === null) return null;
+      if (typeof v !== 'object' || Array.isArray(v) || ArrayBuffer.isView(v) || !('field' in v)) {
+        return `field '${path}' is ${kindOf(v)} where the type has ${typeName(d)} (give {field, value})`;
+      }
       const f = (v as { field: unknown }).field;
       return d.fields.some((m) => m.name === f) ? null : `field '${path}' selects union member '${String(f)}' that ${typeName(d)} does not have`;
     }

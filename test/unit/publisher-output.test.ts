@@ -20,7 +20,8 @@ test('mismatch: field names, shapes and union members; scalars convert as the en
   const nd = ntndarray.type();
   assert.equal(mismatch(nd, { value: { field: 'ubyteValue', value: new Uint8Array(2) }, uniqueId: 1 }), null);
   assert.match(mismatch(nd, { value: { field: 'pixels', value: new Uint8Array(2) } }) ?? '', /selects union member 'pixels'/);
-  assert.equal(mismatch(nd, { value: 2.5 }), null, 'a bare value for a union: the encoder picks the member');
+  assert.equal(mismatch(nd, { value: 2.5 }), "field 'value' is a number where the type has union (give {field, value})");
+  assert.equal(mismatch(nd, { value: null }), null);
   assert.equal(describeType(scalar), 'epics:nt/NTScalar:1.0');
 });
 

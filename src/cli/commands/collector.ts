@@ -39,6 +39,12 @@ export const spec = defineCommand({
     'receiver-queue-size': s('rqs', 'Per-producer client queue: <0 none (straight into the cache), 0 unbounded, >0 bounded (at least 10 cache sizes).', 'N', '-1'),
     'collector-cache-size': s('ccs', 'Objects held for sorting; <0: 10 x the number of producers (never fewer than the producers).', 'N', '-1'),
     'cache-timeout': s('ct', 'Seconds an object waits for a missing predecessor before it is processed anyway.', 'SEC', '1'),
+    'processing-timeout': s(
+      'pt',
+      'Seconds one process() may take (an asynchronous one); past it the collector counts an error, prints its final report and exits with status 1. 0 (default): no limit.',
+      'SEC',
+      '0',
+    ),
     'processor-file': s('pf', 'File (.ts, .js, .mjs) with the processor class; .ts needs no build step.', 'FILE'),
     'processor-class': s('pc', 'Class name in that file, or MODULE:Class, or a built-in processor; default: passthrough.', 'CLASS'),
     'processor-args': s('pa', 'JSON dictionary merged into the processor config.', 'JSON'),
@@ -121,6 +127,7 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
     objectIdField: idField,
     objectIdOffset: offset,
     skipInitialUpdates: system.skipInitialUpdates,
+    processingTimeoutS: num(v, 'processing-timeout'),
     processor,
     metadata: metadataFactory(metadataSpecs, serverQueueSize, receiverQueueSize),
   });
@@ -133,5 +140,5 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
     live: !v['disable-curses'] && !logLevel && process.stdout.isTTY === true,
   };
   await runHost(collector, runOptions, `collector ${id}`, (title, s) => formatCollectorStats(title, s, reportGroups));
-  return 0;
+  return collector.failure ? 1 : 0;
 }

@@ -40,6 +40,12 @@ export const spec = defineCommand({
     'server-queue-size': s('sqs', 'Server-side monitor queue, record[queueSize=N] (with pipeline flow control); 0 (none) to 1000000.', 'N', '0'),
     'receiver-queue-size': s('rqs', 'Client queue: <0 none (process as received), 0 unbounded, >0 bounded (overflow counted as rejected).', 'N', '-1'),
     'accumulate-objects': s('ao', 'With a receiver queue, wait for this many objects before processing (<=0: no).', 'N', '-1'),
+    'processing-timeout': s(
+      'pt',
+      'Seconds one process() may take (an asynchronous one: a synchronous endless loop cannot be stopped from inside); past it the consumer counts an error, prints its final report and exits with status 1. 0 (default): no limit.',
+      'SEC',
+      '0',
+    ),
     'accumulation-timeout': s('at', 'Seconds after the last object after which queued objects are processed anyway.', 'SEC', '1'),
     'processor-file': s('pf', 'File (.ts, .js, .mjs) with the processor class; .ts needs no build step.', 'FILE'),
     'processor-class': s('pc', 'Class name in that file, or MODULE:Class; default: the passthrough processor.', 'CLASS'),
@@ -171,11 +177,12 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
     objectIdOffset: offset,
     nSequentialUpdates,
     skipInitialUpdates: system.skipInitialUpdates,
+    processingTimeoutS: int(v, 'processing-timeout'),
     processor,
     metadata: metadataFactory(metadataSpecs, serverQueueSize, int(v, 'receiver-queue-size')),
   });
   const child = childChannel();
   const final = await runConsumer(consumer, child ? { ...run, signal: child.stop, live: false } : run, child?.onStats);
   child?.final(final);
-  return 0;
+  return consumer.failure ? 1 : 0;
 }
