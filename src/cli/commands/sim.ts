@@ -3,11 +3,10 @@
 // for tests and benchmarks rather than PvaPy's slow ones, and the same progress and summary
 // lines, so scripts written for PvaPy keep working.
 import { describeLayout, frameXY } from '../../formats/frame-file.js';
-import { AdSimServer, parseMetadataPvs, type SimEvent } from '../../sim/ad-sim-server.js';
+import { AdSimServer, parseMetadataPvs, type SimEvent, type SimSummary } from '../../sim/ad-sim-server.js';
 import { FrameCache } from '../../sim/frame-cache.js';
 import { FileFrames, openFileFrames, type FileInputOptions } from '../../sim/file-source.js';
 import { isSimDatatype, SIM_DATATYPES } from '../../sim/frames.js';
-import type { PublishSummary } from '../../sim/publisher.js';
 import { CaClient } from '../../ca/client.js';
 import { buildPut } from './put.js';
 import { SluiceError } from '../../errors.js';
@@ -191,7 +190,7 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
     await fileFrames?.close();
     throw usage(err);
   }
-  let summary: PublishSummary;
+  let summary: SimSummary;
   try {
     const tcpPort = await sim.listen();
     const host = v.host ?? '0.0.0.0';
@@ -211,6 +210,21 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
       `Data rate: ${mb.toFixed(4)} MBps`,
     { event: 'summary', reason, runtime: round(runtime, 6), frames, fps: round(fps, 4), mbps: round(mb, 4), frameBytes },
   );
+  // What the server could not deliver: squashed when a client's queue was full, or left queued.
+  const { clients, squashed } = summary;
+  const unsent = clients.reduce((n, c) => n + c.unsent, 0);
+  say(`Squashed frames: ${squashed} in total (server queues full); unsent at the end: ${unsent}; clients: ${clients.length}`, {
+    event: 'clients',
+    squashed,
+    unsent,
+    clients,
+  });
+  for (const c of clients) {
+    say(`Client ${c.peer}: sent ${c.sent} (initial value included) of ${c.posted} frames posted for it, squashed ${c.squashed}, unsent ${c.unsent}`, {
+      event: 'client',
+      ...c,
+    });
+  }
   return 0;
 }
 
