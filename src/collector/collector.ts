@@ -349,11 +349,13 @@ export class DataCollector {
 
   async stop(): Promise<CollectorStats> {
     if (this.#watchdog) clearInterval(this.#watchdog);
-    for (const p of this.#producers) void p.receiver.stop();
+    // What the monitors had received but not delivered is collected too, after the queues.
+    const left = await Promise.all(this.#producers.map(async (p) => ({ p, items: (await p.receiver.stop()) ?? [] })));
     this.#metadata?.stop();
     this.#running = false;
     if (this.#timer) clearTimeout(this.#timer);
     for (const p of this.#producers) for (let r = p.queue?.shift(); r; r = p.queue?.shift()) this.#add(p, r);
+    for (const { p, items } of left) for (const r of items) this.#add(p, r);
     for (const rel of this.cache.takeAll()) for (const item of rel.items) this.#ready.push(item);
     const grace = graceMs(this.options.processingTimeoutS);
     if (this.failure) this.#ready = [];
