@@ -72,7 +72,7 @@ export type { ConsumerOptions, ConsumerStats } from './consumer/consumer.js';
 export type { CollectorOptions } from './collector/collector.js';
 export type { CollectorStats, CollectorCounters, ProducerStats } from './collector/status.js';
 export type { MetadataChannelSpec, MetadataStats } from './consumer/metadata.js';
-export type { AdSimServerOptions, SimEvent } from './sim/ad-sim-server.js';
+export type { AdSimServerOptions, SimClientStats, SimEvent, SimSummary } from './sim/ad-sim-server.js';
 export type { MirrorOptions, MirrorCounters, MirrorServerOptions } from './mirror/mirror-server.js';
 export type { ChannelMapEntry, MirrorProvider } from './mirror/channel-map.js';
 export type { SourceProvider, SourceMonitor, SourceMonitorOptions, SourceUpdate } from './mirror/sources.js';

@@ -9,11 +9,13 @@ import { SharedPV } from '../pva/server/shared-pv.js';
 import type { StructureDesc } from '../pvdata/types.js';
 import type { PVStructure } from '../pvdata/values.js';
 import type { UserDataProcessor } from '../processing/user-data-processor.js';
-import { runControlCommand, serveControl, StatusPV, withRates, type ControlCommand } from '../consumer/channels.js';
+import { runControlCommand, serveControl, STOP_LINGER_MS, untilPeerLeaves, StatusPV, withRates, type ControlCommand } from '../consumer/channels.js';
 import { MonitorReceiver, Publisher, type Received } from '../consumer/io.js';
 import type { MetadataChannels } from '../consumer/metadata.js';
 import { ProcessingController } from '../consumer/processing-controller.js';
 import { NO_QUEUE_STATS, ReceiverQueue } from '../consumer/receiver-queue.js';
+import { checkConfig, warnLine } from '../consumer/options.js';
+import { graceMs, settledWithin, startWatchdog } from '../consumer/watchdog.js';
 import { SortingCache } from './sorting-cache.js';
 import { collectorStatusType, type CollectorStats } from './status.js';
 
@@ -36,6 +38,8 @@ export interface CollectorOptions {
   objectIdField: string;
   objectIdOffset: number;
   skipInitialUpdates: number;
+  /** Seconds one process() may take; past it the collector reports and stops. <= 0 (default): none. */
+  processingTimeoutS?: number;
   processor: UserDataProcessor;
   metadata?: ((client: Client, caClient: () => CaClient) => MetadataChannels) | undefined;
   env?: NodeJS.ProcessEnv;
@@ -68,6 +72,8 @@ export class DataCollector {
   #publisher: Publisher | null = null;
   #status: StatusPV | null = null;
   #stopRequested: (() => void) | null = null;
+  /** The client that put `stop` into the control PV. */
+  #stopPeer: string | null = null;
   #ca: CaClient | null = null;
   /** The Channel Access client (ca input, ca:// metadata), made on first use. */
   readonly #caClient = (): CaClient => (this.#ca ??= new CaClient({ env: this.options.env ?? process.env }));
@@ -77,6 +83,9 @@ export class DataCollector {
   #ready: Received[] = [];
   /** An asynchronous process() under way. */
   #current: Promise<void> | null = null;
+  #watchdog: NodeJS.Timeout | null = null;
+  /** Why the collector stopped on its own (a processing time-out), or null. */
+  failure: string | null = null;
   #timer: NodeJS.Timeout | null = null;
   #drainScheduled = false;
   #warnedNoId = false;
@@ -95,7 +104,13 @@ export class DataCollector {
     this.controller = new ProcessingController(
       p,
       // Initial updates are skipped per producer, before sorting (see #add).
-      { objectIdField: options.objectIdField, objectIdOffset: options.objectIdOffset, nSequentialUpdates: 1, skipInitialUpdates: 0 },
+      {
+        objectIdField: options.objectIdField,
+        objectIdOffset: options.objectIdOffset,
+        nSequentialUpdates: 1,
+        skipInitialUpdates: 0,
+        processingTimeoutMs: (options.processingTimeoutS ?? 0) * 1000,
+      },
       options.outputChannel ? (first, inputType) => this.#makePublisher(first, inputType) : null,
     );
     this.cache = new SortingCache<Received>({
@@ -136,13 +151,13 @@ export class DataCollector {
   }
 
   #openPublisher(channel: string, type: StructureDesc, hosted?: SharedPV): (v: PVStructure) => void {
-    this.#publisher = new Publisher('pvas', channel, type, this.server, this.client, hosted);
+    this.#publisher = new Publisher('pvas', channel, type, this.server, this.client, hosted, (m) => warnLine(`collector ${this.options.collectorId}`, m));
     return this.#publisher.publish;
   }
 
   async start(): Promise<void> {
     const o = this.options;
-    if (o.controlChannel) serveControl(this.server, o.controlChannel, 'collectorId', o.collectorId, (cmd, args) => this.command(cmd, args));
+    if (o.controlChannel) serveControl(this.server, o.controlChannel, 'collectorId', o.collectorId, (cmd, args, peer) => this.command(cmd, args, peer));
     if (o.statusChannel) {
       const userTypes = o.processor.getStatsTypes();
       const type = collectorStatusType(userTypes, this.#producers.map((p) => p.id), this.#metadata?.specs.length ?? 0);
@@ -152,6 +167,11 @@ export class DataCollector {
     this.#metadata?.start();
     await o.processor.start();
     this.#running = true;
+    this.#watchdog = startWatchdog(this.controller, (message) => {
+      this.failure = message;
+      warnLine(`collector ${o.collectorId}`, `${message}: stopping`);
+      this.#stopRequested?.();
+    });
     for (const p of this.#producers) {
       const q = p.queue;
       p.receiver.start(
@@ -250,10 +270,13 @@ export class DataCollector {
     }, Math.max(0, deadline - Date.now()) + 1);
   }
 
-  command(cmd: ControlCommand, args: string): Promise<string> {
+  /** Run a control command; `peer`, the client that asked (a stop lets it read the reply first). */
+  command(cmd: ControlCommand, args: string, peer?: string): Promise<string> {
+    if (cmd === 'stop' && peer) this.#stopPeer = peer;
     return runControlCommand(
       {
         applyConfig: (cfg) => {
+          checkConfig(cfg, ['skipInitialUpdates', 'objectIdOffset', 'nSequentialUpdates', 'collectorCacheSize']);
           if (typeof cfg['collectorCacheSize'] === 'number') this.cache.capacity = Math.max(this.#producers.length, cfg['collectorCacheSize']);
           if (typeof cfg['objectIdOffset'] === 'number') this.cache.offset = Math.max(1, cfg['objectIdOffset']);
           this.controller.configure(cfg);
@@ -322,19 +345,33 @@ export class DataCollector {
   }
 
   /** Stop the inputs, process everything queued and cached (in order), stop the processor. */
+  /** An error of the processor's code outside process(), e.g. an unhandled promise rejection. */
+  userError(err: unknown): void {
+    this.controller.userError(err);
+  }
+
   async stop(): Promise<CollectorStats> {
-    for (const p of this.#producers) p.receiver.stop();
+    if (this.#watchdog) clearInterval(this.#watchdog);
+    // What the monitors had received but not delivered is collected too, after the queues.
+    const left = await Promise.all(this.#producers.map(async (p) => ({ p, items: (await p.receiver.stop()) ?? [] })));
     this.#metadata?.stop();
     this.#running = false;
     if (this.#timer) clearTimeout(this.#timer);
     for (const p of this.#producers) for (let r = p.queue?.shift(); r; r = p.queue?.shift()) this.#add(p, r);
+    for (const { p, items } of left) for (const r of items) this.#add(p, r);
     for (const rel of this.cache.takeAll()) for (const item of rel.items) this.#ready.push(item);
+    const grace = graceMs(this.options.processingTimeoutS);
+    if (this.failure) this.#ready = [];
     this.#pump();
-    while (this.#current) await this.#current;
-    await this.options.processor.stop();
+    // A stuck process() is not waited for beyond the grace (what is left is not processed).
+    while (this.#current) if (!(await settledWithin(this.#current, grace))) break;
+    if (!(await settledWithin(this.options.processor.stop(), grace))) {
+      warnLine(`collector ${this.options.collectorId}`, `processor stop() did not finish within ${grace / 1000} s; not waiting for it`);
+    }
     const s = this.refreshStatus();
     this.client.close();
     this.#ca?.close();
+    if (this.#stopPeer) await untilPeerLeaves(this.server, this.#stopPeer, STOP_LINGER_MS);
     await this.server.close();
     return s;
   }

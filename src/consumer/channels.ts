@@ -1,6 +1,7 @@
 // The control and status PVs of a consumer (PvaPy reference 3.2, 3.3). Control: a client puts
 // {command, args}; commands are configure, reset_stats, get_stats and stop, and statusMessage
 // tells how the last one went. Status: the statistics, refreshed by the consumer.
+import { InvalidArgumentError } from '../errors.js';
 import type { Server } from '../pva/server/server.js';
 import { SharedPV } from '../pva/server/shared-pv.js';
 import { timeNow, timeT } from '../pvdata/nt/index.js';
@@ -9,8 +10,11 @@ import type { PVStructure } from '../pvdata/values.js';
 
 export type ControlCommand = 'configure' | 'reset_stats' | 'get_stats' | 'stop';
 
-/** Runs a command; resolves with the statusMessage to show. */
-export type CommandHandler = (command: ControlCommand, args: string) => Promise<string> | string;
+/** Runs a command for the client at `peer`; resolves with the statusMessage to show. */
+export type CommandHandler = (command: ControlCommand, args: string, peer: string) => Promise<string> | string;
+
+/** How a failed `configure` starts its statusMessage; the put then fails too. */
+export const CONFIG_FAILED = 'Configuration failed: ';
 
 export function controlType(idField: string): StructureDesc {
   return t.struct({
@@ -86,7 +90,7 @@ export async function runControlCommand(target: ControlTarget, cmd: ControlComma
         await target.configureProcessor(typeof cfg === 'object' && cfg !== null ? obj : { args: cfg });
         return 'Configuration successful';
       } catch (err) {
-        return `Configuration failed: ${(err as Error).message}`;
+        return CONFIG_FAILED + (err as Error).message;
       }
     }
     case 'reset_stats':
@@ -117,14 +121,37 @@ export function serveControl(server: Server, name: string, idField: string, id: 
       } else {
         // Unlike PvaPy, the command runs before the put completes, so a pvget right after the
         // pvput sees the real result, not "Command successful".
-        statusMessage = await handler(command as ControlCommand, args);
+        statusMessage = await handler(command as ControlCommand, args, put.peer);
       }
       pv.post({ command, args, statusMessage, ...stamp });
+      // A refused configuration is an error for the putter too (pvput exits non-zero).
+      if (statusMessage.startsWith(CONFIG_FAILED)) throw new InvalidArgumentError(statusMessage);
     },
   });
   pv.open(controlType(idField), { [idField]: id });
   server.addPV(name, pv);
   return pv;
+}
+
+/**
+ * Resolves once the client at `peer` has no connection to this server any more, or after `ms`:
+ * a host stopped through its control PV lets the client that asked read the put's reply (and
+ * fetch what it wants after it, as pvput does) and leave, before it closes its server.
+ */
+/** How long a host stopped through its control PV waits for that client to leave. */
+export const STOP_LINGER_MS = 2000;
+
+export function untilPeerLeaves(server: Server, peer: string, ms: number): Promise<void> {
+  const connected = (): boolean => [...server.connections].some((c) => c.peerName() === peer);
+  if (!connected()) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    server.onConnectionClosed(() => {
+      if (connected()) return;
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }
 
 /** PvaPy's name of the rate that goes with each counter. */

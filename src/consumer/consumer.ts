@@ -8,9 +8,12 @@ import { SharedPV } from '../pva/server/shared-pv.js';
 import type { StructureDesc } from '../pvdata/types.js';
 import type { PVStructure } from '../pvdata/values.js';
 import type { UserDataProcessor } from '../processing/user-data-processor.js';
-import { runControlCommand, serveControl, statusType, StatusPV, withRates, type ControlCommand } from './channels.js';
+import { runControlCommand, serveControl, STOP_LINGER_MS, untilPeerLeaves, statusType, StatusPV, withRates, type ControlCommand } from './channels.js';
 import { MonitorReceiver, Publisher, PvasReceiver, RpcReceiver, type InputMode, type OutputMode, type Received, type Receiver } from './io.js';
 import { CaReceiver } from './ca-receiver.js';
+import { InvalidArgumentError } from '../errors.js';
+import { checkConfig, warnLine } from './options.js';
+import { graceMs, settledWithin, startWatchdog } from './watchdog.js';
 import type { MetadataChannels, MetadataStats } from './metadata.js';
 import { ProcessingController, type ProcessorStats } from './processing-controller.js';
 import { NO_QUEUE_STATS, ReceiverQueue, type QueueStats } from './receiver-queue.js';
@@ -34,6 +37,8 @@ export interface ConsumerOptions {
   objectIdOffset: number;
   nSequentialUpdates: number;
   skipInitialUpdates: number;
+  /** Seconds one process() may take; past it the consumer reports and stops. <= 0 (default): none. */
+  processingTimeoutS?: number;
   processor: UserDataProcessor;
   /** Metadata channels, made with this consumer's clients. */
   metadata?: ((client: Client, caClient: () => CaClient) => MetadataChannels) | undefined;
@@ -65,11 +70,16 @@ export class DataConsumer {
   #publisher: Publisher | null = null;
   #status: StatusPV | null = null;
   #stopRequested: (() => void) | null = null;
+  /** The client that put `stop` into the control PV. */
+  #stopPeer: string | null = null;
   #ca: CaClient | null = null;
   /** The Channel Access client (ca input, ca:// metadata), made on first use. */
   readonly #caClient = (): CaClient => (this.#ca ??= new CaClient({ env: this.options.env ?? process.env }));
   readonly stopped: Promise<void>;
   #running = false;
+  #watchdog: NodeJS.Timeout | null = null;
+  /** Why the consumer stopped on its own (a processing time-out), or null. */
+  failure: string | null = null;
 
   constructor(options: ConsumerOptions) {
     this.options = options;
@@ -89,6 +99,7 @@ export class DataConsumer {
         objectIdOffset: options.objectIdOffset,
         nSequentialUpdates: options.nSequentialUpdates,
         skipInitialUpdates: options.skipInitialUpdates,
+        processingTimeoutMs: (options.processingTimeoutS ?? 0) * 1000,
       },
       options.outputChannel ? (first, inputType) => this.#makePublisher(first, inputType) : null,
     );
@@ -123,7 +134,7 @@ export class DataConsumer {
   }
 
   #openPublisher(channel: string, type: StructureDesc, hosted?: SharedPV): (v: PVStructure) => void {
-    this.#publisher = new Publisher(this.options.outputMode, channel, type, this.server, this.client, hosted);
+    this.#publisher = new Publisher(this.options.outputMode, channel, type, this.server, this.client, hosted, (m) => warnLine(`consumer ${this.options.consumerId}`, m));
     return this.#publisher.publish;
   }
 
@@ -131,7 +142,7 @@ export class DataConsumer {
   async start(): Promise<void> {
     const o = this.options;
     if (o.controlChannel) {
-      serveControl(this.server, o.controlChannel, 'consumerId', o.consumerId, (cmd, args) => this.command(cmd, args));
+      serveControl(this.server, o.controlChannel, 'consumerId', o.consumerId, (cmd, args, peer) => this.command(cmd, args, peer));
     }
     if (o.statusChannel) {
       const userTypes = o.processor.getStatsTypes();
@@ -141,6 +152,11 @@ export class DataConsumer {
     this.#metadata?.start();
     await o.processor.start();
     this.#running = true;
+    this.#watchdog = startWatchdog(this.controller, (message) => {
+      this.failure = message;
+      warnLine(`consumer ${o.consumerId}`, `${message}: stopping`);
+      this.requestStop();
+    });
     const q = this.#queue;
     if (q) {
       this.#receiver.start((r) => q.push(r));
@@ -177,10 +193,14 @@ export class DataConsumer {
     }
   }
 
-  command(cmd: ControlCommand, args: string): Promise<string> {
+  /** Run a control command; `peer`, the client that asked (a stop lets it read the reply first). */
+  command(cmd: ControlCommand, args: string, peer?: string): Promise<string> {
+    if (cmd === 'stop' && peer) this.#stopPeer = peer;
     return runControlCommand(
       {
         applyConfig: (cfg) => {
+          checkConfig(cfg, ['skipInitialUpdates', 'objectIdOffset', 'nSequentialUpdates', 'receiverQueueSize']);
+          if ('receiverQueueSize' in cfg && !this.#queue) throw new InvalidArgumentError('receiverQueueSize: this consumer has no receiver queue (started with --receiver-queue-size < 0)');
           if (this.#queue && typeof cfg['receiverQueueSize'] === 'number') this.#queue.maxLength = cfg['receiverQueueSize'];
           this.controller.configure(cfg);
         },
@@ -196,6 +216,11 @@ export class DataConsumer {
 
   requestStop(): void {
     this.#stopRequested?.();
+  }
+
+  /** An error of the processor's code outside process(), e.g. an unhandled promise rejection. */
+  userError(err: unknown): void {
+    this.controller.userError(err);
   }
 
   resetStats(): void {
@@ -244,24 +269,39 @@ export class DataConsumer {
     return s;
   }
 
-  /** Stop input, process what is queued, stop the processor, publish final stats, close. */
+  /**
+   * Stop input, process what is queued, stop the processor, publish final stats, close. Objects
+   * that will not be processed (left in the monitor's queue; in ours too when a process() is stuck)
+   * count as missed; a process() or processor stop() that does not finish is not waited for
+   * beyond the processing time-out (STOP_GRACE_MS without one).
+   */
   async stop(): Promise<ConsumerStats> {
-    this.#receiver.stop();
+    if (this.#watchdog) clearInterval(this.#watchdog);
+    const leftInMonitor = (await this.#receiver.stop()) ?? [];
     this.#metadata?.stop();
+    const c = this.controller;
+    const grace = graceMs(this.options.processingTimeoutS);
     const q = this.#queue;
     if (q) {
       for (let r = q.shift(); r; r = q.shift()) {
-        const done = this.controller.process(r.value, r.type);
-        if (done instanceof Promise) await done;
+        if (c.busy || this.failure) {
+          c.discarded(r.value);
+          continue;
+        }
+        const done = c.process(r.value, r.type);
+        if (done instanceof Promise) await settledWithin(done, grace);
       }
     }
+    for (const r of leftInMonitor) c.discarded(r.value);
     this.#running = false;
-    await this.options.processor.stop();
+    if (!(await settledWithin(this.options.processor.stop(), grace))) {
+      warnLine(`consumer ${this.options.consumerId}`, `processor stop() did not finish within ${grace / 1000} s; not waiting for it`);
+    }
     const s = this.refreshStatus();
     this.client.close();
     this.#ca?.close();
+    if (this.#stopPeer) await untilPeerLeaves(this.server, this.#stopPeer, STOP_LINGER_MS);
     await this.server.close();
     return s;
   }
 }
-

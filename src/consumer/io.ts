@@ -6,6 +6,7 @@ import type { Client } from '../pva/client/client.js';
 import type { Subscription } from '../pva/client/subscription.js';
 import type { Server } from '../pva/server/server.js';
 import { SharedPV } from '../pva/server/shared-pv.js';
+import { describeType, mismatch } from '../pvdata/conform.js';
 import { t, type StructureDesc } from '../pvdata/types.js';
 import type { PVStructure } from '../pvdata/values.js';
 
@@ -30,7 +31,11 @@ export interface Receiver {
   start(sink: (r: Received) => boolean | Promise<boolean>): void;
   stats(): ReceiverStats;
   resetStats(): void;
-  stop(): void;
+  /**
+   * Stop receiving. A receiver that holds objects not yet delivered (a monitor's client queue)
+   * returns them, oldest first, so the host can count them as not processed.
+   */
+  stop(): void | Promise<Received[]>;
 }
 
 /** Updates a consumer lets the server send ahead of processing (client memory, not server). */
@@ -45,6 +50,7 @@ const CLIENT_WINDOW_BYTES = 256 * 1024 * 1024;
 /** pva: monitor a remote channel. */
 export class MonitorReceiver implements Receiver {
   #sub: Subscription | null = null;
+  #stopped = false;
   #base = { received: 0, overruns: 0 };
   readonly #client: Client;
   readonly #channel: string;
@@ -72,6 +78,7 @@ export class MonitorReceiver implements Receiver {
     void (async () => {
       try {
         for await (const u of sub) {
+          if (this.#stopped) break;
           const r = sink({ value: u.value, type: u.type });
           if (r instanceof Promise) await r;
         }
@@ -93,8 +100,20 @@ export class MonitorReceiver implements Receiver {
     this.#base = { received: s?.received ?? 0, overruns: s ? s.serverOverruns + s.queueOverruns : 0 };
   }
 
-  stop(): void {
-    this.#sub?.close();
+  /** Close the monitor; the updates it had received but not delivered are returned. */
+  async stop(): Promise<Received[]> {
+    this.#stopped = true;
+    const sub = this.#sub;
+    const left: Received[] = [];
+    if (!sub) return left;
+    // What is pending is resolved at once (no wait on the network): take it before closing.
+    while (sub.pending > 0) {
+      const r = await sub.next();
+      if (r.done) break;
+      left.push({ value: r.value.value, type: r.value.type });
+    }
+    sub.close();
+    return left;
   }
 }
 
@@ -182,19 +201,44 @@ export interface PublisherStats {
 export class Publisher {
   readonly stats: PublisherStats = { nPublished: 0, nErrors: 0 };
   readonly publish: (value: PVStructure) => void;
+  /** The last reason an object was not published. */
+  lastError: string | null = null;
 
-  /** `hosted`: a PV already served (unopened) under `channel`, for the pvas mode. */
-  constructor(mode: OutputMode, channel: string, type: StructureDesc, server: Server, client: Client, hosted?: SharedPV) {
+  /**
+   * `hosted`: a PV already served (unopened) under `channel`, for the pvas mode. `warn` says why
+   * objects are not published: the first time for each kind of failure, then every 1000th error.
+   */
+  constructor(
+    mode: OutputMode,
+    channel: string,
+    type: StructureDesc,
+    server: Server,
+    client: Client,
+    hosted?: SharedPV,
+    warn: (message: string) => void = (m) => process.emitWarning(m),
+  ) {
+    let typeErrors = 0;
     const fail = (err: unknown): void => {
       this.stats.nErrors++;
+      this.lastError = (err as Error).message;
       if (this.stats.nErrors === 1 || this.stats.nErrors % 1000 === 0) {
-        process.emitWarning(`output ${channel}: ${(err as Error).message} (${this.stats.nErrors} errors)`);
+        warn(`output ${channel}: ${this.lastError} (${this.stats.nErrors} errors)`);
       }
+    };
+    // An object that does not fit the output type is an error, never a publication: said once.
+    const fits = (value: PVStructure): boolean => {
+      const bad = mismatch(type, value);
+      if (bad === null) return true;
+      this.stats.nErrors++;
+      this.lastError = `object does not match the output type ${describeType(type)}: ${bad}`;
+      if (++typeErrors === 1) warn(`output ${channel}: ${this.lastError}; such objects are counted as publisher errors, not published`);
+      return false;
     };
     if (mode === 'pvas') {
       const pv = hosted ? hosted.open(type) : new SharedPV().open(type);
       if (!hosted) server.addPV(channel, pv);
       this.publish = (value) => {
+        if (!fits(value)) return;
         try {
           pv.post(value);
           this.stats.nPublished++;
@@ -204,10 +248,12 @@ export class Publisher {
       };
     } else if (mode === 'pva') {
       this.publish = (value) => {
+        if (!fits(value)) return;
         client.put(channel, value).then(() => void this.stats.nPublished++, fail);
       };
     } else {
       this.publish = (value) => {
+        if (!fits(value)) return;
         client.rpc(channel, { type, value }).then((r) => {
           const status = (r.value as { status?: number } | null)?.status;
           if (status !== undefined && status !== 0) fail(new Error(`RPC status ${status}`));

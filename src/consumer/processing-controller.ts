@@ -11,6 +11,8 @@ export interface ProcessingOptions {
   objectIdOffset: number;
   nSequentialUpdates: number;
   skipInitialUpdates: number;
+  /** Longest time one process() may take before the host stops (ms); <= 0 none. */
+  processingTimeoutMs?: number;
 }
 
 export interface ProcessorStats {
@@ -50,6 +52,9 @@ export class ProcessingController {
   #lastId = 0;
   nProcessed = 0;
   nErrors = 0;
+  /** When the pending asynchronous process() began (ms, performance.now()); 0 when none is pending. */
+  #busySince = 0;
+  #busyId = NaN;
   /** The last processor error, for reports. */
   lastError: Error | null = null;
 
@@ -101,9 +106,17 @@ export class ProcessingController {
     try {
       const r = this.processor.process(value);
       if (r instanceof Promise) {
+        this.#busySince = performance.now();
+        this.#busyId = id;
         return r.then(
-          () => void this.nProcessed++,
-          (err: unknown) => this.#failed(err),
+          () => {
+            this.#busySince = 0;
+            this.nProcessed++;
+          },
+          (err: unknown) => {
+            this.#busySince = 0;
+            this.#failed(err);
+          },
         );
       }
       this.nProcessed++;
@@ -112,13 +125,49 @@ export class ProcessingController {
     }
   }
 
-  #failed(err: unknown): void {
+  #failed(err: unknown, what = 'process() failed'): void {
     this.nErrors++;
     this.lastError = err instanceof Error ? err : new Error(String(err));
     // Log the first error and then every 1000th, so a broken processor does not flood the log.
     if (this.nErrors === 1 || this.nErrors % 1000 === 0) {
-      this.processor.logger.error(`process() failed (${this.nErrors} errors so far): ${this.lastError.message}`);
+      this.processor.logger.error(`${what} (${this.nErrors} errors so far): ${this.lastError.message}`);
     }
+  }
+
+  /** An error of the processor's code outside process() (a promise rejection nobody handled). */
+  userError(err: unknown): void {
+    this.#failed(err, 'unhandled promise rejection in processor code');
+  }
+
+  /** Is an asynchronous process() still pending? (stopping then does not wait for it) */
+  get busy(): boolean {
+    return this.#busySince > 0;
+  }
+
+  /**
+   * The watchdog's check: a message when the pending process() has run longer than the
+   * processing time-out (counted as an error, once), else null.
+   */
+  checkTimeout(now = performance.now()): string | null {
+    const limit = this.options.processingTimeoutMs ?? 0;
+    if (limit <= 0 || this.#busySince === 0 || now - this.#busySince < limit) return null;
+    const id = Number.isNaN(this.#busyId) ? '' : ` of object ${this.#busyId}`;
+    const message = `process()${id} did not finish within the processing time-out of ${limit / 1000} s`;
+    this.#busySince = 0; // reported once; the pending call is abandoned
+    this.#failed(new Error(message), 'processing time-out');
+    return message;
+  }
+
+  /**
+   * An object received but never to be processed (left over when the host stops, or abandoned
+   * with a stuck processor): its id and any gap before it count as missed.
+   */
+  discarded(value: PVStructure): void {
+    const raw = value[this.options.objectIdField];
+    const id = typeof raw === 'number' ? raw : typeof raw === 'bigint' ? Number(raw) : NaN;
+    if (Number.isNaN(id)) return;
+    this.#missed.add(id);
+    this.#missed.missed++;
   }
 
   resetStats(): void {

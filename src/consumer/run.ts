@@ -47,6 +47,8 @@ export interface Runnable<S> {
   readonly stopped: Promise<void>;
   refreshStatus(): S;
   stop(): Promise<S>;
+  /** Counts an error of the processor's code outside process() (an unhandled promise rejection). */
+  userError?(err: unknown): void;
 }
 
 /**
@@ -54,6 +56,18 @@ export interface Runnable<S> {
  * status and printing reports; returns its final stats.
  */
 export async function runHost<S>(c: Runnable<S>, o: RunOptions, title: string, format: (title: string, s: S) => string, onStats?: (s: S) => void): Promise<S> {
+  // A promise of the processor's code rejected with no handler would end the process (Node's
+  // default) with a stack trace and no report: count it as a processor error and go on.
+  const onRejection = (reason: unknown): void => (c.userError ? c.userError(reason) : undefined);
+  process.on('unhandledRejection', onRejection);
+  try {
+    return await runUntilStopped(c, o, title, format, onStats);
+  } finally {
+    process.off('unhandledRejection', onRejection);
+  }
+}
+
+async function runUntilStopped<S>(c: Runnable<S>, o: RunOptions, title: string, format: (title: string, s: S) => string, onStats?: (s: S) => void): Promise<S> {
   await c.start();
   const report = new ReportWriter(o.out, o.live);
   const stop = new Promise<void>((resolve) => {

@@ -113,6 +113,10 @@ export function splitElements(tuple: string): string[] {
   return out;
 }
 
+/** Bounds of the numbers of an entry: the source queue is memory, each monitor a subscription. */
+const MAX_QUEUE_SIZE = 1_000_000;
+const MAX_MONITORS = 256;
+
 function parseEntry(tuple: string): ChannelMapEntry {
   const e = tuple.trim();
   const me = splitElements(e);
@@ -120,9 +124,13 @@ function parseEntry(tuple: string): ChannelMapEntry {
   const provider = providerOf(me[2] ?? 'pva');
   if (!provider) throw new InvalidArgumentError(`Invalid source provider type specified for entry: ${e}`);
   const queueSize = integer(me[3] ?? '0');
-  if (queueSize === undefined || queueSize < 0) throw new InvalidArgumentError(`Invalid source queue size specified for entry: ${e}`);
+  if (queueSize === undefined || queueSize < 0 || queueSize > MAX_QUEUE_SIZE) {
+    throw new InvalidArgumentError(`Invalid source queue size specified for entry: ${e} (allowed: 0 to ${MAX_QUEUE_SIZE})`);
+  }
   const nMonitors = integer(me[4] ?? '1');
-  if (nMonitors === undefined || nMonitors < 1) throw new InvalidArgumentError(`Invalid number of source monitors specified for entry: ${e}`);
+  if (nMonitors === undefined || nMonitors < 1 || nMonitors > MAX_MONITORS) {
+    throw new InvalidArgumentError(`Invalid number of source monitors specified for entry: ${e} (allowed: 1 to ${MAX_MONITORS})`);
+  }
   return { mirrorName: me[0], sourceName: me[1], provider, queueSize, nMonitors, request: me[5] ?? '' };
 }
 

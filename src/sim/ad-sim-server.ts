@@ -6,6 +6,7 @@
 import { CaServer, type CaServerOptions } from '../ca/server.js';
 import { InvalidArgumentError } from '../errors.js';
 import { Server, type ServerOptions } from '../pva/server/server.js';
+import { MonitorOp } from '../pva/server/monitor-op.js';
 import { SharedPV } from '../pva/server/shared-pv.js';
 import { timeT } from '../pvdata/nt/common.js';
 import { ntndarray } from '../pvdata/nt/ntndarray.js';
@@ -83,15 +84,81 @@ export function parseMetadataPvs(spec: string | readonly string[]): MetadataPvSp
   return out;
 }
 
-/** The image PV, telling when monitors subscribe (to start once the expected clients are in). */
+/** Monitors whose counters are listed one by one in the summary; older ones are summed. */
+const MAX_MONITORS_KEPT = 1000;
+
+function statsOf(peer: string, op: MonitorOp): SimClientStats {
+  const { posted, sent, overruns, encodeErrors } = op.stats;
+  // The initial value is queued on subscription besides the posts.
+  return { peer, posted, sent, squashed: overruns, unsent: Math.max(0, posted + 1 - sent - overruns - encodeErrors) };
+}
+
+/** What became of the frames due to one monitor of the image channel. */
+export interface SimClientStats {
+  /** The client's address (host:port). */
+  peer: string;
+  /** Frames posted for this client (its share with the distributor); the initial value not included. */
+  posted: number;
+  /** Updates sent, the initial value included. */
+  sent: number;
+  /** Frames lost to this client: squashed into a newer one because its server queue was full. */
+  squashed: number;
+  /** Frames still queued, not sent, when its monitor ended or the channel closed. */
+  unsent: number;
+}
+
+/** The publishing summary and what each client got. */
+export interface SimSummary extends PublishSummary {
+  clients: SimClientStats[];
+  /** Frames squashed for all clients together. */
+  squashed: number;
+}
+
+/**
+ * The image PV, telling when monitors subscribe (to start once the expected clients are in), and
+ * keeping every monitor's counters for the summary, those of monitors that ended too.
+ */
 class ImagePV extends SharedPV {
   #watchers = new Set<() => void>();
+  readonly monitors: { peer: string; op: MonitorOp }[] = [];
+  /** Monitors beyond MAX_MONITORS_KEPT, folded together (clients that came and went). */
+  #earlier: SimClientStats | null = null;
+  #nEarlier = 0;
+  #server: Server | null = null;
+
+  constructor(server: Server) {
+    super();
+    this.#server = server;
+  }
 
   // Every argument is passed on as it is (the distributor settings among them).
   override subscribe(...args: Parameters<SharedPV['subscribe']>): () => void {
     const unsubscribe = super.subscribe(...args);
+    const op = args[0];
+    if (op instanceof MonitorOp) {
+      // The connection that holds this monitor names the client.
+      const conn = [...(this.#server?.connections ?? [])].find((c) => c.ops.get(op.ioid) === op);
+      this.monitors.push({ peer: conn?.peerName() ?? 'unknown', op });
+      if (this.monitors.length > MAX_MONITORS_KEPT) this.#fold(this.monitors.shift() as { peer: string; op: MonitorOp });
+    }
     for (const w of this.#watchers) w();
     return unsubscribe;
+  }
+
+  #fold(m: { peer: string; op: MonitorOp }): void {
+    const s = statsOf(m.peer, m.op);
+    const e = (this.#earlier ??= { peer: '', posted: 0, sent: 0, squashed: 0, unsent: 0 });
+    e.peer = `${++this.#nEarlier} earlier monitors`;
+    e.posted += s.posted;
+    e.sent += s.sent;
+    e.squashed += s.squashed;
+    e.unsent += s.unsent;
+  }
+
+  /** Every monitor's counters so far. */
+  clientStats(): SimClientStats[] {
+    const all = this.monitors.map(({ peer, op }) => statsOf(peer, op));
+    return this.#earlier ? [{ ...this.#earlier }, ...all] : all;
   }
 
   /** Resolves true once `n` monitors are subscribed, false if the signal aborts first. */
@@ -142,14 +209,14 @@ export class AdSimServer {
     else if (o.frame) this.cache = new FrameCache({ ...o, frame: o.frame });
     else throw new InvalidArgumentError('AdSimServer needs a frame spec (generated frames) or frames');
     this.compressed = o.compressor ? new CompressedFrames(this.cache, o.compressor) : null;
-    const image = new ImagePV();
+    this.#ownServer = o.server === undefined;
+    this.server = o.server ?? new Server(o.serverOptions);
+    const image = new ImagePV(this.server);
     image.open(ntndarray.type(), (this.compressed ?? this.cache).initial());
     this.pv = image;
     const metadata = new Map<string, SharedPV>();
     for (const m of metaSpecs) metadata.set(m.name, new SharedPV().open(metadataType, { value: 0 }));
     this.metadata = metadata;
-    this.#ownServer = o.server === undefined;
-    this.server = o.server ?? new Server(o.serverOptions);
     this.server.addPV(this.channelName, image);
     const ca = metaSpecs.filter((m) => m.protocol === 'ca');
     this.caServer = ca.length > 0 ? new CaServer(o.caServerOptions ?? {}) : null;
@@ -175,7 +242,7 @@ export class AdSimServer {
    * Wait for the clients and the start delay, publish until the runtime, the last frame or the
    * signal, wait the shutdown delay (skipped when aborted), then close. Resolves with the summary.
    */
-  async run(signal: AbortSignal = new AbortController().signal): Promise<PublishSummary> {
+  async run(signal: AbortSignal = new AbortController().signal): Promise<SimSummary> {
     const o = this.#o;
     const emit = o.onEvent ?? (() => {});
     this.#publisher = new FramePublisher({
@@ -203,10 +270,16 @@ export class AdSimServer {
       }
       emit({ kind: 'stopped', summary });
       if (!signal.aborted && (o.shutdownDelay ?? 0) > 0) await this.#clock.sleep((o.shutdownDelay ?? 0) * 1000, signal);
-      return summary;
+      return { ...summary, ...this.clientSummary() };
     } finally {
       await this.close();
     }
+  }
+
+  /** What each monitor of the image channel got so far (squashed, unsent), and the total squashed. */
+  clientSummary(): { clients: SimClientStats[]; squashed: number } {
+    const clients = (this.pv as ImagePV).clientStats();
+    return { clients, squashed: clients.reduce((n, c) => n + c.squashed, 0) };
   }
 
   /** Close the PVs (subscribers see the end of the stream) and our own server. */

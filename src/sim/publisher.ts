@@ -37,6 +37,8 @@ export const realClock: SimClock = {
 
 /** PvaPy publishes a frame up to 0.1 ms early rather than sleep again for so little. */
 const EARLY_MS = 0.1;
+/** Late frames due within the runtime still go out until this long after it, then the run ends. */
+const LATE_GRACE_MS = 1000;
 /** Frames posted back to back before the loop lets I/O run. */
 const YIELD_EVERY = 32;
 /** Largest NTNDArray uniqueId (an int). */
@@ -124,7 +126,9 @@ export class FramePublisher {
       if (period > 0) {
         // The schedule ends the run: frame n is published only if due within the runtime.
         const offset = n * period;
-        if (limited && offset >= runtimeMs) {
+        // Frames due after the runtime are not published, nor late ones more than LATE_GRACE_MS
+        // after it (a rate the machine cannot reach must not stretch the run).
+        if (limited && (offset >= runtimeMs || clock.now() - start >= runtimeMs + LATE_GRACE_MS)) {
           reason = 'runtime';
           break;
         }

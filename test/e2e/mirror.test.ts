@@ -117,9 +117,11 @@ test('usage errors: the channel map is checked as PvaPy checks it', { timeout: T
     [['mirror'], /^sluice mirror: Channel map is not specified$/m],
     [['mirror', '-cm', '(a,b,pva,0,1,x,y)'], /Invalid channel map entry: a,b,pva,0,1,x,y$/m],
     [['mirror', '-cm', '(a,b,tcp)'], /Invalid source provider type specified for entry: a,b,tcp$/m],
-    [['mirror', '-cm', '(a,b,pva,-1)'], /Invalid source queue size specified for entry: a,b,pva,-1$/m],
-    [['mirror', '-cm', '(a,b,pva,1,0)'], /Invalid number of source monitors specified for entry: a,b,pva,1,0$/m],
-    [['mirror', '-cm', '(a,b)', '-rt', 'soon'], /--runtime expects a number of seconds, not 'soon'/],
+    [['mirror', '-cm', '(a,b,pva,-1)'], /Invalid source queue size specified for entry: a,b,pva,-1 \(allowed: 0 to 1000000\)$/m],
+    [['mirror', '-cm', '(a,b,pva,1000000000)'], /Invalid source queue size specified for entry: a,b,pva,1000000000 \(allowed: 0 to 1000000\)$/m],
+    [['mirror', '-cm', '(a,b,pva,1,0)'], /Invalid number of source monitors specified for entry: a,b,pva,1,0 \(allowed: 1 to 256\)$/m],
+    [['mirror', '-cm', '(a,b,pva,1,100000)'], /Invalid number of source monitors specified for entry: a,b,pva,1,100000 \(allowed: 1 to 256\)$/m],
+    [['mirror', '-cm', '(a,b)', '-rt', 'soon'], /--runtime must be a number up to 2147483 \(<= 0: until Ctrl-C\), not 'soon'/],
   ];
   for (const [args, message] of cases) {
     const p = start(args);

@@ -177,7 +177,7 @@ test('unsupported inputs are refused with a clear message (exit status 2)', { ti
     [['-dt', 'int64'], /--datatype must be one of int8, uint8/],
     [['-cm', '1'], /colour mode 1 is not one of/],
     [['-mn', '10', '-mx', '5'], /empty value range/],
-    [['-fps', 'fast'], /--frame-rate expects a number/],
+    [['-fps', 'fast'], /--frame-rate must be a number up to 1000000 \(<= 0: as fast as possible\), not 'fast'/],
   ];
   await Promise.all(
     cases.map(async ([args, re]) => {

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MissedFrameCounter } from '../../src/consumer/missed-frames.js';
-import { channelName, formatId, monitorRequest, objectIdOffset, parseIdList } from '../../src/consumer/options.js';
+import { channelName, checkConfig, formatId, monitorRequest, objectIdOffset, parseIdList } from '../../src/consumer/options.js';
 import { ReceiverQueue } from '../../src/consumer/receiver-queue.js';
 import { combineStats } from '../../src/consumer/report.js';
 import type { ConsumerStats } from '../../src/consumer/consumer.js';
@@ -51,6 +51,26 @@ test('id lists: comma form and Python range()', () => {
   assert.deepEqual(parseIdList('range(2,10,3)'), [2, 5, 8]);
   assert.throws(() => parseIdList('1,x'), /not an id list/);
   assert.throws(() => parseIdList('range(5,1)'), /empty id list/);
+});
+
+test('id lists are bounded before anything is allocated: count, id range, duplicates', () => {
+  assert.throws(() => parseIdList('range(1,1000000000000)'), /has 999999999999 ids; at most 256 are allowed/);
+  assert.throws(() => parseIdList('range(0,1e3)'), /not an id list/);
+  assert.equal(parseIdList('range(0,256)').length, 256);
+  assert.throws(() => parseIdList(Array.from({ length: 257 }, (_, i) => i).join(',')), /has 257 ids/);
+  assert.throws(() => parseIdList('-1,2'), /id -1 .* is not from 0 to 4294967295/);
+  assert.throws(() => parseIdList('range(4294967295,4294967297)'), /id 4294967296/);
+  assert.throws(() => parseIdList('1,2,1'), /same id twice/);
+});
+
+test('configure: the framework keys are checked, all before any is applied', () => {
+  const keys = ['skipInitialUpdates', 'objectIdOffset', 'nSequentialUpdates', 'receiverQueueSize'];
+  checkConfig({ receiverQueueSize: 5, skipInitialUpdates: 0, other: 'the processor takes it' }, keys);
+  assert.throws(() => checkConfig({ receiverQueueSize: -99 }, keys), /receiverQueueSize must be an integer from 0 to 1000000, not -99/);
+  assert.throws(() => checkConfig({ objectIdOffset: 0 }, keys), /objectIdOffset must be an integer from 1/);
+  assert.throws(() => checkConfig({ nSequentialUpdates: 1.5 }, keys), /nSequentialUpdates must be an integer/);
+  assert.throws(() => checkConfig({ skipInitialUpdates: '3' }, keys), /skipInitialUpdates must be an integer .*, not "3"/);
+  checkConfig({ collectorCacheSize: -1 }, keys); // not this host's key: left to the processor
 });
 
 test('id format specs and channel names', () => {

@@ -51,10 +51,12 @@ test("PvaPy's validation messages", () => {
   fails('(a,b,pva,0,1,x,y)', /^Invalid channel map entry: a,b,pva,0,1,x,y$/);
   fails('(a)', /^Invalid channel map entry: a$/);
   fails('(a,b,xyz)', /^Invalid source provider type specified for entry: a,b,xyz$/);
-  fails('(a,b,pva,-1)', /^Invalid source queue size specified for entry: a,b,pva,-1$/);
+  fails('(a,b,pva,-1)', /^Invalid source queue size specified for entry: a,b,pva,-1 \(allowed: 0 to 1000000\)$/);
+  fails('(a,b,pva,1000001)', /^Invalid source queue size specified for entry: a,b,pva,1000001 \(allowed: 0 to 1000000\)$/);
   fails('(a,b,pva,ten)', /^Invalid source queue size specified for entry/);
   fails('(a,b,pva,1.5)', /^Invalid source queue size specified for entry/);
-  fails('(a,b,pva,0,0)', /^Invalid number of source monitors specified for entry: a,b,pva,0,0$/);
+  fails('(a,b,pva,0,0)', /^Invalid number of source monitors specified for entry: a,b,pva,0,0 \(allowed: 1 to 256\)$/);
+  fails('(a,b,pva,0,257)', /^Invalid number of source monitors specified for entry: a,b,pva,0,257 \(allowed: 1 to 256\)$/);
   fails('(a,b,pva,0,-2,x)', /^Invalid number of source monitors specified for entry/);
 });
 

@@ -205,6 +205,14 @@ test('fps <= 0: as fast as possible until the runtime; the signal stops it', asy
   assert.equal(r.frames, 500);
 });
 
+test('a rate the machine cannot reach (1e12 fps) still ends, 1 s after the runtime at most', { timeout: 20_000 }, async () => {
+  const { clock, cache, pv, rec } = setup({ yieldMs: 1 });
+  const s = await new FramePublisher({ pv, cache, fps: 1e12, runtimeMs: 10, clock }).run(new AbortController().signal);
+  assert.equal(s.reason, 'runtime');
+  assert.ok(clock.t - 1000 <= 1011, `ran ${clock.t - 1000} ms of a 10 ms runtime`);
+  assert.equal(rec.posts.length, 32 * 1010, 'one ms per yield, a yield every 32 frames, for 1.01 s');
+});
+
 test('lossless: no post while a queue is full; publishing resumes when it drains', async () => {
   const { clock, cache, pv, rec } = setup({ queue: 3 });
   const run = new FramePublisher({ pv, cache, fps: 0, runtimeMs: 0, lossless: true, clock }).run(new AbortController().signal);

@@ -10,7 +10,7 @@ import { loadProcessor } from '../../processing/loader.js';
 import { accessOptions, loadAccess, reloadAccessOnHangup } from '../access-options.js';
 import { defineCommand, UsageError, type ParsedArgs } from '../args.js';
 import type { CliContext } from '../common.js';
-import { jsonOption, metadataFactory, metadataOption, numberOption } from '../framework-options.js';
+import { channelOption, frameworkNumber, jsonOption, metadataFactory, metadataOption } from '../framework-options.js';
 
 const s = (short: string, description: string, value = 'X', def?: string) =>
   ({ type: 'string', short, value, description, ...(def !== undefined ? { default: def } : {}) }) as const;
@@ -40,6 +40,12 @@ export const spec = defineCommand({
     'receiver-queue-size': s('rqs', 'Per-producer client queue: <0 none (straight into the cache), 0 unbounded, >0 bounded (at least 10 cache sizes).', 'N', '-1'),
     'collector-cache-size': s('ccs', 'Objects held for sorting; <0: 10 x the number of producers (never fewer than the producers).', 'N', '-1'),
     'cache-timeout': s('ct', 'Seconds an object waits for a missing predecessor before it is processed anyway.', 'SEC', '1'),
+    'processing-timeout': s(
+      'pt',
+      'Seconds one process() may take (an asynchronous one); past it the collector counts an error, prints its final report and exits with status 1. 0 (default): no limit.',
+      'SEC',
+      '0',
+    ),
     'processor-file': s('pf', 'File (.ts, .js, .mjs) with the processor class; .ts needs no build step.', 'FILE'),
     'processor-class': s('pc', 'Class name in that file, or MODULE:Class, or a built-in processor; default: passthrough.', 'CLASS'),
     'processor-args': s('pa', 'JSON dictionary merged into the processor config.', 'JSON'),
@@ -66,19 +72,19 @@ export const spec = defineCommand({
 
 type Values = ParsedArgs<typeof spec.options>['values'];
 
-const num = (v: Values, name: keyof Values & string): number => numberOption(v[name] as string | undefined, name);
+const num = (v: Values, name: keyof Values & string): number => frameworkNumber(v[name] as string | undefined, name);
 
 export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext): Promise<number> {
   const v = args.values;
-  const template = v['input-channel'];
-  if (!template) throw new UsageError('--input-channel is required');
+  const template = channelOption(v['input-channel'], 'input-channel');
+  if (template === undefined) throw new UsageError('--input-channel is required');
+  for (const c of ['output-channel', 'status-channel', 'control-channel'] as const) channelOption(v[c], c);
   let producerIds: number[];
   try {
     producerIds = parseIdList(v['producer-id-list'] as string);
   } catch (err) {
     throw new UsageError(`--producer-id-list: ${(err as Error).message}`);
   }
-  if (new Set(producerIds).size !== producerIds.length) throw new UsageError('--producer-id-list has the same id twice');
   const id = num(v, 'collector-id');
   const fmt = v['id-format-spec'];
   const producers = producerIds.map((pid) => ({ id: pid, channel: template.split('*').join(formatId(pid, fmt)) }));
@@ -86,7 +92,6 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
   const ccs = num(v, 'collector-cache-size');
   const cacheSize = Math.max(producers.length, ccs < 0 ? 10 * producers.length : ccs);
   const cacheTimeoutS = num(v, 'cache-timeout');
-  if (cacheTimeoutS < 0) throw new UsageError('--cache-timeout must be >= 0');
   const idField = v['oid-field'] as string;
   const offset = Math.max(1, num(v, 'oid-offset'));
   const serverQueueSize = num(v, 'server-queue-size');
@@ -124,6 +129,7 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
     objectIdField: idField,
     objectIdOffset: offset,
     skipInitialUpdates: system.skipInitialUpdates,
+    processingTimeoutS: num(v, 'processing-timeout'),
     processor,
     metadata: metadataFactory(metadataSpecs, serverQueueSize, receiverQueueSize),
     access: await loadAccess(v, ctx),
@@ -138,5 +144,5 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
     live: !v['disable-curses'] && !logLevel && process.stdout.isTTY === true,
   };
   await runHost(collector, runOptions, `collector ${id}`, (title, s) => formatCollectorStats(title, s, reportGroups));
-  return 0;
+  return collector.failure ? 1 : 0;
 }

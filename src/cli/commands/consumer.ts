@@ -3,7 +3,7 @@
 import { DataConsumer } from '../../consumer/consumer.js';
 import type { InputMode, OutputMode } from '../../consumer/io.js';
 import { channelName, distributorUsed, monitorRequest, objectIdOffset, parseIdList } from '../../consumer/options.js';
-import { jsonOption, metadataFactory, metadataOption, numberOption } from '../framework-options.js';
+import { channelOption, frameworkNumber, MAX_ID, jsonOption, metadataFactory, metadataOption } from '../framework-options.js';
 import { parseReportGroups } from '../../consumer/report.js';
 import { childChannel, makeLogger, runConsumer, runConsumerProcesses, type LogLevel } from '../../consumer/run.js';
 import { loadProcessor } from '../../processing/loader.js';
@@ -22,12 +22,13 @@ export const spec = defineCommand({
     'Every option of pvapy-hpc-consumer except EJFAT. In channel names, * is replaced by the consumer id ' +
     '(formatted with --id-format-spec) and _ means pvapy:consumer:ID:output|status|control. Several consumers ' +
     '(--n-consumers, --consumer-id-list) run as separate processes; the combined statistics are printed at the end. ' +
-    'Control PV commands (pvput NAME \'{"command":"..."}\'): configure (args: JSON), reset_stats, get_stats, stop.',
+    'Control PV commands (pvput NAME \'{"command":"..."}\'): configure (args: JSON), reset_stats, get_stats, stop. ' +
+    'Numbers out of range (queues up to 1000000, seconds up to 2147483) are refused with exit status 2.',
   options: {
     version: { type: 'boolean', short: 'v', description: "Print Sluice's version and exit (PvaPy's -v)." },
     'consumer-id': s('id', 'Consumer id (the first one, with several consumers).', 'ID', '1'),
-    'n-consumers': s('nc', 'Number of consumers, each a separate process with consecutive ids.', 'N', '1'),
-    'consumer-id-list': s('cid', 'Explicit ids: 1,3,5 or range(first,last+1[,step]); overrides --consumer-id/--n-consumers.', 'LIST'),
+    'n-consumers': s('nc', 'Number of consumers (1 to 256), each a separate process with consecutive ids.', 'N', '1'),
+    'consumer-id-list': s('cid', 'Explicit ids (at most 256, each 0 to 2^32-1): 1,3,5 or range(first,last+1[,step]); overrides --consumer-id/--n-consumers.', 'LIST'),
     'input-channel': s('ic', 'Input channel (required); * is replaced by the consumer id.', 'NAME'),
     'input-mode': s('im', 'pva (monitor a remote channel), ca (monitor a Channel Access channel), pvas (host the input PV: others put into it), rpc (host an RPC service).', 'MODE', 'pva'),
     'input-args': s('ia', 'JSON dictionary for the input receiver (accepted for compatibility; unused).', 'JSON'),
@@ -37,9 +38,15 @@ export const spec = defineCommand({
     'status-channel': s('sc', 'Status PV (_ for the default name).', 'NAME'),
     'control-channel': s('cc', 'Control PV (_ for the default name).', 'NAME'),
     'id-format-spec': s('ifs', 'Python-style format for ids in channel names, e.g. 03d.', 'SPEC'),
-    'server-queue-size': s('sqs', 'Server-side monitor queue, record[queueSize=N] (with pipeline flow control).', 'N', '0'),
+    'server-queue-size': s('sqs', 'Server-side monitor queue, record[queueSize=N] (with pipeline flow control); 0 (none) to 1000000.', 'N', '0'),
     'receiver-queue-size': s('rqs', 'Client queue: <0 none (process as received), 0 unbounded, >0 bounded (overflow counted as rejected).', 'N', '-1'),
     'accumulate-objects': s('ao', 'With a receiver queue, wait for this many objects before processing (<=0: no).', 'N', '-1'),
+    'processing-timeout': s(
+      'pt',
+      'Seconds one process() may take (an asynchronous one: a synchronous endless loop cannot be stopped from inside); past it the consumer counts an error, prints its final report and exits with status 1. 0 (default): no limit.',
+      'SEC',
+      '0',
+    ),
     'accumulation-timeout': s('at', 'Seconds after the last object after which queued objects are processed anyway.', 'SEC', '1'),
     'processor-file': s('pf', 'File (.ts, .js, .mjs) with the processor class; .ts needs no build step.', 'FILE'),
     'processor-class': s('pc', 'Class name in that file, or MODULE:Class; default: the passthrough processor.', 'CLASS'),
@@ -74,13 +81,27 @@ export const spec = defineCommand({
 
 type Values = ParsedArgs<typeof spec.options>['values'];
 
-const int = (v: Values, name: keyof Values & string): number => numberOption(v[name] as string | undefined, name);
+const int = (v: Values, name: keyof Values & string): number => frameworkNumber(v[name] as string | undefined, name);
 const json = (v: Values, name: keyof Values & string): Record<string, unknown> => jsonOption(v[name] as string | undefined, name);
+
+function idList(text: string): number[] {
+  try {
+    return parseIdList(text);
+  } catch (err) {
+    throw new UsageError(`--consumer-id-list: ${(err as Error).message}`);
+  }
+}
+
+function consecutiveIds(first: number, n: number): number[] {
+  if (first + n - 1 > MAX_ID) throw new UsageError(`--consumer-id ${first} with --n-consumers ${n} goes beyond the largest id ${MAX_ID}`);
+  return Array.from({ length: n }, (_, i) => first + i);
+}
 
 export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext): Promise<number> {
   const v = args.values;
-  const input = v['input-channel'];
-  if (!input) throw new UsageError('--input-channel is required');
+  const input = channelOption(v['input-channel'], 'input-channel');
+  if (input === undefined) throw new UsageError('--input-channel is required');
+  for (const c of ['output-channel', 'status-channel', 'control-channel'] as const) channelOption(v[c], c);
   const inputMode = (v['input-mode'] as string).toLowerCase();
   const outputMode = (v['output-mode'] as string).toLowerCase();
   if (!['pva', 'ca', 'pvas', 'rpc'].includes(inputMode)) throw new UsageError(`--input-mode must be pva, ca, pvas or rpc, not '${inputMode}'`);
@@ -95,9 +116,7 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
     updates: v['distributor-updates'] !== undefined ? int(v, 'distributor-updates') : undefined,
   };
   if (nSets > 1 && dist.set === undefined) throw new UsageError('--n-distributor-sets > 1 needs --distributor-set');
-  const ids = v['consumer-id-list']
-    ? parseIdList(v['consumer-id-list'])
-    : Array.from({ length: Math.max(1, int(v, 'n-consumers')) }, (_, i) => int(v, 'consumer-id') + i);
+  const ids = v['consumer-id-list'] !== undefined ? idList(v['consumer-id-list']) : consecutiveIds(int(v, 'consumer-id'), int(v, 'n-consumers'));
   const reportGroups = parseReportGroups(v['report-stats'] as string);
   const logLevel = v['log-level'] as LogLevel | undefined;
   const run = {
@@ -161,6 +180,7 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
     objectIdOffset: offset,
     nSequentialUpdates,
     skipInitialUpdates: system.skipInitialUpdates,
+    processingTimeoutS: int(v, 'processing-timeout'),
     processor,
     metadata: metadataFactory(metadataSpecs, serverQueueSize, int(v, 'receiver-queue-size')),
     access,
@@ -169,5 +189,5 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
   const child = childChannel();
   const final = await runConsumer(consumer, child ? { ...run, signal: child.stop, live: false } : run, child?.onStats);
   child?.final(final);
-  return 0;
+  return consumer.failure ? 1 : 0;
 }

@@ -6,8 +6,9 @@ import { parseReportGroups } from '../../consumer/report.js';
 import { runConsumerProcesses } from '../../consumer/run.js';
 import { AdSimServer } from '../../sim/ad-sim-server.js';
 import { accessArgv, accessOptions, accessSettings, loadAccess, reloadAccessOnHangup } from '../access-options.js';
-import { defineCommand, UsageError, type ParsedArgs } from '../args.js';
+import { defineCommand, type ParsedArgs } from '../args.js';
 import type { CliContext } from '../common.js';
+import { MAX_PROCESSES, MAX_QUEUE, MAX_SECONDS, rangedOption, type Range } from '../framework-options.js';
 
 export const spec = defineCommand({
   name: 'demo',
@@ -39,24 +40,33 @@ export const spec = defineCommand({
   examples: ['sluice demo', 'sluice demo --consumers 4 --rate 0 --duration 10', 'sluice demo --processor-file examples/rotate-processor.ts --processor-class HpcAdImageProcessor'],
 });
 
-function number(text: string | undefined, name: string, min: number): number {
-  const n = Number(text);
-  if (!Number.isFinite(n) || n < min) throw new UsageError(`--${name} expects a number >= ${min}, not '${text}'`);
-  return n;
+const RANGES: Record<string, Range> = {
+  consumers: { min: 1, max: MAX_PROCESSES, integer: true },
+  rate: { min: 0, max: 1_000_000, note: '0: as fast as the consumers take them' },
+  duration: { min: 0.1, max: MAX_SECONDS },
+  width: { min: 1, max: 65_536, integer: true },
+  height: { min: 1, max: 65_536, integer: true },
+  'distributor-updates': { min: 0, max: MAX_QUEUE, integer: true },
+  'queue-size': { min: 1, max: MAX_QUEUE, integer: true },
+  'report-period': { min: 0, max: MAX_SECONDS, note: '0: none' },
+};
+
+function number(text: string | undefined, name: string): number {
+  return rangedOption(text, name, RANGES[name] as Range);
 }
 
 export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext): Promise<number> {
   const v = args.values;
-  const n = Math.floor(number(v.consumers, 'consumers', 1));
-  const rate = number(v.rate, 'rate', 0);
-  const duration = number(v.duration, 'duration', 0.1);
-  const updates = Math.floor(number(v['distributor-updates'], 'distributor-updates', 0));
-  const queue = Math.floor(number(v['queue-size'], 'queue-size', 1));
+  const n = number(v.consumers, 'consumers');
+  const rate = number(v.rate, 'rate');
+  const duration = number(v.duration, 'duration');
+  const updates = number(v['distributor-updates'], 'distributor-updates');
+  const queue = number(v['queue-size'], 'queue-size');
   const channel = 'sluice:demo:image';
   const access = await loadAccess(v, ctx);
   const sim = new AdSimServer({
     channelName: channel,
-    frame: { nx: Math.floor(number(v.width, 'width', 1)), ny: Math.floor(number(v.height, 'height', 1)), datatype: 'uint8', colorMode: 0 },
+    frame: { nx: number(v.width, 'width'), ny: number(v.height, 'height'), datatype: 'uint8', colorMode: 0 },
     nFrames: 100,
     fps: rate,
     runtime: duration,
@@ -80,7 +90,7 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
     EPICS_PVAS_AUTO_BEACON_ADDR_LIST: 'NO',
     EPICS_PVAS_BEACON_ADDR_LIST: '',
   };
-  const reportPeriod = number(v['report-period'], 'report-period', 0);
+  const reportPeriod = number(v['report-period'], 'report-period');
   const argv = ['consumer', '-ic', channel, '-sqs', String(queue), '-rp', String(reportPeriod)];
   if (updates > 0) argv.push('--distributor-updates', String(updates), '--distributor-trigger', 'uniqueId');
   if (v['processor-file']) argv.push('--processor-file', v['processor-file']);

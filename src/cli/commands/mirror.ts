@@ -7,6 +7,7 @@ import { MirrorServer } from '../../mirror/mirror-server.js';
 import { Server } from '../../pva/server/server.js';
 import { accessOptions, loadAccess, reloadAccessOnHangup } from '../access-options.js';
 import { defineCommand, UsageError, type ParsedArgs } from '../args.js';
+import { MAX_SECONDS, rangedOption } from '../framework-options.js';
 import { hostOption, makeClient, portOption, serverPort, sleep, whenAborted, type CliContext } from '../common.js';
 
 export const spec = defineCommand({
@@ -52,8 +53,8 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
   } catch (err) {
     throw err instanceof SluiceError && err.code === 'ERR_INVALID_ARGUMENT' ? new UsageError(err.message) : err;
   }
-  const runtime = seconds(v.runtime, '--runtime');
-  const reportPeriod = seconds(v['report-period'], '--report-period');
+  const runtime = seconds(v.runtime, '--runtime', '<= 0: until Ctrl-C');
+  const reportPeriod = seconds(v['report-period'], '--report-period', '<= 0: never');
   const { port, explicit } = serverPort(v.port, ctx.env);
   const access = await loadAccess(v, ctx);
   const server = new Server({ env: ctx.env, ...(explicit ? { port } : {}), ...(v.host ? { host: v.host } : {}), ...(access ? { access } : {}) });
@@ -107,8 +108,6 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
   return 0;
 }
 
-function seconds(text: string | undefined, option: string): number {
-  const n = Number(text);
-  if (text === undefined || text.trim() === '' || !Number.isFinite(n)) throw new UsageError(`${option} expects a number of seconds, not '${text}'`);
-  return n;
+function seconds(text: string | undefined, option: string, note: string): number {
+  return rangedOption(text, option.replace(/^--/, ''), { min: 0, max: MAX_SECONDS, note });
 }

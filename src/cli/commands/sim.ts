@@ -3,11 +3,10 @@
 // for tests and benchmarks rather than PvaPy's slow ones, and the same progress and summary
 // lines, so scripts written for PvaPy keep working.
 import { describeLayout, frameXY } from '../../formats/frame-file.js';
-import { AdSimServer, parseMetadataPvs, type SimEvent } from '../../sim/ad-sim-server.js';
+import { AdSimServer, parseMetadataPvs, type SimEvent, type SimSummary } from '../../sim/ad-sim-server.js';
 import { FrameCache } from '../../sim/frame-cache.js';
 import { FileFrames, openFileFrames, type FileInputOptions } from '../../sim/file-source.js';
 import { isSimDatatype, SIM_DATATYPES } from '../../sim/frames.js';
-import type { PublishSummary } from '../../sim/publisher.js';
 import { CaClient } from '../../ca/client.js';
 import { buildPut } from './put.js';
 import { SluiceError } from '../../errors.js';
@@ -16,6 +15,7 @@ import { Client } from '../../pva/client/client.js';
 import { accessOptions, loadAccess, reloadAccessOnHangup } from '../access-options.js';
 import { defineCommand, UsageError, type OptionSpec, type ParsedArgs } from '../args.js';
 import { hostOption, jsonOption, portOption, serverPort, type CliContext } from '../common.js';
+import { MAX_QUEUE, MAX_SECONDS, rangedOption, type Range } from '../framework-options.js';
 
 const num = (short: string, value: string, description: string, dflt?: string): OptionSpec =>
   dflt === undefined ? { type: 'string', short, value, description } : { type: 'string', short, value, description, default: dflt };
@@ -206,7 +206,7 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
     sim.server.access = p;
     if (sim.caServer) sim.caServer.access = p;
   });
-  let summary: PublishSummary;
+  let summary: SimSummary;
   try {
     const tcpPort = await sim.listen();
     const host = v.host ?? '0.0.0.0';
@@ -226,6 +226,21 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
       `Data rate: ${mb.toFixed(4)} MBps`,
     { event: 'summary', reason, runtime: round(runtime, 6), frames, fps: round(fps, 4), mbps: round(mb, 4), frameBytes },
   );
+  // What the server could not deliver: squashed when a client's queue was full, or left queued.
+  const { clients, squashed } = summary;
+  const unsent = clients.reduce((n, c) => n + c.unsent, 0);
+  say(`Squashed frames: ${squashed} in total (server queues full); unsent at the end: ${unsent}; clients: ${clients.length}`, {
+    event: 'clients',
+    squashed,
+    unsent,
+    clients,
+  });
+  for (const c of clients) {
+    say(`Client ${c.peer}: sent ${c.sent} (initial value included) of ${c.posted} frames posted for it, squashed ${c.squashed}, unsent ${c.unsent}`, {
+      event: 'client',
+      ...c,
+    });
+  }
   return 0;
 }
 
@@ -396,7 +411,7 @@ function readOptions(v: Values) {
   if (!isSimDatatype(datatype)) {
     throw new UsageError(`--datatype must be one of ${Object.keys(SIM_DATATYPES).join(', ')}, not '${datatype}'`);
   }
-  const fps = number(v['frame-rate'], '--frame-rate');
+  const fps = ranged(v['frame-rate'], 'frame-rate', { min: 0, max: MAX_FPS, note: '<= 0: as fast as possible' });
   const metadataPvs = v['metadata-pv'] ?? [];
   try {
     parseMetadataPvs(metadataPvs); // checked here to be a usage error; AdSimServer parses it again
@@ -406,48 +421,50 @@ function readOptions(v: Values) {
   const optional = (text: string | undefined, option: string) => (text === undefined ? {} : { [option]: number(text, `--${option}`) });
   // About one line a second unless told otherwise (PvaPy: a line per frame).
   const autoPeriod = fps > 0 ? Math.max(1, Math.round(fps)) : 50_000;
-  const reportPeriod = v['report-period'] === undefined ? autoPeriod : integer(v['report-period'], '--report-period');
+  const reportPeriod =
+    v['report-period'] === undefined ? autoPeriod : ranged(v['report-period'], 'report-period', { min: 0, max: MAX_COUNT, integer: true, note: '<= 0: never' });
+  const channelName = v['channel-name'] as string;
+  if (channelName.trim() === '') throw new UsageError('--channel-name must not be empty');
+  const seconds = (text: string, name: string, note?: string): number =>
+    ranged(text, name, note ? { min: 0, max: MAX_SECONDS, note } : { min: 0, max: MAX_SECONDS });
   return {
-    channelName: v['channel-name'] as string,
+    channelName,
     frame: {
-      nx: integer(v['n-x-pixels'], '--n-x-pixels', 1),
-      ny: integer(v['n-y-pixels'], '--n-y-pixels', 1),
+      nx: ranged(v['n-x-pixels'], 'n-x-pixels', { min: 1, max: MAX_PIXELS, integer: true }),
+      ny: ranged(v['n-y-pixels'], 'n-y-pixels', { min: 1, max: MAX_PIXELS, integer: true }),
       datatype,
-      colorMode: integer(v['color-mode'] ?? '0', '--color-mode', 0),
+      colorMode: ranged(v['color-mode'] ?? '0', 'color-mode', { min: 0, max: 4, integer: true }),
       ...optional(v.minimum, 'minimum'),
       ...optional(v.maximum, 'maximum'),
     },
-    nFrames: integer(v['n-frames'], '--n-frames'),
-    cacheSize: integer(v['cache-size'], '--cache-size', 1),
+    nFrames: ranged(v['n-frames'], 'n-frames', { min: 0, max: MAX_COUNT, integer: true, note: '<= 0: fill the cache, or all frames of the files' }),
+    cacheSize: ranged(v['cache-size'], 'cache-size', { min: 1, max: MAX_QUEUE, integer: true }),
     fps,
-    runtime: number(v.runtime ?? '60', '--runtime'),
+    runtime: seconds(v.runtime ?? '60', 'runtime', '<= 0: until Ctrl-C'),
     reportPeriod,
-    startDelay: number(v['start-delay'] ?? '1', '--start-delay', 0),
-    shutdownDelay: number(v['shutdown-delay'] ?? '1', '--shutdown-delay', 0),
+    startDelay: seconds(v['start-delay'] ?? '1', 'start-delay'),
+    shutdownDelay: seconds(v['shutdown-delay'] ?? '1', 'shutdown-delay'),
     lossless: v.lossless ?? false,
-    waitClients: v['wait-clients'] === undefined ? 0 : integer(v['wait-clients'], '--wait-clients', 0),
+    waitClients: v['wait-clients'] === undefined ? 0 : ranged(v['wait-clients'], 'wait-clients', { min: 0, max: MAX_QUEUE, integer: true }),
     metadataPvs,
     ...(v.compressor === undefined ? {} : { compressor: checkCompressor(v.compressor) }),
-    ...(v.seed === undefined ? {} : { seed: integer(v.seed, '--seed', 0) }),
+    ...(v.seed === undefined ? {} : { seed: ranged(v.seed, 'seed', { min: 0, max: 4_294_967_295, integer: true }) }),
   };
 }
 
-function number(text: string | undefined, option: string, min = -Infinity): number {
+/** Fastest schedule: beyond it the timer cannot keep time (and 1e12 would mean "never sleep"). */
+const MAX_FPS = 1_000_000;
+/** Frame side: 2^20 pixels (frames beyond the cache's byte limit are refused when made). */
+const MAX_PIXELS = 1_048_576;
+const MAX_COUNT = Number.MAX_SAFE_INTEGER;
+
+function number(text: string | undefined, option: string): number {
   const n = Number(text);
-  if (text === undefined || text.trim() === '' || !Number.isFinite(n) || n < min) {
-    throw new UsageError(`${option} expects ${min === 0 ? 'a non-negative number' : 'a number'}, not '${text}'`);
-  }
+  if (text === undefined || text.trim() === '' || !Number.isFinite(n)) throw new UsageError(`${option} expects a number, not '${text}'`);
   return n;
 }
 
-function integer(text: string | undefined, option: string, min = -Infinity): number {
-  const n = number(text, option);
-  if (!Number.isSafeInteger(n) || n < min) {
-    const what = min === 1 ? 'a positive integer' : min === 0 ? 'a non-negative integer' : 'an integer';
-    throw new UsageError(`${option} expects ${what}, not '${text}'`);
-  }
-  return n;
-}
+const ranged = (text: string | undefined, name: string, r: Range): number => rangedOption(text, name, r);
 
 function round(x: number, digits: number): number {
   const f = 10 ** digits;
