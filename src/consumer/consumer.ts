@@ -38,6 +38,8 @@ export interface ConsumerOptions {
   metadata?: ((client: Client, caClient: () => CaClient) => MetadataChannels) | undefined;
   /** Environment for the server and client (EPICS_PVA*). */
   env?: NodeJS.ProcessEnv;
+  /** Where to tell that the input disconnected or is back; default a line on stderr. */
+  notify?: (text: string) => void;
 }
 
 export interface ConsumerStats {
@@ -92,11 +94,12 @@ export class DataConsumer {
     this.#metadata = options.metadata?.(this.client, this.#caClient) ?? null;
     if (this.#metadata) p.metadataQueueMap = this.#metadata.queueMap;
     this.#queue = options.receiverQueueSize >= 0 ? new ReceiverQueue<Received>(options.receiverQueueSize) : null;
+    const notify = options.notify ?? ((text: string) => process.stderr.write(`${new Date().toISOString()} consumer ${options.consumerId}: ${text}\n`));
     this.#receiver =
       options.inputMode === 'pva'
-        ? new MonitorReceiver(this.client, options.inputChannel, options.inputRequest, options.serverQueueSize)
+        ? new MonitorReceiver(this.client, options.inputChannel, options.inputRequest, options.serverQueueSize, notify)
         : options.inputMode === 'ca'
-          ? new CaReceiver(this.#caClient(), options.inputChannel)
+          ? new CaReceiver(this.#caClient(), options.inputChannel, undefined, notify)
           : options.inputMode === 'pvas'
           ? new PvasReceiver(this.server, options.inputChannel, p.getInputType())
             : new RpcReceiver(this.server, options.inputChannel);
@@ -144,7 +147,7 @@ export class DataConsumer {
       void this.#drainLoop(q);
     } else {
       this.#receiver.start((r) => {
-        const done = this.controller.process(r.value, r.type);
+        const done = this.controller.process(r.value, r.type, r.connection);
         return done instanceof Promise ? done.then(() => true) : true;
       });
     }
@@ -165,7 +168,7 @@ export class DataConsumer {
         }
       }
       for (let r = q.shift(); r && this.#running; r = q.shift()) {
-        const done = this.controller.process(r.value, r.type);
+        const done = this.controller.process(r.value, r.type, r.connection);
         if (done instanceof Promise) await done;
         // Let I/O in between objects: receiving goes on into the queue while we process
         // (PvaPy receives on another thread), which is the point of having a receiver queue.
@@ -248,7 +251,7 @@ export class DataConsumer {
     const q = this.#queue;
     if (q) {
       for (let r = q.shift(); r; r = q.shift()) {
-        const done = this.controller.process(r.value, r.type);
+        const done = this.controller.process(r.value, r.type, r.connection);
         if (done instanceof Promise) await done;
       }
     }

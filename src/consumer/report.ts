@@ -98,6 +98,7 @@ export function combineStats(all: ConsumerStats[]): ConsumerStats {
     errorRate: sum(ps.map((p) => p.errorRate)),
     nMissed: sum(ps.map((p) => p.nMissed)),
     missedRate: sum(ps.map((p) => p.missedRate)),
+    nRuns: max((p) => p.nRuns, ps), // every consumer sees the same runs
   };
   return {
     consumerId: 0,
