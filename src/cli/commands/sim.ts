@@ -97,7 +97,16 @@ export const spec = defineCommand({
     'wait-clients': {
       type: 'string',
       value: 'N',
-      description: 'Start the schedule (and the start delay) once N monitors subscribe to the channel.',
+      description:
+        'Start the schedule (and the start delay) once N monitors subscribe to the channel. ' +
+        'Not forever with a runtime: see --wait-timeout.',
+    },
+    'wait-timeout': {
+      type: 'string',
+      value: 'SEC',
+      description:
+        'Seconds to wait for the --wait-clients before exiting with status 1 without publishing; <= 0 forever ' +
+        '(default: with a runtime, the runtime but at least 30 s; without one, forever).',
     },
     seed: { type: 'string', value: 'N', description: 'Seed of the pixel generator, for reproducible frames (default: random).' },
     port: portOption,
@@ -210,6 +219,10 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
       `Data rate: ${mb.toFixed(4)} MBps`,
     { event: 'summary', reason, runtime: round(runtime, 6), frames, fps: round(fps, 4), mbps: round(mb, 4), frameBytes },
   );
+  if (reason === 'clients') {
+    ctx.err(`sluice sim: fewer than ${o.waitClients} clients subscribed to ${sim.channelName} in time (see --wait-timeout)`);
+    return 1;
+  }
   return 0;
 }
 
@@ -240,6 +253,8 @@ function report(e: SimEvent, say: Say): void {
             ? `Server exiting after publishing ${s.frames} frames`
             : s.reason === 'closed'
               ? `Server exiting: the channel was closed after ${s.frames} frames`
+              : s.reason === 'clients'
+                ? `Server exiting: the clients awaited did not all subscribe in time`
               : `Server was interrupted after publishing ${s.frames} frames, exiting...`;
       return say(why, { event: 'stopped', reason: s.reason, frames: s.frames });
     }
@@ -395,6 +410,7 @@ function readOptions(v: Values) {
     shutdownDelay: number(v['shutdown-delay'] ?? '1', '--shutdown-delay', 0),
     lossless: v.lossless ?? false,
     waitClients: v['wait-clients'] === undefined ? 0 : integer(v['wait-clients'], '--wait-clients', 0),
+    ...(v['wait-timeout'] === undefined ? {} : { waitTimeout: number(v['wait-timeout'], '--wait-timeout') }),
     metadataPvs,
     ...(v.seed === undefined ? {} : { seed: integer(v.seed, '--seed', 0) }),
   };
