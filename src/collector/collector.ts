@@ -45,6 +45,8 @@ export interface CollectorOptions {
   env?: NodeJS.ProcessEnv;
   /** Access rules of the collector's server (its control PV is in ASG CONTROL). */
   access?: AccessPolicy | undefined;
+  /** Where to tell that a producer disconnected or is back; default a line on stderr. */
+  notify?: (text: string) => void;
 }
 
 interface Producer {
@@ -56,6 +58,8 @@ interface Producer {
   nRejected: number;
   /** Initial updates of this producer not collected yet to skip. */
   toSkip: number;
+  /** The producer's connection count at its last object (a change: it connected again). */
+  connection: number | undefined;
 }
 
 /** Objects moved from the receiver queues before the loop lets I/O in again. */
@@ -120,14 +124,16 @@ export class DataCollector {
       producers: options.producers.map((x) => x.id),
     });
     // PvaPy raises bounded receiver queues to at least 10 cache sizes.
+    const notify = options.notify ?? ((text: string) => process.stderr.write(`${new Date().toISOString()} collector ${options.collectorId}: ${text}\n`));
     const rqs = options.receiverQueueSize > 0 ? Math.max(options.receiverQueueSize, 10 * options.cacheSize) : options.receiverQueueSize;
     this.#producers = options.producers.map(({ id, channel }) => ({
       id,
       channel,
-      receiver: new MonitorReceiver(this.client, channel, options.inputRequest, options.serverQueueSize),
+      receiver: new MonitorReceiver(this.client, channel, options.inputRequest, options.serverQueueSize, notify),
       queue: rqs >= 0 ? new ReceiverQueue<Received>(rqs) : null,
       nRejected: 0,
       toSkip: options.skipInitialUpdates,
+      connection: undefined,
     }));
     this.#metadata = options.metadata?.(this.client, this.#caClient) ?? null;
     if (this.#metadata) p.metadataQueueMap = this.#metadata.queueMap;
@@ -194,6 +200,11 @@ export class DataCollector {
   #add(p: Producer, r: Received): void {
     // A producer's first update is its current value, not a new object: skipped per producer
     // (PvaPy counts after sorting, so with N producers N-1 stale values would be processed).
+    // So is its first update after each reconnect.
+    if (r.connection !== p.connection) {
+      if (p.connection !== undefined && r.connection !== undefined) p.toSkip = this.options.skipInitialUpdates;
+      p.connection = r.connection;
+    }
     if (p.toSkip > 0) {
       p.toSkip--;
       return;
@@ -310,7 +321,7 @@ export class DataCollector {
     const pub = this.#publisher?.stats ?? { nPublished: 0, nErrors: 0 };
     return {
       collectorId: this.options.collectorId,
-      collectorStats: withRates({ nCollected: c.nCollected, nRejected: c.nRejected, nMissed: c.nMissed, nCached: c.size }, rate) as unknown as CollectorStats['collectorStats'],
+      collectorStats: withRates({ nCollected: c.nCollected, nRejected: c.nRejected, nMissed: c.nMissed, nCached: c.size, nRuns: c.nRuns }, rate) as unknown as CollectorStats['collectorStats'],
       publisherStats: withRates({ nPublished: pub.nPublished, nErrors: pub.nErrors }, rate),
       processorStats: ps,
       userStats: this.options.processor.getStats(),

@@ -9,7 +9,8 @@
 //    before it cannot arrive (each producer's stream is in order);
 //  - or it has waited `timeoutMs` for the gap to fill, or the cache holds `capacity` objects.
 // Ids older than the last released one are rejected, except a producer whose own ids went back
-// while the cache is empty: that is a restarted stream, and collecting starts again from it.
+// while the cache is empty: that is a restarted stream (a new run), and collecting starts again
+// from it. A new run is numbered from 1: the ids of it before the first one that came are missed.
 
 export interface Released<T> {
   id: number;
@@ -51,6 +52,8 @@ export class SortingCache<T> {
   nCollected = 0;
   nRejected = 0;
   nMissed = 0;
+  /** Runs of the stream seen: 1 from the first object, one more for each restart. */
+  nRuns = 0;
 
   constructor(o: SortingCacheOptions) {
     this.capacity = Math.max(1, o.capacity);
@@ -74,15 +77,18 @@ export class SortingCache<T> {
     let result: AddResult = 'cached';
     if (this.#lastId !== null && id < this.#lastId) {
       if (this.#size === 0 && previous !== undefined && id < previous) {
-        // That producer started again: so do we (PvaPy: an old id on an empty cache).
-        this.#lastId = null;
+        // That producer started again: so do we (PvaPy: an old id on an empty cache), from
+        // before id 1 of the new run.
+        this.#lastId = 0;
         this.#lastSeen.clear();
+        this.nRuns++;
         result = 'restart';
       } else {
         this.nRejected++;
         return 'rejected';
       }
     }
+    if (this.nRuns === 0) this.nRuns = 1;
     this.#lastSeen.set(producer, previous === undefined || id > previous || result === 'restart' ? id : previous);
     let slot = this.#slots.get(id);
     if (!slot) {
@@ -161,5 +167,6 @@ export class SortingCache<T> {
 
   resetCounters(): void {
     this.nCollected = this.nRejected = this.nMissed = 0;
+    this.nRuns = this.#lastId === null ? 0 : 1;
   }
 }

@@ -17,6 +17,8 @@ export interface CollectorCounters {
   nMissed: number;
   missedRate: number;
   nCached: number;
+  /** Runs of the producers' stream seen (one more each time their ids start again). */
+  nRuns: number;
 }
 
 export interface ProducerStats {
@@ -40,7 +42,7 @@ const COUNTER: ScalarType = 'uint';
 const RATE: ScalarType = 'double';
 
 export const collectorStatsT = group({
-  nCollected: COUNTER, collectedRate: RATE, nRejected: COUNTER, rejectedRate: RATE, nMissed: COUNTER, missedRate: RATE, nCached: COUNTER,
+  nCollected: COUNTER, collectedRate: RATE, nRejected: COUNTER, rejectedRate: RATE, nMissed: COUNTER, missedRate: RATE, nCached: COUNTER, nRuns: COUNTER,
 });
 
 export const producerStatsT = t.struct({

@@ -4,7 +4,7 @@
 // in the client queue (the newest replaces the last queued); they are counted as overruns.
 import type { CaClient } from '../ca/client.js';
 import type { CaSubscription } from '../ca/subscription.js';
-import type { Receiver, ReceiverStats, Received } from './io.js';
+import { watchConnection, type InputNotifier, type Receiver, type ReceiverStats, type Received } from './io.js';
 
 /** Client-side queue of a CA input (updates kept while the consumer is busy). */
 const DEFAULT_QUEUE = 1000;
@@ -15,9 +15,11 @@ export class CaReceiver implements Receiver {
   readonly #client: CaClient;
   readonly #channel: string;
   readonly #queueSize: number;
+  readonly #notify: InputNotifier | undefined;
 
   /** `channel` may carry the `ca://` prefix of the consumer's command line. */
-  constructor(client: CaClient, channel: string, queueSize = DEFAULT_QUEUE) {
+  constructor(client: CaClient, channel: string, queueSize = DEFAULT_QUEUE, notify?: InputNotifier) {
+    this.#notify = notify;
     this.#client = client;
     this.#channel = channel.replace(/^ca:\/\//, '');
     this.#queueSize = queueSize > 0 ? queueSize : DEFAULT_QUEUE;
@@ -26,10 +28,11 @@ export class CaReceiver implements Receiver {
   start(sink: (r: Received) => boolean | Promise<boolean>): void {
     const sub = this.#client.monitor(this.#channel, { queueSize: this.#queueSize });
     this.#sub = sub;
+    if (this.#notify) watchConnection(sub, `ca://${this.#channel}`, this.#notify);
     void (async () => {
       try {
         for await (const u of sub) {
-          const r = sink({ value: u.value, type: u.type });
+          const r = sink({ value: u.value, type: u.type, connection: sub.stats.connects });
           if (r instanceof Promise) await r;
         }
       } catch (err) {

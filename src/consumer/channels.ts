@@ -192,7 +192,7 @@ export const queueStatsT = group({ nReceived: COUNTER, nRejected: COUNTER, nDeli
 export const processorStatsT = group({
   runtime: RATE, startTime: RATE, endTime: RATE, receivingTime: RATE, firstObjectTime: RATE, lastObjectTime: RATE,
   firstObjectId: COUNTER, lastObjectId: COUNTER, nProcessed: COUNTER, processedRate: RATE,
-  nErrors: COUNTER, errorRate: RATE, nMissed: COUNTER, missedRate: RATE, nSkipped: COUNTER,
+  nErrors: COUNTER, errorRate: RATE, nMissed: COUNTER, missedRate: RATE, nSkipped: COUNTER, nRuns: COUNTER,
 });
 
 export const metadataStatsT = t.struct({

@@ -46,6 +46,8 @@ export interface ConsumerOptions {
   env?: NodeJS.ProcessEnv;
   /** Access rules of the consumer's server (its control PV is in ASG CONTROL). */
   access?: AccessPolicy | undefined;
+  /** Where to tell that the input disconnected or is back; default a line on stderr. */
+  notify?: (text: string) => void;
 }
 
 export interface ConsumerStats {
@@ -106,11 +108,12 @@ export class DataConsumer {
     this.#metadata = options.metadata?.(this.client, this.#caClient) ?? null;
     if (this.#metadata) p.metadataQueueMap = this.#metadata.queueMap;
     this.#queue = options.receiverQueueSize >= 0 ? new ReceiverQueue<Received>(options.receiverQueueSize) : null;
+    const notify = options.notify ?? ((text: string) => process.stderr.write(`${new Date().toISOString()} consumer ${options.consumerId}: ${text}\n`));
     this.#receiver =
       options.inputMode === 'pva'
-        ? new MonitorReceiver(this.client, options.inputChannel, options.inputRequest, options.serverQueueSize)
+        ? new MonitorReceiver(this.client, options.inputChannel, options.inputRequest, options.serverQueueSize, notify)
         : options.inputMode === 'ca'
-          ? new CaReceiver(this.#caClient(), options.inputChannel)
+          ? new CaReceiver(this.#caClient(), options.inputChannel, undefined, notify)
           : options.inputMode === 'pvas'
           ? new PvasReceiver(this.server, options.inputChannel, p.getInputType())
             : new RpcReceiver(this.server, options.inputChannel);
@@ -163,7 +166,7 @@ export class DataConsumer {
       void this.#drainLoop(q);
     } else {
       this.#receiver.start((r) => {
-        const done = this.controller.process(r.value, r.type);
+        const done = this.controller.process(r.value, r.type, r.connection);
         return done instanceof Promise ? done.then(() => true) : true;
       });
     }
@@ -184,7 +187,7 @@ export class DataConsumer {
         }
       }
       for (let r = q.shift(); r && this.#running; r = q.shift()) {
-        const done = this.controller.process(r.value, r.type);
+        const done = this.controller.process(r.value, r.type, r.connection);
         if (done instanceof Promise) await done;
         // Let I/O in between objects: receiving goes on into the queue while we process
         // (PvaPy receives on another thread), which is the point of having a receiver queue.
@@ -288,7 +291,7 @@ export class DataConsumer {
           c.discarded(r.value);
           continue;
         }
-        const done = c.process(r.value, r.type);
+        const done = c.process(r.value, r.type, r.connection);
         if (done instanceof Promise) await settledWithin(done, grace);
       }
     }

@@ -17,6 +17,8 @@ export type OutputMode = 'pvas' | 'pva' | 'rpc';
 export interface Received {
   value: PVStructure;
   type: StructureDesc;
+  /** How many times the input had connected when this came (monitors): restarts show as a change. */
+  connection?: number;
 }
 
 export interface ReceiverStats {
@@ -38,6 +40,25 @@ export interface Receiver {
   stop(): void | Promise<Received[]>;
 }
 
+/** Prints what happens to an input's connection (a line to stderr by default). */
+export type InputNotifier = (text: string) => void;
+
+/**
+ * Tell when a monitored input goes away (its server stopped, restarted or closed the PV) and
+ * when it is back; the subscription searches again by itself.
+ */
+export function watchConnection(sub: NodeJS.EventEmitter, label: string, notify: InputNotifier): void {
+  let lost = false;
+  sub.on('disconnect', (err: Error) => {
+    lost = true;
+    notify(`input ${label} disconnected (${err.message}): searching again`);
+  });
+  sub.on('connect', () => {
+    if (lost) notify(`input ${label} connected again`);
+    lost = false;
+  });
+}
+
 /** Updates a consumer lets the server send ahead of processing (client memory, not server). */
 const CLIENT_WINDOW = 1000;
 /**
@@ -56,12 +77,14 @@ export class MonitorReceiver implements Receiver {
   readonly #channel: string;
   readonly #request: string;
   readonly #queueSize: number;
+  readonly #notify: InputNotifier | undefined;
 
-  constructor(client: Client, channel: string, request: string, queueSize: number) {
+  constructor(client: Client, channel: string, request: string, queueSize: number, notify?: InputNotifier) {
     this.#client = client;
     this.#channel = channel;
     this.#request = request;
     this.#queueSize = queueSize;
+    this.#notify = notify;
   }
 
   start(sink: (r: Received) => boolean | Promise<boolean>): void {
@@ -75,11 +98,12 @@ export class MonitorReceiver implements Receiver {
         : { request: this.#request };
     const sub = this.#client.monitor(this.#channel, opts);
     this.#sub = sub;
+    if (this.#notify) watchConnection(sub, this.#channel, this.#notify);
     void (async () => {
       try {
         for await (const u of sub) {
           if (this.#stopped) break;
-          const r = sink({ value: u.value, type: u.type });
+          const r = sink({ value: u.value, type: u.type, connection: sub.stats.connects });
           if (r instanceof Promise) await r;
         }
       } catch (err) {

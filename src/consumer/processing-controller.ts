@@ -32,6 +32,8 @@ export interface ProcessorStats {
   missedRate: number;
   /** Initial updates skipped (--skip-initial-updates): received, never processed. */
   nSkipped: number;
+  /** Runs of the source seen (1 from the first object; one more for each restart of the source). */
+  nRuns: number;
 }
 
 /** Makes the output publisher once the output type is known (first input). */
@@ -50,6 +52,10 @@ export class ProcessingController {
   #lastTime = 0;
   #firstId = 0;
   #lastId = 0;
+  /** Connection count of the input when the last object came (see process()). */
+  #connection: number | undefined;
+  /** The input connected again and no id was counted since. */
+  #reconnected = false;
   nProcessed = 0;
   nErrors = 0;
   /** When the pending asynchronous process() began (ms, performance.now()); 0 when none is pending. */
@@ -76,9 +82,18 @@ export class ProcessingController {
 
   /**
    * Process one input object. Returns a promise only when the processor's process() is async,
-   * so the common synchronous case costs no microtask per frame.
+   * so the common synchronous case costs no microtask per frame. `connection` counts the
+   * input's (re)connections: a change tells that the source may have restarted.
    */
-  process(value: PVStructure, type: StructureDesc): void | Promise<void> {
+  process(value: PVStructure, type: StructureDesc, connection?: number): void | Promise<void> {
+    if (connection !== this.#connection) {
+      if (this.#connection !== undefined && connection !== undefined) {
+        // Connected again: the first updates are the current value again, not new objects.
+        this.#reconnected = true;
+        this.#skipped = 0;
+      }
+      this.#connection = connection;
+    }
     if (!this.#publisherMade) {
       // Like PvaPy: the output is set up with the first object, even one that is skipped.
       this.#publisherMade = true;
@@ -100,7 +115,8 @@ export class ProcessingController {
     }
     this.#lastTime = now;
     if (!Number.isNaN(id)) {
-      this.#missed.add(id);
+      this.#missed.add(id, this.#reconnected);
+      this.#reconnected = false;
       this.#lastId = id;
     }
     try {
@@ -202,6 +218,7 @@ export class ProcessingController {
       nMissed: this.#missed.missed,
       missedRate: rate(this.#missed.missed),
       nSkipped: this.#nSkipped,
+      nRuns: this.#missed.runs,
     };
   }
 }

@@ -140,6 +140,7 @@ export function combineStats(all: ConsumerStats[]): ConsumerStats {
     nMissed: sum(ps.map((p) => p.nMissed)),
     missedRate: sum(ps.map((p) => p.missedRate)),
     nSkipped: sum(ps.map((p) => p.nSkipped)),
+    nRuns: max((p) => p.nRuns, ps), // every consumer sees the same runs
   };
   return {
     consumerId: 0,

@@ -44,8 +44,16 @@ export interface AdSimServerOptions extends Omit<FrameCacheOptions, 'frame'> {
   reportPeriod?: number;
   /** Never let the server squash a frame: wait while a subscriber's queue is full. */
   lossless?: boolean;
-  /** Start the schedule once this many monitors subscribe to the channel (default 0). */
+  /**
+   * Start the schedule once this many monitors subscribe to the channel (default 0). With a
+   * runtime, not forever: see waitTimeout; then run() ends without publishing (reason `clients`).
+   */
   waitClients?: number;
+  /**
+   * Seconds to wait for the waitClients; <= 0 forever. Default with a runtime: the runtime, and
+   * at least MIN_CLIENT_WAIT_S (clients take seconds to start); without one, forever.
+   */
+  waitTimeout?: number;
   /** Metadata PVs, `pva://name`, `ca://name` or a bare name (CA), as a comma-separated string or a list. */
   metadataPvs?: string | readonly string[];
   /** The Channel Access server of the ca:// metadata PVs (default: configured from EPICS_CA(S)_*). */
@@ -83,6 +91,9 @@ export function parseMetadataPvs(spec: string | readonly string[]): MetadataPvSp
   }
   return out;
 }
+
+/** Shortest default wait for the clients awaited, when there is a runtime (s). */
+export const MIN_CLIENT_WAIT_S = 30;
 
 /** Monitors whose counters are listed one by one in the summary; older ones are summed. */
 const MAX_MONITORS_KEPT = 1000;
@@ -260,7 +271,14 @@ export class AdSimServer {
       const clients = o.waitClients ?? 0;
       if (clients > 0) {
         emit({ kind: 'waiting', clients });
-        await (this.pv as ImagePV).whenSubscribers(clients, signal);
+        const runtime = o.runtime ?? 0;
+        const limitS = o.waitTimeout ?? (runtime > 0 ? Math.max(runtime, MIN_CLIENT_WAIT_S) : 0);
+        if (!(await this.#waitClients(clients, limitS * 1000, signal)) && !signal.aborted) {
+          // Not all came in time: give up rather than wait forever (an orphaned simulator).
+          const summary = this.#publisher.summary('clients');
+          emit({ kind: 'stopped', summary });
+          return { ...summary, ...this.clientSummary() };
+        }
       }
       if ((o.startDelay ?? 0) > 0) await this.#clock.sleep((o.startDelay ?? 0) * 1000, signal);
       let summary = this.#publisher.summary('aborted');
@@ -280,6 +298,20 @@ export class AdSimServer {
   clientSummary(): { clients: SimClientStats[]; squashed: number } {
     const clients = (this.pv as ImagePV).clientStats();
     return { clients, squashed: clients.reduce((n, c) => n + c.squashed, 0) };
+  }
+
+  /** Wait for `n` monitors, at most `limitMs` when > 0; true once they are there. */
+  async #waitClients(n: number, limitMs: number, signal: AbortSignal): Promise<boolean> {
+    const stop = new AbortController();
+    const onAbort = (): void => stop.abort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    if (limitMs > 0) void this.#clock.sleep(limitMs, stop.signal).then(() => stop.abort());
+    try {
+      return await (this.pv as ImagePV).whenSubscribers(n, stop.signal);
+    } finally {
+      stop.abort(); // ends the time limit's sleep
+      signal.removeEventListener('abort', onAbort);
+    }
   }
 
   /** Close the PVs (subscribers see the end of the stream) and our own server. */

@@ -77,7 +77,8 @@ export interface Progress {
   runtime: number;
 }
 
-export type EndReason = 'runtime' | 'frames' | 'aborted' | 'closed';
+/** `clients`: the clients awaited (waitClients) did not all come within the runtime. */
+export type EndReason = 'runtime' | 'frames' | 'aborted' | 'closed' | 'clients';
 
 export interface PublishSummary {
   reason: EndReason;

@@ -7,7 +7,7 @@ import { SharedPV } from '../../src/pva/server/shared-pv.js';
 import { Server } from '../../src/pva/server/server.js';
 import { bitOf } from '../../src/pvdata/field-numbering.js';
 import { t } from '../../src/pvdata/types.js';
-import { clientFor, startServer } from '../helpers/net.js';
+import { clientFor, once, startServer } from '../helpers/net.js';
 
 const alarmT = t.struct({ severity: t.int, status: t.int, message: t.string }, 'alarm_t');
 const scalarT = t.struct({ value: t.double, alarm: alarmT, count: t.long }, 'epics:nt/NTScalar:1.0');
@@ -160,7 +160,7 @@ test('info returns the type', async (t0) => {
   assert.equal(type.kind === 'structure' && type.id, 'epics:nt/NTScalar:1.0');
 });
 
-test('closing a SharedPV ends its monitors; operations wait for a PV to open', async (t0) => {
+test('closing a SharedPV disconnects its monitors, which resume when it opens again; operations wait for a PV to open', async (t0) => {
   const { server, client } = await setup(t0);
   const late = new SharedPV();
   server.addPV('TST:late', late);
@@ -168,9 +168,32 @@ test('closing a SharedPV ends its monitors; operations wait for a PV to open', a
   setImmediate(() => late.open(scalarT, { value: 42 }));
   assert.equal((await pending).value['value'], 42);
   const sub = client.monitor('TST:late');
+  const ended = new Promise((resolve) => sub.once('end', resolve));
   await sub.next();
+  const disconnected = once(sub, 'disconnect');
   late.close();
+  await disconnected;
+  late.open(scalarT, { value: 43 });
+  const next = await Promise.race([sub.next(), ended.then(() => 'ended')]);
+  assert.notEqual(next, 'ended', 'the subscription ended when the server closed the PV');
+  assert.equal((next as IteratorResult<{ value: Record<string, unknown> }>).value?.value['value'], 43);
+  assert.equal(sub.stats.connects, 2);
+  sub.close();
+  await ended; // a user close ends it
   assert.equal((await sub.next()).done, true);
+});
+
+test('removing a PV from the server and adding it again: a monitor resumes', async (t0) => {
+  const { server, client } = await setup(t0);
+  server.addPV('TST:again', SharedPV.readonly().open(scalarT, { value: 1 }));
+  const sub = client.monitor('TST:again');
+  assert.equal((await sub.next()).value.value['value'], 1);
+  const disconnected = once(sub, 'disconnect');
+  server.removePV('TST:again');
+  await disconnected;
+  server.addPV('TST:again', SharedPV.readonly().open(scalarT, { value: 2 }));
+  assert.equal((await sub.next()).value.value['value'], 2);
+  sub.close();
 });
 
 test('a monitor comes back after the server restarts on the same port', async (t0) => {

@@ -37,12 +37,17 @@ async function publish(pv: SharedPV, from: number, to: number): Promise<void> {
   for (let id = from; id <= to; id++) if (!pv.post(frame(id))) await pv.drained();
 }
 
-/** A client's updates of a mirror: uniqueIds and whole updates; `reach(n)` waits for n updates, `ended` for the end. */
+/**
+ * A client's updates of a mirror: uniqueIds and whole updates; `reach(n)` waits for n updates,
+ * `disconnected` for the mirror PV to go (the client then searches again), `ended` for the end.
+ */
 class Reader {
   readonly updates: MonitorUpdate[] = [];
   readonly ended: Promise<void>;
+  readonly disconnected: Promise<void>;
   readonly #waiters = new Set<() => void>();
   constructor(readonly sub: Subscription) {
+    this.disconnected = new Promise((resolve) => sub.once('disconnect', () => resolve()));
     this.ended = (async () => {
       for await (const u of sub) {
         const id = u.value['uniqueId'] as number;
@@ -279,10 +284,12 @@ test('the mirror disappears when the source PV closes or its server stops, and c
   await up1;
   const first = await r.read('m');
 
-  // The source PV closes: the mirror PV closes too, so its monitors end.
+  // The source PV closes: the mirror PV closes too, so its clients see it go (and search again).
   const down1 = whenMirror(r.mirror, 'down', 'm');
   pv.close();
   await down1;
+  await first.disconnected;
+  first.sub.close();
   await first.ended;
   assert.equal(r.mirror.server.has('m'), false);
   assert.equal(r.mirror.isUp('m'), false);
@@ -301,7 +308,8 @@ test('the mirror disappears when the source PV closes or its server stops, and c
   const down2 = whenMirror(r.mirror, 'down', 'm');
   await r.source.close();
   await down2;
-  await second.ended;
+  await second.disconnected;
+  second.sub.close();
   const up3 = whenMirror(r.mirror, 'up', 'm');
   r.source = new Server({ host: '127.0.0.1', port: r.sourcePort, udpPort: false });
   pv = SharedPV.readonly().open(TYPE, frame(200));
@@ -319,7 +327,8 @@ test('the mirror disappears when the source PV closes or its server stops, and c
   const down3 = whenMirror(r.mirror, 'down', 'm');
   assert.equal(r.mirror.removeMirror('m'), true);
   await down3;
-  await third.ended;
+  await third.disconnected;
+  third.sub.close();
   assert.deepEqual([r.mirror.has('m'), r.mirror.names(), r.mirror.server.has('m'), r.mirror.removeMirror('m')], [false, [], false, false]);
   await r.sourceClient.get('src:image'); // answered after the source server handled the monitor's end
   assert.equal(pv.subscriberCount, 0, 'the source monitor is closed');

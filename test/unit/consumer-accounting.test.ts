@@ -39,10 +39,46 @@ test('two sets of three updates: losses at the end of a group, whole groups and 
   assert.deepEqual(missedAfter(4, 3, [1, 2, 3, 20, 21]), [0, 0, 0, 7, 0]);
 });
 
-test('a restart (ids going back) is not counted as missed', () => {
+test('a restart (ids going back to the start) is a new run, counted from its first id', () => {
   const c = new MissedFrameCounter(1, 1);
   for (const id of [10, 11, 12, 1, 2, 4]) c.add(id);
   assert.equal(c.missed, 1);
+  assert.equal(c.runs, 2);
+});
+
+test('a source restarted while we were away: the ids of its new run before the first we got are missed', () => {
+  const c = new MissedFrameCounter(1, 1);
+  for (let id = 1; id <= 500; id++) c.add(id);
+  assert.equal(c.add(53, true), 52); // ids 1-52 of the new run
+  assert.equal(c.add(54), 0);
+  assert.deepEqual([c.missed, c.runs], [52, 2]);
+  // Without a reconnect a step back that small is not a restart, and counts nothing.
+  const d = new MissedFrameCounter(1, 1);
+  for (let id = 1; id <= 500; id++) d.add(id);
+  assert.deepEqual([d.add(300), d.missed, d.runs], [0, 0, 1]);
+});
+
+test('a new run of a distributed stream counts only this consumer\'s share of the ids it missed', () => {
+  // Two consumers alternating (offset 2): the second consumer's share of a new run is 2, 4, 6, …
+  const c = new MissedFrameCounter(2, 1);
+  for (const id of [2, 4, 6, 8, 10]) c.add(id);
+  assert.equal(c.add(2, true), 0);
+  for (const id of [4, 6, 8, 10, 12, 14]) c.add(id);
+  assert.equal(c.add(10, true), 4); // a second restart: 2, 4, 6 and 8 missed
+  assert.equal(c.runs, 3);
+  // Two sets of three (N 3, offset 4): set B gets 4,5,6,10,11,12,…; first seen 11 → 4,5,6,10 missed.
+  const b = new MissedFrameCounter(4, 3);
+  for (const id of [4, 5, 6, 10, 11, 12]) b.add(id);
+  assert.equal(b.add(11, true), 4);
+});
+
+test('a reconnect to the same run (the current value again) and updates out of order count nothing', () => {
+  const c = new MissedFrameCounter(1, 1);
+  for (const id of [1, 2, 3]) c.add(id);
+  assert.equal(c.add(3, true), 0);
+  assert.equal(c.add(4), 0);
+  for (const id of [6, 5, 7]) c.add(id);
+  assert.deepEqual([c.missed, c.runs], [0, 1]);
 });
 
 test('id lists: comma form and Python range()', () => {
@@ -110,7 +146,7 @@ test('the receiver queue refuses what does not fit and counts it', () => {
 });
 
 test('combined statistics sum counters and take the extremes of ids and times', () => {
-  const one = (id: number, first: number, last: number, n: number): ConsumerStats => ({
+  const one = (id: number, first: number, last: number, n: number, runs = 1): ConsumerStats => ({
     consumerId: id,
     inputChannel: 'x',
     receiverStats: { nReceived: n, nOverruns: 0 },
@@ -119,11 +155,13 @@ test('combined statistics sum counters and take the extremes of ids and times', 
     processorStats: {
       runtime: 10, startTime: 100, endTime: 110, receivingTime: 5, firstObjectTime: 101 + id, lastObjectTime: 106 + id,
       firstObjectId: first, lastObjectId: last, nProcessed: n, processedRate: n / 5, nErrors: 0, errorRate: 0, nMissed: 1, missedRate: 0.2, nSkipped: 1,
+      nRuns: runs,
     },
     userStats: {},
     metadataStats: [],
   });
-  const c = combineStats([one(1, 1, 99, 50), one(2, 2, 100, 50)]);
+  const c = combineStats([one(1, 1, 99, 50, 2), one(2, 2, 100, 50, 2)]);
+  assert.equal(c.processorStats.nRuns, 2, 'every consumer saw the same two runs of the source');
   assert.equal(c.processorStats.nProcessed, 100);
   assert.equal(c.processorStats.nMissed, 2);
   assert.equal(c.processorStats.firstObjectId, 1);

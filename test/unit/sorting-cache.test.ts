@@ -121,6 +121,20 @@ test('a producer whose ids go back on an empty cache restarts the stream; a stra
   assert.equal(three.nRejected, 1);
 });
 
+test('a restart is a new run: the ids of the new run before the first one that came are missed', () => {
+  const { c, advance } = cache([1], { timeoutMs: 100 });
+  assert.equal(c.nRuns, 0);
+  for (let id = 1; id <= 500; id++) c.add(1, id, `x${id}`);
+  c.takeReady();
+  assert.deepEqual([c.nMissed, c.nRuns], [0, 1]);
+  assert.equal(c.add(1, 53, 'r53'), 'restart'); // ids 1-52 of the new run went while we were away
+  advance(100);
+  assert.deepEqual(c.takeReady().map((r) => [r.id, r.missed]), [[53, 52]]);
+  c.add(1, 54, 'r54');
+  assert.deepEqual(ids(c.takeReady()), [54]);
+  assert.deepEqual([c.nMissed, c.nRuns], [52, 2]);
+});
+
 test('offset > 1: the expected step of the merged stream', () => {
   const { c } = cache([1], { offset: 2 });
   c.add(1, 1, 'a');

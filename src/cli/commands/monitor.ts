@@ -23,11 +23,13 @@ export const spec = defineCommand({
   usage: ['[options] PV...'],
   description:
     'Each update prints as "PV <value>" in the form of sluice get; with -v only the fields that changed. ' +
-    'A lost connection prints "PV <Disconnect>" and the monitor resumes when the server is back. ' +
+    'A lost connection, or a PV its server closes or the server restarting, prints "PV <Disconnect>"; the PV is ' +
+    'searched for again and the monitor resumes within a second of its return. ' +
     'With --stats nothing but statistics is printed, per PV, every second and once more at the end: ' +
     'updates/s, MB/s of update payload, ids missing between consecutive top-level uniqueId values ' +
     '(NTNDArray frame counters) and overruns (updates the server squashed plus updates squashed in our queue). ' +
-    'Stops on Ctrl-C (SIGINT) or SIGTERM, after --count updates of every PV, or when the server ends the PVs.',
+    'Stops on Ctrl-C (SIGINT) or SIGTERM, after --count updates of every PV, or when every subscription is ' +
+    'finished by its server (a final update, as pvmonitor; Sluice servers do not send one).',
   options: {
     request: requestOption,
     timeout: {

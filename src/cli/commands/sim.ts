@@ -100,7 +100,16 @@ export const spec = defineCommand({
     'wait-clients': {
       type: 'string',
       value: 'N',
-      description: 'Start the schedule (and the start delay) once N monitors subscribe to the channel.',
+      description:
+        'Start the schedule (and the start delay) once N monitors subscribe to the channel. ' +
+        'Not forever with a runtime: see --wait-timeout.',
+    },
+    'wait-timeout': {
+      type: 'string',
+      value: 'SEC',
+      description:
+        'Seconds to wait for the --wait-clients before exiting with status 1 without publishing; <= 0 forever ' +
+        '(default: with a runtime, the runtime but at least 30 s; without one, forever).',
     },
     seed: { type: 'string', value: 'N', description: 'Seed of the pixel generator, for reproducible frames (default: random).' },
     port: portOption,
@@ -241,6 +250,10 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
       ...c,
     });
   }
+  if (reason === 'clients') {
+    ctx.err(`sluice sim: fewer than ${o.waitClients} clients subscribed to ${sim.channelName} in time (see --wait-timeout)`);
+    return 1;
+  }
   return 0;
 }
 
@@ -271,6 +284,8 @@ function report(e: SimEvent, say: Say): void {
             ? `Server exiting after publishing ${s.frames} frames`
             : s.reason === 'closed'
               ? `Server exiting: the channel was closed after ${s.frames} frames`
+              : s.reason === 'clients'
+                ? `Server exiting: the clients awaited did not all subscribe in time`
               : `Server was interrupted after publishing ${s.frames} frames, exiting...`;
       return say(why, { event: 'stopped', reason: s.reason, frames: s.frames });
     }
@@ -446,6 +461,7 @@ function readOptions(v: Values) {
     shutdownDelay: seconds(v['shutdown-delay'] ?? '1', 'shutdown-delay'),
     lossless: v.lossless ?? false,
     waitClients: v['wait-clients'] === undefined ? 0 : ranged(v['wait-clients'], 'wait-clients', { min: 0, max: MAX_QUEUE, integer: true }),
+    ...(v['wait-timeout'] === undefined ? {} : { waitTimeout: seconds(v['wait-timeout'], 'wait-timeout', '<= 0: forever') }),
     metadataPvs,
     ...(v.compressor === undefined ? {} : { compressor: checkCompressor(v.compressor) }),
     ...(v.seed === undefined ? {} : { seed: ranged(v.seed, 'seed', { min: 0, max: 4_294_967_295, integer: true }) }),

@@ -1,7 +1,10 @@
 // A client channel: search for the name, connect to the server that has it, create the channel,
-// and start over when the connection drops or the server destroys the channel. Operations that
-// must survive this (monitors) register as users and are re-initialised on each connect.
+// and start over when the connection drops or the server destroys the channel (only close()
+// ends it). Operations that must survive this (monitors) register as users and are
+// re-initialised on each connect. A channel that lost its server searches again at once and
+// then at least every RECONNECT_SEARCH_MS, so that it is back soon after the server is.
 import { EventEmitter } from 'node:events';
+import { performance } from 'node:perf_hooks';
 import { ConnectionError, TimeoutError } from '../../errors.js';
 import { Cmd } from '../constants.js';
 import type { Status } from '../status.js';
@@ -11,7 +14,7 @@ export type ChannelState = 'idle' | 'searching' | 'connecting' | 'connected' | '
 
 /** What a Channel needs from its Client. */
 export interface ChannelHost {
-  resolve(name: string, signal: AbortSignal): Promise<{ host: string; port: number }>;
+  resolve(name: string, signal: AbortSignal, maxRetryMs?: number): Promise<{ host: string; port: number }>;
   connectionTo(host: string, port: number): ClientConnection;
   readonly reconnectDelayMs: number;
 }
@@ -21,6 +24,9 @@ export interface ChannelUser {
   onConnect(conn: ClientConnection, sid: number): void;
   onDisconnect(err: Error): void;
 }
+
+/** Longest interval between searches for a channel that was connected and lost its server. */
+export const RECONNECT_SEARCH_MS = 500;
 
 export class Channel extends EventEmitter implements ChannelHandler {
   readonly name: string;
@@ -34,6 +40,10 @@ export class Channel extends EventEmitter implements ChannelHandler {
   readonly #users = new Set<ChannelUser>();
   #abort: AbortController | null = null;
   #retry: NodeJS.Timeout | null = null;
+  /** Connected once and lost the server since: search often. */
+  #lost = false;
+  /** When the server was last lost (ms), to search again at once at most once per reconnect delay. */
+  #lostAt = -Infinity;
   lastError: Error | null = null;
 
   constructor(host: ChannelHost, name: string, cid: number) {
@@ -53,7 +63,8 @@ export class Channel extends EventEmitter implements ChannelHandler {
     this.state = 'searching';
     this.#abort = new AbortController();
     try {
-      const { host, port } = await this.#host.resolve(this.name, this.#abort.signal);
+      const cap = this.#lost ? RECONNECT_SEARCH_MS : undefined;
+      const { host, port } = await this.#host.resolve(this.name, this.#abort.signal, cap);
       if (this.state !== 'searching') return;
       this.state = 'connecting';
       const conn = this.#host.connectionTo(host, port);
@@ -74,14 +85,14 @@ export class Channel extends EventEmitter implements ChannelHandler {
     }
   }
 
-  #scheduleRetry(): void {
+  #scheduleRetry(delayMs = this.#host.reconnectDelayMs): void {
     if (this.state === 'closed') return;
     this.state = 'idle';
     this.conn = null;
     this.#retry = setTimeout(() => {
       this.#retry = null;
       this.connect();
-    }, this.#host.reconnectDelayMs);
+    }, delayMs);
   }
 
   onCreated(sid: number, status: Status): void {
@@ -94,6 +105,7 @@ export class Channel extends EventEmitter implements ChannelHandler {
     }
     this.sid = sid;
     this.state = 'connected';
+    this.#lost = false;
     this.emit('connect');
     const conn = this.conn as ClientConnection;
     for (const u of this.#users) u.onConnect(conn, sid);
@@ -110,11 +122,17 @@ export class Channel extends EventEmitter implements ChannelHandler {
     this.conn?.channels.delete(this.cid);
     this.sid = -1;
     this.lastError = err;
+    let delay = this.#host.reconnectDelayMs;
     if (wasConnected) {
+      this.#lost = true;
+      const now = performance.now();
+      // Search again at once, unless the server keeps dropping us (then wait the delay).
+      if (now - this.#lostAt >= delay) delay = 0;
+      this.#lostAt = now;
       this.emit('disconnect', err);
       for (const u of this.#users) u.onDisconnect(err);
     }
-    this.#scheduleRetry();
+    this.#scheduleRetry(delay);
   }
 
   addUser(u: ChannelUser): void {

@@ -98,9 +98,9 @@ export class Client implements ChannelHost {
   }
 
   /** @internal ChannelHost */
-  resolve(name: string, signal: AbortSignal): Promise<{ host: string; port: number }> {
+  resolve(name: string, signal: AbortSignal, maxRetryMs?: number): Promise<{ host: string; port: number }> {
     this.#resolver ??= createResolver(this.config, (host, port) => this.connectionTo(host, port), this.#beaconPort);
-    return this.#resolver.resolve(name, signal);
+    return this.#resolver.resolve(name, signal, maxRetryMs);
   }
 
   /** @internal ChannelHost: one connection per server address, reopened after it closes. */

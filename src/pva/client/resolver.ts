@@ -14,16 +14,21 @@ export interface ResolvedServer {
 }
 
 export interface Resolver {
-  resolve(name: string, signal: AbortSignal): Promise<ResolvedServer>;
+  /** `maxRetryMs` caps the interval between searches for this name (see Searcher.lookup). */
+  resolve(name: string, signal: AbortSignal, maxRetryMs?: number): Promise<ResolvedServer>;
   close(): void;
 }
 
 type Connect = (host: string, port: number) => ClientConnection;
 
+/** Longest interval between rounds of TCP searches of name servers. */
+const MAX_ROUND_MS = 5000;
+
 interface Pending {
   id: number;
   name: string;
   resolve: (s: ResolvedServer) => void;
+  maxRetryMs: number;
 }
 
 /** SEARCH over TCP to each name server, repeated with back-off until answered. */
@@ -42,10 +47,10 @@ class NameServerResolver implements Resolver {
     this.#connect = connect;
   }
 
-  resolve(name: string, signal: AbortSignal): Promise<ResolvedServer> {
+  resolve(name: string, signal: AbortSignal, maxRetryMs = MAX_ROUND_MS): Promise<ResolvedServer> {
     return new Promise((resolve, reject) => {
       const id = this.#nextId++;
-      const p: Pending = { id, name, resolve: (s) => { signal.removeEventListener('abort', onAbort); resolve(s); } };
+      const p: Pending = { id, name, maxRetryMs, resolve: (s) => { signal.removeEventListener('abort', onAbort); resolve(s); } };
       const onAbort = (): void => {
         this.#pending.delete(id);
         reject(signal.reason);
@@ -87,8 +92,9 @@ class NameServerResolver implements Resolver {
         () => {}, // unreachable name server: the next round tries again
       );
     }
-    // Back-off: 0.1 s, 0.2 s, … up to 5 s between rounds while names stay unanswered.
-    this.#delay = Math.min(5000, this.#delay ? this.#delay * 2 : 100);
+    // Back-off: 0.1 s, 0.2 s, … up to 5 s (or the lowest cap asked for) between rounds.
+    const cap = Math.min(...[...this.#pending.values()].map((p) => p.maxRetryMs));
+    this.#delay = Math.min(cap, this.#delay ? this.#delay * 2 : 100);
     this.#schedule(this.#delay);
   }
 
@@ -116,8 +122,8 @@ class UdpResolver implements Resolver {
   constructor(config: ClientConfig, beaconPort: number | false) {
     this.#searcher = new Searcher({ addresses: config.addressList, ...(beaconPort === false ? {} : { beaconPort }) });
   }
-  async resolve(name: string, signal: AbortSignal): Promise<ResolvedServer> {
-    const r = await this.#searcher.lookup(name, signal);
+  async resolve(name: string, signal: AbortSignal, maxRetryMs?: number): Promise<ResolvedServer> {
+    const r = await this.#searcher.lookup(name, signal, maxRetryMs);
     return { host: r.host, port: r.port };
   }
   close(): void {
@@ -128,16 +134,16 @@ class UdpResolver implements Resolver {
 /** Ask every configured resolver; the first answer wins and the others are cancelled. */
 class AnyResolver implements Resolver {
   constructor(readonly parts: Resolver[]) {}
-  async resolve(name: string, signal: AbortSignal): Promise<ResolvedServer> {
+  async resolve(name: string, signal: AbortSignal, maxRetryMs?: number): Promise<ResolvedServer> {
     if (this.parts.length === 0) {
       throw new ConnectionError('ERR_CHANNEL_NOT_FOUND', `cannot search for ${name}: no EPICS_PVA_ADDR_LIST, broadcast address or name server`);
     }
-    if (this.parts.length === 1) return (this.parts[0] as Resolver).resolve(name, signal);
+    if (this.parts.length === 1) return (this.parts[0] as Resolver).resolve(name, signal, maxRetryMs);
     const inner = new AbortController();
     const stop = (): void => inner.abort(signal.reason);
     signal.addEventListener('abort', stop, { once: true });
     try {
-      return await Promise.any(this.parts.map((p) => p.resolve(name, inner.signal)));
+      return await Promise.any(this.parts.map((p) => p.resolve(name, inner.signal, maxRetryMs)));
     } catch (err) {
       throw signal.reason ?? (err as AggregateError).errors[0];
     } finally {

@@ -62,6 +62,8 @@ interface Pending {
   waiters: Set<{ resolve(r: LookupResult): void; reject(e: unknown): void }>;
   interval: number;
   due: number;
+  /** Ceiling of `interval` (the smallest any waiter asked for). */
+  max: number;
 }
 
 const MAX_NAME_DATAGRAM = 65507; // largest IPv4 UDP payload
@@ -146,7 +148,11 @@ export class Searcher extends EventEmitter<SearcherEvents> {
     this.#updateRef();
   }
 
-  lookup(name: string, signal?: AbortSignal): Promise<LookupResult> {
+  /**
+   * Find the server of `name`. `maxRetryMs` lowers the back-off ceiling for this name (a
+   * channel whose server went away searches often, to be back soon after the server is).
+   */
+  lookup(name: string, signal?: AbortSignal, maxRetryMs?: number): Promise<LookupResult> {
     if (this.#closed) return Promise.reject(new ConnectionError('ERR_CONNECTION_CLOSED', 'Searcher is closed'));
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (!name || SEARCH_OVERHEAD + searchEntrySize(name) > MAX_NAME_DATAGRAM) {
@@ -156,11 +162,12 @@ export class Searcher extends EventEmitter<SearcherEvents> {
       let p = this.#byName.get(name);
       if (!p) {
         while (this.#byId.has(this.#nextId)) this.#nextId = (this.#nextId + 1) >>> 0 || 1;
-        p = { id: this.#nextId, name, waiters: new Set(), interval: this.#initial, due: 0 };
+        p = { id: this.#nextId, name, waiters: new Set(), interval: this.#initial, due: 0, max: this.#max };
         this.#nextId = (this.#nextId + 1) >>> 0 || 1;
         this.#byName.set(name, p);
         this.#byId.set(p.id, p);
       }
+      if (maxRetryMs !== undefined) p.max = Math.max(this.#initial, Math.min(p.max, maxRetryMs));
       const entry = p;
       const onAbort = () => {
         entry.waiters.delete(waiter);
@@ -241,7 +248,7 @@ export class Searcher extends EventEmitter<SearcherEvents> {
     for (const batch of batches(due)) this.#send(batch.map((p) => p.name), batch.map((p) => p.id));
     for (const p of due) {
       p.due = now + p.interval;
-      p.interval = Math.min(p.interval * 2, this.#max);
+      p.interval = Math.min(p.interval * 2, p.max);
     }
     let next = Infinity;
     for (const p of this.#byName.values()) next = Math.min(next, p.due);

@@ -10,7 +10,6 @@ import type { FieldSelection } from '../../pvdata/pvrequest.js';
 import { encodeBitSet, encodePartial } from '../../pvdata/value-codec.js';
 import { valueBytes, type PVStructure } from '../../pvdata/values.js';
 import { Cmd, Sub } from '../constants.js';
-import { encodeStatus, STATUS_OK } from '../status.js';
 import type { DistributorSettings } from './distributor.js';
 import type { PVSubscriber } from './shared-pv.js';
 import type { ServerChannel, ServerConnection, ServerOp } from './server-conn.js';
@@ -133,7 +132,7 @@ export class MonitorOp implements ServerOp, PVSubscriber {
     this.#conn.server.stats.queuedBytes += n;
   }
 
-  /** The PV closed: send what is queued, then the final message. */
+  /** The PV closed: send what can be sent of the queue now, then go. */
   onClose(): void {
     this.#finishing = true;
     this.#conn.markReady(this);
@@ -188,12 +187,9 @@ export class MonitorOp implements ServerOp, PVSubscriber {
       return this.#queue.length > 0 && this.#window > 0;
     }
     if (this.#finishing && this.#queue.length === 0) {
-      const out = this.#conn.out;
-      const w = out.begin(Cmd.MONITOR);
-      w.i32(this.ioid);
-      w.u8(Sub.DESTROY);
-      encodeStatus(w, STATUS_OK);
-      out.end();
+      // No final update (Sub.DESTROY): to PVXS and Sluice clients it means "finished for good",
+      // while a closed PV may come back. The DESTROY_CHANNEL that follows makes clients search
+      // again, as with PVXS's SharedPV::close().
       this.#finishing = false;
       this.#conn.removeOp(this.ioid);
     }
