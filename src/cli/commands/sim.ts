@@ -193,7 +193,7 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
   let summary: PublishSummary;
   try {
     const tcpPort = await sim.listen();
-    const host = v.host ?? '0.0.0.0';
+    const host = sim.server.tcpHost; // where it is bound (--host or EPICS_PVAS_INTF_ADDR_LIST)
     const udpPort = sim.server.udpPort;
     say(`serving ${sim.channelName} on ${host}:${tcpPort}`, { event: 'listening', channel: sim.channelName, host, port: tcpPort, udpPort });
     describe(sim, o, say);
