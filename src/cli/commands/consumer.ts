@@ -29,10 +29,10 @@ export const spec = defineCommand({
     'consumer-id-list': s('cid', 'Explicit ids: 1,3,5 or range(first,last+1[,step]); overrides --consumer-id/--n-consumers.', 'LIST'),
     'input-channel': s('ic', 'Input channel (required); * is replaced by the consumer id.', 'NAME'),
     'input-mode': s('im', 'pva (monitor a remote channel), ca (monitor a Channel Access channel), pvas (host the input PV: others put into it), rpc (host an RPC service).', 'MODE', 'pva'),
-    'input-args': s('ia', 'JSON dictionary for the input receiver (accepted for compatibility; unused).', 'JSON'),
+    'input-args': s('ia', "JSON dictionary for the input receiver (only PvaPy's EJFAT one reads it); the processor gets it as config.inputArgs (the JSON text), as in PvaPy.", 'JSON'),
     'output-channel': s('oc', 'Output channel (_ for the default name); none: nothing is published.', 'NAME'),
     'output-mode': s('om', 'pvas (a PV hosted here), pva (put into a remote PV), rpc (call a remote RPC service).', 'MODE', 'pvas'),
-    'output-args': s('oa', 'JSON dictionary for the output publisher (accepted for compatibility; unused).', 'JSON'),
+    'output-args': s('oa', "JSON dictionary for the output publisher (only PvaPy's EJFAT one reads it); the processor gets it as config.outputArgs (the JSON text), as in PvaPy.", 'JSON'),
     'status-channel': s('sc', 'Status PV (_ for the default name).', 'NAME'),
     'control-channel': s('cc', 'Control PV (_ for the default name).', 'NAME'),
     'id-format-spec': s('ifs', 'Python-style format for ids in channel names, e.g. 03d.', 'SPEC'),
@@ -131,6 +131,9 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
     skipInitialUpdates: int(v, 'skip-initial-updates'),
     nSequentialUpdates,
     fieldRequest: v['field-request'] as string,
+    // PvaPy hands both to the processor as given (None when absent); our receivers take no arguments.
+    inputArgs: v['input-args'] ?? null,
+    outputArgs: v['output-args'] ?? null,
   };
   const processor = await loadProcessor({
     file: v['processor-file'],
