@@ -32,6 +32,9 @@ export interface ProcessorLogger {
   info(message: string): void;
   warn(message: string): void;
   error(message: string): void;
+  /** Python logging's names, which processors ported from PvaPy call; the framework's loggers have them. */
+  warning?(message: string): void;
+  critical?(message: string): void;
 }
 
 /** A bounded queue of metadata updates, one per metadata channel (see --metadata-channels). */
@@ -44,7 +47,7 @@ export interface MetadataQueue {
 }
 
 /** The logger a processor has until the framework gives it one (the loader replaces only this one). */
-export const silentLogger: ProcessorLogger = Object.freeze({ debug() {}, info() {}, warn() {}, error() {} });
+export const silentLogger: ProcessorLogger = Object.freeze({ debug() {}, info() {}, warn() {}, error() {}, warning() {}, critical() {} });
 
 export class UserDataProcessor {
   config: ProcessorConfig;

@@ -2,10 +2,11 @@
 // (--processor-class pvapy.hpc.adImageProcessor.AdImageProcessor), and PvaPy's method names on
 // UserDataProcessor and AdImageProcessor, overridable and callable.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { makeLogger } from '../../src/consumer/run.js';
 import { SluiceError } from '../../src/errors.js';
 import * as sluice from '../../src/index.js';
 import { AdImageProcessor } from '../../src/processing/ad-image-processor.js';
@@ -119,4 +120,24 @@ test("AdImageProcessor: PvaPy's reshapeNtNdArray, getNtNdArrayDataFieldKey, gene
   assert.throws(() => p.replaceNtNdArrayImage2D(frame, 9, new Uint16Array(5)), /need 6 elements/);
   assert.throws(() => p.generateNtNdArray2D(1, pixels), /give nx and ny/);
   assert.throws(() => p.generateNtNdArray2D(1, pixels, 3, 2, 'uint16', 'lz4'), /compressed images \(lz4\) are not supported/);
+});
+
+test("the framework's loggers have Python logging's warning() and critical()", async () => {
+  const p = new UserDataProcessor();
+  p.logger.warning?.('silent until the framework sets a logger');
+  assert.equal(typeof p.logger.warning, 'function');
+  const dir = await mkdtemp(join(tmpdir(), 'sluice-log-'));
+  try {
+    const file = join(dir, 'log.txt');
+    const logger = makeLogger('consumer-1', 'warning', file);
+    logger.info('not shown');
+    logger.warning?.('low on disk');
+    logger.critical?.('out of disk');
+    const text = await readFile(file, 'utf8');
+    assert.match(text, /consumer-1 WARNING: low on disk\n/);
+    assert.match(text, /consumer-1 CRITICAL: out of disk\n/);
+    assert.doesNotMatch(text, /not shown/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

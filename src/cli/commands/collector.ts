@@ -40,7 +40,7 @@ export const spec = defineCommand({
     'collector-cache-size': s('ccs', 'Objects held for sorting; <0: 10 x the number of producers (never fewer than the producers).', 'N', '-1'),
     'cache-timeout': s('ct', 'Seconds an object waits for a missing predecessor before it is processed anyway.', 'SEC', '1'),
     'processor-file': s('pf', 'File (.ts, .js, .mjs) with the processor class; .ts needs no build step.', 'FILE'),
-    'processor-class': s('pc', 'Class name in that file, or MODULE:Class, or a built-in processor; default: passthrough.', 'CLASS'),
+    'processor-class': s('pc', 'Class name in that file, or MODULE:Class, or a built-in processor by name or PvaPy class path; default: passthrough.', 'CLASS'),
     'processor-args': s('pa', 'JSON dictionary merged into the processor config.', 'JSON'),
     'oid-field': s('of', 'Field holding the object id (the sort key).', 'FIELD', 'uniqueId'),
     'oid-offset': s('oo', 'Expected id step in the merged stream (for missed ids).', 'N', '1'),

@@ -41,7 +41,7 @@ export const spec = defineCommand({
     'accumulate-objects': s('ao', 'With a receiver queue, wait for this many objects before processing (<=0: no).', 'N', '-1'),
     'accumulation-timeout': s('at', 'Seconds after the last object after which queued objects are processed anyway.', 'SEC', '1'),
     'processor-file': s('pf', 'File (.ts, .js, .mjs) with the processor class; .ts needs no build step.', 'FILE'),
-    'processor-class': s('pc', 'Class name in that file, or MODULE:Class; default: the passthrough processor.', 'CLASS'),
+    'processor-class': s('pc', "Class name in that file, or MODULE:Class, or a built-in processor by name or PvaPy class path (pvapy.hpc.adImageProcessor.AdImageProcessor); default: the passthrough processor.", 'CLASS'),
     'processor-args': s('pa', 'JSON dictionary merged into the processor config.', 'JSON'),
     'oid-field': s('of', 'Field holding the object id.', 'FIELD', 'uniqueId'),
     'oid-offset': s('oo', 'Expected id step between consecutive objects; <=0: derived from the distributor options.', 'N', '0'),
