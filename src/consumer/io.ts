@@ -195,24 +195,29 @@ export class PvasReceiver extends HostedReceiver {
 
 const rpcReplyT = t.struct({ status: t.int, errorMessage: t.string });
 
-/** rpc: an RPC service named after the input channel; each call carries one object. */
+/**
+ * rpc: an RPC service named after the input channel; each call carries one object. The PV holds
+ * the reply to the last call, so that pvinfo, pvget and pvmonitor work on the service too.
+ */
 export class RpcReceiver extends HostedReceiver {
   constructor(server: Server, channel: string) {
     super();
-    const reply = (status: number, errorMessage: string) => ({ type: rpcReplyT, value: { status, errorMessage } });
-    server.addPV(
-      channel,
-      new SharedPV({
-        onRpc: async (_pv, args) => {
-          if (!args.type || args.type.kind !== 'structure') {
-            this.counts.nErrors++;
-            return reply(-1, 'argument is not a structure');
-          }
-          const refused = await this.deliver({ value: args.value as PVStructure, type: args.type });
-          return refused ? reply(-1, refused) : reply(0, '');
-        },
-      }),
-    );
+    const pv: SharedPV = new SharedPV({
+      onRpc: async (_pv, args) => {
+        if (!args.type || args.type.kind !== 'structure') {
+          this.counts.nErrors++;
+          return reply(-1, 'argument is not a structure');
+        }
+        const refused = await this.deliver({ value: args.value as PVStructure, type: args.type });
+        return refused ? reply(-1, refused) : reply(0, '');
+      },
+    });
+    const reply = (status: number, errorMessage: string): { type: StructureDesc; value: PVStructure } => {
+      const last = pv.value;
+      if (last?.['status'] !== status || last['errorMessage'] !== errorMessage) pv.post({ status, errorMessage });
+      return { type: rpcReplyT, value: { status, errorMessage } };
+    };
+    server.addPV(channel, pv.open(rpcReplyT, { status: 0, errorMessage: '' }));
   }
 }
 

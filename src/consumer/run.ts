@@ -37,6 +37,8 @@ export function makeLogger(name: string, level: LogLevel | undefined, file: stri
     info: (m) => emit('info', m),
     warn: (m) => emit('warning', m),
     error: (m) => emit('error', m),
+    warning: (m) => emit('warning', m),
+    critical: (m) => emit('critical', m),
   };
 }
 

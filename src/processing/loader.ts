@@ -17,7 +17,8 @@ export interface LoadProcessorOptions {
   /**
    * --processor-class: with a file, the export to use (default: the default export, or the only
    * exported class). Without a file: `module:ClassName` (a package specifier or a ./relative
-   * path, resolved from cwd), or the name of a processor Sluice exports (`AdImageProcessor`).
+   * path, resolved from cwd), the name of a processor Sluice exports (`AdImageProcessor`), or
+   * PvaPy's class path of it (`pvapy.hpc.adImageProcessor.AdImageProcessor`).
    */
   className?: string;
   /** --processor-args: an object, or its JSON text. */
@@ -42,6 +43,9 @@ const METHODS = [
   'getOutputType',
   'getInputType',
   'updateOutputChannel',
+  'getStatsPvaTypes',
+  'getOutputPvObjectType',
+  'getInputPvObjectType',
 ] as const;
 
 type Constructor = new (config: ProcessorConfig) => unknown;
@@ -141,8 +145,15 @@ async function importFile(file: string, cwd: string): Promise<Namespace> {
   return importUrl(pathToFileURL(path).href, what, path);
 }
 
-/** `module:ClassName`, `module` (default export) or a built-in processor name. */
+/** PvaPy's class path of a processor it ships, e.g. pvapy.hpc.adImageProcessor.AdImageProcessor. */
+const PVAPY_CLASS_PATH = /^pvapy\.hpc\.([A-Za-z_]\w*)\.([A-Za-z_]\w*)$/;
+/** A Python class path (package.module.Class), which PvaPy takes for --processor-class. */
+const PYTHON_CLASS_PATH = /^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*\.[A-Z]\w*$/;
+
+/** `module:ClassName`, `module` (default export), a built-in processor's name or its PvaPy class path. */
 async function importSpecifier(spec: string, cwd: string): Promise<{ what: string; ns: Namespace; className: string | undefined }> {
+  const py = PVAPY_CLASS_PATH.exec(spec);
+  if (py) return pvapyBuiltin(spec, py[1]!, py[2]!);
   const m = /^(.+):([A-Za-z_$][\w$]*)$/.exec(spec);
   const moduleSpec = m ? m[1]! : spec;
   const className = m ? m[2] : undefined;
@@ -151,16 +162,51 @@ async function importSpecifier(spec: string, cwd: string): Promise<{ what: strin
   if (!m && /^[A-Za-z_$][\w$]*$/.test(spec)) return builtin(spec);
   const what = `processor module '${moduleSpec}'`;
   const base = pathToFileURL(cwd.endsWith(sep) ? cwd : cwd + sep).href;
-  return { what, ns: await importUrl(resolveFromSpecifier(moduleSpec, base), what), className };
+  try {
+    return { what, ns: await importUrl(resolveFromSpecifier(moduleSpec, base), what), className };
+  } catch (e) {
+    if (m || !PYTHON_CLASS_PATH.test(spec)) throw e;
+    throw fail(
+      `'${spec}' looks like a Python class path, and Sluice loads TypeScript or JavaScript: port the class and give ` +
+        `its file with --processor-file and its name with --processor-class (${messageOf(e)})`,
+      e,
+    );
+  }
+}
+
+/** The processors PvaPy ships (pvapy.hpc.<module>.<Class>, the module named after the class) that Sluice has too. */
+const PVAPY_BUILTINS = [
+  'UserDataProcessor',
+  'AdImageProcessor',
+  'AdOutputFileProcessor',
+  'Hdf5AdImageWriter',
+  'DataEncryptor',
+  'AdImageDataEncryptor',
+  'DataDecryptor',
+  'AdImageDataDecryptor',
+];
+
+/** pvapy.hpc.<module>.<Class> → Sluice's built-in processor of that name. */
+async function pvapyBuiltin(spec: string, moduleName: string, className: string): Promise<{ what: string; ns: Namespace; className: string }> {
+  const lowerFirst = (n: string): string => n[0]!.toLowerCase() + n.slice(1);
+  if (PVAPY_BUILTINS.includes(className) && moduleName === lowerFirst(className)) return builtin(className);
+  const paths = PVAPY_BUILTINS.map((n) => `pvapy.hpc.${lowerFirst(n)}.${n}`);
+  throw fail(`'${spec}' is not one of the PvaPy processors Sluice has built in (${paths.join(', ')})`);
+}
+
+/** Names of the processor classes Sluice exports. */
+async function builtinNames(): Promise<string[]> {
+  const index = (await import('../index.js')) as unknown as Namespace;
+  return Object.keys(index).filter((k) => {
+    const v = index[k];
+    return isConstructor(v) && (v === UserDataProcessor || v.prototype instanceof UserDataProcessor);
+  });
 }
 
 /** A processor class that Sluice itself exports, e.g. `--processor-class AdImageProcessor`. */
 async function builtin(name: string): Promise<{ what: string; ns: Namespace; className: string }> {
   const index = (await import('../index.js')) as unknown as Namespace;
-  const names = Object.keys(index).filter((k) => {
-    const v = index[k];
-    return isConstructor(v) && (v === UserDataProcessor || v.prototype instanceof UserDataProcessor);
-  });
+  const names = await builtinNames();
   if (!names.includes(name)) {
     throw fail(
       `'${name}' is not a built-in processor (built-in: ${names.join(', ')}); ` +

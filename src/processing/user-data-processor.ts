@@ -3,6 +3,7 @@
 // input object, configure() on a "configure" control command, and stop() at the end. Output is
 // published only by calling updateOutputChannel(), any number of times per input.
 import type { Server } from '../pva/server/server.js';
+import { inferType } from '../pvdata/infer.js';
 import type { ScalarType, StructureDesc } from '../pvdata/types.js';
 import type { PVStructure } from '../pvdata/values.js';
 
@@ -18,6 +19,10 @@ export interface ProcessorConfig {
   skipInitialUpdates?: number;
   nSequentialUpdates?: number;
   fieldRequest?: string;
+  /** --input-args as given (JSON text), null without it: PvaPy passes it on the same way. */
+  inputArgs?: string | null;
+  /** --output-args as given (JSON text), null without it. */
+  outputArgs?: string | null;
   [key: string]: unknown;
 }
 
@@ -27,6 +32,9 @@ export interface ProcessorLogger {
   info(message: string): void;
   warn(message: string): void;
   error(message: string): void;
+  /** Python logging's names, which processors ported from PvaPy call; the framework's loggers have them. */
+  warning?(message: string): void;
+  critical?(message: string): void;
 }
 
 /** A bounded queue of metadata updates, one per metadata channel (see --metadata-channels). */
@@ -39,7 +47,7 @@ export interface MetadataQueue {
 }
 
 /** The logger a processor has until the framework gives it one (the loader replaces only this one). */
-export const silentLogger: ProcessorLogger = Object.freeze({ debug() {}, info() {}, warn() {}, error() {} });
+export const silentLogger: ProcessorLogger = Object.freeze({ debug() {}, info() {}, warn() {}, error() {}, warning() {}, critical() {} });
 
 export class UserDataProcessor {
   config: ProcessorConfig;
@@ -96,9 +104,9 @@ export class UserDataProcessor {
     return {};
   }
 
-  /** pvData scalar types of the user statistics that go into the status PV's userStats. */
+  /** pvData scalar types of the user statistics that go into the status PV's userStats (default: getStatsPvaTypes()). */
   getStatsTypes(): Record<string, ScalarType> {
-    return {};
+    return this.getStatsPvaTypes();
   }
 
   /**
@@ -107,13 +115,16 @@ export class UserDataProcessor {
    * not known yet: the framework then hosts the output PV unopened (clients can connect and wait)
    * and the processor calls openOutputChannel(type) once it knows the type.
    */
-  getOutputType(_firstInput: PVStructure, inputType: StructureDesc): StructureDesc | null | undefined {
-    return inputType;
+  getOutputType(firstInput: PVStructure, inputType: StructureDesc): StructureDesc | null | undefined {
+    const t = this.getOutputPvObjectType(firstInput);
+    if (t === firstInput) return inputType;
+    if (t === null || t === undefined || isStructureDesc(t)) return t;
+    return inferType(t) as StructureDesc; // a value given as a template, as in PvaPy
   }
 
-  /** Type of the input PV hosted locally in the `pvas` input mode (others put into it). */
+  /** Type of the input PV hosted locally in the `pvas` input mode (default: getInputPvObjectType()). */
   getInputType(): StructureDesc | null {
-    return null;
+    return this.getInputPvObjectType();
   }
 
   /**
@@ -132,4 +143,35 @@ export class UserDataProcessor {
   updateOutputChannel(value: PVStructure): void {
     this.publisher?.(value);
   }
+
+  // PvaPy's names, so that a processor ported from Python keeps its method names. The framework
+  // calls getStatsTypes(), getInputType() and getOutputType(), whose defaults call these: a
+  // subclass may override either name.
+
+  /** PvaPy's getStatsPvaTypes(): the types of the user statistics ('uint', 'double'...). */
+  getStatsPvaTypes(): Record<string, ScalarType> {
+    return {};
+  }
+
+  /** PvaPy's getInputPvObjectType(): the type of the input PV in the `pvas` input mode. */
+  getInputPvObjectType(): StructureDesc | null {
+    return null;
+  }
+
+  /**
+   * PvaPy's getOutputPvObjectType(): the first input itself (the default) means the input's type;
+   * otherwise a type, a value whose type is inferred, null (no output PV) or undefined (not yet).
+   */
+  getOutputPvObjectType(pvObject: PVStructure): StructureDesc | PVStructure | null | undefined {
+    return pvObject;
+  }
+
+  /** PvaPy's name of `server`. */
+  get pvaServer(): Server | null {
+    return this.server;
+  }
+}
+
+function isStructureDesc(v: StructureDesc | PVStructure): v is StructureDesc {
+  return v['kind'] === 'structure' && Array.isArray(v['fields']) && typeof v['id'] === 'string';
 }

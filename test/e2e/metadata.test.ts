@@ -53,7 +53,7 @@ test('metadata association: frames get the metadata posted with them, as attribu
   t.after(() => (xs.close(), out.close(), image.close()));
   assert.equal(await sim.exited, 0, sim.stderr());
   assert.equal(await triggered, 7, 'the notify PV got the value');
-  assert.match(sim.stderr(), /notified md:trigger = 7/);
+  assert.match(sim.stdout(), /^Set notification PV md:trigger to 7$/m);
 
   // x values by time stamp, as posted.
   const xByTime = new Map<string, number>();

@@ -128,7 +128,7 @@ test('-fps 1000 -rt 1 publishes 1000 frames at about 1000 fps', { timeout: TEST_
 });
 
 test('-fps 0 --lossless: a pipelined client receives every frame', { timeout: TEST_TIMEOUT }, async (t) => {
-  const args = ['-nx', '128', '-ny', '128', '-fps', '0', '--lossless', '-rt', '1', '--wait-clients', '1', '-std', '0', '-shd', '1', '--json'];
+  const args = ['-nx', '128', '-ny', '128', '-fps', '0', '--lossless', '-rt', '1', '-rp', '0', '--wait-clients', '1', '-std', '0', '-shd', '1', '--json'];
   const p = start(t, ['sim', '--port', '0', '--host', '127.0.0.1', ...args]);
   const port = Number((await p.line(/^\{"event":"listening","channel":"pvapy:image","host":"127\.0\.0\.1","port":(\d+)/))[1]);
   const c = collect(client(t, port).monitor('pvapy:image', { queueSize: 100, pipeline: true }));
@@ -145,7 +145,7 @@ test('-fps 0 --lossless: a pipelined client receives every frame', { timeout: TE
 
 test('sluice monitor --stats measures the stream; metadata PVs carry the frame time stamps', { timeout: TEST_TIMEOUT }, async (t) => {
   const meta = ['-mpv', 'pva://TST:m1,pva://TST:m2'];
-  const { p, port } = await sim(t, '-nx', '64', '-ny', '64', '-fps', '200', '-rt', '0', '--wait-clients', '1', '-std', '0', ...meta);
+  const { p, port } = await sim(t, '-nx', '64', '-ny', '64', '-fps', '200', '-rt', '0', '-rp', '200', '--wait-clients', '1', '-std', '0', ...meta);
   await p.line(/^metadata PVs: TST:m1, TST:m2$/);
   const mon = start(t, ['monitor', '--stats', '--json', '-n', '300', 'pvapy:image'], envFor(port));
   assert.equal(await mon.exited, 0, mon.stderr());

@@ -47,7 +47,7 @@ export const spec = defineCommand({
       '0',
     ),
     'processor-file': s('pf', 'File (.ts, .js, .mjs) with the processor class; .ts needs no build step.', 'FILE'),
-    'processor-class': s('pc', 'Class name in that file, or MODULE:Class, or a built-in processor; default: passthrough.', 'CLASS'),
+    'processor-class': s('pc', 'Class name in that file, or MODULE:Class, or a built-in processor by name or PvaPy class path; default: passthrough.', 'CLASS'),
     'processor-args': s('pa', 'JSON dictionary merged into the processor config.', 'JSON'),
     'oid-field': s('of', 'Field holding the object id (the sort key).', 'FIELD', 'uniqueId'),
     'oid-offset': s('oo', 'Expected id step in the merged stream (for missed ids).', 'N', '1'),

@@ -31,10 +31,10 @@ export const spec = defineCommand({
     'consumer-id-list': s('cid', 'Explicit ids (at most 256, each 0 to 2^32-1): 1,3,5 or range(first,last+1[,step]); overrides --consumer-id/--n-consumers.', 'LIST'),
     'input-channel': s('ic', 'Input channel (required); * is replaced by the consumer id.', 'NAME'),
     'input-mode': s('im', 'pva (monitor a remote channel), ca (monitor a Channel Access channel), pvas (host the input PV: others put into it), rpc (host an RPC service).', 'MODE', 'pva'),
-    'input-args': s('ia', 'JSON dictionary for the input receiver (accepted for compatibility; unused).', 'JSON'),
+    'input-args': s('ia', "JSON dictionary for the input receiver (only PvaPy's EJFAT one reads it); the processor gets it as config.inputArgs (the JSON text), as in PvaPy.", 'JSON'),
     'output-channel': s('oc', 'Output channel (_ for the default name); none: nothing is published.', 'NAME'),
     'output-mode': s('om', 'pvas (a PV hosted here), pva (put into a remote PV), rpc (call a remote RPC service).', 'MODE', 'pvas'),
-    'output-args': s('oa', 'JSON dictionary for the output publisher (accepted for compatibility; unused).', 'JSON'),
+    'output-args': s('oa', "JSON dictionary for the output publisher (only PvaPy's EJFAT one reads it); the processor gets it as config.outputArgs (the JSON text), as in PvaPy.", 'JSON'),
     'status-channel': s('sc', 'Status PV (_ for the default name).', 'NAME'),
     'control-channel': s('cc', 'Control PV (_ for the default name).', 'NAME'),
     'id-format-spec': s('ifs', 'Python-style format for ids in channel names, e.g. 03d.', 'SPEC'),
@@ -49,7 +49,7 @@ export const spec = defineCommand({
     ),
     'accumulation-timeout': s('at', 'Seconds after the last object after which queued objects are processed anyway.', 'SEC', '1'),
     'processor-file': s('pf', 'File (.ts, .js, .mjs) with the processor class; .ts needs no build step.', 'FILE'),
-    'processor-class': s('pc', 'Class name in that file, or MODULE:Class; default: the passthrough processor.', 'CLASS'),
+    'processor-class': s('pc', "Class name in that file, or MODULE:Class, or a built-in processor by name or PvaPy class path (pvapy.hpc.adImageProcessor.AdImageProcessor); default: the passthrough processor.", 'CLASS'),
     'processor-args': s('pa', 'JSON dictionary merged into the processor config.', 'JSON'),
     'oid-field': s('of', 'Field holding the object id.', 'FIELD', 'uniqueId'),
     'oid-offset': s('oo', 'Expected id step between consecutive objects; <=0: derived from the distributor options.', 'N', '0'),
@@ -153,6 +153,9 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
     skipInitialUpdates: int(v, 'skip-initial-updates'),
     nSequentialUpdates,
     fieldRequest: v['field-request'] as string,
+    // PvaPy hands both to the processor as given (None when absent); our receivers take no arguments.
+    inputArgs: v['input-args'] ?? null,
+    outputArgs: v['output-args'] ?? null,
   };
   const processor = await loadProcessor({
     file: v['processor-file'],

@@ -102,7 +102,7 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
   });
   const tcpPort = await server.listen();
   try {
-    ctx.out(`listening on ${args.values.host ?? '0.0.0.0'}:${tcpPort}`);
+    ctx.out(`listening on ${server.tcpHost}:${tcpPort}`);
     if (server.udpPort) ctx.out(`answering searches on UDP port ${server.udpPort}`);
     for (const p of pvs) {
       const typeText = `${p.spec.valueType}${p.spec.array ? '[]' : ''}`;

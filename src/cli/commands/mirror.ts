@@ -72,7 +72,7 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
   const counters = () => entries.filter((e) => mirror.has(e.mirrorName)).map((e) => ({ name: e.mirrorName, ...mirror.counters(e.mirrorName) }));
   try {
     const tcpPort = await server.listen();
-    ctx.out(`serving mirror channels on ${v.host ?? '0.0.0.0'}:${tcpPort}`);
+    ctx.out(`serving mirror channels on ${server.tcpHost}:${tcpPort}`);
     for (const e of entries) {
       ctx.out(
         `Adding mirror channel ${e.mirrorName} using source ${e.sourceName} (provider type: ${e.provider}; ` +

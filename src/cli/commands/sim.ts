@@ -1,13 +1,13 @@
 // sluice sim: PvaPy's pvapy-ad-sim-server, for generated frames and frames from files (NumPy,
-// HDF5, TIFF, raw binary). Same option names (long and multi-letter short ones), defaults chosen
-// for tests and benchmarks rather than PvaPy's slow ones, and the same progress and summary
-// lines, so scripts written for PvaPy keep working.
+// HDF5, TIFF, raw binary). Same option names (long and multi-letter short ones), PvaPy's
+// defaults, and the same progress and summary lines, so scripts written for PvaPy keep working.
 import { describeLayout, frameXY } from '../../formats/frame-file.js';
 import { AdSimServer, parseMetadataPvs, type SimEvent, type SimSummary } from '../../sim/ad-sim-server.js';
 import { FrameCache } from '../../sim/frame-cache.js';
 import { FileFrames, openFileFrames, type FileInputOptions } from '../../sim/file-source.js';
 import { isSimDatatype, SIM_DATATYPES } from '../../sim/frames.js';
 import { CaClient } from '../../ca/client.js';
+import { ReportWriter } from '../../consumer/report.js';
 import { buildPut } from './put.js';
 import { SluiceError } from '../../errors.js';
 import { CODECS, isCodecName } from '../../pvdata/nt/codec/index.js';
@@ -36,10 +36,10 @@ export const spec = defineCommand({
     'are read ahead while publishing, each served once, and the run ends after the last. ' +
     '-nx, -ny, -dt, -mn, -mx and --seed apply to generated frames only. ' +
     'The first line printed is "serving CHANNEL on HOST:PORT". ' +
-    'Defaults differ from PvaPy (20 fps kept; PvaPy: 300 s runtime, 10 s start and shutdown delays, a report every frame): ' +
-    'runtime 60 s, start and shutdown delays 1 s, about one report a second. ' +
+    "Defaults are PvaPy's: 20 fps for 300 s after a 10 s start delay, a progress line every frame (redrawn in place " +
+    'on a terminal unless -dc), 10 s shutdown delay; tests and scripts usually want -std 0 -shd 0 or --wait-clients. ' +
     '--compressor publishes the frames compressed as areaDetector\'s NDPluginCodec does (lz4, lz4hdf5, bslz4, blosc, zlib). ' +
-    'The notify PV and --hdf-compression-mode are refused. See docs/sim.md.',
+    '--hdf-compression-mode is refused. See docs/sim.md.',
   options: {
     version: { type: 'boolean', short: 'v', description: "Print Sluice's version and exit (PvaPy's -v)." },
     'channel-name': { type: 'string', short: 'cn', value: 'NAME', description: 'PVA channel for the frames.', default: 'pvapy:image' },
@@ -67,19 +67,10 @@ export const spec = defineCommand({
       '1000',
     ),
     'frame-rate': num('fps', 'FPS', 'Frames per second; <= 0 publishes as fast as possible.', '20'),
-    // Defaults that differ from PvaPy's are applied in readOptions, so the help can name both.
-    runtime: num('rt', 'SEC', 'Seconds of publishing from the first frame; <= 0 until Ctrl-C (default: 60; PvaPy: 300).'),
-    'report-period': num(
-      'rp',
-      'N',
-      'Print a progress line every N frames; <= 0 never (default: about one a second, i.e. FPS frames, or 50000 with -fps 0; PvaPy: 1).',
-    ),
-    'start-delay': num('std', 'SEC', 'Seconds before the first frame, for clients to connect (default: 1; PvaPy: 10).'),
-    'shutdown-delay': num(
-      'shd',
-      'SEC',
-      'Seconds between the last frame and the end of the channel, for clients to drain (default: 1; PvaPy: 10).',
-    ),
+    runtime: num('rt', 'SEC', 'Seconds of publishing from the first frame; <= 0 until Ctrl-C.', '300'),
+    'report-period': num('rp', 'N', 'Print a progress line every N frames; <= 0 never.', '1'),
+    'start-delay': num('std', 'SEC', 'Seconds before the first frame, for clients to connect.', '10'),
+    'shutdown-delay': num('shd', 'SEC', 'Seconds between the last frame and the end of the channel, for clients to drain.', '10'),
     'metadata-pv': {
       type: 'string',
       short: 'mpv',
@@ -90,7 +81,11 @@ export const spec = defineCommand({
         'ca://NAME or a bare name on a Channel Access server (EPICS_CA_SERVER_PORT, default 5064): ' +
         'a random value in [0,1) with the time stamp of each frame, posted before it.',
     },
-    'disable-curses': { type: 'boolean', short: 'dc', description: 'Accepted for PvaPy compatibility: progress is always plain text.' },
+    'disable-curses': {
+      type: 'boolean',
+      short: 'dc',
+      description: "Print every progress line; without it, on a terminal, the progress line is redrawn in place (PvaPy's curses screen).",
+    },
     lossless: {
       type: 'boolean',
       description:
@@ -162,7 +157,9 @@ export const spec = defineCommand({
       type: 'string',
       short: 'npv',
       value: 'PV',
-      description: 'A PV to put --notify-pv-value into when publishing starts (e.g. to start a real detector): ca://NAME or a bare name over Channel Access, pva://NAME over pvAccess.',
+      description:
+        'A Channel Access PV to put --notify-pv-value into at start-up, before the start delay (e.g. 13PVA1:cam1:Acquire ' +
+        'to start a real detector); ca://NAME is the same, pva://NAME puts over pvAccess instead.',
     },
     'notify-pv-value': { type: 'string', short: 'nvl', value: 'V', description: 'The value put into --notify-pv.', default: '1' },
     ...accessOptions,
@@ -170,10 +167,10 @@ export const spec = defineCommand({
   maxPositionals: 0,
   examples: [
     'sluice sim -cn pvapy:image -nx 128 -ny 128 -dt uint8 -rt 60 -fps 1',
-    'sluice sim -if frames.npy -fps 100 -rt 0',
+    'sluice sim -if frames.npy -fps 100 -rt 0 -rp 100',
     'sluice sim -id scans/ -hds /entry/data/data -cs 100 -fps 0 --lossless --wait-clients 1',
     'sluice sim -nx 128 -ny 128 -fps 10000 -rp 10000 -mpv pva://x,pva://y',
-    'sluice sim -fps 0 --lossless --wait-clients 1 -rt 10 --port 0',
+    'sluice sim -fps 0 --lossless --wait-clients 1 -rt 10 -std 0 -shd 1 -rp 0 --port 0',
   ],
 });
 
@@ -198,13 +195,10 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
   } catch (err) {
     throw usage(err);
   }
+  const screen = progressScreen(process.stdout, v);
   let sim: AdSimServer;
   try {
-    const notify = notifier(v['notify-pv'], v['notify-pv-value'] as string, ctx);
-    const onEvent = (e: SimEvent): void => {
-      report(e, say);
-      if (e.kind === 'started') notify?.();
-    };
+    const onEvent = (e: SimEvent): void => report(e, say, screen);
     const caServerOptions = { env: ctx.env, ...(v.host ? { host: v.host } : {}), ...(access ? { access } : {}) };
     sim = new AdSimServer({ ...o, ...(fileFrames ? { frames: fileFrames } : {}), serverOptions, caServerOptions, onEvent });
   } catch (err) {
@@ -218,12 +212,14 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
   let summary: SimSummary;
   try {
     const tcpPort = await sim.listen();
-    const host = v.host ?? '0.0.0.0';
+    const host = sim.server.tcpHost; // where it is bound (--host or EPICS_PVAS_INTF_ADDR_LIST)
     const udpPort = sim.server.udpPort;
     say(`serving ${sim.channelName} on ${host}:${tcpPort}`, { event: 'listening', channel: sim.channelName, host, port: tcpPort, udpPort });
     describe(sim, o, say);
+    if (v['notify-pv']) await notify(v['notify-pv'], v['notify-pv-value'] as string, ctx, say);
     summary = await sim.run(ctx.signal);
   } finally {
+    screen?.release();
     await sim.close(); // already done unless listen() failed
   }
   // PvaPy's three summary lines.
@@ -259,7 +255,16 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
 
 type Say = (text: string, obj: Record<string, unknown>) => void;
 
-function report(e: SimEvent, say: Say): void {
+/**
+ * PvaPy's curses screen, on a terminal and without -dc (or --json): each progress line (and the
+ * line saying why publishing stopped) replaces the previous one. Null: every line is printed.
+ */
+export function progressScreen(stream: NodeJS.WriteStream, v: { 'disable-curses'?: boolean; json?: boolean }): ReportWriter | null {
+  return !v['disable-curses'] && !v.json && stream.isTTY === true ? new ReportWriter(stream, true) : null;
+}
+
+function report(e: SimEvent, sayLine: Say, screen: ReportWriter | null): void {
+  const say: Say = screen && (e.kind === 'progress' || e.kind === 'stopped') ? (text) => screen.write(text) : sayLine;
   switch (e.kind) {
     case 'waiting':
       return say(`waiting for ${e.clients} client${e.clients === 1 ? '' : 's'} to monitor the channel`, {
@@ -387,21 +392,36 @@ function readInput(v: Values, colorMode: number, ctx: CliContext): FileInputOpti
   };
 }
 
-/** --notify-pv: put the value when publishing starts; a failure is reported, not fatal. */
-function notifier(pv: string | undefined, value: string, ctx: CliContext): (() => void) | null {
-  if (!pv) return null;
+/**
+ * --notify-pv, as PvaPy does it: once at start-up, before the start delay, over Channel Access
+ * (pva://NAME over pvAccess); the outcome is printed, a failure does not stop the simulator.
+ */
+async function notify(pv: string, value: string, ctx: CliContext, say: Say): Promise<void> {
   const pva = /^pva:\/\/(.+)$/.exec(pv);
-  return () => {
-    const done = (err?: unknown): void => ctx.err(err ? `warning: --notify-pv ${pv}: ${(err as Error).message}` : `notified ${pv} = ${value}`);
+  const name = pva ? (pva[1] as string) : pv.replace(/^ca:\/\//, '');
+  try {
     if (pva) {
       const client = new Client({ env: ctx.env });
-      const warn = (text: string): void => ctx.err(`warning: --notify-pv ${pv}: ${text}`);
-      client.put(pva[1] as string, (cur) => buildPut(cur.type, cur.value, [value], warn)).then(() => done(), done).finally(() => client.close());
+      const problems: string[] = [];
+      try {
+        await client.put(name, (cur) => buildPut(cur.type, cur.value, [value], (text) => problems.push(text)));
+      } finally {
+        client.close();
+      }
+      if (problems.length) throw new Error(problems.join('; '));
     } else {
       const client = new CaClient({ env: ctx.env });
-      client.put(pv.replace(/^ca:\/\//, ''), value).then(() => done(), done).finally(() => client.close());
+      try {
+        await client.put(name, value);
+      } finally {
+        client.close();
+      }
     }
-  };
+    say(`Set notification PV ${pv} to ${value}`, { event: 'notified', pv, value });
+  } catch (err) {
+    const message = (err as Error).message;
+    say(`Could not set notification PV ${pv} to ${value}: ${message}`, { event: 'notified', pv, value, error: message });
+  }
 }
 
 function refuseUnsupported(v: Values): void {
@@ -434,10 +454,6 @@ function readOptions(v: Values) {
     throw new UsageError(`--metadata-pv: ${(err as Error).message}`);
   }
   const optional = (text: string | undefined, option: string) => (text === undefined ? {} : { [option]: number(text, `--${option}`) });
-  // About one line a second unless told otherwise (PvaPy: a line per frame).
-  const autoPeriod = fps > 0 ? Math.max(1, Math.round(fps)) : 50_000;
-  const reportPeriod =
-    v['report-period'] === undefined ? autoPeriod : ranged(v['report-period'], 'report-period', { min: 0, max: MAX_COUNT, integer: true, note: '<= 0: never' });
   const channelName = v['channel-name'] as string;
   if (channelName.trim() === '') throw new UsageError('--channel-name must not be empty');
   const seconds = (text: string, name: string, note?: string): number =>
@@ -455,10 +471,10 @@ function readOptions(v: Values) {
     nFrames: ranged(v['n-frames'], 'n-frames', { min: 0, max: MAX_COUNT, integer: true, note: '<= 0: fill the cache, or all frames of the files' }),
     cacheSize: ranged(v['cache-size'], 'cache-size', { min: 1, max: MAX_QUEUE, integer: true }),
     fps,
-    runtime: seconds(v.runtime ?? '60', 'runtime', '<= 0: until Ctrl-C'),
-    reportPeriod,
-    startDelay: seconds(v['start-delay'] ?? '1', 'start-delay'),
-    shutdownDelay: seconds(v['shutdown-delay'] ?? '1', 'shutdown-delay'),
+    runtime: seconds(v.runtime as string, 'runtime', '<= 0: until Ctrl-C'),
+    reportPeriod: ranged(v['report-period'], 'report-period', { min: 0, max: MAX_COUNT, integer: true, note: '<= 0: never' }),
+    startDelay: seconds(v['start-delay'] as string, 'start-delay'),
+    shutdownDelay: seconds(v['shutdown-delay'] as string, 'shutdown-delay'),
     lossless: v.lossless ?? false,
     waitClients: v['wait-clients'] === undefined ? 0 : ranged(v['wait-clients'], 'wait-clients', { min: 0, max: MAX_QUEUE, integer: true }),
     ...(v['wait-timeout'] === undefined ? {} : { waitTimeout: seconds(v['wait-timeout'], 'wait-timeout', '<= 0: forever') }),

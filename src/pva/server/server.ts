@@ -268,6 +268,12 @@ export class Server {
     return a && typeof a === 'object' ? a.port : 0;
   }
 
+  /** Address the TCP listener is bound to: 0.0.0.0 (or ::) for every interface, '' before listen(). */
+  get tcpHost(): string {
+    const a = this.#net?.address();
+    return a && typeof a === 'object' ? a.address : '';
+  }
+
   async close(): Promise<void> {
     const net = this.#net;
     this.#net = null;
