@@ -18,7 +18,7 @@ export const versionOption = { type: 'boolean', short: 'V', description: 'Print 
 export const debugOption = {
   type: 'boolean',
   short: 'd',
-  description: 'Debug output on stderr: the client configuration, and each channel as it connects (with its server) or disconnects.',
+  description: 'Debug lines on stderr: the EPICS_* settings in effect and the server each PV was reached on (monitor: each connect and disconnect).',
 } as const satisfies OptionSpec;
 
 export const modeOption = {

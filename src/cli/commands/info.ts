@@ -48,6 +48,7 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
         return;
       }
       const { type, server } = r.value;
+      debug(`${name}: described by ${server || 'an unknown server'}`);
       if (args.values.json) {
         ctx.out(JSON.stringify({ name, server, type }));
         return;

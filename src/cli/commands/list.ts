@@ -38,7 +38,7 @@ export const spec = defineCommand({
     },
     json: jsonOption,
     quiet: { type: 'boolean', short: 'q', description: 'Do not report that no server answered.' },
-    debug: debugOption,
+    debug: { ...debugOption, description: 'Debug lines on stderr: the EPICS_PVA_* settings in effect and, with -p, the UDP port listened on.' },
     verbose: { type: 'boolean', short: 'v', description: 'Same as -d (pvxlist -v).' },
     format: { type: 'string', short: 'F', value: 'OFS', description: 'Accepted and ignored, as pvlist does.' },
     version: versionOption,
