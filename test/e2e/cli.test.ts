@@ -270,6 +270,10 @@ test("pvget's options: -M raw|nt|json, -R, -F tree, -v alike; -t -i -n -q -c -F 
   assert.ok(m, json.out);
   assert.equal((JSON.parse(m[1] as string) as PVStructure)['value'], 1.5);
   assert.match((await run(t, ['get', '-V'], env)).out, /^sluice \d+\.\d+\.\d+/);
+  const monitoring = start(t, ['get', '-m', 'TST:ao'], env); // pvget -m is pvmonitor
+  await monitoring.line(/^TST:ao \S+ \S+  1\.5 $/);
+  monitoring.kill('SIGINT');
+  assert.equal(await monitoring.exited, 0, monitoring.stderr());
   const debug = await run(t, ['get', '-d', 'TST:ao'], env);
   assert.equal(debug.out, plain.out);
   assert.match(debug.err, /^debug: provider pva; .*EPICS_PVA_NAME_SERVERS=127\.0\.0\.1:\d+/m);
@@ -339,8 +343,9 @@ test('-p ca: get, put, monitor and info over Channel Access', { timeout: TEST_TI
   assert.match(notValue.err, /Channel Access writes only the value field/);
   const mon = await run(t, ['monitor', '-p', 'ca', '--count', '1', 'CA:x'], env);
   assert.match(mon.out, /^CA:x \S+ \S+  4 \n$/);
-  const info = await run(t, ['info', '-p', 'ca', 'CA:x'], env);
-  assert.match(info.out, new RegExp(`^CA:x\\nServer: 127\\.0\\.0\\.1:${server.tcpPort}\\nType:\\n {4}epics:nt/NTScalar:1\\.0\\n {8}double value\\n`));
+  const info = await run(t, ['info', '-p', 'ca', '-D', 'CA:x'], env);
+  assert.match(info.out, /^Host: \S+\n(Interface: .*\n)+(EPICS_.*\n)+CA:x\n/); // -D: pvxinfo's troubleshooting lines first
+  assert.match(info.out.slice(info.out.indexOf('CA:x\n')), new RegExp(`^CA:x\\nServer: 127\\.0\\.0\\.1:${server.tcpPort}\\nType:\\n {4}epics:nt/NTScalar:1\\.0\\n {8}double value\\n`));
 });
 
 test('put -q prints only the new value, as pvput -q', { timeout: TEST_TIMEOUT }, async (t) => {
