@@ -111,3 +111,8 @@ export function debugEnvironment(log: (line: string) => void, env: NodeJS.Proces
   const set = Object.keys(env).filter((k) => k.startsWith(prefix)).sort();
   log(`provider ${provider}; ${set.length ? set.map((k) => `${k}=${env[k]}`).join(' ') : `no ${prefix}* variable set (defaults apply)`}`);
 }
+
+/** Channel Access has no pvRequest: say so rather than ignore -r silently. */
+export function warnIgnoredRequest(ctx: CliContext, provider: Provider, request: string | undefined): void {
+  if (provider === 'ca' && request) ctx.err('warning: -r is ignored with -p ca (Channel Access has no pvRequest)');
+}

@@ -335,6 +335,9 @@ test('-p ca: get, put, monitor and info over Channel Access', { timeout: TEST_TI
   const get = await run(t, ['get', '-p', 'ca', 'CA:x'], env);
   assert.equal(get.code, 0, get.err);
   assert.match(get.out, /^CA:x \S+ \S+  2\.5 \n$/);
+  const withRequest = await run(t, ['get', '-p', 'ca', '-r', 'field(value)', 'CA:x'], env);
+  assert.equal(withRequest.out, get.out);
+  assert.match(withRequest.err, /-r is ignored with -p ca/);
   const put = await run(t, ['put', '-p', 'ca', 'CA:x', '4'], env);
   assert.equal(put.code, 0, put.err);
   assert.match(put.out, /^Old : \S+ \S+  2\.5 \nNew : \S+ \S+  4 \n$/);

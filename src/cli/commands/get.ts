@@ -19,6 +19,7 @@ import {
   rawOption,
   verbosityOption,
   versionOption,
+  warnIgnoredRequest,
 } from '../tool-options.js';
 
 export const spec = defineCommand({
@@ -65,6 +66,7 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
   const request = parsePVRequest(args.values.request ?? ''); // a bad -r is a usage error (exit 2)
   const out = outputChoice(args.values);
   const provider = providerOf(args.values.provider);
+  warnIgnoredRequest(ctx, provider, args.values.request);
   const debug = debugLog(ctx, args.values.debug);
   debugEnvironment(debug, ctx.env, provider);
   const names = args.positionals;

@@ -20,6 +20,7 @@ import {
   pvgetIgnored,
   rawOption,
   versionOption,
+  warnIgnoredRequest,
   type OutputChoice,
 } from '../tool-options.js';
 
@@ -89,6 +90,7 @@ export async function run(args: Args, ctx: CliContext): Promise<number> {
   const count = args.values.count === undefined ? Infinity : parseCount(args.values.count, '--count');
   const out = outputChoice(args.values);
   const provider = providerOf(args.values.provider);
+  warnIgnoredRequest(ctx, provider, args.values.request);
   const debug = debugLog(ctx, args.values.debug);
   debugEnvironment(debug, ctx.env, provider);
   const names = args.positionals;

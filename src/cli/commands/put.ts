@@ -23,6 +23,7 @@ import {
   rawOption,
   verbosityOption,
   versionOption,
+  warnIgnoredRequest,
 } from '../tool-options.js';
 import { fromJSON, fromText, nest, parseJSONText, toArray, toScalar } from '../parse-value.js';
 
@@ -75,6 +76,7 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
   const request = parsePVRequest(args.values.request ?? '');
   const out = outputChoice(args.values);
   const provider = providerOf(args.values.provider);
+  warnIgnoredRequest(ctx, provider, args.values.request);
   const debug = debugLog(ctx, args.values.debug);
   debugEnvironment(debug, ctx.env, provider);
   const [name, ...words] = args.positionals as [string, ...string[]];
