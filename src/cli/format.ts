@@ -169,7 +169,8 @@ function formatTable(type: StructureDesc, value: PVStructure, meta: string | nul
   const labels = vt.fields.map((m, i) => (given[i] === undefined ? m.name : csvCell(given[i] as string)));
   const rows = Math.min(...cols.map((c) => c.length));
   const cut = limit > 0 && rows > limit ? limit : rows;
-  const widths = labels.map((l, i) => Math.max(l.length, ...(cols[i] as string[]).slice(0, cut).map((s) => s.length)));
+  // A loop, not Math.max(...cells): a table of a million rows must not overflow the stack.
+  const widths = labels.map((l, i) => (cols[i] as string[]).slice(0, cut).reduce((w, c) => Math.max(w, c.length), l.length));
   const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i] as number)).join(' ');
   const out: string[] = [];
   if (meta !== null) out.push(meta);

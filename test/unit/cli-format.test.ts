@@ -45,3 +45,11 @@ test('the NT form and the raw form have pvget spacing', () => {
   const tab = nttable.create({ n: new Int32Array([1, 22]), s: ['x,y', 'q"'] });
   assert.equal(formatNT(tab.type, tab.value), [' n     s', ' 1 "x,y"', '22 "q"""'].join('\n'));
 });
+
+test('a table of a million rows prints without overflowing the stack', () => {
+  const n = 1_000_000;
+  const tab = nttable.create({ i: Int32Array.from({ length: n }, (_, k) => k) });
+  const text = formatNT(tab.type, tab.value, { arrayLimit: 2 }) ?? '';
+  assert.deepEqual(text.split('\n'), ['i', '0', '1', '...']);
+  assert.equal((formatNT(tab.type, tab.value) ?? '').split('\n').length, n + 1);
+});
