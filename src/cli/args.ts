@@ -97,7 +97,7 @@ export function parseCommandArgs<O extends OptionSpecs>(spec: CommandSpec<O>, ar
     if (values[name] === undefined && o.default !== undefined) values[name] = o.default;
   }
   const positionals = parsed.positionals.map(restore);
-  if (!values['help']) {
+  if (!values['help'] && values['version'] !== true) {
     const min = spec.minPositionals ?? 0;
     if (positionals.length < min) throw new UsageError(`missing arguments (usage: sluice ${spec.name} ${spec.usage[0]})`);
     if (spec.maxPositionals !== undefined && positionals.length > spec.maxPositionals) {

@@ -2,6 +2,7 @@
 // does: a SEARCH naming no channel, with the "reply required" flag, sent three times to every
 // search address, collecting the replies (one entry per server GUID). DirectClient talks to one
 // given server without searching, as pvlist does to call a server's "server" PV.
+// listenForBeacons is pvxlist -p: it only listens for the beacons servers send.
 import dgram from 'node:dgram';
 import { Client } from '../pva/client/client.js';
 import { interfaceBroadcasts, type ClientConfig } from '../pva/config.js';
@@ -65,6 +66,40 @@ export async function discoverServers(config: ClientConfig, waitMs: number): Pro
     await new Promise<void>((r) => sock.close(() => r()));
   }
   return [...found.values()];
+}
+
+/**
+ * pvxlist -p: listen on the UDP port of beacons (shared with other listeners on this host)
+ * until `signal` aborts, reporting each server the first time one of its beacons arrives.
+ */
+export async function listenForBeacons(port: number, onServer: (s: FoundServer) => void, signal: AbortSignal): Promise<number> {
+  const seen = new Set<string>();
+  const sock = dgram.createSocket({ type: 'udp4', reuseAddr: true });
+  sock.on('message', (msg, rinfo) => {
+    const parsed = safeParseDatagram(msg);
+    if (!parsed.ok) return;
+    for (const m of parsed.messages) {
+      if (m.kind !== 'beacon') continue;
+      const guid = guidToHex(m.body.guid);
+      if (seen.has(guid)) continue;
+      seen.add(guid);
+      const address = `${isAnyAddress(m.body.serverAddress) ? rinfo.address : m.body.serverAddress}:${m.body.serverPort}`;
+      onServer({ guid, version: m.header.version, protocol: m.body.protocol, addresses: [address] });
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    sock.once('error', reject);
+    sock.bind(port, () => {
+      sock.off('error', reject);
+      resolve();
+    });
+  });
+  sock.on('error', () => undefined);
+  const bound = sock.address().port;
+  const close = () => sock.close();
+  if (signal.aborted) close();
+  else signal.addEventListener('abort', close, { once: true });
+  return bound;
 }
 
 /** A client whose channels all go to one server, whatever its search would say (pvlist HOST:PORT). */

@@ -9,48 +9,12 @@ import { Server } from '../../src/pva/server/server.js';
 import { SharedPV } from '../../src/pva/server/shared-pv.js';
 import { ntenum, ntndarray, ntscalar, nttable } from '../../src/pvdata/nt/index.js';
 import type { PVStructure } from '../../src/pvdata/values.js';
-import { startCli, type CliProcess } from '../helpers/cli.js';
+import { envFor, mailbox, run, start } from '../helpers/cli-session.js';
 
 const DOCS = fileURLToPath(new URL('../../../docs/cli.md', import.meta.url));
 const TEST_TIMEOUT = 30_000;
 /** In-process servers: no beacons to the network. */
 const QUIET_SERVER = { EPICS_PVAS_AUTO_BEACON_ADDR_LIST: 'NO', EPICS_PVAS_BEACON_ADDR_LIST: '' };
-
-/** The caller's environment minus any EPICS setting, plus loopback-only pvAccess settings. */
-function envFor(port?: number, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('EPICS_')) env[k] = v;
-  Object.assign(env, {
-    EPICS_PVA_AUTO_ADDR_LIST: 'NO',
-    EPICS_PVA_ADDR_LIST: '',
-    EPICS_PVAS_AUTO_BEACON_ADDR_LIST: 'NO',
-    EPICS_PVAS_BEACON_ADDR_LIST: '',
-    EPICS_PVAS_BROADCAST_PORT: '0', // servers answer UDP searches on a free port: no clashes
-  });
-  if (port !== undefined) env['EPICS_PVA_NAME_SERVERS'] = `127.0.0.1:${port}`;
-  return Object.assign(env, extra);
-}
-
-type Cli = CliProcess;
-
-function start(t: TestContext, args: string[], env: NodeJS.ProcessEnv): Cli {
-  return startCli(t, args, env);
-}
-
-/** Run `sluice ...args` to completion. */
-async function run(t: TestContext, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string; err: string }> {
-  const cli = start(t, args, env);
-  const code = await cli.exited;
-  return { code, out: cli.stdout(), err: cli.stderr() };
-}
-
-/** `sluice mailbox` on a free port; resolves once it prints where it listens. */
-async function mailbox(t: TestContext, ...pvs: string[]): Promise<{ port: number; env: NodeJS.ProcessEnv; cli: Cli }> {
-  const cli = start(t, ['mailbox', '--port', '0', '--host', '127.0.0.1', ...pvs], envFor());
-  const m = await cli.line(/^listening on 127\.0\.0\.1:(\d+)$/);
-  const port = Number(m[1]);
-  return { port, env: envFor(port), cli };
-}
 
 /** An in-process server with PVs the mailbox cannot make: an RPC adder and NT types. */
 async function richServer(t: TestContext): Promise<{ port: number; env: NodeJS.ProcessEnv }> {
@@ -78,10 +42,11 @@ test('get prints the NT form, -v the whole structure, --json one object per line
   const { env } = await mailbox(t, 'TST:ao=1.5', 'TST:wf:double[]=[1,2,3]');
   const plain = await run(t, ['get', 'TST:ao', 'TST:wf'], env);
   assert.equal(plain.code, 0, plain.err);
-  assert.match(plain.out, /^TST:ao \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} 1\.5\n/);
-  assert.match(plain.out, /\nTST:wf \d{4}-\d\d-\d\d [\d:.]+ \[1,2,3\]\n$/);
+  // pvget's spacing: the time padded to 24 columns, every part followed by a space
+  assert.match(plain.out, /^TST:ao \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}  1\.5 \n/);
+  assert.match(plain.out, /\nTST:wf \d{4}-\d\d-\d\d [\d:.]+  \[1,2,3\]\n$/);
   const verbose = await run(t, ['get', '-v', 'TST:ao'], env);
-  assert.match(verbose.out, /^TST:ao epics:nt\/NTScalar:1\.0\n {4}double value 1\.5\n {4}alarm_t alarm\n/);
+  assert.match(verbose.out, /^TST:ao epics:nt\/NTScalar:1\.0 \n {4}double value 1\.5\n {4}alarm_t alarm \n/);
   const json = await run(t, ['get', '--json', 'TST:ao', 'TST:wf'], env);
   const [a, w] = json.out.trim().split('\n').map((l) => JSON.parse(l) as { name: string; value: PVStructure });
   assert.equal(a?.name, 'TST:ao');
@@ -94,20 +59,20 @@ test('put prints Old and New, and a later get sees the new value', { timeout: TE
   const { env } = await mailbox(t, 'TST:ao=1.5', 'TST:n:int=1');
   const put = await run(t, ['put', 'TST:ao', '2.25'], env);
   assert.equal(put.code, 0, put.err);
-  assert.match(put.out, /^Old : \S+ \S+ 1\.5\nNew : \S+ \S+ 2\.25\n$/);
-  assert.match((await run(t, ['get', 'TST:ao'], env)).out, / 2\.25\n$/);
+  assert.match(put.out, /^Old : \S+ \S+  1\.5 \nNew : \S+ \S+  2\.25 \n$/);
+  assert.match((await run(t, ['get', 'TST:ao'], env)).out, / 2\.25 \n$/);
   const pairs = await run(t, ['put', 'TST:n', 'value=-7', 'alarm.severity=2', 'alarm.message=by hand'], env);
   assert.equal(pairs.code, 0, pairs.err);
-  assert.match(pairs.out, /New : \S+ \S+ -7 MAJOR by hand\n$/);
+  assert.match(pairs.out, /New : \S+ \S+  -7 MAJOR by hand \n$/);
 });
 
 test('put writes JSON into an array, and the pvput count form', { timeout: TEST_TIMEOUT }, async (t) => {
   const { env } = await mailbox(t, 'TST:wf:double[]');
   const json = await run(t, ['put', 'TST:wf', '[1.5, 2, -3]'], env);
   assert.equal(json.code, 0, json.err);
-  assert.match(json.out, /New : \S+ \S+ \[1\.5,2,-3\]\n$/);
+  assert.match(json.out, /New : \S+ \S+  \[1\.5,2,-3\]\n$/);
   const counted = await run(t, ['put', 'TST:wf', '2', '7', '8'], env);
-  assert.match(counted.out, /New : \S+ \S+ \[7,8\]\n$/);
+  assert.match(counted.out, /New : \S+ \S+  \[7,8\]\n$/);
   const whole = await run(t, ['put', '--json', 'TST:wf', '{"value":[4,5]}'], env);
   assert.deepEqual((JSON.parse(whole.out) as { new: PVStructure }).new['value'], [4, 5]);
   const bad = await run(t, ['put', 'TST:wf', '[1, "x"]'], env);
@@ -115,15 +80,15 @@ test('put writes JSON into an array, and the pvput count form', { timeout: TEST_
   assert.match(bad.err, /TST:wf.*'x'.*double/);
 });
 
-test('monitor -n 3 prints the initial value and two puts made while it runs', { timeout: TEST_TIMEOUT }, async (t) => {
+test('monitor --count 3 prints the initial value and two puts made while it runs', { timeout: TEST_TIMEOUT }, async (t) => {
   const { env } = await mailbox(t, 'TST:ao=1');
-  const mon = start(t, ['monitor', '-n', '3', 'TST:ao'], env);
-  await mon.line(/^TST:ao \S+ \S+ 1$/);
+  const mon = start(t, ['monitor', '--count', '3', 'TST:ao'], env);
+  await mon.line(/^TST:ao \S+ \S+  1 $/);
   assert.equal((await run(t, ['put', '-q', 'TST:ao', '2'], env)).code, 0);
-  await mon.line(/^TST:ao \S+ \S+ 2$/);
+  await mon.line(/^TST:ao \S+ \S+  2 $/);
   assert.equal((await run(t, ['put', '-q', 'TST:ao', '3'], env)).code, 0);
   assert.equal(await mon.exited, 0, mon.stderr());
-  assert.deepEqual(mon.stdout().trim().split('\n').map((l) => l.split(' ').pop()), ['1', '2', '3']);
+  assert.deepEqual(mon.stdout().trim().split('\n').map((l) => l.trimEnd().split(' ').pop()), ['1', '2', '3']);
 });
 
 test('monitor --stats prints only rate, MB/s, missed ids and overruns, and a total on Ctrl-C', { timeout: TEST_TIMEOUT }, async (t) => {
@@ -154,7 +119,7 @@ test('call sends NTURI arguments to an RPC PV and prints the result', { timeout:
   const { env } = await richServer(t);
   const r = await run(t, ['call', 'TST:add', 'lhs=1', 'rhs=2.5'], env);
   assert.equal(r.code, 0, r.err);
-  assert.match(r.out, /^\S+ \S+ 3\.5\n$/);
+  assert.match(r.out, /^\S+ \S+  3\.5 \n$/);
   const json = await run(t, ['call', '--json', 'TST:add', 'lhs=2', 'rhs=2'], env);
   assert.equal((JSON.parse(json.out) as { value: PVStructure }).value['value'], 4);
   const notRpc = await run(t, ['call', 'TST:enum'], env);
@@ -167,10 +132,10 @@ test('get prints NTEnum, NTTable and NTNDArray in their compact forms', { timeou
   const r = await run(t, ['get', 'TST:enum', 'TST:image', 'TST:table'], env);
   assert.equal(r.code, 0, r.err);
   const lines = r.out.split('\n');
-  assert.match(lines[0] ?? '', /^TST:enum  \S+ \S+ \(1\) On$/);
+  assert.match(lines[0] ?? '', /^TST:enum  \S+ \S+  \(1\) On$/);
   assert.match(lines[1] ?? '', /^TST:image \S+ \S+ 4x3 ushort uniqueId=42$/);
-  assert.equal(lines[2], 'TST:table (2 rows)');
-  assert.deepEqual(lines.slice(3, 6), ['x  name', '1     a', '2 "b c"']);
+  // as pvget: no time or alarm in the table, so its header follows the name; no row count
+  assert.deepEqual(lines.slice(2, 5), ['TST:table x  name', '1     a', '2 "b c"']);
 });
 
 test('list HOST:PORT prints the channels a server has; list alone finds servers', { timeout: TEST_TIMEOUT }, async (t) => {
@@ -214,7 +179,7 @@ test('usage errors exit with status 2 and say what is wrong', { timeout: TEST_TI
     [['get', '--frobnicate', 'X'], /Unknown option '--frobnicate'/],
     [['get', '-w', 'soon', 'X'], /--timeout expects a positive number of seconds/],
     [['get', '-r', 'field(value', 'X'], /bad pvRequest/],
-    [['monitor', '-n', '-1', 'X'], /--count expects a positive integer/],
+    [['monitor', '--count', '-1', 'X'], /--count expects a positive integer/],
     [['mailbox', 'X:int=1.5'], /cannot use '1\.5' as int/],
     [['call', 'X', 'novalue'], /not NAME=VALUE/],
     [['list', 'not a host'], /not HOST\[:PORT\]/],
@@ -229,7 +194,8 @@ test('usage errors exit with status 2 and say what is wrong', { timeout: TEST_TI
 test('a PV that no server has exits 1 naming the PV', { timeout: TEST_TIMEOUT }, async (t) => {
   const { env } = await mailbox(t, 'TST:ao=1');
   for (const cmd of [['get'], ['put', 'TST:missing:pv', '1'], ['monitor'], ['info']]) {
-    const args = cmd[0] === 'put' ? [cmd[0], '-w', '0.5', ...cmd.slice(1)] : [cmd[0] as string, '-w', '0.5', 'TST:missing:pv'];
+    const wait = cmd[0] === 'monitor' ? ['--connect-timeout', '0.5'] : ['-w', '0.5'];
+    const args = cmd[0] === 'put' ? [cmd[0], ...wait, ...cmd.slice(1)] : [cmd[0] as string, ...wait, 'TST:missing:pv'];
     const r = await run(t, args, env);
     assert.equal(r.code, 1, `sluice ${args.join(' ')}`);
     assert.match(r.err, /TST:missing:pv/);

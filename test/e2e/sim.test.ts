@@ -147,7 +147,7 @@ test('sluice monitor --stats measures the stream; metadata PVs carry the frame t
   const meta = ['-mpv', 'pva://TST:m1,pva://TST:m2'];
   const { p, port } = await sim(t, '-nx', '64', '-ny', '64', '-fps', '200', '-rt', '0', '-rp', '200', '--wait-clients', '1', '-std', '0', ...meta);
   await p.line(/^metadata PVs: TST:m1, TST:m2$/);
-  const mon = start(t, ['monitor', '--stats', '--json', '-n', '300', 'pvapy:image'], envFor(port));
+  const mon = start(t, ['monitor', '--stats', '--json', '--count', '300', 'pvapy:image'], envFor(port));
   assert.equal(await mon.exited, 0, mon.stderr());
   const final = JSON.parse(mon.stdout().trim().split('\n').at(-1) as string) as { final: boolean; updates: number; missed: number; rate: number };
   assert.equal(final.final, true);

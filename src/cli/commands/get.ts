@@ -1,41 +1,76 @@
-// sluice get: read PVs once and print them, like pvget.
+// sluice get: read PVs once and print them, like pvget (the options of pvget and pvxget).
 import { parsePVRequest } from '../../pvdata/pvrequest.js';
 import { defineCommand, type ParsedArgs } from '../args.js';
+import { describeFailure, jsonOption, parseSeconds, requestOption, timeoutOption, type CliContext } from '../common.js';
+import { formatJSONLine, formatValue, toJSONValue } from '../format.js';
+import { makeToolClient } from '../tool-client.js';
+import { run as runMonitor } from './monitor.js';
 import {
-  describeFailure,
-  jsonOption,
-  makeClient,
-  parseSeconds,
-  requestOption,
-  timeoutOption,
-  verboseOption,
-  type CliContext,
-} from '../common.js';
-import { formatValue, toJSONValue } from '../format.js';
+  arrayLimitOption,
+  debugEnvironment,
+  debugLog,
+  debugOption,
+  formatOption,
+  modeOption,
+  outputChoice,
+  providerOf,
+  providerOption,
+  pvgetIgnored,
+  rawOption,
+  verbosityOption,
+  versionOption,
+  warnIgnoredRequest,
+} from '../tool-options.js';
 
 export const spec = defineCommand({
   name: 'get',
   summary: 'Read the current value of one or more PVs (like pvget).',
   usage: ['[options] PV...'],
   description:
-    'NTScalar, NTScalarArray, NTEnum, NTTable and NTNDArray values print on one line after the PV name ' +
-    '(time stamp, value, alarm when not NO_ALARM); other structures, and every value with -v, print one field per line. ' +
+    'Each PV prints as pvget prints it: the name (padded to the longest), then for NTScalar, NTScalarArray and NTEnum ' +
+    'the time stamp, value and alarm (when not NO_ALARM) on one line, for NTTable the time and alarm, a header and ' +
+    'the rows; NTNDArray prints as size, type and uniqueId on one line; other structures, and every value with ' +
+    '-v or -M raw, print one field per line. Arrays print in full unless -# limits them. ' +
     'PVs are read in parallel and printed in the order given.',
   options: {
     request: requestOption,
     timeout: timeoutOption,
-    verbose: verboseOption,
+    verbose: verbosityOption,
+    mode: modeOption,
+    raw: rawOption,
+    'array-limit': arrayLimitOption,
+    format: formatOption,
+    provider: providerOption,
     json: jsonOption,
+    debug: debugOption,
+    version: versionOption,
+    monitor: { type: 'boolean', short: 'm', description: 'Monitor: print every update until Ctrl-C, as sluice monitor does (pvget -m).' },
+    ...pvgetIgnored,
   },
   minPositionals: 1,
-  examples: ['sluice get TST:ao', "sluice get -r 'field(value,alarm)' TST:ao TST:wf", 'sluice get --json TST:ao'],
+  examples: [
+    'sluice get TST:ao',
+    "sluice get -r 'field(value,alarm)' TST:ao TST:wf",
+    'sluice get -M json TST:ao',
+    'sluice get -# 10 TST:wf',
+    'sluice get -p ca IOC:ai',
+  ],
 });
 
 export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext): Promise<number> {
+  if (args.values.monitor) {
+    const { monitor: _, timeout: __, ...values } = args.values; // pvget -m waits for its PVs, as pvmonitor
+    return runMonitor({ values, positionals: args.positionals }, ctx);
+  }
   const timeoutMs = parseSeconds(args.values.timeout, '--timeout');
   const request = parsePVRequest(args.values.request ?? ''); // a bad -r is a usage error (exit 2)
+  const out = outputChoice(args.values);
+  const provider = providerOf(args.values.provider);
+  warnIgnoredRequest(ctx, provider, args.values.request);
+  const debug = debugLog(ctx, args.values.debug);
+  debugEnvironment(debug, ctx.env, provider);
   const names = args.positionals;
-  const client = makeClient(ctx, timeoutMs);
+  const client = makeToolClient(ctx, provider, timeoutMs);
   const width = Math.max(...names.map((n) => n.length));
   try {
     const results = await Promise.allSettled(names.map((n) => client.get(n, { request, timeoutMs })));
@@ -45,11 +80,13 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
       if (r.status === 'rejected') {
         ctx.err(describeFailure(r.reason, name));
         status = 1;
-      } else if (args.values.json) {
-        ctx.out(JSON.stringify({ name, value: toJSONValue(r.value.type, r.value.value) }));
-      } else {
-        ctx.out(`${name.padEnd(width)} ${formatValue(r.value.type, r.value.value, args.values.verbose ?? false)}`);
+        return;
       }
+      debug(`${name}: read from ${client.server(name) || 'an unknown server'}`);
+      const { type, value } = r.value;
+      if (args.values.json) ctx.out(JSON.stringify({ name, value: toJSONValue(type, value) }));
+      else if (out.mode === 'json') ctx.out(`${name.padEnd(width)} ${formatJSONLine(type, value)}`);
+      else ctx.out(`${name.padEnd(width)} ${formatValue(type, value, out.mode, { arrayLimit: out.arrayLimit })}`);
     });
     return status;
   } finally {

@@ -5,9 +5,10 @@ import { nturi } from '../../pvdata/nt/index.js';
 import { t } from '../../pvdata/types.js';
 import type { PVStructure } from '../../pvdata/values.js';
 import { defineCommand, UsageError, type ParsedArgs } from '../args.js';
-import { describeFailure, jsonOption, parseSeconds, type CliContext } from '../common.js';
-import { DirectClient, discoverServers } from '../discover-servers.js';
+import { describeFailure, jsonOption, parseSeconds, whenAborted, type CliContext } from '../common.js';
+import { DirectClient, discoverServers, listenForBeacons, type FoundServer } from '../discover-servers.js';
 import { formatValue, toJSONValue } from '../format.js';
+import { debugEnvironment, debugLog, debugOption, versionOption } from '../tool-options.js';
 
 export const spec = defineCommand({
   name: 'list',
@@ -18,40 +19,64 @@ export const spec = defineCommand({
     'EPICS_PVA_ADDR_LIST (plus broadcast addresses unless EPICS_PVA_AUTO_ADDR_LIST=NO), and each server that answers is ' +
     'printed as "GUID 0x<guid>, version <v>: tcp@[<address>...]". With servers (PORT defaults to EPICS_PVA_SERVER_PORT ' +
     'or 5075; a GUID is looked up by the same search), the server\'s built-in "server" RPC PV is called with ' +
-    'op=channels and the names are printed one per line.',
+    'op=channels and the names are printed one per line. With -p nothing is sent: the servers whose beacons arrive ' +
+    'on EPICS_PVA_BROADCAST_PORT within -w seconds (0: until Ctrl-C) are printed as they are heard.',
   options: {
     timeout: {
       type: 'string',
       short: 'w',
       value: 'SEC',
-      description: 'Seconds to wait for servers to answer.',
+      description: 'Seconds to wait for servers to answer (with -p, 0 listens until Ctrl-C).',
       default: '3',
     },
+    active: { type: 'boolean', short: 'A', description: 'Active discovery, the default: send a search every server answers (as pvxlist -A).' },
+    passive: { type: 'boolean', short: 'p', description: 'Passive discovery: only listen for server beacons (as pvxlist -p).' },
     info: {
       type: 'boolean',
       short: 'i',
       description: "Print each given server's implementation and version (op=info) instead of its channels.",
     },
     json: jsonOption,
+    quiet: { type: 'boolean', short: 'q', description: 'Do not report that no server answered.' },
+    debug: { ...debugOption, description: 'Debug lines on stderr: the EPICS_PVA_* settings in effect and, with -p, the UDP port listened on.' },
+    verbose: { type: 'boolean', short: 'v', description: 'Same as -d (pvxlist -v).' },
+    format: { type: 'string', short: 'F', value: 'OFS', description: 'Accepted and ignored, as pvlist does.' },
+    version: versionOption,
   },
-  examples: ['sluice list', 'sluice list 127.0.0.1:5075', 'sluice list -i ioc01.example.org'],
+  examples: ['sluice list', 'sluice list 127.0.0.1:5075', 'sluice list -i ioc01.example.org', 'sluice list -p -w 0'],
 });
 
 export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext): Promise<number> {
-  const waitMs = parseSeconds(args.values.timeout, '--timeout');
+  const passive = args.values.passive ?? false;
+  if (passive && args.values.active) throw new UsageError('-A and -p exclude each other');
+  if (passive && args.positionals.length) throw new UsageError('-p discovers servers: it takes no address');
+  const waitMs = parseSeconds(args.values.timeout, '--timeout', passive);
   const config = clientConfigFromEnv(ctx.env);
   const json = args.values.json ?? false;
+  const debug = debugLog(ctx, args.values.debug || args.values.verbose);
+  debugEnvironment(debug, ctx.env, 'pva');
+  const print = (s: FoundServer) =>
+    ctx.out(json ? JSON.stringify(s) : `GUID 0x${s.guid.toUpperCase()}, version ${s.version}: ${s.protocol}@[${s.addresses.join(', ')}]`);
+  if (passive) {
+    const stop = new AbortController();
+    let found = 0;
+    const port = await listenForBeacons(config.broadcastPort, (s) => (found++, print(s)), stop.signal);
+    debug(`listening for beacons on UDP port ${port}`);
+    const timer = waitMs ? setTimeout(() => stop.abort(), waitMs) : null;
+    await Promise.race([whenAborted(ctx.signal), whenAborted(stop.signal)]);
+    if (timer) clearTimeout(timer);
+    stop.abort();
+    if (!found && !args.values.quiet) ctx.err(`no beacon heard on UDP port ${port}${waitMs ? ` within ${waitMs / 1000} s` : ''}`);
+    return 0;
+  }
   if (args.positionals.length === 0) {
     if (config.addressList.length === 0) {
       ctx.err('nothing to search: EPICS_PVA_ADDR_LIST is empty and EPICS_PVA_AUTO_ADDR_LIST=NO');
       return 1;
     }
     const servers = await discoverServers(config, waitMs);
-    for (const s of servers) {
-      if (json) ctx.out(JSON.stringify(s));
-      else ctx.out(`GUID 0x${s.guid.toUpperCase()}, version ${s.version}: ${s.protocol}@[${s.addresses.join(', ')}]`);
-    }
-    if (servers.length === 0) ctx.err(`no server answered within ${waitMs / 1000} s`);
+    for (const s of servers) print(s);
+    if (servers.length === 0 && !args.values.quiet) ctx.err(`no server answered within ${waitMs / 1000} s`);
     return 0;
   }
 

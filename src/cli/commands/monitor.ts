@@ -1,30 +1,39 @@
 // sluice monitor: print every update of one or more PVs (like pvmonitor), or with --stats only
 // the stream's rate, bandwidth, missing frame ids and overruns, once a second.
-import type { Client } from '../../pva/client/client.js';
-import type { Subscription } from '../../pva/client/subscription.js';
+import { BitSet } from '../../pvdata/bitset.js';
 import { parsePVRequest } from '../../pvdata/pvrequest.js';
 import { defineCommand, type ParsedArgs } from '../args.js';
-import {
-  describeFailure,
-  jsonOption,
-  makeClient,
-  parseCount,
-  parseSeconds,
-  requestOption,
-  verboseOption,
-  type CliContext,
-} from '../common.js';
-import { changedFields, formatValue, toJSONValue } from '../format.js';
+import { describeFailure, jsonOption, parseCount, parseSeconds, requestOption, type CliContext } from '../common.js';
+import { changedFields, formatJSONLine, formatValue, toJSONValue } from '../format.js';
 import { formatSample, sampleJSON, StreamStats } from '../stream-stats.js';
+import { makeToolClient, type ToolSubscription } from '../tool-client.js';
+import {
+  arrayLimitOption,
+  debugEnvironment,
+  debugLog,
+  debugOption,
+  formatOption,
+  modeOption,
+  outputChoice,
+  providerOf,
+  providerOption,
+  pvgetIgnored,
+  rawOption,
+  versionOption,
+  warnIgnoredRequest,
+  type OutputChoice,
+} from '../tool-options.js';
 
 export const spec = defineCommand({
   name: 'monitor',
   summary: 'Print the updates of one or more PVs until Ctrl-C (like pvmonitor), or measure them with --stats.',
   usage: ['[options] PV...'],
   description:
-    'Each update prints as "PV <value>" in the form of sluice get; with -v only the fields that changed. ' +
+    'Each update prints as "PV <value>" in the form of sluice get. In raw mode (-v, -M raw, -R) only the fields ' +
+    'that changed are printed; -vv prints every field received since connecting, -vvv every field. ' +
     'A lost connection, or a PV its server closes or the server restarting, prints "PV <Disconnect>"; the PV is ' +
     'searched for again and the monitor resumes within a second of its return. ' +
+    'As pvmonitor, it waits for PVs that are not there yet (-w is accepted and ignored; --connect-timeout gives up). ' +
     'With --stats nothing but statistics is printed, per PV, every second and once more at the end: ' +
     'updates/s, MB/s of update payload, ids missing between consecutive top-level uniqueId values ' +
     '(NTNDArray frame counters) and overruns (updates the server squashed plus updates squashed in our queue). ' +
@@ -36,41 +45,61 @@ export const spec = defineCommand({
       type: 'string',
       short: 'w',
       value: 'SEC',
-      description: 'Seconds to wait for each PV to connect; 0 waits forever.',
-      default: '5',
+      description: 'Accepted and ignored, as pvmonitor does: PVs are waited for until Ctrl-C.',
     },
-    verbose: verboseOption,
-    json: jsonOption,
-    'queue-size': {
+    'connect-timeout': {
       type: 'string',
-      short: 'q',
-      value: 'N',
-      description: 'Queue size of client and server (record[queueSize=N]); default 4.',
+      value: 'SEC',
+      description: 'Give up (exit 1) when a PV has not connected after SEC seconds; 0 waits forever.',
+      default: '0',
     },
+    verbose: {
+      type: 'boolean',
+      short: 'v',
+      multiple: true,
+      description: 'Raw mode, printing the fields that changed; -vv: every field received so far; -vvv: every field.',
+    },
+    mode: modeOption,
+    raw: rawOption,
+    'array-limit': arrayLimitOption,
+    format: formatOption,
+    provider: providerOption,
+    json: jsonOption,
+    debug: debugOption,
+    version: versionOption,
+    ...pvgetIgnored,
+    'monitor-mode': { type: 'boolean', short: 'm', description: 'Accepted and ignored (pvmonitor -m: monitoring is what this does).' },
+    'queue-size': { type: 'string', value: 'N', description: 'Queue size of client and server (record[queueSize=N]); default 4.' },
     pipeline: { type: 'boolean', description: 'Use pipeline flow control: the server sends only as fast as we consume.' },
-    count: { type: 'string', short: 'n', value: 'N', description: 'Exit after N updates of each PV.' },
+    count: { type: 'string', value: 'N', description: 'Exit after N updates of each PV.' },
     stats: { type: 'boolean', description: 'Print statistics once a second instead of the updates.' },
   },
   minPositionals: 1,
   examples: [
     'sluice monitor TST:ao',
-    'sluice monitor -n 10 --json TST:ao',
-    'sluice monitor --stats --pipeline -q 100 IMG:image',
+    'sluice monitor --count 10 --json TST:ao',
+    'sluice monitor -M json -# 8 TST:wf',
+    'sluice monitor --stats --pipeline --queue-size 100 IMG:image',
   ],
 });
 
 type Args = ParsedArgs<typeof spec.options>;
 
 export async function run(args: Args, ctx: CliContext): Promise<number> {
-  const connectMs = parseSeconds(args.values.timeout, '--timeout', true);
+  const connectMs = parseSeconds(args.values['connect-timeout'] ?? '0', '--connect-timeout', true);
   const request = parsePVRequest(args.values.request ?? '');
   const queueSize = args.values['queue-size'] === undefined ? undefined : parseCount(args.values['queue-size'], '--queue-size');
   const count = args.values.count === undefined ? Infinity : parseCount(args.values.count, '--count');
+  const out = outputChoice(args.values);
+  const provider = providerOf(args.values.provider);
+  warnIgnoredRequest(ctx, provider, args.values.request);
+  const debug = debugLog(ctx, args.values.debug);
+  debugEnvironment(debug, ctx.env, provider);
   const names = args.positionals;
-  const client = makeClient(ctx, connectMs || 5000);
+  const client = makeToolClient(ctx, provider, connectMs || 5000);
   const width = Math.max(...names.map((n) => n.length));
   const subs = names.map((name) => {
-    const opts: Parameters<Client['monitor']>[1] = { request };
+    const opts: Parameters<typeof client.monitor>[1] = { request };
     if (queueSize !== undefined) opts.queueSize = queueSize;
     if (args.values.pipeline) opts.pipeline = true;
     return { name, sub: client.monitor(name, opts), stats: new StreamStats(name) };
@@ -85,7 +114,8 @@ export async function run(args: Args, ctx: CliContext): Promise<number> {
   };
   const ticker = args.values.stats ? setInterval(() => printSamples(false), 1000) : null;
   try {
-    const results = await Promise.all(subs.map((s) => follow(s.name, s.sub, s.stats, args, ctx, { connectMs, count, width })));
+    const o = { connectMs, count, width, out, debug, server: (n: string) => client.server(n) };
+    const results = await Promise.all(subs.map((s) => follow(s.name, s.sub, s.stats, args, ctx, o)));
     if (ticker) printSamples(true);
     return results.every((ok) => ok) ? 0 : 1;
   } finally {
@@ -96,31 +126,38 @@ export async function run(args: Args, ctx: CliContext): Promise<number> {
   }
 }
 
+interface FollowOptions {
+  connectMs: number;
+  count: number;
+  width: number;
+  out: OutputChoice;
+  debug: (line: string) => void;
+  server: (name: string) => string;
+}
+
 /** Consume one subscription to its end; false when it failed (no connection, server error). */
-async function follow(
-  name: string,
-  sub: Subscription,
-  stats: StreamStats,
-  args: Args,
-  ctx: CliContext,
-  o: { connectMs: number; count: number; width: number },
-): Promise<boolean> {
+async function follow(name: string, sub: ToolSubscription, stats: StreamStats, args: Args, ctx: CliContext, o: FollowOptions): Promise<boolean> {
   const label = name.padEnd(o.width);
   let failed = false;
   let connected = false;
   const timer = o.connectMs
     ? setTimeout(() => {
         failed = true;
-        const why = sub.channel.lastError ? `; last error: ${sub.channel.lastError.message}` : '';
+        const why = sub.lastError ? `; last error: ${sub.lastError.message}` : '';
         ctx.err(describeFailure(`not connected after ${o.connectMs / 1000} s${why}`, name));
         sub.close();
       }, o.connectMs)
     : null;
+  // Fields received since connecting (pvmonitor -vv shows these).
+  const valid = new BitSet();
   sub.on('connect', () => {
     connected = true;
+    o.debug(`${name}: connected to ${o.server(name) || 'its server'}`);
     if (timer) clearTimeout(timer);
   });
   sub.on('disconnect', () => {
+    valid.clear();
+    o.debug(`${name}: disconnected`);
     if (args.values.stats) ctx.err(`${name}: disconnected, waiting for the server`);
     else if (args.values.json) ctx.out(JSON.stringify({ name, event: 'disconnect' }));
     else ctx.out(`${label} <Disconnect>`);
@@ -132,8 +169,13 @@ async function follow(
       else if (args.values.json) {
         ctx.out(JSON.stringify({ name, value: toJSONValue(u.type, u.value), changed: changedFields(u.type, u.changed) }));
       } else {
-        const show = args.values.verbose ? { show: u.changed } : {};
-        ctx.out(`${label} ${formatValue(u.type, u.value, args.values.verbose ?? false, show)}`);
+        valid.or(u.changed);
+        const show = o.out.verbosity >= 3 ? undefined : o.out.verbosity === 2 ? valid : u.changed;
+        const text =
+          o.out.mode === 'json'
+            ? formatJSONLine(u.type, u.value, show)
+            : formatValue(u.type, u.value, o.out.mode, show ? { show, arrayLimit: o.out.arrayLimit } : { arrayLimit: o.out.arrayLimit });
+        ctx.out(`${label} ${text}`);
       }
       if (++seen >= o.count) break;
     }

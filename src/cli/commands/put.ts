@@ -7,17 +7,24 @@ import type { StructureDesc } from '../../pvdata/types.js';
 import { fieldByPath } from '../../pvdata/types.js';
 import type { PVStructure } from '../../pvdata/values.js';
 import { defineCommand, type ParsedArgs } from '../args.js';
+import { describeFailure, jsonOption, parseSeconds, requestOption, timeoutOption, type CliContext } from '../common.js';
+import { formatJSONLine, formatValue, toJSONValue } from '../format.js';
+import { makeToolClient } from '../tool-client.js';
 import {
-  describeFailure,
-  jsonOption,
-  makeClient,
-  parseSeconds,
-  requestOption,
-  timeoutOption,
-  verboseOption,
-  type CliContext,
-} from '../common.js';
-import { formatValue, toJSONValue } from '../format.js';
+  arrayLimitOption,
+  debugEnvironment,
+  debugLog,
+  debugOption,
+  formatOption,
+  modeOption,
+  outputChoice,
+  providerOf,
+  providerOption,
+  rawOption,
+  verbosityOption,
+  versionOption,
+  warnIgnoredRequest,
+} from '../tool-options.js';
 import { fromJSON, fromText, nest, parseJSONText, toArray, toScalar } from '../parse-value.js';
 
 export const spec = defineCommand({
@@ -35,13 +42,24 @@ export const spec = defineCommand({
     'give the elements as a JSON array, or as separate words after a first word that is ignored (pvput\'s element count). ' +
     'FIELD=VALUE pairs write the named (dotted) fields; a VALUE starting with [ or { is JSON. ' +
     'A JSON object writes the fields it names. Bare values and pairs cannot be mixed. ' +
-    'Values are checked against the field types (integers in range, true/false/1/0 for booleans).',
+    'Values are checked against the field types (integers in range, true/false/1/0 for booleans). ' +
+    'With -p ca only the value field can be written.',
   options: {
     request: requestOption,
     timeout: timeoutOption,
-    verbose: verboseOption,
+    verbose: verbosityOption,
+    mode: modeOption,
+    raw: rawOption,
+    'array-limit': arrayLimitOption,
+    format: formatOption,
+    provider: providerOption,
     json: jsonOption,
-    quiet: { type: 'boolean', short: 'q', description: 'Print nothing but errors.' },
+    debug: debugOption,
+    version: versionOption,
+    quiet: { type: 'boolean', short: 'q', description: 'Print only the new value, without "Old :" and "New :" (as pvput -q).' },
+    terse: { type: 'boolean', short: 't', description: 'Accepted and ignored, as pvput does.' },
+    numeric: { type: 'boolean', short: 'n', description: 'Accepted and ignored, as pvput does.' },
+    string: { type: 'boolean', short: 's', description: 'Accepted and ignored, as pvput does.' },
   },
   minPositionals: 2,
   examples: [
@@ -56,20 +74,29 @@ export const spec = defineCommand({
 export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext): Promise<number> {
   const timeoutMs = parseSeconds(args.values.timeout, '--timeout');
   const request = parsePVRequest(args.values.request ?? '');
+  const out = outputChoice(args.values);
+  const provider = providerOf(args.values.provider);
+  warnIgnoredRequest(ctx, provider, args.values.request);
+  const debug = debugLog(ctx, args.values.debug);
+  debugEnvironment(debug, ctx.env, provider);
   const [name, ...words] = args.positionals as [string, ...string[]];
-  const client = makeClient(ctx, timeoutMs);
+  const client = makeToolClient(ctx, provider, timeoutMs);
   try {
     const warn = (w: string) => ctx.err(`warning: ${w}`);
     const put = await client.put(name, (cur) => buildPut(cur.type, cur.value, words, warn), { request, timeoutMs });
+    debug(`${name}: written on ${client.server(name) || 'an unknown server'}`);
     const after = await client.get(name, { request, timeoutMs });
-    if (args.values.quiet) return 0;
-    const verbose = args.values.verbose ?? false;
     if (args.values.json) {
       const old = put.previous ? toJSONValue(put.type, put.previous) : null;
-      ctx.out(JSON.stringify({ name, old, new: toJSONValue(after.type, after.value) }));
-    } else {
-      if (put.previous) ctx.out(`Old : ${formatValue(put.type, put.previous, verbose)}`);
-      ctx.out(`New : ${formatValue(after.type, after.value, verbose)}`);
+      ctx.out(JSON.stringify(args.values.quiet ? { name, new: toJSONValue(after.type, after.value) } : { name, old, new: toJSONValue(after.type, after.value) }));
+      return 0;
+    }
+    const show = (type: typeof put.type, value: NonNullable<typeof put.previous>) =>
+      out.mode === 'json' ? formatJSONLine(type, value) : formatValue(type, value, out.mode, { arrayLimit: out.arrayLimit });
+    if (args.values.quiet) ctx.out(show(after.type, after.value));
+    else {
+      if (put.previous) ctx.out(`Old : ${show(put.type, put.previous)}`);
+      ctx.out(`New : ${show(after.type, after.value)}`);
     }
     return 0;
   } catch (err) {
