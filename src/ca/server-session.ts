@@ -25,6 +25,8 @@ export interface SessionHost {
   readonly tcpPort: number;
   readonly limits: { maxArrayBytes: number; maxChannels: number; maxSubscriptions: number; sendHighWater: number; sendHardLimit: number };
   readonly stats: { overruns: number; denied: number };
+  /** A refusal text when `count` is above the limit (counted and logged), else undefined. */
+  limitExceeded(limit: 'maxChannels' | 'maxSubscriptions', count: number, what: string): string | undefined;
   readonly access: AccessPolicy;
   /** The PV's current value as DBR type and count, encoded once per post for every client. */
   encoded(served: ServedPV, view: CaView, dataType: number, count: number): { payload: Uint8Array; count: number } | null;
@@ -132,7 +134,11 @@ export class ServerSession implements MonitorSink {
     const served = name.length > 0 && name.length <= MAX_NAME ? this.#host.lookup(name) : undefined;
     const pv = served?.pv;
     const view = pv?.type ? caViewOf(pv.type) : null;
-    if (!served || !pv || !view || this.#channels.size >= this.#host.limits.maxChannels) return this.link.send(msg.createChanFail(cid));
+    if (!served || !pv || !view) return this.link.send(msg.createChanFail(cid));
+    // CREATE_CH_FAIL carries no text: the server logs which limit refused it.
+    if (this.#host.limitExceeded('maxChannels', this.#channels.size + 1, `channels for CA client ${this.link.remote}`)) {
+      return this.link.send(msg.createChanFail(cid));
+    }
     let sid = this.#nextSid++;
     while (this.#channels.has(sid)) sid = this.#nextSid++;
     // Created even without read access (as EPICS servers do): ACCESS_RIGHTS tells the client.
@@ -284,9 +290,9 @@ export class ServerSession implements MonitorSink {
     if (!type) return this.link.send(msg.errorMessage(ch.cid, Eca.DISCONN, h, `${ch.name} is closed`));
     const refused = this.#refusal('read', ch);
     if (refused) return this.link.send(msg.errorMessage(ch.cid, Eca.NORDACCESS, h, refused));
-    if (ch.monitors.has(h.p2) || this.#subscriptions >= this.#host.limits.maxSubscriptions) {
-      return this.link.send(msg.errorMessage(ch.cid, Eca.ALLOCMEM, h, ch.monitors.has(h.p2) ? `subscription id ${h.p2} is in use` : 'too many subscriptions'));
-    }
+    if (ch.monitors.has(h.p2)) return this.link.send(msg.errorMessage(ch.cid, Eca.ALLOCMEM, h, `subscription id ${h.p2} is in use`));
+    const tooMany = this.#host.limitExceeded('maxSubscriptions', this.#subscriptions + 1, `subscriptions for CA client ${this.link.remote}`);
+    if (tooMany) return this.link.send(msg.errorMessage(ch.cid, Eca.ALLOCMEM, h, tooMany));
     const m = new ServerMonitor(this, type, ch.sid, h.p2, h.dataType, h.count, mask);
     ch.monitors.set(h.p2, m);
     this.#subscriptions++;

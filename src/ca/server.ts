@@ -21,8 +21,41 @@ export interface CaServerLimits {
   sendHighWater: number;
   /** A client with more than this many unsent bytes is not reading: it is disconnected. */
   sendHardLimit: number;
+  /** Channels per client (SLUICE_CAS_MAX_CHANNELS, default 100,000). */
   maxChannels: number;
+  /** Subscriptions per client (SLUICE_CAS_MAX_SUBSCRIPTIONS, default 100,000). */
   maxSubscriptions: number;
+  /** Clients in all (SLUICE_CAS_MAX_CONNECTIONS, default 4096). */
+  maxConnections: number;
+  /** Clients from one IP address (SLUICE_CAS_MAX_CONNECTIONS_PER_PEER, default 512). */
+  maxConnectionsPerPeer: number;
+}
+
+/** The limits a variable may set, and its name. */
+const LIMIT_VARIABLES = {
+  maxChannels: 'SLUICE_CAS_MAX_CHANNELS',
+  maxSubscriptions: 'SLUICE_CAS_MAX_SUBSCRIPTIONS',
+  maxConnections: 'SLUICE_CAS_MAX_CONNECTIONS',
+  maxConnectionsPerPeer: 'SLUICE_CAS_MAX_CONNECTIONS_PER_PEER',
+} as const;
+type CountLimit = keyof typeof LIMIT_VARIABLES;
+const COUNT_DEFAULTS: Record<CountLimit, number> = {
+  maxChannels: 100_000,
+  maxSubscriptions: 100_000,
+  maxConnections: 4096,
+  maxConnectionsPerPeer: 512,
+};
+
+/** A count limit: given, else from its variable (a positive whole number), else the default. */
+function countLimit(key: CountLimit, given: number | undefined, env: NodeJS.ProcessEnv, warn: (text: string) => void): number {
+  if (given !== undefined) return given;
+  const name = LIMIT_VARIABLES[key];
+  const text = env[name]?.trim();
+  if (!text) return COUNT_DEFAULTS[key];
+  const n = Number(text);
+  if (Number.isSafeInteger(n) && n > 0) return n;
+  warn(`ignoring ${name}='${text}': expected a positive whole number`);
+  return COUNT_DEFAULTS[key];
 }
 
 export interface CaServerOptions {
@@ -49,13 +82,16 @@ export interface CaServerStats {
   searches: number;
   /** Reads, subscriptions and writes the access rules refused. */
   denied: number;
+  /** Clients, channels and subscriptions refused at a limit (maxConnections, maxChannels, ...). */
+  refused: number;
 }
 
 const MIN_HIGH_WATER = 64 * 1024;
 
 export class CaServer implements SessionHost {
   readonly limits: CaServerLimits;
-  readonly stats: CaServerStats = { clients: 0, overruns: 0, badClients: 0, searches: 0, denied: 0 };
+  readonly stats: CaServerStats = { clients: 0, overruns: 0, badClients: 0, searches: 0, denied: 0, refused: 0 };
+  readonly #perPeer = new Map<string, number>();
   readonly #pvs = new Map<string, ServedPV>();
   readonly #sessions = new Set<ServerSession>();
   readonly #host: string;
@@ -70,7 +106,8 @@ export class CaServer implements SessionHost {
   #access: AccessPolicy;
 
   constructor(options: CaServerOptions = {}) {
-    const cfg = caServerConfigFromEnv(options.env ?? process.env);
+    const env = options.env ?? process.env;
+    const cfg = caServerConfigFromEnv(env);
     this.#host = options.host ?? cfg.host;
     this.#wantTcp = options.tcpPort ?? cfg.serverPort;
     this.#wantUdp = options.udpPort ?? cfg.serverPort;
@@ -81,8 +118,10 @@ export class CaServer implements SessionHost {
       maxArrayBytes: l.maxArrayBytes ?? cfg.maxArrayBytes,
       sendHighWater: Math.max(MIN_HIGH_WATER, l.sendHighWater ?? 4 * 1024 * 1024),
       sendHardLimit: l.sendHardLimit ?? 256 * 1024 * 1024,
-      maxChannels: l.maxChannels ?? 100_000,
-      maxSubscriptions: l.maxSubscriptions ?? 100_000,
+      maxChannels: countLimit('maxChannels', l.maxChannels, env, this.#warn),
+      maxSubscriptions: countLimit('maxSubscriptions', l.maxSubscriptions, env, this.#warn),
+      maxConnections: countLimit('maxConnections', l.maxConnections, env, this.#warn),
+      maxConnectionsPerPeer: countLimit('maxConnectionsPerPeer', l.maxConnectionsPerPeer, env, this.#warn),
     };
   }
 
@@ -174,7 +213,30 @@ export class CaServer implements SessionHost {
     return this.#tcp.port;
   }
 
+  /**
+   * A refusal naming the limit when `count` (the new one included) is above it; counted and
+   * logged. @internal (SessionHost)
+   */
+  limitExceeded(limit: CountLimit, count: number, what: string): string | undefined {
+    const max = this.limits[limit];
+    if (count <= max) return undefined;
+    this.stats.refused++;
+    const text = `too many ${what}: the limit is ${max} (${limit}, ${LIMIT_VARIABLES[limit]})`;
+    this.#warn(text);
+    return text;
+  }
+
   #accept(sock: net.Socket): void {
+    const peer = sock.remoteAddress ?? '';
+    const peers = (this.#perPeer.get(peer) ?? 0) + 1;
+    const refusal =
+      this.limitExceeded('maxConnections', this.stats.clients + 1, 'CA clients') ??
+      this.limitExceeded('maxConnectionsPerPeer', peers, `CA clients from ${peer}`);
+    if (refusal) {
+      sock.destroy(); // before any message: the client sees the connection closed and may retry
+      return;
+    }
+    this.#perPeer.set(peer, peers);
     const link = new TcpLink(sock, this.limits.maxArrayBytes + 1024);
     const s = new ServerSession(this, link);
     this.#sessions.add(s);
@@ -185,6 +247,9 @@ export class CaServer implements SessionHost {
       onClose: (reason) => {
         this.#sessions.delete(s);
         this.stats.clients--;
+        const left = (this.#perPeer.get(peer) ?? 1) - 1;
+        if (left > 0) this.#perPeer.set(peer, left);
+        else this.#perPeer.delete(peer);
         s.onClose();
         // A socket error is the network's doing; anything else (bad bytes, a bug) is reported.
         if (reason && !(reason instanceof SluiceError && reason.code === 'ERR_CONNECTION_CLOSED')) {

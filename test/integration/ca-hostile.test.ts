@@ -352,3 +352,60 @@ test('our client: a server that stops answering echoes is disconnected', async (
   const err = await once<Error>(sub, 'disconnect', 3000);
   assert.ok(isCode('ERR_TIMEOUT', /did not answer an echo within 200 ms/)(err), String(err));
 });
+
+test('our server: clients per peer, channels and subscriptions per client are limited, each refusal named', async (t0) => {
+  const warnings: string[] = [];
+  const server = new CaServer({
+    host: '127.0.0.1',
+    tcpPort: 0,
+    udpPort: false,
+    env: {},
+    limits: { maxConnectionsPerPeer: 2, maxChannels: 2, maxSubscriptions: 1 },
+    onWarning: (w) => warnings.push(w),
+  });
+  await server.listen();
+  t0.after(() => server.close());
+  server.addPV('L:x', SharedPV.mailbox().open(ntscalar.type('double'), { value: 1 }));
+  const a = new RawPeer(server.tcpPort);
+  const b = new RawPeer(server.tcpPort);
+  t0.after(() => (a.close(), b.close()));
+  const sid = await a.channel('L:x', 1);
+  await b.channel('L:x', 1);
+
+  // A third client from the same address is closed before any message.
+  const c = new RawPeer(server.tcpPort);
+  await assert.rejects(c.channel('L:x'), /connection closed/);
+  assert.ok(warnings.includes('too many CA clients from 127.0.0.1: the limit is 2 (maxConnectionsPerPeer, SLUICE_CAS_MAX_CONNECTIONS_PER_PEER)'), warnings.join('\n'));
+
+  // Channels: the third is refused, the client stays.
+  a.send(msg.createChan(2, 'L:x'));
+  await a.next(Cmd.CREATE_CHAN);
+  a.send(msg.createChan(3, 'L:x'));
+  assert.equal((await a.next(Cmd.CREATE_CH_FAIL)).header.p1, 3);
+  assert.match(warnings.at(-1) ?? '', /^too many channels for CA client 127\.0\.0\.1:\d+: the limit is 2 \(maxChannels, SLUICE_CAS_MAX_CHANNELS\)$/);
+
+  // Subscriptions: the second gets an ERROR naming the limit.
+  a.send(msg.eventAdd(sid, 1, 6, 0, 5));
+  await a.next(Cmd.EVENT_ADD);
+  a.send(msg.eventAdd(sid, 2, 6, 0, 5));
+  const err = msg.readError((await a.next(Cmd.ERROR)).payload);
+  assert.match(err.text, /too many subscriptions for CA client .*: the limit is 1 \(maxSubscriptions, SLUICE_CAS_MAX_SUBSCRIPTIONS\)/);
+  assert.equal(server.stats.refused, 3);
+  await a.echo(); // still served
+
+  // A client that leaves frees its place.
+  const left = new Promise<void>((resolve) => server.onClientClosed((peer) => peer === `127.0.0.1:${b.localPort}` && resolve()));
+  b.close();
+  await left;
+  const d = new RawPeer(server.tcpPort);
+  t0.after(() => d.close());
+  await d.channel('L:x');
+
+  // The variables, and a bad one ignored with a warning.
+  const env = { SLUICE_CAS_MAX_CONNECTIONS: '7', SLUICE_CAS_MAX_CHANNELS: 'lots' };
+  const notes: string[] = [];
+  const configured = new CaServer({ env, udpPort: false, onWarning: (w) => notes.push(w) });
+  assert.equal(configured.limits.maxConnections, 7);
+  assert.equal(configured.limits.maxChannels, 100_000);
+  assert.deepEqual(notes, ["ignoring SLUICE_CAS_MAX_CHANNELS='lots': expected a positive whole number"]);
+});

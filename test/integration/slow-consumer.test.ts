@@ -293,12 +293,13 @@ test('(c) a Subscription nobody iterates: drops counted in queueOverruns, memory
   sub.close();
 });
 
-test('(d) pipeline, a client paused with credit left: held up to creditHighWater, nothing squashed', async (t0) => {
+test('(d) pipeline, a client paused with credit left: held up to creditHighWater, nothing squashed; a waiting producer waits from postHighWater', async (t0) => {
   const FRAME = 64 * 1024;
   const HIGH = MiB;
   const CREDIT_HIGH = 8 * MiB;
+  const POST_HIGH = 2 * MiB;
   const CREDIT = 400;
-  const { server, port } = await startServer({ limits: { sendHighWater: HIGH, creditHighWater: CREDIT_HIGH } });
+  const { server, port } = await startServer({ limits: { sendHighWater: HIGH, creditHighWater: CREDIT_HIGH, postHighWater: POST_HIGH } });
   const pv = SharedPV.readonly().open(frameT, frame(0, FRAME));
   server.addPV('PAUSE', pv);
   t0.after(() => server.close());
@@ -323,13 +324,22 @@ test('(d) pipeline, a client paused with credit left: held up to creditHighWater
 
   // 100 frames (6.4 MiB): past sendHighWater, within creditHighWater and the credit.
   let maxPending = 0;
+  let firstWait = 0;
   for (let uid = 1; uid <= 100; uid++) {
-    pv.post(frame(uid, FRAME));
+    const room = pv.post(frame(uid, FRAME));
+    if (!room && firstWait === 0) {
+      firstWait = uid;
+      assert.ok(conn.pendingOut >= POST_HIGH, `asked to wait only past postHighWater (${conn.pendingOut})`);
+    }
     maxPending = Math.max(maxPending, conn.pendingOut);
     await nextLoop();
   }
   assert.ok(maxPending > 2 * HIGH, `the server held credited frames past sendHighWater (${maxPending})`);
   assert.equal(op.stats.overruns, 0, 'nothing squashed while within credit and creditHighWater');
+  // A producer that waits for room is asked to once postHighWater is buffered, not at creditHighWater.
+  assert.ok(firstWait > 0 && firstWait * FRAME < CREDIT_HIGH, `post() said "wait" at frame ${firstWait}`);
+  assert.equal(pv.writable, false);
+  const drained = pv.drained();
   // 200 more (12.8 MiB more): creditHighWater bounds what is held, the queue squashes the rest.
   for (let uid = 101; uid <= 300; uid++) {
     pv.post(frame(uid, FRAME));
@@ -344,6 +354,7 @@ test('(d) pipeline, a client paused with credit left: held up to creditHighWater
   const { sent } = op.stats;
   await peer.waitCount(peer.count + (sent - 1 - (uids.length - 1)), 15000);
   assert.deepEqual(uids.slice(0, 101), Array.from({ length: 101 }, (_, i) => i));
+  await drained; // the socket's 'drain' tells the waiting producer
   sock.destroy();
 });
 

@@ -139,6 +139,9 @@ export class MonitorOp implements ServerOp, PVSubscriber {
   }
 
   hasRoom(): boolean {
+    // A pipelined monitor may hand the socket all its credit covers (creditHighWater), but a
+    // producer that waits for room is asked to wait from postHighWater on (see ConnectionLimits).
+    if (this.credited && !this.#conn.postable) return false;
     const q = this.#queue;
     if (q.length === 0) return true;
     // The next value's size is unknown: room means another entry as large as the newest fits.

@@ -216,6 +216,8 @@ export class ServerConnection extends PvaConnection {
 
   protected override onDrain(): void {
     if (this.#ready.size > 0) this.pump();
+    // Pipelined monitors ask their producers to wait while the socket is backed up: tell them.
+    if (this.postable) for (const op of this.ops.values()) if (op.kind === 'monitor') op.channel.pv.notifyRoom();
   }
 
   protected override onClose(reason: Error | null): void {
