@@ -183,6 +183,8 @@ interface Slot {
   fresh: boolean;
   /** Updates the current monitor delivered. */
   got: number;
+  /** The source's channel was lost: what was received before is relayed, then the mirror goes down. */
+  lost: boolean;
   retry: NodeJS.Timeout | null;
 }
 
@@ -219,7 +221,7 @@ class MirrorChannel {
     this.source = source;
     this.#provider = provider;
     this.settings = settings;
-    this.#slots = Array.from({ length: settings.nMonitors }, () => ({ monitor: null, fresh: true, got: 0, retry: null }));
+    this.#slots = Array.from({ length: settings.nMonitors }, () => ({ monitor: null, fresh: true, got: 0, lost: false, retry: null }));
   }
 
   get isUp(): boolean {
@@ -268,13 +270,28 @@ class MirrorChannel {
     slot.monitor = monitor;
     slot.fresh = true;
     slot.got = 0;
-    // Every monitor of a channel loses it at once (they share it): the first one takes the mirror down.
-    monitor.on('connect', () => void (slot.fresh = true));
-    monitor.on('disconnect', () => this.#down(`source ${this.source} disconnected`));
+    slot.lost = false;
+    const lostSource = `source ${this.source} disconnected`;
+    monitor.on('connect', () => {
+      slot.fresh = true;
+      slot.lost = false;
+    });
+    // Every monitor of a channel loses it at once (they share it): the first one to have relayed
+    // the updates it received before takes the mirror down.
+    monitor.on('disconnect', () => {
+      slot.lost = true;
+      // An update may be on its way to the loop below (handed over, not pending): after it.
+      setImmediate(() => {
+        if (slot.lost && slot.monitor === monitor && monitor.pending === 0) this.#down(lostSource);
+      });
+    });
     void (async () => {
       let failure: Error | null = null;
       try {
-        for await (const u of monitor) this.#onUpdate(slot, u);
+        for await (const u of monitor) {
+          this.#onUpdate(slot, u);
+          if (slot.lost && monitor.pending === 0) this.#down(lostSource);
+        }
       } catch (err) {
         failure = err instanceof Error ? err : new Error(String(err));
       }
@@ -302,6 +319,8 @@ class MirrorChannel {
   }
 
   #onUpdate(slot: Slot, u: SourceUpdate): void {
+    // Received before the channel was lost, after another monitor took the mirror down: stale.
+    if (slot.lost && !this.#pv) return;
     slot.got++;
     if (slot.fresh) {
       slot.fresh = false;

@@ -29,6 +29,8 @@ export interface SourceMonitor extends AsyncIterable<SourceUpdate> {
   off(event: 'connect' | 'disconnect', listener: () => void): unknown;
   /** Updates the source squashed or this client's queue dropped, so far. */
   readonly overruns: number;
+  /** Updates received and not yet taken from the iterator (some may predate a 'disconnect'). */
+  readonly pending: number;
   close(): void;
 }
 
@@ -87,6 +89,9 @@ class SubscriptionMonitor implements SourceMonitor {
   ) {}
   get overruns(): number {
     return this.countOverruns();
+  }
+  get pending(): number {
+    return this.sub.pending;
   }
   [Symbol.asyncIterator](): AsyncIterator<SourceUpdate> {
     return this.sub;

@@ -132,3 +132,35 @@ test('a consumer counts a killed and restarted source as a new run, and the fram
   second.kill('SIGINT');
   assert.equal(await second.exited, 0, second.stderr());
 });
+
+test('sluice mirror takes its mirror down when the source ends and back up within a second of its return', { timeout: TEST_TIMEOUT }, async (t) => {
+  const env = await loopbackEnv();
+  // The mirror is the simulator's client; the run lasts while the monitor of the mirror joins.
+  const first = sim(t, env, 3, ['-fps', '20', '-rt', '3', '--wait-clients', '1']);
+  await first.line(/^serving rs:image on /);
+  const mirror = startCli(t, ['mirror', '-cm', '(mr:image,rs:image)', '--port', '0'], env);
+  await mirror.line(/^serving /);
+  const mon = startCli(t, ['monitor', '--json', 'mr:image'], env);
+  await mon.line(/"size":3,/);
+  assert.equal(await first.exited, 0, first.stderr());
+  await mon.line(/^\{"name":"mr:image","event":"disconnect"\}$/);
+  // Everything the source published reached the mirror's client before the mirror went down.
+  const last = Math.max(...[...mon.stdout().matchAll(/"uniqueId":(\d+)/g)].map((m) => Number(m[1])));
+  assert.equal(last, Number(/^Published frames: +(\d+)/m.exec(first.stdout())?.[1]), first.stdout());
+  await delay(AWAY_MS); // the source is away (see AWAY_MS)
+  assert.equal(mirror.child.exitCode, null, `mirror ended with its source:\n${mirror.stderr()}`);
+  const second = sim(t, env, 5, ['-fps', '20', '-rt', '0']);
+  await second.line(/^serving rs:image on /);
+  const back = performance.now();
+  await mon.line(/"size":5,/);
+  const ms = performance.now() - back;
+  t.diagnostic(`the mirror's client resumed ${ms.toFixed(0)} ms after the source was back`);
+  // Two hops, each finding its server again within a second.
+  assert.ok(ms < 2000, `resumed ${ms.toFixed(0)} ms after the source was back`);
+  second.kill('SIGINT');
+  assert.equal(await second.exited, 0, second.stderr());
+  mon.kill('SIGINT');
+  assert.equal(await mon.exited, 0, mon.stderr());
+  mirror.kill('SIGINT');
+  assert.equal(await mirror.exited, 0, mirror.stderr());
+});

@@ -161,6 +161,9 @@ function recording(seen: { monitor: number; update: SourceUpdate }[], connects =
           get overruns() {
             return m.overruns;
           },
+          get pending() {
+            return m.pending;
+          },
           on: (e, l) => m.on(e, l),
           off: (e, l) => m.off(e, l),
           close: () => m.close(),
