@@ -164,3 +164,24 @@ test('sluice mirror takes its mirror down when the source ends and back up withi
   mirror.kill('SIGINT');
   assert.equal(await mirror.exited, 0, mirror.stderr());
 });
+
+test('sluice collector finds a killed and restarted producer again and counts its new run', { timeout: TEST_TIMEOUT }, async (t) => {
+  const env = await loopbackEnv();
+  const first = startCli(t, ['sim', '-cn', 'rs:img:1', '-nx', '3', '-ny', '4', '-std', '0', '-shd', '0', '-fps', '100', '-rt', '0', '-rp', '0', '--wait-clients', '1'], env);
+  await first.line(/^serving rs:img:1 on /);
+  const collector = startCli(t, ['collector', '-id', '1', '-pid', '1', '-ic', 'rs:img:*', '-rp', '0.2', '-dc', '-rt', '50'], env);
+  await collector.line(/nCollected=[1-9]\d* /);
+  first.kill('SIGKILL');
+  await first.exited;
+  const second = startCli(t, ['sim', '-cn', 'rs:img:1', '-nx', '3', '-ny', '4', '-std', '0', '-shd', '0', '-fps', '100', '-rt', '0', '-rp', '0'], env);
+  await second.line(/^serving rs:img:1 on /);
+  await collector.line(/nRuns=2$/m);
+  collector.kill('SIGINT');
+  assert.equal(await collector.exited, 0, collector.stderr());
+  const final = collector.stdout().split('collector 1 final')[1] ?? '';
+  assert.match(final, /collectorStats: nCollected=\d+ .* nRuns=2/);
+  assert.match(collector.stderr(), /collector 1: input rs:img:1 disconnected \(.*\): searching again/);
+  assert.match(collector.stderr(), /collector 1: input rs:img:1 connected again/);
+  second.kill('SIGINT');
+  assert.equal(await second.exited, 0, second.stderr());
+});
