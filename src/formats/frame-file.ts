@@ -8,6 +8,7 @@
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { FileError, InvalidArgumentError } from '../errors.js';
 import type { ScalarType } from '../pvdata/types.js';
+import { ELEMENT_SIZE, TYPED_ARRAY } from '../pvdata/values.js';
 
 /** NumPy-style names of the pixel types pvData can carry in an NTNDArray. */
 export type PixelType = 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64' | 'float32' | 'float64';
@@ -33,17 +34,26 @@ interface PixelInfo {
   readonly kind: 'int' | 'uint' | 'float';
 }
 
+/** A NumPy-style pixel type: its pvData scalar, and the array and size pvData has for it. */
+const pixel = (scalar: ScalarType, kind: PixelInfo['kind']): PixelInfo => ({
+  bytes: ELEMENT_SIZE[scalar] as PixelInfo['bytes'],
+  scalar,
+  array: TYPED_ARRAY[scalar] as PixelArrayCtor,
+  kind,
+});
+
+/** NumPy's names for the pixel types (what files and PvaPy's `-dt` use); the one table of them. */
 export const PIXEL_TYPES: Readonly<Record<PixelType, PixelInfo>> = {
-  int8: { bytes: 1, scalar: 'byte', array: Int8Array, kind: 'int' },
-  uint8: { bytes: 1, scalar: 'ubyte', array: Uint8Array, kind: 'uint' },
-  int16: { bytes: 2, scalar: 'short', array: Int16Array, kind: 'int' },
-  uint16: { bytes: 2, scalar: 'ushort', array: Uint16Array, kind: 'uint' },
-  int32: { bytes: 4, scalar: 'int', array: Int32Array, kind: 'int' },
-  uint32: { bytes: 4, scalar: 'uint', array: Uint32Array, kind: 'uint' },
-  int64: { bytes: 8, scalar: 'long', array: BigInt64Array, kind: 'int' },
-  uint64: { bytes: 8, scalar: 'ulong', array: BigUint64Array, kind: 'uint' },
-  float32: { bytes: 4, scalar: 'float', array: Float32Array, kind: 'float' },
-  float64: { bytes: 8, scalar: 'double', array: Float64Array, kind: 'float' },
+  int8: pixel('byte', 'int'),
+  uint8: pixel('ubyte', 'uint'),
+  int16: pixel('short', 'int'),
+  uint16: pixel('ushort', 'uint'),
+  int32: pixel('int', 'int'),
+  uint32: pixel('uint', 'uint'),
+  int64: pixel('long', 'int'),
+  uint64: pixel('ulong', 'uint'),
+  float32: pixel('float', 'float'),
+  float64: pixel('double', 'float'),
 };
 
 /** The pixel type of an integer or float of `bytes` bytes (undefined if there is none). */

@@ -34,13 +34,8 @@ export const DIRECT_MIN = 64 * 1024;
  * most this many bytes that way. Beyond it, payloads are kept as the chunks that arrive, which
  * costs only what is really received.
  */
-let directBudget = 64 * 1024 * 1024;
+const DIRECT_BUDGET = 64 * 1024 * 1024;
 let directInUse = 0;
-
-/** Change the process-wide budget for payload buffers allocated ahead of their bytes. */
-export function setDirectReadBudget(bytes: number): void {
-  directBudget = bytes;
-}
 
 const enum State {
   Header,
@@ -194,7 +189,7 @@ export class Framer {
     this.#version = version;
     this.#want = size;
     this.#state = State.Payload;
-    if (size >= DIRECT_MIN && directInUse + size <= directBudget) {
+    if (size >= DIRECT_MIN && directInUse + size <= DIRECT_BUDGET) {
       // Not zero-filled: every byte is written before the message is delivered.
       this.#direct = new Uint8Array(Buffer.allocUnsafeSlow(size).buffer, 0, size);
       this.#directFill = 0;

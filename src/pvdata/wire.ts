@@ -203,14 +203,12 @@ export class ByteWriter {
   }
 }
 
+/** Reverse the bytes of each `width`-byte element in place (Node's native swaps). */
 function swapBytes(b: Uint8Array, at: number, n: number, width: number): void {
-  for (let i = at; i < at + n; i += width) {
-    for (let j = 0; j < width >> 1; j++) {
-      const x = b[i + j] as number;
-      b[i + j] = b[i + width - 1 - j] as number;
-      b[i + width - 1 - j] = x;
-    }
-  }
+  const view = Buffer.from(b.buffer, b.byteOffset + at, n);
+  if (width === 2) view.swap16();
+  else if (width === 4) view.swap32();
+  else view.swap64();
 }
 
 const EMPTY = new Uint8Array(0);

@@ -4,38 +4,21 @@
 // full-range integer frame is filled 32 bits at a time (~1 GB/s), so even a cache of hundreds
 // of megabytes is ready in well under a second, and a seed makes frames reproducible in tests.
 import { InvalidArgumentError } from '../errors.js';
+import { PIXEL_TYPES, type PixelType } from '../formats/frame-file.js';
 import { ColorMode } from '../pvdata/nt/ntndarray.js';
 import type { ScalarType } from '../pvdata/types.js';
-import { ELEMENT_SIZE } from '../pvdata/values.js';
+import { ELEMENT_SIZE, TYPED_ARRAY } from '../pvdata/values.js';
 
-/** PvaPy's `-dt` names and the pvData element type each becomes. */
-export const SIM_DATATYPES = {
-  int8: 'byte',
-  uint8: 'ubyte',
-  int16: 'short',
-  uint16: 'ushort',
-  int32: 'int',
-  uint32: 'uint',
-  float32: 'float',
-  float64: 'double',
-} as const satisfies Record<string, ScalarType>;
-export type SimDatatype = keyof typeof SIM_DATATYPES;
+/** PvaPy's `-dt` names (NumPy's, without the 64-bit integers) and the pvData element type each becomes. */
+export type SimDatatype = Exclude<PixelType, 'int64' | 'uint64'>;
+export const SIM_DATATYPES: Readonly<Record<SimDatatype, ScalarType>> = Object.fromEntries(
+  (Object.keys(PIXEL_TYPES) as PixelType[]).filter((p) => p !== 'int64' && p !== 'uint64').map((p) => [p, PIXEL_TYPES[p].scalar]),
+) as Record<SimDatatype, ScalarType>;
 
 /** Colour modes PvaPy generates: mono and the three RGB layouts. */
 export const SIM_COLOR_MODES: readonly number[] = [ColorMode.Mono, ColorMode.RGB1, ColorMode.RGB2, ColorMode.RGB3];
 
 export type FrameArray = Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | Float32Array | Float64Array;
-
-const ARRAYS: Record<SimDatatype, new (n: number) => FrameArray> = {
-  int8: Int8Array,
-  uint8: Uint8Array,
-  int16: Int16Array,
-  uint16: Uint16Array,
-  int32: Int32Array,
-  uint32: Uint32Array,
-  float32: Float32Array,
-  float64: Float64Array,
-};
 
 const FLT_MAX = 3.4028234663852886e38;
 
@@ -200,7 +183,7 @@ export function fillRandom(out: FrameArray, datatype: SimDatatype, range: { min:
 
 /** One new random frame's pixels, flattened, x fastest. */
 export function randomFrame(spec: FrameSpec, rng: Prng, range = valueRange(spec)): FrameArray {
-  const out = new ARRAYS[spec.datatype](frameElements(spec));
+  const out = new (TYPED_ARRAY[SIM_DATATYPES[spec.datatype]] as new (n: number) => FrameArray)(frameElements(spec));
   fillRandom(out, spec.datatype, range, rng);
   return out;
 }

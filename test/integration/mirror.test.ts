@@ -373,7 +373,8 @@ test('several monitors: partial updates that went to different monitors merge in
   const pixels = frame(3)['value'] as PVStructure;
   pv.post({ uniqueId: 3, value: pixels });
   await reader.reach(4);
-  const [u2, u3] = [reader.updates[2], reader.updates[3]] as MonitorUpdate[];
+  const u2 = reader.updates[2] as MonitorUpdate;
+  const u3 = reader.updates[3] as MonitorUpdate;
   assert.deepEqual(u2.changed.toArray(), [bitOf(TYPE, 'uniqueId'), bitOf(TYPE, 'descriptor')]);
   assert.deepEqual(u3.changed.toArray(), [bitOf(TYPE, 'value'), bitOf(TYPE, 'uniqueId')].sort((x, y) => x - y));
   assert.equal(u3.value['descriptor'], 'second', 'what the other monitor received is kept');

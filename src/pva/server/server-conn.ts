@@ -82,7 +82,7 @@ export class ServerConnection extends PvaConnection {
   protected onMessage(m: AppMessage, r: ByteReader): void {
     const h = HANDLERS[m.command];
     if (!h) {
-      // Unknown or unsupported commands are ignored (as PVXS does), but logged once per kind.
+      // Unknown or unsupported commands are ignored, as PVXS does (a debug note, not a warning).
       this.log('debug', `ignoring ${CMD_NAMES[m.command] ?? 'unknown command ' + m.command} from ${this.peerName()}`);
       return;
     }
@@ -155,7 +155,7 @@ export class ServerConnection extends PvaConnection {
     return this.#nextSid++;
   }
 
-  /** A channel by server id, or throw a protocol error (clients must only use ids we gave them). */
+  /** A channel by server id; undefined for an id we never gave (handlers answer with an error status). */
   channel(sid: number): ServerChannel | undefined {
     return this.channels.get(sid);
   }

@@ -6,7 +6,7 @@ import { Severity } from '../../constants.js';
 import { readPVRequest, selectFields, type FieldSelection, type RequestInfo } from '../../../pvdata/pvrequest.js';
 import { decodeTyped } from '../../../pvdata/value-codec.js';
 import type { ByteReader } from '../../../pvdata/wire.js';
-import { errorStatus, encodeStatus, STATUS_OK, type Status } from '../../status.js';
+import { errorStatus, encodeStatus, type Status } from '../../status.js';
 import type { ServerChannel, ServerConnection } from '../server-conn.js';
 
 export interface OpHeader {
@@ -98,10 +98,6 @@ async function initWithRequest(
     replyError(conn, cmd, h.ioid, h.sub, err);
     return null;
   }
-}
-
-export function okStatus(): Status {
-  return STATUS_OK;
 }
 
 /** The operation a non-INIT message refers to, of the expected kind, or a reply with an error. */

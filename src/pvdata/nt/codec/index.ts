@@ -12,7 +12,7 @@
 // NDPluginCodec's jpeg is not handled: it is lossy and needs a JPEG decoder Sluice does not ship.
 import { deflateSync, inflateSync } from 'node:zlib';
 import type { ScalarType } from '../../types.js';
-import { ELEMENT_SIZE, type PVTypedArray } from '../../values.js';
+import { ELEMENT_SIZE, TYPED_ARRAY, type PVTypedArray } from '../../values.js';
 import { codecError } from './errors.js';
 import { bloscDecode, bloscEncode, type BloscEncodeOptions } from './blosc.js';
 import { bslz4Decode, bslz4Encode } from './bitshuffle.js';
@@ -30,19 +30,6 @@ export const MAX_DECODED_BYTES = 1 << 30;
 export function isCodecName(name: string): name is CodecName {
   return (CODECS as readonly string[]).includes(name);
 }
-
-const ARRAY_OF: Record<string, new (buffer: ArrayBuffer, offset: number, length: number) => PVTypedArray> = {
-  byte: Int8Array,
-  ubyte: Uint8Array,
-  short: Int16Array,
-  ushort: Uint16Array,
-  int: Int32Array,
-  uint: Uint32Array,
-  long: BigInt64Array,
-  ulong: BigUint64Array,
-  float: Float32Array,
-  double: Float64Array,
-};
 
 /**
  * The bytes of a typed array, as a view (no copy). Always a plain Uint8Array (never a Buffer),
@@ -127,7 +114,7 @@ export function decompress(codec: string, payload: PVTypedArray, dtype: ScalarTy
     const why = codec === 'jpeg' ? ' (jpeg is lossy and needs a JPEG decoder Sluice does not ship)' : '';
     throw codecError(`codec '${codec}' is not supported${why}; supported: ${CODECS.join(', ')}`);
   }
-  const Ctor = ARRAY_OF[dtype];
+  const Ctor = TYPED_ARRAY[dtype];
   if (!Ctor) throw codecError(`${codec}: element type '${dtype}' cannot be decoded`);
   const size = ELEMENT_SIZE[dtype];
   if (!Number.isSafeInteger(nbytes) || nbytes < 0 || nbytes % size !== 0) throw codecError(`${codec}: ${nbytes} bytes is not a whole number of ${dtype} elements`);
