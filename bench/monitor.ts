@@ -84,7 +84,6 @@ async function rawServer(bytes: number): Promise<void> {
 async function rawClient(port: number, bytes: number, frames: number, mode: string): Promise<void> {
   const per = bytes + 8;
   let got = 0;
-  let delivered = 0;
   let t0 = 0n;
   let cpu = process.cpuUsage();
   const target = per * frames;
@@ -126,13 +125,11 @@ async function rawClient(port: number, bytes: number, frames: number, mode: stri
             if (fill === per) {
               sink.push(msg); // handed to the application
               msg = null;
-              delivered++;
             }
           } else {
             // small messages: a view per complete message, as a framer would make
             for (let k = partial + n; k >= per; k -= per) {
               sink.push(buf.subarray(0, per));
-              delivered++;
             }
             partial = (partial + n) % per;
             used += n;
@@ -142,7 +139,6 @@ async function rawClient(port: number, bytes: number, frames: number, mode: stri
         if (!counting && got >= warm) {
           counting = true;
           got = 0;
-          delivered = 0;
           t0 = process.hrtime.bigint();
           cpu = process.cpuUsage();
         }

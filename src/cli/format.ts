@@ -88,6 +88,7 @@ function escape(s: string, csv = false): string {
 
 /** A string as pvget prints it: quoted and escaped only when it holds spaces, quotes or control characters. */
 export function maybeQuote(s: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are what must be escaped
   return /[\s\\'"\x00-\x1f\x7f]/.test(s) ? `"${escape(s)}"` : s;
 }
 

@@ -446,7 +446,10 @@ test('a Channel Access source: the mirror follows it, goes with its server and c
       check();
     });
   void (async () => {
-    for await (const u of sub) (values.push(u.value['value'] as number), arrived.emit('value'));
+    for await (const u of sub) {
+      values.push(u.value['value'] as number);
+      arrived.emit('value');
+    }
   })();
   await reached(1);
   for (const v of [2.5, 3.5]) {

@@ -203,7 +203,11 @@ test('hostile datagrams never throw out of safeParseDatagram', () => {
     if (i % 2 === 0) {
       d = Buffer.alloc(Math.floor(rand() * 120));
       for (let j = 0; j < d.length; j++) d[j] = rand() * 256;
-      if (d.length > 1 && rand() < 0.5) (d[0] = 0xca), (d[1] = 2); // get past the magic check
+      if (d.length > 1 && rand() < 0.5) {
+        // get past the magic check
+        d[0] = 0xca;
+        d[1] = 2;
+      }
     } else {
       // mutate a valid datagram: flip bytes, sometimes truncate or extend
       d = Buffer.from(samples[i % samples.length] as Buffer);

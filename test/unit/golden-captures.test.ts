@@ -30,7 +30,6 @@ const BYTE_MODE_LIMIT = 2 << 20;
 const MODES = ['one chunk', 'byte at a time', 'random splits'] as const;
 type Mode = (typeof MODES)[number];
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Rec = Record<string, any>;
 
 interface Loaded {

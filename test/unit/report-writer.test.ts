@@ -40,6 +40,7 @@ test('the live view moves the cursor up by the rows it drew, wrapped to the widt
   w.write('second');
   const text = t.text();
   assert.ok(text.includes(`\x1b[${rows}A\x1b[J`), `expected the cursor to go up ${rows} rows`);
+  // eslint-disable-next-line no-control-regex -- the terminal's escape sequences are what is removed
   for (const line of text.replace(/\x1b\[\d+A\x1b\[J/g, '').split('\n')) assert.ok(line.length <= 60);
 });
 
