@@ -45,7 +45,7 @@ export class PVRequestBuilder {
 
   /** Record options: `record[queueSize=4,pipeline=true]`. */
   record(options: RequestOptionValues): this {
-    setOptions(this.#tree.record, options);
+    for (const [k, v] of checkedOptions(options)) this.#tree.record.set(k, v);
     return this;
   }
 
@@ -104,11 +104,13 @@ export class PVRequestBuilder {
   }
 
   #select(section: RequestSection, path: string, options?: RequestOptionValues): this {
+    // Everything is checked before anything changes: a refused call leaves the builder as it was.
     const parts = path.split('.');
     for (const part of parts) {
       checkName(part, 'field name');
       if (part === '_options') fail(`'_options' is not a field name`);
     }
+    const entries = options ? checkedOptions(options) : [];
     let node: RequestNode | undefined = this.#tree.sections.get(section);
     if (!node) this.#tree.sections.set(section, (node = newNode(section)));
     for (const part of parts) {
@@ -116,7 +118,7 @@ export class PVRequestBuilder {
       if (!child) node.children.push((child = newNode(part)));
       node = child;
     }
-    if (options) setOptions(node.options, options);
+    for (const [k, v] of entries) node.options.set(k, v);
     return this;
   }
 }
@@ -135,14 +137,17 @@ function checkName(name: string, what: string): void {
   if (!NAME.test(name)) fail(`${what} ${JSON.stringify(name)} is not a name (letters, digits, '_')`);
 }
 
-function setOptions(into: Map<string, string>, options: RequestOptionValues): void {
+/** The options given, as text, undefined ones left out; throws for one the text form cannot carry. */
+function checkedOptions(options: RequestOptionValues): [string, string][] {
+  const out: [string, string][] = [];
   for (const [k, v] of Object.entries(options)) {
     if (v === undefined) continue;
     checkName(k, 'option name');
     const s = String(v);
     if (UNSAFE_VALUE.test(s)) fail(`option ${k}=${JSON.stringify(s)} holds a blank, ',' or ']'`);
-    into.set(k, s);
+    out.push([k, s]);
   }
+  return out;
 }
 
 function mergeNode(into: RequestNode, from: RequestNode): void {

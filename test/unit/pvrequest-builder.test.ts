@@ -99,4 +99,10 @@ test('what the text form cannot carry is refused', () => {
   assert.throws(() => pvRequest().record({ q: 'a b' }), isPVRequestError);
   assert.throws(() => pvRequest().plugin('pydistributor', { set: 'a;b' }), isPVRequestError);
   assert.throws(() => pvRequest('field(a'), isPVRequestError);
+  // a refused call changes nothing
+  const b = pvRequest().field('a');
+  assert.throws(() => b.field('x.y', { q: 'a b' }), isPVRequestError);
+  assert.throws(() => b.record({ ok: 1, bad: 'a,b' }), isPVRequestError);
+  assert.throws(() => b.field('x..y'), isPVRequestError);
+  assertSameRequest(b.build(), 'field(a)');
 });
