@@ -8,6 +8,7 @@ export { BitSet } from './pvdata/bitset.js';
 export { t, sameType, formatType, typeName, fieldByPath, memberIndex } from './pvdata/types.js';
 export { defaultValue, getField, unionSelect, cloneValue, TYPED_ARRAY, scalarTypeOfArray } from './pvdata/values.js';
 export { parsePVRequest, formatPVRequest, readPVRequest, selectFields } from './pvdata/pvrequest.js';
+export { pvRequest, PVRequestBuilder } from './pvdata/pvrequest-builder.js';
 export { bitOf, pathOf, bitsOf, expandBits, fieldCount } from './pvdata/field-numbering.js';
 export { encodeType, decodeType, TypeCache } from './pvdata/type-codec.js';
 export { encodeValue, decodeValue, encodePartial, decodePartial } from './pvdata/value-codec.js';
@@ -65,6 +66,7 @@ export type {
 } from './pvdata/types.js';
 export type { PVValue, PVStructure, PVUnion, PVAny, PVTypedArray } from './pvdata/values.js';
 export type { PVRequest, RequestInfo, FieldSelection } from './pvdata/pvrequest.js';
+export type { RequestOptionValue, RequestOptionValues } from './pvdata/pvrequest-builder.js';
 export type { ProcessorConfig, ProcessorLogger, MetadataQueue } from './processing/user-data-processor.js';
 export type { Frame, FrameStrides, ImageGeometry, ToNtNdArrayOptions } from './processing/nd-image.js';
 export type { CaClientOptions, CaGetResult, CaUpdate, CaSubscriptionStats, CaMonitorOptions, CaServerOptions, CaServerLimits, CaServerStats } from './ca/index.js';

@@ -3,7 +3,7 @@
 // the protocol logic is testable without a network and the socket handling is in one place.
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { ConnectionError } from '../errors.js';
+import { ConnectionError, ProtocolError } from '../errors.js';
 import { CaFramer } from './framer.js';
 import type { CaMessage } from './header.js';
 
@@ -68,7 +68,7 @@ export class TcpLink {
       this.#framer.push(chunk);
     } catch (err) {
       // Bad bytes (or a handler that refused them): this link ends, nothing else does.
-      this.close(err instanceof Error ? err : new Error(String(err)));
+      this.close(err instanceof Error ? err : new ProtocolError('ERR_PROTOCOL', String(err)));
     }
   }
 

@@ -51,13 +51,14 @@ export function channelOption(text: string | undefined, name: string): string | 
 /** A JSON dictionary option (absent: {}), or a usage error naming the option. */
 export function jsonOption(text: string | undefined, name: string): Record<string, unknown> {
   if (!text) return {};
+  let o: unknown;
   try {
-    const o: unknown = JSON.parse(text);
-    if (typeof o !== 'object' || o === null || Array.isArray(o)) throw new Error('not a JSON object');
-    return o as Record<string, unknown>;
+    o = JSON.parse(text);
   } catch (err) {
     throw new UsageError(`--${name} is not a JSON dictionary: ${(err as Error).message}`);
   }
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) throw new UsageError(`--${name} is not a JSON dictionary: not a JSON object`);
+  return o as Record<string, unknown>;
 }
 
 /**

@@ -1,7 +1,7 @@
 // Where a consumer's objects come from (receivers) and where its output goes (publishers), in
 // the input and output modes of PvaPy: pva (monitor / remote put), pvas (a PV hosted here),
 // rpc (an RPC service here / a remote RPC call).
-import { SluiceError } from '../errors.js';
+import { RemoteError, SluiceError } from '../errors.js';
 import type { Client } from '../pva/client/client.js';
 import type { Subscription } from '../pva/client/subscription.js';
 import type { Server } from '../pva/server/server.js';
@@ -185,7 +185,7 @@ export class PvasReceiver extends HostedReceiver {
     const pv = new SharedPV({
       onPut: async (pv, put) => {
         const refused = await this.deliver({ value: put.value, type });
-        if (refused) throw new Error(`${channel}: ${refused}`); // the putter gets an error status
+        if (refused) throw new SluiceError('ERR_LIMIT', `${channel}: ${refused}`); // the putter gets an error status
         pv.postChanges(put.value, put.changed);
       },
     });
@@ -285,7 +285,7 @@ export class Publisher {
         if (!fits(value)) return;
         client.rpc(channel, { type, value }).then((r) => {
           const status = (r.value as { status?: number } | null)?.status;
-          if (status !== undefined && status !== 0) fail(new Error(`RPC status ${status}`));
+          if (status !== undefined && status !== 0) fail(new RemoteError(`RPC status ${status}`));
           else this.stats.nPublished++;
         }, fail);
       };

@@ -7,6 +7,7 @@ import type { CaClient } from '../ca/client.js';
 import type { Client } from '../pva/client/client.js';
 import type { MetadataQueue } from '../processing/user-data-processor.js';
 import type { PVStructure } from '../pvdata/values.js';
+import { pvRequest } from '../pvdata/pvrequest-builder.js';
 import { CaReceiver } from './ca-receiver.js';
 import { withRates } from './channels.js';
 import { MonitorReceiver, type Received, type Receiver } from './io.js';
@@ -71,7 +72,7 @@ export class MetadataChannels {
   constructor(specs: readonly MetadataChannelSpec[], o: MetadataOptions) {
     this.specs = specs;
     const size = o.receiverQueueSize >= 0 ? o.receiverQueueSize : 1000;
-    const request = o.serverQueueSize > 0 ? `record[queueSize=${o.serverQueueSize}]` : '';
+    const request = o.serverQueueSize > 0 ? pvRequest().record({ queueSize: o.serverQueueSize }).toString() : '';
     for (const spec of specs) {
       let receiver: Receiver;
       // CA has no server queue: the CA monitor's own client queue stands in for it.

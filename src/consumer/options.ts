@@ -2,6 +2,7 @@
 // 3.1, 4.2, 4.3): id lists, `*` and `_` in channel names, the monitor pvRequest, and the
 // automatic object-id offset.
 import { InvalidArgumentError, SluiceError } from '../errors.js';
+import { pvRequest, type PVRequestBuilder } from '../pvdata/pvrequest-builder.js';
 
 /** The bounds of a number option; `note` says what values at or below `min` mean, if anything. */
 export interface Range {
@@ -113,28 +114,21 @@ export function distributorUsed(d: DistributorOptions): boolean {
 /**
  * The input monitor's pvRequest: `record[queueSize=N]` when a server queue is asked for, then
  * either the distributor (`field(_[pydistributor=group:g;set:s;trigger:t;updates:u])`, with only
- * the parameters given) or the field request with the id field added.
+ * the parameters given) or the field request (text, with or without `field(…)`) with the id field
+ * added first when the request names fields but not that one.
  */
+export function inputRequest(serverQueueSize: number, fieldRequest: string, idField: string, d: DistributorOptions): PVRequestBuilder {
+  const req = pvRequest();
+  if (serverQueueSize > 0) req.record({ queueSize: serverQueueSize });
+  if (distributorUsed(d)) return req.plugin(d.pluginName, { group: d.group, set: d.set, trigger: d.trigger, updates: d.updates });
+  const user = pvRequest(fieldRequest);
+  if (user.selectsFields() && !user.has(idField)) req.field(idField);
+  return req.merge(user);
+}
+
+/** inputRequest as text: what the consumer's and collector's inputRequest option holds. */
 export function monitorRequest(serverQueueSize: number, fieldRequest: string, idField: string, d: DistributorOptions): string {
-  let req = serverQueueSize > 0 ? `record[queueSize=${serverQueueSize}]` : '';
-  if (distributorUsed(d)) {
-    const parts: string[] = [];
-    if (d.group !== undefined) parts.push(`group:${d.group}`);
-    if (d.set !== undefined) parts.push(`set:${d.set}`);
-    if (d.trigger !== undefined) parts.push(`trigger:${d.trigger}`);
-    if (d.updates !== undefined) parts.push(`updates:${d.updates}`);
-    req += `field(_[${d.pluginName}=${parts.join(';')}])`;
-  } else {
-    let fields = fieldRequest.trim();
-    const inner = /^field\((.*)\)$/.exec(fields);
-    if (inner) fields = (inner[1] as string).trim();
-    if (fields) {
-      const names = fields.split(',').map((f) => f.trim());
-      if (!names.includes(idField)) names.unshift(idField);
-      req += `field(${names.join(',')})`;
-    }
-  }
-  return req;
+  return inputRequest(serverQueueSize, fieldRequest, idField, d).toString();
 }
 
 /**

@@ -1,6 +1,7 @@
 // Runs the user processor on each input object: skips the initial updates, reads the object id,
 // counts missed ids, times processing, counts errors (a processor that throws does not stop the
 // stream), and creates the output publisher lazily from the first input's type.
+import { SluiceError, TimeoutError } from '../errors.js';
 import type { StructureDesc } from '../pvdata/types.js';
 import type { PVStructure } from '../pvdata/values.js';
 import type { UserDataProcessor } from '../processing/user-data-processor.js';
@@ -143,7 +144,7 @@ export class ProcessingController {
 
   #failed(err: unknown, what = 'process() failed'): void {
     this.nErrors++;
-    this.lastError = err instanceof Error ? err : new Error(String(err));
+    this.lastError = err instanceof Error ? err : new SluiceError('ERR_PROCESSOR', String(err)); // a thrown string, say
     // Log the first error and then every 1000th, so a broken processor does not flood the log.
     if (this.nErrors === 1 || this.nErrors % 1000 === 0) {
       this.processor.logger.error(`${what} (${this.nErrors} errors so far): ${this.lastError.message}`);
@@ -170,7 +171,7 @@ export class ProcessingController {
     const id = Number.isNaN(this.#busyId) ? '' : ` of object ${this.#busyId}`;
     const message = `process()${id} did not finish within the processing time-out of ${limit / 1000} s`;
     this.#busySince = 0; // reported once; the pending call is abandoned
-    this.#failed(new Error(message), 'processing time-out');
+    this.#failed(new TimeoutError(message), 'processing time-out');
     return message;
   }
 

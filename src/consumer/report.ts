@@ -1,5 +1,6 @@
 // Printed statistics: a periodic report (groups chosen with --report-stats), a live view that
 // redraws in place on a terminal, and the combined statistics of several consumers at exit.
+import { SluiceError } from '../errors.js';
 import type { ConsumerStats } from './consumer.js';
 import type { MetadataStats } from './metadata.js';
 import type { ProcessorStats } from './processing-controller.js';
@@ -11,7 +12,7 @@ export function parseReportGroups(text: string): Set<ReportGroup> {
   const words = text.split(',').map((w) => w.trim()).filter(Boolean);
   if (words.includes('all')) return new Set(REPORT_GROUPS);
   const bad = words.filter((w) => !(REPORT_GROUPS as readonly string[]).includes(w));
-  if (bad.length) throw new Error(`unknown report group(s) ${bad.join(', ')}: use ${REPORT_GROUPS.join(', ')} or all`);
+  if (bad.length) throw new SluiceError('ERR_USAGE', `unknown report group(s) ${bad.join(', ')}: use ${REPORT_GROUPS.join(', ')} or all`);
   return new Set(words as ReportGroup[]);
 }
 

@@ -9,7 +9,7 @@
 // converted by HDF5; compressed datasets decode with the filters h5wasm has built in (deflate,
 // shuffle, ...); one it lacks (e.g. blosc, bitshuffle/LZ4) is a FileError naming the filter.
 import { resolve } from 'node:path';
-import { FileError } from '../errors.js';
+import { FileError, InvalidArgumentError, SluiceError } from '../errors.js';
 import { fileSize, framesOfShape, pixelType, readHead, type FrameFile, type FrameLayout, type PixelArray, type PixelType } from './frame-file.js';
 
 type H5 = typeof import('h5wasm');
@@ -135,18 +135,18 @@ class Hdf5Frames implements FrameFile {
   }
 
   async read(index: number): Promise<PixelArray> {
-    if (!Number.isInteger(index) || index < 0 || index >= this.frames) throw new RangeError(`frame ${index} of ${this.frames}`);
+    if (!Number.isInteger(index) || index < 0 || index >= this.frames) throw new InvalidArgumentError(`frame ${index} of ${this.frames}`);
     const { h5, module } = await h5wasm();
     return throwing(module, () => {
       try {
         this.#file ??= new h5.File(this.#abs, 'r');
         const ds = this.#file.get(this.detail);
-        if (!(ds instanceof h5.Dataset)) throw new Error(`dataset ${this.detail} is gone`);
+        if (!(ds instanceof h5.Dataset)) throw new SluiceError('ERR_FILE', `dataset ${this.detail} is gone`);
         // A stack: the hyperslab [index, all, all(, all)]; a single frame: the whole dataset.
         const all: Parameters<H5Dataset['slice']>[0][number] = [];
         const data = this.frames === 1 ? ds.value : ds.slice([[index, index + 1], ...Array.from({ length: this.#rank - 1 }, () => all)]);
         if (!ArrayBuffer.isView(data) || (data as PixelArray).length !== this.#elements) {
-          throw new Error(`a frame of ${this.#elements} elements read as ${ArrayBuffer.isView(data) ? (data as PixelArray).length : typeof data}`);
+          throw new SluiceError('ERR_FILE', `a frame of ${this.#elements} elements read as ${ArrayBuffer.isView(data) ? (data as PixelArray).length : typeof data}`);
         }
         return data as PixelArray;
       } catch (err) {

@@ -11,7 +11,7 @@
 // Fortran-order arrays: a single frame (2-d, or 3-d colour) is reordered to C order; a Fortran
 // stack interleaves its frames pixel by pixel and is refused.
 import { inflateRawSync, crc32 } from 'node:zlib';
-import { FileError } from '../errors.js';
+import { FileError, InvalidArgumentError, SluiceError } from '../errors.js';
 import {
   checkedProduct,
   fileSize,
@@ -149,7 +149,7 @@ class NpyFrames implements FrameFile {
   }
 
   async read(index: number): Promise<PixelArray> {
-    if (!Number.isInteger(index) || index < 0 || index >= this.frames) throw new RangeError(`frame ${index} of ${this.frames}`);
+    if (!Number.isInteger(index) || index < 0 || index >= this.frames) throw new InvalidArgumentError(`frame ${index} of ${this.frames}`);
     const n = this.#frameBytes;
     const buf = new ArrayBuffer(n);
     await this.#src.read(this.#h.dataOffset + index * n, new Uint8Array(buf));
@@ -161,7 +161,7 @@ class NpyFrames implements FrameFile {
 
   async readMany(first: number, count: number): Promise<PixelArray[]> {
     if (this.#h.fortranOrder || count === 1) return [await this.read(first)];
-    if (!Number.isInteger(first) || first < 0 || count < 1 || first + count > this.frames) throw new RangeError(`frames ${first}+${count} of ${this.frames}`);
+    if (!Number.isInteger(first) || first < 0 || count < 1 || first + count > this.frames) throw new InvalidArgumentError(`frames ${first}+${count} of ${this.frames}`);
     const n = this.#frameBytes;
     const buf = new ArrayBuffer(n * count);
     await this.#src.read(this.#h.dataOffset + first * n, new Uint8Array(buf));
@@ -380,7 +380,7 @@ export function parsePyLiteral(text: string): unknown {
     while (i < text.length && /\s/.test(text[i] as string)) i++;
   };
   const fail = (what: string): never => {
-    throw new Error(`${what} at character ${i}`);
+    throw new SluiceError('ERR_FILE', `${what} at character ${i}`);
   };
   const value = (depth: number): unknown => {
     if (depth > 16) fail('nesting too deep');

@@ -18,7 +18,7 @@
 // allocate more than the file has.
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { FileError } from '../errors.js';
+import { FileError, InvalidArgumentError } from '../errors.js';
 import {
   checkedProduct,
   checkFrame,
@@ -175,7 +175,7 @@ class RawFrames implements FrameFile {
   }
 
   async read(index: number): Promise<PixelArray> {
-    if (!Number.isInteger(index) || index < 0 || index >= this.frames) throw new RangeError(`frame ${index} of ${this.frames}`);
+    if (!Number.isInteger(index) || index < 0 || index >= this.frames) throw new InvalidArgumentError(`frame ${index} of ${this.frames}`);
     const buf = new ArrayBuffer(this.#frameBytes);
     await this.#src.read(this.#cfg.headerOffset + index * (this.#frameBytes + this.#cfg.betweenFrames), new Uint8Array(buf));
     if (this.#cfg.littleEndian !== LITTLE_ENDIAN_HOST) swapBytes(new Uint8Array(buf), PIXEL_TYPES[this.layout.dtype].bytes);
@@ -184,7 +184,7 @@ class RawFrames implements FrameFile {
 
   async readMany(first: number, count: number): Promise<PixelArray[]> {
     if (this.#cfg.betweenFrames !== 0 || count === 1) return [await this.read(first)];
-    if (!Number.isInteger(first) || first < 0 || count < 1 || first + count > this.frames) throw new RangeError(`frames ${first}+${count} of ${this.frames}`);
+    if (!Number.isInteger(first) || first < 0 || count < 1 || first + count > this.frames) throw new InvalidArgumentError(`frames ${first}+${count} of ${this.frames}`);
     const n = this.#frameBytes;
     const buf = new ArrayBuffer(n * count);
     await this.#src.read(this.#cfg.headerOffset + first * n, new Uint8Array(buf));

@@ -17,7 +17,7 @@
 // compressed strips against the most their codec can expand, so a lying header cannot make us
 // allocate more than the file could hold.
 import { inflateSync } from 'node:zlib';
-import { FileError } from '../errors.js';
+import { FileError, InvalidArgumentError } from '../errors.js';
 import {
   checkFrame,
   fileSize,
@@ -551,7 +551,7 @@ class TiffFrames implements FrameFile {
 
   read(index: number): Promise<PixelArray> {
     const p = this.#info.pages[index];
-    if (!p) throw new RangeError(`frame ${index} of ${this.frames}`);
+    if (!p) throw new InvalidArgumentError(`frame ${index} of ${this.frames}`);
     return readTiffPage(this.path, this.#src, p, this.#info.littleEndian);
   }
 

@@ -293,6 +293,7 @@ class MirrorChannel {
           if (slot.lost && monitor.pending === 0) this.#down(lostSource);
         }
       } catch (err) {
+        // plain Error: a thrown non-Error value, of which nothing but its text is known
         failure = err instanceof Error ? err : new Error(String(err));
       }
       if (this.#stopped || slot.monitor !== monitor) return; // closed by us
@@ -358,6 +359,7 @@ class MirrorChannel {
   }
 
   #warn(err: unknown): void {
+    // plain Error: a thrown non-Error value, of which nothing but its text is known
     const e = err instanceof Error ? err : new Error(String(err));
     if (e.message === this.#lastWarning) return;
     this.#lastWarning = e.message;

@@ -34,6 +34,7 @@ export class MessageWriter {
   }
 
   end(): void {
+    // plain Error: a bug in Sluice's own message code, not a condition any input can cause
     if (!this.#sizeAt) throw new Error('MessageWriter.end() without begin()');
     this.w.patch32(this.#sizeAt, this.w.length - this.#bodyStart);
     this.#sizeAt = null;

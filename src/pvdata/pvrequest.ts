@@ -16,17 +16,27 @@ export interface PVRequest {
   value: PVStructure;
 }
 
-interface Node {
+/** @internal One entry of a request tree: a field with its `[k=v]` options and sub-fields. */
+export interface RequestNode {
   name: string;
   options: Map<string, string>;
-  children: Node[];
+  children: RequestNode[];
+}
+type Node = RequestNode;
+
+/** @internal What the parser reads and the builder edits: record options and section trees. */
+export interface RequestTree {
+  record: Map<string, string>;
+  /** field, getField, putField: a section node named after its section. */
+  sections: Map<string, RequestNode>;
 }
 
-const SECTIONS = ['field', 'getField', 'putField'] as const;
+export const SECTIONS = ['field', 'getField', 'putField'] as const;
+export type RequestSection = (typeof SECTIONS)[number];
 const NAME_START = /[A-Za-z_]/;
 const NAME_CHAR = /[A-Za-z0-9_]/;
 
-function newNode(name: string): Node {
+export function newNode(name: string): Node {
   return { name, options: new Map(), children: [] };
 }
 
@@ -142,15 +152,23 @@ function nodeValue(n: Node): PVStructure {
   return v;
 }
 
-/** Parse the text form (pvget/pvmonitor `-r`, PvaPy requests) into the structure sent on the wire. */
-export function parsePVRequest(text: string): PVRequest {
+/** @internal The tree of a request text, before it becomes a structure. */
+export function parseRequestTree(text: string): RequestTree {
   const p = new Parser(text);
   p.parse();
+  return { record: p.record, sections: p.sections };
+}
+
+/**
+ * @internal The structure of a tree, as the parser builds it: record first, then the sections in
+ * SECTIONS order. `text` names the request in errors.
+ */
+export function requestOfTree(tree: RequestTree, text: string): PVRequest {
   const top: Node = newNode('');
   // record options become record._options, exactly like a field's options
-  if (p.record.size) top.children.push({ name: 'record', options: p.record, children: [] });
+  if (tree.record.size) top.children.push({ name: 'record', options: tree.record, children: [] });
   for (const s of SECTIONS) {
-    const n = p.sections.get(s);
+    const n = tree.sections.get(s);
     if (n) top.children.push(n);
   }
   try {
@@ -159,6 +177,11 @@ export function parsePVRequest(text: string): PVRequest {
     // e.g. a field literally named _options next to options of the same node
     throw new SluiceError('ERR_PVREQUEST', `bad pvRequest '${text}': ${(e as Error).message}`, { cause: e });
   }
+}
+
+/** Parse the text form (pvget/pvmonitor `-r`, PvaPy requests) into the structure sent on the wire. */
+export function parsePVRequest(text: string): PVRequest {
+  return requestOfTree(parseRequestTree(text), text);
 }
 
 // ---- back to text ------------------------------------------------------------------------------
@@ -172,7 +195,8 @@ function optionText(v: unknown): string {
   return String(v);
 }
 
-function optionsOf(desc: FieldDesc, value: unknown): Record<string, string> {
+/** @internal `_options` of a request structure as strings (any/union: the inner value). */
+export function optionsOf(desc: FieldDesc, value: unknown): Record<string, string> {
   const out: Record<string, string> = {};
   if (desc.kind !== 'structure') return out;
   const o = (value ?? {}) as PVStructure;

@@ -213,7 +213,7 @@ export class FileSource {
   }
 
   async #locate(index: number): Promise<{ part: FrameFile; at: number }> {
-    if (!Number.isInteger(index) || index < 0 || index >= this.frames) throw new RangeError(`frame ${index} of ${this.frames}`);
+    if (!Number.isInteger(index) || index < 0 || index >= this.frames) throw new InvalidArgumentError(`frame ${index} of ${this.frames}`);
     // The part holding `index`: binary search over the first frame of each part.
     let lo = 0;
     let hi = this.parts.length - 1;

@@ -9,7 +9,7 @@ import { isSimDatatype, SIM_DATATYPES } from '../../sim/frames.js';
 import { CaClient } from '../../ca/client.js';
 import { ReportWriter } from '../../consumer/report.js';
 import { buildPut } from './put.js';
-import { SluiceError } from '../../errors.js';
+import { EncodeError, SluiceError } from '../../errors.js';
 import { CODECS, isCodecName } from '../../pvdata/nt/codec/index.js';
 import { Client } from '../../pva/client/client.js';
 import { accessOptions, loadAccess, reloadAccessOnHangup } from '../access-options.js';
@@ -408,7 +408,7 @@ async function notify(pv: string, value: string, ctx: CliContext, say: Say): Pro
       } finally {
         client.close();
       }
-      if (problems.length) throw new Error(problems.join('; '));
+      if (problems.length) throw new EncodeError(problems.join('; '));
     } else {
       const client = new CaClient({ env: ctx.env });
       try {

@@ -9,6 +9,7 @@
 //   sluice consumer -ic enc:1:output -oc 'dec:*:output' --oid-field objectId \
 //     --processor-class DataDecryptor --processor-args '{"privateKeyFilePath": "keys/private.pem"}'
 import { createDecipheriv, createVerify, constants, privateDecrypt, type KeyObject } from 'node:crypto';
+import { DecodeError } from '../../errors.js';
 import { decodeType, TypeCache } from '../../pvdata/type-codec.js';
 import { sameType, type ScalarType, type StructureDesc } from '../../pvdata/types.js';
 import { decodeValue } from '../../pvdata/value-codec.js';
@@ -224,13 +225,13 @@ export class DataDecryptor extends UserDataProcessor {
       }
       if (!type) {
         const decoded = decodeType(r, new TypeCache());
-        if (decoded === null || decoded.kind !== 'structure') throw new Error(`it holds ${decoded ? `a ${decoded.kind}` : 'no type'}, not a structure`);
+        if (decoded === null || decoded.kind !== 'structure') throw new DecodeError(`it holds ${decoded ? `a ${decoded.kind}` : 'no type'}, not a structure`);
         type = decoded;
         this.#types.unshift({ bytes: Uint8Array.from(plain.subarray(0, plain.length - r.remaining)), type });
         if (this.#types.length > TYPE_CACHE_SIZE) this.#types.pop();
       }
       const value = decodeValue(r, type, new TypeCache()) as PVStructure;
-      if (r.remaining !== 0) throw new Error(`${r.remaining} bytes left after the value`);
+      if (r.remaining !== 0) throw new DecodeError(`${r.remaining} bytes left after the value`);
       return { type, value };
     } catch (e) {
       throw processorError(`${what} decrypted but does not decode as a pvData value: ${messageOf(e)}`, e);

@@ -71,7 +71,7 @@ async function writeFileParts(path: string, parts: Uint8Array[]): Promise<number
     let rest = parts.filter((p) => p.length > 0);
     while (rest.length > 0) {
       const { bytesWritten } = await fh.writev(rest);
-      if (bytesWritten <= 0) throw new Error('the file system accepted no bytes');
+      if (bytesWritten <= 0) throw new SluiceError('ERR_FILE', 'the file system accepted no bytes');
       total += bytesWritten;
       let n = bytesWritten;
       while (n > 0 && rest.length > 0) {

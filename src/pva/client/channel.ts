@@ -161,6 +161,7 @@ export class Channel extends EventEmitter implements ChannelHandler {
       };
       const onAbort = (): void => {
         done();
+        // plain Error: the caller's own abort reason is passed on; an aborted signal always has one
         reject(signal?.reason ?? new Error('aborted'));
       };
       const timer = setTimeout(() => {

@@ -1,7 +1,8 @@
 // The client context: configuration (EPICS_PVA_* and options), name resolution, a pool of
 // server connections, cached channels, and the operations get/put/monitor/rpc/info.
 import { InvalidArgumentError } from '../../errors.js';
-import { formatPVRequest, optionBool, optionInt, parsePVRequest, readPVRequest, type PVRequest } from '../../pvdata/pvrequest.js';
+import { optionBool, optionInt, parsePVRequest, readPVRequest, type PVRequest } from '../../pvdata/pvrequest.js';
+import { pvRequest } from '../../pvdata/pvrequest-builder.js';
 import { inferType } from '../../pvdata/infer.js';
 import type { FieldDesc, StructureDesc } from '../../pvdata/types.js';
 import type { PVStructure, PVValue } from '../../pvdata/values.js';
@@ -151,14 +152,7 @@ export class Client implements ChannelHost {
   }
 
   monitor(name: string, opts: MonitorOptions = {}): Subscription {
-    // Options given as arguments travel in the pvRequest, where servers look for them; a
-    // request given as an object is turned back into text to add them.
-    let text = typeof opts.request === 'object' ? formatPVRequest(opts.request) : (opts.request ?? '');
-    const extra: string[] = [];
-    if (opts.queueSize !== undefined) extra.push(`queueSize=${opts.queueSize}`);
-    if (opts.pipeline !== undefined) extra.push(`pipeline=${opts.pipeline}`);
-    if (extra.length) text = text.includes('record[') ? text.replace('record[', `record[${extra.join(',')},`) : `${text}record[${extra.join(',')}]`;
-    const req = extra.length || typeof opts.request !== 'object' ? parsePVRequest(text) : opts.request;
+    const req = monitorPVRequest(opts);
     const o = readPVRequest(req.type, req.value).options;
     const queueSize = optionInt(o['queueSize']) ?? 4;
     const pipeline = optionBool(o['pipeline']) ?? false;
@@ -193,6 +187,19 @@ export class Client implements ChannelHost {
     }
     this.#conns.clear();
   }
+}
+
+/**
+ * The pvRequest of a monitor: queueSize and pipeline given as options travel in it as record
+ * options, where servers look for them; record options of the request itself win (merged in
+ * after them), as they always have.
+ */
+export function monitorPVRequest(opts: Pick<MonitorOptions, 'request' | 'queueSize' | 'pipeline'>): PVRequest {
+  const given = { queueSize: opts.queueSize, pipeline: opts.pipeline };
+  if (typeof opts.request === 'object' && given.queueSize === undefined && given.pipeline === undefined) {
+    return opts.request; // sent as given, option types included
+  }
+  return pvRequest().record(given).merge(opts.request ?? '').build();
 }
 
 function toRequest(r: string | PVRequest | undefined): PVRequest {

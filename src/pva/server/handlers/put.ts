@@ -1,5 +1,6 @@
 // PUT (Protocol-Messages "Channel put"): INIT replies with the put type; subcommand 0x40 reads
 // the current value (pvput prints it as "Old:"); 0x00 carries BitSet + values to apply.
+import { SluiceError } from '../../../errors.js';
 import { describeClient } from '../../../access/policy.js';
 import { decodeBitSet, decodePartial } from '../../../pvdata/value-codec.js';
 import type { ByteReader } from '../../../pvdata/wire.js';
@@ -41,7 +42,7 @@ export function onPut(conn: ServerConnection, r: ByteReader): void {
   const changed = sel.unmapBits(bits);
   const handler = pv.onPut;
   if (!handler) {
-    replyError(conn, Cmd.PUT, h.ioid, h.sub, `PV ${op.channel.name} is read-only`);
+    replyError(conn, Cmd.PUT, h.ioid, h.sub, new SluiceError('ERR_NOT_SUPPORTED', `PV ${op.channel.name} is read-only`));
     return done();
   }
   conn.server.stats.puts++;

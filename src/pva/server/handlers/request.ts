@@ -1,5 +1,6 @@
 // DESTROY_REQUEST and CANCEL_REQUEST (server channel id + request id), and the operations we
 // do not offer (PUT_GET, ARRAY, PROCESS), which get an error status so clients fail cleanly.
+import { SluiceError } from '../../../errors.js';
 import type { ByteReader } from '../../../pvdata/wire.js';
 import type { AppMessage } from '../../framer.js';
 import type { ServerConnection } from '../server-conn.js';
@@ -19,5 +20,5 @@ export function onCancelRequest(_conn: ServerConnection, r: ByteReader): void {
 
 export function onUnsupported(conn: ServerConnection, r: ByteReader, m: AppMessage): void {
   const h = readOpHeader(r);
-  replyError(conn, m.command, h.ioid, h.sub, `operation ${m.command} is not supported by this server`);
+  replyError(conn, m.command, h.ioid, h.sub, new SluiceError('ERR_NOT_SUPPORTED', `operation ${m.command} is not supported by this server`));
 }

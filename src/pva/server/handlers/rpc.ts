@@ -1,5 +1,6 @@
 // RPC (Protocol-Messages "Channel RPC"): INIT (pvRequest) → status; each request carries a typed
 // argument (FieldDesc + value, usually NTURI-like) and gets a typed result or an error status.
+import { SluiceError } from '../../../errors.js';
 import { inferType } from '../../../pvdata/infer.js';
 import type { FieldDesc } from '../../../pvdata/types.js';
 import { decodeTyped, encodeTyped } from '../../../pvdata/value-codec.js';
@@ -34,7 +35,7 @@ export function onRpc(conn: ServerConnection, r: ByteReader): void {
     void initOperation(conn, Cmd.RPC, h, r, false).then((ctx) => {
       if (!ctx) return;
       if (!ctx.channel.pv.onRpc) {
-        replyError(conn, Cmd.RPC, h.ioid, h.sub, `PV ${ctx.channel.name} does not support RPC`);
+        replyError(conn, Cmd.RPC, h.ioid, h.sub, new SluiceError('ERR_NOT_SUPPORTED', `PV ${ctx.channel.name} does not support RPC`));
         return;
       }
       conn.addOp(new RpcOp(h.ioid, ctx.channel));
@@ -56,7 +57,7 @@ export function onRpc(conn: ServerConnection, r: ByteReader): void {
   conn.server.stats.rpcs++;
   Promise.resolve()
     .then(() => {
-      if (!handler) throw new Error(`PV ${op.channel.name} does not support RPC`);
+      if (!handler) throw new SluiceError('ERR_NOT_SUPPORTED', `PV ${op.channel.name} does not support RPC`);
       return handler(pv, args, { peer: conn.peerName(), account: conn.account, channel: op.channel.name });
     })
     .then(
