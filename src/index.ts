@@ -1,6 +1,6 @@
 // Public API of Sluice.
 export { Server } from './pva/server/server.js';
-export { SharedPV } from './pva/server/shared-pv.js';
+export { SharedPV } from './pv/shared-pv.js';
 export { Client } from './pva/client/client.js';
 export { Subscription } from './pva/client/subscription.js';
 export { Channel } from './pva/client/channel.js';
@@ -51,7 +51,7 @@ export type { Acf, PvList, ChannelRights, ClientIdentity, AccessPolicyOptions, L
 export type { ServerOptions, ServerStats, PVSource } from './pva/server/server.js';
 export type { ServerLimits } from './pva/server/server-limits.js';
 export type { MonitorStats } from './pva/server/monitor-op.js';
-export type { PutRequest, PutHandler, RpcHandler, RpcResult, PeerInfo } from './pva/server/shared-pv.js';
+export type { PutRequest, PutHandler, RpcHandler, RpcResult, PeerInfo } from './pv/shared-pv.js';
 export type { ClientOptions, RequestOptions, MonitorOptions } from './pva/client/client.js';
 export type { MonitorUpdate, SubscriptionStats } from './pva/client/subscription.js';
 export type { GetResult } from './pva/client/operations.js';

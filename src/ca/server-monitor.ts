@@ -4,7 +4,7 @@
 // sent), so a client that stops reading costs a flag per subscription, not a growing queue.
 import type { BitSet } from '../pvdata/bitset.js';
 import { bitOf, fieldCount } from '../pvdata/field-numbering.js';
-import type { PVSubscriber } from '../pva/server/shared-pv.js';
+import type { PVSubscriber } from '../pv/shared-pv.js';
 import type { StructureDesc } from '../pvdata/types.js';
 import type { PVStructure } from '../pvdata/values.js';
 import { EventMask } from './constants.js';

@@ -3,7 +3,7 @@
 // an ERROR message and the client stays; bytes that break the protocol close this client only.
 import { denial, describeClient, type AccessPolicy, type ChannelRights, type ClientIdentity, type Operation } from '../access/policy.js';
 import { ProtocolError } from '../errors.js';
-import type { SharedPV } from '../pva/server/shared-pv.js';
+import type { SharedPV } from '../pv/shared-pv.js';
 import { AccessRights, Cmd, Eca, LAST_DBR, SearchReply, cmdName } from './constants.js';
 import { dbrLayout, decodeDbr } from './dbr.js';
 import type { CaHeader, CaMessage } from './header.js';

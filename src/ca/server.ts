@@ -5,7 +5,7 @@
 import type net from 'node:net';
 import { AccessPolicy } from '../access/policy.js';
 import { InvalidArgumentError, SluiceError } from '../errors.js';
-import type { SharedPV } from '../pva/server/shared-pv.js';
+import type { SharedPV } from '../pv/shared-pv.js';
 import { caServerConfigFromEnv } from './config.js';
 import { Cmd, SEQUENCE_NO_VALID } from './constants.js';
 import { splitDatagram } from './header.js';

@@ -11,7 +11,7 @@ import { PvaConnection, type ConnectionLimits } from '../connection.js';
 import type { AppMessage } from '../framer.js';
 import { HANDLERS } from './handlers/index.js';
 import type { Server } from './server.js';
-import type { SharedPV } from './shared-pv.js';
+import type { SharedPV } from '../../pv/shared-pv.js';
 
 export interface ServerChannel {
   sid: number;

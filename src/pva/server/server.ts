@@ -12,7 +12,7 @@ import { MonitorOp, type MonitorStats } from './monitor-op.js';
 import { ServerConnection } from './server-conn.js';
 import { SERVER_INFO_PV, serveServerInfo } from './server-info.js';
 import { envNameOf, serverLimits, type ServerLimits } from './server-limits.js';
-import type { SharedPV } from './shared-pv.js';
+import type { SharedPV } from '../../pv/shared-pv.js';
 
 /** Creates a PV on demand for a name no static PV has (return undefined to decline). */
 export type PVSource = (name: string) => SharedPV | undefined;

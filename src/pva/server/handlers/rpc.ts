@@ -7,7 +7,7 @@ import type { PVValue } from '../../../pvdata/values.js';
 import type { ByteReader } from '../../../pvdata/wire.js';
 import { Cmd, Sub } from '../../constants.js';
 import { encodeStatus, STATUS_OK } from '../../status.js';
-import type { RpcResult } from '../shared-pv.js';
+import type { RpcResult } from '../../../pv/shared-pv.js';
 import type { ServerChannel, ServerConnection, ServerOp } from '../server-conn.js';
 import { findOp, initOperation, readOpHeader, replyError, replyStatus } from './common.js';
 

@@ -1,11 +1,11 @@
 // A PV served by a Server, in the manner of PVXS's SharedPV: open() with a type and value,
 // post() full or partial updates, close(); optional handlers for PUT and RPC.
-import { InvalidArgumentError, SluiceError } from '../../errors.js';
-import { BitSet } from '../../pvdata/bitset.js';
-import { bitOf, fieldCount } from '../../pvdata/field-numbering.js';
-import { mergeMarked } from '../../pvdata/merge.js';
-import type { FieldDesc, StructureDesc } from '../../pvdata/types.js';
-import { completeStructure, type PVStructure, type PVValue } from '../../pvdata/values.js';
+import { InvalidArgumentError, SluiceError } from '../errors.js';
+import { BitSet } from '../pvdata/bitset.js';
+import { bitOf, fieldCount } from '../pvdata/field-numbering.js';
+import { mergeMarked } from '../pvdata/merge.js';
+import type { FieldDesc, StructureDesc } from '../pvdata/types.js';
+import { completeStructure, type PVStructure, type PVValue } from '../pvdata/values.js';
 import { Distributor, type DistributorSettings } from './distributor.js';
 
 /** Who asked: passed to put and RPC handlers. */
