@@ -1,11 +1,11 @@
-// A Channel Access server for SharedPVs whose `value` is a scalar, a scalar array or an enum
-// (with optional alarm, timeStamp, display, control). It answers UDP and TCP searches for the
-// names it has, and serves gets, puts and subscriptions in any DBR type the client asks for.
-// No beacons are sent (clients find a restarted server by searching again).
+// A Channel Access server for PVs (Sources, such as SharedPVs) whose `value` is a scalar, a
+// scalar array or an enum (with optional alarm, timeStamp, display, control). It answers UDP and
+// TCP searches for the names it has, and serves gets, puts and subscriptions in any DBR type the
+// client asks for. No beacons are sent (clients find a restarted server by searching again).
 import type net from 'node:net';
 import { AccessPolicy } from '../access/policy.js';
 import { InvalidArgumentError, SluiceError } from '../errors.js';
-import type { SharedPV } from '../pv/shared-pv.js';
+import type { Source } from '../pv/source.js';
 import { caServerConfigFromEnv } from './config.js';
 import { Cmd, SEQUENCE_NO_VALID } from './constants.js';
 import { splitDatagram } from './header.js';
@@ -139,7 +139,7 @@ export class CaServer implements SessionHost {
    * count an array announces to clients (default: its length then, at least 2): CA clients will
    * not write more elements than that.
    */
-  addPV(name: string, pv: SharedPV, opts: { maxElements?: number } = {}): void {
+  addPV(name: string, pv: Source, opts: { maxElements?: number } = {}): void {
     if (!name) throw new InvalidArgumentError('empty CA channel name');
     if (this.#pvs.has(name)) throw new InvalidArgumentError(`a PV named ${name} is already served`);
     if (pv.type && !caViewOf(pv.type)) throw new InvalidArgumentError(`${name}: CA serves PVs whose value is a scalar, a scalar array or an enum`);

@@ -1,4 +1,4 @@
-// The pvAccess server: a table of named SharedPVs (plus on-demand sources), a TCP listener, and
+// The pvAccess server: a table of named PVs (Sources, plus on-demand PVSources), a TCP listener, and
 // UDP discovery. handle() takes any Duplex stream, so tests can run it over an in-memory pair.
 import { randomBytes } from 'node:crypto';
 import { createServer, isIP, type Server as NetServer, type Socket } from 'node:net';
@@ -12,10 +12,9 @@ import { MonitorOp, type MonitorStats } from './monitor-op.js';
 import { ServerConnection } from './server-conn.js';
 import { SERVER_INFO_PV, serveServerInfo } from './server-info.js';
 import { envNameOf, serverLimits, type ServerLimits } from './server-limits.js';
-import type { SharedPV } from '../../pv/shared-pv.js';
+import type { PVSource, Source } from '../../pv/source.js';
 
-/** Creates a PV on demand for a name no static PV has (return undefined to decline). */
-export type PVSource = (name: string) => SharedPV | undefined;
+export type { PVSource } from '../../pv/source.js';
 
 export interface ServerOptions {
   /** TCP port; 0 picks a free one. Default EPICS_PVAS_SERVER_PORT or 5075, or a free port if taken. */
@@ -84,7 +83,7 @@ export class Server {
   };
   readonly serverLimits: Readonly<ServerLimits>;
   readonly #perPeer = new Map<string, number>();
-  readonly #pvs = new Map<string, SharedPV>();
+  readonly #pvs = new Map<string, Source>();
   readonly #sources: PVSource[] = [];
   readonly #conns = new Set<ServerConnection>();
   readonly #options: ServerOptions;
@@ -103,7 +102,7 @@ export class Server {
     serveServerInfo(this); // the "server" PV that pvlist calls
   }
 
-  addPV(name: string, pv: SharedPV): this {
+  addPV(name: string, pv: Source): this {
     if (this.#pvs.has(name)) throw new InvalidArgumentError(`a PV named '${name}' is already served`);
     this.#pvs.set(name, pv);
     return this;
@@ -113,7 +112,12 @@ export class Server {
     const pv = this.#pvs.get(name);
     if (!pv) return false;
     this.#pvs.delete(name);
-    if (pv.isOpen) pv.close();
+    // Closing the PV drops its channels (onClosed); a source that cannot close loses them here.
+    if (pv.close) {
+      if (pv.type) pv.close();
+    } else {
+      for (const c of this.#conns) for (const ch of [...c.channels.values()]) if (ch.name === name && ch.pv === pv) c.dropChannel(ch);
+    }
     return true;
   }
 
@@ -127,7 +131,7 @@ export class Server {
     return this;
   }
 
-  lookup(name: string): SharedPV | undefined {
+  lookup(name: string): Source | undefined {
     const pv = this.#pvs.get(name);
     if (pv) return pv;
     for (const s of this.#sources) {

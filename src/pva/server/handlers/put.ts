@@ -39,8 +39,7 @@ export function onPut(conn: ServerConnection, r: ByteReader): void {
   const reduced = decodePartial(r, sel.type, sel.project(current), bits, conn.typeCache);
   const value = sel.inject(current, reduced);
   const changed = sel.unmapBits(bits);
-  const handler = pv.onPut;
-  if (!handler) {
+  if (!pv.acceptsPut) {
     replyError(conn, Cmd.PUT, h.ioid, h.sub, `PV ${op.channel.name} is read-only`);
     return done();
   }
@@ -48,7 +47,7 @@ export function onPut(conn: ServerConnection, r: ByteReader): void {
   const trapped = op.channel.rights.trapWrite;
   Promise.resolve()
     .then(() =>
-      handler(pv, { value, changed, options: op.options, peer: conn.peerName(), account: conn.account, channel: op.channel.name }),
+      pv.handlePut({ value, changed, options: op.options, peer: conn.peerName(), account: conn.account, channel: op.channel.name }),
     )
     .then(
       () => {
