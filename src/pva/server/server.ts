@@ -4,7 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { createServer, isIP, type Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { AccessPolicy } from '../../access/policy.js';
-import { InvalidArgumentError, ProtocolError } from '../../errors.js';
+import { ProtocolError } from '../../errors.js';
+import { PVDirectory } from '../../pv/directory.js';
 import { serverConfigFromEnv, type Env, type ServerConfig } from '../config.js';
 import type { ConnectionLimits } from '../connection.js';
 import { ServerDiscovery } from '../discovery/server-discovery.js';
@@ -83,8 +84,7 @@ export class Server {
   };
   readonly serverLimits: Readonly<ServerLimits>;
   readonly #perPeer = new Map<string, number>();
-  readonly #pvs = new Map<string, Source>();
-  readonly #sources: PVSource[] = [];
+  readonly #pvs = new PVDirectory();
   readonly #conns = new Set<ServerConnection>();
   readonly #options: ServerOptions;
   #net: NetServer | null = null;
@@ -103,15 +103,13 @@ export class Server {
   }
 
   addPV(name: string, pv: Source): this {
-    if (this.#pvs.has(name)) throw new InvalidArgumentError(`a PV named '${name}' is already served`);
-    this.#pvs.set(name, pv);
+    this.#pvs.add(name, pv);
     return this;
   }
 
   removePV(name: string): boolean {
-    const pv = this.#pvs.get(name);
+    const pv = this.#pvs.remove(name);
     if (!pv) return false;
-    this.#pvs.delete(name);
     // Closing the PV drops its channels (onClosed); a source that cannot close loses them here.
     if (pv.close) {
       if (pv.type) pv.close();
@@ -123,22 +121,16 @@ export class Server {
 
   /** Names of the static PVs (what `pvlist` shows). */
   get pvNames(): string[] {
-    return [...this.#pvs.keys()];
+    return this.#pvs.names;
   }
 
   addSource(source: PVSource): this {
-    this.#sources.push(source);
+    this.#pvs.addSource(source);
     return this;
   }
 
   lookup(name: string): Source | undefined {
-    const pv = this.#pvs.get(name);
-    if (pv) return pv;
-    for (const s of this.#sources) {
-      const p = s(name);
-      if (p) return p;
-    }
-    return undefined;
+    return this.#pvs.lookup(name);
   }
 
   get access(): AccessPolicy {
@@ -159,7 +151,7 @@ export class Server {
     if (this.#access.pvlist && this.#access.hides(name)) return false;
     // Like EPICS servers, do not answer searches for the built-in "server" PV: every server has
     // one, and clients reach it by connecting to an address (pvlist HOST:PORT).
-    if (name === SERVER_INFO_PV && !this.#pvs.has(name)) return false;
+    if (name === SERVER_INFO_PV && !this.#pvs.get(name)) return false;
     return this.lookup(name) !== undefined;
   }
 
