@@ -34,7 +34,7 @@ export type RpcResult = { type: FieldDesc; value: PVValue } | PVStructure;
 
 /** What a subscription (a server-side monitor of either protocol) receives from its PV. */
 export interface PVSubscriber {
-  /** `value` is the whole current value; `changed` marks its fields that changed (read it now: it may be reused). */
+  /** `value` is the whole current value; `changed` marks the fields that changed (shared by all subscribers: do not modify). */
   onPost(value: PVStructure, changed: BitSet): void;
   /** The PV closed: no more posts. */
   onClose(): void;
