@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ntndarray } from '../src/pvdata/nt/index.js';
 import { Server } from '../src/pva/server/server.js';
-import { SharedPV } from '../src/pva/server/shared-pv.js';
+import { SharedPV } from '../src/pv/shared-pv.js';
 
 const { values: opts } = parseArgs({
   options: {

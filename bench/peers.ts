@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Client } from '../src/pva/client/client.js';
 import { Server } from '../src/pva/server/server.js';
-import { SharedPV } from '../src/pva/server/shared-pv.js';
+import { SharedPV } from '../src/pv/shared-pv.js';
 import { ntscalarArray } from '../src/pvdata/nt/index.js';
 
 const { values: opts } = parseArgs({

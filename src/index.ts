@@ -1,6 +1,6 @@
 // Public API of Sluice.
 export { Server } from './pva/server/server.js';
-export { SharedPV } from './pva/server/shared-pv.js';
+export { SharedPV } from './pv/shared-pv.js';
 export { Client } from './pva/client/client.js';
 export { Subscription } from './pva/client/subscription.js';
 export { Channel } from './pva/client/channel.js';
@@ -49,10 +49,13 @@ export { parseChannelMap } from './mirror/channel-map.js';
 export { AccessPolicy, AccessConfigError, AccessDeniedError, parseAcf, formatAcf, parsePvList } from './access/index.js';
 export type { Acf, PvList, ChannelRights, ClientIdentity, AccessPolicyOptions, LoadAccessOptions } from './access/index.js';
 
-export type { ServerOptions, ServerStats, PVSource } from './pva/server/server.js';
+export type { ServerOptions, ServerStats } from './pva/server/server.js';
+export type { Source, PVSource, PVSubscriber, RpcArgs } from './pv/source.js';
 export type { ServerLimits } from './pva/server/server-limits.js';
 export type { MonitorStats } from './pva/server/monitor-op.js';
-export type { PutRequest, PutHandler, RpcHandler, RpcResult, PeerInfo } from './pva/server/shared-pv.js';
+export type { PutHandler, RpcHandler, SharedPVOptions } from './pv/shared-pv.js';
+export type { PutRequest, RpcResult, PeerInfo } from './pv/source.js';
+export type { DistributorSettings, DistributionMode } from './pv/distributor.js';
 export type { ClientOptions, RequestOptions, MonitorOptions } from './pva/client/client.js';
 export type { MonitorUpdate, SubscriptionStats } from './pva/client/subscription.js';
 export type { GetResult } from './pva/client/operations.js';

@@ -1,4 +1,4 @@
-// How a SharedPV looks through Channel Access: its native DBR type and count (from the type of
+// How a PV (Source) looks through Channel Access: its native DBR type and count (from the type of
 // its `value` field), its values and metadata encoded as whatever DBR type a client asks for,
 // and a CA write turned back into a value of the PV's type.
 import { BitSet } from '../pvdata/bitset.js';

@@ -1,10 +1,10 @@
-// One EVENT_ADD on the server: a subscriber of a SharedPV that sends each post to its client as
+// One EVENT_ADD on the server: a subscriber of a PV (Source) that sends each post to its client as
 // the DBR type and count the client asked for. When the client's connection is backed up, the
 // subscription holds at most one pending update (the PV's latest value, read when it is finally
 // sent), so a client that stops reading costs a flag per subscription, not a growing queue.
 import type { BitSet } from '../pvdata/bitset.js';
 import { bitOf, fieldCount } from '../pvdata/field-numbering.js';
-import type { PVSubscriber } from '../pva/server/shared-pv.js';
+import type { PVSubscriber } from '../pv/source.js';
 import type { StructureDesc } from '../pvdata/types.js';
 import type { PVStructure } from '../pvdata/values.js';
 import { EventMask } from './constants.js';
@@ -65,7 +65,7 @@ export class ServerMonitor implements PVSubscriber {
   }
 
   onClose(): void {
-    // The channel learns of it too (SharedPV.onClosed) and tells the client.
+    // The channel learns of it too (Source.onClosed) and tells the client.
   }
 
   hasRoom(): boolean {

@@ -3,7 +3,7 @@
 // an ERROR message and the client stays; bytes that break the protocol close this client only.
 import { denial, describeClient, type AccessPolicy, type ChannelRights, type ClientIdentity, type Operation } from '../access/policy.js';
 import { ProtocolError } from '../errors.js';
-import type { SharedPV } from '../pva/server/shared-pv.js';
+import type { Source } from '../pv/source.js';
 import { AccessRights, Cmd, Eca, LAST_DBR, SearchReply, cmdName } from './constants.js';
 import { dbrLayout, decodeDbr } from './dbr.js';
 import type { CaHeader, CaMessage } from './header.js';
@@ -13,7 +13,7 @@ import { ServerMonitor, type MonitorSink } from './server-monitor.js';
 import type { TcpLink } from './transport.js';
 
 export interface ServedPV {
-  pv: SharedPV;
+  pv: Source;
   /** Element count announced for arrays (see CaServer.addPV). */
   maxElements?: number;
 }
@@ -37,7 +37,7 @@ interface Channel {
   cid: number;
   name: string;
   served: ServedPV;
-  pv: SharedPV;
+  pv: Source;
   view: CaView;
   monitors: Map<number, ServerMonitor>;
   offClosed: () => void;
@@ -156,7 +156,7 @@ export class ServerSession implements MonitorSink {
   }
 
   #rightsBits(ch: Channel): number {
-    return (ch.rights.read ? AccessRights.READ : 0) | (ch.rights.put && ch.pv.onPut ? AccessRights.WRITE : 0);
+    return (ch.rights.read ? AccessRights.READ : 0) | (ch.rights.put && ch.pv.acceptsPut ? AccessRights.WRITE : 0);
   }
 
   /** The rules or the client's names changed: new rights for every channel, sent when they differ. */
@@ -187,7 +187,7 @@ export class ServerSession implements MonitorSink {
   }
 
   /** The channels serving `pv`, for removePV. */
-  channelsOf(pv: SharedPV): Channel[] {
+  channelsOf(pv: Source): Channel[] {
     return [...this.#channels.values()].filter((c) => c.pv === pv);
   }
 
@@ -252,8 +252,7 @@ export class ServerSession implements MonitorSink {
       if (notify) this.link.send(msg.writeNotifyReply(status, h.p2, h.dataType, h.count));
       else if (status !== Eca.NORMAL) this.link.send(msg.errorMessage(ch.cid, status, h, text));
     };
-    const handler = ch.pv.onPut;
-    if (!handler) return answer(Eca.NOWTACCESS, `${ch.name} is read-only`);
+    if (!ch.pv.acceptsPut) return answer(Eca.NOWTACCESS, `${ch.name} is read-only`);
     const refused = this.#refusal('put', ch);
     if (refused) return answer(Eca.NOWTACCESS, refused);
     if (h.dataType > LAST_DBR || dbrLayout(h.dataType).cls !== 0) return answer(Eca.BADTYPE, `writes take a plain DBR type, not ${h.dataType}`);
@@ -267,7 +266,7 @@ export class ServerSession implements MonitorSink {
     // Called at once: a read right behind the write (caput does that) must see the new value.
     let r: void | Promise<void>;
     try {
-      r = handler(ch.pv, { ...put, options: {}, peer: this.peer, account: this.user, channel: ch.name });
+      r = ch.pv.handlePut({ ...put, options: {}, peer: this.peer, account: this.user, channel: ch.name });
     } catch (err) {
       return failed(err);
     }
@@ -350,7 +349,7 @@ export class ServerSession implements MonitorSink {
   /** The connection drained (or events were turned back on): send what was held back. */
   onDrain(): void {
     if (!this.#eventsOn) return;
-    const pvs = new Set<SharedPV>();
+    const pvs = new Set<Source>();
     for (const m of this.#pending) {
       if (this.link.bufferedBytes >= this.#host.limits.sendHighWater) break;
       this.#pending.delete(m);

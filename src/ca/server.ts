@@ -1,11 +1,11 @@
-// A Channel Access server for SharedPVs whose `value` is a scalar, a scalar array or an enum
-// (with optional alarm, timeStamp, display, control). It answers UDP and TCP searches for the
-// names it has, and serves gets, puts and subscriptions in any DBR type the client asks for.
-// No beacons are sent (clients find a restarted server by searching again).
+// A Channel Access server for PVs (Sources, such as SharedPVs) whose `value` is a scalar, a
+// scalar array or an enum (with optional alarm, timeStamp, display, control). It answers UDP and
+// TCP searches for the names it has, and serves gets, puts and subscriptions in any DBR type the
+// client asks for. No beacons are sent (clients find a restarted server by searching again).
 import type net from 'node:net';
 import { AccessPolicy } from '../access/policy.js';
 import { InvalidArgumentError, SluiceError } from '../errors.js';
-import type { SharedPV } from '../pva/server/shared-pv.js';
+import type { PVSource, Source } from '../pv/source.js';
 import { caServerConfigFromEnv } from './config.js';
 import { Cmd, SEQUENCE_NO_VALID } from './constants.js';
 import { splitDatagram } from './header.js';
@@ -93,6 +93,9 @@ export class CaServer implements SessionHost {
   readonly stats: CaServerStats = { clients: 0, overruns: 0, badClients: 0, searches: 0, denied: 0, refused: 0 };
   readonly #perPeer = new Map<string, number>();
   readonly #pvs = new Map<string, ServedPV>();
+  readonly #sources: PVSource[] = [];
+  /** What on-demand sources returned, as served (one entry per PV: the encodings cache is keyed on it). */
+  readonly #onDemand = new WeakMap<Source, ServedPV>();
   readonly #sessions = new Set<ServerSession>();
   readonly #host: string;
   readonly #wantTcp: number;
@@ -139,7 +142,7 @@ export class CaServer implements SessionHost {
    * count an array announces to clients (default: its length then, at least 2): CA clients will
    * not write more elements than that.
    */
-  addPV(name: string, pv: SharedPV, opts: { maxElements?: number } = {}): void {
+  addPV(name: string, pv: Source, opts: { maxElements?: number } = {}): void {
     if (!name) throw new InvalidArgumentError('empty CA channel name');
     if (this.#pvs.has(name)) throw new InvalidArgumentError(`a PV named ${name} is already served`);
     if (pv.type && !caViewOf(pv.type)) throw new InvalidArgumentError(`${name}: CA serves PVs whose value is a scalar, a scalar array or an enum`);
@@ -155,6 +158,12 @@ export class CaServer implements SessionHost {
     return true;
   }
 
+  /** Serve PVs created on demand for names no added PV has (asked in the order added). */
+  addSource(source: PVSource): this {
+    this.#sources.push(source);
+    return this;
+  }
+
   get access(): AccessPolicy {
     return this.#access;
   }
@@ -168,8 +177,19 @@ export class CaServer implements SessionHost {
   /** @internal SessionHost: an open PV of a type CA can serve (and a PV list does not hide). */
   lookup(name: string): ServedPV | undefined {
     if (this.#access.pvlist && this.#access.hides(name)) return undefined;
-    const e = this.#pvs.get(name);
+    const e = this.#pvs.get(name) ?? this.#fromSources(name);
     return e?.pv.type && caViewOf(e.pv.type) ? e : undefined;
+  }
+
+  #fromSources(name: string): ServedPV | undefined {
+    for (const source of this.#sources) {
+      const pv = source(name);
+      if (!pv) continue;
+      let served = this.#onDemand.get(pv);
+      if (!served) this.#onDemand.set(pv, (served = { pv }));
+      return served;
+    }
+    return undefined;
   }
 
   /**

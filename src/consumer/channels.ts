@@ -3,7 +3,7 @@
 // tells how the last one went. Status: the statistics, refreshed by the consumer.
 import { InvalidArgumentError } from '../errors.js';
 import type { Server } from '../pva/server/server.js';
-import { SharedPV } from '../pva/server/shared-pv.js';
+import { SharedPV } from '../pv/shared-pv.js';
 import { timeNow, timeT } from '../pvdata/nt/index.js';
 import { t, type FieldDesc, type ScalarType, type StructureDesc } from '../pvdata/types.js';
 import type { PVStructure } from '../pvdata/values.js';

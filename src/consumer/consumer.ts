@@ -4,7 +4,7 @@ import { CaClient } from '../ca/client.js';
 import { Client } from '../pva/client/client.js';
 import type { AccessPolicy } from '../access/policy.js';
 import { Server } from '../pva/server/server.js';
-import { SharedPV } from '../pva/server/shared-pv.js';
+import { SharedPV } from '../pv/shared-pv.js';
 import type { StructureDesc } from '../pvdata/types.js';
 import type { PVStructure } from '../pvdata/values.js';
 import type { UserDataProcessor } from '../processing/user-data-processor.js';

@@ -5,7 +5,7 @@ import { RemoteError, SluiceError } from '../errors.js';
 import type { Client } from '../pva/client/client.js';
 import type { Subscription } from '../pva/client/subscription.js';
 import type { Server } from '../pva/server/server.js';
-import { SharedPV } from '../pva/server/shared-pv.js';
+import { SharedPV } from '../pv/shared-pv.js';
 import { describeType, mismatch } from '../pvdata/conform.js';
 import { t, type StructureDesc } from '../pvdata/types.js';
 import type { PVStructure } from '../pvdata/values.js';

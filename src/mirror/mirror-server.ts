@@ -12,7 +12,7 @@ import { CaClient, type CaClientOptions } from '../ca/client.js';
 import { InvalidArgumentError } from '../errors.js';
 import { Client, type ClientOptions } from '../pva/client/client.js';
 import { Server, type ServerOptions } from '../pva/server/server.js';
-import { SharedPV } from '../pva/server/shared-pv.js';
+import { SharedPV } from '../pv/shared-pv.js';
 import { BitSet } from '../pvdata/bitset.js';
 import { fieldCount, memberOffsets } from '../pvdata/field-numbering.js';
 import { sameType, type Member, type StructureDesc } from '../pvdata/types.js';

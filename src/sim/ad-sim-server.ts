@@ -7,7 +7,7 @@ import { CaServer, type CaServerOptions } from '../ca/server.js';
 import { InvalidArgumentError } from '../errors.js';
 import { Server, type ServerOptions } from '../pva/server/server.js';
 import { MonitorOp } from '../pva/server/monitor-op.js';
-import { SharedPV } from '../pva/server/shared-pv.js';
+import { SharedPV } from '../pv/shared-pv.js';
 import { timeT } from '../pvdata/nt/common.js';
 import { ntndarray } from '../pvdata/nt/ntndarray.js';
 import { t, type StructureDesc } from '../pvdata/types.js';

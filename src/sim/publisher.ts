@@ -6,7 +6,7 @@
 // followed by a wait until every queue has room, so nothing is ever squashed.
 //
 // Time comes from a SimClock so the schedule can be tested with a fake clock.
-import type { SharedPV } from '../pva/server/shared-pv.js';
+import type { SharedPV } from '../pv/shared-pv.js';
 import { timeNow, timeToSeconds, type TimeStamp } from '../pvdata/nt/common.js';
 import type { SimFrames } from './frame-cache.js';
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CaServer } from '../../src/ca/server.js';
 import { Server } from '../../src/pva/server/server.js';
-import { SharedPV } from '../../src/pva/server/shared-pv.js';
+import { SharedPV } from '../../src/pv/shared-pv.js';
 import { ntscalar } from '../../src/pvdata/nt/index.js';
 import type { PVStructure } from '../../src/pvdata/values.js';
 import { freeUdpPort } from '../helpers/cli.js';

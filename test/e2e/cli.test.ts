@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Server } from '../../src/pva/server/server.js';
-import { SharedPV } from '../../src/pva/server/shared-pv.js';
+import { SharedPV } from '../../src/pv/shared-pv.js';
 import { ntenum, ntndarray, ntscalar, nttable } from '../../src/pvdata/nt/index.js';
 import type { PVStructure } from '../../src/pvdata/values.js';
 import { envFor, mailbox, run, start } from '../helpers/cli-session.js';

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { CaServer } from '../../src/ca/server.js';
 import { Client } from '../../src/pva/client/client.js';
-import { SharedPV } from '../../src/pva/server/shared-pv.js';
+import { SharedPV } from '../../src/pv/shared-pv.js';
 import { ntscalar } from '../../src/pvdata/nt/index.js';
 import { freeUdpPort, loopbackEnv, startCli } from '../helpers/cli.js';
 import { untilUpdate } from '../helpers/net.js';

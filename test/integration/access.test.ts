@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { AccessPolicy, parseAcf, parsePvList } from '../../src/access/index.js';
 import { RemoteError } from '../../src/errors.js';
-import { SharedPV } from '../../src/pva/server/shared-pv.js';
+import { SharedPV } from '../../src/pv/shared-pv.js';
 import { ntscalar } from '../../src/pvdata/nt/index.js';
 import { clientFor, startServer } from '../helpers/net.js';
 

@@ -6,7 +6,7 @@ import { test, type TestContext } from 'node:test';
 import { AccessPolicy, parseAcf } from '../../src/access/index.js';
 import { CaClient } from '../../src/ca/client.js';
 import { CaServer } from '../../src/ca/server.js';
-import { SharedPV } from '../../src/pva/server/shared-pv.js';
+import { SharedPV } from '../../src/pv/shared-pv.js';
 import { ntscalar } from '../../src/pvdata/nt/index.js';
 
 const ACF = `

@@ -8,7 +8,7 @@ import { CaClient, type CaClientOptions } from '../../src/ca/client.js';
 import { CaServer, type CaServerOptions } from '../../src/ca/server.js';
 import type { CaUpdate, CaSubscription } from '../../src/ca/subscription.js';
 import { RemoteError, SluiceError } from '../../src/errors.js';
-import { SharedPV } from '../../src/pva/server/shared-pv.js';
+import { SharedPV } from '../../src/pv/shared-pv.js';
 import { ntenum, ntscalar, ntscalarArray } from '../../src/pvdata/nt/index.js';
 import { t } from '../../src/pvdata/types.js';
 import { once } from '../helpers/net.js';

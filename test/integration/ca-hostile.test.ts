@@ -16,7 +16,7 @@ import { encodeMessage, type CaHeader, type CaMessage } from '../../src/ca/heade
 import * as msg from '../../src/ca/messages.js';
 import { CaServer } from '../../src/ca/server.js';
 import { SluiceError } from '../../src/errors.js';
-import { SharedPV } from '../../src/pva/server/shared-pv.js';
+import { SharedPV } from '../../src/pv/shared-pv.js';
 import { ntscalar, ntscalarArray } from '../../src/pvdata/nt/index.js';
 import { once } from '../helpers/net.js';
 import { prng, randomBytes } from '../helpers/random.js';

@@ -6,7 +6,7 @@ import { CaClient } from '../../src/ca/client.js';
 import { CaServer } from '../../src/ca/server.js';
 import { CaReceiver } from '../../src/consumer/ca-receiver.js';
 import type { Received } from '../../src/consumer/io.js';
-import { SharedPV } from '../../src/pva/server/shared-pv.js';
+import { SharedPV } from '../../src/pv/shared-pv.js';
 import { ntscalar } from '../../src/pvdata/nt/index.js';
 
 test('CaReceiver delivers { value, type } updates and counts them; stop() ends the monitor', async (t0) => {

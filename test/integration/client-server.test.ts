@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { RemoteError, SluiceError } from '../../src/errors.js';
-import { SharedPV } from '../../src/pva/server/shared-pv.js';
+import { SharedPV } from '../../src/pv/shared-pv.js';
 import { Server } from '../../src/pva/server/server.js';
 import { bitOf } from '../../src/pvdata/field-numbering.js';
 import { t } from '../../src/pvdata/types.js';

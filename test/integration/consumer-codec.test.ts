@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DataConsumer } from '../../src/consumer/consumer.js';
-import { SharedPV } from '../../src/pva/server/shared-pv.js';
+import { SharedPV } from '../../src/pv/shared-pv.js';
 import { compress } from '../../src/pvdata/nt/codec/index.js';
 import { ColorMode, ntndarray } from '../../src/pvdata/nt/ntndarray.js';
 import type { PVStructure, PVTypedArray } from '../../src/pvdata/values.js';

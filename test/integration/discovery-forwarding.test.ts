@@ -10,7 +10,7 @@ import { LocalAddresses } from '../../src/pva/discovery/local-addresses.js';
 import { originTagMessage, parseDatagram, searchMessage, type SearchRequest } from '../../src/pva/discovery/messages.js';
 import { ServerDiscovery, type ServerDiscoveryOptions } from '../../src/pva/discovery/server-discovery.js';
 import { Server } from '../../src/pva/server/server.js';
-import { SharedPV } from '../../src/pva/server/shared-pv.js';
+import { SharedPV } from '../../src/pv/shared-pv.js';
 import { ntscalar } from '../../src/pvdata/nt/index.js';
 
 const LO = '127.0.0.1';

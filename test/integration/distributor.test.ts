@@ -8,7 +8,7 @@ import { test, type TestContext } from 'node:test';
 import type { Client } from '../../src/pva/client/client.js';
 import type { Subscription } from '../../src/pva/client/subscription.js';
 import type { Server } from '../../src/pva/server/server.js';
-import { SharedPV } from '../../src/pva/server/shared-pv.js';
+import { SharedPV } from '../../src/pv/shared-pv.js';
 import { t } from '../../src/pvdata/types.js';
 import { clientFor, startServer } from '../helpers/net.js';
 

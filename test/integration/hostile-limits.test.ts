@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { SluiceError } from '../../src/errors.js';
 import { ClientConnection } from '../../src/pva/client/client-conn.js';
 import { Cmd, Sub } from '../../src/pva/constants.js';
-import { SharedPV } from '../../src/pva/server/shared-pv.js';
+import { SharedPV } from '../../src/pv/shared-pv.js';
 import type { ServerConnection } from '../../src/pva/server/server-conn.js';
 import { t } from '../../src/pvdata/types.js';
 import { clientFor, startServer } from '../helpers/net.js';

@@ -15,7 +15,7 @@ import { t } from '../../src/pvdata/types.js';
 import { encodeBitSet } from '../../src/pvdata/value-codec.js';
 import { Cmd, Sub } from '../../src/pva/constants.js';
 import type { ServerConnection } from '../../src/pva/server/server-conn.js';
-import { SharedPV } from '../../src/pva/server/shared-pv.js';
+import { SharedPV } from '../../src/pv/shared-pv.js';
 import type { Server } from '../../src/pva/server/server.js';
 import { headerOf, message, unhex } from '../helpers/messages.js';
 import { clientFor, startServer } from '../helpers/net.js';

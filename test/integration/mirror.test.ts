@@ -10,7 +10,7 @@ import { CaServer } from '../../src/ca/server.js';
 import type { Client } from '../../src/pva/client/client.js';
 import type { MonitorUpdate, Subscription } from '../../src/pva/client/subscription.js';
 import { Server } from '../../src/pva/server/server.js';
-import { SharedPV } from '../../src/pva/server/shared-pv.js';
+import { SharedPV } from '../../src/pv/shared-pv.js';
 import { bitOf } from '../../src/pvdata/field-numbering.js';
 import { ntndarray, ntscalar } from '../../src/pvdata/nt/index.js';
 import { sameType } from '../../src/pvdata/types.js';

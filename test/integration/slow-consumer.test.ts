@@ -13,7 +13,7 @@ import { t } from '../../src/pvdata/types.js';
 import { Cmd, Sub } from '../../src/pva/constants.js';
 import type { MonitorOp } from '../../src/pva/server/monitor-op.js';
 import type { ServerConnection } from '../../src/pva/server/server-conn.js';
-import { SharedPV } from '../../src/pva/server/shared-pv.js';
+import { SharedPV } from '../../src/pv/shared-pv.js';
 import type { Server } from '../../src/pva/server/server.js';
 import { headerOf, message, payloadOf } from '../helpers/messages.js';
 import { clientFor, startServer } from '../helpers/net.js';

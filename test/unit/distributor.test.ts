@@ -14,8 +14,8 @@ import {
   parseDistributorSettings,
   type DistributorMember,
   type DistributorSettings,
-} from '../../src/pva/server/distributor.js';
-import { SharedPV, type PVSubscriber } from '../../src/pva/server/shared-pv.js';
+} from '../../src/pv/distributor.js';
+import { SharedPV, type PVSubscriber } from '../../src/pv/shared-pv.js';
 
 /** Settings as a client would request them (the option text goes through the parser). */
 function settings(text: string): DistributorSettings {

@@ -29,7 +29,7 @@ import { ByteReader, ByteWriter } from '../../src/pvdata/wire.js';
 import { Cmd } from '../../src/pva/constants.js';
 import { decodeStatus, encodeStatus, type Status } from '../../src/pva/status.js';
 import { Server } from '../../src/pva/server/server.js';
-import { SharedPV } from '../../src/pva/server/shared-pv.js';
+import { SharedPV } from '../../src/pv/shared-pv.js';
 import { Channel, type ChannelHost } from '../../src/pva/client/channel.js';
 import { ClientConnection } from '../../src/pva/client/client-conn.js';
 import { getOp, infoOp, putOp, type OpContext } from '../../src/pva/client/operations.js';

@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { SharedPV, type PVSubscriber } from '../../src/pva/server/shared-pv.js';
+import { SharedPV, type PVSubscriber } from '../../src/pv/shared-pv.js';
 import { ntndarray } from '../../src/pvdata/nt/index.js';
 import type { PVStructure } from '../../src/pvdata/values.js';
 import { FileFrames, FileSource, FramePublisher, openFileFrames, type FileInputOptions } from '../../src/sim/index.js';

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseCommandArgs } from '../../src/cli/args.js';
 import { spec as simSpec } from '../../src/cli/commands/sim.js';
-import { SharedPV, type PVSubscriber } from '../../src/pva/server/shared-pv.js';
+import { SharedPV, type PVSubscriber } from '../../src/pv/shared-pv.js';
 import { ntndarray, timeT, type TimeStamp } from '../../src/pvdata/nt/index.js';
 import { encodeValue } from '../../src/pvdata/value-codec.js';
 import type { PVStructure } from '../../src/pvdata/values.js';

@@ -1,7 +1,7 @@
 // sluice mailbox: serve writable PVs that keep whatever is put into them (PVXS's "mailbox"
 // example), until Ctrl-C. Handy as a test fixture and for trying clients.
 import { Server } from '../../pva/server/server.js';
-import { SharedPV } from '../../pva/server/shared-pv.js';
+import { SharedPV } from '../../pv/shared-pv.js';
 import { ntscalar, ntscalarArray } from '../../pvdata/nt/index.js';
 import type { ScalarType } from '../../pvdata/types.js';
 import type { PVValue } from '../../pvdata/values.js';

@@ -10,8 +10,8 @@ import type { FieldSelection } from '../../pvdata/pvrequest.js';
 import { encodeBitSet, encodePartial } from '../../pvdata/value-codec.js';
 import { valueBytes, type PVStructure } from '../../pvdata/values.js';
 import { Cmd, Sub } from '../constants.js';
-import type { DistributorSettings } from './distributor.js';
-import type { PVSubscriber } from './shared-pv.js';
+import type { DistributorSettings } from '../../pv/distributor.js';
+import type { PVSubscriber } from '../../pv/source.js';
 import type { ServerChannel, ServerConnection, ServerOp } from './server-conn.js';
 
 interface Entry {

@@ -11,13 +11,13 @@ import { PvaConnection, type ConnectionLimits } from '../connection.js';
 import type { AppMessage } from '../framer.js';
 import { HANDLERS } from './handlers/index.js';
 import type { Server } from './server.js';
-import type { SharedPV } from './shared-pv.js';
+import type { Source } from '../../pv/source.js';
 
 export interface ServerChannel {
   sid: number;
   cid: number;
   name: string;
-  pv: SharedPV;
+  pv: Source;
   ops: Set<number>;
   detach: () => void;
   /** What this client may do on the channel (from the server's access rules). */
@@ -104,7 +104,7 @@ export class ServerConnection extends PvaConnection {
   }
 
   /** The rights of this client on a channel name and its PV. */
-  rightsFor(name: string, pv: SharedPV): ChannelRights {
+  rightsFor(name: string, pv: Source): ChannelRights {
     return this.server.access.rights(name, pv.accessGroup, this.identity);
   }
 

@@ -14,7 +14,7 @@ import { InvalidArgumentError } from '../../errors.js';
 import { t, type FieldDesc } from '../../pvdata/types.js';
 import type { PVStructure, PVValue } from '../../pvdata/values.js';
 import type { Server } from './server.js';
-import { SharedPV } from './shared-pv.js';
+import { SharedPV } from '../../pv/shared-pv.js';
 
 export const SERVER_INFO_PV = 'server';
 

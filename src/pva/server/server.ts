@@ -1,10 +1,11 @@
-// The pvAccess server: a table of named SharedPVs (plus on-demand sources), a TCP listener, and
+// The pvAccess server: a table of named PVs (Sources, plus on-demand PVSources), a TCP listener, and
 // UDP discovery. handle() takes any Duplex stream, so tests can run it over an in-memory pair.
 import { randomBytes } from 'node:crypto';
 import { createServer, isIP, type Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { AccessPolicy } from '../../access/policy.js';
-import { InvalidArgumentError, ProtocolError } from '../../errors.js';
+import { ProtocolError } from '../../errors.js';
+import { PVDirectory } from '../../pv/directory.js';
 import { serverConfigFromEnv, type Env, type ServerConfig } from '../config.js';
 import type { ConnectionLimits } from '../connection.js';
 import { ServerDiscovery } from '../discovery/server-discovery.js';
@@ -12,10 +13,9 @@ import { MonitorOp, type MonitorStats } from './monitor-op.js';
 import { ServerConnection } from './server-conn.js';
 import { SERVER_INFO_PV, serveServerInfo } from './server-info.js';
 import { envNameOf, serverLimits, type ServerLimits } from './server-limits.js';
-import type { SharedPV } from './shared-pv.js';
+import type { PVSource, Source } from '../../pv/source.js';
 
-/** Creates a PV on demand for a name no static PV has (return undefined to decline). */
-export type PVSource = (name: string) => SharedPV | undefined;
+export type { PVSource } from '../../pv/source.js';
 
 export interface ServerOptions {
   /** TCP port; 0 picks a free one. Default EPICS_PVAS_SERVER_PORT or 5075, or a free port if taken. */
@@ -84,8 +84,7 @@ export class Server {
   };
   readonly serverLimits: Readonly<ServerLimits>;
   readonly #perPeer = new Map<string, number>();
-  readonly #pvs = new Map<string, SharedPV>();
-  readonly #sources: PVSource[] = [];
+  readonly #pvs = new PVDirectory();
   readonly #conns = new Set<ServerConnection>();
   readonly #options: ServerOptions;
   #net: NetServer | null = null;
@@ -103,38 +102,35 @@ export class Server {
     serveServerInfo(this); // the "server" PV that pvlist calls
   }
 
-  addPV(name: string, pv: SharedPV): this {
-    if (this.#pvs.has(name)) throw new InvalidArgumentError(`a PV named '${name}' is already served`);
-    this.#pvs.set(name, pv);
+  addPV(name: string, pv: Source): this {
+    this.#pvs.add(name, pv);
     return this;
   }
 
   removePV(name: string): boolean {
-    const pv = this.#pvs.get(name);
+    const pv = this.#pvs.remove(name);
     if (!pv) return false;
-    this.#pvs.delete(name);
-    if (pv.isOpen) pv.close();
+    // Closing the PV drops its channels (onClosed); a source that cannot close loses them here.
+    if (pv.close) {
+      if (pv.type) pv.close();
+    } else {
+      for (const c of this.#conns) for (const ch of [...c.channels.values()]) if (ch.name === name && ch.pv === pv) c.dropChannel(ch);
+    }
     return true;
   }
 
   /** Names of the static PVs (what `pvlist` shows). */
   get pvNames(): string[] {
-    return [...this.#pvs.keys()];
+    return this.#pvs.names;
   }
 
   addSource(source: PVSource): this {
-    this.#sources.push(source);
+    this.#pvs.addSource(source);
     return this;
   }
 
-  lookup(name: string): SharedPV | undefined {
-    const pv = this.#pvs.get(name);
-    if (pv) return pv;
-    for (const s of this.#sources) {
-      const p = s(name);
-      if (p) return p;
-    }
-    return undefined;
+  lookup(name: string): Source | undefined {
+    return this.#pvs.lookup(name);
   }
 
   get access(): AccessPolicy {
@@ -155,7 +151,7 @@ export class Server {
     if (this.#access.pvlist && this.#access.hides(name)) return false;
     // Like EPICS servers, do not answer searches for the built-in "server" PV: every server has
     // one, and clients reach it by connecting to an address (pvlist HOST:PORT).
-    if (name === SERVER_INFO_PV && !this.#pvs.has(name)) return false;
+    if (name === SERVER_INFO_PV && !this.#pvs.get(name)) return false;
     return this.lookup(name) !== undefined;
   }
 

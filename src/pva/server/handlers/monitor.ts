@@ -6,7 +6,7 @@ import { optionBool, optionInt, selectFields } from '../../../pvdata/pvrequest.j
 import { fieldByPath } from '../../../pvdata/types.js';
 import type { ByteReader } from '../../../pvdata/wire.js';
 import { Cmd, Severity, Sub } from '../../constants.js';
-import { distributorSettingsOf, type DistributorSettings } from '../distributor.js';
+import { distributorSettingsOf, type DistributorSettings } from '../../../pv/distributor.js';
 import { MonitorOp } from '../monitor-op.js';
 import type { ServerConnection } from '../server-conn.js';
 import { findOp, initOperation, readOpHeader, replyError } from './common.js';

@@ -40,8 +40,7 @@ export function onPut(conn: ServerConnection, r: ByteReader): void {
   const reduced = decodePartial(r, sel.type, sel.project(current), bits, conn.typeCache);
   const value = sel.inject(current, reduced);
   const changed = sel.unmapBits(bits);
-  const handler = pv.onPut;
-  if (!handler) {
+  if (!pv.acceptsPut) {
     replyError(conn, Cmd.PUT, h.ioid, h.sub, new SluiceError('ERR_NOT_SUPPORTED', `PV ${op.channel.name} is read-only`));
     return done();
   }
@@ -49,7 +48,7 @@ export function onPut(conn: ServerConnection, r: ByteReader): void {
   const trapped = op.channel.rights.trapWrite;
   Promise.resolve()
     .then(() =>
-      handler(pv, { value, changed, options: op.options, peer: conn.peerName(), account: conn.account, channel: op.channel.name }),
+      pv.handlePut({ value, changed, options: op.options, peer: conn.peerName(), account: conn.account, channel: op.channel.name }),
     )
     .then(
       () => {

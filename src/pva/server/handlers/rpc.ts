@@ -8,7 +8,7 @@ import type { PVValue } from '../../../pvdata/values.js';
 import type { ByteReader } from '../../../pvdata/wire.js';
 import { Cmd, Sub } from '../../constants.js';
 import { encodeStatus, STATUS_OK } from '../../status.js';
-import type { RpcResult } from '../shared-pv.js';
+import type { RpcResult } from '../../../pv/source.js';
 import type { ServerChannel, ServerConnection, ServerOp } from '../server-conn.js';
 import { findOp, initOperation, readOpHeader, replyError, replyStatus } from './common.js';
 
@@ -34,7 +34,7 @@ export function onRpc(conn: ServerConnection, r: ByteReader): void {
   if (h.sub & Sub.INIT) {
     void initOperation(conn, Cmd.RPC, h, r, false).then((ctx) => {
       if (!ctx) return;
-      if (!ctx.channel.pv.onRpc) {
+      if (!ctx.channel.pv.acceptsRpc) {
         replyError(conn, Cmd.RPC, h.ioid, h.sub, new SluiceError('ERR_NOT_SUPPORTED', `PV ${ctx.channel.name} does not support RPC`));
         return;
       }
@@ -47,7 +47,6 @@ export function onRpc(conn: ServerConnection, r: ByteReader): void {
   if (!op) return;
   const args = decodeTyped(r, conn.typeCache);
   const pv = op.channel.pv;
-  const handler = pv.onRpc;
   const refused = conn.refusal('rpc', op.channel);
   if (refused) {
     replyError(conn, Cmd.RPC, h.ioid, h.sub, refused);
@@ -57,8 +56,8 @@ export function onRpc(conn: ServerConnection, r: ByteReader): void {
   conn.server.stats.rpcs++;
   Promise.resolve()
     .then(() => {
-      if (!handler) throw new SluiceError('ERR_NOT_SUPPORTED', `PV ${op.channel.name} does not support RPC`);
-      return handler(pv, args, { peer: conn.peerName(), account: conn.account, channel: op.channel.name });
+      if (!pv.acceptsRpc) throw new SluiceError('ERR_NOT_SUPPORTED', `PV ${op.channel.name} does not support RPC`);
+      return pv.handleRpc(args, { peer: conn.peerName(), account: conn.account, channel: op.channel.name });
     })
     .then(
       (res) => {

@@ -8,9 +8,9 @@
 // This module is the decision only: which clients receive a post. It is computed once per post for
 // all clients (pvDatabaseCPP asks the question once per client, with the same outcome), and without
 // allocating, since it runs for every frame of a high-rate stream.
-import { SluiceError } from '../../errors.js';
-import type { RequestInfo } from '../../pvdata/pvrequest.js';
-import type { PVStructure } from '../../pvdata/values.js';
+import { SluiceError } from '../errors.js';
+import type { RequestInfo } from '../pvdata/pvrequest.js';
+import type { PVStructure } from '../pvdata/values.js';
 
 export type DistributionMode = 'one' | 'all';
 

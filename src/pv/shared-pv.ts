@@ -1,40 +1,19 @@
-// A PV served by a Server, in the manner of PVXS's SharedPV: open() with a type and value,
-// post() full or partial updates, close(); optional handlers for PUT and RPC.
-import { InvalidArgumentError, SluiceError } from '../../errors.js';
-import { BitSet } from '../../pvdata/bitset.js';
-import { bitOf, fieldCount } from '../../pvdata/field-numbering.js';
-import { mergeMarked } from '../../pvdata/merge.js';
-import type { FieldDesc, StructureDesc } from '../../pvdata/types.js';
-import { completeStructure, type PVStructure, type PVValue } from '../../pvdata/values.js';
+// A PV served by a Server or a CaServer, in the manner of PVXS's SharedPV: open() with a type
+// and value, post() full or partial updates, close(); optional handlers for PUT and RPC.
+// It is the Source (source.ts) servers ask for, keeping the value its producer posts.
+import { InvalidArgumentError, SluiceError } from '../errors.js';
+import { BitSet } from '../pvdata/bitset.js';
+import { bitOf, fieldCount } from '../pvdata/field-numbering.js';
+import { mergeMarked } from '../pvdata/merge.js';
+import type { StructureDesc } from '../pvdata/types.js';
+import { completeStructure, type PVStructure } from '../pvdata/values.js';
 import { Distributor, type DistributorSettings } from './distributor.js';
+import type { PeerInfo, PutRequest, PVSubscriber, RpcArgs, RpcResult, Source } from './source.js';
 
-/** Who asked: passed to put and RPC handlers. */
-export interface PeerInfo {
-  peer: string;
-  account: string;
-  channel: string;
-}
-
-export interface PutRequest extends PeerInfo {
-  /** The current value with the put fields applied. */
-  value: PVStructure;
-  /** Which fields the client sent (BitSet numbering of the PV's type). */
-  changed: BitSet;
-  /** Options from the pvRequest's record._options (process, block, ...). */
-  options: Record<string, string>;
-}
+export type { PeerInfo, PutRequest, RpcArgs, RpcResult, PVSubscriber } from './source.js';
 
 export type PutHandler = (pv: SharedPV, put: PutRequest) => void | Promise<void>;
-export type RpcResult = { type: FieldDesc; value: PVValue } | PVStructure;
-export type RpcHandler = (pv: SharedPV, args: { type: FieldDesc | null; value: PVValue }, peer: PeerInfo) => RpcResult | Promise<RpcResult>;
-
-/** What a subscription (server-side monitor) receives from its PV. */
-export interface PVSubscriber {
-  onPost(value: PVStructure, changed: BitSet): void;
-  onClose(): void;
-  /** False while one more post would be squashed into the subscriber's full queue. */
-  hasRoom(): boolean;
-}
+export type RpcHandler = (pv: SharedPV, args: RpcArgs, peer: PeerInfo) => RpcResult | Promise<RpcResult>;
 
 export interface SharedPVOptions {
   onPut?: PutHandler;
@@ -43,7 +22,7 @@ export interface SharedPVOptions {
   accessGroup?: string;
 }
 
-export class SharedPV {
+export class SharedPV implements Source {
   #type: StructureDesc | null = null;
   #value: PVStructure | null = null;
   #subscribers = new Set<PVSubscriber>();
@@ -98,6 +77,26 @@ export class SharedPV {
     this.posts = 0;
     for (const w of this.#waiters.splice(0)) w.resolve();
     return this;
+  }
+
+  get acceptsPut(): boolean {
+    return this.onPut !== undefined;
+  }
+
+  /** Source: hands a client's put to onPut. */
+  handlePut(put: PutRequest): void | Promise<void> {
+    if (!this.onPut) throw new SluiceError('ERR_NOT_SUPPORTED', 'this SharedPV is read-only');
+    return this.onPut(this, put);
+  }
+
+  get acceptsRpc(): boolean {
+    return this.onRpc !== undefined;
+  }
+
+  /** Source: hands a client's RPC to onRpc. */
+  handleRpc(args: RpcArgs, peer: PeerInfo): RpcResult | Promise<RpcResult> {
+    if (!this.onRpc) throw new SluiceError('ERR_NOT_SUPPORTED', 'this SharedPV does not support RPC');
+    return this.onRpc(this, args, peer);
   }
 
   /** Resolves once the PV is open (operations on a PV not yet open wait for it, as in PVXS). */
@@ -165,7 +164,7 @@ export class SharedPV {
     return new Promise((resolve) => this.#drainWaiters.push(resolve));
   }
 
-  /** @internal a subscriber's queue shrank, or a subscriber left. */
+  /** Source: a subscriber's queue shrank, or a subscriber left. */
   notifyRoom(): void {
     if (this.#drainWaiters.length === 0 || !this.writable) return;
     for (const w of this.#drainWaiters.splice(0)) w();
@@ -189,14 +188,14 @@ export class SharedPV {
   }
 
   #closeListeners = new Set<() => void>();
-  /** @internal server channels use this to learn that the PV went away. */
+  /** Source: server channels use this to learn that the PV went away. */
   onClosed(listener: () => void): () => void {
     this.#closeListeners.add(listener);
     return () => this.#closeListeners.delete(listener);
   }
 
   /**
-   * @internal With `distribution`, the subscriber joins the PV's distributor and gets only the
+   * Source: with `distribution`, the subscriber joins the PV's distributor and gets only the
    * updates chosen for it (the caller still sends it the current value when it subscribes).
    */
   subscribe(s: PVSubscriber, distribution?: DistributorSettings | null): () => void {

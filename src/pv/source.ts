@@ -1,0 +1,86 @@
+// What a server asks of a PV, whatever protocol it speaks: the pvAccess server and the Channel
+// Access server both serve a `Source`, and know nothing of how it makes its values. SharedPV is
+// one implementation; a Source may as well compute its value on demand or relay another PV.
+// As PVXS keeps source.h (the server's side of the contract) apart from sharedpv.h.
+import type { BitSet } from '../pvdata/bitset.js';
+import type { FieldDesc, StructureDesc } from '../pvdata/types.js';
+import type { PVStructure, PVValue } from '../pvdata/values.js';
+import type { DistributorSettings } from './distributor.js';
+
+/** Who asked: passed to put and RPC handlers. */
+export interface PeerInfo {
+  peer: string;
+  account: string;
+  channel: string;
+}
+
+export interface PutRequest extends PeerInfo {
+  /** The current value with the put fields applied. */
+  value: PVStructure;
+  /** Which fields the client sent (BitSet numbering of the PV's type). */
+  changed: BitSet;
+  /** Options from the pvRequest's record._options (process, block, ...); empty from CA. */
+  options: Record<string, string>;
+}
+
+/** An RPC's argument: a typed value (usually an NTURI-like structure); type null when empty. */
+export interface RpcArgs {
+  type: FieldDesc | null;
+  value: PVValue;
+}
+
+/** An RPC's answer: a typed value, or a structure whose type is inferred. */
+export type RpcResult = { type: FieldDesc; value: PVValue } | PVStructure;
+
+/** What a subscription (a server-side monitor of either protocol) receives from its PV. */
+export interface PVSubscriber {
+  /** `value` is the whole current value; `changed` marks the fields that changed (shared by all subscribers: do not modify). */
+  onPost(value: PVStructure, changed: BitSet): void;
+  /** The PV closed: no more posts. */
+  onClose(): void;
+  /** False while one more post would be squashed into the subscriber's full queue. */
+  hasRoom(): boolean;
+}
+
+/** One PV as a server sees it. */
+export interface Source {
+  /** The PV's type; null while it is not open (operations then wait in whenOpen()). */
+  readonly type: StructureDesc | null;
+  /** The current value (what a get returns and a subscription starts with); null while not open. */
+  readonly value: PVStructure | null;
+  /**
+   * Changes with every post, even one that reuses the value object: servers key what they
+   * cache about the current value (CA encodings) on it.
+   */
+  readonly posts: number;
+  /** Resolves once the PV is open (at once if it is). */
+  whenOpen(): Promise<void>;
+  /**
+   * Send every post to `subscriber` until the returned function is called. The caller sends the
+   * current value itself first. `distribution` (pvAccess monitors that ask for the distributor
+   * plugin) asks for a share of the posts; a source that does not distribute treats such a
+   * subscriber as an ordinary one.
+   */
+  subscribe(subscriber: PVSubscriber, distribution?: DistributorSettings | null): () => void;
+  /** A subscriber whose hasRoom() was false has room again (a producer waiting for it may go on). */
+  notifyRoom(): void;
+  /** Calls `listener` when the PV closes (its channels go, clients search again); returns the remover. */
+  onClosed(listener: () => void): () => void;
+  /** Access security group (ASG) whose rules apply; undefined: DEFAULT. */
+  readonly accessGroup: string | undefined;
+  /** False: puts are refused (CA clients see no write right). */
+  readonly acceptsPut: boolean;
+  /** Apply a put; throwing (or rejecting) sends the client an error. */
+  handlePut(put: PutRequest): void | Promise<void>;
+  /** False: RPCs are refused. */
+  readonly acceptsRpc: boolean;
+  handleRpc(args: RpcArgs, peer: PeerInfo): RpcResult | Promise<RpcResult>;
+  /**
+   * Close the PV (a server's removePV calls it when the PV is open). Without it, removePV drops
+   * the server's channels of the name itself.
+   */
+  close?(): void;
+}
+
+/** Finds or creates a PV by name, for names that no statically added PV has (undefined: none). */
+export type PVSource = (name: string) => Source | undefined;

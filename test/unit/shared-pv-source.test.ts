@@ -1,0 +1,54 @@
+// SharedPV seen through the Source interface, as the servers see it: puts and RPCs reach its
+// handlers, a PV without them refuses, and subscribers get the changed marks of each post.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { SharedPV } from '../../src/pv/shared-pv.js';
+import type { PVSubscriber, Source } from '../../src/pv/source.js';
+import { BitSet } from '../../src/pvdata/bitset.js';
+import { bitOf } from '../../src/pvdata/field-numbering.js';
+import { ntscalar } from '../../src/pvdata/nt/index.js';
+import type { PVStructure } from '../../src/pvdata/values.js';
+
+const peer = { peer: '127.0.0.1:1', account: 'tester', channel: 'x' };
+
+test('puts and RPCs go to the handlers; a readonly SharedPV accepts neither', async () => {
+  const type = ntscalar.type('double');
+  const mailbox: Source = SharedPV.mailbox({ onRpc: (pv, args) => ({ echo: args.value, at: pv.value?.['value'] ?? null }) }).open(type, { value: 1 });
+  assert.equal(mailbox.acceptsPut, true);
+  assert.equal(mailbox.acceptsRpc, true);
+  const changed = BitSet.of(bitOf(type, 'value'));
+  await mailbox.handlePut({ ...peer, value: { ...(mailbox.value as PVStructure), value: 2 }, changed, options: {} });
+  assert.equal(mailbox.value?.['value'], 2);
+  assert.equal(mailbox.posts, 1);
+  assert.deepEqual(await mailbox.handleRpc({ type: null, value: { a: 1 } }, peer), { echo: { a: 1 }, at: 2 });
+
+  const readonly: Source = SharedPV.readonly().open(type, { value: 1 });
+  assert.equal(readonly.acceptsPut, false);
+  assert.equal(readonly.acceptsRpc, false);
+  assert.throws(() => readonly.handlePut({ ...peer, value: {}, changed, options: {} }), /read-only/);
+});
+
+test('subscribers get each post with its changed marks; close tells them and the close listeners', () => {
+  const type = ntscalar.type('int');
+  const pv = SharedPV.readonly().open(type, { value: 1 });
+  const source: Source = pv;
+  const got: { value: unknown; bits: number[] }[] = [];
+  let closed = 0;
+  const sub: PVSubscriber = {
+    onPost: (v, c) => got.push({ value: v['value'], bits: [...c] }),
+    onClose: () => closed++,
+    hasRoom: () => got.length < 2,
+  };
+  const unsubscribe = source.subscribe(sub);
+  let gone = 0;
+  source.onClosed(() => gone++);
+  assert.equal(pv.post({ value: 2 }), true);
+  assert.equal(pv.post({ value: 3 }), false, 'the subscriber has no room left: the producer is told');
+  assert.deepEqual(got, [
+    { value: 2, bits: [bitOf(type, 'value')] },
+    { value: 3, bits: [bitOf(type, 'value')] },
+  ]);
+  pv.close();
+  assert.deepEqual([closed, gone, source.type, source.value], [1, 1, null, null]);
+  unsubscribe();
+});
