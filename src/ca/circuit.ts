@@ -2,7 +2,7 @@
 // that server. It says who we are (VERSION, CLIENT_NAME, HOST_NAME), routes replies to the
 // channel, request or subscription they answer (by cid, ioid, subscription id), and keeps the
 // connection honest: an echo after EPICS_CA_CONN_TMO of silence, closed if that gets no answer.
-import { announcedIdentity, type AnnouncedIdentity } from '../pva/client/identity.js';
+import { announcedIdentity, type AnnouncedIdentity } from '../net/identity.js';
 import { ConnectionError, DecodeError, ProtocolError, RemoteError, TimeoutError } from '../errors.js';
 import { Cmd, cmdName, ecaMessage } from './constants.js';
 import type { CaHeader, CaMessage } from './header.js';

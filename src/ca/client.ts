@@ -14,7 +14,7 @@ import * as msg from './messages.js';
 import { ntValueOf, putValuesOf, timeTypeOf, type NativeInfo } from './nt-mapping.js';
 import { CaSearcher } from './search.js';
 import { CaSubscription, type CaMonitorOptions } from './subscription.js';
-import { announcedIdentity, type AnnouncedIdentity } from '../pva/client/identity.js';
+import { announcedIdentity, type AnnouncedIdentity } from '../net/identity.js';
 
 export interface CaClientOptions {
   /** Search destinations, "host[:port]" (default EPICS_CA_ADDR_LIST). */

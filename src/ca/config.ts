@@ -1,6 +1,6 @@
 // Channel Access configuration from the EPICS_CA_* / EPICS_CAS_* environment variables, with
 // EPICS defaults. Invalid values are ignored with a warning, as EPICS does.
-import { interfaceBroadcasts, parseAddressList, type HostPort } from '../pva/config.js';
+import { interfaceBroadcasts, parseAddressList, type HostPort } from '../net/addresses.js';
 import { CA_SERVER_PORT } from './constants.js';
 
 export interface CaClientConfig {

@@ -2,7 +2,7 @@
 // and SEARCH messages over TCP to name servers, repeated with exponential back-off until one
 // answers. Names due at the same time share datagrams (a VERSION then as many SEARCHes as fit).
 import { ConnectionError } from '../errors.js';
-import type { HostPort } from '../pva/config.js';
+import type { HostPort } from '../net/addresses.js';
 import { Cmd } from './constants.js';
 import { splitDatagram } from './header.js';
 import * as msg from './messages.js';

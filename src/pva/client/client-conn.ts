@@ -11,7 +11,7 @@ import type { AppMessage } from '../framer.js';
 import { decodeStatus, type Status } from '../status.js';
 import { t } from '../../pvdata/types.js';
 import { encodeTyped } from '../../pvdata/value-codec.js';
-import { announcedIdentity, type AnnouncedIdentity } from './identity.js';
+import { announcedIdentity, type AnnouncedIdentity } from '../../net/identity.js';
 
 /** Receives the replies of one operation. */
 export interface OpHandler {

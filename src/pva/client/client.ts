@@ -10,7 +10,7 @@ import { clientConfigFromEnv, type ClientConfig } from '../config.js';
 import type { ConnectionLimits } from '../connection.js';
 import { Channel, type ChannelHost } from './channel.js';
 import { ClientConnection } from './client-conn.js';
-import { announcedIdentity, type AnnouncedIdentity } from './identity.js';
+import { announcedIdentity, type AnnouncedIdentity } from '../../net/identity.js';
 import { getOp, infoOp, putOp, rpcOp, type GetResult, type OpContext } from './operations.js';
 import { createResolver, type Resolver } from './resolver.js';
 import { Subscription } from './subscription.js';
