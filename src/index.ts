@@ -41,7 +41,7 @@ export { Hdf5AdImageWriter, Hdf5ImageWriter } from './processing/builtin/hdf5-wr
 export { DataConsumer } from './consumer/consumer.js';
 export { DataCollector } from './collector/collector.js';
 export { SortingCache } from './collector/sorting-cache.js';
-export { MetadataChannels, parseMetadataChannels } from './consumer/metadata.js';
+export { MetadataChannels, parseMetadataChannels } from './runtime/metadata.js';
 export { AdSimServer } from './sim/ad-sim-server.js';
 export { MirrorServer } from './mirror/mirror-server.js';
 export { parseChannelMap } from './mirror/channel-map.js';
@@ -71,7 +71,7 @@ export type { CaClientOptions, CaGetResult, CaUpdate, CaSubscriptionStats, CaMon
 export type { ConsumerOptions, ConsumerStats } from './consumer/consumer.js';
 export type { CollectorOptions } from './collector/collector.js';
 export type { CollectorStats, CollectorCounters, ProducerStats } from './collector/status.js';
-export type { MetadataChannelSpec, MetadataStats } from './consumer/metadata.js';
+export type { MetadataChannelSpec, MetadataStats } from './runtime/metadata.js';
 export type { AdSimServerOptions, SimClientStats, SimEvent, SimSummary } from './sim/ad-sim-server.js';
 export type { MirrorOptions, MirrorCounters, MirrorServerOptions } from './mirror/mirror-server.js';
 export type { ChannelMapEntry, MirrorProvider } from './mirror/channel-map.js';

@@ -8,15 +8,15 @@ import { SharedPV } from '../pva/server/shared-pv.js';
 import type { StructureDesc } from '../pvdata/types.js';
 import type { PVStructure } from '../pvdata/values.js';
 import type { UserDataProcessor } from '../processing/user-data-processor.js';
-import { runControlCommand, serveControl, STOP_LINGER_MS, untilPeerLeaves, statusType, StatusPV, withRates, type ControlCommand } from './channels.js';
-import { MonitorReceiver, Publisher, PvasReceiver, RpcReceiver, type InputMode, type OutputMode, type Received, type Receiver } from './io.js';
-import { CaReceiver } from './ca-receiver.js';
+import { runControlCommand, serveControl, STOP_LINGER_MS, untilPeerLeaves, statusType, StatusPV, withRates, type ControlCommand } from '../runtime/channels.js';
+import { MonitorReceiver, Publisher, PvasReceiver, RpcReceiver, type InputMode, type OutputMode, type Received, type Receiver } from '../runtime/io.js';
+import { CaReceiver } from '../runtime/ca-receiver.js';
 import { InvalidArgumentError } from '../errors.js';
 import { checkConfig, warnLine } from './options.js';
-import { graceMs, settledWithin, startWatchdog } from './watchdog.js';
-import type { MetadataChannels, MetadataStats } from './metadata.js';
-import { ProcessingController, type ProcessorStats } from './processing-controller.js';
-import { NO_QUEUE_STATS, ReceiverQueue, type QueueStats } from './receiver-queue.js';
+import { graceMs, settledWithin, startWatchdog } from '../runtime/watchdog.js';
+import type { MetadataChannels, MetadataStats } from '../runtime/metadata.js';
+import { ProcessingController, type ProcessorStats } from '../runtime/processing-controller.js';
+import { NO_QUEUE_STATS, ReceiverQueue, type QueueStats } from '../runtime/receiver-queue.js';
 
 export interface ConsumerOptions {
   consumerId: number;

@@ -1,8 +1,8 @@
 // Printed statistics: a periodic report (groups chosen with --report-stats), a live view that
 // redraws in place on a terminal, and the combined statistics of several consumers at exit.
 import type { ConsumerStats } from './consumer.js';
-import type { MetadataStats } from './metadata.js';
-import type { ProcessorStats } from './processing-controller.js';
+import type { MetadataStats } from '../runtime/metadata.js';
+import type { ProcessorStats } from '../runtime/processing-controller.js';
 
 export const REPORT_GROUPS = ['receiver', 'publisher', 'queue', 'metadata', 'processor', 'user'] as const;
 export type ReportGroup = (typeof REPORT_GROUPS)[number];

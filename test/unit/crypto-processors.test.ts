@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { ProcessingController } from '../../src/consumer/processing-controller.js';
+import { ProcessingController } from '../../src/runtime/processing-controller.js';
 import { ColorMode, ntndarray } from '../../src/pvdata/nt/ntndarray.js';
 import { timeNow } from '../../src/pvdata/nt/common.js';
 import { TypeCache } from '../../src/pvdata/type-codec.js';

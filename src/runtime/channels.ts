@@ -1,4 +1,4 @@
-// The control and status PVs of a consumer (PvaPy reference 3.2, 3.3). Control: a client puts
+// The control and status PVs of a consumer or collector (PvaPy reference 3.2, 3.3). Control: a client puts
 // {command, args}; commands are configure, reset_stats, get_stats and stop, and statusMessage
 // tells how the last one went. Status: the statistics, refreshed by the consumer.
 import { InvalidArgumentError } from '../errors.js';
