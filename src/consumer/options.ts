@@ -168,7 +168,3 @@ export function checkConfig(cfg: Record<string, unknown>, keys: readonly string[
   }
 }
 
-/** One warning line on stderr, whatever the log level: things the user must hear about once. */
-export function warnLine(who: string, message: string): void {
-  process.stderr.write(`${who}: warning: ${message}\n`);
-}
