@@ -1,23 +1,18 @@
 // One data collector (PvaPy's pvapy-hpc-collector): the input strategy of a ProcessorHost with
 // N producer monitors, whose objects are sorted by id in a cache (several objects may share an
 // id) and released to the processor in order.
-import type { CaClient } from '../ca/client.js';
-import type { Client } from '../pva/client/client.js';
-import type { AccessPolicy } from '../access/policy.js';
 import type { ScalarType, StructureDesc } from '../pvdata/types.js';
 import type { PVStructure } from '../pvdata/values.js';
-import type { UserDataProcessor } from '../processing/user-data-processor.js';
 import { withRates } from '../runtime/channels.js';
 import { MonitorReceiver, type Received } from '../runtime/io.js';
-import type { MetadataChannels } from '../runtime/metadata.js';
-import { ProcessorHost } from '../runtime/processor-host.js';
+import { ProcessorHost, type CommonHostOptions } from '../runtime/processor-host.js';
 import { NO_QUEUE_STATS, ReceiverQueue } from '../runtime/receiver-queue.js';
 import { settledWithin } from '../runtime/watchdog.js';
 import { checkConfig } from '../consumer/options.js';
 import { SortingCache } from './sorting-cache.js';
 import { collectorStatusType, type CollectorStats } from './status.js';
 
-export interface CollectorOptions {
+export interface CollectorOptions extends CommonHostOptions {
   collectorId: number;
   /** Producer ids and their channels (the input template with * replaced). */
   producers: { id: number; channel: string }[];
@@ -30,21 +25,6 @@ export interface CollectorOptions {
   cacheSize: number;
   /** Longest wait of an object for a missing predecessor (s). */
   cacheTimeoutS: number;
-  outputChannel?: string | undefined;
-  statusChannel?: string | undefined;
-  controlChannel?: string | undefined;
-  objectIdField: string;
-  objectIdOffset: number;
-  skipInitialUpdates: number;
-  /** Seconds one process() may take; past it the collector reports and stops. <= 0 (default): none. */
-  processingTimeoutS?: number;
-  processor: UserDataProcessor;
-  metadata?: ((client: Client, caClient: () => CaClient) => MetadataChannels) | undefined;
-  env?: NodeJS.ProcessEnv;
-  /** Access rules of the collector's server (its control PV is in ASG CONTROL). */
-  access?: AccessPolicy | undefined;
-  /** Where to tell that a producer disconnected or is back; default a line on stderr. */
-  notify?: (text: string) => void;
 }
 
 interface Producer {
@@ -80,15 +60,13 @@ export class DataCollector extends ProcessorHost<CollectorStats> {
 
   constructor(options: CollectorOptions) {
     super({
+      ...options,
       label: `collector ${options.collectorId}`,
       idField: 'collectorId',
       id: options.collectorId,
       inputLabel: options.producers.map((x) => x.channel).join(','),
-      outputChannel: options.outputChannel,
       // A collector always hosts its output PV.
       outputMode: 'pvas',
-      statusChannel: options.statusChannel,
-      controlChannel: options.controlChannel,
       // Initial updates are skipped per producer, before sorting (see #add).
       processing: {
         objectIdField: options.objectIdField,
@@ -96,11 +74,6 @@ export class DataCollector extends ProcessorHost<CollectorStats> {
         nSequentialUpdates: 1,
         skipInitialUpdates: 0,
       },
-      processingTimeoutS: options.processingTimeoutS,
-      processor: options.processor,
-      metadata: options.metadata,
-      env: options.env,
-      access: options.access,
     });
     this.options = options;
     this.cache = new SortingCache<Received>({

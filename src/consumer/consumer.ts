@@ -1,31 +1,24 @@
 // One data consumer (PvaPy's pvapy-hpc-consumer with one id): the input strategy of a
 // ProcessorHost with one input (a pva monitor, a ca monitor, a hosted PV or an RPC service),
 // processed as it comes or through a receiver queue that may accumulate objects.
-import type { CaClient } from '../ca/client.js';
-import type { Client } from '../pva/client/client.js';
-import type { AccessPolicy } from '../access/policy.js';
 import type { ScalarType, StructureDesc } from '../pvdata/types.js';
 import type { PVStructure } from '../pvdata/values.js';
-import type { UserDataProcessor } from '../processing/user-data-processor.js';
 import { statusType, withRates } from '../runtime/channels.js';
 import { MonitorReceiver, PvasReceiver, RpcReceiver, type InputMode, type OutputMode, type Received, type Receiver } from '../runtime/io.js';
 import { CaReceiver } from '../runtime/ca-receiver.js';
-import type { MetadataChannels, MetadataStats } from '../runtime/metadata.js';
+import type { MetadataStats } from '../runtime/metadata.js';
 import type { ProcessorStats } from '../runtime/processing-controller.js';
-import { ProcessorHost } from '../runtime/processor-host.js';
+import { ProcessorHost, type CommonHostOptions } from '../runtime/processor-host.js';
 import { settledWithin } from '../runtime/watchdog.js';
 import { NO_QUEUE_STATS, ReceiverQueue, type QueueStats } from '../runtime/receiver-queue.js';
 import { InvalidArgumentError } from '../errors.js';
 import { checkConfig } from './options.js';
 
-export interface ConsumerOptions {
+export interface ConsumerOptions extends CommonHostOptions {
   consumerId: number;
   inputChannel: string;
   inputMode: InputMode;
-  outputChannel?: string | undefined;
   outputMode: OutputMode;
-  statusChannel?: string | undefined;
-  controlChannel?: string | undefined;
   /** pvRequest of the input monitor (queue, fields, distributor), built by the caller. */
   inputRequest: string;
   serverQueueSize: number;
@@ -33,21 +26,7 @@ export interface ConsumerOptions {
   receiverQueueSize: number;
   accumulateObjects: number;
   accumulationTimeoutS: number;
-  objectIdField: string;
-  objectIdOffset: number;
   nSequentialUpdates: number;
-  skipInitialUpdates: number;
-  /** Seconds one process() may take; past it the consumer reports and stops. <= 0 (default): none. */
-  processingTimeoutS?: number;
-  processor: UserDataProcessor;
-  /** Metadata channels, made with this consumer's clients. */
-  metadata?: ((client: Client, caClient: () => CaClient) => MetadataChannels) | undefined;
-  /** Environment for the server and client (EPICS_PVA*). */
-  env?: NodeJS.ProcessEnv;
-  /** Access rules of the consumer's server (its control PV is in ASG CONTROL). */
-  access?: AccessPolicy | undefined;
-  /** Where to tell that the input disconnected or is back; default a line on stderr. */
-  notify?: (text: string) => void;
 }
 
 export interface ConsumerStats {
@@ -71,25 +50,17 @@ export class DataConsumer extends ProcessorHost<ConsumerStats> {
 
   constructor(options: ConsumerOptions) {
     super({
+      ...options,
       label: `consumer ${options.consumerId}`,
       idField: 'consumerId',
       id: options.consumerId,
       inputLabel: options.inputChannel,
-      outputChannel: options.outputChannel,
-      outputMode: options.outputMode,
-      statusChannel: options.statusChannel,
-      controlChannel: options.controlChannel,
       processing: {
         objectIdField: options.objectIdField,
         objectIdOffset: options.objectIdOffset,
         nSequentialUpdates: options.nSequentialUpdates,
         skipInitialUpdates: options.skipInitialUpdates,
       },
-      processingTimeoutS: options.processingTimeoutS,
-      processor: options.processor,
-      metadata: options.metadata,
-      env: options.env,
-      access: options.access,
     });
     this.options = options;
     this.#queue = options.receiverQueueSize >= 0 ? new ReceiverQueue<Received>(options.receiverQueueSize) : null;

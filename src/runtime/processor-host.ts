@@ -17,20 +17,15 @@ import type { MetadataChannels, MetadataStats } from './metadata.js';
 import { ProcessingController, type ProcessingOptions, type ProcessorStats } from './processing-controller.js';
 import { graceMs, settledWithin, startWatchdog } from './watchdog.js';
 
-export interface HostOptions {
-  /** How the host names itself in warnings: `consumer 1`, `collector 2`. */
-  label: string;
-  /** The id field of the control PV (consumerId, collectorId) and its value. */
-  idField: string;
-  id: number;
-  /** What the processor sees as its inputChannel (a collector's: its producers' channels). */
-  inputLabel: string;
+/** What every host is given by its caller (the CLI or a program), whatever its input. */
+export interface CommonHostOptions {
   outputChannel?: string | undefined;
-  outputMode: OutputMode;
   statusChannel?: string | undefined;
   controlChannel?: string | undefined;
-  processing: ProcessingOptions;
-  /** Seconds one process() may take; past it the host reports and stops. <= 0: none. */
+  objectIdField: string;
+  objectIdOffset: number;
+  skipInitialUpdates: number;
+  /** Seconds one process() may take; past it the host reports and stops. <= 0 (default): none. */
   processingTimeoutS?: number | undefined;
   processor: UserDataProcessor;
   /** Metadata channels, made with this host's clients. */
@@ -39,6 +34,21 @@ export interface HostOptions {
   env?: NodeJS.ProcessEnv | undefined;
   /** Access rules of the host's server (its control PV is in ASG CONTROL). */
   access?: AccessPolicy | undefined;
+  /** Where to tell that an input disconnected or is back; default a line on stderr. */
+  notify?: ((text: string) => void) | undefined;
+}
+
+/** What the input strategy adds for the host. */
+export interface HostOptions extends Omit<CommonHostOptions, 'objectIdField' | 'objectIdOffset' | 'skipInitialUpdates' | 'notify'> {
+  /** How the host names itself in warnings: `consumer 1`, `collector 2`. */
+  label: string;
+  /** The id field of the control PV (consumerId, collectorId) and its value. */
+  idField: string;
+  id: number;
+  /** What the processor sees as its inputChannel (a collector's: its producers' channels). */
+  inputLabel: string;
+  outputMode: OutputMode;
+  processing: ProcessingOptions;
 }
 
 /** The statistics every host reports, whatever its input. */
