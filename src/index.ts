@@ -66,6 +66,7 @@ export type {
 export type { PVValue, PVStructure, PVUnion, PVAny, PVTypedArray } from './pvdata/values.js';
 export type { PVRequest, RequestInfo, FieldSelection } from './pvdata/pvrequest.js';
 export type { ProcessorConfig, ProcessorLogger, MetadataQueue } from './processing/user-data-processor.js';
+export type { ProcessorContext } from './processing/processor-context.js';
 export type { Frame, FrameStrides, ImageGeometry, ToNtNdArrayOptions } from './processing/nd-image.js';
 export type { CaClientOptions, CaGetResult, CaUpdate, CaSubscriptionStats, CaMonitorOptions, CaServerOptions, CaServerLimits, CaServerStats } from './ca/index.js';
 export type { ConsumerOptions, ConsumerStats } from './consumer/consumer.js';

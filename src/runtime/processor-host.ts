@@ -7,14 +7,15 @@ import { CaClient } from '../ca/client.js';
 import type { AccessPolicy } from '../access/policy.js';
 import { Client } from '../pva/client/client.js';
 import { Server } from '../pva/server/server.js';
-import { SharedPV } from '../pva/server/shared-pv.js';
 import type { ScalarType, StructureDesc } from '../pvdata/types.js';
 import type { PVStructure } from '../pvdata/values.js';
-import type { UserDataProcessor } from '../processing/user-data-processor.js';
+import { bindContext, type ProcessorContext } from '../processing/processor-context.js';
+import type { ProcessorConfig, UserDataProcessor } from '../processing/user-data-processor.js';
 import { runControlCommand, serveControl, STOP_LINGER_MS, untilPeerLeaves, StatusPV, withRates, type ControlCommand } from './channels.js';
-import { Publisher, type OutputMode } from './io.js';
+import type { OutputMode } from './io.js';
 import type { MetadataChannels, MetadataStats } from './metadata.js';
 import { ProcessingController, type ProcessingOptions, type ProcessorStats } from './processing-controller.js';
+import { OutputChannel } from './output-channel.js';
 import { graceMs, settledWithin, startWatchdog } from './watchdog.js';
 
 /** What every host is given by its caller (the CLI or a program), whatever its input. */
@@ -75,7 +76,9 @@ export abstract class ProcessorHost<S extends { userStats: Record<string, number
   failure: string | null = null;
   protected readonly metadata: MetadataChannels | null;
   readonly #host: HostOptions;
-  #publisher: Publisher | null = null;
+  readonly #output: OutputChannel;
+  readonly #ctx: ProcessorContext;
+  #inputType: StructureDesc | null = null;
   #status: StatusPV | null = null;
   #stopRequested: (() => void) | null = null;
   /** The client that put `stop` into the control PV: it may read the reply before we close. */
@@ -91,18 +94,18 @@ export abstract class ProcessorHost<S extends { userStats: Record<string, number
     this.server = new Server({ env, ...(host.access ? { access: host.access } : {}) });
     this.client = new Client({ env });
     const p = host.processor;
-    p.processorId = host.id;
-    p.objectIdField = host.processing.objectIdField;
-    p.inputChannel = host.inputLabel;
-    p.outputChannel = host.outputChannel ?? '';
-    p.server = this.server;
+    this.#output = new OutputChannel(host.outputChannel, host.outputMode, this.server, this.client, (m) => warnLine(host.label, m));
     this.controller = new ProcessingController(
       p,
       { ...host.processing, processingTimeoutMs: (host.processingTimeoutS ?? 0) * 1000 },
-      host.outputChannel ? (first, inputType) => this.#makePublisher(first, inputType) : null,
+      (first, inputType) => {
+        this.#inputType = inputType;
+        if (host.outputChannel) this.#output.setUp(p.getOutputType(first, inputType));
+      },
     );
     this.metadata = host.metadata?.(this.client, this.caClient) ?? null;
-    if (this.metadata) p.metadataQueueMap = this.metadata.queueMap;
+    this.#ctx = this.#context();
+    bindContext(p, this.#ctx);
     this.stopped = new Promise((resolve) => (this.#stopRequested = resolve));
   }
 
@@ -127,7 +130,7 @@ export abstract class ProcessorHost<S extends { userStats: Record<string, number
   protected processingStats(): ProcessingStats {
     const ps = this.controller.stats();
     const rate = (n: number): number => (ps.receivingTime > 0 ? n / ps.receivingTime : 0);
-    const pub = this.#publisher?.stats ?? { nPublished: 0, nErrors: 0 };
+    const pub = this.#output.stats;
     return {
       processorStats: ps,
       publisherStats: withRates({ nPublished: pub.nPublished, nErrors: pub.nErrors }, rate),
@@ -137,26 +140,29 @@ export abstract class ProcessorHost<S extends { userStats: Record<string, number
     };
   }
 
-  #makePublisher(first: PVStructure, inputType: StructureDesc): ((v: PVStructure) => void) | null {
-    const channel = this.#host.outputChannel;
-    const processor = this.#host.processor;
-    if (!channel) return null;
-    const type = processor.getOutputType(first, inputType);
-    if (type === undefined) {
-      // Not known yet: host the PV now, unopened, so clients can connect (their requests wait, as
-      // with PVXS); the processor opens it with openOutputChannel().
-      const hosted = this.#host.outputMode === 'pvas' ? new SharedPV() : undefined;
-      if (hosted) this.server.addPV(channel, hosted);
-      processor.outputFactory = (t) => this.#openPublisher(channel, t, hosted);
-      return null;
-    }
-    return type ? this.#openPublisher(channel, type) : null;
-  }
-
-  #openPublisher(channel: string, type: StructureDesc, hosted?: SharedPV): (v: PVStructure) => void {
-    const warn = (m: string): void => warnLine(this.#host.label, m);
-    this.#publisher = new Publisher(this.#host.outputMode, channel, type, this.server, this.client, hosted, warn);
-    return this.#publisher.publish;
+  /** What the processor is given (start(ctx)); it reads the host's state as it is now. */
+  #context(): ProcessorContext {
+    const h = this.#host;
+    const host = this;
+    const output = this.#output;
+    const system = { processorId: h.id, objectIdField: h.processing.objectIdField, inputChannel: h.inputLabel, outputChannel: h.outputChannel ?? '' };
+    // A processor that does not extend UserDataProcessor may have no config.
+    const own = (h.processor as { config?: ProcessorConfig }).config ?? {};
+    return {
+      ...system,
+      config: { ...own, ...system },
+      logger: h.processor.logger,
+      server: this.server,
+      metadataQueues: this.metadata?.queueMap ?? new Map(),
+      get inputType() {
+        return host.#inputType;
+      },
+      get outputType() {
+        return output.type;
+      },
+      publish: output.publish,
+      openOutput: (type) => output.open(type),
+    };
   }
 
   /** Serve the PVs, start the processor and the input. */
@@ -169,7 +175,7 @@ export abstract class ProcessorHost<S extends { userStats: Record<string, number
     }
     await this.server.listen();
     this.metadata?.start();
-    await h.processor.start();
+    await h.processor.start(this.#ctx);
     this.#watchdog = startWatchdog(this.controller, (message) => {
       this.failure = message;
       warnLine(h.label, `${message}: stopping`);
@@ -211,7 +217,7 @@ export abstract class ProcessorHost<S extends { userStats: Record<string, number
   resetStats(): void {
     this.resetInputStats();
     this.metadata?.resetStats();
-    if (this.#publisher) this.#publisher.stats.nPublished = this.#publisher.stats.nErrors = 0;
+    this.#output.resetStats();
     this.controller.resetStats();
   }
 

@@ -1,8 +1,10 @@
 // ProcessorHost with a made-up input strategy: what the host does on its own (start and stop
-// order, the control commands, the status PV, the output channel), whatever the input.
+// order, the control commands, the status PV, the output channel, the processor's context),
+// whatever the input.
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { InvalidArgumentError } from '../../src/errors.js';
+import type { ProcessorContext } from '../../src/processing/processor-context.js';
 import { UserDataProcessor } from '../../src/processing/user-data-processor.js';
 import { t, type ScalarType, type StructureDesc } from '../../src/pvdata/types.js';
 import type { PVStructure } from '../../src/pvdata/values.js';
@@ -176,4 +178,64 @@ test('a stop command resolves `stopped`; stop() then finishes what the input sti
   const s = await host.stop();
   assert.equal(s.processorStats.nProcessed, 2);
   assert.deepEqual(host.log, ['startInput', 'stopReceiving', 'finishInput(2)']);
+});
+
+test('the processor gets a context in start(ctx); the framework writes no field into the processor', async (t0) => {
+  class ContextUser extends UserDataProcessor {
+    ctx: ProcessorContext | null = null;
+    override start(ctx: ProcessorContext): void {
+      this.ctx = ctx;
+    }
+    override process(value: PVStructure): void {
+      this.ctx?.publish({ ...value, value: 2 * (value['value'] as number) });
+    }
+  }
+  const processor = new ContextUser({ x: 1 });
+  const before = Object.keys(processor).sort();
+  const host = new ListInput(processor, { ...pvaEnv(0), EPICS_PVAS_SERVER_PORT: '0', EPICS_PVAS_BROADCAST_PORT: '0' });
+  await host.start();
+  const client = clientFor(host.server.tcpPort);
+  t0.after(() => client.close());
+  const ctx = processor.ctx!;
+  assert.equal(ctx.processorId, 7);
+  assert.equal(ctx.inputChannel, 'a list');
+  assert.equal(ctx.outputChannel, 'host:out');
+  assert.equal(ctx.server, host.server);
+  assert.deepEqual(ctx.config, { x: 1, processorId: 7, objectIdField: 'uniqueId', inputChannel: 'a list', outputChannel: 'host:out' });
+  assert.equal(ctx.inputType, null);
+  host.feed({ uniqueId: 1, value: 2 });
+  assert.equal(ctx.inputType, itemT);
+  assert.equal(ctx.outputType, itemT);
+  assert.deepEqual((await client.get('host:out')).value, { uniqueId: 1, value: 4 });
+  // PvaPy's attributes read the same context.
+  assert.equal(processor.processorId, 7);
+  assert.equal(processor.server, host.server);
+  assert.equal(processor.inputType, itemT);
+  assert.deepEqual(Object.keys(processor).sort(), before, 'only the processor itself set its fields');
+  assert.equal(processor.publisher, null);
+  await host.stop();
+});
+
+test('an output type known only later: ctx.openOutput (openOutputChannel) opens the hosted PV once', async (t0) => {
+  const outT = t.struct({ uniqueId: t.int, twice: t.double });
+  class Late extends UserDataProcessor {
+    override getOutputType(): undefined {
+      return undefined;
+    }
+    override process(value: PVStructure): void {
+      this.openOutputChannel(outT);
+      this.updateOutputChannel({ uniqueId: value['uniqueId'], twice: 2 * (value['value'] as number) });
+    }
+  }
+  const processor = new Late();
+  const host = new ListInput(processor, { ...pvaEnv(0), EPICS_PVAS_SERVER_PORT: '0', EPICS_PVAS_BROADCAST_PORT: '0' });
+  await host.start();
+  const client = clientFor(host.server.tcpPort);
+  t0.after(() => client.close());
+  host.feed({ uniqueId: 1, value: 1 });
+  host.feed({ uniqueId: 2, value: 5 });
+  assert.equal(processor.openOutputChannel(outT), false, 'open already');
+  assert.deepEqual((await client.get('host:out')).value, { uniqueId: 2, twice: 10 });
+  const s = await host.stop();
+  assert.equal(s.publisherStats['nPublished'], 2);
 });
