@@ -1,9 +1,10 @@
 // One data consumer (PvaPy's pvapy-hpc-consumer with one id): the input strategy of a
 // ProcessorHost with one input (a pva monitor, a ca monitor, a hosted PV or an RPC service),
 // processed as it comes or through a receiver queue that may accumulate objects.
-import type { ScalarType, StructureDesc } from '../pvdata/types.js';
 import type { PVStructure } from '../pvdata/values.js';
-import { statusType, withRates } from '../runtime/channels.js';
+import { timeT } from '../pvdata/nt/index.js';
+import { t, type FieldDesc, type ScalarType, type StructureDesc } from '../pvdata/types.js';
+import { group, metadataFields, processorStatsT, publisherStatsT, queueStatsT, receiverStatsT, withRates } from '../runtime/channels.js';
 import { MonitorReceiver, PvasReceiver, RpcReceiver, type InputMode, type OutputMode, type Received, type Receiver } from '../runtime/io.js';
 import { CaReceiver } from '../runtime/ca-receiver.js';
 import type { MetadataStats } from '../runtime/metadata.js';
@@ -38,6 +39,27 @@ export interface ConsumerStats {
   processorStats: ProcessorStats;
   userStats: Record<string, number>;
   metadataStats: MetadataStats[];
+}
+
+/**
+ * The consumer status type; userStats holds the processor's typed statistics, then one
+ * metadataStats_<n> per metadata channel.
+ */
+function consumerStatusType(userTypes: Record<string, ScalarType>, nMetadata = 0): StructureDesc {
+  const fields: [string, FieldDesc][] = [
+    ['consumerId', t.uint],
+    ['inputChannel', t.string],
+    ['objectId', t.uint],
+    ['objectTime', t.double],
+    ['objectTimestamp', timeT],
+    ['receiverStats', receiverStatsT],
+    ['publisherStats', publisherStatsT],
+    ['queueStats', queueStatsT],
+    ['processorStats', processorStatsT],
+  ];
+  if (Object.keys(userTypes).length > 0) fields.push(['userStats', group(userTypes)]);
+  fields.push(...metadataFields(nMetadata));
+  return t.struct(fields);
 }
 
 export class DataConsumer extends ProcessorHost<ConsumerStats> {
@@ -149,7 +171,7 @@ export class DataConsumer extends ProcessorHost<ConsumerStats> {
   }
 
   protected statusType(userTypes: Record<string, ScalarType>, nMetadata: number): StructureDesc {
-    return statusType(userTypes, nMetadata);
+    return consumerStatusType(userTypes, nMetadata);
   }
 
   protected statusFields(s: ConsumerStats): PVStructure {

@@ -206,27 +206,6 @@ export function metadataFields(n: number): [string, FieldDesc][] {
   return Array.from({ length: n }, (_, i) => [`metadataStats_${i + 1}`, metadataStatsT] as [string, FieldDesc]);
 }
 
-/**
- * The consumer status type; userStats holds the processor's typed statistics, then one
- * metadataStats_<n> per metadata channel.
- */
-export function statusType(userTypes: Record<string, ScalarType>, nMetadata = 0): StructureDesc {
-  const fields: [string, FieldDesc][] = [
-    ['consumerId', t.uint],
-    ['inputChannel', t.string],
-    ['objectId', t.uint],
-    ['objectTime', t.double],
-    ['objectTimestamp', timeT],
-    ['receiverStats', receiverStatsT],
-    ['publisherStats', publisherStatsT],
-    ['queueStats', queueStatsT],
-    ['processorStats', processorStatsT],
-  ];
-  if (Object.keys(userTypes).length > 0) fields.push(['userStats', group(userTypes)]);
-  fields.push(...metadataFields(nMetadata));
-  return t.struct(fields);
-}
-
 /** Keep only the declared user stats, as numbers of the declared types. */
 export function typedUserStats(stats: Record<string, number>, types: Record<string, ScalarType>): PVStructure {
   const out: PVStructure = {};
