@@ -5,7 +5,7 @@
 //
 //   sluice consumer --input-channel some:pv --output-channel 'consumer:*:output' \
 //     --processor-file examples/passthrough-processor.ts --processor-args '{"logEvery": 100}'
-import { UserDataProcessor, type ProcessorConfig, type PVStructure, type ScalarType, type StructureDesc } from 'sluice';
+import { UserDataProcessor, type ProcessorConfig, type ProcessorContext, type PVStructure, type ScalarType, type StructureDesc } from 'sluice';
 
 export class PassthroughProcessor extends UserDataProcessor {
   private nProcessed = 0;
@@ -18,9 +18,12 @@ export class PassthroughProcessor extends UserDataProcessor {
     this.configure(config);
   }
 
-  /** Once, before the first object; logger, server and channel names are set by now. */
-  override start(): void {
-    this.logger.info(`processor ${this.processorId}: ${this.inputChannel} -> ${this.outputChannel || '(no output)'}`);
+  /**
+   * Once, before the first object, with the context: ids, channel names, logger, server,
+   * metadata queues and publish(). The attributes used below (this.processorId...) read it too.
+   */
+  override start(ctx: ProcessorContext): void {
+    ctx.logger.info(`processor ${ctx.processorId}: ${ctx.inputChannel} -> ${ctx.outputChannel || '(no output)'}`);
   }
 
   /** On every "configure" control command; unknown keys are ignored. */

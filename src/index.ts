@@ -42,7 +42,7 @@ export { Hdf5AdImageWriter, Hdf5ImageWriter } from './processing/builtin/hdf5-wr
 export { DataConsumer } from './consumer/consumer.js';
 export { DataCollector } from './collector/collector.js';
 export { SortingCache } from './collector/sorting-cache.js';
-export { MetadataChannels, parseMetadataChannels } from './consumer/metadata.js';
+export { MetadataChannels, parseMetadataChannels } from './runtime/metadata.js';
 export { AdSimServer } from './sim/ad-sim-server.js';
 export { MirrorServer } from './mirror/mirror-server.js';
 export { parseChannelMap } from './mirror/channel-map.js';
@@ -71,12 +71,13 @@ export type { PVValue, PVStructure, PVUnion, PVAny, PVTypedArray } from './pvdat
 export type { PVRequest, RequestInfo, FieldSelection } from './pvdata/pvrequest.js';
 export type { RequestOptionValue, RequestOptionValues } from './pvdata/pvrequest-builder.js';
 export type { ProcessorConfig, ProcessorLogger, MetadataQueue } from './processing/user-data-processor.js';
+export type { ProcessorContext } from './processing/processor-context.js';
 export type { Frame, FrameStrides, ImageGeometry, ToNtNdArrayOptions } from './processing/nd-image.js';
 export type { CaClientOptions, CaGetResult, CaUpdate, CaSubscriptionStats, CaMonitorOptions, CaServerOptions, CaServerLimits, CaServerStats } from './ca/index.js';
 export type { ConsumerOptions, ConsumerStats } from './consumer/consumer.js';
 export type { CollectorOptions } from './collector/collector.js';
 export type { CollectorStats, CollectorCounters, ProducerStats } from './collector/status.js';
-export type { MetadataChannelSpec, MetadataStats } from './consumer/metadata.js';
+export type { MetadataChannelSpec, MetadataStats } from './runtime/metadata.js';
 export type { AdSimServerOptions, SimClientStats, SimEvent, SimSummary } from './sim/ad-sim-server.js';
 export type { MirrorOptions, MirrorCounters, MirrorServerOptions } from './mirror/mirror-server.js';
 export type { ChannelMapEntry, MirrorProvider } from './mirror/channel-map.js';

@@ -2,7 +2,7 @@
 // and --metadata-channels.
 import type { CaClient } from '../ca/client.js';
 import type { Client } from '../pva/client/client.js';
-import { MetadataChannels, parseMetadataChannels, type MetadataChannelSpec } from '../consumer/metadata.js';
+import { MetadataChannels, parseMetadataChannels, type MetadataChannelSpec } from '../runtime/metadata.js';
 import { outOfRange, MAX_ID, MAX_PROCESSES, MAX_QUEUE, MAX_SECONDS, type Range } from '../consumer/options.js';
 import { UsageError } from './args.js';
 

@@ -1,25 +1,18 @@
-// One data collector (PvaPy's pvapy-hpc-collector): monitors several producer channels, sorts
-// their objects by id in a cache (several objects may share an id), runs the user processor on
-// them in order, publishes its output, and serves control and status PVs.
-import { CaClient } from '../ca/client.js';
-import { Client } from '../pva/client/client.js';
-import type { AccessPolicy } from '../access/policy.js';
-import { Server } from '../pva/server/server.js';
-import { SharedPV } from '../pv/shared-pv.js';
-import type { StructureDesc } from '../pvdata/types.js';
+// One data collector (PvaPy's pvapy-hpc-collector): the input strategy of a ProcessorHost with
+// N producer monitors, whose objects are sorted by id in a cache (several objects may share an
+// id) and released to the processor in order.
+import type { ScalarType, StructureDesc } from '../pvdata/types.js';
 import type { PVStructure } from '../pvdata/values.js';
-import type { UserDataProcessor } from '../processing/user-data-processor.js';
-import { runControlCommand, serveControl, STOP_LINGER_MS, untilPeerLeaves, StatusPV, withRates, type ControlCommand } from '../consumer/channels.js';
-import { MonitorReceiver, Publisher, type Received } from '../consumer/io.js';
-import type { MetadataChannels } from '../consumer/metadata.js';
-import { ProcessingController } from '../consumer/processing-controller.js';
-import { NO_QUEUE_STATS, ReceiverQueue } from '../consumer/receiver-queue.js';
-import { checkConfig, warnLine } from '../consumer/options.js';
-import { graceMs, settledWithin, startWatchdog } from '../consumer/watchdog.js';
+import { withRates } from '../runtime/channels.js';
+import { MonitorReceiver, type Received } from '../runtime/io.js';
+import { ProcessorHost, type CommonHostOptions } from '../runtime/processor-host.js';
+import { NO_QUEUE_STATS, ReceiverQueue } from '../runtime/receiver-queue.js';
+import { settledWithin } from '../runtime/watchdog.js';
+import { checkConfig } from '../runtime/config-check.js';
 import { SortingCache } from './sorting-cache.js';
 import { collectorStatusType, type CollectorStats } from './status.js';
 
-export interface CollectorOptions {
+export interface CollectorOptions extends CommonHostOptions {
   collectorId: number;
   /** Producer ids and their channels (the input template with * replaced). */
   producers: { id: number; channel: string }[];
@@ -32,21 +25,6 @@ export interface CollectorOptions {
   cacheSize: number;
   /** Longest wait of an object for a missing predecessor (s). */
   cacheTimeoutS: number;
-  outputChannel?: string | undefined;
-  statusChannel?: string | undefined;
-  controlChannel?: string | undefined;
-  objectIdField: string;
-  objectIdOffset: number;
-  skipInitialUpdates: number;
-  /** Seconds one process() may take; past it the collector reports and stops. <= 0 (default): none. */
-  processingTimeoutS?: number;
-  processor: UserDataProcessor;
-  metadata?: ((client: Client, caClient: () => CaClient) => MetadataChannels) | undefined;
-  env?: NodeJS.ProcessEnv;
-  /** Access rules of the collector's server (its control PV is in ASG CONTROL). */
-  access?: AccessPolicy | undefined;
-  /** Where to tell that a producer disconnected or is back; default a line on stderr. */
-  notify?: (text: string) => void;
 }
 
 interface Producer {
@@ -65,66 +43,47 @@ interface Producer {
 /** Objects moved from the receiver queues before the loop lets I/O in again. */
 const DRAIN_BATCH = 64;
 
-export class DataCollector {
+export class DataCollector extends ProcessorHost<CollectorStats> {
   readonly options: CollectorOptions;
-  readonly server: Server;
-  readonly client: Client;
-  readonly controller: ProcessingController;
   readonly cache: SortingCache<Received>;
   readonly #producers: Producer[];
-  readonly #metadata: MetadataChannels | null;
-  #publisher: Publisher | null = null;
-  #status: StatusPV | null = null;
-  #stopRequested: (() => void) | null = null;
-  /** The client that put `stop` into the control PV. */
-  #stopPeer: string | null = null;
-  #ca: CaClient | null = null;
-  /** The Channel Access client (ca input, ca:// metadata), made on first use. */
-  readonly #caClient = (): CaClient => (this.#ca ??= new CaClient({ env: this.options.env ?? process.env }));
-  readonly stopped: Promise<void>;
   #running = false;
+  /** What each monitor had received but not delivered when it stopped. */
+  #leftInMonitors: { p: Producer; items: Received[] }[] = [];
   /** Released objects waiting for an asynchronous process() to finish. */
   #ready: Received[] = [];
   /** An asynchronous process() under way. */
   #current: Promise<void> | null = null;
-  #watchdog: NodeJS.Timeout | null = null;
-  /** Why the collector stopped on its own (a processing time-out), or null. */
-  failure: string | null = null;
   #timer: NodeJS.Timeout | null = null;
   #drainScheduled = false;
   #warnedNoId = false;
 
   constructor(options: CollectorOptions) {
-    this.options = options;
-    const env = options.env ?? process.env;
-    this.server = new Server({ env, ...(options.access ? { access: options.access } : {}) });
-    this.client = new Client({ env });
-    const p = options.processor;
-    p.processorId = options.collectorId;
-    p.objectIdField = options.objectIdField;
-    p.inputChannel = options.producers.map((x) => x.channel).join(',');
-    p.outputChannel = options.outputChannel ?? '';
-    p.server = this.server;
-    this.controller = new ProcessingController(
-      p,
+    super({
+      ...options,
+      label: `collector ${options.collectorId}`,
+      idField: 'collectorId',
+      id: options.collectorId,
+      inputLabel: options.producers.map((x) => x.channel).join(','),
+      // A collector always hosts its output PV.
+      outputMode: 'pvas',
       // Initial updates are skipped per producer, before sorting (see #add).
-      {
+      processing: {
         objectIdField: options.objectIdField,
         objectIdOffset: options.objectIdOffset,
         nSequentialUpdates: 1,
         skipInitialUpdates: 0,
-        processingTimeoutMs: (options.processingTimeoutS ?? 0) * 1000,
       },
-      options.outputChannel ? (first, inputType) => this.#makePublisher(first, inputType) : null,
-    );
+    });
+    this.options = options;
     this.cache = new SortingCache<Received>({
       capacity: options.cacheSize,
       offset: options.objectIdOffset,
       timeoutMs: options.cacheTimeoutS * 1000,
       producers: options.producers.map((x) => x.id),
     });
-    // PvaPy raises bounded receiver queues to at least 10 cache sizes.
     const notify = options.notify ?? ((text: string) => process.stderr.write(`${new Date().toISOString()} collector ${options.collectorId}: ${text}\n`));
+    // PvaPy raises bounded receiver queues to at least 10 cache sizes.
     const rqs = options.receiverQueueSize > 0 ? Math.max(options.receiverQueueSize, 10 * options.cacheSize) : options.receiverQueueSize;
     this.#producers = options.producers.map(({ id, channel }) => ({
       id,
@@ -135,49 +94,10 @@ export class DataCollector {
       toSkip: options.skipInitialUpdates,
       connection: undefined,
     }));
-    this.#metadata = options.metadata?.(this.client, this.#caClient) ?? null;
-    if (this.#metadata) p.metadataQueueMap = this.#metadata.queueMap;
-    this.stopped = new Promise((resolve) => (this.#stopRequested = resolve));
   }
 
-  #makePublisher(first: PVStructure, inputType: StructureDesc): ((v: PVStructure) => void) | null {
-    const channel = this.options.outputChannel;
-    const processor = this.options.processor;
-    if (!channel) return null;
-    const type = processor.getOutputType(first, inputType);
-    if (type === undefined) {
-      // Not known yet: host the PV now, unopened, so clients can connect (their requests wait, as
-      // with PVXS); the processor opens it with openOutputChannel().
-      const hosted = 'pvas' === 'pvas' ? new SharedPV() : undefined;
-      if (hosted) this.server.addPV(channel, hosted);
-      processor.outputFactory = (t) => this.#openPublisher(channel, t, hosted);
-      return null;
-    }
-    return type ? this.#openPublisher(channel, type) : null;
-  }
-
-  #openPublisher(channel: string, type: StructureDesc, hosted?: SharedPV): (v: PVStructure) => void {
-    this.#publisher = new Publisher('pvas', channel, type, this.server, this.client, hosted, (m) => warnLine(`collector ${this.options.collectorId}`, m));
-    return this.#publisher.publish;
-  }
-
-  async start(): Promise<void> {
-    const o = this.options;
-    if (o.controlChannel) serveControl(this.server, o.controlChannel, 'collectorId', o.collectorId, (cmd, args, peer) => this.command(cmd, args, peer));
-    if (o.statusChannel) {
-      const userTypes = o.processor.getStatsTypes();
-      const type = collectorStatusType(userTypes, this.#producers.map((p) => p.id), this.#metadata?.specs.length ?? 0);
-      this.#status = new StatusPV(this.server, o.statusChannel, type, userTypes);
-    }
-    await this.server.listen();
-    this.#metadata?.start();
-    await o.processor.start();
+  protected startInput(): void {
     this.#running = true;
-    this.#watchdog = startWatchdog(this.controller, (message) => {
-      this.failure = message;
-      warnLine(`collector ${o.collectorId}`, `${message}: stopping`);
-      this.#stopRequested?.();
-    });
     for (const p of this.#producers) {
       const q = p.queue;
       p.receiver.start(
@@ -194,7 +114,6 @@ export class DataCollector {
             },
       );
     }
-    this.refreshStatus();
   }
 
   #add(p: Producer, r: Received): void {
@@ -281,50 +200,63 @@ export class DataCollector {
     }, Math.max(0, deadline - Date.now()) + 1);
   }
 
-  /** Run a control command; `peer`, the client that asked (a stop lets it read the reply first). */
-  command(cmd: ControlCommand, args: string, peer?: string): Promise<string> {
-    if (cmd === 'stop' && peer) this.#stopPeer = peer;
-    return runControlCommand(
-      {
-        applyConfig: (cfg) => {
-          checkConfig(cfg, ['skipInitialUpdates', 'objectIdOffset', 'nSequentialUpdates', 'collectorCacheSize']);
-          if (typeof cfg['collectorCacheSize'] === 'number') this.cache.capacity = Math.max(this.#producers.length, cfg['collectorCacheSize']);
-          if (typeof cfg['objectIdOffset'] === 'number') this.cache.offset = Math.max(1, cfg['objectIdOffset']);
-          this.controller.configure(cfg);
-        },
-        configureProcessor: (cfg) => this.options.processor.configure(cfg),
-        resetStats: () => this.resetStats(),
-        refreshStatus: () => this.refreshStatus(),
-        requestStop: () => this.#stopRequested?.(),
-      },
-      cmd,
-      args,
-    );
+  protected async stopReceiving(): Promise<void> {
+    this.#leftInMonitors = await Promise.all(this.#producers.map(async (p) => ({ p, items: (await p.receiver.stop()) ?? [] })));
   }
 
-  resetStats(): void {
+  /**
+   * Collect everything queued, then what the monitors had not delivered, and process it all in
+   * order; a stuck process() is not waited for beyond the grace (what is left is not processed).
+   */
+  protected async finishInput(grace: number): Promise<void> {
+    this.#running = false;
+    if (this.#timer) clearTimeout(this.#timer);
+    for (const p of this.#producers) for (let r = p.queue?.shift(); r; r = p.queue?.shift()) this.#add(p, r);
+    for (const { p, items } of this.#leftInMonitors) for (const r of items) this.#add(p, r);
+    for (const rel of this.cache.takeAll()) for (const item of rel.items) this.#ready.push(item);
+    if (this.failure) this.#ready = [];
+    this.#pump();
+    while (this.#current) if (!(await settledWithin(this.#current, grace))) break;
+  }
+
+  protected applyInputConfig(cfg: Record<string, unknown>): void {
+    checkConfig(cfg, ['skipInitialUpdates', 'objectIdOffset', 'nSequentialUpdates', 'collectorCacheSize']);
+    if (typeof cfg['collectorCacheSize'] === 'number') this.cache.capacity = Math.max(this.#producers.length, cfg['collectorCacheSize']);
+    if (typeof cfg['objectIdOffset'] === 'number') this.cache.offset = Math.max(1, cfg['objectIdOffset']);
+  }
+
+  protected resetInputStats(): void {
     for (const p of this.#producers) {
       p.receiver.resetStats();
       p.queue?.resetCounters();
       p.nRejected = 0;
     }
     this.cache.resetCounters();
-    this.#metadata?.resetStats();
-    if (this.#publisher) this.#publisher.stats.nPublished = this.#publisher.stats.nErrors = 0;
-    this.controller.resetStats();
+  }
+
+  protected statusType(userTypes: Record<string, ScalarType>, nMetadata: number): StructureDesc {
+    return collectorStatusType(userTypes, this.#producers.map((p) => p.id), nMetadata);
+  }
+
+  protected statusFields(s: CollectorStats): PVStructure {
+    return {
+      collectorId: s.collectorId,
+      collectorStats: s.collectorStats,
+      publisherStats: s.publisherStats,
+      processorStats: s.processorStats,
+      ...Object.fromEntries(s.producerStats.map((p) => [`producerStats_${p.producerId}`, p])),
+    };
   }
 
   stats(): CollectorStats {
-    const ps = this.controller.stats();
-    const rate = (n: number): number => (ps.receivingTime > 0 ? n / ps.receivingTime : 0);
+    const { processorStats, publisherStats, userStats, metadataStats, rate } = this.processingStats();
     const c = this.cache;
-    const pub = this.#publisher?.stats ?? { nPublished: 0, nErrors: 0 };
     return {
       collectorId: this.options.collectorId,
       collectorStats: withRates({ nCollected: c.nCollected, nRejected: c.nRejected, nMissed: c.nMissed, nCached: c.size, nRuns: c.nRuns }, rate) as unknown as CollectorStats['collectorStats'],
-      publisherStats: withRates({ nPublished: pub.nPublished, nErrors: pub.nErrors }, rate),
-      processorStats: ps,
-      userStats: this.options.processor.getStats(),
+      publisherStats,
+      processorStats,
+      userStats,
       producerStats: this.#producers.map((p) => {
         const r = p.receiver.stats();
         const rejected = p.nRejected + (p.queue?.nRejected ?? 0);
@@ -335,55 +267,7 @@ export class DataCollector {
           queueStats: p.queue?.stats() ?? { ...NO_QUEUE_STATS },
         };
       }),
-      metadataStats: this.#metadata?.stats(rate) ?? [],
+      metadataStats,
     };
-  }
-
-  refreshStatus(): CollectorStats {
-    const s = this.stats();
-    this.#status?.post(
-      {
-        collectorId: s.collectorId,
-        collectorStats: s.collectorStats,
-        publisherStats: s.publisherStats,
-        processorStats: s.processorStats,
-        ...Object.fromEntries(s.producerStats.map((p) => [`producerStats_${p.producerId}`, p])),
-      },
-      s.userStats,
-      s.metadataStats,
-    );
-    return s;
-  }
-
-  /** Stop the inputs, process everything queued and cached (in order), stop the processor. */
-  /** An error of the processor's code outside process(), e.g. an unhandled promise rejection. */
-  userError(err: unknown): void {
-    this.controller.userError(err);
-  }
-
-  async stop(): Promise<CollectorStats> {
-    if (this.#watchdog) clearInterval(this.#watchdog);
-    // What the monitors had received but not delivered is collected too, after the queues.
-    const left = await Promise.all(this.#producers.map(async (p) => ({ p, items: (await p.receiver.stop()) ?? [] })));
-    this.#metadata?.stop();
-    this.#running = false;
-    if (this.#timer) clearTimeout(this.#timer);
-    for (const p of this.#producers) for (let r = p.queue?.shift(); r; r = p.queue?.shift()) this.#add(p, r);
-    for (const { p, items } of left) for (const r of items) this.#add(p, r);
-    for (const rel of this.cache.takeAll()) for (const item of rel.items) this.#ready.push(item);
-    const grace = graceMs(this.options.processingTimeoutS);
-    if (this.failure) this.#ready = [];
-    this.#pump();
-    // A stuck process() is not waited for beyond the grace (what is left is not processed).
-    while (this.#current) if (!(await settledWithin(this.#current, grace))) break;
-    if (!(await settledWithin(this.options.processor.stop(), grace))) {
-      warnLine(`collector ${this.options.collectorId}`, `processor stop() did not finish within ${grace / 1000} s; not waiting for it`);
-    }
-    const s = this.refreshStatus();
-    this.client.close();
-    this.#ca?.close();
-    if (this.#stopPeer) await untilPeerLeaves(this.server, this.#stopPeer, STOP_LINGER_MS);
-    await this.server.close();
-    return s;
   }
 }

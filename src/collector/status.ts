@@ -3,11 +3,11 @@
 // per metadata channel.
 import { timeT } from '../pvdata/nt/index.js';
 import { t, type FieldDesc, type ScalarType, type StructureDesc } from '../pvdata/types.js';
-import { group, metadataFields, processorStatsT, publisherStatsT, queueStatsT } from '../consumer/channels.js';
-import type { MetadataStats } from '../consumer/metadata.js';
-import type { ProcessorStats } from '../consumer/processing-controller.js';
-import type { QueueStats } from '../consumer/receiver-queue.js';
-import { metadataLines, type ReportGroup } from '../consumer/report.js';
+import { group, metadataFields, processorStatsT, publisherStatsT, queueStatsT } from '../runtime/channels.js';
+import type { MetadataStats } from '../runtime/metadata.js';
+import type { ProcessorStats } from '../runtime/processing-controller.js';
+import type { QueueStats } from '../runtime/receiver-queue.js';
+import { metadataLines, type ReportGroup } from '../runtime/report-lines.js';
 
 export interface CollectorCounters {
   nCollected: number;

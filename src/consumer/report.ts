@@ -1,38 +1,12 @@
 // Printed statistics: a periodic report (groups chosen with --report-stats), a live view that
 // redraws in place on a terminal, and the combined statistics of several consumers at exit.
-import { SluiceError } from '../errors.js';
 import type { ConsumerStats } from './consumer.js';
-import type { MetadataStats } from './metadata.js';
-import type { ProcessorStats } from './processing-controller.js';
+import type { MetadataStats } from '../runtime/metadata.js';
+import type { ProcessorStats } from '../runtime/processing-controller.js';
 
-export const REPORT_GROUPS = ['receiver', 'publisher', 'queue', 'metadata', 'processor', 'user'] as const;
-export type ReportGroup = (typeof REPORT_GROUPS)[number];
+import { line, metadataLines, type ReportGroup } from '../runtime/report-lines.js';
 
-export function parseReportGroups(text: string): Set<ReportGroup> {
-  const words = text.split(',').map((w) => w.trim()).filter(Boolean);
-  if (words.includes('all')) return new Set(REPORT_GROUPS);
-  const bad = words.filter((w) => !(REPORT_GROUPS as readonly string[]).includes(w));
-  if (bad.length) throw new SluiceError('ERR_USAGE', `unknown report group(s) ${bad.join(', ')}: use ${REPORT_GROUPS.join(', ')} or all`);
-  return new Set(words as ReportGroup[]);
-}
-
-function num(v: number): string {
-  if (!Number.isFinite(v)) return String(v);
-  if (Number.isInteger(v)) return String(v);
-  return Math.abs(v) >= 1e9 ? v.toFixed(3) : Number(v.toPrecision(6)).toString();
-}
-
-function line(name: string, o: Record<string, number>): string {
-  return `  ${name}: ` + Object.entries(o).map(([k, v]) => `${k}=${num(v)}`).join(' ');
-}
-
-export function metadataLines(all: readonly MetadataStats[]): string[] {
-  return all.flatMap((m, i) => [
-    `  metadataStats_${i + 1} (${m.channel}):`,
-    '  ' + line('receiverStats', m.receiverStats),
-    '  ' + line('queueStats', { ...m.queueStats }),
-  ]);
-}
+export { metadataLines, parseReportGroups, REPORT_GROUPS, type ReportGroup } from '../runtime/report-lines.js';
 
 export function formatStats(title: string, s: ConsumerStats, groups: Set<ReportGroup>): string {
   const out = [`${title} (input ${s.inputChannel})`];

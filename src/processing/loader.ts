@@ -8,6 +8,7 @@ import { register } from 'node:module';
 import { extname, isAbsolute, resolve as resolvePath, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { SluiceError } from '../errors.js';
+import { contextOf, type ProcessorContext } from './processor-context.js';
 import { resolveFromSpecifier, transpile, type HooksData } from './ts-loader-hooks.js';
 import { silentLogger, UserDataProcessor, type ProcessorConfig, type ProcessorLogger } from './user-data-processor.js';
 
@@ -47,6 +48,17 @@ const METHODS = [
   'getOutputPvObjectType',
   'getInputPvObjectType',
 ] as const;
+
+/** PvaPy's members that UserDataProcessor reads from the context, and the context's name of each. */
+const CONTEXT_MEMBERS = {
+  processorId: 'processorId',
+  objectIdField: 'objectIdField',
+  inputChannel: 'inputChannel',
+  outputChannel: 'outputChannel',
+  inputType: 'inputType',
+  metadataQueueMap: 'metadataQueues',
+  server: 'server',
+} as const satisfies Record<string, keyof ProcessorContext>;
 
 type Constructor = new (config: ProcessorConfig) => unknown;
 type Namespace = Record<string, unknown>;
@@ -119,18 +131,40 @@ export async function loadProcessor(opts: LoadProcessorOptions): Promise<UserDat
   return finish(instance as UserDataProcessor, config, opts);
 }
 
-/** Give a processor that does not extend UserDataProcessor the members the framework uses. */
+/**
+ * Give a processor that does not extend UserDataProcessor the members it may call as PvaPy's
+ * (updateOutputChannel, getStats, processorId...), which the framework does not set: they read
+ * the processor's context, as UserDataProcessor's do. A new processor can use start(ctx) instead.
+ */
 function finish(p: UserDataProcessor, config: ProcessorConfig, opts: LoadProcessorOptions): UserDataProcessor {
-  const target = p as unknown as Record<string, unknown>;
-  const base = UserDataProcessor.prototype as unknown as Record<string, unknown>;
-  for (const m of METHODS) if (typeof target[m] !== 'function') target[m] = base[m];
-  const defaults = new UserDataProcessor(config) as unknown as Record<string, unknown>;
-  for (const [k, v] of Object.entries(defaults)) if (target[k] === undefined) target[k] = v;
+  if (!(p instanceof UserDataProcessor)) giveDefaultMembers(p as unknown as Record<string, unknown>, config);
   // Set again after construction, as PvaPy does: the framework's values win over the class's own.
   if (typeof config.processorId === 'number') p.processorId = config.processorId;
   if (typeof config.objectIdField === 'string' && config.objectIdField) p.objectIdField = config.objectIdField;
   if (opts.logger && (p.logger === silentLogger || !p.logger)) p.logger = opts.logger;
   return p;
+}
+
+function giveDefaultMembers(target: Record<string, unknown>, config: ProcessorConfig): void {
+  const base = UserDataProcessor.prototype as unknown as Record<string, unknown>;
+  for (const m of METHODS) if (typeof target[m] !== 'function') target[m] = base[m];
+  const defaults = new UserDataProcessor(config) as unknown as Record<string, unknown>;
+  for (const [k, v] of Object.entries(defaults)) if (target[k] === undefined) target[k] = v;
+  for (const [k, key] of Object.entries(CONTEXT_MEMBERS)) {
+    if (k in target) continue;
+    let own = defaults[k];
+    Object.defineProperty(target, k, {
+      get: () => {
+        const ctx = contextOf(target);
+        // As in UserDataProcessor: the context wins, but an inputType set by hand comes first.
+        if (k === 'inputType') return own ?? ctx?.inputType ?? null;
+        return ctx ? ctx[key] : own;
+      },
+      set: (v: unknown) => void (own = v),
+      enumerable: true,
+      configurable: true,
+    });
+  }
 }
 
 async function importFile(file: string, cwd: string): Promise<Namespace> {

@@ -1,11 +1,13 @@
 // The contract between the streaming framework and user code, after PvaPy's UserDataProcessor:
-// the framework constructs the processor with a config, calls start(), then process() for every
-// input object, configure() on a "configure" control command, and stop() at the end. Output is
-// published only by calling updateOutputChannel(), any number of times per input.
+// the framework constructs the processor with a config, calls start(ctx), then process() for
+// every input object, configure() on a "configure" control command, and stop() at the end.
+// Output is published only through the context (ctx.publish, or PvaPy's updateOutputChannel(),
+// which calls it), any number of times per input.
 import type { Server } from '../pva/server/server.js';
 import { inferType } from '../pvdata/infer.js';
 import type { ScalarType, StructureDesc } from '../pvdata/types.js';
 import type { PVStructure } from '../pvdata/values.js';
+import { contextOf, type ProcessorContext } from './processor-context.js';
 
 /** Configuration given to the constructor: --processor-args plus the framework's own keys. */
 export interface ProcessorConfig {
@@ -52,35 +54,76 @@ export const silentLogger: ProcessorLogger = Object.freeze({ debug() {}, info() 
 export class UserDataProcessor {
   config: ProcessorConfig;
   logger: ProcessorLogger = silentLogger;
-  /** Consumer (or collector) id. */
-  processorId = 1;
-  /** Field holding the object id (uniqueId by default). */
-  objectIdField = 'uniqueId';
-  inputChannel = '';
-  outputChannel = '';
-  /** Type of the input objects, known once the first one arrived. */
-  inputType: StructureDesc | null = null;
-  /** Metadata queues by channel name (without pva:// or ca://). */
-  metadataQueueMap: Map<string, MetadataQueue> = new Map();
-  /** The process's pvAccess server (status, control and output PVs live there): add PVs if needed. */
-  server: Server | null = null;
-  /** @internal set by the framework: publishes to the output channel. */
+  #processorId = 1;
+  #objectIdField = 'uniqueId';
+  #inputChannel = '';
+  #outputChannel = '';
+  #inputType: StructureDesc | null = null;
+  /**
+   * A stand-in output for driving the processor by hand (tests, benchmarks): when set,
+   * updateOutputChannel() calls it instead of the context's publish. The framework never sets it.
+   */
   publisher: ((value: PVStructure) => void) | null = null;
-  /** @internal set by the framework: makes the output channel with a type known only later. */
+  /** A stand-in for the context's openOutput(), likewise: openOutputChannel() calls it once. */
   outputFactory: ((type: StructureDesc) => ((value: PVStructure) => void) | null) | null = null;
 
   constructor(config: ProcessorConfig = {}) {
     this.config = config;
-    // The loader and the framework assign these again after construction, as PvaPy does;
-    // reading them here already lets a subclass constructor use its id and channel names.
-    if (typeof config.processorId === 'number') this.processorId = config.processorId;
-    if (typeof config.objectIdField === 'string' && config.objectIdField) this.objectIdField = config.objectIdField;
-    if (typeof config.inputChannel === 'string') this.inputChannel = config.inputChannel;
-    if (typeof config.outputChannel === 'string') this.outputChannel = config.outputChannel;
+    // Reading these here already lets a subclass constructor use its id and channel names;
+    // under the framework, the context's values win (as PvaPy assigns them after construction).
+    if (typeof config.processorId === 'number') this.#processorId = config.processorId;
+    if (typeof config.objectIdField === 'string' && config.objectIdField) this.#objectIdField = config.objectIdField;
+    if (typeof config.inputChannel === 'string') this.#inputChannel = config.inputChannel;
+    if (typeof config.outputChannel === 'string') this.#outputChannel = config.outputChannel;
   }
 
-  /** Called once, before any data. */
-  start(): void | Promise<void> {}
+  // PvaPy's members, read from the context the framework runs the processor with (see
+  // processor-context.ts); the setters are for code that drives a processor by hand.
+
+  /** Consumer (or collector) id. */
+  get processorId(): number {
+    return contextOf(this)?.processorId ?? this.#processorId;
+  }
+  set processorId(id: number) {
+    this.#processorId = id;
+  }
+  /** Field holding the object id (uniqueId by default). */
+  get objectIdField(): string {
+    return contextOf(this)?.objectIdField ?? this.#objectIdField;
+  }
+  set objectIdField(name: string) {
+    this.#objectIdField = name;
+  }
+  get inputChannel(): string {
+    return contextOf(this)?.inputChannel ?? this.#inputChannel;
+  }
+  set inputChannel(name: string) {
+    this.#inputChannel = name;
+  }
+  get outputChannel(): string {
+    return contextOf(this)?.outputChannel ?? this.#outputChannel;
+  }
+  set outputChannel(name: string) {
+    this.#outputChannel = name;
+  }
+  /** Type of the input objects, known once the first one arrived. */
+  get inputType(): StructureDesc | null {
+    return this.#inputType ?? contextOf(this)?.inputType ?? null;
+  }
+  set inputType(type: StructureDesc | null) {
+    this.#inputType = type;
+  }
+  /** Metadata queues by channel name (without pva:// or ca://). */
+  get metadataQueueMap(): ReadonlyMap<string, MetadataQueue> {
+    return contextOf(this)?.metadataQueues ?? NO_METADATA;
+  }
+  /** The process's pvAccess server (status, control and output PVs live there): add PVs if needed. */
+  get server(): Server | null {
+    return contextOf(this)?.server ?? null;
+  }
+
+  /** Called once, before any data, with what the framework gives the processor. */
+  start(_ctx?: ProcessorContext): void | Promise<void> {}
 
   /** Called on each "configure" control command with its (JSON-decoded) arguments. */
   configure(_config: Record<string, unknown>): void | Promise<void> {}
@@ -133,15 +176,19 @@ export class UserDataProcessor {
    * object it decrypts). False when there is no output channel, or it is open already.
    */
   openOutputChannel(type: StructureDesc): boolean {
-    if (this.publisher || !this.outputFactory) return false;
-    this.publisher = this.outputFactory(type);
-    this.outputFactory = null;
-    return this.publisher !== null;
+    if (this.outputFactory) {
+      if (this.publisher) return false;
+      this.publisher = this.outputFactory(type);
+      this.outputFactory = null;
+      return this.publisher !== null;
+    }
+    return contextOf(this)?.openOutput(type) ?? false;
   }
 
-  /** Publish an object on the output channel (a no-op without one). */
+  /** Publish an object on the output channel (a no-op without one): PvaPy's name of ctx.publish(). */
   updateOutputChannel(value: PVStructure): void {
-    this.publisher?.(value);
+    if (this.publisher) this.publisher(value);
+    else contextOf(this)?.publish(value);
   }
 
   // PvaPy's names, so that a processor ported from Python keeps its method names. The framework
@@ -171,6 +218,8 @@ export class UserDataProcessor {
     return this.server;
   }
 }
+
+const NO_METADATA: ReadonlyMap<string, MetadataQueue> = new Map();
 
 function isStructureDesc(v: StructureDesc | PVStructure): v is StructureDesc {
   return v['kind'] === 'structure' && Array.isArray(v['fields']) && typeof v['id'] === 'string';

@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CaClient } from '../../src/ca/client.js';
 import { CaServer } from '../../src/ca/server.js';
-import { CaReceiver } from '../../src/consumer/ca-receiver.js';
-import type { Received } from '../../src/consumer/io.js';
+import { CaReceiver } from '../../src/runtime/ca-receiver.js';
+import type { Received } from '../../src/runtime/io.js';
 import { SharedPV } from '../../src/pv/shared-pv.js';
 import { ntscalar } from '../../src/pvdata/nt/index.js';
 

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { DataCollector } from '../../src/collector/collector.js';
-import { MetadataChannels, parseMetadataChannels } from '../../src/consumer/metadata.js';
+import { MetadataChannels, parseMetadataChannels } from '../../src/runtime/metadata.js';
 import { SharedPV } from '../../src/pv/shared-pv.js';
 import { t } from '../../src/pvdata/types.js';
 import type { PVStructure } from '../../src/pvdata/values.js';

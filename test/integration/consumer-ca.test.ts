@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CaServer } from '../../src/ca/server.js';
 import { DataConsumer } from '../../src/consumer/consumer.js';
-import { MetadataChannels, parseMetadataChannels } from '../../src/consumer/metadata.js';
+import { MetadataChannels, parseMetadataChannels } from '../../src/runtime/metadata.js';
 import { SharedPV } from '../../src/pv/shared-pv.js';
 import { ntscalar } from '../../src/pvdata/nt/index.js';
 import type { PVStructure } from '../../src/pvdata/values.js';

@@ -1,12 +1,12 @@
 // Missed-frame accounting and consumer option handling against hand-computed cases.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { MissedFrameCounter } from '../../src/consumer/missed-frames.js';
+import { MissedFrameCounter } from '../../src/runtime/missed-frames.js';
 import { channelName, checkConfig, formatId, monitorRequest, objectIdOffset, parseIdList } from '../../src/consumer/options.js';
-import { ReceiverQueue } from '../../src/consumer/receiver-queue.js';
+import { ReceiverQueue } from '../../src/runtime/receiver-queue.js';
 import { combineStats } from '../../src/consumer/report.js';
 import type { ConsumerStats } from '../../src/consumer/consumer.js';
-import { ProcessingController } from '../../src/consumer/processing-controller.js';
+import { ProcessingController } from '../../src/runtime/processing-controller.js';
 import { UserDataProcessor } from '../../src/processing/user-data-processor.js';
 import type { StructureDesc } from '../../src/pvdata/types.js';
 

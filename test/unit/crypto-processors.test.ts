@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { ProcessingController } from '../../src/consumer/processing-controller.js';
+import { ProcessingController } from '../../src/runtime/processing-controller.js';
 import { ColorMode, ntndarray } from '../../src/pvdata/nt/ntndarray.js';
 import { timeNow } from '../../src/pvdata/nt/common.js';
 import { TypeCache } from '../../src/pvdata/type-codec.js';
@@ -240,7 +240,7 @@ test('errors from process() are counted by the framework, which goes on', () => 
   const e = encryptor({ publicKeyFilePath: A.spki }, type);
   for (const id of [1, 2, 3]) e.p.process({ ...value, uniqueId: id });
   const d = decryptor({ privateKeyFilePath: A.pkcs8 });
-  const c = new ProcessingController(d.p, { objectIdField: 'objectId', objectIdOffset: 1, nSequentialUpdates: 1, skipInitialUpdates: 0 }, () => (v) => void d.out.push(v));
+  const c = new ProcessingController(d.p, { objectIdField: 'objectId', objectIdOffset: 1, nSequentialUpdates: 1, skipInitialUpdates: 0 }, null); // d.p publishes into d.out (its stand-in publisher)
   const objects = e.out.map((o) => wire(encryptedDataT, o));
   objects[1]!['data'][5] ^= 1;
   for (const o of objects) c.process(o, encryptedDataT);

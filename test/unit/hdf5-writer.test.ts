@@ -9,7 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import * as h5wasm from 'h5wasm/node';
-import { ProcessingController } from '../../src/consumer/processing-controller.js';
+import { ProcessingController } from '../../src/runtime/processing-controller.js';
 import { Hdf5AdImageWriter, Hdf5ImageWriter, hdf5ErrorSummary } from '../../src/processing/builtin/hdf5-writer.js';
 import { loadProcessor } from '../../src/processing/loader.js';
 import { ColorMode, ntndarray } from '../../src/pvdata/nt/ntndarray.js';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fromArrayBuffer } from 'geotiff';
 import { PNG } from 'pngjs';
-import { ProcessingController } from '../../src/consumer/processing-controller.js';
+import { ProcessingController } from '../../src/runtime/processing-controller.js';
 import { crc32, encodePng } from '../../src/formats/png-write.js';
 import { encodeTiff } from '../../src/formats/tiff-write.js';
 import { AdOutputFileProcessor, ImageFileWriter } from '../../src/processing/builtin/image-file-writer.js';

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Client } from '../../src/pva/client/client.js';
 import { Server } from '../../src/pva/server/server.js';
-import { Publisher } from '../../src/consumer/io.js';
+import { Publisher } from '../../src/runtime/io.js';
 import { describeType, mismatch } from '../../src/pvdata/conform.js';
 import { ntndarray, ntscalar } from '../../src/pvdata/nt/index.js';
 

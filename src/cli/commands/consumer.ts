@@ -1,7 +1,7 @@
 // sluice consumer: PvaPy's pvapy-hpc-consumer. Receives a stream (monitor, hosted PV or RPC),
 // runs a processor on every object, publishes its output, serves control and status PVs.
 import { DataConsumer } from '../../consumer/consumer.js';
-import type { InputMode, OutputMode } from '../../consumer/io.js';
+import type { InputMode, OutputMode } from '../../runtime/io.js';
 import { channelName, distributorUsed, monitorRequest, objectIdOffset, parseIdList } from '../../consumer/options.js';
 import { channelOption, frameworkNumber, MAX_ID, jsonOption, metadataFactory, metadataOption } from '../framework-options.js';
 import { parseReportGroups } from '../../consumer/report.js';

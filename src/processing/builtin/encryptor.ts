@@ -140,7 +140,7 @@ export class DataEncryptor extends UserDataProcessor {
   override process(value: PVStructure): void {
     const t0 = performance.now();
     const type = this.inputType;
-    if (!type) throw processorError('DataEncryptor: the input type is not known (the framework sets inputType before process())');
+    if (!type) throw processorError('DataEncryptor: the input type is not known (the framework knows it from the first input, before process())');
     this.updateOutputChannel(this.encrypt(value, type));
     this.#nEncrypted += 1;
     this.#processingTime += (performance.now() - t0) / 1000;

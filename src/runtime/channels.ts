@@ -1,4 +1,4 @@
-// The control and status PVs of a consumer (PvaPy reference 3.2, 3.3). Control: a client puts
+// The control and status PVs of a consumer or collector (PvaPy reference 3.2, 3.3). Control: a client puts
 // {command, args}; commands are configure, reset_stats, get_stats and stop, and statusMessage
 // tells how the last one went. Status: the statistics, refreshed by the consumer.
 import { InvalidArgumentError } from '../errors.js';
@@ -204,27 +204,6 @@ export const metadataStatsT = t.struct({
 /** metadataStats_1..N fields of a status type. */
 export function metadataFields(n: number): [string, FieldDesc][] {
   return Array.from({ length: n }, (_, i) => [`metadataStats_${i + 1}`, metadataStatsT] as [string, FieldDesc]);
-}
-
-/**
- * The consumer status type; userStats holds the processor's typed statistics, then one
- * metadataStats_<n> per metadata channel.
- */
-export function statusType(userTypes: Record<string, ScalarType>, nMetadata = 0): StructureDesc {
-  const fields: [string, FieldDesc][] = [
-    ['consumerId', t.uint],
-    ['inputChannel', t.string],
-    ['objectId', t.uint],
-    ['objectTime', t.double],
-    ['objectTimestamp', timeT],
-    ['receiverStats', receiverStatsT],
-    ['publisherStats', publisherStatsT],
-    ['queueStats', queueStatsT],
-    ['processorStats', processorStatsT],
-  ];
-  if (Object.keys(userTypes).length > 0) fields.push(['userStats', group(userTypes)]);
-  fields.push(...metadataFields(nMetadata));
-  return t.struct(fields);
 }
 
 /** Keep only the declared user stats, as numbers of the declared types. */

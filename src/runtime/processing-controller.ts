@@ -1,6 +1,6 @@
 // Runs the user processor on each input object: skips the initial updates, reads the object id,
 // counts missed ids, times processing, counts errors (a processor that throws does not stop the
-// stream), and creates the output publisher lazily from the first input's type.
+// stream), and tells the host of the first input (the output channel is set up from its type).
 import { SluiceError, TimeoutError } from '../errors.js';
 import type { StructureDesc } from '../pvdata/types.js';
 import type { PVStructure } from '../pvdata/values.js';
@@ -37,15 +37,15 @@ export interface ProcessorStats {
   nRuns: number;
 }
 
-/** Makes the output publisher once the output type is known (first input). */
-export type PublisherFactory = (firstInput: PVStructure, inputType: StructureDesc) => ((value: PVStructure) => void) | null;
+/** Called with the first input object, even one that is skipped (its type sets up the output). */
+export type FirstInputHandler = (firstInput: PVStructure, inputType: StructureDesc) => void;
 
 export class ProcessingController {
   readonly processor: UserDataProcessor;
   readonly options: ProcessingOptions;
   readonly #missed: MissedFrameCounter;
-  readonly #makePublisher: PublisherFactory | null;
-  #publisherMade = false;
+  readonly #onFirstInput: FirstInputHandler | null;
+  #firstSeen = false;
   #skipped = 0;
   #nSkipped = 0;
   #startTime = Date.now() / 1000;
@@ -65,11 +65,11 @@ export class ProcessingController {
   /** The last processor error, for reports. */
   lastError: Error | null = null;
 
-  constructor(processor: UserDataProcessor, options: ProcessingOptions, makePublisher: PublisherFactory | null) {
+  constructor(processor: UserDataProcessor, options: ProcessingOptions, onFirstInput: FirstInputHandler | null) {
     this.processor = processor;
     this.options = { ...options };
     this.#missed = new MissedFrameCounter(options.objectIdOffset, options.nSequentialUpdates);
-    this.#makePublisher = makePublisher;
+    this.#onFirstInput = onFirstInput;
   }
 
   /** Apply the framework's runtime keys of a `configure` command. */
@@ -95,12 +95,10 @@ export class ProcessingController {
       }
       this.#connection = connection;
     }
-    if (!this.#publisherMade) {
+    if (!this.#firstSeen) {
       // Like PvaPy: the output is set up with the first object, even one that is skipped.
-      this.#publisherMade = true;
-      this.processor.inputType = type;
-      const pub = this.#makePublisher?.(value, type) ?? null;
-      this.processor.publisher = pub;
+      this.#firstSeen = true;
+      this.#onFirstInput?.(value, type);
     }
     if (this.#skipped < this.options.skipInitialUpdates) {
       this.#skipped++;
