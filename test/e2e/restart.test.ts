@@ -173,7 +173,9 @@ test('sluice collector finds a killed and restarted producer again and counts it
   await collector.line(/nCollected=[1-9]\d* /);
   first.kill('SIGKILL');
   await first.exited;
-  const second = startCli(t, ['sim', '-cn', 'rs:img:1', '-nx', '3', '-ny', '4', '-std', '0', '-shd', '0', '-fps', '100', '-rt', '0', '-rp', '0'], env);
+  // The new run starts when the collector is back (ids from 1 again, so the run is told apart
+  // however long finding it again took).
+  const second = startCli(t, ['sim', '-cn', 'rs:img:1', '-nx', '3', '-ny', '4', '-std', '0', '-shd', '0', '-fps', '100', '-rt', '0', '-rp', '0', '--wait-clients', '1'], env);
   await second.line(/^serving rs:img:1 on /);
   await collector.line(/nRuns=2$/m);
   collector.kill('SIGINT');
