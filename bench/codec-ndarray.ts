@@ -74,7 +74,8 @@ for (const [label, data] of Object.entries(images)) {
   for (const codec of opts.codecs.split(',')) {
     const packed = compress(codec, data);
     const back = decompress(codec, packed, 'ushort', data.byteLength);
-    if (Buffer.compare(Buffer.from(back.buffer, back.byteOffset, back.byteLength), Buffer.from(data.buffer)) !== 0) throw new Error(`${codec}: round trip differs`);
+    if (Buffer.compare(Buffer.from(back.buffer, back.byteOffset, back.byteLength), Buffer.from(data.buffer)) !== 0)
+      throw new Error(`${codec}: round trip differs`);
     const enc = rate(() => void compress(codec, data), data.byteLength);
     const dec = rate(() => void decompress(codec, packed, 'ushort', data.byteLength), data.byteLength);
     console.log(`| ${label} | ${codec} | ${(data.byteLength / packed.length).toFixed(2)} | ${enc.toFixed(0)} | ${dec.toFixed(0)} |`);

@@ -10,7 +10,9 @@ import { decodeBitSet, decodePartial, encodeBitSet, encodePartial } from '../src
 import type { PVStructure } from '../src/pvdata/values.js';
 import { ByteReader, ByteWriter } from '../src/pvdata/wire.js';
 
-const { values } = parseArgs({ options: { n: { type: 'string', default: '200000' }, nx: { type: 'string', default: '128' }, ny: { type: 'string', default: '128' } } });
+const { values } = parseArgs({
+  options: { n: { type: 'string', default: '200000' }, nx: { type: 'string', default: '128' }, ny: { type: 'string', default: '128' } },
+});
 const n = Number(values.n);
 const nx = Number(values.nx);
 const ny = Number(values.ny);
@@ -49,4 +51,6 @@ for (let i = 0; i < n; i++) {
   sink += v['uniqueId'] as number;
 }
 const decNs = Number(process.hrtime.bigint() - t0) / n;
-console.log(`NTNDArray ${nx}x${ny} ubyte: encode ${(encNs / 1000).toFixed(2)} us/frame, decode ${(decNs / 1000).toFixed(2)} us/frame (${msg.length} bytes, check ${sink > 0})`);
+console.log(
+  `NTNDArray ${nx}x${ny} ubyte: encode ${(encNs / 1000).toFixed(2)} us/frame, decode ${(decNs / 1000).toFixed(2)} us/frame (${msg.length} bytes, check ${sink > 0})`,
+);

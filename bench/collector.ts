@@ -30,7 +30,9 @@ const N = Number(opts.frames);
 /** Child mode: host P PVs, wait for a subscriber on each, post N frames, print the rate. */
 async function serve(): Promise<void> {
   const server = new Server({ port: 0, udpPort: false });
-  const pvs = Array.from({ length: P }, () => SharedPV.readonly().open(ntndarray.type(), ntndarray.build({ data: new Uint8Array(0), dims: [], uniqueId: 0 })));
+  const pvs = Array.from({ length: P }, () =>
+    SharedPV.readonly().open(ntndarray.type(), ntndarray.build({ data: new Uint8Array(0), dims: [], uniqueId: 0 })),
+  );
   pvs.forEach((pv, i) => server.addPV(`bench:p${i + 1}`, pv));
   await server.listen();
   console.log(`PORT ${server.tcpPort}`);
@@ -59,7 +61,9 @@ interface Outcome {
 
 async function runOnce(command: 'collector' | 'consumer'): Promise<Outcome> {
   const nPvs = command === 'collector' ? P : 1;
-  const producer = spawn(process.execPath, [SELF, '--serve', '--producers', String(nPvs), '--frames', String(N)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const producer = spawn(process.execPath, [SELF, '--serve', '--producers', String(nPvs), '--frames', String(N)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   let pout = '';
   const port = await new Promise<string>((resolve) =>
     producer.stdout.on('data', (c: Buffer) => {
@@ -68,7 +72,16 @@ async function runOnce(command: 'collector' | 'consumer'): Promise<Outcome> {
       if (m) resolve(m[1] as string);
     }),
   );
-  const env = { ...process.env, EPICS_PVA_NAME_SERVERS: `127.0.0.1:${port}`, EPICS_PVA_AUTO_ADDR_LIST: 'NO', EPICS_PVA_ADDR_LIST: '', EPICS_PVAS_SERVER_PORT: '0', EPICS_PVAS_BROADCAST_PORT: '0', EPICS_PVAS_AUTO_BEACON_ADDR_LIST: 'NO', EPICS_PVAS_BEACON_ADDR_LIST: '' };
+  const env = {
+    ...process.env,
+    EPICS_PVA_NAME_SERVERS: `127.0.0.1:${port}`,
+    EPICS_PVA_AUTO_ADDR_LIST: 'NO',
+    EPICS_PVA_ADDR_LIST: '',
+    EPICS_PVAS_SERVER_PORT: '0',
+    EPICS_PVAS_BROADCAST_PORT: '0',
+    EPICS_PVAS_AUTO_BEACON_ADDR_LIST: 'NO',
+    EPICS_PVAS_BEACON_ADDR_LIST: '',
+  };
   const args =
     command === 'collector'
       ? ['collector', '-pid', `range(1,${P + 1})`, '-ic', 'bench:p*', '-sqs', '100', '-rt', '600', '-dc']
@@ -84,7 +97,12 @@ async function runOnce(command: 'collector' | 'consumer'): Promise<Outcome> {
   await once(producer, 'exit');
   const final = /final[\s\S]*/.exec(out)?.[0] ?? '';
   const field = (name: string): number => Number(new RegExp(`${name}=([\\d.e+-]+)`).exec(final)?.[1] ?? NaN);
-  return { rate: field('processedRate'), processed: field('nProcessed'), missed: field('nMissed'), rejected: command === 'collector' ? field('nRejected') : 0 };
+  return {
+    rate: field('processedRate'),
+    processed: field('nProcessed'),
+    missed: field('nMissed'),
+    rejected: command === 'collector' ? field('nRejected') : 0,
+  };
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
@@ -100,7 +118,9 @@ if (opts.serve) {
     con.push(await runOnce('consumer'));
     const c = col[i] as Outcome;
     const b = con[i] as Outcome;
-    console.log(`run ${i + 1}: collector ${c.processed} frames at ${c.rate.toFixed(0)}/s (missed ${c.missed}, rejected ${c.rejected}) | consumer of one PV ${b.processed} at ${b.rate.toFixed(0)}/s (missed ${b.missed})`);
+    console.log(
+      `run ${i + 1}: collector ${c.processed} frames at ${c.rate.toFixed(0)}/s (missed ${c.missed}, rejected ${c.rejected}) | consumer of one PV ${b.processed} at ${b.rate.toFixed(0)}/s (missed ${b.missed})`,
+    );
   }
   const cr = median(col.map((o) => o.rate));
   const br = median(con.map((o) => o.rate));

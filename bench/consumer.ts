@@ -59,7 +59,29 @@ async function run(simArgs: string[], consumerArgs: string[], nConsumers: number
   consumer.stdout.on('data', (c: Buffer) => (cout += c.toString()));
   const sim = spawn(
     process.execPath,
-    [CLI, 'sim', '-cn', 'bench:image', '-nx', '128', '-ny', '128', '-dt', 'uint8', '-rt', String(seconds), '-std', '0.5', '-shd', '2', '-rp', '0', '--wait-clients', String(nConsumers), ...simArgs],
+    [
+      CLI,
+      'sim',
+      '-cn',
+      'bench:image',
+      '-nx',
+      '128',
+      '-ny',
+      '128',
+      '-dt',
+      'uint8',
+      '-rt',
+      String(seconds),
+      '-std',
+      '0.5',
+      '-shd',
+      '2',
+      '-rp',
+      '0',
+      '--wait-clients',
+      String(nConsumers),
+      ...simArgs,
+    ],
     { env, stdio: ['ignore', 'pipe', 'inherit'] },
   );
   let sout = '';
@@ -67,7 +89,7 @@ async function run(simArgs: string[], consumerArgs: string[], nConsumers: number
   await once(sim, 'exit');
   consumer.kill('SIGINT'); // the sim is done and its shutdown delay let the queues drain
   await once(consumer, 'exit');
-  const final = nConsumers > 1 ? /Combined System Stats[\s\S]*/.exec(cout)?.[0] ?? '' : /final[\s\S]*/.exec(cout)?.[0] ?? '';
+  const final = nConsumers > 1 ? (/Combined System Stats[\s\S]*/.exec(cout)?.[0] ?? '') : (/final[\s\S]*/.exec(cout)?.[0] ?? '');
   const field = (name: string): number => Number(new RegExp(`${name}=([\\d.e+-]+)`).exec(final)?.[1] ?? NaN);
   const published = /Published frames:\s+(\d+) @ ([\d.]+) fps/.exec(sout);
   return {
@@ -93,4 +115,7 @@ for (const rate of (opts.rates as string).split(',').map(Number)) {
   show(`1 consumer, -fps ${rate} --lossless`, await run(['-fps', String(rate), '--lossless'], [], 1));
 }
 show('1 consumer, lossless -fps 0', await run(['-fps', '0', '--lossless'], [], 1));
-show('2 consumers, --distributor-updates 1, -fps 20000', await run(['-fps', '20000'], ['--distributor-updates', '1', '--distributor-trigger', 'uniqueId'], 2));
+show(
+  '2 consumers, --distributor-updates 1, -fps 20000',
+  await run(['-fps', '20000'], ['--distributor-updates', '1', '--distributor-trigger', 'uniqueId'], 2),
+);

@@ -136,7 +136,9 @@ function median(xs: number[]): number {
 const fmt = (x: number, d = 0) => x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 
 console.log(`HDF5 writer vs fs.writeSync, ${perFile} frames per file, medians of ${runs} runs, ~${opts.mb} MiB per run`);
-console.log('| frames | count | HDF5 (Hdf5AdImageWriter) | fs.writeSync, same files | HDF5 / baseline | TIFF files (AdOutputFileProcessor) | fs.writeFileSync, one file per frame |');
+console.log(
+  '| frames | count | HDF5 (Hdf5AdImageWriter) | fs.writeSync, same files | HDF5 / baseline | TIFF files (AdOutputFileProcessor) | fs.writeFileSync, one file per frame |',
+);
 console.log('| --- | --- | --- | --- | --- | --- | --- |');
 try {
   for (const spec of opts.sizes.split(',')) {

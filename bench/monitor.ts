@@ -257,16 +257,38 @@ async function main(): Promise<void> {
     const [nx, ny] = size.split('x').map(Number) as [number, number];
     const bytes = nx * ny;
     // Aim each run at about --seconds at the expected rate (3.4 GB/s or 150k msg/s raw).
-    const frames = Math.max(200, Math.round((Number(opts.seconds) * Math.min(150_000, 3.4e9 / bytes))));
+    const frames = Math.max(200, Math.round(Number(opts.seconds) * Math.min(150_000, 3.4e9 / bytes)));
     const raw: Result[] = [];
     const ceil: Result[] = [];
     const pva: { client: Result; server: Result }[] = [];
     const rawPair = (mode: string) =>
-      runPair(['--role', 'raw-server', '--bytes', String(bytes)], (p) => ['--role', 'raw-client', '--port', String(p), '--bytes', String(bytes), '--frames', String(frames), '--mode', mode]);
+      runPair(['--role', 'raw-server', '--bytes', String(bytes)], (p) => [
+        '--role',
+        'raw-client',
+        '--port',
+        String(p),
+        '--bytes',
+        String(bytes),
+        '--frames',
+        String(frames),
+        '--mode',
+        mode,
+      ]);
     for (let i = 0; i < runs; i++) {
       raw.push((await rawPair('deliver')).client);
       ceil.push((await rawPair('count')).client);
-      pva.push(await runPair(['--role', 'pva-server', '--nx', String(nx), '--ny', String(ny)], (p) => ['--role', 'pva-client', '--port', String(p), '--frames', String(frames), '--queue', String(opts.queue)]));
+      pva.push(
+        await runPair(['--role', 'pva-server', '--nx', String(nx), '--ny', String(ny)], (p) => [
+          '--role',
+          'pva-client',
+          '--port',
+          String(p),
+          '--frames',
+          String(frames),
+          '--queue',
+          String(opts.queue),
+        ]),
+      );
     }
     const rawRate = median(raw.map((r) => r.frames / r.seconds));
     const rawMBs = median(raw.map((r) => r.bytes / r.seconds / 1e6));
@@ -276,13 +298,27 @@ async function main(): Promise<void> {
     const cliCpu = median(pva.map((r) => ((r.client.cpuUserMs + r.client.cpuSysMs) * 1000) / r.client.frames));
     const srvCpu = median(pva.map((r) => ((r.server.cpuUserMs + r.server.cpuSysMs) * 1000) / Math.max(1, r.server.frames)));
     const missed = pva.reduce((a, r) => a + r.client.missed, 0);
-    const row = { size, bytes, frames, rawRate, rawMBs, ceilRate, rate, mbs, ratio: rate / rawRate, ceilRatio: rate / ceilRate, clientCpuUsPerFrame: cliCpu, serverCpuUsPerFrame: srvCpu, missed };
+    const row = {
+      size,
+      bytes,
+      frames,
+      rawRate,
+      rawMBs,
+      ceilRate,
+      rate,
+      mbs,
+      ratio: rate / rawRate,
+      ceilRatio: rate / ceilRate,
+      clientCpuUsPerFrame: cliCpu,
+      serverCpuUsPerFrame: srvCpu,
+      missed,
+    };
     rows.push(row);
     console.log(
       `${size} ubyte (${bytes} B): raw TCP ${rawRate.toFixed(0)} msg/s ${rawMBs.toFixed(0)} MB/s ` +
         `(count-only ceiling ${ceilRate.toFixed(0)} msg/s) | ` +
-        `sluice ${rate.toFixed(0)} frames/s ${mbs.toFixed(0)} MB/s = ${(100 * rate / rawRate).toFixed(0)}% of raw ` +
-        `(${(100 * rate / ceilRate).toFixed(0)}% of ceiling) | ` +
+        `sluice ${rate.toFixed(0)} frames/s ${mbs.toFixed(0)} MB/s = ${((100 * rate) / rawRate).toFixed(0)}% of raw ` +
+        `(${((100 * rate) / ceilRate).toFixed(0)}% of ceiling) | ` +
         `CPU/frame client ${cliCpu.toFixed(1)} us, server ${srvCpu.toFixed(1)} us | missed ${missed}`,
     );
   }

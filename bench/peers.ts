@@ -83,7 +83,8 @@ async function sluiceClient(seconds: number): Promise<void> {
       const v = (u.value['value'] as Uint32Array)[0] as number;
       if (prev >= 0 && v !== prev + 1) skips++;
       prev = v;
-      if (t0 === 0) t0 = performance.now(); // start at the first update, as eatspam starts at subscribe
+      if (t0 === 0)
+        t0 = performance.now(); // start at the first update, as eatspam starts at subscribe
       else n++;
     }
   })();

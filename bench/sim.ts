@@ -66,7 +66,9 @@ async function once(): Promise<Run> {
   };
   try {
     const port = (await line('listening'))['port'] as number;
-    const client = new Client({ env: { EPICS_PVA_AUTO_ADDR_LIST: 'NO', EPICS_PVA_ADDR_LIST: '', EPICS_PVA_NAME_SERVERS: `127.0.0.1:${port}` } });
+    const client = new Client({
+      env: { EPICS_PVA_AUTO_ADDR_LIST: 'NO', EPICS_PVA_ADDR_LIST: '', EPICS_PVA_NAME_SERVERS: `127.0.0.1:${port}` },
+    });
     const sub = client.monitor('pvapy:image', { queueSize: Number(opts.queue), pipeline: true });
     let last = -1;
     let received = 0;

@@ -5,7 +5,14 @@
 //
 //   sluice consumer --input-channel some:pv --output-channel 'consumer:*:output' \
 //     --processor-file examples/passthrough-processor.ts --processor-args '{"logEvery": 100}'
-import { UserDataProcessor, type ProcessorConfig, type ProcessorContext, type PVStructure, type ScalarType, type StructureDesc } from 'sluice';
+import {
+  UserDataProcessor,
+  type ProcessorConfig,
+  type ProcessorContext,
+  type PVStructure,
+  type ScalarType,
+  type StructureDesc,
+} from 'sluice';
 
 export class PassthroughProcessor extends UserDataProcessor {
   private nProcessed = 0;

@@ -7,7 +7,15 @@
 //     --processor-file examples/rotate-processor.ts --processor-class HpcAdImageProcessor
 // Reconfigure at run time through the control PV ("configure" command):
 //   {"transpose": false}   republish frames unchanged;   {"transpose": true}   transpose again.
-import { AdImageProcessor, ColorMode, type Frame, type ProcessorConfig, type PVStructure, type PVTypedArray, type ScalarType } from 'sluice';
+import {
+  AdImageProcessor,
+  ColorMode,
+  type Frame,
+  type ProcessorConfig,
+  type PVStructure,
+  type PVTypedArray,
+  type ScalarType,
+} from 'sluice';
 
 /** A transposed copy of a frame in the same colour layout: pixel (x, y) moves to (y, x). */
 export function transpose(frame: Frame): { data: PVTypedArray; nx: number; ny: number } {
@@ -16,10 +24,13 @@ export function transpose(frame: Frame): { data: PVTypedArray; nx: number; ny: n
   const out = new (data.constructor as new (n: number) => PVTypedArray)(data.length);
   // Output strides for the swapped geometry in the same layout (see stridesOf() in nd-image.ts).
   const o =
-    colorMode === ColorMode.RGB1 ? { c: 1, x: nz, y: nz * ny }
-    : colorMode === ColorMode.RGB2 ? { x: 1, c: ny, y: ny * nz }
-    : colorMode === ColorMode.RGB3 ? { x: 1, y: ny, c: ny * nx }
-    : { x: 1, y: ny, c: 0 }; // mono, Bayer
+    colorMode === ColorMode.RGB1
+      ? { c: 1, x: nz, y: nz * ny }
+      : colorMode === ColorMode.RGB2
+        ? { x: 1, c: ny, y: ny * nz }
+        : colorMode === ColorMode.RGB3
+          ? { x: 1, y: ny, c: ny * nx }
+          : { x: 1, y: ny, c: 0 }; // mono, Bayer
   for (let c = 0; c < nz; c++) {
     for (let y = 0; y < ny; y++) {
       for (let x = 0; x < nx; x++) out[y * o.x + x * o.y + c * o.c] = data[x * s.x + y * s.y + c * s.c]!;

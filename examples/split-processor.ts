@@ -11,7 +11,16 @@
 //     --processor-file examples/split-processor.ts --processor-args '{"nx": 2, "ny": 2}'
 // Tile boundaries are at floor(i * size / n), so tiles cover the image exactly and differ in size
 // by at most one pixel when the size is not a multiple of n.
-import { AdImageProcessor, TYPED_ARRAY, t, type ProcessorConfig, type PVStructure, type PVTypedArray, type ScalarType, type StructureDesc } from 'sluice';
+import {
+  AdImageProcessor,
+  TYPED_ARRAY,
+  t,
+  type ProcessorConfig,
+  type PVStructure,
+  type PVTypedArray,
+  type ScalarType,
+  type StructureDesc,
+} from 'sluice';
 
 const TILE_FIELDS = { tileIndexX: t.int, tileIndexY: t.int, nTilesX: t.int, nTilesY: t.int };
 

@@ -89,11 +89,7 @@ export class RemoteError extends SluiceError {
 }
 
 export class ConnectionError extends SluiceError {
-  constructor(
-    code: 'ERR_CONNECTION_CLOSED' | 'ERR_CHANNEL_CLOSED' | 'ERR_CHANNEL_NOT_FOUND',
-    message: string,
-    options?: ErrorOptions,
-  ) {
+  constructor(code: 'ERR_CONNECTION_CLOSED' | 'ERR_CHANNEL_CLOSED' | 'ERR_CHANNEL_NOT_FOUND', message: string, options?: ErrorOptions) {
     super(code, message, options);
     this.name = 'ConnectionError';
   }

@@ -59,21 +59,23 @@ export type { DistributorSettings, DistributionMode } from './pv/distributor.js'
 export type { ClientOptions, RequestOptions, MonitorOptions } from './pva/client/client.js';
 export type { MonitorUpdate, SubscriptionStats } from './pva/client/subscription.js';
 export type { GetResult } from './pva/client/operations.js';
-export type {
-  FieldDesc,
-  ScalarType,
-  StructureDesc,
-  UnionDesc,
-  ScalarArrayDesc,
-  Member,
-} from './pvdata/types.js';
+export type { FieldDesc, ScalarType, StructureDesc, UnionDesc, ScalarArrayDesc, Member } from './pvdata/types.js';
 export type { PVValue, PVStructure, PVUnion, PVAny, PVTypedArray } from './pvdata/values.js';
 export type { PVRequest, RequestInfo, FieldSelection } from './pvdata/pvrequest.js';
 export type { RequestOptionValue, RequestOptionValues } from './pvdata/pvrequest-builder.js';
 export type { ProcessorConfig, ProcessorLogger, MetadataQueue } from './processing/user-data-processor.js';
 export type { ProcessorContext } from './processing/processor-context.js';
 export type { Frame, FrameStrides, ImageGeometry, ToNtNdArrayOptions } from './processing/nd-image.js';
-export type { CaClientOptions, CaGetResult, CaUpdate, CaSubscriptionStats, CaMonitorOptions, CaServerOptions, CaServerLimits, CaServerStats } from './ca/index.js';
+export type {
+  CaClientOptions,
+  CaGetResult,
+  CaUpdate,
+  CaSubscriptionStats,
+  CaMonitorOptions,
+  CaServerOptions,
+  CaServerLimits,
+  CaServerStats,
+} from './ca/index.js';
 export type { ConsumerOptions, ConsumerStats } from './consumer/consumer.js';
 export type { CollectorOptions } from './collector/collector.js';
 export type { CollectorStats, CollectorCounters, ProducerStats } from './collector/status.js';

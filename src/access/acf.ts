@@ -38,7 +38,7 @@ const BARE = /[A-Za-z0-9_\-+:.[\]<>;]/;
 function tokenize(text: string, source: string): Token[] {
   const out: Token[] = [];
   let line = 1;
-  for (let i = 0; i < text.length; ) {
+  for (let i = 0; i < text.length;) {
     const c = text[i] as string;
     if (c === '\n') {
       line++;
@@ -162,7 +162,8 @@ export function parseAcf(text: string, source = 'ACF'): Acf {
     } else p.fail(`expected UAG, HAG or ASG, found '${t.text}'`, t.line);
   }
   for (const r of refs) {
-    if (!(r.kind === 'UAG' ? acf.uags : acf.hags).has(r.name)) throw new AccessConfigError(source, r.line, `${r.kind}(${r.name}) is not defined`);
+    if (!(r.kind === 'UAG' ? acf.uags : acf.hags).has(r.name))
+      throw new AccessConfigError(source, r.line, `${r.kind}(${r.name}) is not defined`);
   }
   return acf;
 }
@@ -173,15 +174,24 @@ function parseAsgBody(p: Parser, refs: { kind: 'UAG' | 'HAG'; name: string; line
   p.punct('{');
   while (!p.isPunct('}')) {
     const t = p.next('RULE');
-    if (/^INP[A-U]$/.test(t.text)) p.fail(`${t.text} links to a PV, which Sluice servers do not support (no CALC conditions either)`, t.line);
+    if (/^INP[A-U]$/.test(t.text))
+      p.fail(`${t.text} links to a PV, which Sluice servers do not support (no CALC conditions either)`, t.line);
     if (t.text !== 'RULE') p.fail(`expected RULE, found '${t.text}'`, t.line);
     const args = p.args('RULE arguments');
     const [levelText, grant, trap] = args;
     if (args.length < 2 || args.length > 3) p.fail('RULE takes (level, NONE|READ|WRITE|PUT|RPC[, TRAPWRITE|NOTRAPWRITE])', t.line);
     if (!/^\d+$/.test(levelText as string)) p.fail(`RULE level must be a non-negative integer, not '${levelText}'`, t.line);
     if (!GRANTS.includes(grant as string)) p.fail(`RULE access must be one of ${GRANTS.join(', ')}, not '${grant}'`, t.line);
-    if (trap !== undefined && trap !== 'TRAPWRITE' && trap !== 'NOTRAPWRITE') p.fail(`expected TRAPWRITE or NOTRAPWRITE, not '${trap}'`, t.line);
-    const rule: AcfRule = { level: Number(levelText), grant: grant as Grant, trapWrite: trap === 'TRAPWRITE', uags: [], hags: [], line: t.line };
+    if (trap !== undefined && trap !== 'TRAPWRITE' && trap !== 'NOTRAPWRITE')
+      p.fail(`expected TRAPWRITE or NOTRAPWRITE, not '${trap}'`, t.line);
+    const rule: AcfRule = {
+      level: Number(levelText),
+      grant: grant as Grant,
+      trapWrite: trap === 'TRAPWRITE',
+      uags: [],
+      hags: [],
+      line: t.line,
+    };
     if (p.isPunct('{')) {
       p.punct('{');
       while (!p.isPunct('}')) {

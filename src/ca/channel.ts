@@ -119,7 +119,11 @@ export class CaChannel extends EventEmitter implements CircuitChannel {
       const onError = (e: Error): void => (done(), reject(e));
       const timer = setTimeout(() => {
         done();
-        const why = this.lastError ? ` (last error: ${this.lastError.message})` : this.state === 'searching' ? ' (no server answered the search)' : '';
+        const why = this.lastError
+          ? ` (last error: ${this.lastError.message})`
+          : this.state === 'searching'
+            ? ' (no server answered the search)'
+            : '';
         reject(new TimeoutError(`CA ${what} ${this.name}: channel not connected within ${ms} ms${why}`));
       }, ms);
       this.on('connect', onConnect);
@@ -137,7 +141,10 @@ export class CaChannel extends EventEmitter implements CircuitChannel {
 
   onCreated(sid: number, dataType: number, count: number): void {
     if (this.state !== 'connecting') return;
-    if (dataType > 6) throw new DecodeError(`CA server ${this.circuit?.address} gave channel ${this.name} the native type ${dataType}, which is not a DBR base type`);
+    if (dataType > 6)
+      throw new DecodeError(
+        `CA server ${this.circuit?.address} gave channel ${this.name} the native type ${dataType}, which is not a DBR base type`,
+      );
     this.sid = sid;
     this.native = { base: dataType as DbrBaseType, count };
     if (!hasControlInfo(this.native)) return this.#ready();
@@ -232,7 +239,9 @@ export class CaChannel extends EventEmitter implements CircuitChannel {
 /** Decodes a data reply, checking it is of the type asked for (a server must not change it). */
 export function decodeReply(name: string, asked: number, h: CaHeader, payload: Uint8Array): DbrData {
   if (h.dataType !== asked) {
-    throw new DecodeError(`CA channel ${name}: asked for ${dbrName(asked)}, the server sent ${h.dataType > LAST_DBR ? `type ${h.dataType}` : dbrName(h.dataType)}`);
+    throw new DecodeError(
+      `CA channel ${name}: asked for ${dbrName(asked)}, the server sent ${h.dataType > LAST_DBR ? `type ${h.dataType}` : dbrName(h.dataType)}`,
+    );
   }
   return decodeDbr(h.dataType, h.count, payload);
 }

@@ -132,8 +132,12 @@ export class CaClient implements ChannelHost {
     const ctrl = ch.ctrl;
     const asked = timeTypeOf(native);
     const count = ch.serverMinor >= CA_MINOR_VERSION ? 0 : native.count;
-    const data = await this.#request(ch, 'get', deadline - Date.now(), (ioid) => msg.readNotify(ch.sid, ioid, asked, count), (h, payload) =>
-      decodeReply(name, asked, h, payload),
+    const data = await this.#request(
+      ch,
+      'get',
+      deadline - Date.now(),
+      (ioid) => msg.readNotify(ch.sid, ioid, asked, count),
+      (h, payload) => decodeReply(name, asked, h, payload),
     );
     return { type, value: ntValueOf(native, data, ctrl) };
   }
@@ -151,19 +155,34 @@ export class CaClient implements ChannelHost {
     if (!ch.canWrite) throw new RemoteError(`CA put ${name}: ${ecaMessage(Eca.NOWTACCESS)}`, 2);
     const { dataType, values } = putValuesOf(ch.native as NativeInfo, value);
     const payload = encodeDbr(dataType, values);
-    await this.#request(ch, 'put', deadline - Date.now(), (ioid) => msg.writeNotify(ch.sid, ioid, dataType, values.length, payload), () => undefined);
+    await this.#request(
+      ch,
+      'put',
+      deadline - Date.now(),
+      (ioid) => msg.writeNotify(ch.sid, ioid, dataType, values.length, payload),
+      () => undefined,
+    );
   }
 
   /** One READ_NOTIFY or WRITE_NOTIFY: its reply, its ERROR, the circuit's end, or a time-out. */
-  #request<T>(ch: CaChannel, what: string, ms: number, build: (ioid: number) => Uint8Array, read: (h: CaHeader, p: Uint8Array) => T): Promise<T> {
+  #request<T>(
+    ch: CaChannel,
+    what: string,
+    ms: number,
+    build: (ioid: number) => Uint8Array,
+    read: (h: CaHeader, p: Uint8Array) => T,
+  ): Promise<T> {
     const c = ch.circuit;
     if (!c) return Promise.reject(new ConnectionError('ERR_CONNECTION_CLOSED', `CA ${what} ${ch.name}: the channel disconnected`));
     const ioid = this.nextId();
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        c.requests.delete(ioid);
-        reject(new TimeoutError(`CA ${what} ${ch.name}: no reply within ${ms} ms`));
-      }, Math.max(0, ms));
+      const timer = setTimeout(
+        () => {
+          c.requests.delete(ioid);
+          reject(new TimeoutError(`CA ${what} ${ch.name}: no reply within ${ms} ms`));
+        },
+        Math.max(0, ms),
+      );
       c.requests.set(ioid, {
         onReply: (status, h, payload) => {
           clearTimeout(timer);

@@ -140,7 +140,26 @@ export function ecaMessage(status: number): string {
 
 /** The alarm status names of EPICS records (epicsAlarmCondition), indexed by the CA status. */
 export const ALARM_CONDITIONS = [
-  'NO_ALARM', 'READ', 'WRITE', 'HIHI', 'HIGH', 'LOLO', 'LOW', 'STATE', 'COS', 'COMM', 'TIMEOUT',
-  'HWLIMIT', 'CALC', 'SCAN', 'LINK', 'SOFT', 'BAD_SUB', 'UDF', 'DISABLE', 'SIMM', 'READ_ACCESS',
+  'NO_ALARM',
+  'READ',
+  'WRITE',
+  'HIHI',
+  'HIGH',
+  'LOLO',
+  'LOW',
+  'STATE',
+  'COS',
+  'COMM',
+  'TIMEOUT',
+  'HWLIMIT',
+  'CALC',
+  'SCAN',
+  'LINK',
+  'SOFT',
+  'BAD_SUB',
+  'UDF',
+  'DISABLE',
+  'SIMM',
+  'READ_ACCESS',
   'WRITE_ACCESS',
 ] as const;

@@ -53,7 +53,8 @@ export function toBase(
   const n = count === 0 ? src.length : count;
   const have = Math.min(n, src.length);
   // Already the C type and the whole of it: no conversion (encodeDbr copies it).
-  if (n === src.length && ArrayBuffer.isView(src) && src.constructor === allocValues(base, 0).constructor) return src as unknown as DbrValues;
+  if (n === src.length && ArrayBuffer.isView(src) && src.constructor === allocValues(base, 0).constructor)
+    return src as unknown as DbrValues;
   const out = allocValues(base, n);
   if (Array.isArray(out)) {
     for (let i = 0; i < have; i++) out[i] = elementText(src[i] as Element, opts.labels, opts.precision);

@@ -87,7 +87,16 @@ export interface DbrData {
   meta: DbrMeta;
 }
 
-const LIMIT_ORDER = ['upperDisp', 'lowerDisp', 'upperAlarm', 'upperWarning', 'lowerWarning', 'lowerAlarm', 'upperCtrl', 'lowerCtrl'] as const;
+const LIMIT_ORDER = [
+  'upperDisp',
+  'lowerDisp',
+  'upperAlarm',
+  'upperWarning',
+  'lowerWarning',
+  'lowerAlarm',
+  'upperCtrl',
+  'lowerCtrl',
+] as const;
 
 const utf8 = new TextDecoder('utf-8');
 const utf8enc = new TextEncoder();

@@ -105,7 +105,9 @@ export function splitDatagram(bytes: Uint8Array): CaMessage[] {
     const header = readHeader(bytes, at);
     const end = at + len + header.payloadSize;
     if (end > bytes.length) {
-      throw new DecodeError(`CA message at byte ${at} claims ${header.payloadSize} payload bytes; the datagram has ${bytes.length - at - len}`);
+      throw new DecodeError(
+        `CA message at byte ${at} claims ${header.payloadSize} payload bytes; the datagram has ${bytes.length - at - len}`,
+      );
     }
     out.push({ header, payload: bytes.subarray(at + len, end) });
     at = end;

@@ -122,7 +122,13 @@ export function readError(payload: Uint8Array): { request: Omit<CaHeader, 'paylo
   if (payload.length < 16) throw new DecodeError(`ERROR payload of ${payload.length} bytes; at least 16 expected`);
   const dv = new DataView(payload.buffer, payload.byteOffset, payload.length);
   let at = 16;
-  const request = { command: dv.getUint16(0), dataType: dv.getUint16(4), count: dv.getUint16(6), p1: dv.getUint32(8), p2: dv.getUint32(12) };
+  const request = {
+    command: dv.getUint16(0),
+    dataType: dv.getUint16(4),
+    count: dv.getUint16(6),
+    p1: dv.getUint32(8),
+    p2: dv.getUint32(12),
+  };
   if (dv.getUint16(2) === 0xffff && request.count === 0 && payload.length >= 24) {
     request.count = dv.getUint32(20);
     at = 24;

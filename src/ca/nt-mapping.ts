@@ -96,7 +96,11 @@ export function putValuesOf(n: NativeInfo, value: unknown): { dataType: number; 
   let v = value;
   if (typeof v === 'object' && v !== null && !Array.isArray(v) && !ArrayBuffer.isView(v) && 'value' in v) v = (v as PVStructure)['value'];
   if (typeof v === 'object' && v !== null && !Array.isArray(v) && !ArrayBuffer.isView(v) && 'index' in v) v = (v as PVStructure)['index'];
-  const elements: Element[] = ArrayBuffer.isView(v) ? Array.from(v as unknown as ArrayLike<number>) : Array.isArray(v) ? (v as Element[]) : [v as Element];
+  const elements: Element[] = ArrayBuffer.isView(v)
+    ? Array.from(v as unknown as ArrayLike<number>)
+    : Array.isArray(v)
+      ? (v as Element[])
+      : [v as Element];
   for (const e of elements) {
     if (!['number', 'bigint', 'string', 'boolean'].includes(typeof e)) throw new EncodeError(`cannot put ${typeof e} to a CA channel`);
   }

@@ -130,7 +130,13 @@ export function metaOf(view: CaView, value: PVStructure, postedMs: number): DbrM
  * The PV's value as DBR type `dataType` with `count` elements (0: the current length). Returns
  * the payload and the element count it holds.
  */
-export function encodeForClient(view: CaView, value: PVStructure, dataType: number, count: number, postedMs: number): { payload: Uint8Array; count: number } {
+export function encodeForClient(
+  view: CaView,
+  value: PVStructure,
+  dataType: number,
+  count: number,
+  postedMs: number,
+): { payload: Uint8Array; count: number } {
   const l = dbrLayout(dataType);
   const meta = metaOf(view, value, postedMs);
   const elements = elementsOfValue(view, value);
@@ -146,7 +152,12 @@ export function encodeForClient(view: CaView, value: PVStructure, dataType: numb
  * A CA write (plain DBR type) as the PV's new value and the bits that changed; a string when
  * the data cannot become the PV's value type.
  */
-export function valueFromWrite(view: CaView, type: StructureDesc, current: PVStructure, data: DbrData): { value: PVStructure; changed: BitSet } | string {
+export function valueFromWrite(
+  view: CaView,
+  type: StructureDesc,
+  current: PVStructure,
+  data: DbrData,
+): { value: PVStructure; changed: BitSet } | string {
   if (dbrLayout(data.type).cls !== DbrClass.PLAIN) return 'writes must use a plain DBR type';
   const src = data.value as ArrayLike<Element>;
   const changed = new BitSet();

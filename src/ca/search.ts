@@ -54,7 +54,10 @@ export class CaSearcher {
   lookup(name: string, id: number, signal?: AbortSignal): Promise<Found> {
     if (this.#o.destinations.length === 0 && this.#o.nameServers.length === 0) {
       return Promise.reject(
-        new ConnectionError('ERR_CHANNEL_NOT_FOUND', `cannot search for ${name}: EPICS_CA_ADDR_LIST is empty, EPICS_CA_AUTO_ADDR_LIST found no broadcast address, and there is no name server`),
+        new ConnectionError(
+          'ERR_CHANNEL_NOT_FOUND',
+          `cannot search for ${name}: EPICS_CA_ADDR_LIST is empty, EPICS_CA_AUTO_ADDR_LIST found no broadcast address, and there is no name server`,
+        ),
       );
     }
     return new Promise((resolve, reject) => {
@@ -179,6 +182,9 @@ export class CaSearcher {
     this.#closed = true;
     if (this.#timer) clearTimeout(this.#timer);
     this.#pending.clear();
-    void this.#udp?.then((u) => u.close(), () => {});
+    void this.#udp?.then(
+      (u) => u.close(),
+      () => {},
+    );
   }
 }

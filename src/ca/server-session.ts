@@ -148,7 +148,10 @@ export class ServerSession implements MonitorSink {
     // The PV closing or being removed deletes the channel; the client searches again.
     ch.offClosed = pv.onClosed(() => this.disconnectChannel(ch));
     this.#channels.set(sid, ch);
-    this.link.send(msg.accessRights(cid, this.#rightsBits(ch)), msg.createChanReply(cid, sid, view.base, view.array && served.maxElements ? served.maxElements : nativeCount(view, pv.value)));
+    this.link.send(
+      msg.accessRights(cid, this.#rightsBits(ch)),
+      msg.createChanReply(cid, sid, view.base, view.array && served.maxElements ? served.maxElements : nativeCount(view, pv.value)),
+    );
   }
 
   get identity(): ClientIdentity {
@@ -228,7 +231,9 @@ export class ServerSession implements MonitorSink {
   #fits(ch: Channel, h: CaHeader, e: { payload: Uint8Array }): boolean {
     const limit = this.#host.limits.maxArrayBytes;
     if (e.payload.length <= limit) return true;
-    this.link.send(msg.errorMessage(ch.cid, Eca.TOLARGE, h, `${ch.name}: ${e.payload.length} bytes, more than EPICS_CA_MAX_ARRAY_BYTES (${limit})`));
+    this.link.send(
+      msg.errorMessage(ch.cid, Eca.TOLARGE, h, `${ch.name}: ${e.payload.length} bytes, more than EPICS_CA_MAX_ARRAY_BYTES (${limit})`),
+    );
     return false;
   }
 
@@ -255,7 +260,8 @@ export class ServerSession implements MonitorSink {
     if (!ch.pv.acceptsPut) return answer(Eca.NOWTACCESS, `${ch.name} is read-only`);
     const refused = this.#refusal('put', ch);
     if (refused) return answer(Eca.NOWTACCESS, refused);
-    if (h.dataType > LAST_DBR || dbrLayout(h.dataType).cls !== 0) return answer(Eca.BADTYPE, `writes take a plain DBR type, not ${h.dataType}`);
+    if (h.dataType > LAST_DBR || dbrLayout(h.dataType).cls !== 0)
+      return answer(Eca.BADTYPE, `writes take a plain DBR type, not ${h.dataType}`);
     const data = decodeDbr(h.dataType, h.count, payload); // a payload shorter than claimed: bad bytes
     const type = ch.pv.type;
     const current = ch.pv.value;
@@ -290,7 +296,11 @@ export class ServerSession implements MonitorSink {
     const refused = this.#refusal('read', ch);
     if (refused) return this.link.send(msg.errorMessage(ch.cid, Eca.NORDACCESS, h, refused));
     if (ch.monitors.has(h.p2)) return this.link.send(msg.errorMessage(ch.cid, Eca.ALLOCMEM, h, `subscription id ${h.p2} is in use`));
-    const tooMany = this.#host.limitExceeded('maxSubscriptions', this.#subscriptions + 1, `subscriptions for CA client ${this.link.remote}`);
+    const tooMany = this.#host.limitExceeded(
+      'maxSubscriptions',
+      this.#subscriptions + 1,
+      `subscriptions for CA client ${this.link.remote}`,
+    );
     if (tooMany) return this.link.send(msg.errorMessage(ch.cid, Eca.ALLOCMEM, h, tooMany));
     const m = new ServerMonitor(this, type, ch.sid, h.p2, h.dataType, h.count, mask);
     ch.monitors.set(h.p2, m);

@@ -104,7 +104,10 @@ export class CaServer implements SessionHost {
   #tcp: { port: number; close(): Promise<void> } | null = null;
   #udp: UdpEndpoint | null = null;
   /** Per PV: its current value's encodings and time stamp (reset by each post). */
-  #cache = new WeakMap<ServedPV, { value: object; posts: number; ms: number; encoded: Map<string, { payload: Uint8Array; count: number }> }>();
+  #cache = new WeakMap<
+    ServedPV,
+    { value: object; posts: number; ms: number; encoded: Map<string, { payload: Uint8Array; count: number }> }
+  >();
   #closeListeners = new Set<(peer: string, reason: Error | null) => void>();
   #access: AccessPolicy;
 
@@ -145,7 +148,8 @@ export class CaServer implements SessionHost {
   addPV(name: string, pv: Source, opts: { maxElements?: number } = {}): void {
     if (!name) throw new InvalidArgumentError('empty CA channel name');
     if (this.#pvs.has(name)) throw new InvalidArgumentError(`a PV named ${name} is already served`);
-    if (pv.type && !caViewOf(pv.type)) throw new InvalidArgumentError(`${name}: CA serves PVs whose value is a scalar, a scalar array or an enum`);
+    if (pv.type && !caViewOf(pv.type))
+      throw new InvalidArgumentError(`${name}: CA serves PVs whose value is a scalar, a scalar array or an enum`);
     this.#pvs.set(name, opts.maxElements !== undefined ? { pv, maxElements: opts.maxElements } : { pv });
   }
 
@@ -221,8 +225,12 @@ export class CaServer implements SessionHost {
     this.#tcp = await listenTcp(this.#host, this.#wantTcp, (sock) => this.#accept(sock));
     if (this.#wantUdp !== false) {
       try {
-        this.#udp = await UdpEndpoint.bind(this.#host, this.#wantUdp, true, (b, from) => this.#onDatagram(b, from), (e) =>
-          this.#warn(`CA search socket: ${e.message}`),
+        this.#udp = await UdpEndpoint.bind(
+          this.#host,
+          this.#wantUdp,
+          true,
+          (b, from) => this.#onDatagram(b, from),
+          (e) => this.#warn(`CA search socket: ${e.message}`),
         );
       } catch (err) {
         await this.#tcp.close();

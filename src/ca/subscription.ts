@@ -97,7 +97,15 @@ export class CaSubscription extends EventEmitter implements AsyncIterableIterato
     this.#finish(); // what was queued can still be taken
   }
 
-  #onData(status: number, h: CaHeader, payload: Uint8Array, asked: number, native: NativeInfo, type: StructureDesc, ctrl: CaChannel['ctrl']): void {
+  #onData(
+    status: number,
+    h: CaHeader,
+    payload: Uint8Array,
+    asked: number,
+    native: NativeInfo,
+    type: StructureDesc,
+    ctrl: CaChannel['ctrl'],
+  ): void {
     if (this.#done) return;
     if (status !== Eca.NORMAL) return this.#fail(new RemoteError(`CA monitor ${this.channel.name}: ${ecaMessage(status)}`, 2));
     const data = decodeReply(this.channel.name, asked, h, payload);

@@ -37,7 +37,9 @@ export class TcpLink {
     sock.setKeepAlive(true, 15_000);
     sock.on('data', (chunk: Buffer) => this.#receive(chunk));
     sock.on('drain', () => this.#h?.onDrain?.());
-    sock.on('error', (err) => this.close(new ConnectionError('ERR_CONNECTION_CLOSED', `CA connection ${this.remote}: ${err.message}`, { cause: err })));
+    sock.on('error', (err) =>
+      this.close(new ConnectionError('ERR_CONNECTION_CLOSED', `CA connection ${this.remote}: ${err.message}`, { cause: err })),
+    );
     sock.on('close', () => this.close(null));
   }
 
@@ -54,9 +56,13 @@ export class TcpLink {
   get connected(): Promise<void> {
     if (!this.#sock.connecting && !this.closed) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      if (this.closed) return reject(this.closeReason ?? new ConnectionError('ERR_CONNECTION_CLOSED', `CA connection ${this.remote} closed`));
+      if (this.closed)
+        return reject(this.closeReason ?? new ConnectionError('ERR_CONNECTION_CLOSED', `CA connection ${this.remote} closed`));
       const ok = (): void => (this.#sock.off('close', ko), resolve());
-      const ko = (): void => (this.#sock.off('connect', ok), reject(this.closeReason ?? new ConnectionError('ERR_CONNECTION_CLOSED', `CA connection ${this.remote} closed`)));
+      const ko = (): void => (
+        this.#sock.off('connect', ok),
+        reject(this.closeReason ?? new ConnectionError('ERR_CONNECTION_CLOSED', `CA connection ${this.remote} closed`))
+      );
       this.#sock.once('connect', ok);
       this.#sock.once('close', ko);
     });

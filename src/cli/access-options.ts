@@ -16,11 +16,13 @@ export const accessOptions = {
   'access-pvlist': {
     type: 'string',
     value: 'FILE',
-    description: 'PV list placing PV name patterns in ASGs (REGEX ALLOW [ASG [ASL]], REGEX DENY [FROM HOST...]). Default SLUICE_ACCESS_PVLIST.',
+    description:
+      'PV list placing PV name patterns in ASGs (REGEX ALLOW [ASG [ASL]], REGEX DENY [FROM HOST...]). Default SLUICE_ACCESS_PVLIST.',
   },
   'access-check-ip': {
     type: 'boolean',
-    description: "Match HAG hosts by the client's IP address, not the host name it announces (EPICS asCheckClientIP). Default SLUICE_ACCESS_CHECK_IP=YES.",
+    description:
+      "Match HAG hosts by the client's IP address, not the host name it announces (EPICS asCheckClientIP). Default SLUICE_ACCESS_CHECK_IP=YES.",
   },
 } as const satisfies Record<string, OptionSpec>;
 
@@ -31,7 +33,10 @@ export interface AccessValues {
 }
 
 /** The files and mode from the options, else the environment; null when no rules are configured. */
-export function accessSettings(v: AccessValues, env: NodeJS.ProcessEnv): { acfFile?: string; pvlistFile?: string; checkClientIp: boolean } | null {
+export function accessSettings(
+  v: AccessValues,
+  env: NodeJS.ProcessEnv,
+): { acfFile?: string; pvlistFile?: string; checkClientIp: boolean } | null {
   const acfFile = v['access-file'] ?? (env['SLUICE_ACCESS_FILE'] || undefined);
   const pvlistFile = v['access-pvlist'] ?? (env['SLUICE_ACCESS_PVLIST'] || undefined);
   const checkClientIp = v['access-check-ip'] ?? /^(YES|TRUE|1)$/i.test(env['SLUICE_ACCESS_CHECK_IP'] ?? '');

@@ -72,7 +72,18 @@ function stripZeros(s: string): string {
   return s.includes('.') ? s.replace(/0+$/, '').replace(/\.$/, '') : s;
 }
 
-const ESCAPES: Record<string, string> = { '\x07': 'a', '\b': 'b', '\f': 'f', '\n': 'n', '\r': 'r', '\t': 't', '\v': 'v', '\\': '\\', "'": "'", '"': '"' };
+const ESCAPES: Record<string, string> = {
+  '\x07': 'a',
+  '\b': 'b',
+  '\f': 'f',
+  '\n': 'n',
+  '\r': 'r',
+  '\t': 't',
+  '\v': 'v',
+  '\\': '\\',
+  "'": "'",
+  '"': '"',
+};
 
 /** pvData's escaping: C escapes, \xNN for other unprintable bytes; CSV doubles quotes instead. */
 function escape(s: string, csv = false): string {
@@ -128,7 +139,8 @@ export function formatNT(type: StructureDesc, value: PVStructure, opts: FormatOp
   const vt = has('value');
   if (!vt) return null;
   const v = value['value'];
-  if (vt.kind === 'scalar' || vt.kind === 'boundedString') return `${ts}${formatScalar(vt.kind === 'scalar' ? vt.type : 'string', v)} ${alarm}`;
+  if (vt.kind === 'scalar' || vt.kind === 'boundedString')
+    return `${ts}${formatScalar(vt.kind === 'scalar' ? vt.type : 'string', v)} ${alarm}`;
   if (vt.kind === 'scalarArray') return `${ts}${alarm}${formatArray(vt.type, v as ArrayLike<unknown>, limit)}`;
   if (vt.kind === 'structure' && isStruct(v) && 'index' in v && Array.isArray(v['choices'])) return `${ts}${alarm}${formatEnum(v)}`;
   return null;
@@ -316,7 +328,6 @@ export function changedFields(type: StructureDesc, changed: BitSet): string[] {
 function isStruct(v: unknown): v is PVStructure {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && !ArrayBuffer.isView(v);
 }
-
 
 /**
  * The structure as one line of JSON, as `pvget -M json` prints it: 64-bit integers exact,

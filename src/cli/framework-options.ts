@@ -28,7 +28,8 @@ export function metadataFactory(
 /** A number option's value, or a usage error naming the option. */
 export function numberOption(text: string | undefined, name: string): number {
   const n = Number(text);
-  if (text === undefined || text.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${name} expects a number, not '${text ?? ''}'`);
+  if (text === undefined || text.trim() === '' || !Number.isFinite(n))
+    throw new UsageError(`--${name} expects a number, not '${text ?? ''}'`);
   return n;
 }
 
@@ -57,7 +58,8 @@ export function jsonOption(text: string | undefined, name: string): Record<strin
   } catch (err) {
     throw new UsageError(`--${name} is not a JSON dictionary: ${(err as Error).message}`);
   }
-  if (typeof o !== 'object' || o === null || Array.isArray(o)) throw new UsageError(`--${name} is not a JSON dictionary: not a JSON object`);
+  if (typeof o !== 'object' || o === null || Array.isArray(o))
+    throw new UsageError(`--${name} is not a JSON dictionary: not a JSON object`);
   return o as Record<string, unknown>;
 }
 

@@ -30,7 +30,11 @@ export interface ToolClient {
   readonly provider: Provider;
   get(name: string, opts: { request: PVRequest; timeoutMs: number }): Promise<Reading>;
   /** Put what `build` makes of the current value; resolves with the type and the value before. */
-  put(name: string, build: (cur: Reading) => PVStructure, opts: { request: PVRequest; timeoutMs: number }): Promise<{ type: StructureDesc; previous: PVStructure | null }>;
+  put(
+    name: string,
+    build: (cur: Reading) => PVStructure,
+    opts: { request: PVRequest; timeoutMs: number },
+  ): Promise<{ type: StructureDesc; previous: PVStructure | null }>;
   monitor(name: string, opts: { request: PVRequest; queueSize?: number; pipeline?: boolean }): ToolSubscription;
   info(name: string, opts: { subField: string; timeoutMs: number }): Promise<{ type: FieldDesc; server: string }>;
   /** The server a connected channel is on, "" when unknown. */
@@ -70,7 +74,8 @@ function caTool(client: CaClient): ToolClient {
       const cur = await client.get(name, o);
       const patch = build(cur);
       const extra = Object.keys(patch).filter((k) => k !== 'value');
-      if (extra.length || !('value' in patch)) throw new InvalidArgumentError(`${name}: Channel Access writes only the value field, not ${extra.join(', ') || 'this'}`);
+      if (extra.length || !('value' in patch))
+        throw new InvalidArgumentError(`${name}: Channel Access writes only the value field, not ${extra.join(', ') || 'this'}`);
       const v = patch['value'];
       const enumIndex = fieldByPath(cur.type, 'value')?.kind === 'structure' ? (v as PVStructure)['index'] : undefined;
       await client.put(name, enumIndex ?? v, o);

@@ -18,17 +18,23 @@ export const versionOption = { type: 'boolean', short: 'V', description: 'Print 
 export const debugOption = {
   type: 'boolean',
   short: 'd',
-  description: 'Debug lines on stderr: the EPICS_* settings in effect and the server each PV was reached on (monitor: each connect and disconnect).',
+  description:
+    'Debug lines on stderr: the EPICS_* settings in effect and the server each PV was reached on (monitor: each connect and disconnect).',
 } as const satisfies OptionSpec;
 
 export const modeOption = {
   type: 'string',
   short: 'M',
   value: 'MODE',
-  description: 'Output mode, as pvget -M: nt (the compact NT form, the default), raw (the whole structure) or json (NAME and one line of JSON).',
+  description:
+    'Output mode, as pvget -M: nt (the compact NT form, the default), raw (the whole structure) or json (NAME and one line of JSON).',
 } as const satisfies OptionSpec;
 
-export const rawOption = { type: 'boolean', short: 'R', description: 'Raw mode: the whole structure, no NT formatting (same as -M raw).' } as const satisfies OptionSpec;
+export const rawOption = {
+  type: 'boolean',
+  short: 'R',
+  description: 'Raw mode: the whole structure, no NT formatting (same as -M raw).',
+} as const satisfies OptionSpec;
 
 export const arrayLimitOption = {
   type: 'string',
@@ -74,7 +80,13 @@ export interface OutputChoice {
 }
 
 /** The output mode and array limit the options ask for; a bad -M or -# is a usage error. */
-export function outputChoice(v: { mode?: string; raw?: boolean; verbose?: boolean[] | boolean; format?: string; 'array-limit'?: string }): OutputChoice {
+export function outputChoice(v: {
+  mode?: string;
+  raw?: boolean;
+  verbose?: boolean[] | boolean;
+  format?: string;
+  'array-limit'?: string;
+}): OutputChoice {
   const verbosity = Array.isArray(v.verbose) ? v.verbose.length : v.verbose ? 1 : 0;
   let mode: Mode = 'nt';
   if (v.mode !== undefined) {
@@ -108,7 +120,9 @@ export function debugLog(ctx: CliContext, on: boolean | undefined): (line: strin
 /** -d: the EPICS_* variables in effect for the provider, one `debug:` line each. */
 export function debugEnvironment(log: (line: string) => void, env: NodeJS.ProcessEnv, provider: Provider): void {
   const prefix = provider === 'ca' ? 'EPICS_CA_' : 'EPICS_PVA_';
-  const set = Object.keys(env).filter((k) => k.startsWith(prefix)).sort();
+  const set = Object.keys(env)
+    .filter((k) => k.startsWith(prefix))
+    .sort();
   log(`provider ${provider}; ${set.length ? set.map((k) => `${k}=${env[k]}`).join(' ') : `no ${prefix}* variable set (defaults apply)`}`);
 }
 

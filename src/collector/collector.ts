@@ -82,7 +82,8 @@ export class DataCollector extends ProcessorHost<CollectorStats> {
       timeoutMs: options.cacheTimeoutS * 1000,
       producers: options.producers.map((x) => x.id),
     });
-    const notify = options.notify ?? ((text: string) => process.stderr.write(`${new Date().toISOString()} collector ${options.collectorId}: ${text}\n`));
+    const notify =
+      options.notify ?? ((text: string) => process.stderr.write(`${new Date().toISOString()} collector ${options.collectorId}: ${text}\n`));
     // PvaPy raises bounded receiver queues to at least 10 cache sizes.
     const rqs = options.receiverQueueSize > 0 ? Math.max(options.receiverQueueSize, 10 * options.cacheSize) : options.receiverQueueSize;
     this.#producers = options.producers.map(({ id, channel }) => ({
@@ -148,7 +149,7 @@ export class DataCollector extends ProcessorHost<CollectorStats> {
     setImmediate(() => {
       this.#drainScheduled = false;
       let moved = 0;
-      for (let any = true; any && moved < DRAIN_BATCH; ) {
+      for (let any = true; any && moved < DRAIN_BATCH;) {
         any = false;
         for (const p of this.#producers) {
           const r = p.queue?.shift();
@@ -194,10 +195,13 @@ export class DataCollector extends ProcessorHost<CollectorStats> {
     this.#timer = null;
     const deadline = this.cache.nextDeadline();
     if (deadline === null || !this.#running) return;
-    this.#timer = setTimeout(() => {
-      this.#timer = null;
-      this.#release();
-    }, Math.max(0, deadline - Date.now()) + 1);
+    this.#timer = setTimeout(
+      () => {
+        this.#timer = null;
+        this.#release();
+      },
+      Math.max(0, deadline - Date.now()) + 1,
+    );
   }
 
   protected async stopReceiving(): Promise<void> {
@@ -235,7 +239,11 @@ export class DataCollector extends ProcessorHost<CollectorStats> {
   }
 
   protected statusType(userTypes: Record<string, ScalarType>, nMetadata: number): StructureDesc {
-    return collectorStatusType(userTypes, this.#producers.map((p) => p.id), nMetadata);
+    return collectorStatusType(
+      userTypes,
+      this.#producers.map((p) => p.id),
+      nMetadata,
+    );
   }
 
   protected statusFields(s: CollectorStats): PVStructure {
@@ -253,7 +261,10 @@ export class DataCollector extends ProcessorHost<CollectorStats> {
     const c = this.cache;
     return {
       collectorId: this.options.collectorId,
-      collectorStats: withRates({ nCollected: c.nCollected, nRejected: c.nRejected, nMissed: c.nMissed, nCached: c.size, nRuns: c.nRuns }, rate) as unknown as CollectorStats['collectorStats'],
+      collectorStats: withRates(
+        { nCollected: c.nCollected, nRejected: c.nRejected, nMissed: c.nMissed, nCached: c.size, nRuns: c.nRuns },
+        rate,
+      ) as unknown as CollectorStats['collectorStats'],
       publisherStats,
       processorStats,
       userStats,

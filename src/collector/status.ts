@@ -42,17 +42,35 @@ const COUNTER: ScalarType = 'uint';
 const RATE: ScalarType = 'double';
 
 export const collectorStatsT = group({
-  nCollected: COUNTER, collectedRate: RATE, nRejected: COUNTER, rejectedRate: RATE, nMissed: COUNTER, missedRate: RATE, nCached: COUNTER, nRuns: COUNTER,
+  nCollected: COUNTER,
+  collectedRate: RATE,
+  nRejected: COUNTER,
+  rejectedRate: RATE,
+  nMissed: COUNTER,
+  missedRate: RATE,
+  nCached: COUNTER,
+  nRuns: COUNTER,
 });
 
 export const producerStatsT = t.struct({
   producerId: t.uint,
   channel: t.string,
-  receiverStats: group({ nReceived: COUNTER, receivedRate: RATE, nRejected: COUNTER, rejectedRate: RATE, nOverruns: COUNTER, overrunRate: RATE }),
+  receiverStats: group({
+    nReceived: COUNTER,
+    receivedRate: RATE,
+    nRejected: COUNTER,
+    rejectedRate: RATE,
+    nOverruns: COUNTER,
+    overrunRate: RATE,
+  }),
   queueStats: queueStatsT,
 });
 
-export function collectorStatusType(userTypes: Record<string, ScalarType>, producerIds: readonly number[], nMetadata: number): StructureDesc {
+export function collectorStatusType(
+  userTypes: Record<string, ScalarType>,
+  producerIds: readonly number[],
+  nMetadata: number,
+): StructureDesc {
   const fields: [string, FieldDesc][] = [
     ['collectorId', t.uint],
     ['objectId', t.uint],
@@ -74,7 +92,12 @@ function num(v: number): string {
 }
 
 function line(name: string, o: object): string {
-  return `  ${name}: ` + Object.entries(o).map(([k, v]) => `${k}=${typeof v === 'number' ? num(v) : String(v)}`).join(' ');
+  return (
+    `  ${name}: ` +
+    Object.entries(o)
+      .map(([k, v]) => `${k}=${typeof v === 'number' ? num(v) : String(v)}`)
+      .join(' ')
+  );
 }
 
 /** The printed report: collector and producer statistics always, the rest by --report-stats. */

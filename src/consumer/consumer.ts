@@ -5,7 +5,15 @@ import type { PVStructure } from '../pvdata/values.js';
 import { timeT } from '../pvdata/nt/index.js';
 import { t, type FieldDesc, type ScalarType, type StructureDesc } from '../pvdata/types.js';
 import { group, metadataFields, processorStatsT, publisherStatsT, queueStatsT, receiverStatsT, withRates } from '../runtime/channels.js';
-import { MonitorReceiver, PvasReceiver, RpcReceiver, type InputMode, type OutputMode, type Received, type Receiver } from '../runtime/io.js';
+import {
+  MonitorReceiver,
+  PvasReceiver,
+  RpcReceiver,
+  type InputMode,
+  type OutputMode,
+  type Received,
+  type Receiver,
+} from '../runtime/io.js';
 import { CaReceiver } from '../runtime/ca-receiver.js';
 import type { MetadataStats } from '../runtime/metadata.js';
 import type { ProcessorStats } from '../runtime/processing-controller.js';
@@ -86,7 +94,8 @@ export class DataConsumer extends ProcessorHost<ConsumerStats> {
     });
     this.options = options;
     this.#queue = options.receiverQueueSize >= 0 ? new ReceiverQueue<Received>(options.receiverQueueSize) : null;
-    const notify = options.notify ?? ((text: string) => process.stderr.write(`${new Date().toISOString()} consumer ${options.consumerId}: ${text}\n`));
+    const notify =
+      options.notify ?? ((text: string) => process.stderr.write(`${new Date().toISOString()} consumer ${options.consumerId}: ${text}\n`));
     this.#receiver =
       options.inputMode === 'pva'
         ? new MonitorReceiver(this.client, options.inputChannel, options.inputRequest, options.serverQueueSize, notify)
@@ -161,7 +170,8 @@ export class DataConsumer extends ProcessorHost<ConsumerStats> {
 
   protected applyInputConfig(cfg: Record<string, unknown>): void {
     checkConfig(cfg, ['skipInitialUpdates', 'objectIdOffset', 'nSequentialUpdates', 'receiverQueueSize']);
-    if ('receiverQueueSize' in cfg && !this.#queue) throw new InvalidArgumentError('receiverQueueSize: this consumer has no receiver queue (started with --receiver-queue-size < 0)');
+    if ('receiverQueueSize' in cfg && !this.#queue)
+      throw new InvalidArgumentError('receiverQueueSize: this consumer has no receiver queue (started with --receiver-queue-size < 0)');
     if (this.#queue && typeof cfg['receiverQueueSize'] === 'number') this.#queue.maxLength = cfg['receiverQueueSize'];
   }
 

@@ -41,7 +41,8 @@ export function parseIdList(text: string): number[] {
     if (parts.some((s) => !/^-?\d+$/.test(s))) {
       throw new SluiceError('ERR_USAGE', `'${text}' is not an id list (use 1,3,5 or range(1,5))`);
     }
-    if (parts.length > MAX_IDS) throw new SluiceError('ERR_USAGE', `'${text.slice(0, 40)}...' has ${parts.length} ids; at most ${MAX_IDS} are allowed`);
+    if (parts.length > MAX_IDS)
+      throw new SluiceError('ERR_USAGE', `'${text.slice(0, 40)}...' has ${parts.length} ids; at most ${MAX_IDS} are allowed`);
     ids = parts.map(Number);
   }
   const bad = ids.find((id) => !(Number.isSafeInteger(id) && id >= 0 && id <= MAX_ID));
@@ -75,7 +76,13 @@ export function formatId(id: number, spec: string | undefined): string {
 }
 
 /** `_` → `pvapy:<kind>:<id>:<what>`; `*` → the formatted id. */
-export function channelName(template: string | undefined, kind: 'consumer' | 'collector', what: string, id: number, spec?: string): string | undefined {
+export function channelName(
+  template: string | undefined,
+  kind: 'consumer' | 'collector',
+  what: string,
+  id: number,
+  spec?: string,
+): string | undefined {
   if (!template) return undefined;
   const fid = formatId(id, spec);
   if (template === '_') return `pvapy:${kind}:${fid}:${what}`;

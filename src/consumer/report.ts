@@ -56,7 +56,10 @@ export function wrapToWidth(line: string, width: number): string[] {
 export class ReportWriter {
   #lines = 0;
   readonly #live: boolean;
-  constructor(private readonly out: NodeJS.WriteStream, live = out.isTTY === true) {
+  constructor(
+    private readonly out: NodeJS.WriteStream,
+    live = out.isTTY === true,
+  ) {
     this.#live = live;
   }
   write(text: string): void {

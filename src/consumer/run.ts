@@ -57,7 +57,13 @@ export interface Runnable<S> {
  * Run a consumer or collector until stopped (control command, runtime, Ctrl-C), refreshing its
  * status and printing reports; returns its final stats.
  */
-export async function runHost<S>(c: Runnable<S>, o: RunOptions, title: string, format: (title: string, s: S) => string, onStats?: (s: S) => void): Promise<S> {
+export async function runHost<S>(
+  c: Runnable<S>,
+  o: RunOptions,
+  title: string,
+  format: (title: string, s: S) => string,
+  onStats?: (s: S) => void,
+): Promise<S> {
   // A promise of the processor's code rejected with no handler would end the process (Node's
   // default) with a stack trace and no report: count it as a processor error and go on.
   const onRejection = (reason: unknown): void => (c.userError ? c.userError(reason) : undefined);
@@ -69,7 +75,13 @@ export async function runHost<S>(c: Runnable<S>, o: RunOptions, title: string, f
   }
 }
 
-async function runUntilStopped<S>(c: Runnable<S>, o: RunOptions, title: string, format: (title: string, s: S) => string, onStats?: (s: S) => void): Promise<S> {
+async function runUntilStopped<S>(
+  c: Runnable<S>,
+  o: RunOptions,
+  title: string,
+  format: (title: string, s: S) => string,
+  onStats?: (s: S) => void,
+): Promise<S> {
   await c.start();
   const report = new ReportWriter(o.out, o.live);
   const stop = new Promise<void>((resolve) => {
@@ -136,7 +148,9 @@ export async function runConsumerProcesses(
   const ticker =
     o.reportPeriodS > 0
       ? setInterval(() => {
-          const blocks = [...latest.entries()].sort((a, b) => a[0] - b[0]).map(([id, s]) => formatStats(`consumer ${id}`, s, o.reportGroups));
+          const blocks = [...latest.entries()]
+            .sort((a, b) => a[0] - b[0])
+            .map(([id, s]) => formatStats(`consumer ${id}`, s, o.reportGroups));
           if (blocks.length) report.write(blocks.join('\n'));
         }, o.reportPeriodS * 1000)
       : null;

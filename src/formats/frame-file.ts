@@ -164,7 +164,10 @@ export function framesOfShape(
     if (colorMode !== undefined && colorMode !== 0) {
       if (!fits[colorMode]) {
         const want = { 2: '[ny, nx, 3]', 3: '[ny, 3, nx]', 4: '[3, ny, nx]' }[colorMode as 2 | 3 | 4] ?? '?';
-        throw new FileError(path, `${what} of shape ${shown} does not fit colour mode ${colorMode} (${colorModeName(colorMode)} frames are ${want} in C order)`);
+        throw new FileError(
+          path,
+          `${what} of shape ${shown} does not fit colour mode ${colorMode} (${colorModeName(colorMode)} frames are ${want} in C order)`,
+        );
       }
       return [colorMode];
     }
@@ -197,7 +200,10 @@ export function framesOfShape(
       if (colorMode === 0) throw new FileError(path, `${what} of shape ${shown} is a stack of colour frames, not mono (-cm 0)`);
       const modes = colour(shape.slice(1));
       if (modes.length === 0) {
-        throw new FileError(path, `${what} of shape ${shown}: a stack of colour frames needs an axis of 3 ([n, ny, nx, 3], [n, ny, 3, nx] or [n, 3, ny, nx])`);
+        throw new FileError(
+          path,
+          `${what} of shape ${shown}: a stack of colour frames needs an axis of 3 ([n, ny, nx, 3], [n, ny, 3, nx] or [n, 3, ny, nx])`,
+        );
       }
       if (modes.length > 1) {
         throw new FileError(path, `${what} of shape ${shown} could be colour mode ${modes.join(' or ')}: say which with -cm`);
@@ -207,7 +213,10 @@ export function framesOfShape(
       break;
     }
     default:
-      throw new FileError(path, `${what} of shape ${shown} has ${shape.length} dimensions: frames are 2-d (one frame), 3-d (a stack) or 4-d (colour)`);
+      throw new FileError(
+        path,
+        `${what} of shape ${shown} has ${shape.length} dimensions: frames are 2-d (one frame), 3-d (a stack) or 4-d (colour)`,
+      );
   }
   checkFrame(path, out.dims, what);
   if (out.frames < 1) throw new FileError(path, `${what} of shape ${shown} has no frames`);
@@ -267,7 +276,8 @@ export class FileBytes implements ByteSource {
     let done = 0;
     while (done < target.length) {
       const { bytesRead } = await fh.read(target, done, target.length - done, this.start + position + done);
-      if (bytesRead === 0) throw new FileError(this.path, `ends at byte ${this.start + position + done}, before the data it declares (was it truncated?)`);
+      if (bytesRead === 0)
+        throw new FileError(this.path, `ends at byte ${this.start + position + done}, before the data it declares (was it truncated?)`);
       done += bytesRead;
     }
   }

@@ -10,7 +10,16 @@
 // shuffle, ...); one it lacks (e.g. blosc, bitshuffle/LZ4) is a FileError naming the filter.
 import { resolve } from 'node:path';
 import { FileError, InvalidArgumentError, SluiceError } from '../errors.js';
-import { fileSize, framesOfShape, pixelType, readHead, type FrameFile, type FrameLayout, type PixelArray, type PixelType } from './frame-file.js';
+import {
+  fileSize,
+  framesOfShape,
+  pixelType,
+  readHead,
+  type FrameFile,
+  type FrameLayout,
+  type PixelArray,
+  type PixelType,
+} from './frame-file.js';
 
 type H5 = typeof import('h5wasm');
 type H5File = InstanceType<H5['File']>;
@@ -146,7 +155,10 @@ class Hdf5Frames implements FrameFile {
         const all: Parameters<H5Dataset['slice']>[0][number] = [];
         const data = this.frames === 1 ? ds.value : ds.slice([[index, index + 1], ...Array.from({ length: this.#rank - 1 }, () => all)]);
         if (!ArrayBuffer.isView(data) || (data as PixelArray).length !== this.#elements) {
-          throw new SluiceError('ERR_FILE', `a frame of ${this.#elements} elements read as ${ArrayBuffer.isView(data) ? (data as PixelArray).length : typeof data}`);
+          throw new SluiceError(
+            'ERR_FILE',
+            `a frame of ${this.#elements} elements read as ${ArrayBuffer.isView(data) ? (data as PixelArray).length : typeof data}`,
+          );
         }
         return data as PixelArray;
       } catch (err) {
@@ -209,7 +221,10 @@ export async function openHdf5(path: string, dataset?: string, colorMode?: numbe
         if (!(e instanceof h5.Dataset)) {
           const list = candidates(h5, f).map((c) => `${c.path} [${c.ds.metadata.shape?.join(', ')}]`);
           const what = e ? 'is not a dataset' : 'does not exist';
-          throw new FileError(path, `HDF5 dataset ${chosen} ${what}${list.length ? `; datasets that could be frames: ${list.slice(0, 10).join(', ')}` : ''}`);
+          throw new FileError(
+            path,
+            `HDF5 dataset ${chosen} ${what}${list.length ? `; datasets that could be frames: ${list.slice(0, 10).join(', ')}` : ''}`,
+          );
         }
         ds = e;
       } else {
@@ -222,7 +237,10 @@ export async function openHdf5(path: string, dataset?: string, colorMode?: numbe
       const dtype = pixelTypeOf(ds);
       const shape = ds.metadata.shape;
       if (!dtype) {
-        throw new FileError(path, `HDF5 dataset ${chosen} holds ${typeName(ds)}: frames must be 8- to 64-bit integers or 32- or 64-bit floats`);
+        throw new FileError(
+          path,
+          `HDF5 dataset ${chosen} holds ${typeName(ds)}: frames must be 8- to 64-bit integers or 32- or 64-bit floats`,
+        );
       }
       if (!shape) throw new FileError(path, `HDF5 dataset ${chosen} is empty (no dataspace)`);
       const fr = framesOfShape(path, shape, colorMode, `HDF5 dataset ${chosen}`);

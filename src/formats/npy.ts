@@ -72,7 +72,8 @@ export async function readNpyHeader(src: ByteSource, path: string, where = ''): 
     throw new FileError(path, `.npy format version ${major}.${pre[7]}${at} is not supported (1, 2 and 3 are)`);
   }
   if (headerLen > MAX_HEADER) throw new FileError(path, `.npy header of ${headerLen} bytes${at} is implausibly long`);
-  if (prefix + headerLen > src.size) throw new FileError(path, `truncated${at}: the .npy header needs ${prefix + headerLen} bytes, the file has ${src.size}`);
+  if (prefix + headerLen > src.size)
+    throw new FileError(path, `truncated${at}: the .npy header needs ${prefix + headerLen} bytes, the file has ${src.size}`);
   const hbytes = new Uint8Array(headerLen);
   await src.read(prefix, hbytes);
   const text = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(hbytes);
@@ -161,7 +162,8 @@ class NpyFrames implements FrameFile {
 
   async readMany(first: number, count: number): Promise<PixelArray[]> {
     if (this.#h.fortranOrder || count === 1) return [await this.read(first)];
-    if (!Number.isInteger(first) || first < 0 || count < 1 || first + count > this.frames) throw new InvalidArgumentError(`frames ${first}+${count} of ${this.frames}`);
+    if (!Number.isInteger(first) || first < 0 || count < 1 || first + count > this.frames)
+      throw new InvalidArgumentError(`frames ${first}+${count} of ${this.frames}`);
     const n = this.#frameBytes;
     const buf = new ArrayBuffer(n * count);
     await this.#src.read(this.#h.dataOffset + first * n, new Uint8Array(buf));
@@ -258,14 +260,19 @@ export async function openNpz(path: string, colorMode?: number): Promise<FrameFi
       const lv = new DataView(local.buffer);
       if (lv.getUint32(0, true) !== 0x04034b50) throw new FileError(path, `${where}: no local header at offset ${e.localOffset}`);
       const start = e.localOffset + 30 + lv.getUint16(26, true) + lv.getUint16(28, true);
-      if (start + e.compressedSize > size) throw new FileError(path, `truncated: ${where} needs bytes up to ${start + e.compressedSize}, the file has ${size}`);
+      if (start + e.compressedSize > size)
+        throw new FileError(path, `truncated: ${where} needs bytes up to ${start + e.compressedSize}, the file has ${size}`);
       let src: ByteSource;
       if (e.method === 0) {
-        if (e.compressedSize !== e.size) throw new FileError(path, `${where}: stored member with different sizes (${e.compressedSize}, ${e.size})`);
+        if (e.compressedSize !== e.size)
+          throw new FileError(path, `${where}: stored member with different sizes (${e.compressedSize}, ${e.size})`);
         src = new FileBytes(path, e.size, start);
       } else if (e.method === 8) {
         if (e.size > MAX_INFLATED_MEMBER || e.compressedSize > MAX_INFLATED_MEMBER) {
-          throw new FileError(path, `${where}: a deflated member of ${e.size} bytes is too large to inflate in memory (save with numpy.savez, not savez_compressed)`);
+          throw new FileError(
+            path,
+            `${where}: a deflated member of ${e.size} bytes is too large to inflate in memory (save with numpy.savez, not savez_compressed)`,
+          );
         }
         const packed = new Uint8Array(e.compressedSize);
         await file.read(start, packed);
@@ -273,9 +280,12 @@ export async function openNpz(path: string, colorMode?: number): Promise<FrameFi
         try {
           bytes = inflateRawSync(packed, { maxOutputLength: Math.max(1, e.size) });
         } catch (err) {
-          throw new FileError(path, `${where} does not inflate to the ${e.size} bytes the archive declares: ${(err as Error).message}`, { cause: err });
+          throw new FileError(path, `${where} does not inflate to the ${e.size} bytes the archive declares: ${(err as Error).message}`, {
+            cause: err,
+          });
         }
-        if (bytes.length !== e.size) throw new FileError(path, `${where} inflates to ${bytes.length} bytes, the archive declares ${e.size}`);
+        if (bytes.length !== e.size)
+          throw new FileError(path, `${where} inflates to ${bytes.length} bytes, the archive declares ${e.size}`);
         if (crc32(bytes) >>> 0 !== e.crc) throw new FileError(path, `${where}: CRC mismatch (corrupt archive)`);
         src = new MemoryBytes(path, bytes);
       } else {
@@ -325,7 +335,10 @@ async function readZipDirectory(file: FileBytes, path: string): Promise<ZipEntry
     cdOffset = Number(rv.getBigUint64(48, true));
   }
   if (cdOffset + cdSize > size || cdSize > 64 << 20 || count * 46 > cdSize) {
-    throw new FileError(path, `corrupt zip archive: central directory of ${count} entries, ${cdSize} bytes at ${cdOffset}, in a file of ${size}`);
+    throw new FileError(
+      path,
+      `corrupt zip archive: central directory of ${count} entries, ${cdSize} bytes at ${cdOffset}, in a file of ${size}`,
+    );
   }
   const cd = new Uint8Array(cdSize);
   await file.read(cdOffset, cd);
@@ -348,7 +361,7 @@ async function readZipDirectory(file: FileBytes, path: string): Promise<ZipEntry
       localOffset: v.getUint32(p + 42, true),
     };
     // zip64 extra field: the 64-bit values of the fields that are 0xFFFFFFFF, in this order.
-    for (let x = p + 46 + nameLen; x + 4 <= p + 46 + nameLen + extraLen; ) {
+    for (let x = p + 46 + nameLen; x + 4 <= p + 46 + nameLen + extraLen;) {
       const id = v.getUint16(x, true);
       const len = v.getUint16(x + 2, true);
       if (id === 1) {

@@ -63,7 +63,8 @@ function prepare(img: RasterImage, opts: PngOptions): Prepared {
     throw new InvalidArgumentError(`PNG holds 8- and 16-bit unsigned samples, not ${kind} ones (TIFF takes them)`);
   }
   const level = opts.level ?? 6;
-  if (!Number.isInteger(level) || level < 0 || level > 9) throw new InvalidArgumentError(`PNG: compression level must be 0-9, not ${level}`);
+  if (!Number.isInteger(level) || level < 0 || level > 9)
+    throw new InvalidArgumentError(`PNG: compression level must be 0-9, not ${level}`);
   const filter = opts.filter ?? 'none';
   if (!(filter in FILTER_CODE)) throw new InvalidArgumentError(`PNG: unknown filter '${filter}' (none, sub, up, paeth)`);
   const { width, height, samples } = img;
@@ -120,6 +121,8 @@ export function encodePng(img: RasterImage, opts: PngOptions = {}): Buffer {
 /** The PNG file, compressed on the libuv thread pool (the filtering runs here, and is cheap). */
 export async function encodePngAsync(img: RasterImage, opts: PngOptions = {}): Promise<Buffer> {
   const p = prepare(img, opts);
-  const compressed = await new Promise<Buffer>((resolve, reject) => deflate(p.rows, p.zlib, (err, out) => (err ? reject(err) : resolve(out))));
+  const compressed = await new Promise<Buffer>((resolve, reject) =>
+    deflate(p.rows, p.zlib, (err, out) => (err ? reject(err) : resolve(out))),
+  );
   return assemble(p.header, compressed);
 }

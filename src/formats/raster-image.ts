@@ -32,7 +32,10 @@ export function sampleFormatOf(data: unknown): { bits: number; format: SampleFor
 /** Checks the geometry against the data; `what` names the format in messages. */
 export function checkRaster(img: RasterImage, what: string, samples: readonly number[]): void {
   const { width, height } = img;
-  for (const [k, v] of [['width', width], ['height', height]] as const) {
+  for (const [k, v] of [
+    ['width', width],
+    ['height', height],
+  ] as const) {
     if (!Number.isSafeInteger(v) || v < 1) throw new InvalidArgumentError(`${what}: image ${k} must be a positive integer, not ${v}`);
   }
   if (!samples.includes(img.samples)) {

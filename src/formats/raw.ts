@@ -184,7 +184,8 @@ class RawFrames implements FrameFile {
 
   async readMany(first: number, count: number): Promise<PixelArray[]> {
     if (this.#cfg.betweenFrames !== 0 || count === 1) return [await this.read(first)];
-    if (!Number.isInteger(first) || first < 0 || count < 1 || first + count > this.frames) throw new InvalidArgumentError(`frames ${first}+${count} of ${this.frames}`);
+    if (!Number.isInteger(first) || first < 0 || count < 1 || first + count > this.frames)
+      throw new InvalidArgumentError(`frames ${first}+${count} of ${this.frames}`);
     const n = this.#frameBytes;
     const buf = new ArrayBuffer(n * count);
     await this.#src.read(this.#cfg.headerOffset + first * n, new Uint8Array(buf));

@@ -79,7 +79,24 @@ const COMPRESSION_NAME: Record<number, string> = {
 const MAX_RATIO: Record<number, number> = { 1: 1, 5: 4096, 8: 1032, 32946: 1032, 32773: 64 };
 
 /** Bytes per value of each TIFF field type. */
-const TYPE_SIZE: Record<number, number> = { 1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4, 16: 8, 17: 8, 18: 8 };
+const TYPE_SIZE: Record<number, number> = {
+  1: 1,
+  2: 1,
+  3: 2,
+  4: 4,
+  5: 8,
+  6: 1,
+  7: 1,
+  8: 2,
+  9: 4,
+  10: 8,
+  11: 4,
+  12: 8,
+  13: 4,
+  16: 8,
+  17: 8,
+  18: 8,
+};
 const INTEGER_TYPES = new Set([1, 3, 4, 6, 8, 9, 13, 16, 17, 18]);
 /** Tags whose values we read; others (descriptions, private tags) are skipped unread. */
 const WANTED = new Set<number>(Object.values(TAG));
@@ -137,7 +154,10 @@ class BlockReader {
   }
   async bytes(offset: number, length: number, what: () => string): Promise<DataView> {
     if (!Number.isSafeInteger(offset) || offset < 0 || offset + length > this.#src.size) {
-      throw new FileError(this.#src.path, `${what()}: bytes ${offset}..${offset + length} are past the end of the file (${this.#src.size} bytes)`);
+      throw new FileError(
+        this.#src.path,
+        `${what()}: bytes ${offset}..${offset + length} are past the end of the file (${this.#src.size} bytes)`,
+      );
     }
     if (this.#at < 0 || offset < this.#at || offset + length > this.#at + this.#block.length) {
       const n = Math.max(length, Math.min(BLOCK, this.#src.size - offset));
@@ -193,12 +213,16 @@ async function parse(path: string, r: BlockReader): Promise<TiffInfo> {
       const count = big ? Number(dir.getBigUint64(e + 4, le)) : dir.getUint32(e + 4, le);
       const tsize = TYPE_SIZE[type];
       const name = `${TAG_NAME.get(tag)} (tag ${tag})`;
-      if (tsize === undefined || !INTEGER_TYPES.has(type)) throw new FileError(path, `page ${page}: ${name} has field type ${type}, not an integer type`);
+      if (tsize === undefined || !INTEGER_TYPES.has(type))
+        throw new FileError(path, `page ${page}: ${name} has field type ${type}, not an integer type`);
       const bytes = count * tsize;
-      if (!Number.isSafeInteger(bytes) || bytes > r.size) throw new FileError(path, `page ${page}: ${name} claims ${count} values, more than the file holds`);
+      if (!Number.isSafeInteger(bytes) || bytes > r.size)
+        throw new FileError(path, `page ${page}: ${name} claims ${count} values, more than the file holds`);
       const inline = bytes <= (big ? 8 : 4);
       const valueAt = e + (big ? 12 : 8);
-      const v = inline ? new DataView(dir.buffer, dir.byteOffset + valueAt, bytes) : await r.bytes(off(dir, valueAt), bytes, () => `page ${page}: ${name}`);
+      const v = inline
+        ? new DataView(dir.buffer, dir.byteOffset + valueAt, bytes)
+        : await r.bytes(off(dir, valueAt), bytes, () => `page ${page}: ${name}`);
       const values: number[] = new Array(count);
       for (let j = 0; j < count; j++) values[j] = readInt(v, type, j * tsize, le);
       tags.set(tag, values);
@@ -266,11 +290,17 @@ function pageOf(path: string, page: number, tags: Map<number, number[]>, fileByt
   } else {
     refuse(TAG.PhotometricInterpretation, photometric, 'is not supported (0 and 1 grey, 2 RGB are; no palettes, CMYK or YCbCr)');
   }
-  if (tags.has(TAG.ExtraSamples)) refuse(TAG.ExtraSamples, (tags.get(TAG.ExtraSamples) ?? []).join(','), 'is not supported (no alpha channels)');
+  if (tags.has(TAG.ExtraSamples))
+    refuse(TAG.ExtraSamples, (tags.get(TAG.ExtraSamples) ?? []).join(','), 'is not supported (no alpha channels)');
   if (![8, 16, 32, 64].includes(bits)) refuse(TAG.BitsPerSample, bits, 'is not supported (8, 16, 32 and 64 bits per sample are)');
   const kind = format === 2 ? 'int' : format === 3 ? 'float' : format === 1 || format === 4 ? 'uint' : undefined;
   const dtype = kind && pixelType(kind, bits / 8);
-  if (!dtype) refuse(TAG.SampleFormat, `${format} with ${bits} bits`, 'is not supported (unsigned, signed and IEEE floating point of 32 or 64 bits are)');
+  if (!dtype)
+    refuse(
+      TAG.SampleFormat,
+      `${format} with ${bits} bits`,
+      'is not supported (unsigned, signed and IEEE floating point of 32 or 64 bits are)',
+    );
   const compression = one(TAG.Compression, 1);
   if (MAX_RATIO[compression] === undefined) {
     const known = COMPRESSION_NAME[compression] ? ` (${COMPRESSION_NAME[compression]})` : '';
@@ -298,7 +328,8 @@ function pageOf(path: string, page: number, tags: Map<number, number[]>, fileByt
   const blocks = across * down * planes;
   const offsets = tags.get(offTag);
   if (!offsets) throw new FileError(path, `page ${page}: ${name(offTag)} is missing`);
-  if (offsets.length !== blocks) refuse(offTag, `${offsets.length} values`, `does not match the ${blocks} ${tiled ? 'tiles' : 'strips'} of a ${width}x${height} page`);
+  if (offsets.length !== blocks)
+    refuse(offTag, `${offsets.length} values`, `does not match the ${blocks} ${tiled ? 'tiles' : 'strips'} of a ${width}x${height} page`);
   const bytesPer = PIXEL_TYPES[dtype as PixelType].bytes;
   // Decoded bytes of block k: a tile is always whole; the last strip of a plane may be short.
   const decoded = (k: number): number => {
@@ -310,20 +341,41 @@ function pageOf(path: string, page: number, tags: Map<number, number[]>, fileByt
     if (compression !== 1) throw new FileError(path, `page ${page}: ${name(cntTag)} is missing`);
     counts = offsets.map((_, k) => decoded(k)); // tolerated for uncompressed data: the sizes are known
   }
-  if (counts.length !== blocks) refuse(cntTag, `${counts.length} values`, `does not match the ${blocks} ${tiled ? 'tiles' : 'strips'} of a ${width}x${height} page`);
+  if (counts.length !== blocks)
+    refuse(cntTag, `${counts.length} values`, `does not match the ${blocks} ${tiled ? 'tiles' : 'strips'} of a ${width}x${height} page`);
   const ratio = MAX_RATIO[compression] as number;
   for (let k = 0; k < blocks; k++) {
     const o = offsets[k] as number;
     const c = counts[k] as number;
     const need = decoded(k);
     if (o < 0 || c < 0 || o + c > fileBytes) {
-      throw new FileError(path, `page ${page}: ${name(offTag)}: ${tiled ? 'tile' : 'strip'} ${k} (${c} bytes at ${o}) is past the end of the file (${fileBytes} bytes; truncated?)`);
+      throw new FileError(
+        path,
+        `page ${page}: ${name(offTag)}: ${tiled ? 'tile' : 'strip'} ${k} (${c} bytes at ${o}) is past the end of the file (${fileBytes} bytes; truncated?)`,
+      );
     }
     if (compression === 1 ? c < need : need > c * ratio + 1024) {
-      throw new FileError(path, `page ${page}: ${name(cntTag)}: ${tiled ? 'tile' : 'strip'} ${k} has ${c} bytes, too few for ${need} bytes of pixels`);
+      throw new FileError(
+        path,
+        `page ${page}: ${name(cntTag)}: ${tiled ? 'tile' : 'strip'} ${k} has ${c} bytes, too few for ${need} bytes of pixels`,
+      );
     }
   }
-  return { page, width, height, samples, dtype: dtype as PixelType, compression, predictor, planar, offsets, counts, blockWidth, blockHeight, tiled };
+  return {
+    page,
+    width,
+    height,
+    samples,
+    dtype: dtype as PixelType,
+    compression,
+    predictor,
+    planar,
+    offsets,
+    counts,
+    blockWidth,
+    blockHeight,
+    tiled,
+  };
 }
 
 /** Decodes one page's pixels into a new array: [samples, width, height] chunky, or plane by plane. */
@@ -531,7 +583,13 @@ class TiffFrames implements FrameFile {
     this.#src = src;
     const first = info.pages[0] as TiffPage;
     for (const p of info.pages) {
-      if (p.width !== first.width || p.height !== first.height || p.samples !== first.samples || p.dtype !== first.dtype || p.planar !== first.planar) {
+      if (
+        p.width !== first.width ||
+        p.height !== first.height ||
+        p.samples !== first.samples ||
+        p.dtype !== first.dtype ||
+        p.planar !== first.planar
+      ) {
         throw new FileError(
           path,
           `page ${p.page} is ${p.width}x${p.height}x${p.samples} ${p.dtype}, page ${first.page} is ` +

@@ -60,7 +60,11 @@ export function tiffParts(img: RasterImage, opts: TiffOptions = {}): Uint8Array[
     { tag: 273, type: LONG, values: new Array<number>(nStrips).fill(0) }, // StripOffsets (set below)
     { tag: 277, type: SHORT, values: [samples] }, // SamplesPerPixel
     { tag: 278, type: LONG, values: [rowsPerStrip] }, // RowsPerStrip
-    { tag: 279, type: LONG, values: Array.from({ length: nStrips }, (_, i) => Math.min(rowsPerStrip, height - i * rowsPerStrip) * rowBytes) }, // StripByteCounts
+    {
+      tag: 279,
+      type: LONG,
+      values: Array.from({ length: nStrips }, (_, i) => Math.min(rowsPerStrip, height - i * rowsPerStrip) * rowBytes),
+    }, // StripByteCounts
     { tag: 282, type: RATIONAL, values: [1, 1] }, // XResolution
     { tag: 283, type: RATIONAL, values: [1, 1] }, // YResolution
     { tag: 284, type: SHORT, values: [1] }, // PlanarConfiguration: chunky
@@ -74,7 +78,7 @@ export function tiffParts(img: RasterImage, opts: TiffOptions = {}): Uint8Array[
   let end = 8 + ifdSize;
   const outOfLine = new Map<Entry, number>();
   for (const e of entries) {
-    const size = e.values.length * (TYPE_SIZE[e.type] as number) / (e.type === RATIONAL ? 2 : 1);
+    const size = (e.values.length * (TYPE_SIZE[e.type] as number)) / (e.type === RATIONAL ? 2 : 1);
     if (size > 4) {
       end += end & 1;
       outOfLine.set(e, end);
@@ -96,11 +100,12 @@ export function tiffParts(img: RasterImage, opts: TiffOptions = {}): Uint8Array[
   dv.setUint16(8, entries.length, true);
   const put = (at: number, type: number, values: number[] | Uint8Array) => {
     if (values instanceof Uint8Array) head.set(values, at);
-    else for (let i = 0; i < values.length; i++) {
-      const v = values[i] as number;
-      if (type === SHORT) dv.setUint16(at + 2 * i, v, true);
-      else dv.setUint32(at + 4 * i, v, true); // LONG, and RATIONAL as pairs of LONGs
-    }
+    else
+      for (let i = 0; i < values.length; i++) {
+        const v = values[i] as number;
+        if (type === SHORT) dv.setUint16(at + 2 * i, v, true);
+        else dv.setUint32(at + 4 * i, v, true); // LONG, and RATIONAL as pairs of LONGs
+      }
   };
   entries.forEach((e, i) => {
     const at = 10 + i * 12;

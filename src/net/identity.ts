@@ -9,7 +9,11 @@ export interface AnnouncedIdentity {
   host: string;
 }
 
-export function announcedIdentity(env: NodeJS.ProcessEnv, given: Partial<AnnouncedIdentity> = {}, fallbackUser = 'unknown'): AnnouncedIdentity {
+export function announcedIdentity(
+  env: NodeJS.ProcessEnv,
+  given: Partial<AnnouncedIdentity> = {},
+  fallbackUser = 'unknown',
+): AnnouncedIdentity {
   let user = given.user ?? env['SLUICE_CLIENT_USER'];
   if (user === undefined) {
     try {

@@ -87,7 +87,8 @@ export class AdImageProcessor extends UserDataProcessor {
     compressorName?: string | null,
     extraFields?: Record<string, PVValue> | null,
   ): PVStructure {
-    if (compressorName) throw new SluiceError('ERR_PROCESSOR', `generateNtNdArray2D: compressed images (${compressorName}) are not supported`);
+    if (compressorName)
+      throw new SluiceError('ERR_PROCESSOR', `generateNtNdArray2D: compressed images (${compressorName}) are not supported`);
     const img = image2D(image, nx, ny, 'generateNtNdArray2D');
     return toNtNdArray(img.data, { uniqueId: imageId, nx: img.nx, ny: img.ny, ...(extraFields ? { extra: extraFields } : {}) });
   }
@@ -130,8 +131,7 @@ export interface Image2D {
 
 /** What PvaPy's reshapeNtNdArray() returns: [imageId, image, nx, ny, nz, colorMode, fieldKey]. */
 export type ReshapedNtNdArray =
-  | [number, PVTypedArray, number, number, number | null, number, string]
-  | [number, null, null, null, null, null, null];
+  [number, PVTypedArray, number, number, number | null, number, string] | [number, null, null, null, null, null, null];
 
 function image2D(image: PVTypedArray | Image2D, nx: number | undefined, ny: number | undefined, what: string): Image2D {
   const img = ArrayBuffer.isView(image) ? { data: image, nx, ny } : image;

@@ -221,7 +221,11 @@ const PVAPY_BUILTINS = [
 ];
 
 /** pvapy.hpc.<module>.<Class> → Sluice's built-in processor of that name. */
-async function pvapyBuiltin(spec: string, moduleName: string, className: string): Promise<{ what: string; ns: Namespace; className: string }> {
+async function pvapyBuiltin(
+  spec: string,
+  moduleName: string,
+  className: string,
+): Promise<{ what: string; ns: Namespace; className: string }> {
   const lowerFirst = (n: string): string => n[0]!.toLowerCase() + n.slice(1);
   if (PVAPY_BUILTINS.includes(className) && moduleName === lowerFirst(className)) return builtin(className);
   const paths = PVAPY_BUILTINS.map((n) => `pvapy.hpc.${lowerFirst(n)}.${n}`);

@@ -115,7 +115,17 @@ export function frameOf(value: PVStructure): Frame {
   const dtype = scalarTypeOfArray(data) ?? 'ubyte';
   const dims = nd.dims;
   if (dims.length === 0 && data.length === 0) {
-    return { id, data, dtype, nx: 0, ny: 0, nz: 1, colorMode: nd.colorMode ?? ColorMode.Mono, shape: [0, 0], strides: { x: 1, y: 0, c: 0 } };
+    return {
+      id,
+      data,
+      dtype,
+      nx: 0,
+      ny: 0,
+      nz: 1,
+      colorMode: nd.colorMode ?? ColorMode.Mono,
+      shape: [0, 0],
+      strides: { x: 1, y: 0, c: 0 },
+    };
   }
   const colorMode = nd.colorMode ?? guessColorMode(dims, id);
   let nx: number, ny: number, nz: number, shape: number[];

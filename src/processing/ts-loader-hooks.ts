@@ -59,9 +59,14 @@ export const resolve: ResolveHook = async (specifier, context, nextResolve) => {
     // elsewhere gets the Sluice that is loading it (the same classes the framework uses).
     if (specifier === 'sluice' && selfEntry) return { url: selfEntry, format: 'module', shortCircuit: true };
     const parent = context.parentURL ? pathPart(context.parentURL) : '';
-    const relative = specifier.startsWith('./') || specifier.startsWith('../') || specifier.startsWith('/') || specifier.startsWith('file:');
+    const relative =
+      specifier.startsWith('./') || specifier.startsWith('../') || specifier.startsWith('/') || specifier.startsWith('file:');
     if (relative && TS_FILE.test(parent)) {
-      const alt = specifier.endsWith('.js') ? `${specifier.slice(0, -3)}.ts` : specifier.endsWith('.mjs') ? `${specifier.slice(0, -4)}.mts` : null;
+      const alt = specifier.endsWith('.js')
+        ? `${specifier.slice(0, -3)}.ts`
+        : specifier.endsWith('.mjs')
+          ? `${specifier.slice(0, -4)}.mts`
+          : null;
       if (alt) {
         try {
           return await nextResolve(alt, context);

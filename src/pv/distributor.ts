@@ -82,7 +82,10 @@ export function distributorSettingsOf(request: RequestInfo): DistributorSettings
       const text = Object.prototype.hasOwnProperty.call(options, name) ? options[name] : undefined;
       if (text === undefined) continue;
       if (path !== '') {
-        throw new SluiceError('ERR_PVREQUEST', `the ${name} option applies to the whole structure: request it as field(_[${name}=…]), not on '${path}'`);
+        throw new SluiceError(
+          'ERR_PVREQUEST',
+          `the ${name} option applies to the whole structure: request it as field(_[${name}=…]), not on '${path}'`,
+        );
       }
       if (found) throw new SluiceError('ERR_PVREQUEST', `both ${found.name} and ${name} options given: use one`);
       found = { name, text };

@@ -96,10 +96,7 @@ export abstract class PvaConnection {
     stream.on('error', (err: Error) => this.close(err));
     stream.on('close', () => this.close(null));
     stream.on('end', () => this.close(null));
-    const tick = Math.min(
-      this.limits.idleTimeoutMs || Infinity,
-      this.limits.echoIntervalMs || Infinity,
-    );
+    const tick = Math.min(this.limits.idleTimeoutMs || Infinity, this.limits.echoIntervalMs || Infinity);
     if (Number.isFinite(tick)) {
       this.#timer = setInterval(() => this.#checkTimers(), Math.max(50, tick / 4));
       this.#timer.unref();
@@ -211,8 +208,7 @@ export abstract class PvaConnection {
 
   /** Turn an exception while handling peer bytes into a logged, orderly close. */
   protected protocolFailure(err: unknown): void {
-    const e =
-      err instanceof SluiceError ? err : new ProtocolError('ERR_PROTOCOL', `bad message from peer: ${String(err)}`, { cause: err });
+    const e = err instanceof SluiceError ? err : new ProtocolError('ERR_PROTOCOL', `bad message from peer: ${String(err)}`, { cause: err });
     this.log('warn', `closing connection to ${this.peerName()}: ${e.message}`);
     this.close(e);
   }

@@ -42,9 +42,12 @@ function fieldMismatch(d: FieldDesc, v: unknown, path: string): string | null {
     case 'boundedString':
       return isScalar(v) ? null : `field '${path}' is ${kindOf(v)} where the type has ${typeName(d)}`;
     case 'scalarArray':
-      return Array.isArray(v) || (ArrayBuffer.isView(v) && !(v instanceof DataView)) ? null : `field '${path}' is ${kindOf(v)} where the type has ${typeName(d)}`;
+      return Array.isArray(v) || (ArrayBuffer.isView(v) && !(v instanceof DataView))
+        ? null
+        : `field '${path}' is ${kindOf(v)} where the type has ${typeName(d)}`;
     case 'structure':
-      if (v === null || typeof v !== 'object' || Array.isArray(v) || ArrayBuffer.isView(v)) return `field '${path}' is ${kindOf(v)} where the type has ${typeName(d)}`;
+      if (v === null || typeof v !== 'object' || Array.isArray(v) || ArrayBuffer.isView(v))
+        return `field '${path}' is ${kindOf(v)} where the type has ${typeName(d)}`;
       return structureMismatch(d, v as Record<string, unknown>, `${path}.`);
     case 'structureArray':
     case 'unionArray':
@@ -56,7 +59,9 @@ function fieldMismatch(d: FieldDesc, v: unknown, path: string): string | null {
         return `field '${path}' is ${kindOf(v)} where the type has ${typeName(d)} (give {field, value})`;
       }
       const f = (v as { field: unknown }).field;
-      return d.fields.some((m) => m.name === f) ? null : `field '${path}' selects union member '${String(f)}' that ${typeName(d)} does not have`;
+      return d.fields.some((m) => m.name === f)
+        ? null
+        : `field '${path}' selects union member '${String(f)}' that ${typeName(d)} does not have`;
     }
     default:
       return null;

@@ -73,7 +73,8 @@ export class PVRequestBuilder {
 
   /** Everything `other` requests, merged in: its options replace values of the same name here. */
   merge(other: string | PVRequest | PVRequestBuilder): this {
-    const tree = typeof other === 'string' ? parseRequestTree(other) : other instanceof PVRequestBuilder ? other.#tree : treeOfRequest(other);
+    const tree =
+      typeof other === 'string' ? parseRequestTree(other) : other instanceof PVRequestBuilder ? other.#tree : treeOfRequest(other);
     mergeTree(this.#tree, tree);
     return this;
   }

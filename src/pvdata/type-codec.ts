@@ -21,9 +21,7 @@ const SCALAR_CODE: Record<ScalarType, number> = {
   double: 0x43,
   string: 0x60,
 };
-const CODE_SCALAR = new Map<number, ScalarType>(
-  Object.entries(SCALAR_CODE).map(([k, v]) => [v, k as ScalarType]),
-);
+const CODE_SCALAR = new Map<number, ScalarType>(Object.entries(SCALAR_CODE).map(([k, v]) => [v, k as ScalarType]));
 const ARRAY_BITS: Record<ArrayKind, number> = { variable: 0x08, bounded: 0x10, fixed: 0x18 };
 
 export const NULL_TYPE_CODE = 0xff;
@@ -124,7 +122,12 @@ function shapeOf(d: FieldDesc): Shape {
   let s = shapes.get(d);
   if (s) return s;
   s = { size: 1, height: 0 };
-  const kids = d.kind === 'structure' || d.kind === 'union' ? d.fields.map((m) => m.type) : d.kind === 'structureArray' || d.kind === 'unionArray' ? [d.element] : [];
+  const kids =
+    d.kind === 'structure' || d.kind === 'union'
+      ? d.fields.map((m) => m.type)
+      : d.kind === 'structureArray' || d.kind === 'unionArray'
+        ? [d.element]
+        : [];
   for (const k of kids) {
     const ks = shapeOf(k);
     s.size += ks.size;
@@ -144,13 +147,7 @@ export function decodeType(r: ByteReader, cache: TypeCache): FieldDesc | null {
   return decodeTypeAt(r, cache, 0, counter);
 }
 
-function decodeTypeAt(
-  r: ByteReader,
-  cache: TypeCache,
-  depth: number,
-  counter: { fields: number },
-  defining = false,
-): FieldDesc | null {
+function decodeTypeAt(r: ByteReader, cache: TypeCache, depth: number, counter: { fields: number }, defining = false): FieldDesc | null {
   if (depth > cache.limits.maxDepth) {
     throw new ProtocolError('ERR_LIMIT', `type nesting deeper than ${cache.limits.maxDepth}`);
   }
@@ -190,13 +187,7 @@ function decodeTypeAt(
   return decodeTypeCode(code, r, cache, depth, counter);
 }
 
-function decodeTypeCode(
-  code: number,
-  r: ByteReader,
-  cache: TypeCache,
-  depth: number,
-  counter: { fields: number },
-): FieldDesc {
+function decodeTypeCode(code: number, r: ByteReader, cache: TypeCache, depth: number, counter: { fields: number }): FieldDesc {
   const kind = code >> 5;
   const arrayBits = code & 0x18;
   if (kind === 4) {

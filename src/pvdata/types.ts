@@ -3,21 +3,21 @@
 import { InvalidArgumentError } from '../errors.js';
 
 export type ScalarType =
-  | 'boolean'
-  | 'byte'
-  | 'short'
-  | 'int'
-  | 'long'
-  | 'ubyte'
-  | 'ushort'
-  | 'uint'
-  | 'ulong'
-  | 'float'
-  | 'double'
-  | 'string';
+  'boolean' | 'byte' | 'short' | 'int' | 'long' | 'ubyte' | 'ushort' | 'uint' | 'ulong' | 'float' | 'double' | 'string';
 
 export const SCALAR_TYPES: readonly ScalarType[] = [
-  'boolean', 'byte', 'short', 'int', 'long', 'ubyte', 'ushort', 'uint', 'ulong', 'float', 'double', 'string',
+  'boolean',
+  'byte',
+  'short',
+  'int',
+  'long',
+  'ubyte',
+  'ushort',
+  'uint',
+  'ulong',
+  'float',
+  'double',
+  'string',
 ];
 
 /** Variable arrays are what every mainstream peer uses; bounded and fixed ones exist in the type system. */

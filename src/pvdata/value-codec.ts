@@ -6,16 +6,7 @@ import { fieldCount, memberOffsets } from './field-numbering.js';
 import { encodeType } from './type-codec.js';
 import type { FieldDesc, ScalarArrayDesc, ScalarType, StructureDesc, UnionDesc } from './types.js';
 import { memberIndex } from './types.js';
-import {
-  TYPED_ARRAY,
-
-  defaultValue,
-  type PVAny,
-  type PVStructure,
-  type PVTypedArray,
-  type PVUnion,
-  type PVValue,
-} from './values.js';
+import { TYPED_ARRAY, defaultValue, type PVAny, type PVStructure, type PVTypedArray, type PVUnion, type PVValue } from './values.js';
 import type { ByteWriter } from './wire.js';
 import { inferType } from './infer.js';
 

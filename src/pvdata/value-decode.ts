@@ -174,13 +174,7 @@ function decodeAny(r: ByteReader, cache: TypeCache): PVAny | null {
  * sub-structures are shared with `base`; changed paths are new objects, so a caller holding
  * the previous value never sees it change.
  */
-export function decodePartial(
-  r: ByteReader,
-  desc: StructureDesc,
-  base: PVStructure,
-  changed: BitSet,
-  cache: TypeCache,
-): PVStructure {
+export function decodePartial(r: ByteReader, desc: StructureDesc, base: PVStructure, changed: BitSet, cache: TypeCache): PVStructure {
   return decodeMarked(r, desc, base, changed, 0, cache) as PVStructure;
 }
 
@@ -195,7 +189,6 @@ function decodeMarked(r: ByteReader, desc: FieldDesc, old: PVValue, bits: BitSet
   }
   return o;
 }
-
 
 export function decodeBitSet(r: ByteReader): BitSet {
   const n = r.count('BitSet');

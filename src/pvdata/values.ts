@@ -32,15 +32,7 @@ export interface PVAny {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type PVStructure = Record<string, any>;
 export type PVValue =
-  | PVScalarValue
-  | PVArrayValue
-  | PVStructure
-  | PVUnion
-  | PVAny
-  | null
-  | (PVStructure | null)[]
-  | (PVUnion | null)[]
-  | (PVAny | null)[];
+  PVScalarValue | PVArrayValue | PVStructure | PVUnion | PVAny | null | (PVStructure | null)[] | (PVUnion | null)[] | (PVAny | null)[];
 
 type TypedArrayCtor =
   | Int8ArrayConstructor

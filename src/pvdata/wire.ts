@@ -165,7 +165,12 @@ export class ByteWriter {
     // ASCII fast path: byte length equals string length and no encoder call is needed.
     const n = s.length;
     let ascii = n < 128;
-    if (ascii) for (let i = 0; i < n; i++) if (s.charCodeAt(i) > 0x7f) { ascii = false; break; }
+    if (ascii)
+      for (let i = 0; i < n; i++)
+        if (s.charCodeAt(i) > 0x7f) {
+          ascii = false;
+          break;
+        }
     if (ascii) {
       this.ensure(1 + n);
       this.#buf[this.#pos++] = n;
@@ -282,7 +287,10 @@ export class ByteReader {
   /** n more values that each become an object or a string (elements of non-numeric arrays). */
   chargeElements(n: number, what: string): void {
     if ((this.#elements += n) > this.#limits.maxElements) {
-      throw new ProtocolError('ERR_LIMIT', `more than ${this.#limits.maxElements} structures, unions and strings in one message (at ${what})`);
+      throw new ProtocolError(
+        'ERR_LIMIT',
+        `more than ${this.#limits.maxElements} structures, unions and strings in one message (at ${what})`,
+      );
     }
   }
 

@@ -184,20 +184,46 @@ export function group(fields: Record<string, ScalarType>): StructureDesc {
 }
 
 export const receiverStatsT = group({
-  nReceived: COUNTER, receivedRate: RATE, nRejected: COUNTER, rejectedRate: RATE,
-  nErrors: COUNTER, errorRate: RATE, nOverruns: COUNTER, overrunRate: RATE,
+  nReceived: COUNTER,
+  receivedRate: RATE,
+  nRejected: COUNTER,
+  rejectedRate: RATE,
+  nErrors: COUNTER,
+  errorRate: RATE,
+  nOverruns: COUNTER,
+  overrunRate: RATE,
 });
 export const publisherStatsT = group({ nPublished: COUNTER, publishedRate: RATE, nErrors: COUNTER, errorRate: RATE });
 export const queueStatsT = group({ nReceived: COUNTER, nRejected: COUNTER, nDelivered: COUNTER, nQueued: COUNTER });
 export const processorStatsT = group({
-  runtime: RATE, startTime: RATE, endTime: RATE, receivingTime: RATE, firstObjectTime: RATE, lastObjectTime: RATE,
-  firstObjectId: COUNTER, lastObjectId: COUNTER, nProcessed: COUNTER, processedRate: RATE,
-  nErrors: COUNTER, errorRate: RATE, nMissed: COUNTER, missedRate: RATE, nSkipped: COUNTER, nRuns: COUNTER,
+  runtime: RATE,
+  startTime: RATE,
+  endTime: RATE,
+  receivingTime: RATE,
+  firstObjectTime: RATE,
+  lastObjectTime: RATE,
+  firstObjectId: COUNTER,
+  lastObjectId: COUNTER,
+  nProcessed: COUNTER,
+  processedRate: RATE,
+  nErrors: COUNTER,
+  errorRate: RATE,
+  nMissed: COUNTER,
+  missedRate: RATE,
+  nSkipped: COUNTER,
+  nRuns: COUNTER,
 });
 
 export const metadataStatsT = t.struct({
   channel: t.string,
-  receiverStats: group({ nReceived: COUNTER, receivedRate: RATE, nRejected: COUNTER, rejectedRate: RATE, nOverruns: COUNTER, overrunRate: RATE }),
+  receiverStats: group({
+    nReceived: COUNTER,
+    receivedRate: RATE,
+    nRejected: COUNTER,
+    rejectedRate: RATE,
+    nOverruns: COUNTER,
+    overrunRate: RATE,
+  }),
   queueStats: queueStatsT,
 });
 

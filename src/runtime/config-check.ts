@@ -53,4 +53,3 @@ export function checkConfig(cfg: Record<string, unknown>, keys: readonly string[
     if (bad) throw new InvalidArgumentError(`${k} ${bad}, not ${JSON.stringify(cfg[k])}`);
   }
 }
-

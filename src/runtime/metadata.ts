@@ -22,7 +22,10 @@ export interface MetadataChannelSpec {
 /** `pva://a,ca://b,c` → specs; a bare name is a CA channel, as in PvaPy. */
 export function parseMetadataChannels(text: string): MetadataChannelSpec[] {
   const out: MetadataChannelSpec[] = [];
-  for (const raw of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const raw of text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const m = /^([a-z]+):\/\/(.*)$/i.exec(raw);
     const protocol = (m ? (m[1] as string).toLowerCase() : 'ca') as MetadataChannelSpec['protocol'];
     const name = m ? (m[2] as string) : raw;

@@ -145,7 +145,12 @@ export abstract class ProcessorHost<S extends { userStats: Record<string, number
     const h = this.#host;
     const inputType = () => this.#inputType; // read when asked: it is known from the first input on
     const output = this.#output;
-    const system = { processorId: h.id, objectIdField: h.processing.objectIdField, inputChannel: h.inputLabel, outputChannel: h.outputChannel ?? '' };
+    const system = {
+      processorId: h.id,
+      objectIdField: h.processing.objectIdField,
+      inputChannel: h.inputLabel,
+      outputChannel: h.outputChannel ?? '',
+    };
     // A processor that does not extend UserDataProcessor may have no config.
     const own = (h.processor as { config?: ProcessorConfig }).config ?? {};
     return {

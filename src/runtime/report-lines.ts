@@ -7,7 +7,10 @@ export const REPORT_GROUPS = ['receiver', 'publisher', 'queue', 'metadata', 'pro
 export type ReportGroup = (typeof REPORT_GROUPS)[number];
 
 export function parseReportGroups(text: string): Set<ReportGroup> {
-  const words = text.split(',').map((w) => w.trim()).filter(Boolean);
+  const words = text
+    .split(',')
+    .map((w) => w.trim())
+    .filter(Boolean);
   if (words.includes('all')) return new Set(REPORT_GROUPS);
   const bad = words.filter((w) => !(REPORT_GROUPS as readonly string[]).includes(w));
   if (bad.length) throw new SluiceError('ERR_USAGE', `unknown report group(s) ${bad.join(', ')}: use ${REPORT_GROUPS.join(', ')} or all`);
@@ -23,7 +26,12 @@ export function num(v: number): string {
 
 /** One indented `name: k=v k=v` line. */
 export function line(name: string, o: Record<string, number>): string {
-  return `  ${name}: ` + Object.entries(o).map(([k, v]) => `${k}=${num(v)}`).join(' ');
+  return (
+    `  ${name}: ` +
+    Object.entries(o)
+      .map(([k, v]) => `${k}=${num(v)}`)
+      .join(' ')
+  );
 }
 
 export function metadataLines(all: readonly MetadataStats[]): string[] {

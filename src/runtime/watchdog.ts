@@ -17,7 +17,13 @@ export function settledWithin(p: unknown, ms: number): Promise<boolean> {
   if (!(p instanceof Promise)) return Promise.resolve(true);
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
-  return Promise.race([p.then(() => true, () => true), late]).finally(() => clearTimeout(timer));
+  return Promise.race([
+    p.then(
+      () => true,
+      () => true,
+    ),
+    late,
+  ]).finally(() => clearTimeout(timer));
 }
 
 /**
@@ -27,13 +33,16 @@ export function settledWithin(p: unknown, ms: number): Promise<boolean> {
 export function startWatchdog(c: ProcessingController, onTimeout: (message: string) => void): NodeJS.Timeout | null {
   const limit = c.options.processingTimeoutMs ?? 0;
   if (limit <= 0) return null;
-  const timer = setInterval(() => {
-    const message = c.checkTimeout();
-    if (message) {
-      clearInterval(timer);
-      onTimeout(message);
-    }
-  }, Math.max(10, Math.min(1000, limit / 4)));
+  const timer = setInterval(
+    () => {
+      const message = c.checkTimeout();
+      if (message) {
+        clearInterval(timer);
+        onTimeout(message);
+      }
+    },
+    Math.max(10, Math.min(1000, limit / 4)),
+  );
   timer.unref();
   return timer;
 }

@@ -211,7 +211,8 @@ export class AdSimServer {
     this.#clock = o.clock ?? realClock;
     this.channelName = o.channelName ?? DEFAULT_CHANNEL;
     const metaSpecs = parseMetadataPvs(o.metadataPvs ?? []);
-    if (metaSpecs.some((m) => m.name === this.channelName)) throw new InvalidArgumentError(`metadata PV ${this.channelName} is the image channel`);
+    if (metaSpecs.some((m) => m.name === this.channelName))
+      throw new InvalidArgumentError(`metadata PV ${this.channelName} is the image channel`);
     const times = { fps: o.fps, runtime: o.runtime, startDelay: o.startDelay, shutdownDelay: o.shutdownDelay };
     for (const [what, v] of Object.entries(times)) {
       if (v !== undefined && !Number.isFinite(v)) throw new InvalidArgumentError(`${what} must be a finite number, not ${v}`);
@@ -231,7 +232,8 @@ export class AdSimServer {
     this.server.addPV(this.channelName, image);
     const ca = metaSpecs.filter((m) => m.protocol === 'ca');
     this.caServer = ca.length > 0 ? new CaServer(o.caServerOptions ?? {}) : null;
-    for (const m of metaSpecs) (m.protocol === 'pva' ? this.server : (this.caServer as CaServer)).addPV(m.name, metadata.get(m.name) as SharedPV);
+    for (const m of metaSpecs)
+      (m.protocol === 'pva' ? this.server : (this.caServer as CaServer)).addPV(m.name, metadata.get(m.name) as SharedPV);
   }
 
   /**

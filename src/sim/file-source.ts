@@ -191,7 +191,10 @@ export class FileSource {
     }
     if (parts.length === 0) {
       const where = o.inputDirectory ?? o.inputFile ?? o.configFile ?? '';
-      throw new FileError(where, paths.length ? `none of its ${paths.length} files could be read; the first: ${firstSkip}` : 'has no files');
+      throw new FileError(
+        where,
+        paths.length ? `none of its ${paths.length} files could be read; the first: ${firstSkip}` : 'has no files',
+      );
     }
     return new FileSource(parts, skipped);
   }

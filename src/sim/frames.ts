@@ -90,7 +90,10 @@ export function valueRange(spec: FrameSpec): { min: number; max: number } {
   const [lo, hi] = TYPE_RANGE[spec.datatype];
   // PvaPy's default float range is float32's, for float64 too (a wider one overflows max-min).
   const dflt = isFloatType(spec.datatype) ? [-FLT_MAX, FLT_MAX] : [lo, hi];
-  for (const [what, v] of [['minimum', spec.minimum], ['maximum', spec.maximum]] as const) {
+  for (const [what, v] of [
+    ['minimum', spec.minimum],
+    ['maximum', spec.maximum],
+  ] as const) {
     if (v !== undefined && Number.isNaN(v)) throw new InvalidArgumentError(`the ${what} is not a number`);
   }
   let min = Math.max(lo, spec.minimum ?? (dflt[0] as number));
@@ -190,7 +193,10 @@ export function randomFrame(spec: FrameSpec, rng: Prng, range = valueRange(spec)
 
 /** Checks what a command line could get wrong; throws InvalidArgumentError with a sentence. */
 export function checkFrameSpec(spec: FrameSpec): void {
-  for (const [what, v] of [['nx', spec.nx], ['ny', spec.ny]] as const) {
+  for (const [what, v] of [
+    ['nx', spec.nx],
+    ['ny', spec.ny],
+  ] as const) {
     if (!Number.isSafeInteger(v) || v < 1) throw new InvalidArgumentError(`${what} must be a positive integer, not ${v}`);
   }
   if (!isSimDatatype(spec.datatype)) {

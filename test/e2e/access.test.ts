@@ -29,7 +29,24 @@ test("the consumer's control PV refuses stop outside ASG CONTROL's rule; SIGHUP 
   const env = await loopbackEnv();
   const file = join(tempDir(t), 'rules.acf');
   writeFileSync(file, rules('alice'));
-  const consumer = startCli(t, ['consumer', '-ic', 'access:nothing', '-cc', 'consumer:*:control', '-sc', 'consumer:*:status', '-rp', '0', '-dc', '--access-file', file], env);
+  const consumer = startCli(
+    t,
+    [
+      'consumer',
+      '-ic',
+      'access:nothing',
+      '-cc',
+      'consumer:*:control',
+      '-sc',
+      'consumer:*:status',
+      '-rp',
+      '0',
+      '-dc',
+      '--access-file',
+      file,
+    ],
+    env,
+  );
   const as = (user: string) => {
     const c = new Client({ env, timeoutMs: 10_000, beaconPort: false, identity: { user, host: 'ws9' } });
     t.after(() => c.close());
@@ -38,11 +55,15 @@ test("the consumer's control PV refuses stop outside ASG CONTROL's rule; SIGHUP 
   const eve = as('eve');
   await assert.rejects(
     eve.put('consumer:1:control', { command: 'stop' }),
-    (err: unknown) => err instanceof RemoteError && /access denied: eve@ws9 may not put to consumer:1:control \(ASG CONTROL\)$/.test(err.message),
+    (err: unknown) =>
+      err instanceof RemoteError && /access denied: eve@ws9 may not put to consumer:1:control \(ASG CONTROL\)$/.test(err.message),
   );
   assert.equal((await eve.get('consumer:1:status')).value['consumerId'] ?? 1, 1, 'still serving');
   assert.equal(consumer.child.exitCode, null, 'still running');
-  assert.match(consumer.stderr(), /access denied: eve@ws9 may not put to consumer:1:control \(ASG CONTROL\) \[pvAccess peer 127\.0\.0\.1:\d+\]/);
+  assert.match(
+    consumer.stderr(),
+    /access denied: eve@ws9 may not put to consumer:1:control \(ASG CONTROL\) \[pvAccess peer 127\.0\.0\.1:\d+\]/,
+  );
   // New rules: eve joins ops.
   writeFileSync(file, rules('alice, eve'));
   consumer.kill('SIGHUP');

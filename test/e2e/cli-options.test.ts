@@ -54,46 +54,64 @@ test("pvget's options: -M raw|nt|json, -R, -F tree, -v alike; -t -i -n -q -c -F 
 
 test('numbers print as pvget prints them; arrays in full, -# limits them', { timeout: TEST_TIMEOUT }, async (t) => {
   const long = `[${Array.from({ length: 30 }, (_, i) => i).join(',')}]`;
-  const { env } = await mailbox(t, 'TST:d=123456789', 'TST:small=0.00001', 'TST:f:float=0.1', `TST:wf:int[]=${long}`, 'TST:s:string[]=["a","b c"]');
+  const { env } = await mailbox(
+    t,
+    'TST:d=123456789',
+    'TST:small=0.00001',
+    'TST:f:float=0.1',
+    `TST:wf:int[]=${long}`,
+    'TST:s:string[]=["a","b c"]',
+  );
   const r = await run(t, ['get', 'TST:d', 'TST:small', 'TST:f', 'TST:wf', 'TST:s'], env);
   assert.equal(r.code, 0, r.err);
-  const values = r.out.split('\n').slice(0, -1).map((l) => /^\S+ +\S+ \S+ {2}(.*)$/.exec(l)?.[1]);
+  const values = r.out
+    .split('\n')
+    .slice(0, -1)
+    .map((l) => /^\S+ +\S+ \S+ {2}(.*)$/.exec(l)?.[1]);
   assert.deepEqual(values, ['1.23457e+08 ', '1e-05 ', '0.1 ', long, '[a, "b c"]']);
   const cut = await run(t, ['get', '-#', '3', 'TST:wf'], env);
   assert.match(cut.out, / \[0,1,2,\.\.\.\]\n$/);
   assert.match((await run(t, ['get', '-#', '0', 'TST:wf'], env)).out, /,29\]\n$/);
 });
 
-test('monitor: -q takes no argument, -w does not stop it waiting for a PV, -v prints changed fields', { timeout: TEST_TIMEOUT }, async (t) => {
-  const server = new Server({ host: '127.0.0.1', port: 0, udpPort: false, env: QUIET_SERVER });
-  const port = await server.listen();
-  t.after(() => server.close());
-  const env = envFor(port);
-  // pvmonitor waits for PVs whatever -w says: the PV appears after -w has passed
-  const late = start(t, ['monitor', '-q', '-w', '0.2', '--count', '1', 'TST:late'], env);
-  await new Promise((resolve) => setTimeout(resolve, 600)); // longer than -w: the thing tested is a time-out
-  assert.equal(late.child.exitCode, null, late.stderr());
-  server.addPV('TST:late', SharedPV.mailbox().open(ntscalar.type('double'), { value: 7 }));
-  assert.equal(await late.exited, 0, late.stderr());
-  assert.equal(late.stdout(), `TST:late ${'<undefined>'.padEnd(24)} 7 \n`); // no time stamp: pvget's <undefined>
+test(
+  'monitor: -q takes no argument, -w does not stop it waiting for a PV, -v prints changed fields',
+  { timeout: TEST_TIMEOUT },
+  async (t) => {
+    const server = new Server({ host: '127.0.0.1', port: 0, udpPort: false, env: QUIET_SERVER });
+    const port = await server.listen();
+    t.after(() => server.close());
+    const env = envFor(port);
+    // pvmonitor waits for PVs whatever -w says: the PV appears after -w has passed
+    const late = start(t, ['monitor', '-q', '-w', '0.2', '--count', '1', 'TST:late'], env);
+    await new Promise((resolve) => setTimeout(resolve, 600)); // longer than -w: the thing tested is a time-out
+    assert.equal(late.child.exitCode, null, late.stderr());
+    server.addPV('TST:late', SharedPV.mailbox().open(ntscalar.type('double'), { value: 7 }));
+    assert.equal(await late.exited, 0, late.stderr());
+    assert.equal(late.stdout(), `TST:late ${'<undefined>'.padEnd(24)} 7 \n`); // no time stamp: pvget's <undefined>
 
-  const pv = SharedPV.mailbox().open(ntscalar.type('double'), { value: 1 });
-  server.addPV('TST:v', pv);
-  const mon = start(t, ['monitor', '-v', '--count', '2', 'TST:v'], env);
-  await mon.line(/^ {4}double value 1$/);
-  pv.post({ alarm: { severity: 1, status: 0, message: 'low' } });
-  assert.equal(await mon.exited, 0, mon.stderr());
-  const second = mon.stdout().slice(mon.stdout().lastIndexOf('TST:v '));
-  assert.match(second, /^TST:v epics:nt\/NTScalar:1\.0 \n {4}alarm_t alarm MINOR low \n {8}int severity 1\n/);
-  assert.doesNotMatch(second, /double value/);
-});
+    const pv = SharedPV.mailbox().open(ntscalar.type('double'), { value: 1 });
+    server.addPV('TST:v', pv);
+    const mon = start(t, ['monitor', '-v', '--count', '2', 'TST:v'], env);
+    await mon.line(/^ {4}double value 1$/);
+    pv.post({ alarm: { severity: 1, status: 0, message: 'low' } });
+    assert.equal(await mon.exited, 0, mon.stderr());
+    const second = mon.stdout().slice(mon.stdout().lastIndexOf('TST:v '));
+    assert.match(second, /^TST:v epics:nt\/NTScalar:1\.0 \n {4}alarm_t alarm MINOR low \n {8}int severity 1\n/);
+    assert.doesNotMatch(second, /double value/);
+  },
+);
 
 test('-p ca: get, put, monitor and info over Channel Access', { timeout: TEST_TIMEOUT }, async (t) => {
   const server = new CaServer({ host: '127.0.0.1', tcpPort: 0, udpPort: 0 });
   server.addPV('CA:x', SharedPV.mailbox().open(ntscalar.type('double'), { value: 2.5 }));
   await server.listen();
   t.after(() => server.close());
-  const env = envFor(undefined, { EPICS_CA_AUTO_ADDR_LIST: 'NO', EPICS_CA_ADDR_LIST: '', EPICS_CA_NAME_SERVERS: `127.0.0.1:${server.tcpPort}` });
+  const env = envFor(undefined, {
+    EPICS_CA_AUTO_ADDR_LIST: 'NO',
+    EPICS_CA_ADDR_LIST: '',
+    EPICS_CA_NAME_SERVERS: `127.0.0.1:${server.tcpPort}`,
+  });
   const get = await run(t, ['get', '-p', 'ca', 'CA:x'], env);
   assert.equal(get.code, 0, get.err);
   assert.match(get.out, /^CA:x \S+ \S+ {2}2\.5 \n$/);
@@ -110,7 +128,10 @@ test('-p ca: get, put, monitor and info over Channel Access', { timeout: TEST_TI
   assert.match(mon.out, /^CA:x \S+ \S+ {2}4 \n$/);
   const info = await run(t, ['info', '-p', 'ca', '-D', 'CA:x'], env);
   assert.match(info.out, /^Host: \S+\n(Interface: .*\n)+(EPICS_.*\n)+CA:x\n/); // -D: pvxinfo's troubleshooting lines first
-  assert.match(info.out.slice(info.out.indexOf('CA:x\n')), new RegExp(`^CA:x\\nServer: 127\\.0\\.0\\.1:${server.tcpPort}\\nType:\\n {4}epics:nt/NTScalar:1\\.0\\n {8}double value\\n`));
+  assert.match(
+    info.out.slice(info.out.indexOf('CA:x\n')),
+    new RegExp(`^CA:x\\nServer: 127\\.0\\.0\\.1:${server.tcpPort}\\nType:\\n {4}epics:nt/NTScalar:1\\.0\\n {8}double value\\n`),
+  );
 });
 
 test('put -q prints only the new value, as pvput -q', { timeout: TEST_TIMEOUT }, async (t) => {
@@ -129,7 +150,10 @@ test('call server op=channels lists the PVs; -s/-a, -v and --server as pvcall an
   assert.deepEqual(JSON.parse(legacy.out), { value: ['A', 'B'] });
   const verbose = await run(t, ['call', '-v', '--server', `127.0.0.1:${port}`, 'server', 'op=info'], envFor());
   assert.equal(verbose.code, 0, verbose.err);
-  assert.match(verbose.out, /^# Argument\nepics:nt\/NTURI:1\.0 \n[\s\S]* {8}string op info\n# Result\nstructure \n {4}string implLang js\n/);
+  assert.match(
+    verbose.out,
+    /^# Argument\nepics:nt\/NTURI:1\.0 \n[\s\S]* {8}string op info\n# Result\nstructure \n {4}string implLang js\n/,
+  );
   const nowhere = await run(t, ['call', 'server', 'op=channels'], envFor());
   assert.equal(nowhere.code, 1);
   assert.match(nowhere.err, /no server was found: name one with --server/);

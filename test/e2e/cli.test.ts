@@ -48,7 +48,10 @@ test('get prints the NT form, -v the whole structure, --json one object per line
   const verbose = await run(t, ['get', '-v', 'TST:ao'], env);
   assert.match(verbose.out, /^TST:ao epics:nt\/NTScalar:1\.0 \n {4}double value 1\.5\n {4}alarm_t alarm \n/);
   const json = await run(t, ['get', '--json', 'TST:ao', 'TST:wf'], env);
-  const [a, w] = json.out.trim().split('\n').map((l) => JSON.parse(l) as { name: string; value: PVStructure });
+  const [a, w] = json.out
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { name: string; value: PVStructure });
   assert.equal(a?.name, 'TST:ao');
   assert.equal(a?.value['value'], 1.5);
   assert.equal(typeof a?.value['timeStamp']['secondsPastEpoch'], 'number');
@@ -88,7 +91,14 @@ test('monitor --count 3 prints the initial value and two puts made while it runs
   await mon.line(/^TST:ao \S+ \S+ {2}2 $/);
   assert.equal((await run(t, ['put', '-q', 'TST:ao', '3'], env)).code, 0);
   assert.equal(await mon.exited, 0, mon.stderr());
-  assert.deepEqual(mon.stdout().trim().split('\n').map((l) => l.trimEnd().split(' ').pop()), ['1', '2', '3']);
+  assert.deepEqual(
+    mon
+      .stdout()
+      .trim()
+      .split('\n')
+      .map((l) => l.trimEnd().split(' ').pop()),
+    ['1', '2', '3'],
+  );
 });
 
 test('monitor --stats prints only rate, MB/s, missed ids and overruns, and a total on Ctrl-C', { timeout: TEST_TIMEOUT }, async (t) => {
@@ -158,7 +168,20 @@ test('every command has --help; docs/cli.md holds the generated reference', { ti
   const top = await run(t, ['--help'], envFor());
   assert.equal(top.code, 0);
   const commands = [...top.out.matchAll(/^ {2}([a-z]+) {2,}/gm)].map((m) => m[1] as string);
-  assert.deepEqual(commands, ['get', 'put', 'monitor', 'info', 'call', 'list', 'consumer', 'collector', 'mailbox', 'demo', 'sim', 'mirror']);
+  assert.deepEqual(commands, [
+    'get',
+    'put',
+    'monitor',
+    'info',
+    'call',
+    'list',
+    'consumer',
+    'collector',
+    'mailbox',
+    'demo',
+    'sim',
+    'mirror',
+  ]);
   for (const c of commands) {
     const h = await run(t, [c, '--help'], envFor());
     assert.equal(h.code, 0, `${c} --help`);

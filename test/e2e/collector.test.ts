@@ -30,7 +30,12 @@ function ids(file: string): number[] {
 }
 
 const record = (file: string, extra: Record<string, unknown> = {}): string[] => [
-  '--processor-file', RECORD, '--processor-class', 'RecordIds', '--processor-args', JSON.stringify({ file, ...extra }),
+  '--processor-file',
+  RECORD,
+  '--processor-class',
+  'RecordIds',
+  '--processor-args',
+  JSON.stringify({ file, ...extra }),
 ];
 
 /** The status PV once it shows what `ok` wants: monitored (collectors here refresh it every 0.2 s). */
@@ -43,18 +48,60 @@ test('two producers out of order reach the collector, which processes them sorte
   const N = 30;
   // The simulator waits for three monitors: the two consumers and, last, this test, which
   // subscribes only once the collector is connected to both consumer outputs.
-  const sim = start(['sim', '-cn', 'col:image', '-nx', '16', '-ny', '16', '-fps', '20', '-nf', '4', '-rt', String(N / 20), '-std', '0.2', '--wait-clients', '3', '-shd', '2']);
+  const sim = start([
+    'sim',
+    '-cn',
+    'col:image',
+    '-nx',
+    '16',
+    '-ny',
+    '16',
+    '-fps',
+    '20',
+    '-nf',
+    '4',
+    '-rt',
+    String(N / 20),
+    '-std',
+    '0.2',
+    '--wait-clients',
+    '3',
+    '-shd',
+    '2',
+  ]);
   // Runtimes are long stops: the test stops everything itself when done.
   const dist = ['--distributor-updates', '1', '--distributor-trigger', 'uniqueId', '-sqs', '10', '-rt', '60', '-dc'];
   // Consumer 2 takes 70 ms per frame: its frame N reaches the collector after consumer 1's N+1.
   const c1 = start(['consumer', '-ic', 'col:image', '-id', '1', '-oc', 'col:out:1', ...dist, ...record(join(dir, 'c1'))]);
   const c2 = start(['consumer', '-ic', 'col:image', '-id', '2', '-oc', 'col:out:2', ...dist, ...record(join(dir, 'c2'), { busyMs: 70 })]);
   const collector = start([
-    'collector', '-id', '7', '-pid', '1,2', '-ic', 'col:out:*', '-oc', 'col:sorted', '-sc', '_', '-cc', '_', '-sqs', '50',
-    '-rt', '60', '-rp', '0.2', '-dc', ...record(join(dir, 'collected')),
+    'collector',
+    '-id',
+    '7',
+    '-pid',
+    '1,2',
+    '-ic',
+    'col:out:*',
+    '-oc',
+    'col:sorted',
+    '-sc',
+    '_',
+    '-cc',
+    '_',
+    '-sqs',
+    '50',
+    '-rt',
+    '60',
+    '-rp',
+    '0.2',
+    '-dc',
+    ...record(join(dir, 'collected')),
   ]);
-  await statusOf(client, 'pvapy:collector:7:status', (s) =>
-    s['producerStats_1'].receiverStats.nReceived >= 1 && s['producerStats_2'].receiverStats.nReceived >= 1);
+  await statusOf(
+    client,
+    'pvapy:collector:7:status',
+    (s) => s['producerStats_1'].receiverStats.nReceived >= 1 && s['producerStats_2'].receiverStats.nReceived >= 1,
+  );
   const watch = client.monitor('col:image', { queueSize: 4 });
   t.after(() => watch.close());
   assert.equal(await sim.exited, 0, sim.stderr());
@@ -70,7 +117,11 @@ test('two producers out of order reach the collector, which processes them sorte
 
   const odd = ids(join(dir, 'c1'));
   const even = ids(join(dir, 'c2'));
-  assert.deepEqual([...odd, ...even].sort((a, b) => a - b), frames, 'the consumers split the stream');
+  assert.deepEqual(
+    [...odd, ...even].sort((a, b) => a - b),
+    frames,
+    'the consumers split the stream',
+  );
   assert.ok(odd.length > 0 && even.length > 0);
   assert.deepEqual(ids(join(dir, 'collected')), frames, 'the collector processed every frame, in order');
   const out = collector.stdout();
@@ -85,16 +136,79 @@ test('consumers split frames into tiles, the collector stitches them: the result
   const SPLIT = join(root, 'examples/split-processor.ts');
   const STITCH = join(root, 'examples/stitch-processor.ts');
   // A frame size that does not divide evenly into tiles, 16-bit pixels.
-  const sim = start(['sim', '-cn', 'tile:image', '-nx', '50', '-ny', '30', '-dt', 'uint16', '-fps', '20', '-nf', '5', '-rt', String(N / 20), '-std', '0.2', '--wait-clients', '3', '-shd', '2']);
-  const split = ['-pf', SPLIT, '-pc', 'SplitProcessor', '-pa', '{"nx": 3, "ny": 2}', '--distributor-updates', '1', '--distributor-trigger', 'uniqueId', '-sqs', '10', '-rt', '60', '-dc'];
+  const sim = start([
+    'sim',
+    '-cn',
+    'tile:image',
+    '-nx',
+    '50',
+    '-ny',
+    '30',
+    '-dt',
+    'uint16',
+    '-fps',
+    '20',
+    '-nf',
+    '5',
+    '-rt',
+    String(N / 20),
+    '-std',
+    '0.2',
+    '--wait-clients',
+    '3',
+    '-shd',
+    '2',
+  ]);
+  const split = [
+    '-pf',
+    SPLIT,
+    '-pc',
+    'SplitProcessor',
+    '-pa',
+    '{"nx": 3, "ny": 2}',
+    '--distributor-updates',
+    '1',
+    '--distributor-trigger',
+    'uniqueId',
+    '-sqs',
+    '10',
+    '-rt',
+    '60',
+    '-dc',
+  ];
   const c1 = start(['consumer', '-ic', 'tile:image', '-id', '1', '-oc', 'tile:split:1', ...split]);
   const c2 = start(['consumer', '-ic', 'tile:image', '-id', '2', '-oc', 'tile:split:2', ...split]);
   const collector = start([
-    'collector', '-id', '3', '-pid', '1,2', '-ic', 'tile:split:*', '-oc', 'tile:stitched', '-sc', '_', '-cc', '_', '-sqs', '100',
-    '-pf', STITCH, '-pc', 'StitchProcessor', '-rt', '60', '-rp', '0.2', '-dc',
+    'collector',
+    '-id',
+    '3',
+    '-pid',
+    '1,2',
+    '-ic',
+    'tile:split:*',
+    '-oc',
+    'tile:stitched',
+    '-sc',
+    '_',
+    '-cc',
+    '_',
+    '-sqs',
+    '100',
+    '-pf',
+    STITCH,
+    '-pc',
+    'StitchProcessor',
+    '-rt',
+    '60',
+    '-rp',
+    '0.2',
+    '-dc',
   ]);
-  await statusOf(client, 'pvapy:collector:3:status', (s) =>
-    s['producerStats_1'].receiverStats.nReceived >= 1 && s['producerStats_2'].receiverStats.nReceived >= 1);
+  await statusOf(
+    client,
+    'pvapy:collector:3:status',
+    (s) => s['producerStats_1'].receiverStats.nReceived >= 1 && s['producerStats_2'].receiverStats.nReceived >= 1,
+  );
   // The stitched output appears with the first stitched frame: watch it from now on, and the source.
   const stitched = client.monitor('tile:stitched', { queueSize: 100 });
   const source = client.monitor('tile:image', { queueSize: 100 });
@@ -116,8 +230,12 @@ test('consumers split frames into tiles, the collector stitches them: the result
   for (let u = await stitched.next(); !u.done; u = await stitched.next()) {
     const v = u.value.value;
     const id = v['uniqueId'] as number;
-    assert.deepEqual(v['dimension'].map((d: { size: number }) => d.size), [50, 30], `frame ${id} has the source's size`);
-    const data = (v['value'] as { field: string; value: Uint16Array });
+    assert.deepEqual(
+      v['dimension'].map((d: { size: number }) => d.size),
+      [50, 30],
+      `frame ${id} has the source's size`,
+    );
+    const data = v['value'] as { field: string; value: Uint16Array };
     assert.equal(data.field, 'ushortValue');
     assert.deepEqual(data.value, sourceFrames.get(id), `stitched frame ${id} equals the source frame`);
     compared++;

@@ -22,7 +22,11 @@ test('rpc input mode: config.inputArgs/outputArgs, and sluice info / get / call 
   const env = await loopbackEnv();
   const ia = '{"a": 1}';
   const oa = '{"b": [2]}';
-  const consumer = startCli(t, ['consumer', '-ic', 'pvapy:rpc:in', '-im', 'rpc', '-siu', '0', '-ia', ia, '-oa', oa, '-pf', file, '-dc'], env);
+  const consumer = startCli(
+    t,
+    ['consumer', '-ic', 'pvapy:rpc:in', '-im', 'rpc', '-siu', '0', '-ia', ia, '-oa', oa, '-pf', file, '-dc'],
+    env,
+  );
   const m = await consumer.line(/^config (.*)$/);
   assert.deepEqual(JSON.parse(m[1] as string), { inputArgs: ia, outputArgs: oa }, 'the JSON text, as PvaPy passes it');
 

@@ -82,14 +82,50 @@ test('single consumer: output, status and control channels; stop through the con
   const { dir, start, client } = await setup(t);
   const file = join(dir, 'c1');
   const consumer = start([
-    'consumer', '-ic', 'pvapy:image', '-cc', 'consumer:*:control', '-sc', 'consumer:*:status', '-oc', 'consumer:*:output',
-    '-rp', '1', '-sqs', '100', '-dc', ...recordArgs(file),
+    'consumer',
+    '-ic',
+    'pvapy:image',
+    '-cc',
+    'consumer:*:control',
+    '-sc',
+    'consumer:*:status',
+    '-oc',
+    'consumer:*:output',
+    '-rp',
+    '1',
+    '-sqs',
+    '100',
+    '-dc',
+    ...recordArgs(file),
   ]);
-  const sim = start(['sim', '-cn', 'pvapy:image', '-nx', '64', '-ny', '32', '-dt', 'uint8', '-fps', '50', '-rt', '1', '-std', '0.3', '--wait-clients', '1', '-shd', '1']);
+  const sim = start([
+    'sim',
+    '-cn',
+    'pvapy:image',
+    '-nx',
+    '64',
+    '-ny',
+    '32',
+    '-dt',
+    'uint8',
+    '-fps',
+    '50',
+    '-rt',
+    '1',
+    '-std',
+    '0.3',
+    '--wait-clients',
+    '1',
+    '-shd',
+    '1',
+  ]);
   assert.equal(await sim.exited, 0, sim.err);
   const out = (await client.get('consumer:1:output', { request: 'field(uniqueId,dimension)' })).value;
   assert.equal(out['uniqueId'], 50);
-  assert.deepEqual(out['dimension'].map((d: { size: number }) => d.size), [64, 32]);
+  assert.deepEqual(
+    out['dimension'].map((d: { size: number }) => d.size),
+    [64, 32],
+  );
   await client.put('consumer:1:control', { command: 'get_stats' });
   const status = await statusOf(client, 'consumer:1:status', (s) => s['processorStats'].nProcessed === 50);
   assert.equal(status['processorStats'].nMissed, 0);
@@ -101,7 +137,10 @@ test('single consumer: output, status and control channels; stop through the con
   assert.match((await client.get('consumer:1:control')).value['statusMessage'], /unrecognized command/);
   await client.put('consumer:1:control', { command: 'stop' });
   assert.equal(await consumer.exited, 0);
-  assert.deepEqual(ids(file), Array.from({ length: 50 }, (_, i) => i + 1));
+  assert.deepEqual(
+    ids(file),
+    Array.from({ length: 50 }, (_, i) => i + 1),
+  );
   assert.match(consumer.out, /consumer 1 final[\s\S]*nProcessed=50/);
 });
 
@@ -109,10 +148,43 @@ test('two consumers: both get every frame; with --distributor-updates 1 they alt
   const { dir, start } = await setup(t);
   const all = start(['consumer', '-ic', 'pvapy:image', '-nc', '2', '-rt', '8', '-sqs', '100', '-dc', ...recordArgs(join(dir, 'all-{id}'))]);
   const alt = start([
-    'consumer', '-ic', 'pvapy:image', '-id', '3', '-nc', '2', '--distributor-updates', '1', '--distributor-trigger', 'uniqueId',
-    '-rt', '8', '-sqs', '100', '-dc', ...recordArgs(join(dir, 'alt-{id}')),
+    'consumer',
+    '-ic',
+    'pvapy:image',
+    '-id',
+    '3',
+    '-nc',
+    '2',
+    '--distributor-updates',
+    '1',
+    '--distributor-trigger',
+    'uniqueId',
+    '-rt',
+    '8',
+    '-sqs',
+    '100',
+    '-dc',
+    ...recordArgs(join(dir, 'alt-{id}')),
   ]);
-  const sim = start(['sim', '-cn', 'pvapy:image', '-nx', '32', '-ny', '32', '-fps', '20', '-rt', '1', '-std', '0.3', '--wait-clients', '4', '-shd', '1']);
+  const sim = start([
+    'sim',
+    '-cn',
+    'pvapy:image',
+    '-nx',
+    '32',
+    '-ny',
+    '32',
+    '-fps',
+    '20',
+    '-rt',
+    '1',
+    '-std',
+    '0.3',
+    '--wait-clients',
+    '4',
+    '-shd',
+    '1',
+  ]);
   assert.equal(await sim.exited, 0, sim.err);
   assert.equal(await all.exited, 0, all.err);
   assert.equal(await alt.exited, 0, alt.err);
@@ -129,10 +201,64 @@ test('two consumers: both get every frame; with --distributor-updates 1 they alt
 
 test('two sets of two consumers with 3 updates: 1,2,3,7,8,9 / 4,5,6,10,11,12', async (t) => {
   const { dir, start } = await setup(t);
-  const common = ['--distributor-updates', '3', '--distributor-trigger', 'uniqueId', '--n-distributor-sets', '2', '-rt', '8', '-sqs', '100', '-dc'];
-  const a = start(['consumer', '-ic', 'pvapy:image', '-nc', '2', '-id', '1', '--distributor-set', 'A', ...common, ...recordArgs(join(dir, 's-{id}'))]);
-  const b = start(['consumer', '-ic', 'pvapy:image', '-nc', '2', '-id', '3', '--distributor-set', 'B', ...common, ...recordArgs(join(dir, 's-{id}'))]);
-  const sim = start(['sim', '-cn', 'pvapy:image', '-nx', '32', '-ny', '32', '-fps', '24', '-rt', '1', '-std', '0.3', '--wait-clients', '4', '-shd', '1']);
+  const common = [
+    '--distributor-updates',
+    '3',
+    '--distributor-trigger',
+    'uniqueId',
+    '--n-distributor-sets',
+    '2',
+    '-rt',
+    '8',
+    '-sqs',
+    '100',
+    '-dc',
+  ];
+  const a = start([
+    'consumer',
+    '-ic',
+    'pvapy:image',
+    '-nc',
+    '2',
+    '-id',
+    '1',
+    '--distributor-set',
+    'A',
+    ...common,
+    ...recordArgs(join(dir, 's-{id}')),
+  ]);
+  const b = start([
+    'consumer',
+    '-ic',
+    'pvapy:image',
+    '-nc',
+    '2',
+    '-id',
+    '3',
+    '--distributor-set',
+    'B',
+    ...common,
+    ...recordArgs(join(dir, 's-{id}')),
+  ]);
+  const sim = start([
+    'sim',
+    '-cn',
+    'pvapy:image',
+    '-nx',
+    '32',
+    '-ny',
+    '32',
+    '-fps',
+    '24',
+    '-rt',
+    '1',
+    '-std',
+    '0.3',
+    '--wait-clients',
+    '4',
+    '-shd',
+    '1',
+  ]);
   assert.equal(await sim.exited, 0, sim.err);
   assert.equal(await a.exited, 0, a.err);
   assert.equal(await b.exited, 0, b.err);
@@ -142,7 +268,10 @@ test('two sets of two consumers with 3 updates: 1,2,3,7,8,9 / 4,5,6,10,11,12', a
   assert.deepEqual(s1, s2, 'both consumers of a set get the same frames');
   assert.deepEqual(s3, s4);
   // Which set is served first depends on which connected first.
-  assert.deepEqual([s1 ?? [], s3 ?? []].sort((x, y) => (x[0] ?? 0) - (y[0] ?? 0)), [first, second]);
+  assert.deepEqual(
+    [s1 ?? [], s3 ?? []].sort((x, y) => (x[0] ?? 0) - (y[0] ?? 0)),
+    [first, second],
+  );
   assert.match(a.out, /Combined System Stats[\s\S]*nMissed=0 /);
   assert.match(b.out, /Combined System Stats[\s\S]*nMissed=0 /);
 });
@@ -151,7 +280,25 @@ test('a processor that throws: errors are counted and the stream goes on', async
   const { dir, start } = await setup(t);
   const file = join(dir, 'f');
   const c = start(['consumer', '-ic', 'pvapy:image', '-rt', '5', '-sqs', '100', '-dc', ...recordArgs(file, { failIds: [3, 4] })]);
-  const sim = start(['sim', '-cn', 'pvapy:image', '-nx', '16', '-ny', '16', '-fps', '20', '-rt', '0.5', '-std', '0.3', '--wait-clients', '1', '-shd', '0.5']);
+  const sim = start([
+    'sim',
+    '-cn',
+    'pvapy:image',
+    '-nx',
+    '16',
+    '-ny',
+    '16',
+    '-fps',
+    '20',
+    '-rt',
+    '0.5',
+    '-std',
+    '0.3',
+    '--wait-clients',
+    '1',
+    '-shd',
+    '0.5',
+  ]);
   assert.equal(await sim.exited, 0, sim.err);
   assert.equal(await c.exited, 0, c.err);
   assert.deepEqual(ids(file), [1, 2, 5, 6, 7, 8, 9, 10]);
@@ -164,8 +311,44 @@ test('overrun demo: a slow consumer loses frames without queues, none with a ser
   const slow = { busyMs: 2 };
   const noQueue = start(['consumer', '-ic', 'img:a', '-rt', '6', '-dc', ...recordArgs(join(dir, 'a'), slow)]);
   const queued = start(['consumer', '-ic', 'img:b', '-sqs', '1000', '-rt', '6', '-dc', ...recordArgs(join(dir, 'b'), slow)]);
-  const simA = start(['sim', '-cn', 'img:a', '-nx', '32', '-ny', '32', '-fps', '1000', '-rt', '0.6', '-std', '0.3', '--wait-clients', '1', '-shd', '3']);
-  const simB = start(['sim', '-cn', 'img:b', '-nx', '32', '-ny', '32', '-fps', '1000', '-rt', '0.6', '-std', '0.3', '--wait-clients', '1', '-shd', '3']);
+  const simA = start([
+    'sim',
+    '-cn',
+    'img:a',
+    '-nx',
+    '32',
+    '-ny',
+    '32',
+    '-fps',
+    '1000',
+    '-rt',
+    '0.6',
+    '-std',
+    '0.3',
+    '--wait-clients',
+    '1',
+    '-shd',
+    '3',
+  ]);
+  const simB = start([
+    'sim',
+    '-cn',
+    'img:b',
+    '-nx',
+    '32',
+    '-ny',
+    '32',
+    '-fps',
+    '1000',
+    '-rt',
+    '0.6',
+    '-std',
+    '0.3',
+    '--wait-clients',
+    '1',
+    '-shd',
+    '3',
+  ]);
   for (const p of [simA, simB, noQueue, queued]) assert.equal(await p.exited, 0, p.err);
   const lost = /nOverruns=(\d+) [\s\S]*nMissed=(\d+) /.exec(noQueue.out);
   assert.ok(lost && Number(lost[1]) > 0 && Number(lost[2]) > 0, `losses expected without queues:\n${noQueue.out}`);
@@ -175,11 +358,45 @@ test('overrun demo: a slow consumer loses frames without queues, none with a ser
 
 test('a consumer killed mid-stream: the others go on and the distributor rebalances', async (t) => {
   const { dir, start } = await setup(t);
-  const args = (n: number) => ['consumer', '-ic', 'pvapy:image', '-id', String(n), '--distributor-updates', '1', '--distributor-trigger', 'uniqueId', '-rt', '8', '-sqs', '100', '-dc', ...recordArgs(join(dir, `k-${n}`))];
+  const args = (n: number) => [
+    'consumer',
+    '-ic',
+    'pvapy:image',
+    '-id',
+    String(n),
+    '--distributor-updates',
+    '1',
+    '--distributor-trigger',
+    'uniqueId',
+    '-rt',
+    '8',
+    '-sqs',
+    '100',
+    '-dc',
+    ...recordArgs(join(dir, `k-${n}`)),
+  ];
   const c1 = start(args(1));
   const c2 = start(args(2));
   const c3 = start(args(3));
-  const sim = start(['sim', '-cn', 'pvapy:image', '-nx', '16', '-ny', '16', '-fps', '50', '-rt', '3', '-std', '0.3', '--wait-clients', '3', '-shd', '1']);
+  const sim = start([
+    'sim',
+    '-cn',
+    'pvapy:image',
+    '-nx',
+    '16',
+    '-ny',
+    '16',
+    '-fps',
+    '50',
+    '-rt',
+    '3',
+    '-std',
+    '0.3',
+    '--wait-clients',
+    '3',
+    '-shd',
+    '1',
+  ]);
   // Kill the third once it has processed a few frames (its file grows as it goes).
   await untilFiles(dir, () => ids(join(dir, 'k-3')).length >= 5);
   c3.child.kill('SIGKILL');
@@ -196,13 +413,32 @@ test('a consumer killed mid-stream: the others go on and the distributor rebalan
 
 test('processing chains: output mode pva into input mode pvas, and rpc into rpc', async (t) => {
   const { dir, start } = await setup(t);
-  const stage = (extra: string[], file: string) => start(['consumer', '-rt', '7', '-sqs', '100', '-dc', ...extra, ...recordArgs(join(dir, file))]);
+  const stage = (extra: string[], file: string) =>
+    start(['consumer', '-rt', '7', '-sqs', '100', '-dc', ...extra, ...recordArgs(join(dir, file))]);
   // Downstream first: a pva/rpc output needs its receiver up.
   const pvasIn = stage(['-ic', 'stage2:pvas', '-im', 'pvas', '-siu', '0', '-id', '2'], 'pvas-in');
   const rpcIn = stage(['-ic', 'stage2:rpc', '-im', 'rpc', '-siu', '0', '-id', '4'], 'rpc-in');
   const pvaOut = stage(['-ic', 'pvapy:image', '-oc', 'stage2:pvas', '-om', 'pva', '-id', '1'], 'pva-out');
   const rpcOut = stage(['-ic', 'pvapy:image', '-oc', 'stage2:rpc', '-om', 'rpc', '-id', '3'], 'rpc-out');
-  const sim = start(['sim', '-cn', 'pvapy:image', '-nx', '16', '-ny', '16', '-fps', '20', '-rt', '0.5', '-std', '0.3', '--wait-clients', '2', '-shd', '1']);
+  const sim = start([
+    'sim',
+    '-cn',
+    'pvapy:image',
+    '-nx',
+    '16',
+    '-ny',
+    '16',
+    '-fps',
+    '20',
+    '-rt',
+    '0.5',
+    '-std',
+    '0.3',
+    '--wait-clients',
+    '2',
+    '-shd',
+    '1',
+  ]);
   for (const p of [sim, pvasIn, rpcIn, pvaOut, rpcOut]) assert.equal(await p.exited, 0, p.err);
   const frames = Array.from({ length: 10 }, (_, i) => i + 1);
   assert.deepEqual(ids(join(dir, 'pva-out')), frames);
@@ -214,14 +450,49 @@ test('processing chains: output mode pva into input mode pvas, and rpc into rpc'
 
 test('receiver queues: accumulation loses nothing; a full bounded queue refuses and counts', async (t) => {
   const { dir, start } = await setup(t);
-  const c = start(['consumer', '-ic', 'pvapy:image', '-rqs', '0', '-ao', '5', '-at', '0.5', '-rt', '5', '-dc', ...recordArgs(join(dir, 'q'))]);
+  const c = start([
+    'consumer',
+    '-ic',
+    'pvapy:image',
+    '-rqs',
+    '0',
+    '-ao',
+    '5',
+    '-at',
+    '0.5',
+    '-rt',
+    '5',
+    '-dc',
+    ...recordArgs(join(dir, 'q')),
+  ]);
   // A bounded queue of 2 in front of a processor that needs 20 ms per frame, fed at 200 frames/s.
   const small = start(['consumer', '-ic', 'pvapy:image', '-rqs', '2', '-rt', '5', '-dc', ...recordArgs(join(dir, 'r'), { busyMs: 20 })]);
-  const sim = start(['sim', '-cn', 'pvapy:image', '-nx', '16', '-ny', '16', '-fps', '200', '-rt', '0.2', '-std', '0.3', '--wait-clients', '2', '-shd', '1']);
+  const sim = start([
+    'sim',
+    '-cn',
+    'pvapy:image',
+    '-nx',
+    '16',
+    '-ny',
+    '16',
+    '-fps',
+    '200',
+    '-rt',
+    '0.2',
+    '-std',
+    '0.3',
+    '--wait-clients',
+    '2',
+    '-shd',
+    '1',
+  ]);
   assert.equal(await sim.exited, 0, sim.err);
   assert.equal(await c.exited, 0, c.err);
   assert.equal(await small.exited, 0, small.err);
-  assert.deepEqual(ids(join(dir, 'q')), Array.from({ length: 40 }, (_, i) => i + 1));
+  assert.deepEqual(
+    ids(join(dir, 'q')),
+    Array.from({ length: 40 }, (_, i) => i + 1),
+  );
   assert.match(c.out, /queueStats: nReceived=41 nRejected=0 nDelivered=41 nQueued=0/);
   const q = /queueStats: nReceived=(\d+) nRejected=(\d+) nDelivered=(\d+)/.exec(small.out.slice(small.out.indexOf('final')));
   assert.ok(q, small.out);

@@ -25,15 +25,19 @@ for (const [kind, args] of [
   ['consumer', ['consumer', '-ic', 'nothing:here', '-cc', 'host:control', '-dc']],
   ['collector', ['collector', '-ic', 'nothing:*:here', '-pid', '1,2', '-cc', 'host:control', '-dc']],
 ] as const) {
-  test(`${kind}: sluice put '{"command":"stop"}' into the control PV exits 0, and the ${kind} stops with its report`, { timeout: TIMEOUT }, async (t) => {
-    const { client, start } = await setup(t);
-    const host = start([...args]);
-    await served(client, 'host:control');
-    const put = start(['put', 'host:control', '{"command":"stop"}']);
-    assert.equal(await put.exited, 0, `sluice put: ${put.stderr()}`);
-    assert.equal(await host.exited, 0, host.stderr());
-    assert.match(host.stdout(), new RegExp(`${kind} 1 final`));
-  });
+  test(
+    `${kind}: sluice put '{"command":"stop"}' into the control PV exits 0, and the ${kind} stops with its report`,
+    { timeout: TIMEOUT },
+    async (t) => {
+      const { client, start } = await setup(t);
+      const host = start([...args]);
+      await served(client, 'host:control');
+      const put = start(['put', 'host:control', '{"command":"stop"}']);
+      assert.equal(await put.exited, 0, `sluice put: ${put.stderr()}`);
+      assert.equal(await host.exited, 0, host.stderr());
+      assert.match(host.stdout(), new RegExp(`${kind} 1 final`));
+    },
+  );
 }
 
 test('consumer: a configure out of range fails the put with the reason, and changes nothing', { timeout: TIMEOUT }, async (t) => {

@@ -42,23 +42,86 @@ test('sim → DataEncryptor (sign) → DataDecryptor (verify) → client: every 
   writeFileSync(keyFile, privateKey.export({ type: 'pkcs1', format: 'pem' }));
 
   // The simulator starts once the encryptor and this test's own monitor are subscribed.
-  const sim = startCli(t, ['sim', '-cn', 'crypto:image', '-nx', '48', '-ny', '32', '-dt', 'uint16', '-fps', '100', '-rt', String(FRAMES / 100), '-std', '0.2', '-shd', '1', '--wait-clients', '2'], env);
-  const decryptor = startCli(t, [
-    'consumer', '-ic', 'enc:1:output', '-oc', 'dec:*:output', '-cc', 'dec:*:control', '--oid-field', 'objectId', '-sqs', '1000', '-dc',
-    '--processor-class', 'DataDecryptor', '--processor-args', JSON.stringify({ privateKeyFilePath: keyFile, verify: true }),
-  ], env);
-  const encryptor = startCli(t, [
-    'consumer', '-ic', 'crypto:image', '-oc', 'enc:*:output', '-cc', 'enc:*:control', '-sqs', '1000', '-dc',
-    '--processor-class', 'DataEncryptor', '--processor-args', JSON.stringify({ privateKeyFilePath: keyFile, sign: true }),
-  ], env);
+  const sim = startCli(
+    t,
+    [
+      'sim',
+      '-cn',
+      'crypto:image',
+      '-nx',
+      '48',
+      '-ny',
+      '32',
+      '-dt',
+      'uint16',
+      '-fps',
+      '100',
+      '-rt',
+      String(FRAMES / 100),
+      '-std',
+      '0.2',
+      '-shd',
+      '1',
+      '--wait-clients',
+      '2',
+    ],
+    env,
+  );
+  const decryptor = startCli(
+    t,
+    [
+      'consumer',
+      '-ic',
+      'enc:1:output',
+      '-oc',
+      'dec:*:output',
+      '-cc',
+      'dec:*:control',
+      '--oid-field',
+      'objectId',
+      '-sqs',
+      '1000',
+      '-dc',
+      '--processor-class',
+      'DataDecryptor',
+      '--processor-args',
+      JSON.stringify({ privateKeyFilePath: keyFile, verify: true }),
+    ],
+    env,
+  );
+  const encryptor = startCli(
+    t,
+    [
+      'consumer',
+      '-ic',
+      'crypto:image',
+      '-oc',
+      'enc:*:output',
+      '-cc',
+      'enc:*:control',
+      '-sqs',
+      '1000',
+      '-dc',
+      '--processor-class',
+      'DataEncryptor',
+      '--processor-args',
+      JSON.stringify({ privateKeyFilePath: keyFile, sign: true }),
+    ],
+    env,
+  );
 
   // The decryptor hosts dec:1:output once it has the encryptor's first (empty) value: from then on
   // the chain is subscribed end to end. Monitor it first; the control GET that follows on the same
   // connection is answered after the server has taken the monitor request.
   const decrypted = client.monitor('dec:1:output', { queueSize: 1000, pipeline: true });
-  await client.channel('dec:1:output').whenConnected(10_000).catch((e: Error) => {
-    throw new Error(`${e.message}\nencryptor: ${encryptor.stdout()}${encryptor.stderr()}\ndecryptor: ${decryptor.stdout()}${decryptor.stderr()}\nsim: ${sim.stdout()}${sim.stderr()}`);
-  });
+  await client
+    .channel('dec:1:output')
+    .whenConnected(10_000)
+    .catch((e: Error) => {
+      throw new Error(
+        `${e.message}\nencryptor: ${encryptor.stdout()}${encryptor.stderr()}\ndecryptor: ${decryptor.stdout()}${decryptor.stderr()}\nsim: ${sim.stdout()}${sim.stderr()}`,
+      );
+    });
   await client.get('dec:1:control');
   const served = client.monitor('crypto:image', { queueSize: 1000, pipeline: true });
 

@@ -34,26 +34,75 @@ test('sim → consumers saving TIFF, PNG and HDF5: every frame read back equals 
   t.after(() => client.close());
 
   const consumer = (id: number, processorClass: string, args: Record<string, unknown>) =>
-    startCli(t, [
-      'consumer', '-ic', 'files:image', '-id', String(id), '-cc', 'files:*:control', '-sc', 'files:*:status', '-dc', '-sqs', '100', '-rp', '0.2',
-      '--processor-class', processorClass, '--processor-args', JSON.stringify(args),
-    ], env);
+    startCli(
+      t,
+      [
+        'consumer',
+        '-ic',
+        'files:image',
+        '-id',
+        String(id),
+        '-cc',
+        'files:*:control',
+        '-sc',
+        'files:*:status',
+        '-dc',
+        '-sqs',
+        '100',
+        '-rp',
+        '0.2',
+        '--processor-class',
+        processorClass,
+        '--processor-args',
+        JSON.stringify(args),
+      ],
+      env,
+    );
   const consumers = [
     consumer(1, 'AdOutputFileProcessor', { outputDirectory: join(dir, 'tiff') }),
     consumer(2, 'AdOutputFileProcessor', { outputDirectory: join(dir, 'png'), outputFileNameFormat: '{frameId:04}-{processorId}.png' }),
     consumer(3, 'Hdf5AdImageWriter', { outputDirectory: join(dir, 'hdf5'), nImagesPerFile: 5 }),
   ];
-  const sim = startCli(t, [
-    'sim', '-cn', 'files:image', '-nx', String(NX), '-ny', String(NY), '-dt', 'uint16', '-nf', String(DISTINCT), '--seed', String(SEED),
-    '-fps', '40', '-rt', '0.3', '-std', '0.2', '--wait-clients', '3', '-shd', '0.5',
-  ], env);
+  const sim = startCli(
+    t,
+    [
+      'sim',
+      '-cn',
+      'files:image',
+      '-nx',
+      String(NX),
+      '-ny',
+      String(NY),
+      '-dt',
+      'uint16',
+      '-nf',
+      String(DISTINCT),
+      '--seed',
+      String(SEED),
+      '-fps',
+      '40',
+      '-rt',
+      '0.3',
+      '-std',
+      '0.2',
+      '--wait-clients',
+      '3',
+      '-shd',
+      '0.5',
+    ],
+    env,
+  );
   assert.equal(await sim.exited, 0, sim.stderr());
 
   // Each consumer has processed every frame (its status PV, refreshed every 0.2 s, says so); then
   // stop it through its control PV.
   for (let id = 1; id <= 3; id++) {
-    const status = await untilUpdate(client, `files:${id}:status`, (s) => (s['processorStats'] as Record<string, number>)['nProcessed'] === N, 20_000)
-      .catch((err: Error) => assert.fail(`consumer ${id}: ${err.message}\n${consumers[id - 1]?.stdout()}`));
+    const status = await untilUpdate(
+      client,
+      `files:${id}:status`,
+      (s) => (s['processorStats'] as Record<string, number>)['nProcessed'] === N,
+      20_000,
+    ).catch((err: Error) => assert.fail(`consumer ${id}: ${err.message}\n${consumers[id - 1]?.stdout()}`));
     assert.equal((status['processorStats'] as Record<string, number>)['nErrors'], 0);
     await client.put(`files:${id}:control`, { command: 'stop' });
   }
@@ -65,7 +114,10 @@ test('sim → consumers saving TIFF, PNG and HDF5: every frame read back equals 
   const ids = Array.from({ length: N }, (_, i) => i + 1);
 
   const tiffs = (await readdir(join(dir, 'tiff'))).sort();
-  assert.deepEqual(tiffs, ids.map((id) => `${String(id).padStart(6, '0')}.1.tiff`));
+  assert.deepEqual(
+    tiffs,
+    ids.map((id) => `${String(id).padStart(6, '0')}.1.tiff`),
+  );
   for (const id of ids) {
     const bytes = await readFile(join(dir, 'tiff', tiffs[id - 1] as string));
     const image = await (await fromArrayBuffer(new Uint8Array(bytes).buffer)).getImage();
@@ -75,7 +127,10 @@ test('sim → consumers saving TIFF, PNG and HDF5: every frame read back equals 
   }
 
   const pngs = (await readdir(join(dir, 'png'))).sort();
-  assert.deepEqual(pngs, ids.map((id) => `${String(id).padStart(4, '0')}-2.png`));
+  assert.deepEqual(
+    pngs,
+    ids.map((id) => `${String(id).padStart(4, '0')}-2.png`),
+  );
   for (const id of ids) {
     const png = PNG.sync.read(await readFile(join(dir, 'png', pngs[id - 1] as string)), { skipRescale: true });
     assert.deepEqual([png.width, png.height, png.depth, png.colorType], [NX, NY, 16, 0]);
@@ -86,7 +141,11 @@ test('sim → consumers saving TIFF, PNG and HDF5: every frame read back equals 
   assert.deepEqual((await readdir(join(dir, 'hdf5'))).sort(), ['000001.3.hdf', '000002.3.hdf', '000003.3.hdf']);
   await h5wasm.ready;
   const stored: number[] = [];
-  for (const [file, count] of [['000001.3.hdf', 5], ['000002.3.hdf', 5], ['000003.3.hdf', 2]] as const) {
+  for (const [file, count] of [
+    ['000001.3.hdf', 5],
+    ['000002.3.hdf', 5],
+    ['000003.3.hdf', 2],
+  ] as const) {
     const f = new h5wasm.File(join(dir, 'hdf5', file), 'r');
     try {
       const images = f.get('images') as h5wasm.Dataset;

@@ -39,12 +39,64 @@ test('metadata association: frames get the metadata posted with them, as attribu
   const client = new Client({ env, timeoutMs: 10_000, beaconPort: false });
   t.after(() => client.close());
   const N = 40;
-  const consumer = startCli(t, [
-    'consumer', '-ic', 'md:image', '-oc', 'md:out', '-sc', 'md:status', '-cc', 'md:control', '-sqs', '100', '--metadata-channels', 'pva://md:x,ca://md:y',
-    '-pf', join(root, 'examples/metadata-processor.ts'), '-pc', 'MetadataProcessor', '-rt', '60', '-rp', '0.2', '-dc',
-  ], env);
+  const consumer = startCli(
+    t,
+    [
+      'consumer',
+      '-ic',
+      'md:image',
+      '-oc',
+      'md:out',
+      '-sc',
+      'md:status',
+      '-cc',
+      'md:control',
+      '-sqs',
+      '100',
+      '--metadata-channels',
+      'pva://md:x,ca://md:y',
+      '-pf',
+      join(root, 'examples/metadata-processor.ts'),
+      '-pc',
+      'MetadataProcessor',
+      '-rt',
+      '60',
+      '-rp',
+      '0.2',
+      '-dc',
+    ],
+    env,
+  );
   // The simulator starts when the consumer and this test monitor the image.
-  const sim = startCli(t, ['sim', '-cn', 'md:image', '--metadata-pv', 'pva://md:x,md:y', '-npv', 'md:trigger', '-nvl', '7', '-nx', '8', '-ny', '8', '-fps', '50', '-rt', String(N / 50), '-std', '1', '--wait-clients', '2', '-shd', '2'], env);
+  const sim = startCli(
+    t,
+    [
+      'sim',
+      '-cn',
+      'md:image',
+      '--metadata-pv',
+      'pva://md:x,md:y',
+      '-npv',
+      'md:trigger',
+      '-nvl',
+      '7',
+      '-nx',
+      '8',
+      '-ny',
+      '8',
+      '-fps',
+      '50',
+      '-rt',
+      String(N / 50),
+      '-std',
+      '1',
+      '--wait-clients',
+      '2',
+      '-shd',
+      '2',
+    ],
+    env,
+  );
   // Watch the metadata PVs and the output from the start; the image watch releases the sim.
   const xs = client.monitor('md:x', { queueSize: 1000 });
   const out = client.monitor('md:out', { queueSize: 1000 });
@@ -68,8 +120,14 @@ test('metadata association: frames get the metadata posted with them, as attribu
     const id = v['uniqueId'] as number;
     if (id === 0) continue; // the output PV's value before the first frame
     const ts = v['timeStamp'];
-    const attrs = new Map<string, number>((v['attribute'] as { name: string; value: { value: number } }[]).map((a) => [a.name, a.value?.value]));
-    assert.equal(attrs.get('md:x'), xByTime.get(`${ts.secondsPastEpoch}.${ts.nanoseconds}`), `frame ${id}: md:x is the value posted with it`);
+    const attrs = new Map<string, number>(
+      (v['attribute'] as { name: string; value: { value: number } }[]).map((a) => [a.name, a.value?.value]),
+    );
+    assert.equal(
+      attrs.get('md:x'),
+      xByTime.get(`${ts.secondsPastEpoch}.${ts.nanoseconds}`),
+      `frame ${id}: md:x is the value posted with it`,
+    );
     // md:y comes over Channel Access, another connection: it may reach the consumer after its
     // frame (then the frame counts as a frame error); when it matched, it is a value of [0, 1).
     const y = attrs.get('md:y');
@@ -77,15 +135,15 @@ test('metadata association: frames get the metadata posted with them, as attribu
     checked++;
     if (id === N) break;
   }
-  assert.ok(checked > 0, "the output was watched (it appears with the first frame: the first ones may pass before)");
+  assert.ok(checked > 0, 'the output was watched (it appears with the first frame: the first ones may pass before)');
   // The status PV (refreshed every 0.2 s here) once the consumer has processed every frame and
   // received every metadata update (CA's may come after the last frame).
-  const status = await untilUpdate(
+  const status = (await untilUpdate(
     client,
     'md:status',
     (s: Record<string, any>) => s['processorStats'].nProcessed === N && s['metadataStats_2'].receiverStats.nReceived === N + 1,
     20_000,
-  ) as Record<string, any>;
+  )) as Record<string, any>;
   const u = status['userStats'];
   assert.equal(u.nFramesProcessed + u.nFrameErrors, N);
   assert.ok(u.nMetadataProcessed >= N + u.nFramesProcessed, 'every md:x, and md:y for every complete frame');

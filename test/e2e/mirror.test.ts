@@ -63,16 +63,50 @@ function allSubscribed(p: CliProcess, n: number, ms = 15_000): Promise<void> {
 async function mirrorServesFourConsumers(t: TestContext, channelMap: string, sourceMonitors: number): Promise<void> {
   const { start, client, dir } = await setup(t);
   const sim = start([
-    'sim', '-cn', 'sim:image', '-nx', '32', '-ny', '32', '-fps', String(2 * FRAMES), '-rt', '0.5', '-std', '0', '-shd', '1',
-    '--wait-clients', String(sourceMonitors + 1),
+    'sim',
+    '-cn',
+    'sim:image',
+    '-nx',
+    '32',
+    '-ny',
+    '32',
+    '-fps',
+    String(2 * FRAMES),
+    '-rt',
+    '0.5',
+    '-std',
+    '0',
+    '-shd',
+    '1',
+    '--wait-clients',
+    String(sourceMonitors + 1),
   ]);
   await sim.line(/^serving sim:image on /);
   const mirror = start(['mirror', '-cm', channelMap]);
   await mirror.line(/^Mirror channel mirror:image is up$/);
   const consumers = start([
-    'consumer', '-ic', 'mirror:image', '-nc', '4', '--distributor-updates', '1', '--distributor-trigger', 'uniqueId',
-    '-sqs', '100', '-rp', '0.2', '-rs', 'receiver', '-dc',
-    '--processor-file', RECORD, '--processor-class', 'RecordIds', '--processor-args', JSON.stringify({ file: join(dir, 'c-{id}') }),
+    'consumer',
+    '-ic',
+    'mirror:image',
+    '-nc',
+    '4',
+    '--distributor-updates',
+    '1',
+    '--distributor-trigger',
+    'uniqueId',
+    '-sqs',
+    '100',
+    '-rp',
+    '0.2',
+    '-rs',
+    'receiver',
+    '-dc',
+    '--processor-file',
+    RECORD,
+    '--processor-class',
+    'RecordIds',
+    '--processor-args',
+    JSON.stringify({ file: join(dir, 'c-{id}') }),
   ]);
   await allSubscribed(consumers, 4);
 
@@ -93,12 +127,18 @@ async function mirrorServesFourConsumers(t: TestContext, channelMap: string, sou
 
   const perConsumer = [1, 2, 3, 4].map((id) => ids(join(dir, `c-${id}`)));
   const all = perConsumer.flat().sort((a, b) => a - b);
-  assert.deepEqual(all, Array.from({ length: FRAMES }, (_, i) => i + 1), 'every frame exactly once, over the four consumers');
+  assert.deepEqual(
+    all,
+    Array.from({ length: FRAMES }, (_, i) => i + 1),
+    'every frame exactly once, over the four consumers',
+  );
   for (const got of perConsumer) assert.ok(got.length >= FRAMES / 4 - 1 && got.length <= FRAMES / 4 + 1, `a fair share: ${got.length}`);
   // Each consumer also received the mirror's value when it subscribed.
   assert.match(consumers.stdout(), new RegExp(`^Combined System Stats.*\\n {2}receiverStats: nReceived=${FRAMES + 4} .*nOverruns=0 `, 'm'));
   // The initial value and every frame, once, whatever the number of source monitors.
-  const final = /^Keyboard interrupt received, exiting\.\n\nFinal Channel Statistics:\nChannel mirror:image @ [\d.]+: (.*)$/m.exec(mirror.stdout());
+  const final = /^Keyboard interrupt received, exiting\.\n\nFinal Channel Statistics:\nChannel mirror:image @ [\d.]+: (.*)$/m.exec(
+    mirror.stdout(),
+  );
   assert.equal(final?.[1], `{'nReceived': ${FRAMES + 1}, 'nOverruns': 0}`, mirror.stdout());
   assert.equal(mirror.stderr(), '');
 }
@@ -118,9 +158,15 @@ test('usage errors: the channel map is checked as PvaPy checks it', { timeout: T
     [['mirror', '-cm', '(a,b,pva,0,1,x,y)'], /Invalid channel map entry: a,b,pva,0,1,x,y$/m],
     [['mirror', '-cm', '(a,b,tcp)'], /Invalid source provider type specified for entry: a,b,tcp$/m],
     [['mirror', '-cm', '(a,b,pva,-1)'], /Invalid source queue size specified for entry: a,b,pva,-1 \(allowed: 0 to 1000000\)$/m],
-    [['mirror', '-cm', '(a,b,pva,1000000000)'], /Invalid source queue size specified for entry: a,b,pva,1000000000 \(allowed: 0 to 1000000\)$/m],
+    [
+      ['mirror', '-cm', '(a,b,pva,1000000000)'],
+      /Invalid source queue size specified for entry: a,b,pva,1000000000 \(allowed: 0 to 1000000\)$/m,
+    ],
     [['mirror', '-cm', '(a,b,pva,1,0)'], /Invalid number of source monitors specified for entry: a,b,pva,1,0 \(allowed: 1 to 256\)$/m],
-    [['mirror', '-cm', '(a,b,pva,1,100000)'], /Invalid number of source monitors specified for entry: a,b,pva,1,100000 \(allowed: 1 to 256\)$/m],
+    [
+      ['mirror', '-cm', '(a,b,pva,1,100000)'],
+      /Invalid number of source monitors specified for entry: a,b,pva,1,100000 \(allowed: 1 to 256\)$/m,
+    ],
     [['mirror', '-cm', '(a,b)', '-rt', 'soon'], /--runtime must be a number up to 2147483 \(<= 0: until Ctrl-C\), not 'soon'/],
   ];
   for (const [args, message] of cases) {

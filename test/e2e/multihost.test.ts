@@ -53,14 +53,37 @@ async function splitAcrossHosts(t: TestContext, clientEnv: (sim: NetHost, id: nu
   });
   const [a, b, c] = lab.hosts as [NetHost, NetHost, NetHost];
   const consumer = (host: NetHost, id: number) =>
-    sluice(host, [
-      'consumer', '-ic', 'pvapy:image', '-id', String(id), '--distributor-updates', '1', '--distributor-trigger', 'uniqueId',
-      '-rt', '10', '-dc', '--processor-file', RECORD, '--processor-class', 'RecordIds',
-      '--processor-args', JSON.stringify({ file: join(dir, `ids-${id}`) }),
-    ], clientEnv(a, id));
+    sluice(
+      host,
+      [
+        'consumer',
+        '-ic',
+        'pvapy:image',
+        '-id',
+        String(id),
+        '--distributor-updates',
+        '1',
+        '--distributor-trigger',
+        'uniqueId',
+        '-rt',
+        '10',
+        '-dc',
+        '--processor-file',
+        RECORD,
+        '--processor-class',
+        'RecordIds',
+        '--processor-args',
+        JSON.stringify({ file: join(dir, `ids-${id}`) }),
+      ],
+      clientEnv(a, id),
+    );
   const c1 = consumer(b, 1);
   const c2 = consumer(c, 2);
-  const sim = sluice(a, ['sim', '-cn', 'pvapy:image', '-nx', '32', '-ny', '32', '-fps', '20', '-rt', '1', '-std', '0.3', '--wait-clients', '2', '-shd', '1'], baseEnv());
+  const sim = sluice(
+    a,
+    ['sim', '-cn', 'pvapy:image', '-nx', '32', '-ny', '32', '-fps', '20', '-rt', '1', '-std', '0.3', '--wait-clients', '2', '-shd', '1'],
+    baseEnv(),
+  );
   assert.equal(await sim.exited, 0, `sim: ${sim.err}\nconsumer 1: ${c1.err}\nconsumer 2: ${c2.err}`);
   assert.equal(await c1.exited, 0, c1.err);
   assert.equal(await c2.exited, 0, c2.err);

@@ -79,9 +79,22 @@ test('with a runtime, the wait for clients is the runtime, at least 30 s; withou
     const slept: number[] = [];
     // A clock whose sleeps end at once: the time limit of the wait, if any, expires immediately.
     const clock: SimClock = { now: () => 0, sleep: async (ms) => void slept.push(ms), yield: async () => {} };
-    const server = new Server({ host: '127.0.0.1', port: 0, udpPort: false, env: { EPICS_PVAS_AUTO_BEACON_ADDR_LIST: 'NO', EPICS_PVAS_BEACON_ADDR_LIST: '' } });
+    const server = new Server({
+      host: '127.0.0.1',
+      port: 0,
+      udpPort: false,
+      env: { EPICS_PVAS_AUTO_BEACON_ADDR_LIST: 'NO', EPICS_PVAS_BEACON_ADDR_LIST: '' },
+    });
     await server.listen();
-    const s = new AdSimServer({ frame: { nx: 2, ny: 2, datatype: 'uint8' }, server, clock, waitClients: 1, startDelay: 0, shutdownDelay: 0, ...o });
+    const s = new AdSimServer({
+      frame: { nx: 2, ny: 2, datatype: 'uint8' },
+      server,
+      clock,
+      waitClients: 1,
+      startDelay: 0,
+      shutdownDelay: 0,
+      ...o,
+    });
     const ac = new AbortController();
     const run = s.run(ac.signal);
     // Without a time limit nothing ends the wait but the signal.
@@ -97,77 +110,137 @@ test('with a runtime, the wait for clients is the runtime, at least 30 s; withou
   assert.deepEqual(await waits({ runtime: 0 }), { slept: [], reason: 'aborted' });
 });
 
-test('a consumer counts a killed and restarted source as a new run, and the frames of it that it missed', { timeout: TEST_TIMEOUT }, async (t) => {
-  const env = await loopbackEnv();
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-restart-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const file = join(dir, 'ids');
-  const first = sim(t, env, 3, ['-fps', '100', '-rt', '0', '--wait-clients', '1']);
-  await first.line(/^serving rs:image on /);
-  const consumer = startCli(t, [
-    'consumer', '-ic', 'rs:image', '-sqs', '100', '-siu', '0', '-rp', '0.2', '-rs', 'processor', '-dc', '-rt', '50',
-    '--processor-file', RECORD, '--processor-class', 'RecordIds', '--processor-args', JSON.stringify({ file }),
-  ], env);
-  await recorded(file, consumer, (x) => x.length > 0 && (x.at(-1) as number) >= 150);
-  first.kill('SIGKILL');
-  // The new run publishes at once: the consumer, still finding it again, misses its first frames.
-  const second = sim(t, env, 3, ['-fps', '100', '-rt', '0']);
-  const all = await recorded(file, consumer, (x) => x.some((id, i) => i > 0 && id < (x[i - 1] as number) && (x.at(-1) as number) >= id + 50));
-  const back = all.findIndex((id, i) => i > 0 && id < (all[i - 1] as number));
-  const run1 = all.slice(0, back);
-  const firstOfRun2 = all[back] as number;
-  assert.deepEqual(run1, Array.from({ length: run1.length }, (_, i) => i), 'run 1: the initial 0, then every frame');
-  assert.ok(firstOfRun2 > 1, `the consumer got the new run from id ${firstOfRun2}`);
-  consumer.kill('SIGINT');
-  assert.equal(await consumer.exited, 0, consumer.stderr());
-  const final = consumer.stdout().split('consumer 1 final')[1] ?? '';
-  const nRuns = Number(/nRuns=(\d+)/.exec(final)?.[1]);
-  const nMissed = Number(/nMissed=(\d+)/.exec(final)?.[1]);
-  const run2 = ids(file).slice(back);
-  const gaps = run2.slice(1).reduce((n, id, i) => n + Math.max(0, id - (run2[i] as number) - 1), 0);
-  assert.equal(nRuns, 2, final);
-  assert.equal(nMissed, firstOfRun2 - 1 + gaps, `ids 1-${firstOfRun2 - 1} of the new run are missed:\n${final}`);
-  assert.match(consumer.stderr(), /consumer 1: input rs:image disconnected \(.*\): searching again/);
-  assert.match(consumer.stderr(), /consumer 1: input rs:image connected again/);
-  second.kill('SIGINT');
-  assert.equal(await second.exited, 0, second.stderr());
-});
+test(
+  'a consumer counts a killed and restarted source as a new run, and the frames of it that it missed',
+  { timeout: TEST_TIMEOUT },
+  async (t) => {
+    const env = await loopbackEnv();
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-restart-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'ids');
+    const first = sim(t, env, 3, ['-fps', '100', '-rt', '0', '--wait-clients', '1']);
+    await first.line(/^serving rs:image on /);
+    const consumer = startCli(
+      t,
+      [
+        'consumer',
+        '-ic',
+        'rs:image',
+        '-sqs',
+        '100',
+        '-siu',
+        '0',
+        '-rp',
+        '0.2',
+        '-rs',
+        'processor',
+        '-dc',
+        '-rt',
+        '50',
+        '--processor-file',
+        RECORD,
+        '--processor-class',
+        'RecordIds',
+        '--processor-args',
+        JSON.stringify({ file }),
+      ],
+      env,
+    );
+    await recorded(file, consumer, (x) => x.length > 0 && (x.at(-1) as number) >= 150);
+    first.kill('SIGKILL');
+    // The new run publishes at once: the consumer, still finding it again, misses its first frames.
+    const second = sim(t, env, 3, ['-fps', '100', '-rt', '0']);
+    const all = await recorded(file, consumer, (x) =>
+      x.some((id, i) => i > 0 && id < (x[i - 1] as number) && (x.at(-1) as number) >= id + 50),
+    );
+    const back = all.findIndex((id, i) => i > 0 && id < (all[i - 1] as number));
+    const run1 = all.slice(0, back);
+    const firstOfRun2 = all[back] as number;
+    assert.deepEqual(
+      run1,
+      Array.from({ length: run1.length }, (_, i) => i),
+      'run 1: the initial 0, then every frame',
+    );
+    assert.ok(firstOfRun2 > 1, `the consumer got the new run from id ${firstOfRun2}`);
+    consumer.kill('SIGINT');
+    assert.equal(await consumer.exited, 0, consumer.stderr());
+    const final = consumer.stdout().split('consumer 1 final')[1] ?? '';
+    const nRuns = Number(/nRuns=(\d+)/.exec(final)?.[1]);
+    const nMissed = Number(/nMissed=(\d+)/.exec(final)?.[1]);
+    const run2 = ids(file).slice(back);
+    const gaps = run2.slice(1).reduce((n, id, i) => n + Math.max(0, id - (run2[i] as number) - 1), 0);
+    assert.equal(nRuns, 2, final);
+    assert.equal(nMissed, firstOfRun2 - 1 + gaps, `ids 1-${firstOfRun2 - 1} of the new run are missed:\n${final}`);
+    assert.match(consumer.stderr(), /consumer 1: input rs:image disconnected \(.*\): searching again/);
+    assert.match(consumer.stderr(), /consumer 1: input rs:image connected again/);
+    second.kill('SIGINT');
+    assert.equal(await second.exited, 0, second.stderr());
+  },
+);
 
-test('sluice mirror takes its mirror down when the source ends and back up within a second of its return', { timeout: TEST_TIMEOUT }, async (t) => {
-  const env = await loopbackEnv();
-  // The mirror is the simulator's client; the run lasts while the monitor of the mirror joins.
-  const first = sim(t, env, 3, ['-fps', '20', '-rt', '3', '--wait-clients', '1']);
-  await first.line(/^serving rs:image on /);
-  const mirror = startCli(t, ['mirror', '-cm', '(mr:image,rs:image)', '--port', '0'], env);
-  await mirror.line(/^serving /);
-  const mon = startCli(t, ['monitor', '--json', 'mr:image'], env);
-  await mon.line(/"size":3,/);
-  assert.equal(await first.exited, 0, first.stderr());
-  await mon.line(/^\{"name":"mr:image","event":"disconnect"\}$/);
-  // Everything the source published reached the mirror's client before the mirror went down.
-  const last = Math.max(...[...mon.stdout().matchAll(/"uniqueId":(\d+)/g)].map((m) => Number(m[1])));
-  assert.equal(last, Number(/^Published frames: +(\d+)/m.exec(first.stdout())?.[1]), first.stdout());
-  await delay(AWAY_MS); // the source is away (see AWAY_MS)
-  assert.equal(mirror.child.exitCode, null, `mirror ended with its source:\n${mirror.stderr()}`);
-  const second = sim(t, env, 5, ['-fps', '20', '-rt', '0']);
-  await second.line(/^serving rs:image on /);
-  const back = performance.now();
-  await mon.line(/"size":5,/);
-  const ms = performance.now() - back;
-  t.diagnostic(`the mirror's client resumed ${ms.toFixed(0)} ms after the source was back`);
-  // Two hops, each finding its server again within a second.
-  assert.ok(ms < 2000, `resumed ${ms.toFixed(0)} ms after the source was back`);
-  second.kill('SIGINT');
-  assert.equal(await second.exited, 0, second.stderr());
-  mon.kill('SIGINT');
-  assert.equal(await mon.exited, 0, mon.stderr());
-  mirror.kill('SIGINT');
-  assert.equal(await mirror.exited, 0, mirror.stderr());
-});
+test(
+  'sluice mirror takes its mirror down when the source ends and back up within a second of its return',
+  { timeout: TEST_TIMEOUT },
+  async (t) => {
+    const env = await loopbackEnv();
+    // The mirror is the simulator's client; the run lasts while the monitor of the mirror joins.
+    const first = sim(t, env, 3, ['-fps', '20', '-rt', '3', '--wait-clients', '1']);
+    await first.line(/^serving rs:image on /);
+    const mirror = startCli(t, ['mirror', '-cm', '(mr:image,rs:image)', '--port', '0'], env);
+    await mirror.line(/^serving /);
+    const mon = startCli(t, ['monitor', '--json', 'mr:image'], env);
+    await mon.line(/"size":3,/);
+    assert.equal(await first.exited, 0, first.stderr());
+    await mon.line(/^\{"name":"mr:image","event":"disconnect"\}$/);
+    // Everything the source published reached the mirror's client before the mirror went down.
+    const last = Math.max(...[...mon.stdout().matchAll(/"uniqueId":(\d+)/g)].map((m) => Number(m[1])));
+    assert.equal(last, Number(/^Published frames: +(\d+)/m.exec(first.stdout())?.[1]), first.stdout());
+    await delay(AWAY_MS); // the source is away (see AWAY_MS)
+    assert.equal(mirror.child.exitCode, null, `mirror ended with its source:\n${mirror.stderr()}`);
+    const second = sim(t, env, 5, ['-fps', '20', '-rt', '0']);
+    await second.line(/^serving rs:image on /);
+    const back = performance.now();
+    await mon.line(/"size":5,/);
+    const ms = performance.now() - back;
+    t.diagnostic(`the mirror's client resumed ${ms.toFixed(0)} ms after the source was back`);
+    // Two hops, each finding its server again within a second.
+    assert.ok(ms < 2000, `resumed ${ms.toFixed(0)} ms after the source was back`);
+    second.kill('SIGINT');
+    assert.equal(await second.exited, 0, second.stderr());
+    mon.kill('SIGINT');
+    assert.equal(await mon.exited, 0, mon.stderr());
+    mirror.kill('SIGINT');
+    assert.equal(await mirror.exited, 0, mirror.stderr());
+  },
+);
 
 test('sluice collector finds a killed and restarted producer again and counts its new run', { timeout: TEST_TIMEOUT }, async (t) => {
   const env = await loopbackEnv();
-  const first = startCli(t, ['sim', '-cn', 'rs:img:1', '-nx', '3', '-ny', '4', '-std', '0', '-shd', '0', '-fps', '100', '-rt', '0', '-rp', '0', '--wait-clients', '1'], env);
+  const first = startCli(
+    t,
+    [
+      'sim',
+      '-cn',
+      'rs:img:1',
+      '-nx',
+      '3',
+      '-ny',
+      '4',
+      '-std',
+      '0',
+      '-shd',
+      '0',
+      '-fps',
+      '100',
+      '-rt',
+      '0',
+      '-rp',
+      '0',
+      '--wait-clients',
+      '1',
+    ],
+    env,
+  );
   await first.line(/^serving rs:img:1 on /);
   const collector = startCli(t, ['collector', '-id', '1', '-pid', '1', '-ic', 'rs:img:*', '-rp', '0.2', '-dc', '-rt', '50'], env);
   await collector.line(/nCollected=[1-9]\d* /);
@@ -175,7 +248,31 @@ test('sluice collector finds a killed and restarted producer again and counts it
   await first.exited;
   // The new run starts when the collector is back (ids from 1 again, so the run is told apart
   // however long finding it again took).
-  const second = startCli(t, ['sim', '-cn', 'rs:img:1', '-nx', '3', '-ny', '4', '-std', '0', '-shd', '0', '-fps', '100', '-rt', '0', '-rp', '0', '--wait-clients', '1'], env);
+  const second = startCli(
+    t,
+    [
+      'sim',
+      '-cn',
+      'rs:img:1',
+      '-nx',
+      '3',
+      '-ny',
+      '4',
+      '-std',
+      '0',
+      '-shd',
+      '0',
+      '-fps',
+      '100',
+      '-rt',
+      '0',
+      '-rp',
+      '0',
+      '--wait-clients',
+      '1',
+    ],
+    env,
+  );
   await second.line(/^serving rs:img:1 on /);
   await collector.line(/nRuns=2$/m);
   collector.kill('SIGINT');

@@ -45,7 +45,12 @@ interface Received {
  * pipelined client until `until` frames (uniqueId > 0) have arrived or the channel ends.
  */
 async function serve(t: TestContext, args: string[], until: number): Promise<{ p: CliProcess; frames: Received[] }> {
-  const p = startCli(t, ['sim', '--port', '0', '--host', '127.0.0.1', '--wait-clients', '1', '-std', '0', '-shd', '0.5', ...args], envFor(), 15_000);
+  const p = startCli(
+    t,
+    ['sim', '--port', '0', '--host', '127.0.0.1', '--wait-clients', '1', '-std', '0', '-shd', '0.5', ...args],
+    envFor(),
+    15_000,
+  );
   const m = await p.line(/^(?:serving \S+ on 127\.0\.0\.1:(\d+)|\{"event":"listening",.*"port":(\d+))/);
   const port = Number(m[1] ?? m[2]);
   const c = new Client({ env: { EPICS_PVA_AUTO_ADDR_LIST: 'NO', EPICS_PVA_ADDR_LIST: '', EPICS_PVA_NAME_SERVERS: `127.0.0.1:${port}` } });
@@ -72,11 +77,17 @@ test('an .npy stack larger than the cache is streamed once, in order, and the ru
   assert.equal(await p.exited, 0, p.stderr());
   const out = p.stdout();
   assert.match(out, /^input: 9 frames from 1 file: .*stack\.npy \(npy, 9 frames\)$/m);
-  assert.match(out, /^9 frames read while publishing \(more than the cache; read ahead up to 3\), each served once: 8x5 uint16 mono \(dimensions \[8,5\], 80 bytes\)$/m);
+  assert.match(
+    out,
+    /^9 frames read while publishing \(more than the cache; read ahead up to 3\), each served once: 8x5 uint16 mono \(dimensions \[8,5\], 80 bytes\)$/m,
+  );
   assert.match(out, /^Server exiting after publishing 9 frames$/m);
   assert.match(out, /^Published frames: +9 @/m);
   const published = frames.filter((f) => f.id > 0);
-  assert.deepEqual(published.map((f) => f.id), [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  assert.deepEqual(
+    published.map((f) => f.id),
+    [1, 2, 3, 4, 5, 6, 7, 8, 9],
+  );
   published.forEach((f, k) => {
     assert.deepEqual(f.dims, [nx, ny]);
     assert.equal(f.dtype, 'ushort');
@@ -87,7 +98,12 @@ test('an .npy stack larger than the cache is streamed once, in order, and the ru
 test('a big-endian multi-page TIFF fits the cache: its pages are recycled in order', { timeout: TEST_TIMEOUT }, async (t) => {
   const dir = tempDir(t);
   const [nx, ny] = [7, 3];
-  const pages = [0, 1, 2].map((k) => ({ width: nx, height: ny, pixels: Float32Array.from(frame(k, nx * ny), (v) => v / 4), compression: 8 }));
+  const pages = [0, 1, 2].map((k) => ({
+    width: nx,
+    height: ny,
+    pixels: Float32Array.from(frame(k, nx * ny), (v) => v / 4),
+    compression: 8,
+  }));
   const path = join(dir, 'pages.tif');
   writeFileSync(path, tiffBytes(pages, { littleEndian: false }));
   const { p, frames } = await serve(t, ['-if', path, '-fps', '2000', '-rt', '0'], 8);
@@ -95,12 +111,22 @@ test('a big-endian multi-page TIFF fits the cache: its pages are recycled in ord
   assert.equal(await p.exited, 0, p.stderr());
   assert.match(p.stdout(), /^3 cached frames from files, recycled: 7x3 float32 mono/m);
   const published = frames.filter((f) => f.id > 0);
-  assert.deepEqual(published.map((f) => f.id), [1, 2, 3, 4, 5, 6, 7, 8]);
+  assert.deepEqual(
+    published.map((f) => f.id),
+    [1, 2, 3, 4, 5, 6, 7, 8],
+  );
   published.forEach((f) => {
     assert.equal(f.dtype, 'float');
-    assert.deepEqual(f.pixels, frame((f.id - 1) % 3, nx * ny).map((v) => v / 4));
+    assert.deepEqual(
+      f.pixels,
+      frame((f.id - 1) % 3, nx * ny).map((v) => v / 4),
+    );
   });
-  assert.deepEqual(frames[0]?.pixels, frame(0, nx * ny).map((v) => v / 4), 'before the first frame the channel holds page 0');
+  assert.deepEqual(
+    frames[0]?.pixels,
+    frame(0, nx * ny).map((v) => v / 4),
+    'before the first frame the channel holds page 0',
+  );
 });
 
 test('HDF5 (-hds), raw frames with a YAML config, and a directory of mixed formats', { timeout: TEST_TIMEOUT }, async (t) => {
@@ -111,29 +137,75 @@ test('HDF5 (-hds), raw frames with a YAML config, and a directory of mixed forma
   const hpath = join(dir, 'c.h5');
   const f = new h5.File(hpath, 'w');
   f.create_dataset({ name: 'other', data: new Uint8Array(5 * 5 * 5), shape: [5, 5, 5], dtype: '<B' });
-  f.create_dataset({ name: 'frames', data: Int32Array.from([2, 3].flatMap((k) => frame(k, nx * ny)), (v) => -v), shape: [2, ny, nx], dtype: '<i' });
+  f.create_dataset({
+    name: 'frames',
+    data: Int32Array.from(
+      [2, 3].flatMap((k) => frame(k, nx * ny)),
+      (v) => -v,
+    ),
+    shape: [2, ny, nx],
+    dtype: '<i',
+  });
   f.close();
-  writeFileSync(join(dir, 'a.raw'), Buffer.from(Int32Array.from([0, 1].flatMap((k) => frame(k, nx * ny)), (v) => -v).buffer));
+  writeFileSync(
+    join(dir, 'a.raw'),
+    Buffer.from(
+      Int32Array.from(
+        [0, 1].flatMap((k) => frame(k, nx * ny)),
+        (v) => -v,
+      ).buffer,
+    ),
+  );
   const cfg = join(dir, 'raw.yaml');
   writeFileSync(cfg, `file_info:\n  datatype: int32\n  width: ${nx}\n  height: ${ny}\n  endian: little\n`);
-  writeFileSync(join(dir, 'd.tif'), tiffBytes([{ width: nx, height: ny, pixels: Int32Array.from(frame(4, nx * ny), (v) => -v) }], { littleEndian: false }));
+  writeFileSync(
+    join(dir, 'd.tif'),
+    tiffBytes([{ width: nx, height: ny, pixels: Int32Array.from(frame(4, nx * ny), (v) => -v) }], { littleEndian: false }),
+  );
   writeFileSync(join(dir, 'b.txt'), 'a raw file of the wrong size');
 
-  const { p, frames } = await serve(t, ['-id', dir, '-cfg', cfg, '-hds', '/frames', '-cs', '2', '-fps', '0', '--lossless', '-rt', '0', '--json'], 5);
+  const { p, frames } = await serve(
+    t,
+    ['-id', dir, '-cfg', cfg, '-hds', '/frames', '-cs', '2', '-fps', '0', '--lossless', '-rt', '0', '--json'],
+    5,
+  );
   assert.equal(await p.exited, 0, p.stderr());
   assert.match(p.stderr(), /^warning: skipping .*b\.txt: size mismatch/m);
-  const lines = p.stdout().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-  const input = lines.find((l) => l['event'] === 'input') as { frames: number; files: number; skipped: number; parts: { format: string; frames: number }[] };
-  assert.deepEqual(input.parts.map((x) => [x.format, x.frames]), [['raw', 2], ['hdf5', 2], ['tiff', 1]]);
+  const lines = p
+    .stdout()
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const input = lines.find((l) => l['event'] === 'input') as {
+    frames: number;
+    files: number;
+    skipped: number;
+    parts: { format: string; frames: number }[];
+  };
+  assert.deepEqual(
+    input.parts.map((x) => [x.format, x.frames]),
+    [
+      ['raw', 2],
+      ['hdf5', 2],
+      ['tiff', 1],
+    ],
+  );
   assert.equal(input.skipped, 1);
   const summary = lines.find((l) => l['event'] === 'summary') as { frames: number; reason: string };
   assert.deepEqual([summary.frames, summary.reason], [5, 'frames']);
   const published = frames.filter((x) => x.id > 0);
-  assert.deepEqual(published.map((x) => x.id), [1, 2, 3, 4, 5]);
+  assert.deepEqual(
+    published.map((x) => x.id),
+    [1, 2, 3, 4, 5],
+  );
   published.forEach((x, k) => {
     assert.equal(x.dtype, 'int');
     assert.deepEqual(x.dims, [nx, ny]);
-    assert.deepEqual(x.pixels, frame(k, nx * ny).map((v) => 0 - v), `frame ${k}`);
+    assert.deepEqual(
+      x.pixels,
+      frame(k, nx * ny).map((v) => 0 - v),
+      `frame ${k}`,
+    );
   });
 });
 
@@ -142,7 +214,10 @@ test('bad inputs: a clear one-line error, status 1 for files, 2 for usage', { ti
   const lying = join(dir, 'lying.npy');
   writeFileSync(lying, npyBytes(new Uint16Array(16), [4, 4], { extra: -2 }));
   const huge = join(dir, 'huge.tif');
-  writeFileSync(huge, tiffBytes([{ width: 4, height: 4, pixels: new Uint16Array(16), override: { 256: [40000], 257: [40000], 278: [40000] } }]));
+  writeFileSync(
+    huge,
+    tiffBytes([{ width: 4, height: 4, pixels: new Uint16Array(16), override: { 256: [40000], 257: [40000], 278: [40000] } }]),
+  );
   const other = join(dir, 'other.npy');
   writeFileSync(other, npyBytes(new Uint16Array(16), [4, 4]));
   const mixed = join(dir, 'mixed');

@@ -13,7 +13,13 @@ test("sim's defaults are PvaPy's: 300 s runtime, 10 s delays, a report every fra
   const m = await p.line(/^\{"event":"schedule".*\}$/);
   const schedule = JSON.parse(m[0]) as Record<string, unknown>;
   assert.deepEqual(
-    { fps: schedule['fps'], runtime: schedule['runtime'], startDelay: schedule['startDelay'], shutdownDelay: schedule['shutdownDelay'], reportPeriod: schedule['reportPeriod'] },
+    {
+      fps: schedule['fps'],
+      runtime: schedule['runtime'],
+      startDelay: schedule['startDelay'],
+      shutdownDelay: schedule['shutdownDelay'],
+      reportPeriod: schedule['reportPeriod'],
+    },
     { fps: 20, runtime: 300, startDelay: 10, shutdownDelay: 10, reportPeriod: 1 },
   );
   p.kill('SIGINT');

@@ -9,7 +9,30 @@ test('sim summary: frames squashed for a client that does not keep up, per clien
   const env = await loopbackEnv();
   const client = new Client({ env, timeoutMs: 10_000, beaconPort: false });
   t.after(() => client.close());
-  const sim = startCli(t, ['sim', '-cn', 'img', '-nx', '16', '-ny', '16', '-fps', '200', '-rt', '1', '-std', '0.3', '--wait-clients', '2', '-shd', '0.5', '--json'], env);
+  const sim = startCli(
+    t,
+    [
+      'sim',
+      '-cn',
+      'img',
+      '-nx',
+      '16',
+      '-ny',
+      '16',
+      '-fps',
+      '200',
+      '-rt',
+      '1',
+      '-std',
+      '0.3',
+      '--wait-clients',
+      '2',
+      '-shd',
+      '0.5',
+      '--json',
+    ],
+    env,
+  );
   // One client takes everything; the other never reads: pipeline credit 4, server queue 4.
   const fast = client.monitor('img', { queueSize: 1000 });
   const stalled = client.monitor('img', { queueSize: 4, pipeline: true });
@@ -20,7 +43,11 @@ test('sim summary: frames squashed for a client that does not keep up, per clien
   assert.equal(await sim.exited, 0, sim.stderr());
   await reading;
   stalled.close();
-  const events = sim.stdout().trim().split('\n').map((l) => JSON.parse(l) as Record<string, any>);
+  const events = sim
+    .stdout()
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, any>);
   const total = events.find((e) => e['event'] === 'clients');
   const clients = events.filter((e) => e['event'] === 'client');
   assert.ok(total, sim.stdout());

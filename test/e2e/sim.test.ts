@@ -69,25 +69,33 @@ function summaryOf(out: string): { frames: number; fps: number } {
   return { frames: Number(m[1]), fps: Number(m[2]) };
 }
 
-test('frames of the requested shape, uniqueIds 1, 2, 3... after the initial 0; sluice get reads them', { timeout: TEST_TIMEOUT }, async (t) => {
-  const shape = ['-cn', 'TST:img', '-nx', '32', '-ny', '16', '-dt', 'uint16', '-cm', '2'];
-  const { p, port, channel } = await sim(t, ...shape, '-fps', '200', '-rt', '1', '--wait-clients', '1', '-std', '0', '-shd', '0.5');
-  assert.equal(channel, 'TST:img');
-  await p.line(/^1000 cached frames, recycled: 32x16 uint16 RGB1 \(dimensions \[3,32,16\], 3072 bytes\), values in \[0,65535\]$/);
-  const get = start(t, ['get', 'TST:img'], envFor(port));
-  assert.equal(await get.exited, 0, get.stderr());
-  assert.match(get.stdout(), /^TST:img \S+ \S+ 3x32x16 ushort uniqueId=0\n$/);
+test(
+  'frames of the requested shape, uniqueIds 1, 2, 3... after the initial 0; sluice get reads them',
+  { timeout: TEST_TIMEOUT },
+  async (t) => {
+    const shape = ['-cn', 'TST:img', '-nx', '32', '-ny', '16', '-dt', 'uint16', '-cm', '2'];
+    const { p, port, channel } = await sim(t, ...shape, '-fps', '200', '-rt', '1', '--wait-clients', '1', '-std', '0', '-shd', '0.5');
+    assert.equal(channel, 'TST:img');
+    await p.line(/^1000 cached frames, recycled: 32x16 uint16 RGB1 \(dimensions \[3,32,16\], 3072 bytes\), values in \[0,65535\]$/);
+    const get = start(t, ['get', 'TST:img'], envFor(port));
+    assert.equal(await get.exited, 0, get.stderr());
+    assert.match(get.stdout(), /^TST:img \S+ \S+ 3x32x16 ushort uniqueId=0\n$/);
 
-  // --wait-clients 1: publishing starts when this monitor subscribes, so it sees every frame.
-  const c = collect(client(t, port).monitor('TST:img', { queueSize: 100, pipeline: true }));
-  assert.equal(await p.exited, 0, p.stderr());
-  const { frames } = summaryOf(p.stdout());
-  assert.equal(frames, 200, 'fps x runtime');
-  await c.reach(frames);
-  assert.deepEqual(c.ids, Array.from({ length: frames + 1 }, (_, i) => i), 'initial value 0, then every frame in order');
-  assert.match(p.stdout(), /^Published frame id +200 @ [\d.]+s \(frame rate: [\d.]+fps; runtime: [\d.]+s\)$/m);
-  assert.match(p.stdout(), /^Server exiting after reaching runtime of [\d.]+ seconds$/m);
-});
+    // --wait-clients 1: publishing starts when this monitor subscribes, so it sees every frame.
+    const c = collect(client(t, port).monitor('TST:img', { queueSize: 100, pipeline: true }));
+    assert.equal(await p.exited, 0, p.stderr());
+    const { frames } = summaryOf(p.stdout());
+    assert.equal(frames, 200, 'fps x runtime');
+    await c.reach(frames);
+    assert.deepEqual(
+      c.ids,
+      Array.from({ length: frames + 1 }, (_, i) => i),
+      'initial value 0, then every frame in order',
+    );
+    assert.match(p.stdout(), /^Published frame id +200 @ [\d.]+s \(frame rate: [\d.]+fps; runtime: [\d.]+s\)$/m);
+    assert.match(p.stdout(), /^Server exiting after reaching runtime of [\d.]+ seconds$/m);
+  },
+);
 
 test('every frame is a spec-conformant NTNDArray with matching time stamps', { timeout: TEST_TIMEOUT }, async (t) => {
   const shape = ['-nx', '8', '-ny', '4', '-dt', 'float32', '-mn', '-1', '-mx', '1', '-cm', '4'];
@@ -113,11 +121,32 @@ test('every frame is a spec-conformant NTNDArray with matching time stamps', { t
     assert.ok([...(f.data as Float32Array)].every((v) => v >= -1 && v <= 1));
     if (f.uniqueId > 0) assert.deepEqual(f.dataTimeStamp, f.timeStamp);
   }
-  assert.deepEqual(frames.map((f) => f.uniqueId), Array.from({ length: 21 }, (_, i) => i));
+  assert.deepEqual(
+    frames.map((f) => f.uniqueId),
+    Array.from({ length: 21 }, (_, i) => i),
+  );
 });
 
 test('-fps 1000 -rt 1 publishes 1000 frames at about 1000 fps', { timeout: TEST_TIMEOUT }, async (t) => {
-  const { p, port } = await sim(t, '-nx', '64', '-ny', '64', '-fps', '1000', '-rt', '1', '-rp', '250', '--wait-clients', '1', '-std', '0', '-shd', '0.5');
+  const { p, port } = await sim(
+    t,
+    '-nx',
+    '64',
+    '-ny',
+    '64',
+    '-fps',
+    '1000',
+    '-rt',
+    '1',
+    '-rp',
+    '250',
+    '--wait-clients',
+    '1',
+    '-std',
+    '0',
+    '-shd',
+    '0.5',
+  );
   const c = collect(client(t, port).monitor('pvapy:image', { queueSize: 100, pipeline: true }));
   assert.equal(await p.exited, 0, p.stderr());
   const { frames, fps } = summaryOf(p.stdout());
@@ -128,12 +157,35 @@ test('-fps 1000 -rt 1 publishes 1000 frames at about 1000 fps', { timeout: TEST_
 });
 
 test('-fps 0 --lossless: a pipelined client receives every frame', { timeout: TEST_TIMEOUT }, async (t) => {
-  const args = ['-nx', '128', '-ny', '128', '-fps', '0', '--lossless', '-rt', '1', '-rp', '0', '--wait-clients', '1', '-std', '0', '-shd', '1', '--json'];
+  const args = [
+    '-nx',
+    '128',
+    '-ny',
+    '128',
+    '-fps',
+    '0',
+    '--lossless',
+    '-rt',
+    '1',
+    '-rp',
+    '0',
+    '--wait-clients',
+    '1',
+    '-std',
+    '0',
+    '-shd',
+    '1',
+    '--json',
+  ];
   const p = start(t, ['sim', '--port', '0', '--host', '127.0.0.1', ...args]);
   const port = Number((await p.line(/^\{"event":"listening","channel":"pvapy:image","host":"127\.0\.0\.1","port":(\d+)/))[1]);
   const c = collect(client(t, port).monitor('pvapy:image', { queueSize: 100, pipeline: true }));
   assert.equal(await p.exited, 0, p.stderr());
-  const lines = p.stdout().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const lines = p
+    .stdout()
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   assert.equal(lines[0]?.['event'], 'listening', 'JSON from the first line');
   const summary = lines.find((l) => l['event'] === 'summary') as { frames: number; fps: number; reason: string };
   assert.equal(summary.reason, 'runtime');
@@ -145,11 +197,33 @@ test('-fps 0 --lossless: a pipelined client receives every frame', { timeout: TE
 
 test('sluice monitor --stats measures the stream; metadata PVs carry the frame time stamps', { timeout: TEST_TIMEOUT }, async (t) => {
   const meta = ['-mpv', 'pva://TST:m1,pva://TST:m2'];
-  const { p, port } = await sim(t, '-nx', '64', '-ny', '64', '-fps', '200', '-rt', '0', '-rp', '200', '--wait-clients', '1', '-std', '0', ...meta);
+  const { p, port } = await sim(
+    t,
+    '-nx',
+    '64',
+    '-ny',
+    '64',
+    '-fps',
+    '200',
+    '-rt',
+    '0',
+    '-rp',
+    '200',
+    '--wait-clients',
+    '1',
+    '-std',
+    '0',
+    ...meta,
+  );
   await p.line(/^metadata PVs: TST:m1, TST:m2$/);
   const mon = start(t, ['monitor', '--stats', '--json', '--count', '300', 'pvapy:image'], envFor(port));
   assert.equal(await mon.exited, 0, mon.stderr());
-  const final = JSON.parse(mon.stdout().trim().split('\n').at(-1) as string) as { final: boolean; updates: number; missed: number; rate: number };
+  const final = JSON.parse(mon.stdout().trim().split('\n').at(-1) as string) as {
+    final: boolean;
+    updates: number;
+    missed: number;
+    rate: number;
+  };
   assert.equal(final.final, true);
   assert.equal(final.updates, 300);
   assert.equal(final.missed, 0);

@@ -30,5 +30,4 @@ export function capturesDir(): string | null {
   return null;
 }
 
-export const NO_CAPTURES =
-  'reference captures not found: set SLUICE_PVA_CAPTURES to the pva-captures directory (pcap + txt files)';
+export const NO_CAPTURES = 'reference captures not found: set SLUICE_PVA_CAPTURES to the pva-captures directory (pcap + txt files)';

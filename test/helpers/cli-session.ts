@@ -26,7 +26,11 @@ export function start(t: TestContext, args: string[], env: NodeJS.ProcessEnv): C
 }
 
 /** Run `sluice ...args` to completion. */
-export async function run(t: TestContext, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string; err: string }> {
+export async function run(
+  t: TestContext,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number | null; out: string; err: string }> {
   const cli = start(t, args, env);
   const code = await cli.exited;
   return { code, out: cli.stdout(), err: cli.stderr() };
@@ -39,4 +43,3 @@ export async function mailbox(t: TestContext, ...pvs: string[]): Promise<{ port:
   const port = Number(m[1]);
   return { port, env: envFor(port), cli };
 }
-

@@ -53,7 +53,10 @@ export function startCli(t: TestContext, args: string[], env: NodeJS.ProcessEnv,
   const line = (re: RegExp, ms = lineTimeoutMs) =>
     new Promise<RegExpMatchArray>((resolve, reject) => {
       const check = () => {
-        const m = out.split('\n').map((l) => l.match(re)).find((x) => x);
+        const m = out
+          .split('\n')
+          .map((l) => l.match(re))
+          .find((x) => x);
         if (m) return done(() => resolve(m));
         if (child.exitCode !== null || child.signalCode !== null) {
           done(() => reject(new Error(`sluice ${args.join(' ')} ended without a line matching ${re}\nstdout: ${out}\nstderr: ${err}`)));

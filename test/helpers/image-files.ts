@@ -210,7 +210,8 @@ export function tiffBytes(pages: TiffPageSpec[], o: TiffOptions = {}): Uint8Arra
             for (let x = 0; x < bw * spb; x++) {
               const py = by * bh + y;
               const px = bx * bw * spb + x;
-              if (py < p.height && px < p.width * spb) block[y * bw * spb + x] = src[plane * p.width * p.height + py * p.width * spb + px] as number;
+              if (py < p.height && px < p.width * spb)
+                block[y * bw * spb + x] = src[plane * p.width * p.height + py * p.width * spb + px] as number;
             }
           }
           if (p.predictor === 2) {

@@ -17,10 +17,13 @@ export function frameFrom(pixels: NumberArray, nx: number, ny: number, nz: numbe
     for (let x = 0; x < nx; x++) {
       for (let c = 0; c < nz; c++) {
         const i =
-          colorMode === ColorMode.RGB1 ? (y * nx + x) * nz + c
-          : colorMode === ColorMode.RGB2 ? (y * nz + c) * nx + x
-          : colorMode === ColorMode.RGB3 ? (c * ny + y) * nx + x
-          : y * nx + x;
+          colorMode === ColorMode.RGB1
+            ? (y * nx + x) * nz + c
+            : colorMode === ColorMode.RGB2
+              ? (y * nz + c) * nx + x
+              : colorMode === ColorMode.RGB3
+                ? (c * ny + y) * nx + x
+                : y * nx + x;
         data[i] = pixels[(y * nx + x) * nz + c] as number;
       }
     }
@@ -32,7 +35,8 @@ export function frameFrom(pixels: NumberArray, nx: number, ny: number, nz: numbe
 export function pattern<T extends NumberArray>(ctor: new (n: number) => T, n: number, seed = 1): T {
   const out = new ctor(n);
   const big = out.BYTES_PER_ELEMENT >= 2 ? 65_521 : 251;
-  for (let i = 0; i < n; i++) out[i] = ((i * 7919 + seed * 104_729) % big) - (out instanceof Int8Array || out instanceof Int16Array ? big >> 1 : 0);
+  for (let i = 0; i < n; i++)
+    out[i] = ((i * 7919 + seed * 104_729) % big) - (out instanceof Int8Array || out instanceof Int16Array ? big >> 1 : 0);
   if (out instanceof Float32Array || out instanceof Float64Array) for (let i = 0; i < n; i++) out[i] = (out[i] as number) / 7 - 1234.5;
   return out;
 }

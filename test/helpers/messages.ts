@@ -111,10 +111,7 @@ export class MessagePeer {
   readonly #keep: boolean;
   readonly #onMessage: ((m: Uint8Array) => void) | undefined;
 
-  constructor(
-    stream: Duplex,
-    options: { keep?: boolean; onMessage?: (m: Uint8Array) => void } = {},
-  ) {
+  constructor(stream: Duplex, options: { keep?: boolean; onMessage?: (m: Uint8Array) => void } = {}) {
     this.stream = stream;
     this.#keep = options.keep ?? true;
     this.#onMessage = options.onMessage;

@@ -52,7 +52,9 @@ export async function untilUpdate(client: Client, pv: string, done: (v: PVStruct
       last = u.value;
       if (done(u.value)) return u.value;
     }
-    throw new Error(`${pv}: no update as awaited within ${ms} ms; last value ${JSON.stringify(last, (_, v) => (typeof v === 'bigint' ? String(v) : v))}`);
+    throw new Error(
+      `${pv}: no update as awaited within ${ms} ms; last value ${JSON.stringify(last, (_, v) => (typeof v === 'bigint' ? String(v) : v))}`,
+    );
   } finally {
     clearTimeout(timer);
     sub.close();

@@ -328,7 +328,7 @@ export function parsePcap(buf: Uint8Array): Capture {
       const d = seg.fromClient ? 0 : 1;
       const w = waiting[d]!;
       w.push({ off: (seg.seq - bases[d]!) >>> 0, seg });
-      for (let progressed = true; progressed; ) {
+      for (let progressed = true; progressed;) {
         progressed = false;
         for (let i = 0; i < w.length; i++) {
           const { off, seg: s } = w[i]!;

@@ -22,7 +22,10 @@ export function build(command: number, body: (w: ByteWriter) => void): Uint8Arra
   return message(command, 0x00, new Uint8Array(Buffer.concat(w.take())));
 }
 
-export async function rawConnect(port: number, options: { keep?: boolean; onMessage?: (m: Uint8Array) => void } = {}): Promise<{ sock: Socket; peer: MessagePeer }> {
+export async function rawConnect(
+  port: number,
+  options: { keep?: boolean; onMessage?: (m: Uint8Array) => void } = {},
+): Promise<{ sock: Socket; peer: MessagePeer }> {
   const sock = connect({ port, host: '127.0.0.1', noDelay: true });
   sock.on('error', () => {}); // resets by the server are expected in these tests
   await new Promise<void>((resolve, reject) => {
@@ -114,7 +117,11 @@ export function initReplyType(m: Uint8Array, cache = new TypeCache()): Structure
 }
 
 /** A monitor update: changed bits, the value (applied to `base`), overrun bits. */
-export function monitorUpdate(m: Uint8Array, type: StructureDesc, base?: PVStructure): { changed: BitSet; value: PVStructure; overrun: BitSet } {
+export function monitorUpdate(
+  m: Uint8Array,
+  type: StructureDesc,
+  base?: PVStructure,
+): { changed: BitSet; value: PVStructure; overrun: BitSet } {
   const r = new ByteReader(payloadOf(m), true);
   r.skip(5);
   const changed = decodeBitSet(r);

@@ -28,7 +28,11 @@ ASG(SECRET) {
 async function setup(t: TestContext, acfText = ACF) {
   const logs: string[] = [];
   const policy = (text: string, pvlist?: string): AccessPolicy =>
-    new AccessPolicy({ acf: parseAcf(text, 'test.acf'), pvlist: pvlist ? parsePvList(pvlist, 'test.pvlist') : undefined, log: (l) => logs.push(l) });
+    new AccessPolicy({
+      acf: parseAcf(text, 'test.acf'),
+      pvlist: pvlist ? parsePvList(pvlist, 'test.pvlist') : undefined,
+      log: (l) => logs.push(l),
+    });
   const { server, port } = await startServer({ access: policy(acfText) });
   const { type, value } = ntscalar.create('double', 1);
   const x = SharedPV.mailbox().open(type, value);
@@ -66,7 +70,10 @@ test('a put is refused with a clear status for a user outside the rule, and logg
 
 test('RPC needs WRITE (or RPC): refused for others, the handler never runs', async (t) => {
   const { calls, as } = await setup(t);
-  await assert.rejects(as('eve', 'ws9').rpc('TST:rpc', {}), denied(/: access denied: eve@ws9 may not call RPC on TST:rpc \(ASG DEFAULT\)$/));
+  await assert.rejects(
+    as('eve', 'ws9').rpc('TST:rpc', {}),
+    denied(/: access denied: eve@ws9 may not call RPC on TST:rpc \(ASG DEFAULT\)$/),
+  );
   assert.deepEqual(calls, []);
   assert.deepEqual((await as('alice', 'ws9').rpc('TST:rpc', {})).value, { value: 42 });
   assert.deepEqual(calls, ['alice']);
@@ -82,7 +89,10 @@ test('a CONTROL PV needs both the user group and the host group', async (t) => {
 
 test('without READ the channel is refused, and the client says why', async (t) => {
   const { as } = await setup(t);
-  await assert.rejects(as('eve', 'ws9', 300).get('TST:secret'), /not connected after 300 ms \(last error: TST:secret: access denied: eve@ws9 may not read TST:secret \(ASG SECRET\)\)/);
+  await assert.rejects(
+    as('eve', 'ws9', 300).get('TST:secret'),
+    /not connected after 300 ms \(last error: TST:secret: access denied: eve@ws9 may not read TST:secret \(ASG SECRET\)\)/,
+  );
   assert.equal((await as('alice', 'ws9').get('TST:secret')).value['value'], 1);
 });
 

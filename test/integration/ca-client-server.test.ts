@@ -47,7 +47,11 @@ function pvs() {
       timeStamp: ts(1_700_000_000, 250_000_000),
       display: { units: 'mm', limitLow: -10, limitHigh: 10, format: '%.2f' },
     }),
-    count: SharedPV.readonly().open(ntscalar.type('int'), { value: 42, alarm: { severity: 2, status: 1, message: 'HIHI' }, timeStamp: ts(1_700_000_001) }),
+    count: SharedPV.readonly().open(ntscalar.type('int'), {
+      value: 42,
+      alarm: { severity: 2, status: 1, message: 'HIHI' },
+      timeStamp: ts(1_700_000_001),
+    }),
     text: SharedPV.mailbox().open(ntscalar.type('string'), { value: 'hello', timeStamp: ts(1_700_000_002) }),
     mode: SharedPV.mailbox().open(ntenum.type(), { value: { index: 1, choices: ['Off', 'On', 'Fault'] }, timeStamp: ts(1_700_000_003) }),
     bytes: SharedPV.mailbox().open(ntscalarArray.type('ubyte'), { value: new Uint8Array([1, 2, 250]), timeStamp: ts(1_700_000_004) }),
@@ -116,21 +120,37 @@ test('put: numbers, text into numbers, enum labels and indexes, arrays that grow
 
 test('errors: read-only PVs, values that do not convert, channels nobody has, handlers that throw', async (t0) => {
   const { client, server } = await setup(t0);
-  await assert.rejects(client.put('CA:count', 1), (e: unknown) => e instanceof RemoteError && /CA put CA:count: no write access/.test(e.message));
-  await assert.rejects(client.put('CA:x', 'abc'), (e: unknown) => e instanceof RemoteError && e.code === 'ERR_REMOTE' && /write failed/.test(e.message));
+  await assert.rejects(
+    client.put('CA:count', 1),
+    (e: unknown) => e instanceof RemoteError && /CA put CA:count: no write access/.test(e.message),
+  );
+  await assert.rejects(
+    client.put('CA:x', 'abc'),
+    (e: unknown) => e instanceof RemoteError && e.code === 'ERR_REMOTE' && /write failed/.test(e.message),
+  );
   await assert.rejects(client.put('CA:mode', 'Maybe'), (e: unknown) => e instanceof RemoteError);
-  await assert.rejects(client.get('CA:nosuch', { timeoutMs: 300 }), (e: unknown) => e instanceof SluiceError && e.code === 'ERR_TIMEOUT' && /CA get CA:nosuch: .*within 300 ms/.test(e.message));
+  await assert.rejects(
+    client.get('CA:nosuch', { timeoutMs: 300 }),
+    (e: unknown) => e instanceof SluiceError && e.code === 'ERR_TIMEOUT' && /CA get CA:nosuch: .*within 300 ms/.test(e.message),
+  );
   server.addPV('CA:picky', new SharedPV({ onPut: () => Promise.reject(new Error('not now')) }).open(ntscalar.type('double'), { value: 0 }));
   await assert.rejects(client.put('CA:picky', 1), (e: unknown) => e instanceof RemoteError);
   assert.throws(() => server.addPV('CA:picky', new SharedPV()), /already served/);
   assert.throws(() => server.addPV('CA:tbl', new SharedPV().open(t.struct({ a: t.int }))), /scalar, a scalar array or an enum/);
   const lonely = new CaClient({ env: { EPICS_CA_AUTO_ADDR_LIST: 'NO', EPICS_CA_ADDR_LIST: '' }, timeoutMs: 1000 });
   t0.after(() => lonely.close());
-  await assert.rejects(lonely.get('CA:x'), (e: unknown) => e instanceof SluiceError && e.code === 'ERR_CHANNEL_NOT_FOUND' && /EPICS_CA_ADDR_LIST is empty/.test(e.message));
-  await assert.rejects(lonely.get('CA:x'), (e: unknown) => e instanceof SluiceError && e.code === 'ERR_CHANNEL_NOT_FOUND', 'at once the second time too');
+  await assert.rejects(
+    lonely.get('CA:x'),
+    (e: unknown) => e instanceof SluiceError && e.code === 'ERR_CHANNEL_NOT_FOUND' && /EPICS_CA_ADDR_LIST is empty/.test(e.message),
+  );
+  await assert.rejects(
+    lonely.get('CA:x'),
+    (e: unknown) => e instanceof SluiceError && e.code === 'ERR_CHANNEL_NOT_FOUND',
+    'at once the second time too',
+  );
 });
 
-test('arrays larger than the server\'s EPICS_CA_MAX_ARRAY_BYTES: an error for gets and monitors', async (t0) => {
+test("arrays larger than the server's EPICS_CA_MAX_ARRAY_BYTES: an error for gets and monitors", async (t0) => {
   const server = await startCa(t0, { limits: { maxArrayBytes: 16384 } });
   const pv = SharedPV.mailbox().open(ntscalarArray.type('double'), { value: new Float64Array(100) });
   server.addPV('CA:arr', pv);
@@ -139,7 +159,12 @@ test('arrays larger than the server\'s EPICS_CA_MAX_ARRAY_BYTES: an error for ge
   const sub = client.monitor('CA:arr');
   assert.equal((await next(sub)).value['value'].length, 100);
   pv.post({ value: new Float64Array(4096) }); // 32 KiB
-  await assert.rejects(sub.next(), (e: unknown) => e instanceof RemoteError && /transfer larger than the array size limit: CA:arr: 32784 bytes, more than EPICS_CA_MAX_ARRAY_BYTES \(16384\)/.test(e.message));
+  await assert.rejects(
+    sub.next(),
+    (e: unknown) =>
+      e instanceof RemoteError &&
+      /transfer larger than the array size limit: CA:arr: 32784 bytes, more than EPICS_CA_MAX_ARRAY_BYTES \(16384\)/.test(e.message),
+  );
   await assert.rejects(client.get('CA:arr'), (e: unknown) => e instanceof RemoteError && /CA get CA:arr: transfer larger/.test(e.message));
 });
 
@@ -165,7 +190,10 @@ test('monitor: scalars, arrays, enums and strings, each update with its time sta
   p.text.post({ value: 'bye', timeStamp: ts(1_800_000_004) });
   const a = await next(subs.x);
   const b = await next(subs.x);
-  assert.deepEqual([a.value['value'], a.value['timeStamp'], b.value['value'], b.value['timeStamp']], [2.5, ts(1_800_000_000, 1), 3.5, ts(1_800_000_001, 999_999_999)]);
+  assert.deepEqual(
+    [a.value['value'], a.value['timeStamp'], b.value['value'], b.value['timeStamp']],
+    [2.5, ts(1_800_000_000, 1), 3.5, ts(1_800_000_001, 999_999_999)],
+  );
   const w = await next(subs.wave);
   assert.deepEqual([Array.from(w.value['value'] as Float64Array), w.value['timeStamp']], [[7, 8, 9], ts(1_800_000_002)]);
   const m = await next(subs.mode);

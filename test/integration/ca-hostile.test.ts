@@ -103,7 +103,13 @@ const isCode = (code: string, re?: RegExp) => (e: unknown) => e instanceof Sluic
 
 test('our server: each hostile client is refused or answered for the right reason; a good client keeps working', async (t0) => {
   const warnings: string[] = [];
-  const server = new CaServer({ host: '127.0.0.1', tcpPort: 0, udpPort: 0, onWarning: (w) => warnings.push(w), limits: { maxArrayBytes: 1 << 20 } });
+  const server = new CaServer({
+    host: '127.0.0.1',
+    tcpPort: 0,
+    udpPort: 0,
+    onWarning: (w) => warnings.push(w),
+    limits: { maxArrayBytes: 1 << 20 },
+  });
   await server.listen();
   t0.after(() => server.close());
   const closed = closeReasons(server);
@@ -192,7 +198,13 @@ test('our server: each hostile client is refused or answered for the right reaso
   });
 
   await t0.test('a client that asks and never reads: dropped with ERR_LIMIT once its backlog passes the hard limit', async () => {
-    const big = new CaServer({ host: '127.0.0.1', tcpPort: 0, udpPort: false, limits: { sendHardLimit: 4 << 20 }, onWarning: (w) => warnings.push(w) });
+    const big = new CaServer({
+      host: '127.0.0.1',
+      tcpPort: 0,
+      udpPort: false,
+      limits: { sendHardLimit: 4 << 20 },
+      onWarning: (w) => warnings.push(w),
+    });
     await big.listen();
     t0.after(() => big.close());
     const bigClosed = closeReasons(big);
@@ -209,7 +221,10 @@ test('our server: each hostile client is refused or answered for the right reaso
   assert.equal((await sub.next()).value?.value['value'], 2);
   assert.equal((await good.get('H:x')).value['value'], 2);
   sub.close();
-  assert.ok(warnings.some((w) => /disconnected: .*command 99/.test(w)), warnings.join('\n'));
+  assert.ok(
+    warnings.some((w) => /disconnected: .*command 99/.test(w)),
+    warnings.join('\n'),
+  );
   assert.ok(server.stats.badClients >= 3);
 });
 
@@ -261,8 +276,10 @@ async function fakeServer(t0: TestContext, onRead: Behaviour, opts: { nativeType
     sock.write(msg.version());
     const f = new CaFramer(({ header: h }) => {
       if (h.command === Cmd.SEARCH) sock.write(msg.searchReply(port, 0xffffffff, h.p2));
-      else if (h.command === Cmd.CREATE_CHAN) sock.write(Buffer.concat([msg.accessRights(h.p1, 3), msg.createChanReply(h.p1, 77, opts.nativeType ?? DbrBase.DOUBLE, 1)]));
-      else if (h.command === Cmd.READ_NOTIFY && h.dataType === 34) sock.write(msg.dataReply(Cmd.READ_NOTIFY, Eca.NORMAL, h.p2, 34, 1, encodeDbr(34, [0], { units: 'V' })));
+      else if (h.command === Cmd.CREATE_CHAN)
+        sock.write(Buffer.concat([msg.accessRights(h.p1, 3), msg.createChanReply(h.p1, 77, opts.nativeType ?? DbrBase.DOUBLE, 1)]));
+      else if (h.command === Cmd.READ_NOTIFY && h.dataType === 34)
+        sock.write(msg.dataReply(Cmd.READ_NOTIFY, Eca.NORMAL, h.p2, 34, 1, encodeDbr(34, [0], { units: 'V' })));
       else if (h.command === Cmd.READ_NOTIFY || h.command === Cmd.EVENT_ADD) onRead(sock, h);
       else if (h.command === Cmd.ECHO && opts.echo !== false) sock.write(msg.echo());
     }, 1 << 20);
@@ -280,7 +297,12 @@ async function fakeServer(t0: TestContext, onRead: Behaviour, opts: { nativeType
 }
 
 function clientOf(t0: TestContext, port: number, env: Record<string, string> = {}): CaClient {
-  const c = new CaClient({ env: { EPICS_CA_AUTO_ADDR_LIST: 'NO', ...env }, nameServers: [`127.0.0.1:${port}`], timeoutMs: 2000, reconnectDelayMs: 50 });
+  const c = new CaClient({
+    env: { EPICS_CA_AUTO_ADDR_LIST: 'NO', ...env },
+    nameServers: [`127.0.0.1:${port}`],
+    timeoutMs: 2000,
+    reconnectDelayMs: 50,
+  });
   t0.after(() => c.close());
   return c;
 }
@@ -296,7 +318,8 @@ test('our client: replies that lie or break the protocol are clear errors, not c
     },
     {
       name: 'a count the payload cannot hold',
-      onRead: (s, h) => s.write(encodeMessage({ command: Cmd.READ_NOTIFY, dataType: 20, count: 100000, p1: Eca.NORMAL, p2: h.p2 }, encodeDbr(20, [1.5]))),
+      onRead: (s, h) =>
+        s.write(encodeMessage({ command: Cmd.READ_NOTIFY, dataType: 20, count: 100000, p1: Eca.NORMAL, p2: h.p2 }, encodeDbr(20, [1.5]))),
       check: isCode('ERR_DECODE', /DBR_TIME_DOUBLE × 100000 needs 800016 bytes; the payload has 24/),
     },
     {
@@ -344,7 +367,9 @@ test('our client: replies that lie or break the protocol are clear errors, not c
 });
 
 test('our client: a server that stops answering echoes is disconnected', async (t0) => {
-  const port = await fakeServer(t0, (s, h) => s.write(msg.dataReply(Cmd.EVENT_ADD, Eca.NORMAL, h.p2, 20, 1, encodeDbr(20, [1.5]))), { echo: false });
+  const port = await fakeServer(t0, (s, h) => s.write(msg.dataReply(Cmd.EVENT_ADD, Eca.NORMAL, h.p2, 20, 1, encodeDbr(20, [1.5]))), {
+    echo: false,
+  });
   const client = clientOf(t0, port, { EPICS_CA_CONN_TMO: '0.2' });
   const sub = client.monitor('F:x');
   t0.after(() => sub.close());
@@ -375,14 +400,20 @@ test('our server: clients per peer, channels and subscriptions per client are li
   // A third client from the same address is closed before any message.
   const c = new RawPeer(server.tcpPort);
   await assert.rejects(c.channel('L:x'), /connection closed/);
-  assert.ok(warnings.includes('too many CA clients from 127.0.0.1: the limit is 2 (maxConnectionsPerPeer, SLUICE_CAS_MAX_CONNECTIONS_PER_PEER)'), warnings.join('\n'));
+  assert.ok(
+    warnings.includes('too many CA clients from 127.0.0.1: the limit is 2 (maxConnectionsPerPeer, SLUICE_CAS_MAX_CONNECTIONS_PER_PEER)'),
+    warnings.join('\n'),
+  );
 
   // Channels: the third is refused, the client stays.
   a.send(msg.createChan(2, 'L:x'));
   await a.next(Cmd.CREATE_CHAN);
   a.send(msg.createChan(3, 'L:x'));
   assert.equal((await a.next(Cmd.CREATE_CH_FAIL)).header.p1, 3);
-  assert.match(warnings.at(-1) ?? '', /^too many channels for CA client 127\.0\.0\.1:\d+: the limit is 2 \(maxChannels, SLUICE_CAS_MAX_CHANNELS\)$/);
+  assert.match(
+    warnings.at(-1) ?? '',
+    /^too many channels for CA client 127\.0\.0\.1:\d+: the limit is 2 \(maxChannels, SLUICE_CAS_MAX_CHANNELS\)$/,
+  );
 
   // Subscriptions: the second gets an ERROR naming the limit.
   a.send(msg.eventAdd(sid, 1, 6, 0, 5));

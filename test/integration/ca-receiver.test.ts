@@ -14,7 +14,10 @@ test('CaReceiver delivers { value, type } updates and counts them; stop() ends t
   await server.listen();
   const pv = SharedPV.mailbox().open(ntscalar.type('double'), { value: 0.5 });
   server.addPV('RCV:x', pv);
-  const client = new CaClient({ env: { EPICS_CA_AUTO_ADDR_LIST: 'NO', EPICS_CA_ADDR_LIST: `127.0.0.1:${server.udpPort}` }, timeoutMs: 3000 });
+  const client = new CaClient({
+    env: { EPICS_CA_AUTO_ADDR_LIST: 'NO', EPICS_CA_ADDR_LIST: `127.0.0.1:${server.udpPort}` },
+    timeoutMs: 3000,
+  });
   t0.after(async () => {
     client.close();
     await server.close();
@@ -36,7 +39,10 @@ test('CaReceiver delivers { value, type } updates and counts them; stop() ends t
   pv.post({ value: 1.5 });
   pv.post({ value: 2.5 });
   await until(3);
-  assert.deepEqual(got.map((r) => r.value['value']), [0.5, 1.5, 2.5]);
+  assert.deepEqual(
+    got.map((r) => r.value['value']),
+    [0.5, 1.5, 2.5],
+  );
   assert.deepEqual(rx.stats(), { nReceived: 3, nRejected: 0, nErrors: 0, nOverruns: 0 });
   rx.resetStats();
   assert.equal(rx.stats().nReceived, 0);

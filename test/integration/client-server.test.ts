@@ -258,7 +258,10 @@ test('a posted value that does not fit its type is dropped; the stream stays usa
   pv.post({ value: 2 });
   assert.equal((await sub.next()).value.value['value'], 2);
   assert.equal((await client.get('TST:scalar')).value['value'], 1.5);
-  assert.ok(warnings.some((m) => /TST:bad: update not sent: cannot encode 'not a number' as double/.test(m)), warnings.join('\n'));
+  assert.ok(
+    warnings.some((m) => /TST:bad: update not sent: cannot encode 'not a number' as double/.test(m)),
+    warnings.join('\n'),
+  );
   sub.close();
 });
 
@@ -280,7 +283,10 @@ test("a field named '__proto__' is refused, in types built here and from the wir
   w.string('__proto__');
   w.u8(0x22);
   const r = new ByteReader(w.take());
-  assert.throws(() => decodeType(r, new TypeCache()), (e: unknown) => e instanceof SluiceError && e.code === 'ERR_DECODE');
+  assert.throws(
+    () => decodeType(r, new TypeCache()),
+    (e: unknown) => e instanceof SluiceError && e.code === 'ERR_DECODE',
+  );
 });
 
 test("the built-in 'server' PV is not answered to searches (clients reach it by address)", async (t0) => {

@@ -34,7 +34,7 @@ class Recorder extends UserDataProcessor {
 
 /** Counters without events: poll. */
 async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  for (const end = Date.now() + ms; !cond(); ) {
+  for (const end = Date.now() + ms; !cond();) {
     if (Date.now() > end) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 5));
   }
@@ -49,7 +49,10 @@ async function setup(t0: TestContext, processor: Recorder, receiverQueueSize: nu
   });
   const collector = new DataCollector({
     collectorId: 1,
-    producers: [{ id: 1, channel: 'prod:1' }, { id: 2, channel: 'prod:2' }],
+    producers: [
+      { id: 1, channel: 'prod:1' },
+      { id: 2, channel: 'prod:2' },
+    ],
     inputRequest: 'record[queueSize=100]',
     serverQueueSize: 100,
     receiverQueueSize,
@@ -70,12 +73,25 @@ async function setup(t0: TestContext, processor: Recorder, receiverQueueSize: nu
   return { collector, post };
 }
 
-for (const [label, rqs, async] of [['straight into the cache', -1, false], ['receiver queues and an async processor', 0, true]] as const) {
+for (const [label, rqs, async] of [
+  ['straight into the cache', -1, false],
+  ['receiver queues and an async processor', 0, true],
+] as const) {
   test(`collector (${label}): sorted, gaps after the time-out, restarts, stop drains`, async (t0) => {
     const rec = new Recorder(async);
     const { collector, post } = await setup(t0, rec, rqs);
     // Producer 2 runs ahead of producer 1.
-    for (const [p, id] of [[2, 2], [2, 4], [2, 6], [1, 1], [1, 3], [1, 5], [2, 8], [1, 7]] as const) post(p, id);
+    for (const [p, id] of [
+      [2, 2],
+      [2, 4],
+      [2, 6],
+      [1, 1],
+      [1, 3],
+      [1, 5],
+      [2, 8],
+      [1, 7],
+    ] as const)
+      post(p, id);
     await rec.reached(8);
     assert.deepEqual(rec.ids, [1, 2, 3, 4, 5, 6, 7, 8]);
     // 9 never comes: 10 waits for it until the time-out, then goes, 9 counted missed.
@@ -138,11 +154,16 @@ test('collector: metadata channels reach the processor, counted per channel in t
     objectIdOffset: 1,
     skipInitialUpdates: 1,
     processor: rec,
-    metadata: (client, caClient) => new MetadataChannels(parseMetadataChannels('pva://mmeta'), { client, caClient, serverQueueSize: 0, receiverQueueSize: -1 }),
+    metadata: (client, caClient) =>
+      new MetadataChannels(parseMetadataChannels('pva://mmeta'), { client, caClient, serverQueueSize: 0, receiverQueueSize: -1 }),
     env: { ...pvaEnv(port), EPICS_PVAS_SERVER_PORT: '0', EPICS_PVAS_BROADCAST_PORT: '0' },
   });
   await collector.start();
-  await until(() => collector.stats().producerStats[0]!.receiverStats['nReceived']! >= 1 && collector.stats().metadataStats[0]!.receiverStats['nReceived']! >= 1);
+  await until(
+    () =>
+      collector.stats().producerStats[0]!.receiverStats['nReceived']! >= 1 &&
+      collector.stats().metadataStats[0]!.receiverStats['nReceived']! >= 1,
+  );
   meta.post({ uniqueId: 1, value: 0.5 });
   await until(() => collector.stats().metadataStats[0]!.receiverStats['nReceived'] === 2);
   prod.post({ uniqueId: 1, value: 1 });

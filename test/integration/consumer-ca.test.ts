@@ -65,7 +65,12 @@ test('consumer: ca input mode, and ca:// and pva:// metadata channels', async (t
     skipInitialUpdates: 1,
     processor,
     metadata: (client, caClient) =>
-      new MetadataChannels(parseMetadataChannels('ca://meta:ca,pva://meta:pva'), { client, caClient, serverQueueSize: 10, receiverQueueSize: -1 }),
+      new MetadataChannels(parseMetadataChannels('ca://meta:ca,pva://meta:pva'), {
+        client,
+        caClient,
+        serverQueueSize: 10,
+        receiverQueueSize: -1,
+      }),
     env,
   });
   t0.after(async () => {
@@ -74,8 +79,9 @@ test('consumer: ca input mode, and ca:// and pva:// metadata channels', async (t
   });
   await consumer.start();
   // Every monitor is in place once each has delivered its initial value (no event: poll).
-  const ready = (): boolean => consumer.stats().receiverStats['nReceived']! >= 1 && consumer.stats().metadataStats.every((m) => m.receiverStats['nReceived']! >= 1);
-  for (const end = Date.now() + 5000; !ready(); ) {
+  const ready = (): boolean =>
+    consumer.stats().receiverStats['nReceived']! >= 1 && consumer.stats().metadataStats.every((m) => m.receiverStats['nReceived']! >= 1);
+  for (const end = Date.now() + 5000; !ready();) {
     assert.ok(Date.now() < end, 'the monitors connected');
     await new Promise((r) => setTimeout(r, 5));
   }
@@ -84,7 +90,7 @@ test('consumer: ca input mode, and ca:// and pva:// metadata channels', async (t
     pvaMeta.post({ value: 200 + i });
   }
   // The metadata travel on other connections than the input: let them arrive before the input.
-  for (const end = Date.now() + 5000; consumer.stats().metadataStats.some((m) => m.receiverStats['nReceived']! < 6); ) {
+  for (const end = Date.now() + 5000; consumer.stats().metadataStats.some((m) => m.receiverStats['nReceived']! < 6);) {
     assert.ok(Date.now() < end, 'the metadata arrived');
     await new Promise((r) => setTimeout(r, 5));
   }
@@ -94,8 +100,14 @@ test('consumer: ca input mode, and ca:// and pva:// metadata channels', async (t
   assert.deepEqual(processor.metadata['meta:ca'], [100, 101, 102, 103, 104, 105]);
   assert.deepEqual(processor.metadata['meta:pva'], [200, 201, 202, 203, 204, 205]);
   const final = await consumer.stop();
-  assert.deepEqual(final.metadataStats.map((m) => m.channel), ['ca://meta:ca', 'pva://meta:pva']);
-  assert.deepEqual(final.metadataStats.map((m) => m.queueStats.nDelivered), [6, 6]);
+  assert.deepEqual(
+    final.metadataStats.map((m) => m.channel),
+    ['ca://meta:ca', 'pva://meta:pva'],
+  );
+  assert.deepEqual(
+    final.metadataStats.map((m) => m.queueStats.nDelivered),
+    [6, 6],
+  );
   assert.equal(final.processorStats.nProcessed, 5);
 });
 

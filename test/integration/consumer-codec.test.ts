@@ -18,7 +18,13 @@ const pixels = (id: number) => Uint16Array.from({ length: NX * NY }, (_, i) => (
 function frame(id: number, codec: string, damage = false): PVStructure {
   const packed = compress(codec, pixels(id));
   if (damage) packed.fill(0xff, 20, 40);
-  return ntndarray.build({ data: packed, dims: [NX, NY], uniqueId: id, colorMode: ColorMode.Mono, codec: { name: codec, uncompressedType: 'ushort' } });
+  return ntndarray.build({
+    data: packed,
+    dims: [NX, NY],
+    uniqueId: id,
+    colorMode: ColorMode.Mono,
+    codec: { name: codec, uncompressedType: 'ushort' },
+  });
 }
 
 class Decoded extends AdImageProcessor {
@@ -69,16 +75,26 @@ test('consumer: compressed frames decoded for the processor, a damaged one count
     env: { ...pvaEnv(port), EPICS_PVAS_SERVER_PORT: '0', EPICS_PVAS_BROADCAST_PORT: '0' },
   });
   await consumer.start();
-  for (const end = Date.now() + 5000; consumer.stats().receiverStats['nReceived']! < 1; ) {
+  for (const end = Date.now() + 5000; consumer.stats().receiverStats['nReceived']! < 1;) {
     assert.ok(Date.now() < end, 'the monitor connected');
     await new Promise((r) => setTimeout(r, 5));
   }
-  const plan: [string, boolean][] = [['lz4', false], ['bslz4', false], ['blosc', true], ['blosc', false], ['zlib', false], ['lz4hdf5', false]];
+  const plan: [string, boolean][] = [
+    ['lz4', false],
+    ['bslz4', false],
+    ['blosc', true],
+    ['blosc', false],
+    ['zlib', false],
+    ['lz4hdf5', false],
+  ];
   plan.forEach(([codec, damage], k) => input.post(frame(k + 1, codec, damage)));
   await processor.until(plan.length);
   assert.equal(processor.errors.length, 1);
   assert.match(processor.errors[0] as string, /^ERR_CODEC frame 3: blosc: /);
-  assert.deepEqual(processor.seen.map((s) => s.id), [1, 2, 4, 5, 6]);
+  assert.deepEqual(
+    processor.seen.map((s) => s.id),
+    [1, 2, 4, 5, 6],
+  );
   for (const s of processor.seen) assert.deepEqual(s.data, pixels(s.id), `frame ${s.id}`);
   const final = await consumer.stop();
   assert.equal(final.processorStats.nProcessed, 5);

@@ -18,7 +18,9 @@ const GROUP = '224.0.0.128';
 const GUID = Uint8Array.from({ length: 12 }, (_, i) => 0xb0 + i);
 const T = { timeout: 10_000 };
 /** This host's first non-loopback IPv4 address: where pvAccessCPP binds its search socket. */
-const IFACE = Object.values(networkInterfaces()).flat().find((a) => a?.family === 'IPv4' && !a.internal)?.address;
+const IFACE = Object.values(networkInterfaces())
+  .flat()
+  .find((a) => a?.family === 'IPv4' && !a.internal)?.address;
 const NO_IFACE = 'this host has no non-loopback IPv4 address';
 
 async function discovery(t: TestContext, o: Partial<ServerDiscoveryOptions> = {}): Promise<ServerDiscovery> {
@@ -112,7 +114,10 @@ test('listening on 127.0.0.1: bound there only, forwards for other interfaces re
     client.send(forward(IFACE, search(5, port)), srv.udpPort, GROUP);
     assert.equal((await refused)[0], `origin ${IFACE} is not an address we listen on`);
   }
-  for (const [seq, origin] of [[6, LO], [8, '0.0.0.0']] as const) {
+  for (const [seq, origin] of [
+    [6, LO],
+    [8, '0.0.0.0'],
+  ] as const) {
     const reply = firstReply(client);
     client.send(forward(origin, search(seq, port)), srv.udpPort, GROUP);
     assert.equal((await reply).seq, seq);

@@ -98,7 +98,10 @@ test('names asked for together share one datagram', T, async (t) => {
   assert.equal(a.port, 6124);
   assert.equal(b.port, 6124);
   assert.equal(cl.stats.datagramsSent, 1);
-  assert.deepEqual(seen.map((s) => s.channels.map((c) => c.name)), [['TST:one', 'TST:two']]);
+  assert.deepEqual(
+    seen.map((s) => s.channels.map((c) => c.name)),
+    [['TST:one', 'TST:two']],
+  );
   assert.equal(seen[0]?.flags, SearchFlags.UNICAST); // 127.0.0.1 is a unicast target
 });
 
@@ -110,7 +113,10 @@ test('many names are split into datagrams under 1400 bytes', T, async (t) => {
   srv.on('search', (s, _from, tagged) => tagged || sizes.push(searchMessage(s).length));
   await Promise.all(names.map((n) => cl.lookup(n)));
   assert.ok(sizes.length >= 2 && sizes.length <= 3, `${sizes.length} datagrams`);
-  assert.ok(sizes.every((n) => n <= 1400), String(sizes));
+  assert.ok(
+    sizes.every((n) => n <= 1400),
+    String(sizes),
+  );
 });
 
 test('a beacon from a new server re-triggers a pending search', T, async (t) => {
@@ -135,7 +141,14 @@ test('garbage datagrams are dropped and the server keeps answering', T, async (t
   const sock = await udpSocket(t);
   let seed = 7;
   const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) / (1 << 24);
-  const valid = searchMessage({ sequenceId: 1, flags: 0, replyAddress: '0.0.0.0', replyPort: 0, protocols: ['tcp'], channels: [{ id: 1, name: 'TST:ok' }] });
+  const valid = searchMessage({
+    sequenceId: 1,
+    flags: 0,
+    replyAddress: '0.0.0.0',
+    replyPort: 0,
+    protocols: ['tcp'],
+    channels: [{ id: 1, name: 'TST:ok' }],
+  });
   const lying = Buffer.from(valid);
   lying.writeUInt16LE(900, 8 + 31); // 900 names claimed
   const garbage = [
@@ -158,15 +171,31 @@ test('MUST_REPLY gets an explicit "not found"', T, async (t) => {
   const srv = await server(t, ['TST:x']);
   const sock = await udpSocket(t);
   const reply = once(sock, 'message');
-  const ping = { sequenceId: 42, flags: SearchFlags.MUST_REPLY, replyAddress: '0.0.0.0', replyPort: sock.address().port, protocols: ['tcp'], channels: [{ id: 9, name: 'TST:y' }] };
+  const ping = {
+    sequenceId: 42,
+    flags: SearchFlags.MUST_REPLY,
+    replyAddress: '0.0.0.0',
+    replyPort: sock.address().port,
+    protocols: ['tcp'],
+    channels: [{ id: 9, name: 'TST:y' }],
+  };
   sock.send(searchMessage(ping, { littleEndian: false }), srv.udpPort, LO);
   const [msg] = (await reply) as [Buffer];
   const [m] = parseDatagram(msg);
   assert.equal(m?.kind, 'searchResponse');
   if (m?.kind !== 'searchResponse') return;
-  assert.deepEqual({ ...m.body, guid: Buffer.from(m.body.guid).toString('hex') }, {
-    guid: GUID_HEX, sequenceId: 42, serverAddress: '0.0.0.0', serverPort: 5999, protocol: 'tcp', found: false, ids: [],
-  });
+  assert.deepEqual(
+    { ...m.body, guid: Buffer.from(m.body.guid).toString('hex') },
+    {
+      guid: GUID_HEX,
+      sequenceId: 42,
+      serverAddress: '0.0.0.0',
+      serverPort: 5999,
+      protocol: 'tcp',
+      found: false,
+      ids: [],
+    },
+  );
 });
 
 test('close() rejects pending lookups and leaves nothing running', T, async (t) => {
@@ -214,7 +243,14 @@ test('a search tagged by another local server is answered and never forwarded ag
   sock.setMulticastInterface(LO);
   const reply = once(sock, 'message');
   // Even with the unicast flag left set, a tagged search is handled as received directly.
-  const search = { sequenceId: 5, flags: SearchFlags.UNICAST, replyAddress: LO, replyPort: sock.address().port, protocols: ['tcp'], channels: [{ id: 3, name: 'TST:onA' }] };
+  const search = {
+    sequenceId: 5,
+    flags: SearchFlags.UNICAST,
+    replyAddress: LO,
+    replyPort: sock.address().port,
+    protocols: ['tcp'],
+    channels: [{ id: 3, name: 'TST:onA' }],
+  };
   const searched = times(srv, 'search', 1, () => assert.equal(srv.stats.forwarded, 0));
   sock.send(Buffer.concat([originTagMessage(LO, { littleEndian: false }), searchMessage(search)]), srv.udpPort, '224.0.0.128');
   const [msg] = (await reply) as [Buffer];

@@ -161,7 +161,14 @@ test('a consumer that closes mid-stream: the remaining ones share everything aft
 
   await b.produce(1, 6);
   await Promise.all([c1.received(3), c2.received(3), c3.received(3)]);
-  assert.deepEqual([c1.posted, c2.posted, c3.posted], [[1, 4], [2, 5], [3, 6]]);
+  assert.deepEqual(
+    [c1.posted, c2.posted, c3.posted],
+    [
+      [1, 4],
+      [2, 5],
+      [3, 6],
+    ],
+  );
 
   // Closing the connection destroys its monitor (leaving the distributor) before the server
   // reports the connection closed.
@@ -208,8 +215,17 @@ test('a trigger field the PV lacks is accepted with a warning; every post then c
   await c1.received(1);
   const c2 = new Consumer(client, request);
   await c2.received(1);
-  assert.deepEqual(warned, [0, 1].map(() => 'img has no field timeStamp: every update counts as a new one for the distributor'));
+  assert.deepEqual(
+    warned,
+    [0, 1].map(() => 'img has no field timeStamp: every update counts as a new one for the distributor'),
+  );
   await b.produce(1, 4);
   await Promise.all([c1.received(3), c2.received(3)]);
-  assert.deepEqual([c1.posted, c2.posted], [[1, 3], [2, 4]]);
+  assert.deepEqual(
+    [c1.posted, c2.posted],
+    [
+      [1, 3],
+      [2, 4],
+    ],
+  );
 });

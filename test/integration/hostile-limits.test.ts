@@ -12,12 +12,23 @@ import { SharedPV } from '../../src/pv/shared-pv.js';
 import type { ServerConnection } from '../../src/pva/server/server-conn.js';
 import { t } from '../../src/pvdata/types.js';
 import { clientFor, startServer } from '../helpers/net.js';
-import { build, createChannel, handshake, initReplyType, initRequest, monitorUpdate, nextOf, opRequest, rawConnect, replyHead, retainedBuffers } from '../helpers/raw-client.js';
+import {
+  build,
+  createChannel,
+  handshake,
+  initReplyType,
+  initRequest,
+  monitorUpdate,
+  nextOf,
+  opRequest,
+  rawConnect,
+  replyHead,
+  retainedBuffers,
+} from '../helpers/raw-client.js';
 import { Server } from '../../src/pva/server/server.js';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { duplexPair } from 'node:stream';
 import { message, MessagePeer } from '../helpers/messages.js';
-
 
 const counterT = t.struct({ value: t.double }, 'epics:nt/NTScalar:1.0');
 
@@ -253,7 +264,10 @@ test('all queues of a server together stay within maxQueueBytesTotal', async (t0
   assert.ok(server.stats.queuedBytes <= 6 * MiB + 3 * (MiB + 1024), `all queues hold ${server.stats.queuedBytes} bytes`);
   const subs = server.subscriptions();
   assert.equal(subs.length, 3);
-  assert.equal(server.stats.overruns, subs.reduce((n, s) => n + s.stats.overruns, 0));
+  assert.equal(
+    server.stats.overruns,
+    subs.reduce((n, s) => n + s.stats.overruns, 0),
+  );
   assert.ok(server.stats.overruns >= 3 * 21 - 8, `squashed: ${server.stats.overruns}`);
   for (const s of socks) s.destroy();
 });
@@ -281,14 +295,19 @@ test('channels and monitors beyond their limits get an error status naming the l
   peer.send(initRequest(Cmd.MONITOR, sids[1]!, 12));
   const { status } = replyHead(await nextOf(peer, Cmd.MONITOR));
   assert.equal(status.type, 2);
-  assert.match(status.message, /too many monitors on this connection: the limit is 2 \(maxMonitorsPerConnection, SLUICE_PVAS_MAX_MONITORS_PER_CONNECTION\)/);
+  assert.match(
+    status.message,
+    /too many monitors on this connection: the limit is 2 \(maxMonitorsPerConnection, SLUICE_PVAS_MAX_MONITORS_PER_CONNECTION\)/,
+  );
   assert.equal(server.stats.refused, 2);
   assert.equal(server.stats.monitors, 2);
   // Destroying a monitor makes room for another.
-  peer.send(build(Cmd.DESTROY_REQUEST, (w) => {
-    w.i32(sids[0]!);
-    w.i32(10);
-  }));
+  peer.send(
+    build(Cmd.DESTROY_REQUEST, (w) => {
+      w.i32(sids[0]!);
+      w.i32(10);
+    }),
+  );
   peer.send(initRequest(Cmd.MONITOR, sids[1]!, 13));
   initReplyType(await nextOf(peer, Cmd.MONITOR));
   assert.equal(server.stats.monitors, 2);
@@ -307,7 +326,11 @@ test('connections beyond maxConnectionsPerPeer or maxConnections are closed with
   await b.peer.waitCount(2);
   const c = await rawConnect(port);
   await c.peer.whenEnded();
-  assertLimit(reasons[0] ?? null, 'ERR_LIMIT', /too many connections from 127\.0\.0\.1: the limit is 2 \(maxConnectionsPerPeer, SLUICE_PVAS_MAX_CONNECTIONS_PER_PEER\)/);
+  assertLimit(
+    reasons[0] ?? null,
+    'ERR_LIMIT',
+    /too many connections from 127\.0\.0\.1: the limit is 2 \(maxConnectionsPerPeer, SLUICE_PVAS_MAX_CONNECTIONS_PER_PEER\)/,
+  );
   assert.equal(c.peer.messages.length, 0, 'no greeting for a refused connection');
   // Once one closes, a new one is accepted.
   const aGone = new Promise<void>((resolve) => server.onConnectionClosed(() => resolve()));
@@ -344,24 +367,26 @@ test('many costly messages in one read: the server takes turns with other work b
   const inits: Uint8Array[] = [];
   for (let k = 0; k < 200; k++) {
     // GET INIT with a pvRequest of 1000 fields (within maxTypeFields).
-    inits.push(build(Cmd.GET, (w) => {
-      w.i32(sid);
-      w.i32(100 + k);
-      w.u8(Sub.INIT);
-      w.u8(0x80);
-      w.string('');
-      w.size(1);
-      w.string('field');
-      w.u8(0x80);
-      w.string('');
-      w.size(998);
-      for (let i = 0; i < 998; i++) {
-        w.string(`f${i}`);
+    inits.push(
+      build(Cmd.GET, (w) => {
+        w.i32(sid);
+        w.i32(100 + k);
+        w.u8(Sub.INIT);
         w.u8(0x80);
         w.string('');
-        w.size(0);
-      }
-    }));
+        w.size(1);
+        w.string('field');
+        w.u8(0x80);
+        w.string('');
+        w.size(998);
+        for (let i = 0; i < 998; i++) {
+          w.string(`f${i}`);
+          w.u8(0x80);
+          w.string('');
+          w.size(0);
+        }
+      }),
+    );
   }
   const all = new Uint8Array(Buffer.concat(inits));
   let turns = 0;

@@ -168,7 +168,10 @@ test('hostile peers are refused for the right reason while a good client keeps w
       } catch {
         const reason = await closes.whenClosed(conn);
         assert.ok(reason instanceof SluiceError, `command ${command}: closed with ${String(reason)}`);
-        assert.ok(['ERR_DECODE', 'ERR_PROTOCOL', 'ERR_LIMIT'].includes(reason.code), `command ${command}: ${reason.code} ${reason.message}`);
+        assert.ok(
+          ['ERR_DECODE', 'ERR_PROTOCOL', 'ERR_LIMIT'].includes(reason.code),
+          `command ${command}: ${reason.code} ${reason.message}`,
+        );
         refused++;
       }
       sock.destroy();
@@ -253,7 +256,9 @@ test('hostile peers are refused for the right reason while a good client keeps w
   });
 
   /** Connect, validate, create ODD:pv; returns the pieces. */
-  async function ready(name = 'ODD:pv'): Promise<{ sock: Socket; peer: Awaited<ReturnType<typeof rawConnect>>['peer']; conn: ServerConnection; sid: number }> {
+  async function ready(
+    name = 'ODD:pv',
+  ): Promise<{ sock: Socket; peer: Awaited<ReturnType<typeof rawConnect>>['peer']; conn: ServerConnection; sid: number }> {
     const { sock, peer } = await rawConnect(port);
     await handshake(peer);
     const conn = closes.of(sock);
@@ -265,12 +270,14 @@ test('hostile peers are refused for the right reason while a good client keeps w
     const { peer, conn, sid } = await ready();
     // structure { structure a { structure a { … } } }: `80 00 01 01 61` 10,000 times.
     const deep = Buffer.concat([...Array.from({ length: 10_000 }, () => unhex('80 00 01 01 61')), unhex('80 00 00')]);
-    peer.send(build(Cmd.GET, (w) => {
-      w.i32(sid);
-      w.i32(1);
-      w.u8(Sub.INIT);
-      w.bytes(deep);
-    }));
+    peer.send(
+      build(Cmd.GET, (w) => {
+        w.i32(sid);
+        w.i32(1);
+        w.u8(Sub.INIT);
+        w.bytes(deep);
+      }),
+    );
     assertRefused(await closes.whenClosed(conn), 'ERR_LIMIT', /type nesting deeper than 64/);
   });
 
@@ -278,38 +285,44 @@ test('hostile peers are refused for the right reason while a good client keeps w
     {
       const { peer, conn, sid } = await ready();
       const anys = new Uint8Array(20_000).fill(0x82);
-      peer.send(build(Cmd.GET, (w) => {
-        w.i32(sid);
-        w.i32(2);
-        w.u8(Sub.INIT);
-        w.bytes(anys);
-        w.u8(0x22);
-        w.i32(0);
-      }));
+      peer.send(
+        build(Cmd.GET, (w) => {
+          w.i32(sid);
+          w.i32(2);
+          w.u8(Sub.INIT);
+          w.bytes(anys);
+          w.u8(0x22);
+          w.i32(0);
+        }),
+      );
       assertRefused(await closes.whenClosed(conn), 'ERR_LIMIT', /'any' values nested deeper than 64/);
     }
     {
       const { peer, conn, sid } = await ready();
       const chain = Buffer.concat(Array.from({ length: 30_000 }, () => unhex('fd 01 00')));
-      peer.send(build(Cmd.GET, (w) => {
-        w.i32(sid);
-        w.i32(3);
-        w.u8(Sub.INIT);
-        w.bytes(chain);
-        w.bytes(unhex('80 00 00'));
-      }));
+      peer.send(
+        build(Cmd.GET, (w) => {
+          w.i32(sid);
+          w.i32(3);
+          w.u8(Sub.INIT);
+          w.bytes(chain);
+          w.bytes(unhex('80 00 00'));
+        }),
+      );
       assertRefused(await closes.whenClosed(conn), 'ERR_DECODE', /type cache definition followed by 0xfd/);
     }
   });
 
   await t0.test('a type cache id used before its definition: refused with ERR_DECODE', async () => {
     const { peer, conn, sid } = await ready();
-    peer.send(build(Cmd.GET, (w) => {
-      w.i32(sid);
-      w.i32(4);
-      w.u8(Sub.INIT);
-      w.bytes(unhex('fe 07 00'));
-    }));
+    peer.send(
+      build(Cmd.GET, (w) => {
+        w.i32(sid);
+        w.i32(4);
+        w.u8(Sub.INIT);
+        w.bytes(unhex('fe 07 00'));
+      }),
+    );
     assertRefused(await closes.whenClosed(conn), 'ERR_DECODE', /type cache id 7 used before it was defined/);
   });
 
@@ -318,10 +331,12 @@ test('hostile peers are refused for the right reason while a good client keeps w
       const { peer, conn, sid } = await ready();
       peer.send(initRequest(Cmd.PUT, sid, 5));
       initReplyType(await nextOf(peer, Cmd.PUT));
-      peer.send(opRequest(Cmd.PUT, sid, 5, Sub.DEFAULT, (w) => {
-        encodeBitSet(w, BitSet.of(bit));
-        w.bytes(unhex(body));
-      }));
+      peer.send(
+        opRequest(Cmd.PUT, sid, 5, Sub.DEFAULT, (w) => {
+          encodeBitSet(w, BitSet.of(bit));
+          w.bytes(unhex(body));
+        }),
+      );
       assertRefused(await closes.whenClosed(conn), 'ERR_DECODE', re);
     };
     await putData(bitOf(oddT, 'u'), '09 05 00 00 00', /union selector 9 out of range \(2 members\)/);
@@ -342,21 +357,31 @@ test('hostile peers are refused for the right reason while a good client keeps w
     await expectError(initRequest(Cmd.GET, 999, 20), Cmd.GET, /no channel with server id 999/);
     await expectError(opRequest(Cmd.GET, sid, 4242, Sub.DEFAULT), Cmd.GET, /no get request with id 4242/);
     await expectError(opRequest(Cmd.PUT, sid, 4243, Sub.GET), Cmd.PUT, /no put request with id 4243/);
-    await expectError(opRequest(Cmd.MONITOR, sid, 4244, Sub.ACK, (w) => w.i32(2)), Cmd.MONITOR, /no monitor request with id 4244/);
-    await expectError(build(Cmd.GET_FIELD, (w) => {
-      w.i32(999);
-      w.i32(21);
-      w.string('');
-    }), Cmd.GET_FIELD, /no channel with server id 999/);
+    await expectError(
+      opRequest(Cmd.MONITOR, sid, 4244, Sub.ACK, (w) => w.i32(2)),
+      Cmd.MONITOR,
+      /no monitor request with id 4244/,
+    );
+    await expectError(
+      build(Cmd.GET_FIELD, (w) => {
+        w.i32(999);
+        w.i32(21);
+        w.string('');
+      }),
+      Cmd.GET_FIELD,
+      /no channel with server id 999/,
+    );
     // A GET on a request id that is a monitor is refused too, and destroying unknown requests is harmless.
     peer.send(initRequest(Cmd.MONITOR, sid, 30));
     initReplyType(await nextOf(peer, Cmd.MONITOR));
     await expectError(opRequest(Cmd.GET, sid, 30, Sub.DEFAULT), Cmd.GET, /no get request with id 30/);
     await expectError(initRequest(Cmd.GET, sid, 30), Cmd.GET, /request id 30 is already in use/);
-    peer.send(build(Cmd.DESTROY_REQUEST, (w) => {
-      w.i32(sid);
-      w.i32(5555);
-    }));
+    peer.send(
+      build(Cmd.DESTROY_REQUEST, (w) => {
+        w.i32(sid);
+        w.i32(5555);
+      }),
+    );
     await echo(peer, 4);
     // Still a working connection.
     peer.send(initRequest(Cmd.GET, sid, 31));
@@ -462,33 +487,30 @@ test('hostile peers are refused for the right reason while a good client keeps w
   assert.ok(server.stats.rejected >= 20, `rejected connections counted (${server.stats.rejected})`);
 });
 
-test(
-  'headers claiming large (allowed) sizes do not make the server allocate before the bytes arrive',
-  async (t0) => {
-    const { server, port } = await startServer(); // default maxMessageSize (256 MiB)
-    t0.after(() => server.close());
-    const closes = new Closes(server);
-    const before = retainedBuffers();
-    const socks: Socket[] = [];
-    const conns: ServerConnection[] = [];
-    for (let i = 0; i < 8; i++) {
-      const { sock, peer } = await rawConnect(port);
-      await handshake(peer);
-      const conn = closes.of(sock);
-      const received = conn.bytesIn;
-      const h = new Uint8Array(8 + 10);
-      h.set([0xca, 2, 0, Cmd.GET]);
-      new DataView(h.buffer).setUint32(4, 200 << 20, true);
-      peer.send(h);
-      socks.push(sock);
-      conns.push(conn);
-      // No event says the server has read them: poll its byte counter (bounded).
-      for (let k = 0; k < 400 && conn.bytesIn < received + h.length; k++) await new Promise((r) => setTimeout(r, 5));
-      assert.equal(conn.bytesIn, received + h.length);
-    }
-    const grown = retainedBuffers() - before;
-    assert.ok(conns.every((c) => !c.closed));
-    for (const s of socks) s.destroy();
-    assert.ok(grown < 64 << 20, `server holds ${grown >> 20} MiB for 8 x 10 bytes received`);
-  },
-);
+test('headers claiming large (allowed) sizes do not make the server allocate before the bytes arrive', async (t0) => {
+  const { server, port } = await startServer(); // default maxMessageSize (256 MiB)
+  t0.after(() => server.close());
+  const closes = new Closes(server);
+  const before = retainedBuffers();
+  const socks: Socket[] = [];
+  const conns: ServerConnection[] = [];
+  for (let i = 0; i < 8; i++) {
+    const { sock, peer } = await rawConnect(port);
+    await handshake(peer);
+    const conn = closes.of(sock);
+    const received = conn.bytesIn;
+    const h = new Uint8Array(8 + 10);
+    h.set([0xca, 2, 0, Cmd.GET]);
+    new DataView(h.buffer).setUint32(4, 200 << 20, true);
+    peer.send(h);
+    socks.push(sock);
+    conns.push(conn);
+    // No event says the server has read them: poll its byte counter (bounded).
+    for (let k = 0; k < 400 && conn.bytesIn < received + h.length; k++) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(conn.bytesIn, received + h.length);
+  }
+  const grown = retainedBuffers() - before;
+  assert.ok(conns.every((c) => !c.closed));
+  for (const s of socks) s.destroy();
+  assert.ok(grown < 64 << 20, `server holds ${grown >> 20} MiB for 8 x 10 bytes received`);
+});

@@ -51,7 +51,8 @@ class Reader {
     this.ended = (async () => {
       for await (const u of sub) {
         const id = u.value['uniqueId'] as number;
-        if (u.changed.get(0)) assert.equal((ntndarray.read(u.value).data as Uint8Array)[0], id & 0xff, `frame ${id} carries its own pixels`);
+        if (u.changed.get(0))
+          assert.equal((ntndarray.read(u.value).data as Uint8Array)[0], id & 0xff, `frame ${id} carries its own pixels`);
         this.updates.push(u);
         this.#waiters.forEach((w) => w());
       }
@@ -349,7 +350,11 @@ test('four source monitors with a distributor request: every frame exactly once 
   const reader = await r.read('m');
   await publish(pv, 1, 200);
   await reader.reach(201);
-  assert.deepEqual([...reader.ids].sort((x, y) => x - y), idsFrom(0, 200), 'each frame once (order may interleave)');
+  assert.deepEqual(
+    [...reader.ids].sort((x, y) => x - y),
+    idsFrom(0, 200),
+    'each frame once (order may interleave)',
+  );
   assert.equal(new Set(reader.ids).size, 201);
   // Each monitor took every 4th frame; three of the four initial values were not mirrored.
   for (let m = 0; m < 4; m++) {
@@ -376,7 +381,10 @@ test('several monitors: partial updates that went to different monitors merge in
   const u2 = reader.updates[2] as MonitorUpdate;
   const u3 = reader.updates[3] as MonitorUpdate;
   assert.deepEqual(u2.changed.toArray(), [bitOf(TYPE, 'uniqueId'), bitOf(TYPE, 'descriptor')]);
-  assert.deepEqual(u3.changed.toArray(), [bitOf(TYPE, 'value'), bitOf(TYPE, 'uniqueId')].sort((x, y) => x - y));
+  assert.deepEqual(
+    u3.changed.toArray(),
+    [bitOf(TYPE, 'value'), bitOf(TYPE, 'uniqueId')].sort((x, y) => x - y),
+  );
   assert.equal(u3.value['descriptor'], 'second', 'what the other monitor received is kept');
   assert.equal((ntndarray.read(u3.value).data as Uint8Array)[0], 3);
   const served = r.mirror.server.lookup('m') as SharedPV;
@@ -412,7 +420,13 @@ test("the mirror's own clients share its frames with the distributor, each frame
   for (let i = 0; i < 4; i++) readers.push(await r.read('m', `${QUEUE}field(_[pydistributor=trigger:uniqueId;updates:1])`));
   await publish(pv, 1, 40);
   await Promise.all(readers.map((x) => x.reach(11)));
-  readers.forEach((x, i) => assert.deepEqual(x.ids.slice(1), idsFrom(0, 9).map((k) => 1 + i + 4 * k), `client ${i + 1}`));
+  readers.forEach((x, i) =>
+    assert.deepEqual(
+      x.ids.slice(1),
+      idsFrom(0, 9).map((k) => 1 + i + 4 * k),
+      `client ${i + 1}`,
+    ),
+  );
   assert.deepEqual(r.mirror.counters('m'), { nReceived: 41, nOverruns: 0 });
 });
 

@@ -233,7 +233,11 @@ test('(b) pipeline with late acks: never more than the window, lossless with a b
   }
   await producing;
   assert.equal(beyondWindow, 0, 'no update beyond the credit');
-  assert.deepEqual(uids, Array.from({ length: POSTS + 1 }, (_, i) => i), 'every frame, in order');
+  assert.deepEqual(
+    uids,
+    Array.from({ length: POSTS + 1 }, (_, i) => i),
+    'every frame, in order',
+  );
   assert.equal(overrunBits, 0);
   assert.equal(op.stats.overruns, 0);
   assert.equal(server.stats.overruns, overrunsBefore);
@@ -268,7 +272,10 @@ test('(c) a Subscription nobody iterates: drops counted in queueOverruns, memory
     const s = op().stats;
     return s.posted + 1 === s.sent + s.overruns && sub.stats.received === s.sent;
   };
-  assert.ok(await pollUntil(serverDone, 10_000), `all sent updates received (${JSON.stringify(op().stats)}, received ${sub.stats.received})`);
+  assert.ok(
+    await pollUntil(serverDone, 10_000),
+    `all sent updates received (${JSON.stringify(op().stats)}, received ${sub.stats.received})`,
+  );
   const retained = retainedBuffers() - before;
 
   const { received, queueOverruns } = sub.stats;
@@ -287,7 +294,10 @@ test('(c) a Subscription nobody iterates: drops counted in queueOverruns, memory
   }
   assert.equal(got[3]!.uid, POSTS);
   assert.equal(got[3]!.overrun, true);
-  assert.deepEqual(got.slice(0, 3).map((g) => g.overrun), [false, false, false]);
+  assert.deepEqual(
+    got.slice(0, 3).map((g) => g.overrun),
+    [false, false, false],
+  );
   for (let i = 1; i < 4; i++) assert.ok(got[i]!.uid > got[i - 1]!.uid);
   assert.equal(sub.pending, 0);
   sub.close();
@@ -308,7 +318,8 @@ test('(d) pipeline, a client paused with credit left: held up to creditHighWater
   const { sock, peer } = await rawConnect(port, {
     keep: true,
     onMessage: (m) => {
-      if (headerOf(m).command === Cmd.MONITOR && payloadOf(m)[4] === Sub.DEFAULT) uids.push(monitorUpdate(m, frameT).value['uniqueId'] as number);
+      if (headerOf(m).command === Cmd.MONITOR && payloadOf(m)[4] === Sub.DEFAULT)
+        uids.push(monitorUpdate(m, frameT).value['uniqueId'] as number);
     },
   });
   await handshake(peer);
@@ -353,7 +364,10 @@ test('(d) pipeline, a client paused with credit left: held up to creditHighWater
   sock.resume();
   const { sent } = op.stats;
   await peer.waitCount(peer.count + (sent - 1 - (uids.length - 1)), 15000);
-  assert.deepEqual(uids.slice(0, 101), Array.from({ length: 101 }, (_, i) => i));
+  assert.deepEqual(
+    uids.slice(0, 101),
+    Array.from({ length: 101 }, (_, i) => i),
+  );
   await drained; // the socket's 'drain' tells the waiting producer
   sock.destroy();
 });
@@ -397,6 +411,9 @@ test('(e) windowBytes: the credit grows to that many bytes of updates after the 
     if (got.length === 301) break;
   }
   await producing;
-  assert.deepEqual(got, Array.from({ length: 301 }, (_, i) => i));
+  assert.deepEqual(
+    got,
+    Array.from({ length: 301 }, (_, i) => i),
+  );
   assert.equal(sub.stats.serverOverruns, 0);
 });

@@ -84,12 +84,24 @@ test('rules: UAG and HAG conditions, WRITE = PUT + RPC, TRAPWRITE, undefined ASG
   const p = new AccessPolicy({ acf: parseAcf(fixture('good.acf')) });
   const alice = who('alice', 'WS1');
   assert.deepEqual(p.rights('x', undefined, alice), { read: true, put: true, rpc: true, trapWrite: true, asg: 'DEFAULT' });
-  assert.deepEqual(p.rights('x', undefined, who('alice', 'elsewhere')), { read: true, put: false, rpc: false, trapWrite: false, asg: 'DEFAULT' });
+  assert.deepEqual(p.rights('x', undefined, who('alice', 'elsewhere')), {
+    read: true,
+    put: false,
+    rpc: false,
+    trapWrite: false,
+    asg: 'DEFAULT',
+  });
   assert.deepEqual(p.rights('x', undefined, who('eve', 'ws1')), { read: true, put: false, rpc: false, trapWrite: false, asg: 'DEFAULT' });
   assert.equal(p.rights('x', 'NO_SUCH_GROUP', alice).asg, 'DEFAULT', 'an ASG the ACF lacks is DEFAULT');
   // CONTROL: WRITE is a level-0 rule, which does not apply at the default ASL of 1; RPC from lab.
   assert.deepEqual(p.rights('c', 'CONTROL', alice), { read: true, put: false, rpc: false, trapWrite: false, asg: 'CONTROL' });
-  assert.deepEqual(p.rights('c', 'CONTROL', who('bob', '127.0.0.1')), { read: true, put: false, rpc: true, trapWrite: false, asg: 'CONTROL' });
+  assert.deepEqual(p.rights('c', 'CONTROL', who('bob', '127.0.0.1')), {
+    read: true,
+    put: false,
+    rpc: true,
+    trapWrite: false,
+    asg: 'CONTROL',
+  });
   assert.deepEqual(p.rights('c', 'EMPTY', alice), { read: false, put: false, rpc: false, trapWrite: false, asg: 'EMPTY' });
   // No DEFAULT: nothing for PVs of other groups.
   const q = new AccessPolicy({ acf: parseAcf('ASG(CONTROL) { RULE(1, READ) }') });
@@ -112,7 +124,10 @@ test('PV list: groups and levels, DENY (FROM hosts), last ALLOW wins, DENY, ALLO
   assert.equal(p.rights('other', 'CONTROL', alice).asg, 'DEFAULT', 'ALLOW without ASG keeps the own group (undefined here → DEFAULT)');
   const secret = p.rights('det:secret1', undefined, alice);
   assert.equal(secret.read, false);
-  assert.equal(denial('read', 'det:secret1', secret, alice).message, 'access denied: alice@ws1 may not read det:secret1: line 5 of good.pvlist denies it');
+  assert.equal(
+    denial('read', 'det:secret1', secret, alice).message,
+    'access denied: alice@ws1 may not read det:secret1: line 5 of good.pvlist denies it',
+  );
   assert.equal(p.rights('det:cal:gain', undefined, who('alice', 'WS8')).read, false);
   assert.equal(p.rights('det:cal:gain', undefined, alice).read, true);
   assert.equal(p.hides('det:secret1'), true);

@@ -25,10 +25,13 @@ function image(nx: number, ny: number, colorMode: number, nz = colorMode >= Colo
     for (let x = 0; x < nx; x++) {
       for (let c = 0; c < nz; c++) {
         const i =
-          colorMode === ColorMode.RGB1 ? (y * nx + x) * nz + c
-          : colorMode === ColorMode.RGB2 ? (y * nz + c) * nx + x
-          : colorMode === ColorMode.RGB3 ? (c * ny + y) * nx + x
-          : y * nx + x;
+          colorMode === ColorMode.RGB1
+            ? (y * nx + x) * nz + c
+            : colorMode === ColorMode.RGB2
+              ? (y * nz + c) * nx + x
+              : colorMode === ColorMode.RGB3
+                ? (c * ny + y) * nx + x
+                : y * nx + x;
         data[i] = code(x, y, c);
       }
     }
@@ -157,8 +160,7 @@ test('split example: nx × ny tiles with the frame id and tile indices, fitting 
     assert.equal(f.id, 9);
     assert.deepEqual([f.nx, f.ny], [widths[tx], 2]);
     const x0 = tx === 0 ? 0 : 2;
-    for (let y = 0; y < f.ny; y++)
-      for (let x = 0; x < f.nx; x++) assert.equal(f.data[y * f.nx + x], code(x0 + x, ty * 2 + y, 0));
+    for (let y = 0; y < f.ny; y++) for (let x = 0; x < f.nx; x++) assert.equal(f.data[y * f.nx + x], code(x0 + x, ty * 2 + y, 0));
   }
   assert.deepEqual(p.getStats(), { nFramesSplit: 1, nTilesPublished: 4 });
   assert.throws(() => p.process(image(4, 3, ColorMode.RGB1)), /only mono frames/);

@@ -44,7 +44,10 @@ test('header: 16 bytes big-endian; payload padded to 8; extended form for large 
   assert.deepEqual(readHeader(m), { command: 18, payloadSize: 8, dataType: 0, count: 0, p1: 0x01020304, p2: 13 });
   // Payload of 0xFFFF bytes or more, or a count of 0xFFFF or more: 0xFFFF and 0, then both in 32 bits.
   const big = encodeMessage({ command: Cmd.READ_NOTIFY, dataType: 6, count: 70000, p1: 1, p2: 2 }, new Uint8Array(70000 * 8 + 16));
-  assert.equal(hex(big.subarray(0, 24)), hex(bytes(be.u16(15), be.u16(0xffff), be.u16(6), be.u16(0), be.u32(1), be.u32(2), be.u32(560016), be.u32(70000))));
+  assert.equal(
+    hex(big.subarray(0, 24)),
+    hex(bytes(be.u16(15), be.u16(0xffff), be.u16(6), be.u16(0), be.u32(1), be.u32(2), be.u32(560016), be.u32(70000))),
+  );
   assert.equal(headerLength(big), 24);
   assert.deepEqual(readHeader(big), { command: 15, payloadSize: 560016, dataType: 6, count: 70000, p1: 1, p2: 2 });
   const manyNoData = encodeMessage({ command: Cmd.READ_NOTIFY, dataType: 6, count: 0xffff, p1: 0, p2: 0 });
@@ -122,21 +125,50 @@ const VECTORS: { name: string; code: number; values: number[] | string[]; meta: 
     name: 'DBR_GR_FLOAT: precision, pad, units, 6 limits',
     code: dbrCode(DbrBase.FLOAT, DbrClass.GR),
     values: [0.5],
-    meta: { precision: 2, units: 'V', limits: { upperDisp: 10, lowerDisp: -10, upperAlarm: 9, upperWarning: 8, lowerWarning: -8, lowerAlarm: -9 } },
+    meta: {
+      precision: 2,
+      units: 'V',
+      limits: { upperDisp: 10, lowerDisp: -10, upperAlarm: 9, upperWarning: 8, lowerWarning: -8, lowerAlarm: -9 },
+    },
     expect: bytes(be.zeros(4), be.i16(2), be.zeros(2), be.str('V', 8), ...[10, -10, 9, 8, -8, -9].map(be.f32), be.f32(0.5), be.zeros(4)),
   },
   {
     name: 'DBR_CTRL_DOUBLE: precision, pad, units, 8 limits',
     code: dbrCode(DbrBase.DOUBLE, DbrClass.CTRL),
     values: [1.5],
-    meta: { precision: 3, units: 'mm', limits: { upperDisp: 100, lowerDisp: -100, upperAlarm: 90, upperWarning: 80, lowerWarning: -80, lowerAlarm: -90, upperCtrl: 50, lowerCtrl: -50 } },
+    meta: {
+      precision: 3,
+      units: 'mm',
+      limits: {
+        upperDisp: 100,
+        lowerDisp: -100,
+        upperAlarm: 90,
+        upperWarning: 80,
+        lowerWarning: -80,
+        lowerAlarm: -90,
+        upperCtrl: 50,
+        lowerCtrl: -50,
+      },
+    },
     expect: bytes(be.zeros(4), be.i16(3), be.zeros(2), be.str('mm', 8), ...[100, -100, 90, 80, -80, -90, 50, -50].map(be.f64), be.f64(1.5)),
   },
   {
     name: 'DBR_CTRL_CHAR: units, 8 one-byte limits, 1 byte of padding',
     code: dbrCode(DbrBase.CHAR, DbrClass.CTRL),
     values: [200],
-    meta: { units: 'cts', limits: { upperDisp: 255, lowerDisp: 0, upperAlarm: 250, upperWarning: 240, lowerWarning: 10, lowerAlarm: 5, upperCtrl: 254, lowerCtrl: 1 } },
+    meta: {
+      units: 'cts',
+      limits: {
+        upperDisp: 255,
+        lowerDisp: 0,
+        upperAlarm: 250,
+        upperWarning: 240,
+        lowerWarning: 10,
+        lowerAlarm: 5,
+        upperCtrl: 254,
+        lowerCtrl: 1,
+      },
+    },
     expect: bytes(be.zeros(4), be.str('cts', 8), [255, 0, 250, 240, 10, 5, 254, 1], [0, 200], be.zeros(2)),
   },
   {
@@ -188,7 +220,11 @@ test('DBR: a count the payload cannot hold is refused before anything is allocat
     [0, 1e9],
     [34, 1],
   ] as const) {
-    assert.throws(() => decodeDbr(code, count, payload), (e: unknown) => e instanceof SluiceError && e.code === 'ERR_DECODE', `${dbrName(code)} × ${count}`);
+    assert.throws(
+      () => decodeDbr(code, count, payload),
+      (e: unknown) => e instanceof SluiceError && e.code === 'ERR_DECODE',
+      `${dbrName(code)} × ${count}`,
+    );
   }
   assert.throws(() => decodeDbr(35, 1, payload), /unsupported DBR type 35/);
   assert.throws(() => decodeDbr(1000, 1, payload), /unsupported DBR type 1000/);
@@ -201,7 +237,10 @@ function stream(): { bytes: Uint8Array; messages: { command: number; payloadSize
   const parts = [
     encodeMessage({ command: Cmd.VERSION, dataType: 0, count: 13, p1: 0, p2: 0 }),
     encodeMessage({ command: Cmd.CREATE_CHAN, dataType: 0, count: 0, p1: 7, p2: 13 }, new TextEncoder().encode('SOME:NAME\0')),
-    encodeMessage({ command: Cmd.EVENT_ADD, dataType: 20, count: 9000, p1: 1, p2: 2 }, new Uint8Array(9000 * 8 + 16).map((_, i) => i & 255)), // 72016 bytes: extended
+    encodeMessage(
+      { command: Cmd.EVENT_ADD, dataType: 20, count: 9000, p1: 1, p2: 2 },
+      new Uint8Array(9000 * 8 + 16).map((_, i) => i & 255),
+    ), // 72016 bytes: extended
     encodeMessage({ command: Cmd.ECHO, dataType: 0, count: 0, p1: 0, p2: 0 }),
     encodeMessage({ command: Cmd.READ_NOTIFY, dataType: 6, count: 0xffff, p1: 3, p2: 4 }),
   ];
@@ -217,7 +256,8 @@ function stream(): { bytes: Uint8Array; messages: { command: number; payloadSize
   return { bytes: all, messages };
 }
 
-const seen = (out: CaMessage[]) => out.map((m) => ({ command: m.header.command, payloadSize: m.header.payloadSize, count: m.header.count, payloadHex: hex(m.payload) }));
+const seen = (out: CaMessage[]) =>
+  out.map((m) => ({ command: m.header.command, payloadSize: m.header.payloadSize, count: m.header.count, payloadHex: hex(m.payload) }));
 
 test('framer: the same messages whether fed whole, one byte at a time, or in random pieces', () => {
   const { bytes: data, messages } = stream();
@@ -258,6 +298,9 @@ test('datagrams: several messages split; a message running past the end is refus
     ms.map((m) => m.header.command),
     [Cmd.VERSION, Cmd.SEARCH],
   );
-  assert.throws(() => splitDatagram(d.subarray(0, d.length - 1)), (e: unknown) => e instanceof SluiceError && e.code === 'ERR_DECODE');
+  assert.throws(
+    () => splitDatagram(d.subarray(0, d.length - 1)),
+    (e: unknown) => e instanceof SluiceError && e.code === 'ERR_DECODE',
+  );
   assert.throws(() => splitDatagram(d.subarray(0, 20)), /datagram ends inside a CA header/);
 });

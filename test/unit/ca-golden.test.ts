@@ -56,7 +56,11 @@ test('our server sends what softIoc sends', () => {
   assert.equal(hex(msg.version()), hex(cap('server-version')));
   assert.equal(hex(msg.accessRights(1, 3)), hex(cap('server-access-rights')));
   assert.equal(hex(msg.createChanReply(1, 15, DbrBase.DOUBLE, 1)), hex(cap('server-create-chan')));
-  assert.equal(hex(msg.createChanReply(1, 30, DbrBase.DOUBLE, 100000)), hex(cap('server-create-chan-wave')), 'extended form for a count of 100000');
+  assert.equal(
+    hex(msg.createChanReply(1, 30, DbrBase.DOUBLE, 100000)),
+    hex(cap('server-create-chan-wave')),
+    'extended form for a count of 100000',
+  );
   assert.equal(hex(msg.clearChannelReply(15, 1)), hex(cap('server-clear-channel')));
   assert.equal(hex(join(msg.udpVersion(1), msg.searchReply(44387, 0xffffffff, 1))), hex(cap('udp-search-reply')));
   assert.equal(hex(msg.dataReply(Cmd.EVENT_ADD, 31, 3, 17, 0)), hex(cap('server-event-cancel-confirm')));
@@ -98,7 +102,20 @@ const REPLIES: { label: string; values: unknown[]; check?: (d: ReturnType<typeof
  * The alignment padding of the DBR structures (RISC_pad) as byte ranges by DBR type: softIoc does
  * not initialise it (the captures hold stray bytes there), we send zeros.
  */
-const PADDING: Record<number, [number, number]> = { 11: [4, 5], 13: [4, 8], 15: [12, 14], 17: [12, 14], 18: [12, 15], 20: [12, 16], 23: [6, 8], 25: [18, 19], 27: [6, 8], 30: [6, 8], 32: [20, 21], 34: [6, 8] };
+const PADDING: Record<number, [number, number]> = {
+  11: [4, 5],
+  13: [4, 8],
+  15: [12, 14],
+  17: [12, 14],
+  18: [12, 15],
+  20: [12, 16],
+  23: [6, 8],
+  25: [18, 19],
+  27: [6, 8],
+  30: [6, 8],
+  32: [20, 21],
+  34: [6, 8],
+};
 
 function zeroPadding(code: number, bytes: Uint8Array, at = 0): Uint8Array {
   const out = bytes.slice();
@@ -115,7 +132,10 @@ for (const r of REPLIES) {
     r.check?.(d);
     assert.equal(hex(encodeDbr(h.dataType, d.value, d.meta)), hex(zeroPadding(h.dataType, payload)));
     const whole = cap(r.label);
-    assert.equal(hex(encodeMessage({ ...h }, encodeDbr(h.dataType, d.value, d.meta))), hex(zeroPadding(h.dataType, whole, headerLength(whole))));
+    assert.equal(
+      hex(encodeMessage({ ...h }, encodeDbr(h.dataType, d.value, d.meta))),
+      hex(zeroPadding(h.dataType, whole, headerLength(whole))),
+    );
   });
 }
 

@@ -63,7 +63,10 @@ test('a double as DBR_TIME_DOUBLE: value, alarm status from the message, time st
 });
 
 test('requests of other types are converted: numbers as text (display precision), text as numbers, enum labels', () => {
-  const x = served(ntscalar.type('double', { display: true }), { value: 1.25, display: { units: 'mm', format: '%.3f', limitLow: -1, limitHigh: 9 } });
+  const x = served(ntscalar.type('double', { display: true }), {
+    value: 1.25,
+    display: { units: 'mm', format: '%.3f', limitLow: -1, limitHigh: 9 },
+  });
   assert.deepEqual(read(x, STRING).value, ['1.250']);
   assert.deepEqual(Array.from(read(x, dbrCode(DbrBase.LONG, DbrClass.PLAIN)).value as Int32Array), [1]);
   const ctrl = read(x, dbrCode(DbrBase.DOUBLE, DbrClass.CTRL));
@@ -136,7 +139,13 @@ test('writes become values of the PV type, or a reason they cannot', () => {
 
 function encodeDbrPlain(code: number, values: number[] | string[]): Uint8Array {
   // The bytes a client would send (our encoder is checked against the spec in ca-codec).
-  return encodeForClient({ base: (code % 7) as CaView['base'], array: true, valueType: typeof values[0] === 'string' ? 'string' : 'double' }, { value: values }, code, values.length, 0).payload;
+  return encodeForClient(
+    { base: (code % 7) as CaView['base'], array: true, valueType: typeof values[0] === 'string' ? 'string' : 'double' },
+    { value: values },
+    code,
+    values.length,
+    0,
+  ).payload;
 }
 
 test('client puts: text as DBR_STRING, numbers as the native type, nonsense refused', () => {
@@ -156,9 +165,13 @@ test('client puts: text as DBR_STRING, numbers as the native type, nonsense refu
 });
 
 test('alarm status: CA conditions to pvData status classes and back', () => {
-  assert.deepEqual([pvaStatusOf(0), pvaStatusOf(3), pvaStatusOf(9), pvaStatusOf(15), pvaStatusOf(17), pvaStatusOf(18), pvaStatusOf(99)], [0, 1, 2, 3, 2, 4, 6]);
+  assert.deepEqual(
+    [pvaStatusOf(0), pvaStatusOf(3), pvaStatusOf(9), pvaStatusOf(15), pvaStatusOf(17), pvaStatusOf(18), pvaStatusOf(99)],
+    [0, 1, 2, 3, 2, 4, 6],
+  );
   assert.equal(alarmMessageOf(3), 'HIHI');
-  for (let s = 0; s <= 21; s++) assert.equal(caStatusOf({ severity: 1, status: pvaStatusOf(s), message: alarmMessageOf(s) }), s, `status ${s}`);
+  for (let s = 0; s <= 21; s++)
+    assert.equal(caStatusOf({ severity: 1, status: pvaStatusOf(s), message: alarmMessageOf(s) }), s, `status ${s}`);
   assert.equal(caStatusOf({ severity: 0, status: 0, message: '' }), 0);
   assert.equal(caStatusOf({ severity: 2, status: 3, message: 'over range' }), 15, 'RECORD without a condition name: SOFT');
   assert.equal(caStatusOf(undefined), 0);

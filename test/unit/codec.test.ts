@@ -85,7 +85,11 @@ test('bslz4 block sizes and both framings follow bitshuffle', () => {
   const bytes = new Uint8Array(data.buffer);
   for (const header of [false, true]) {
     const enc = bslz4Encode(bytes, 2, header);
-    assert.equal(Buffer.from(enc).readUInt32BE(0) === 0, header, 'the headed form starts with the 8-byte size, the bare one with a block length');
+    assert.equal(
+      Buffer.from(enc).readUInt32BE(0) === 0,
+      header,
+      'the headed form starts with the 8-byte size, the bare one with a block length',
+    );
     assert.deepEqual(bslz4Decode(enc, bytes.length, 2), bytes);
   }
 });
@@ -117,7 +121,7 @@ test('every codec round-trips every element type, including empty and tiny array
 });
 
 test('compression works on data that compresses (ratios) and stores what does not', () => {
-  const smooth = Uint16Array.from({ length: 1 << 20 }, (_, i) => 1000 + (i % 1024 >> 4));
+  const smooth = Uint16Array.from({ length: 1 << 20 }, (_, i) => 1000 + ((i % 1024) >> 4));
   for (const codec of CODECS) assert.ok(compress(codec, smooth).length < smooth.byteLength / 4, codec);
   const rand = mulberry32(3);
   const noise = Uint8Array.from({ length: 100_000 }, () => Math.floor(rand() * 256));
@@ -130,7 +134,11 @@ test('compression works on data that compresses (ratios) and stores what does no
 test('lying sizes are refused before any allocation', () => {
   const tiny = lz4Compress(new Uint8Array(100));
   for (const codec of CODECS) {
-    assert.throws(() => decompress(codec, tiny, 'ubyte', 1 << 30), (e) => isCodecError(e) && /cannot hold|limit/.test((e as Error).message), codec);
+    assert.throws(
+      () => decompress(codec, tiny, 'ubyte', 1 << 30),
+      (e) => isCodecError(e) && /cannot hold|limit/.test((e as Error).message),
+      codec,
+    );
   }
   assert.throws(() => decompress('lz4', tiny, 'ubyte', 2 ** 31), /limit/);
   assert.throws(() => decompress('lz4', tiny, 'ushort', 101), /whole number/);
@@ -144,8 +152,14 @@ test('lying sizes are refused before any allocation', () => {
 });
 
 test('unknown codecs are named in the error', () => {
-  assert.throws(() => decompress('jpeg', new Uint8Array(4), 'ubyte', 4), (e) => isCodecError(e) && /jpeg is lossy/.test((e as Error).message));
-  assert.throws(() => decompress('snappy', new Uint8Array(4), 'ubyte', 4), /codec 'snappy' is not supported; supported: lz4, lz4hdf5, bslz4, blosc, zlib/);
+  assert.throws(
+    () => decompress('jpeg', new Uint8Array(4), 'ubyte', 4),
+    (e) => isCodecError(e) && /jpeg is lossy/.test((e as Error).message),
+  );
+  assert.throws(
+    () => decompress('snappy', new Uint8Array(4), 'ubyte', 4),
+    /codec 'snappy' is not supported; supported: lz4, lz4hdf5, bslz4, blosc, zlib/,
+  );
   assert.throws(() => decompress('lz4', new Uint8Array(4), 'string' as never, 4), /element type 'string'/);
   assert.throws(() => compress('jpeg', new Uint8Array(4)), isCodecError);
 });

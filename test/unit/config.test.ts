@@ -1,11 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import {
-  clientConfigFromEnv,
-  interfaceBroadcasts,
-  parseAddressList,
-  serverConfigFromEnv,
-} from '../../src/pva/config.js';
+import { clientConfigFromEnv, interfaceBroadcasts, parseAddressList, serverConfigFromEnv } from '../../src/pva/config.js';
 
 // Every test passes an explicit environment; AUTO_ADDR_LIST=NO keeps real interfaces out.
 const NO_AUTO = { EPICS_PVA_AUTO_ADDR_LIST: 'NO' };
@@ -55,10 +50,16 @@ test('client variables', () => {
     EPICS_PVA_NAME_SERVERS: '10.1.1.1 10.1.1.2:7000',
     EPICS_PVA_CONN_TMO: '2.5',
   });
-  assert.deepEqual(c.addressList, [{ host: '127.0.0.1', port: 6076 }, { host: '127.0.0.2', port: 6000 }]);
+  assert.deepEqual(c.addressList, [
+    { host: '127.0.0.1', port: 6076 },
+    { host: '127.0.0.2', port: 6000 },
+  ]);
   assert.equal(c.broadcastPort, 6076);
   assert.equal(c.serverPort, 6075);
-  assert.deepEqual(c.nameServers, [{ host: '10.1.1.1', port: 6075 }, { host: '10.1.1.2', port: 7000 }]);
+  assert.deepEqual(c.nameServers, [
+    { host: '10.1.1.1', port: 6075 },
+    { host: '10.1.1.2', port: 7000 },
+  ]);
   assert.equal(c.connectionTimeoutMs, 2500);
   assert.deepEqual(c.warnings, []);
   // The client falls back to the server's TCP port variable, like PVXS.
@@ -85,16 +86,18 @@ test('AUTO_ADDR_LIST adds interface broadcasts after the explicit list', () => {
   for (const yes of ['YES', 'yes', '1', undefined]) {
     const c = clientConfigFromEnv({ EPICS_PVA_AUTO_ADDR_LIST: yes, EPICS_PVA_ADDR_LIST: '127.0.0.1' });
     assert.equal(c.autoAddressList, true);
-    assert.deepEqual(c.addressList, [
-      { host: '127.0.0.1', port: 5076 },
-      ...interfaceBroadcasts().map((host) => ({ host, port: 5076 })),
-    ]);
+    assert.deepEqual(c.addressList, [{ host: '127.0.0.1', port: 5076 }, ...interfaceBroadcasts().map((host) => ({ host, port: 5076 }))]);
   }
 });
 
 test('interfaceBroadcasts computes address | ~netmask for external IPv4 interfaces', () => {
   const iface = (address: string, netmask: string, family: 'IPv4' | 'IPv6' = 'IPv4', internal = false) => ({
-    address, netmask, family, internal, mac: '00:00:00:00:00:00', cidr: null,
+    address,
+    netmask,
+    family,
+    internal,
+    mac: '00:00:00:00:00:00',
+    cidr: null,
     ...(family === 'IPv6' ? { scopeid: 0 } : {}),
   });
   const fake = {
@@ -141,9 +144,18 @@ test('server variables win over client ones', () => {
     EPICS_PVAS_IGNORE_ADDR_LIST: '10.0.0.1 10.0.0.2:1234',
   });
   assert.equal(s.autoBeaconAddressList, false);
-  assert.deepEqual(s.beaconAddressList, [{ host: '127.0.0.2', port: 7076 }, { host: '127.0.0.3', port: 9000 }]);
+  assert.deepEqual(s.beaconAddressList, [
+    { host: '127.0.0.2', port: 7076 },
+    { host: '127.0.0.3', port: 9000 },
+  ]);
   assert.equal(s.serverPort, 0);
   assert.equal(s.broadcastPort, 7076);
-  assert.deepEqual(s.interfaces, [{ host: '127.0.0.1', port: 0 }, { host: '127.0.0.1', port: 8000 }]);
-  assert.deepEqual(s.ignoreAddressList, [{ host: '10.0.0.1', port: 0 }, { host: '10.0.0.2', port: 1234 }]);
+  assert.deepEqual(s.interfaces, [
+    { host: '127.0.0.1', port: 0 },
+    { host: '127.0.0.1', port: 8000 },
+  ]);
+  assert.deepEqual(s.ignoreAddressList, [
+    { host: '10.0.0.1', port: 0 },
+    { host: '10.0.0.2', port: 1234 },
+  ]);
 });

@@ -58,7 +58,7 @@ test('a source restarted while we were away: the ids of its new run before the f
   assert.deepEqual([d.add(300), d.missed, d.runs], [0, 0, 1]);
 });
 
-test('a new run of a distributed stream counts only this consumer\'s share of the ids it missed', () => {
+test("a new run of a distributed stream counts only this consumer's share of the ids it missed", () => {
   // Two consumers alternating (offset 2): the second consumer's share of a new run is 2, 4, 6, …
   const c = new MissedFrameCounter(2, 1);
   for (const id of [2, 4, 6, 8, 10]) c.add(id);
@@ -153,8 +153,21 @@ test('combined statistics sum counters and take the extremes of ids and times', 
     publisherStats: { nPublished: n },
     queueStats: { nReceived: 0, nRejected: 0, nDelivered: 0, nQueued: 0 },
     processorStats: {
-      runtime: 10, startTime: 100, endTime: 110, receivingTime: 5, firstObjectTime: 101 + id, lastObjectTime: 106 + id,
-      firstObjectId: first, lastObjectId: last, nProcessed: n, processedRate: n / 5, nErrors: 0, errorRate: 0, nMissed: 1, missedRate: 0.2, nSkipped: 1,
+      runtime: 10,
+      startTime: 100,
+      endTime: 110,
+      receivingTime: 5,
+      firstObjectTime: 101 + id,
+      lastObjectTime: 106 + id,
+      firstObjectId: first,
+      lastObjectId: last,
+      nProcessed: n,
+      processedRate: n / 5,
+      nErrors: 0,
+      errorRate: 0,
+      nMissed: 1,
+      missedRate: 0.2,
+      nSkipped: 1,
       nRuns: runs,
     },
     userStats: {},

@@ -51,10 +51,17 @@ function wire(type: StructureDesc, value: PVStructure): PVStructure {
   return decodeValue(new ByteReader(Buffer.concat(w.take()), true), type, new TypeCache()) as PVStructure;
 }
 
-function frame(dtype: 'ubyte' | 'short' | 'ushort' | 'int' | 'float' | 'double' | 'long', id: number, nx = 7, ny = 5): { type: StructureDesc; value: PVStructure } {
+function frame(
+  dtype: 'ubyte' | 'short' | 'ushort' | 'int' | 'float' | 'double' | 'long',
+  id: number,
+  nx = 7,
+  ny = 5,
+): { type: StructureDesc; value: PVStructure } {
   const Ctor = TYPED_ARRAY[dtype] as unknown as new (n: number) => PVTypedArray;
   const data = new Ctor(nx * ny);
-  for (let i = 0; i < data.length; i++) (data as unknown as (number | bigint)[])[i] = dtype === 'long' ? BigInt(i * 1_000_003 - 7) : dtype === 'float' || dtype === 'double' ? i * 0.25 - 3 : (i * 37 + id) % 200;
+  for (let i = 0; i < data.length; i++)
+    (data as unknown as (number | bigint)[])[i] =
+      dtype === 'long' ? BigInt(i * 1_000_003 - 7) : dtype === 'float' || dtype === 'double' ? i * 0.25 - 3 : (i * 37 + id) % 200;
   const type = ntndarray.type();
   const value = ntndarray.build({
     data,
@@ -170,7 +177,10 @@ test('objects without the id field are numbered; objectId is authenticated', () 
   const e = encryptor({ publicKeyFilePath: A.rsaPublic }, plain);
   e.p.process({ v: 1 });
   e.p.process({ v: 2 });
-  assert.deepEqual(e.out.map((o) => o['objectId']), [1n, 2n]);
+  assert.deepEqual(
+    e.out.map((o) => o['objectId']),
+    [1n, 2n],
+  );
   const d = decryptor({ privateKeyFilePath: A.pkcs1 });
   const moved = { ...wire(encryptedDataT, e.out[0]!), objectId: 5n };
   assert.throws(() => d.p.process(moved), /object 5 fails authentication \(AES-GCM tag mismatch\)/);
@@ -213,7 +223,10 @@ test('tampered ciphertext, tag or nonce, wrong key, unknown cipher: clear errors
   for (const field of ['data', 'tag', 'nonce']) {
     const bad = good();
     bad[field][0] ^= 0x80;
-    assert.throws(() => d.p.process(bad), /object 11 fails authentication \(AES-GCM tag mismatch\): its data, nonce, tag or objectId were altered/);
+    assert.throws(
+      () => d.p.process(bad),
+      /object 11 fails authentication \(AES-GCM tag mismatch\): its data, nonce, tag or objectId were altered/,
+    );
   }
   const badKey = good();
   badKey['key'][3] ^= 1;
@@ -222,7 +235,10 @@ test('tampered ciphertext, tag or nonce, wrong key, unknown cipher: clear errors
   assert.throws(
     () => wrong.p.process(good()),
     (err: Error & { code?: string }) =>
-      err.code === 'ERR_PROCESSOR' && /object 11: the AES key cannot be unwrapped with the private key in '.*b-pkcs8\.pem' \(it was encrypted for sha256:[0-9a-f]+; the key in .* is sha256:[0-9a-f]+\)/.test(err.message),
+      err.code === 'ERR_PROCESSOR' &&
+      /object 11: the AES key cannot be unwrapped with the private key in '.*b-pkcs8\.pem' \(it was encrypted for sha256:[0-9a-f]+; the key in .* is sha256:[0-9a-f]+\)/.test(
+        err.message,
+      ),
   );
   const otherCipher = good();
   otherCipher['cipher'] = { ...otherCipher['cipher'], name: 'AES' };
@@ -240,14 +256,21 @@ test('errors from process() are counted by the framework, which goes on', () => 
   const e = encryptor({ publicKeyFilePath: A.spki }, type);
   for (const id of [1, 2, 3]) e.p.process({ ...value, uniqueId: id });
   const d = decryptor({ privateKeyFilePath: A.pkcs8 });
-  const c = new ProcessingController(d.p, { objectIdField: 'objectId', objectIdOffset: 1, nSequentialUpdates: 1, skipInitialUpdates: 0 }, null); // d.p publishes into d.out (its stand-in publisher)
+  const c = new ProcessingController(
+    d.p,
+    { objectIdField: 'objectId', objectIdOffset: 1, nSequentialUpdates: 1, skipInitialUpdates: 0 },
+    null,
+  ); // d.p publishes into d.out (its stand-in publisher)
   const objects = e.out.map((o) => wire(encryptedDataT, o));
   objects[1]!['data'][5] ^= 1;
   for (const o of objects) c.process(o, encryptedDataT);
   assert.equal(c.nProcessed, 2);
   assert.equal(c.nErrors, 1);
   assert.match(c.lastError!.message, /object 2 fails authentication/);
-  assert.deepEqual(d.out.map((v) => v['uniqueId']), [1, 3]);
+  assert.deepEqual(
+    d.out.map((v) => v['uniqueId']),
+    [1, 3],
+  );
 });
 
 test('key files: missing, not PEM, not RSA, too short, public/private mismatch; sign needs the private key', () => {
@@ -255,7 +278,8 @@ test('key files: missing, not PEM, not RSA, too short, public/private mismatch; 
   assert.throws(() => new DataEncryptor({}), /DataEncryptor needs privateKeyFilePath or publicKeyFilePath/);
   assert.throws(
     () => new DataDecryptor({ privateKeyFilePath: join(dir, 'nope.pem') }),
-    (err: Error & { code?: string }) => err.code === 'ERR_PROCESSOR' && /privateKeyFilePath '.*nope\.pem' cannot be read: no such file/.test(err.message),
+    (err: Error & { code?: string }) =>
+      err.code === 'ERR_PROCESSOR' && /privateKeyFilePath '.*nope\.pem' cannot be read: no such file/.test(err.message),
   );
   const junk = join(dir, 'junk.pem');
   writeFileSync(junk, 'not a key\n');
@@ -273,7 +297,10 @@ test('key files: missing, not PEM, not RSA, too short, public/private mismatch; 
   assert.throws(() => new DataDecryptor({ privateKeyFilePath: ec }), /holds ec key, not an RSA key/);
   const small = makeKeys('small', 1024);
   assert.throws(() => new DataEncryptor({ publicKeyFilePath: small.spki }), /1024-bit RSA key: at least 2048 bits are required/);
-  assert.throws(() => new DataEncryptor({ privateKeyFilePath: A.pkcs8, publicKeyFilePath: B.spki }), /is not the public key of privateKeyFilePath/);
+  assert.throws(
+    () => new DataEncryptor({ privateKeyFilePath: A.pkcs8, publicKeyFilePath: B.spki }),
+    /is not the public key of privateKeyFilePath/,
+  );
   assert.throws(() => new DataEncryptor({ publicKeyFilePath: A.spki, sign: true }), /sign needs the private key/);
   assert.throws(() => new DataEncryptor({ publicKeyFilePath: A.spki, sign: 'yes' }), /sign must be true or false/);
   // Both files of one pair are fine; a private key file given as the public key too.
@@ -287,7 +314,11 @@ test('built-in processors load by class name; a bad key path is a load error nam
   const ad = await loadProcessor({ className: 'AdImageDataEncryptor', args: { publicKeyFilePath: A.spki } });
   assert.ok(ad instanceof AdImageDataEncryptor);
   assert.equal(formatType(ad.getInputType()!), formatType(ntndarray.type()));
-  const d = await loadProcessor({ className: 'AdImageDataDecryptor', args: { privateKeyFilePath: A.pkcs8 }, system: { objectIdField: 'objectId' } });
+  const d = await loadProcessor({
+    className: 'AdImageDataDecryptor',
+    args: { privateKeyFilePath: A.pkcs8 },
+    system: { objectIdField: 'objectId' },
+  });
   assert.ok(d instanceof DataDecryptor);
   assert.equal(d.objectIdField, 'objectId');
   assert.equal(d.getInputType(), encryptedDataT);
@@ -296,7 +327,8 @@ test('built-in processors load by class name; a bad key path is a load error nam
   await assert.rejects(
     loadProcessor({ className: 'DataDecryptor', args: { privateKeyFilePath: join(dir, 'missing.pem') } }),
     (err: Error & { code?: string }) =>
-      err.code === 'ERR_PROCESSOR' && /constructing 'DataDecryptor' from sluice failed: privateKeyFilePath '.*missing\.pem' cannot be read/.test(err.message),
+      err.code === 'ERR_PROCESSOR' &&
+      /constructing 'DataDecryptor' from sluice failed: privateKeyFilePath '.*missing\.pem' cannot be read/.test(err.message),
   );
 });
 
@@ -335,7 +367,10 @@ test('objectsPerKey: one wrapped key for several objects, each with its own nonc
   assert.equal(new Set(e.out.map((o) => Buffer.from(o['nonce']).toString('hex'))).size, 4);
   const d = decryptor({ privateKeyFilePath: A.pkcs8 });
   for (const o of e.out) d.p.process(wire(encryptedDataT, o));
-  assert.deepEqual(d.out.map((v) => v['uniqueId']), [1, 2, 3, 4]);
+  assert.deepEqual(
+    d.out.map((v) => v['uniqueId']),
+    [1, 2, 3, 4],
+  );
   assert.throws(() => new DataEncryptor({ publicKeyFilePath: A.spki, objectsPerKey: 0 }), /objectsPerKey must be an integer/);
 });
 
@@ -360,7 +395,10 @@ test('output type: learned from the first input, or made with the first decrypte
   d.process(wire(encryptedDataT, e.out[1]!));
   assert.equal(opened.length, 1);
   assert.equal(formatType(opened[0]!), formatType(extended));
-  assert.deepEqual(published, [{ ...value, tileIndexX: 3 }, { ...value, uniqueId: 5, tileIndexX: 4 }]);
+  assert.deepEqual(published, [
+    { ...value, tileIndexX: 3 },
+    { ...value, uniqueId: 5, tileIndexX: 4 },
+  ]);
   // Without a framework (no output channel) nothing is published and nothing fails.
   const bare = new DataDecryptor({ privateKeyFilePath: A.pkcs8 });
   assert.equal(bare.getOutputType(empty), undefined);

@@ -28,15 +28,33 @@ test('type descriptions: at most maxTypeFields fields per message', () => {
   const limits = { maxTypeFields: 100, maxElements: Infinity };
   for (const chunked of [false, true]) {
     // A structure of 99 members is 100 fields; one more member is one too many.
-    const ok = decodeType(reader(bytesOf((w) => encodeType(w, wide(99))), limits, chunked), new TypeCache());
+    const ok = decodeType(
+      reader(
+        bytesOf((w) => encodeType(w, wide(99))),
+        limits,
+        chunked,
+      ),
+      new TypeCache(),
+    );
     assert.equal((ok as StructureDesc).fields.length, 99);
     assert.throws(
-      () => decodeType(reader(bytesOf((w) => encodeType(w, wide(100))), limits, chunked), new TypeCache()),
+      () =>
+        decodeType(
+          reader(
+            bytesOf((w) => encodeType(w, wide(100))),
+            limits,
+            chunked,
+          ),
+          new TypeCache(),
+        ),
       limitError(/type descriptions of more than 100 fields in one message/),
     );
   }
   // Without limits (local data), any size decodes.
-  assert.equal((decodeType(new ByteReader(bytesOf((w) => encodeType(w, wide(5000)))), new TypeCache()) as StructureDesc).fields.length, 5000);
+  assert.equal(
+    (decodeType(new ByteReader(bytesOf((w) => encodeType(w, wide(5000)))), new TypeCache()) as StructureDesc).fields.length,
+    5000,
+  );
 });
 
 test('a cached type reused by id counts all its fields, and its depth where it is used', () => {
@@ -68,11 +86,16 @@ test('a cached type reused by id counts all its fields, and its depth where it i
   let deep: FieldDesc = t.struct({ leaf: t.int });
   for (let i = 0; i < 59; i++) deep = t.struct({ a: deep });
   const deepCache = new TypeCache();
-  decodeType(new ByteReader(bytesOf((w) => {
-    w.u8(0xfd);
-    w.i16(2);
-    encodeType(w, deep);
-  })), deepCache);
+  decodeType(
+    new ByteReader(
+      bytesOf((w) => {
+        w.u8(0xfd);
+        w.i16(2);
+        encodeType(w, deep);
+      }),
+    ),
+    deepCache,
+  );
   const nestedUse = (levels: number): Uint8Array =>
     bytesOf((w) => {
       for (let i = 0; i < levels; i++) {
@@ -85,7 +108,10 @@ test('a cached type reused by id counts all its fields, and its depth where it i
       w.i16(2);
     });
   decodeType(new ByteReader(nestedUse(4)), deepCache);
-  assert.throws(() => decodeType(new ByteReader(nestedUse(5)), deepCache), limitError(/type nesting deeper than 64 \(through cached type 2\)/));
+  assert.throws(
+    () => decodeType(new ByteReader(nestedUse(5)), deepCache),
+    limitError(/type nesting deeper than 64 \(through cached type 2\)/),
+  );
 });
 
 test('elements that become objects or strings: at most maxElements per message', () => {
@@ -98,17 +124,39 @@ test('elements that become objects or strings: at most maxElements per message',
   ];
   for (const [type, make, re] of cases) {
     for (const chunked of [false, true]) {
-      const ok = decodeTyped(reader(bytesOf((w) => encodeTyped(w, type, make(1000))), limits, chunked), new TypeCache());
+      const ok = decodeTyped(
+        reader(
+          bytesOf((w) => encodeTyped(w, type, make(1000))),
+          limits,
+          chunked,
+        ),
+        new TypeCache(),
+      );
       assert.equal((ok.value as unknown[]).length, 1000);
       assert.throws(
-        () => decodeTyped(reader(bytesOf((w) => encodeTyped(w, type, make(1001))), limits, chunked), new TypeCache()),
+        () =>
+          decodeTyped(
+            reader(
+              bytesOf((w) => encodeTyped(w, type, make(1001))),
+              limits,
+              chunked,
+            ),
+            new TypeCache(),
+          ),
         limitError(re),
       );
     }
   }
   // A structure element counts as its fields: 250 elements of a 4-field structure are 1000.
   const el = t.struct({ a: t.struct({ b: t.int }), c: t.int });
-  const arr = (n: number): Uint8Array => bytesOf((w) => encodeTyped(w, t.structArray(el), Array.from({ length: n }, () => ({ a: { b: 1 }, c: 2 }))));
+  const arr = (n: number): Uint8Array =>
+    bytesOf((w) =>
+      encodeTyped(
+        w,
+        t.structArray(el),
+        Array.from({ length: n }, () => ({ a: { b: 1 }, c: 2 })),
+      ),
+    );
   decodeTyped(reader(arr(250), limits, false), new TypeCache());
   assert.throws(() => decodeTyped(reader(arr(251), limits, false), new TypeCache()), limitError(/more than 1000 structures/));
 });
@@ -120,5 +168,8 @@ test('large structures decode the same with the loop decoder as with the compile
     const back = decodeTyped(new ByteReader(bytesOf((w) => encodeTyped(w, type, value))), new TypeCache());
     assert.deepEqual(back.value, value);
   }
-  assert.deepEqual(decodeTyped(new ByteReader(bytesOf((w) => encodeTyped(w, t.struct({ e: t.struct({}) }), { e: {} }))), new TypeCache()).value, { e: {} });
+  assert.deepEqual(
+    decodeTyped(new ByteReader(bytesOf((w) => encodeTyped(w, t.struct({ e: t.struct({}) }), { e: {} }))), new TypeCache()).value,
+    { e: {} },
+  );
 });

@@ -44,7 +44,9 @@ const CAP = {
   ),
   pvxsResponse: hex('ca02c0040000002d bad03658f1c4809f588c4e5e 66696e64 00000000000000000000ffff00000000 13d3 03746370 01 0001 12345678'),
   // pvAccessCPP client retrying a name nobody has (sequence 2); the server forwards, nobody answers
-  missSearch: hex('ca02000336000000 02000000 80 000000 00000000000000000000ffff00000000 15ab 0103746370 0100 41302010 105453543a646f65736e6f746578697374'),
+  missSearch: hex(
+    'ca02000336000000 02000000 80 000000 00000000000000000000ffff00000000 15ab 0103746370 0100 41302010 105453543a646f65736e6f746578697374',
+  ),
   missForward: hex(
     'ca02801600000010 00000000000000000000ffff7f000001' +
       'ca02000336000000 02000000 00 000000 00000000000000000000ffff7f000001 15ab 0103746370 0100 41302010 105453543a646f65736e6f746578697374',
@@ -60,13 +62,26 @@ function only<K extends DiscoveryMessage['kind']>(data: Uint8Array, kind: K): Ex
 }
 
 test('captured BEACONs (big-endian) decode and re-encode identically', () => {
-  for (const [data, seq] of [[CAP.beacon0, 0], [CAP.beacon1, 1]] as const) {
+  for (const [data, seq] of [
+    [CAP.beacon0, 0],
+    [CAP.beacon1, 1],
+  ] as const) {
     const m = only(data, 'beacon');
     assert.deepEqual(m.header, { version: 2, flags: 0xc0, command: 0, littleEndian: false });
     assert.equal(guidToHex(m.body.guid), GUID);
-    assert.deepEqual({ ...m.body, guid: null }, {
-      guid: null, flags: 0, sequence: seq, changeCount: 1, serverAddress: '0.0.0.0', serverPort: 5075, protocol: 'tcp', status: null,
-    });
+    assert.deepEqual(
+      { ...m.body, guid: null },
+      {
+        guid: null,
+        flags: 0,
+        sequence: seq,
+        changeCount: 1,
+        serverAddress: '0.0.0.0',
+        serverPort: 5075,
+        protocol: 'tcp',
+        status: null,
+      },
+    );
     assert.deepEqual(beaconMessage(m.body, { littleEndian: false }), data);
   }
   // Our own beacons are little-endian: same payload, byte-swapped fields, flags 0x40.
@@ -87,8 +102,12 @@ test('captured pvAccessCPP SEARCH decodes, re-encodes, and forwards exactly as P
   const m = only(CAP.cppSearch, 'search');
   assert.equal(m.header.littleEndian, true);
   assert.deepEqual(m.body, {
-    sequenceId: 1, flags: SearchFlags.UNICAST, replyAddress: '0.0.0.0', replyPort: 42964,
-    protocols: ['tcp'], channels: [{ id: 0x10203041, name: 'TST:mbox' }],
+    sequenceId: 1,
+    flags: SearchFlags.UNICAST,
+    replyAddress: '0.0.0.0',
+    replyPort: 42964,
+    protocols: ['tcp'],
+    channels: [{ id: 0x10203041, name: 'TST:mbox' }],
   });
   assert.deepEqual(searchMessage(m.body), CAP.cppSearch);
   // The source of the datagram was 127.0.0.1:42964; the receiving server's address 127.0.0.1.
@@ -108,7 +127,13 @@ test('captured PVXS SEARCH (big-endian, all-zero reply address) round-trips and 
 
 test('captured forwarded datagrams parse as ORIGIN_TAG + SEARCH, each in its own byte order', () => {
   const msgs = parseDatagram(CAP.cppForward);
-  assert.deepEqual(msgs.map((m) => [m.kind, m.header.littleEndian]), [['originTag', false], ['search', true]]);
+  assert.deepEqual(
+    msgs.map((m) => [m.kind, m.header.littleEndian]),
+    [
+      ['originTag', false],
+      ['search', true],
+    ],
+  );
   assert.deepEqual((msgs[0] as Extract<DiscoveryMessage, { kind: 'originTag' }>).body, { address: '127.0.0.1' });
   const s = (msgs[1] as Extract<DiscoveryMessage, { kind: 'search' }>).body;
   assert.equal(s.flags, 0);
@@ -117,7 +142,10 @@ test('captured forwarded datagrams parse as ORIGIN_TAG + SEARCH, each in its own
 });
 
 test('captured SEARCH_RESPONSEs decode, and our reply logic produces the same bytes', () => {
-  for (const [search, resp, le] of [[CAP.cppSearch, CAP.cppResponse, true], [CAP.pvxsSearch, CAP.pvxsResponse, false]] as const) {
+  for (const [search, resp, le] of [
+    [CAP.cppSearch, CAP.cppResponse, true],
+    [CAP.pvxsSearch, CAP.pvxsResponse, false],
+  ] as const) {
     const r = only(resp, 'searchResponse');
     assert.equal(r.header.flags, 0xc0);
     assert.equal(guidToHex(r.body.guid), GUID);
@@ -137,11 +165,30 @@ test('a name nobody has: forwarded as captured, and no reply without MUST_REPLY'
   const s = only(CAP.missSearch, 'search').body;
   assert.equal(s.channels[0]?.name, 'TST:doesnotexist');
   assert.deepEqual(forwardedSearchMessage('127.0.0.1', s, { host: '127.0.0.1', port: 43797 }, true), CAP.missForward);
-  assert.equal(respondToSearch(s, () => false), null);
-  assert.deepEqual(respondToSearch({ ...s, flags: SearchFlags.MUST_REPLY }, () => false), []);
-  assert.deepEqual(respondToSearch({ ...s, protocols: ['udp'] }, () => true), null); // names need "tcp"
-  const two = { ...s, channels: [{ id: 1, name: 'a' }, { id: 2, name: 'b' }, { id: 3, name: 'c' }] };
-  assert.deepEqual(respondToSearch(two, (n) => n !== 'b'), [1, 3]);
+  assert.equal(
+    respondToSearch(s, () => false),
+    null,
+  );
+  assert.deepEqual(
+    respondToSearch({ ...s, flags: SearchFlags.MUST_REPLY }, () => false),
+    [],
+  );
+  assert.deepEqual(
+    respondToSearch({ ...s, protocols: ['udp'] }, () => true),
+    null,
+  ); // names need "tcp"
+  const two = {
+    ...s,
+    channels: [
+      { id: 1, name: 'a' },
+      { id: 2, name: 'b' },
+      { id: 3, name: 'c' },
+    ],
+  };
+  assert.deepEqual(
+    respondToSearch(two, (n) => n !== 'b'),
+    [1, 3],
+  );
 });
 
 test('addresses: IPv4-mapped, any, and IPv6 text round-trip', () => {

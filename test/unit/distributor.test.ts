@@ -171,7 +171,10 @@ test('sets and groups go away with their last client; a removed current set pass
   b.join('c1', 'group:g;set:C;trigger:uniqueId');
   b.post(1); // A done: B's turn
   b.leave('b1');
-  assert.deepEqual(b.distributor.describe()[0]?.sets.map((s) => s.set), ['A', 'C']);
+  assert.deepEqual(
+    b.distributor.describe()[0]?.sets.map((s) => s.set),
+    ['A', 'C'],
+  );
   b.post(2, 3);
   assert.deepEqual(b.got('c1'), [2]);
   assert.deepEqual(b.got('a1'), [1, 3]);

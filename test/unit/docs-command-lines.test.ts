@@ -13,7 +13,13 @@ import * as mirror from '../../src/cli/commands/mirror.js';
 import * as sim from '../../src/cli/commands/sim.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
-const specs: Record<string, CommandSpec> = { sim: sim.spec, demo: demo.spec, consumer: consumer.spec, collector: collector.spec, mirror: mirror.spec };
+const specs: Record<string, CommandSpec> = {
+  sim: sim.spec,
+  demo: demo.spec,
+  consumer: consumer.spec,
+  collector: collector.spec,
+  mirror: mirror.spec,
+};
 
 /** Shell words of a command line: quotes removed, a trailing `&` or comment dropped. */
 function words(line: string): string[] {
@@ -52,7 +58,12 @@ function commandLines(text: string): string[] {
 }
 
 test('every documented sim, demo, consumer, collector and mirror command line parses', () => {
-  const files = ['README.md', ...readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => join('docs', f))];
+  const files = [
+    'README.md',
+    ...readdirSync(join(root, 'docs'))
+      .filter((f) => f.endsWith('.md'))
+      .map((f) => join('docs', f)),
+  ];
   let checked = 0;
   const bad: string[] = [];
   for (const file of files) {

@@ -82,9 +82,18 @@ test('errors made by the replaced sites carry their codes', () => {
     }
     return 'no error';
   };
-  assert.equal(code(() => parseReportGroups('receiver,bogus')), 'ERR_USAGE');
-  assert.equal(code(() => parsePyLiteral("{'a': 1")), 'ERR_FILE');
-  assert.equal(code(() => jsonOption('[1]', 'input-args')), 'ERR_USAGE');
+  assert.equal(
+    code(() => parseReportGroups('receiver,bogus')),
+    'ERR_USAGE',
+  );
+  assert.equal(
+    code(() => parsePyLiteral("{'a': 1")),
+    'ERR_FILE',
+  );
+  assert.equal(
+    code(() => jsonOption('[1]', 'input-args')),
+    'ERR_USAGE',
+  );
   assert.throws(() => jsonOption('[1]', 'input-args'), /--input-args is not a JSON dictionary: not a JSON object/);
   assert.throws(() => jsonOption('{', 'input-args'), /--input-args is not a JSON dictionary: /);
 });

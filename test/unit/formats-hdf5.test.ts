@@ -33,7 +33,15 @@ test('HDF5: the first 3-d dataset by default, frames read one by one; a named da
   f.create_group('entry/instrument');
   // Found first in name order, but 2-d: the 3-d dataset wins.
   f.create_dataset({ name: 'entry/a_mask', data: new Uint8Array(30), shape: [6, 5], dtype: '<B' });
-  f.create_dataset({ name: 'entry/data/data', data: stack, shape: [4, 6, 5], dtype: '<H', chunks: [1, 6, 5], compression: 'gzip', compression_opts: 4 });
+  f.create_dataset({
+    name: 'entry/data/data',
+    data: stack,
+    shape: [4, 6, 5],
+    dtype: '<H',
+    chunks: [1, 6, 5],
+    compression: 'gzip',
+    compression_opts: 4,
+  });
   f.create_dataset({ name: 'entry/instrument/dark', data: Float64Array.from({ length: 30 }, (_, i) => i / 4), shape: [6, 5], dtype: '<d' });
   f.create_dataset({ name: 'entry/title', data: 'a scan' });
   f.close();
@@ -55,7 +63,10 @@ test('HDF5: the first 3-d dataset by default, frames read one by one; a named da
 
   await assert.rejects(openHdf5(path, '/entry/data/nope'), (err: Error & { code?: string }) => {
     assert.equal(err.code, 'ERR_FILE');
-    assert.match(err.message, /scan\.h5: HDF5 dataset \/entry\/data\/nope does not exist; datasets that could be frames: .*\/entry\/data\/data \[4, 6, 5\]/);
+    assert.match(
+      err.message,
+      /scan\.h5: HDF5 dataset \/entry\/data\/nope does not exist; datasets that could be frames: .*\/entry\/data\/data \[4, 6, 5\]/,
+    );
     return true;
   });
   await assert.rejects(openHdf5(path, '/entry/data'), /\/entry\/data is not a dataset/);

@@ -53,7 +53,10 @@ test('.npy: every pixel type, little- and big-endian, a stack of frames read one
       }
       // Several frames in one read: the same pixels.
       const many = await f.readMany!(1, 2);
-      assert.deepEqual(many.map((a) => [...a]), [1, 2].map((k) => [...data.subarray(k * nx * ny, (k + 1) * nx * ny)]));
+      assert.deepEqual(
+        many.map((a) => [...a]),
+        [1, 2].map((k) => [...data.subarray(k * nx * ny, (k + 1) * nx * ny)]),
+      );
       await f.close();
     }
   }
@@ -116,14 +119,21 @@ test('.npy: a Fortran-order frame is reordered to C order; a Fortran stack is re
   assert.deepEqual(f.layout.dims, [4, 3]);
   assert.deepEqual([...(await f.read(0))], [0, 1, 2, 3, 10, 11, 12, 13, 20, 21, 22, 23]);
   await f.close();
-  await assert.rejects(openNpy(file(dir, 'fs.npy', npyBytes(SAMPLES['uint8']!(24), [2, 3, 4], { fortran: true }))), /Fortran order.*ascontiguousarray/);
+  await assert.rejects(
+    openNpy(file(dir, 'fs.npy', npyBytes(SAMPLES['uint8']!(24), [2, 3, 4], { fortran: true }))),
+    /Fortran order.*ascontiguousarray/,
+  );
 });
 
 test('.npy: lying and hostile files are refused before anything large is allocated', async (t) => {
   const dir = tempDir(t);
   const data = SAMPLES['uint16']!(2 * 8 * 8);
   const cases: [string, Uint8Array, RegExp][] = [
-    ['truncated', npyBytes(data, [2, 8, 8], { extra: -1 }), /truncated: the header declares shape \(2, 8, 8\) of <u2, 256 bytes of data, the file has 255/],
+    [
+      'truncated',
+      npyBytes(data, [2, 8, 8], { extra: -1 }),
+      /truncated: the header declares shape \(2, 8, 8\) of <u2, 256 bytes of data, the file has 255/,
+    ],
     ['longer', npyBytes(data, [2, 8, 8], { extra: 2 }), /size mismatch: .* the file has 258/],
     // A shape of 2^40 x 2^20 frames: the product is checked, never allocated.
     ['huge', npyBytes(data, [2 ** 20, 2 ** 20, 2 ** 20]), /too large|the file has 256/],
@@ -169,7 +179,13 @@ test('.npz: stored and deflated members, in archive order; corrupt archives are 
       ]),
     );
     const parts = await openNpz(path);
-    assert.deepEqual(parts.map((p) => [p.format, p.detail, p.frames]), [['npz', 'frames', 3], ['npz', 'more', 2]]);
+    assert.deepEqual(
+      parts.map((p) => [p.format, p.detail, p.frames]),
+      [
+        ['npz', 'frames', 3],
+        ['npz', 'more', 2],
+      ],
+    );
     assert.deepEqual([...(await parts[0]!.read(2))], [...a.subarray(40)]);
     assert.deepEqual([...(await parts[1]!.read(0))], [...b.subarray(0, 20)]);
     for (const p of parts) await p.close();

@@ -19,12 +19,32 @@ test('raw: a YAML config with PvaPy keys; header, gaps between frames, big-endia
   const cfgPath = join(dir, 'raw.yaml');
   writeFileSync(
     cfgPath,
-    ['# as pvapy-ad-sim-server reads it', 'file_info:', '  datatype: uint16', '  width: 5', '  height: 4', '  header_offset: 16', "  endian: '>'", '  between_frames: 6', ''].join('\n'),
+    [
+      '# as pvapy-ad-sim-server reads it',
+      'file_info:',
+      '  datatype: uint16',
+      '  width: 5',
+      '  height: 4',
+      '  header_offset: 16',
+      "  endian: '>'",
+      '  between_frames: 6',
+      '',
+    ].join('\n'),
   );
   const cfg = await readRawConfig(cfgPath);
   assert.deepEqual(
     { ...cfg, source: undefined },
-    { source: undefined, datatype: 'uint16', littleEndian: false, width: 5, height: 4, headerOffset: 16, betweenFrames: 6, nImages: undefined, orderedFiles: undefined },
+    {
+      source: undefined,
+      datatype: 'uint16',
+      littleEndian: false,
+      width: 5,
+      height: 4,
+      headerOffset: 16,
+      betweenFrames: 6,
+      nImages: undefined,
+      orderedFiles: undefined,
+    },
   );
   const frames = [0, 1, 2].map((k) => Uint16Array.from({ length: 20 }, (_, i) => k * 1000 + i * 3));
   const parts: Uint8Array[] = [new Uint8Array(16).fill(0xee)];
@@ -42,12 +62,21 @@ test('raw: a YAML config with PvaPy keys; header, gaps between frames, big-endia
   writeFileSync(data, Buffer.concat([...parts, new Uint8Array(6)]));
   assert.equal((await openRaw(data, cfg)).frames, 3);
   writeFileSync(data, Buffer.concat([...parts, new Uint8Array(5)]));
-  await assert.rejects(openRaw(data, cfg), /frames\.bin: size mismatch: 153 bytes are not a whole number of 5x4 uint16 frames \(40 bytes each, 6 between, after a header of 16/);
+  await assert.rejects(
+    openRaw(data, cfg),
+    /frames\.bin: size mismatch: 153 bytes are not a whole number of 5x4 uint16 frames \(40 bytes each, 6 between, after a header of 16/,
+  );
   // n_images: the file must hold that many, more is allowed.
-  const three = rawConfigOf({ file_info: { datatype: '>u2', width: 5, height: 4, header_offset: 16, between_frames: 6, n_images: 2 } }, cfgPath);
+  const three = rawConfigOf(
+    { file_info: { datatype: '>u2', width: 5, height: 4, header_offset: 16, between_frames: 6, n_images: 2 } },
+    cfgPath,
+  );
   writeFileSync(data, Buffer.concat(parts));
   assert.equal((await openRaw(data, three)).frames, 2);
-  const four = rawConfigOf({ file_info: { datatype: 'uint16', endian: 'big', width: 5, height: 4, header_offset: 16, between_frames: 6, n_images: 4 } }, cfgPath);
+  const four = rawConfigOf(
+    { file_info: { datatype: 'uint16', endian: 'big', width: 5, height: 4, header_offset: 16, between_frames: 6, n_images: 4 } },
+    cfgPath,
+  );
   await assert.rejects(openRaw(data, four), /truncated: 4 5x4 uint16 frames .* need 194 bytes, the file has 148/);
 });
 
@@ -59,7 +88,14 @@ test('raw: JSON configs, top-level keys, NumPy type codes, colour frames, ordere
   assert.equal(cfg.datatype, 'float32');
   assert.equal(cfg.littleEndian, true);
   assert.deepEqual(cfg.orderedFiles, [join(dir, 'b.raw'), join(dir, 'sub/a.raw')]);
-  for (const [code, dtype] of [['H', 'uint16'], ['b', 'int8'], ['d', 'float64'], ['uint64', 'uint64'], ['i8', 'int64'], ['|u1', 'uint8']]) {
+  for (const [code, dtype] of [
+    ['H', 'uint16'],
+    ['b', 'int8'],
+    ['d', 'float64'],
+    ['uint64', 'uint64'],
+    ['i8', 'int64'],
+    ['|u1', 'uint8'],
+  ]) {
     assert.equal(rawConfigOf({ datatype: code, width: 1, height: 1 }, cfgPath).datatype, dtype, code);
   }
   const rgb = Uint8Array.from({ length: 2 * 3 * 2 * 3 }, (_, i) => i);
@@ -85,7 +121,11 @@ test('raw: config mistakes and hostile sizes are clear errors naming the config'
     [{ file_info: { datatype: 'uint16', width: 4, height: 4, ordered_files: 'a.raw' } }, /ordered_files must be a list/],
     [[1, 2], /must be a mapping/],
   ];
-  for (const [doc, re] of bad) assert.throws(() => rawConfigOf(doc, cfgPath), (err: Error & { code?: string }) => (assert.equal(err.code, 'ERR_FILE'), assert.match(err.message, re), true));
+  for (const [doc, re] of bad)
+    assert.throws(
+      () => rawConfigOf(doc, cfgPath),
+      (err: Error & { code?: string }) => (assert.equal(err.code, 'ERR_FILE'), assert.match(err.message, re), true),
+    );
   writeFileSync(cfgPath, 'file_info: [unclosed');
   await assert.rejects(readRawConfig(cfgPath), /c\.yaml: not valid YAML or JSON/);
   await assert.rejects(readRawConfig(join(dir, 'none.yaml')), /none\.yaml: no such file/);
@@ -93,7 +133,16 @@ test('raw: config mistakes and hostile sizes are clear errors naming the config'
   // 100000 x 100000 uint16 frames against a file of 10 bytes: refused by size, nothing read.
   const data = join(dir, 'small.raw');
   writeFileSync(data, new Uint8Array(10));
-  await assert.rejects(openRaw(data, rawConfigOf({ datatype: 'uint16', width: 40000, height: 40000 }, cfgPath)), /size mismatch: 10 bytes are not a whole number/);
-  await assert.rejects(openRaw(data, rawConfigOf({ datatype: 'uint16', width: 100000, height: 100000 }, cfgPath)), /more than 2\^31 - 1 elements/);
-  await assert.rejects(openRaw(data, rawConfigOf({ datatype: 'uint8', width: 2, height: 2, header_offset: 100 }, cfgPath)), /size mismatch/);
+  await assert.rejects(
+    openRaw(data, rawConfigOf({ datatype: 'uint16', width: 40000, height: 40000 }, cfgPath)),
+    /size mismatch: 10 bytes are not a whole number/,
+  );
+  await assert.rejects(
+    openRaw(data, rawConfigOf({ datatype: 'uint16', width: 100000, height: 100000 }, cfgPath)),
+    /more than 2\^31 - 1 elements/,
+  );
+  await assert.rejects(
+    openRaw(data, rawConfigOf({ datatype: 'uint8', width: 2, height: 2, header_offset: 100 }, cfgPath)),
+    /size mismatch/,
+  );
 });

@@ -46,7 +46,9 @@ test('TIFF: grey uint16, little- and big-endian, classic and BigTIFF, several pa
       assert.deepEqual(f.layout, { dtype: 'uint16', dims: [W, H], colorMode: 0 });
       assert.equal(f.frames, 3);
       const got = await frames(f);
-      got.forEach((a, k) => assert.deepEqual([...a], [...pages[k]!.pixels], `${littleEndian ? 'II' : 'MM'} ${bigTiff ? 'BigTIFF' : ''} page ${k}`));
+      got.forEach((a, k) =>
+        assert.deepEqual([...a], [...pages[k]!.pixels], `${littleEndian ? 'II' : 'MM'} ${bigTiff ? 'BigTIFF' : ''} page ${k}`),
+      );
     }
   }
 });
@@ -124,7 +126,11 @@ test('TIFF: RGB chunky is colour mode RGB1 [3, nx, ny], planar is RGB3 [nx, ny, 
   assert.deepEqual(planar.layout, { dtype: 'uint8', dims: [W, H, 3], colorMode: 4 });
   assert.deepEqual((await frames(planar))[0], rgb, 'planes one after another, as RGB3 lays them out');
   const thumb = { width: 4, height: 2, pixels: new Uint16Array(8), newSubfileType: 1 };
-  const withThumbs = await open(dir, [{ width: W, height: H, pixels: ramp(W * H) }, thumb, { width: W, height: H, pixels: ramp(W * H, 2) }]);
+  const withThumbs = await open(dir, [
+    { width: W, height: H, pixels: ramp(W * H) },
+    thumb,
+    { width: W, height: H, pixels: ramp(W * H, 2) },
+  ]);
   assert.equal(withThumbs.frames, 2, 'the reduced-resolution page is not a frame');
   assert.deepEqual([...(await frames(withThumbs))[1]!], [...ramp(W * H, 2)]);
 });
@@ -139,10 +145,16 @@ test('TIFF: unsupported layouts are refused naming the file, page and tag', asyn
     [[{ ...base, photometric: 3 }], /PhotometricInterpretation \(tag 262\) = 3 is not supported/],
     [[{ ...base, predictor: 1, override: { 317: [3] } }], /Predictor \(tag 317\) = 3 is not supported/],
     [[{ ...base, override: { 258: [12] } }], /BitsPerSample \(tag 258\) = 12 is not supported/],
-    [[{ width: W, height: H, pixels: new Uint8Array(W * H * 3), samples: 3, extra: [[338, 3, [2]]], override: { 277: [3] } }], /ExtraSamples \(tag 338\)/],
+    [
+      [{ width: W, height: H, pixels: new Uint8Array(W * H * 3), samples: 3, extra: [[338, 3, [2]]], override: { 277: [3] } }],
+      /ExtraSamples \(tag 338\)/,
+    ],
     [[{ width: W, height: H, pixels: new Uint8Array(W * H * 3), samples: 3, override: { 277: [4] } }], /SamplesPerPixel \(tag 277\) = 4/],
     [[{ ...base, override: { 339: [3] } }], /SampleFormat \(tag 339\) = 3 with 16 bits is not supported/],
-    [[base, { width: W + 1, height: H, pixels: ramp((W + 1) * H) }], /page 1 is 14x7x1 uint16, page 0 is 13x7x1 uint16: all pages must have one shape/],
+    [
+      [base, { width: W + 1, height: H, pixels: ramp((W + 1) * H) }],
+      /page 1 is 14x7x1 uint16, page 0 is 13x7x1 uint16: all pages must have one shape/,
+    ],
   ];
   for (const [pages, re] of cases) {
     await assert.rejects(open(dir, pages), (err: Error & { code?: string }) => {
@@ -169,11 +181,31 @@ test('TIFF: hostile files (truncated, lying sizes, huge dimensions, loops) are r
     ['order', Buffer.from('XX\x2a\x00\x08\x00\x00\x00'), /not a TIFF file/],
     ['short', Buffer.from('II*'), /too short/],
     // 40000 x 40000 uint16 (3.2 GB) promised by a file of a few hundred bytes.
-    ['huge', tiffBytes([{ width: W, height: H, pixels: ramp(W * H), override: { 256: [40000], 257: [40000], 278: [40000] } }]), /strip 0 has 182 bytes, too few for 3200000000/],
-    ['huge-deflate', tiffBytes([{ width: W, height: H, pixels: ramp(W * H), compression: 8, override: { 256: [40000], 257: [40000], 278: [40000] } }]), /too few for 3200000000 bytes/],
-    ['elements', tiffBytes([{ width: W, height: H, pixels: ramp(W * H), override: { 256: [70000], 257: [70000], 278: [70000] } }]), /more than 2\^31 - 1 elements/],
-    ['offset', tiffBytes([{ width: W, height: H, pixels: ramp(W * H), override: { 273: [1e9] } }]), /strip 0 \(182 bytes at 1000000000\) is past the end of the file/],
-    ['strips', tiffBytes([{ width: W, height: H, pixels: ramp(W * H), rowsPerStrip: 2, override: { 278: [1] } }]), /StripOffsets \(tag 273\) = 4 values does not match the 7 strips/],
+    [
+      'huge',
+      tiffBytes([{ width: W, height: H, pixels: ramp(W * H), override: { 256: [40000], 257: [40000], 278: [40000] } }]),
+      /strip 0 has 182 bytes, too few for 3200000000/,
+    ],
+    [
+      'huge-deflate',
+      tiffBytes([{ width: W, height: H, pixels: ramp(W * H), compression: 8, override: { 256: [40000], 257: [40000], 278: [40000] } }]),
+      /too few for 3200000000 bytes/,
+    ],
+    [
+      'elements',
+      tiffBytes([{ width: W, height: H, pixels: ramp(W * H), override: { 256: [70000], 257: [70000], 278: [70000] } }]),
+      /more than 2\^31 - 1 elements/,
+    ],
+    [
+      'offset',
+      tiffBytes([{ width: W, height: H, pixels: ramp(W * H), override: { 273: [1e9] } }]),
+      /strip 0 \(182 bytes at 1000000000\) is past the end of the file/,
+    ],
+    [
+      'strips',
+      tiffBytes([{ width: W, height: H, pixels: ramp(W * H), rowsPerStrip: 2, override: { 278: [1] } }]),
+      /StripOffsets \(tag 273\) = 4 values does not match the 7 strips/,
+    ],
   ];
   for (const [name, bytes, re] of cases) {
     await assert.rejects(openTiff(write(`${name}.tif`, bytes)), (err: Error & { code?: string }) => {

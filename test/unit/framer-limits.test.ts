@@ -38,7 +38,8 @@ test('a message of exactly maxSegments segments is delivered whole; one more is 
     assert.deepEqual([...Buffer.concat(m.payload)], [1, 2, 2, 2, 2, 2, 2, 3]);
     assert.throws(
       () => feed(segmented(9), 8, byteAtATime),
-      (e: unknown) => e instanceof SluiceError && e.code === 'ERR_LIMIT' && /split into more than 8 segments \(8 bytes so far\)/.test(e.message),
+      (e: unknown) =>
+        e instanceof SluiceError && e.code === 'ERR_LIMIT' && /split into more than 8 segments \(8 bytes so far\)/.test(e.message),
     );
   }
   // The count starts afresh with each message.

@@ -173,7 +173,8 @@ function frameStream(
       let total = 0;
       for (const p of m.payload) total += p.length;
       assert.equal(total, m.size, `${at}: payload parts add up to the size`);
-      for (const c of e.checks) assert.ok(payloadMatches(m.payload, c.offset, c.bytes), `${at} (${e.line}): listed bytes at offset ${c.offset}`);
+      for (const c of e.checks)
+        assert.ok(payloadMatches(m.payload, c.offset, c.bytes), `${at} (${e.line}): listed bytes at offset ${c.offset}`);
     }
     onMessage(m);
   }, DEFAULT_LIMITS.maxMessageSize);
@@ -248,7 +249,13 @@ class ConnDecoder {
             break;
           }
           const changed = decodeBitSet(r);
-          const value = decodePartial(r, type, this.monitorValues.get(ioid) ?? (defaultValue(type) as PVStructure), changed, this.serverTypes);
+          const value = decodePartial(
+            r,
+            type,
+            this.monitorValues.get(ioid) ?? (defaultValue(type) as PVStructure),
+            changed,
+            this.serverTypes,
+          );
           this.monitorValues.set(ioid, value);
           Object.assign(d, { changed, value, overrun: decodeBitSet(r) });
           break;
@@ -370,10 +377,15 @@ function checkListingCoversCapture(name: CaptureName): void {
   let covered = 0;
   for (const c of capture.tcp) {
     const { up, down } = listedFor(listing, c);
-    if (c.clientData.length + c.serverData.length > 0) assert.ok(up.length + down.length > 0, `${name}: connection ${c.client.port} not listed`);
+    if (c.clientData.length + c.serverData.length > 0)
+      assert.ok(up.length + down.length > 0, `${name}: connection ${c.client.port} not listed`);
     covered += up.length + down.length;
   }
-  assert.equal(covered, tcpBlocks.reduce((n, b) => n + b.segments.length, 0), `${name}: listed TCP messages outside the captured connections`);
+  assert.equal(
+    covered,
+    tcpBlocks.reduce((n, b) => n + b.segments.length, 0),
+    `${name}: listed TCP messages outside the captured connections`,
+  );
 }
 
 /** Run all three modes; the concrete checks run on the one-chunk transcript, the others must equal it. */
@@ -402,7 +414,8 @@ const member = (d: FieldDesc, name: string): FieldDesc => {
   return m.type;
 };
 const bits = (b: BitSet): number[] => b.toArray();
-const byCmd = (list: Rec[], cmd: number, pred: (d: Rec) => boolean = () => true): Rec[] => list.filter((d) => d['command'] === cmd && pred(d));
+const byCmd = (list: Rec[], cmd: number, pred: (d: Rec) => boolean = () => true): Rec[] =>
+  list.filter((d) => d['command'] === cmd && pred(d));
 const i32 = (x: number): number => x | 0;
 
 function checkHandshake(t: ConnTranscript, server: { bufferSize: number }, client: { bufferSize: number; cached: boolean }): void {
@@ -448,8 +461,16 @@ function checkFullNTScalarDouble(type: StructureDesc): void {
   const va = member(type, 'valueAlarm') as StructureDesc;
   assert.equal(va.id, 'valueAlarm_t');
   assert.deepEqual(fieldNames(va), [
-    'active', 'lowAlarmLimit', 'lowWarningLimit', 'highWarningLimit', 'highAlarmLimit',
-    'lowAlarmSeverity', 'lowWarningSeverity', 'highWarningSeverity', 'highAlarmSeverity', 'hysteresis',
+    'active',
+    'lowAlarmLimit',
+    'lowWarningLimit',
+    'highWarningLimit',
+    'highAlarmLimit',
+    'lowAlarmSeverity',
+    'lowWarningSeverity',
+    'highWarningSeverity',
+    'highAlarmSeverity',
+    'hysteresis',
   ]);
   assert.deepEqual(member(va, 'hysteresis'), { kind: 'scalar', type: 'byte' });
 }
@@ -623,7 +644,14 @@ test('pcap reader: link types, byte orders, out-of-order and retransmitted segme
         assert.equal(cap.packetCount, ips.length, what);
         assert.equal(cap.tcp.length, 3, what);
         const [first, second, late] = cap.tcp as [TcpConnection, TcpConnection, TcpConnection];
-        assert.deepEqual([first.client, first.server], [{ host: '127.0.0.1', port: 40000 }, { host: '10.1.2.3', port: 5075 }], what);
+        assert.deepEqual(
+          [first.client, first.server],
+          [
+            { host: '127.0.0.1', port: 40000 },
+            { host: '10.1.2.3', port: 5075 },
+          ],
+          what,
+        );
         assert.equal(Buffer.from(first.clientData).toString('latin1'), 'abcdefghi', what);
         assert.equal(Buffer.from(first.serverData).toString('latin1'), 'xyz', what);
         assert.equal(first.duplicates, 3, `${what}: segments dropped or trimmed as already covered`);
@@ -633,11 +661,17 @@ test('pcap reader: link types, byte orders, out-of-order and retransmitted segme
           `${what}: delivery order`,
         );
         assert.equal(Buffer.from(second.clientData).toString('latin1'), 'second', what);
-        assert.deepEqual([late.client.port, Buffer.from(late.clientData).toString('latin1'), Buffer.from(late.serverData).toString('latin1')], [6000, 'late', 'reply'], what);
+        assert.deepEqual(
+          [late.client.port, Buffer.from(late.clientData).toString('latin1'), Buffer.from(late.serverData).toString('latin1')],
+          [6000, 'late', 'reply'],
+          what,
+        );
         assert.equal(cap.udp.length, 1, what);
-        assert.deepEqual([cap.udp[0]!.src, cap.udp[0]!.dst, Buffer.from(cap.udp[0]!.payload).toString('latin1')], [
-          { host: '127.0.0.1', port: 5076 }, { host: '10.1.2.3', port: 5076 }, 'hi',
-        ], `${what}: padding trimmed`);
+        assert.deepEqual(
+          [cap.udp[0]!.src, cap.udp[0]!.dst, Buffer.from(cap.udp[0]!.payload).toString('latin1')],
+          [{ host: '127.0.0.1', port: 5076 }, { host: '10.1.2.3', port: 5076 }, 'hi'],
+          `${what}: padding trimmed`,
+        );
         assert.equal(cap.udp[0]!.time, 1_700_000_009.5, `${what}: timestamp`);
       }
     }
@@ -662,7 +696,11 @@ test('pcap reader: link type, connections and reassembly of every capture', { sk
   for (const [name, e] of Object.entries(expect) as [CaptureName, { tcp: number[]; udp: number }][]) {
     const { capture } = load(name);
     assert.equal(capture.linkType, 1, `${name}: Ethernet`);
-    assert.deepEqual(capture.tcp.map((c) => c.client.port), e.tcp, `${name}: client ports`);
+    assert.deepEqual(
+      capture.tcp.map((c) => c.client.port),
+      e.tcp,
+      `${name}: client ports`,
+    );
     for (const c of capture.tcp) {
       assert.equal(c.server.port, 5075, `${name}: server port`);
       assert.equal(c.duplicates, 0, `${name}: loopback captures have no retransmissions`);
@@ -674,7 +712,10 @@ test('pcap reader: link type, connections and reassembly of every capture', { sk
     assert.equal(capture.udp.length, e.udp, `${name}: UDP datagrams`);
   }
   // The segmented image: 524798 bytes from the server, three times.
-  assert.deepEqual(load('pvacpp-server-segmented').capture.tcp.map((c) => c.serverData.length), [524798, 524798, 524798]);
+  assert.deepEqual(
+    load('pvacpp-server-segmented').capture.tcp.map((c) => c.serverData.length),
+    [524798, 524798, 524798],
+  );
   assert.equal(load('pvxs-server-ntndarray-monitor').capture.tcp[0]!.serverData.length, 12907557);
 });
 
@@ -684,7 +725,10 @@ test('pvacpp-get-put-monitor: framing and payloads (GET, PUT, MONITOR, GET_FIELD
   const SID = 0x12003401;
   for (const t of [get, put, mon, info]) {
     checkHandshake(t, { bufferSize: 0x4400 }, { bufferSize: 0x400000, cached: true });
-    assert.deepEqual(byCmd(t.server, Cmd.CREATE_CHANNEL).map((d) => [d['cid'], d['sid'], d['status']]), [[CID, SID, OK]]);
+    assert.deepEqual(
+      byCmd(t.server, Cmd.CREATE_CHANNEL).map((d) => [d['cid'], d['sid'], d['status']]),
+      [[CID, SID, OK]],
+    );
   }
   assert.deepEqual(byCmd(get.client, Cmd.CREATE_CHANNEL)[0]!['channels'], [{ cid: CID, name: 'TST:ao' }]);
   assert.deepEqual(byCmd(mon.client, Cmd.CREATE_CHANNEL)[0]!['channels'], [{ cid: CID, name: 'TST:counter' }]);
@@ -708,7 +752,14 @@ test('pvacpp-get-put-monitor: framing and payloads (GET, PUT, MONITOR, GET_FIELD
   assert.equal(v['value'], 1.5);
   assert.deepEqual(v['alarm'], { severity: 0, status: 2, message: 'UDF' });
   assert.deepEqual(v['timeStamp'], { secondsPastEpoch: 631152000n, nanoseconds: 0, userTag: 0 });
-  assert.deepEqual(v['display'], { limitLow: 0, limitHigh: 0, description: '', units: 'mm', precision: 3, form: { index: 0, choices: FORM_CHOICES } });
+  assert.deepEqual(v['display'], {
+    limitLow: 0,
+    limitHigh: 0,
+    description: '',
+    units: 'mm',
+    precision: 3,
+    form: { index: 0, choices: FORM_CHOICES },
+  });
   assert.deepEqual(v['control'], { limitLow: 0, limitHigh: 0, minStep: 0 });
   assert.equal(v['valueAlarm'].active, false);
   assert.ok(Number.isNaN(v['valueAlarm'].lowAlarmLimit) && Number.isNaN(v['valueAlarm'].highAlarmLimit));
@@ -716,29 +767,53 @@ test('pvacpp-get-put-monitor: framing and payloads (GET, PUT, MONITOR, GET_FIELD
 
   // GET, then PUT (types re-used from both caches: fe 02 00 and fe 01 00), then GET again.
   const puts = byCmd(put.client, Cmd.PUT);
-  assert.deepEqual(puts.map((d) => d['sub']), [Sub.INIT, Sub.GET, Sub.DEFAULT]);
+  assert.deepEqual(
+    puts.map((d) => d['sub']),
+    [Sub.INIT, Sub.GET, Sub.DEFAULT],
+  );
   assert.equal(puts[0]!['request'].type, byCmd(put.client, Cmd.GET)[0]!['request'].type, 'PUT INIT re-uses the cached pvRequest type');
   assert.deepEqual(bits(puts[2]!['changed']), [1], 'PUT marks only value');
   assert.equal(puts[2]!['value'].value, 2.5);
   const putReplies = byCmd(put.server, Cmd.PUT);
-  assert.deepEqual(putReplies.map((d) => [d['sub'], d['status']]), [[Sub.INIT, OK], [Sub.GET, OK], [Sub.DEFAULT, OK]]);
+  assert.deepEqual(
+    putReplies.map((d) => [d['sub'], d['status']]),
+    [
+      [Sub.INIT, OK],
+      [Sub.GET, OK],
+      [Sub.DEFAULT, OK],
+    ],
+  );
   const getTypes = byCmd(put.server, Cmd.GET, (d) => d['sub'] === Sub.INIT).map((d) => d['type']);
   assert.equal(putReplies[0]!['type'], getTypes[0], 'PUT INIT reply re-uses cached type id 1');
   assert.equal(getTypes[1], getTypes[0], 'third INIT re-uses cached type id 1');
   assert.equal(putReplies[1]!['value'].value, 1.5, 'old value read by PUT 0x40');
   const gets = byCmd(put.server, Cmd.GET, (d) => d['sub'] === Sub.DEFAULT);
-  assert.deepEqual(gets.map((d) => d['value'].value), [1.5, 2.5], 'GET before and after the PUT');
+  assert.deepEqual(
+    gets.map((d) => d['value'].value),
+    [1.5, 2.5],
+    'GET before and after the PUT',
+  );
   assert.deepEqual(gets[1]!['value'].alarm, { severity: 0, status: 0, message: 'NO_ALARM' });
   assert.deepEqual(
     byCmd(put.client, Cmd.DESTROY_REQUEST).map((d) => [d['sid'], d['ioid']]),
-    [[SID, ioid1], [SID, i32(0x80706052)], [SID, i32(0x80706053)]],
+    [
+      [SID, ioid1],
+      [SID, i32(0x80706052)],
+      [SID, i32(0x80706053)],
+    ],
   );
 
   // MONITOR: updates 35, 36, … 50; the first marks bit 0 (everything), then value/alarm/timeStamp leaves.
-  assert.deepEqual(byCmd(mon.client, Cmd.MONITOR).map((d) => d['sub']), [Sub.INIT, Sub.MONITOR_START]);
+  assert.deepEqual(
+    byCmd(mon.client, Cmd.MONITOR).map((d) => d['sub']),
+    [Sub.INIT, Sub.MONITOR_START],
+  );
   const [mInit, ...updates] = byCmd(mon.server, Cmd.MONITOR);
   checkFullNTScalarDouble(mInit!['type']);
-  assert.deepEqual(updates.map((d) => d['value'].value), Array.from({ length: 16 }, (_, i) => 35 + i));
+  assert.deepEqual(
+    updates.map((d) => d['value'].value),
+    Array.from({ length: 16 }, (_, i) => 35 + i),
+  );
   assert.deepEqual(bits(updates[0]!['changed']), [0, 7, 8, 9, 11, 12, 13, 14, 15, 17, 20, 21, 25, 26, 27, 28]);
   for (const u of updates.slice(1)) assert.deepEqual(bits(u['changed']), [1, 3, 4, 5, 7, 8, 9]);
   for (const u of updates) {
@@ -750,7 +825,10 @@ test('pvacpp-get-put-monitor: framing and payloads (GET, PUT, MONITOR, GET_FIELD
   for (let i = 1; i < times.length; i++) assert.ok(Math.abs(times[i]! - times[i - 1]! - 0.1) < 0.01, `updates 0.1 s apart (${i})`);
 
   // GET_FIELD with sub-field "" → the type of TST:str (an NTScalar string).
-  assert.deepEqual(byCmd(info.client, Cmd.GET_FIELD).map((d) => [d['sid'], d['ioid'], d['subField']]), [[SID, ioid1, '']]);
+  assert.deepEqual(
+    byCmd(info.client, Cmd.GET_FIELD).map((d) => [d['sid'], d['ioid'], d['subField']]),
+    [[SID, ioid1, '']],
+  );
   const [gf] = byCmd(info.server, Cmd.GET_FIELD);
   assert.deepEqual([gf!['ioid'], gf!['status']], [ioid1, OK]);
   checkNTScalarType(gf!['type'], 'string');
@@ -766,10 +844,16 @@ test('pvacpp-server-segmented: a 512x512 ushort image in first/middle/last segme
   // Requests: pvget -r 'field(dimension,attribute,uniqueId)', pvxget (field()), pvget.
   const infos = conns.map((c) => byCmd(c.client, Cmd.GET, (d) => d['sub'] === Sub.INIT)[0]!['requestInfo'].fields);
   assert.deepEqual(infos, [['dimension', 'attribute', 'uniqueId'], [], []]);
-  const listed = load('pvacpp-server-segmented').listing.filter((b) => b.proto === 'TCP').flatMap((b) => b.segments);
+  const listed = load('pvacpp-server-segmented')
+    .listing.filter((b) => b.proto === 'TCP')
+    .flatMap((b) => b.segments);
   assert.deepEqual(
     listed.filter((s) => s.segment !== 'none').map((s) => [s.segment, s.flags, s.len]),
-    [0, 1, 2].flatMap(() => [['first', 0x50, 129], ['middle', 0x70, 524288], ['last', 0x60, 11]]),
+    [0, 1, 2].flatMap(() => [
+      ['first', 0x50, 129],
+      ['middle', 0x70, 524288],
+      ['last', 0x60, 11],
+    ]),
   );
   for (const [ci, c] of conns.entries()) {
     const [init, data] = byCmd(c.server, Cmd.GET);
@@ -803,7 +887,10 @@ test('pvacpp-server-segmented: a 512x512 ushort image in first/middle/last segme
     assert.equal(bad, 0, `conn ${ci}: pixels off the test pattern`);
     assert.deepEqual(Array.from(px.subarray(0, 6)), [0, 127, 255, 383, 511, 639]);
   }
-  assert.deepEqual(byCmd(conns[1]!.client, Cmd.DESTROY_REQUEST).map((d) => d['ioid']), [0x10002000]);
+  assert.deepEqual(
+    byCmd(conns[1]!.client, Cmd.DESTROY_REQUEST).map((d) => d['ioid']),
+    [0x10002000],
+  );
 });
 
 test('pvxs-client-pipeline-segmented: PVXS pipeline monitor (queueSize 4, acks of 2) and an empty double[]', { skip }, () => {
@@ -821,8 +908,14 @@ test('pvxs-client-pipeline-segmented: PVXS pipeline monitor (queueSize 4, acks o
   for (const a of acks) assert.deepEqual([a['sub'], a['nfree']], [Sub.ACK, 2]);
   const [mInit, ...updates] = byCmd(mon.server, Cmd.MONITOR);
   checkFullNTScalarDouble(mInit!['type']);
-  assert.deepEqual(updates.map((u) => u['value'].value), Array.from({ length: 31 }, (_, i) => 35 + i));
-  assert.deepEqual(byCmd(mon.client, Cmd.DESTROY_REQUEST).map((d) => d['ioid']), [0x10002000]);
+  assert.deepEqual(
+    updates.map((u) => u['value'].value),
+    Array.from({ length: 31 }, (_, i) => 35 + i),
+  );
+  assert.deepEqual(
+    byCmd(mon.client, Cmd.DESTROY_REQUEST).map((d) => d['ioid']),
+    [0x10002000],
+  );
   const w = checkWindowInCaptureOrder(mon.conn);
   assert.deepEqual([w.updates, w.acks], [31, 16]);
   assert.ok(w.minWindow >= 0);
@@ -840,24 +933,49 @@ test('pvxs-client-pipeline-segmented: PVXS pipeline monitor (queueSize 4, acks o
 test('pvxs-server-ntndarray-monitor: 614 KB NTNDArray frames from PVXS, pipelined', { skip }, () => {
   const [t] = allModes('pvxs-server-ntndarray-monitor') as [ConnTranscript];
   checkHandshake(t, { bufferSize: 0x10000 }, { bufferSize: 0x400000, cached: true });
-  assert.deepEqual(byCmd(t.server, Cmd.CREATE_CHANNEL).map((d) => [d['cid'], d['sid']]), [[0x10203041, 0x07050301]]);
+  assert.deepEqual(
+    byCmd(t.server, Cmd.CREATE_CHANNEL).map((d) => [d['cid'], d['sid']]),
+    [[0x10203041, 0x07050301]],
+  );
   const [init, start, ...acks] = byCmd(t.client, Cmd.MONITOR);
   assert.deepEqual([init!['sub'], init!['nfree']], [Sub.PIPELINE_INIT, 4]);
   assert.deepEqual(init!['requestInfo'], { fields: [], options: { pipeline: 'true', queueSize: '4' }, fieldOptions: {} });
   assert.equal(start!['sub'], Sub.MONITOR_START);
-  assert.deepEqual(acks.map((a) => a['nfree']), Array(10).fill(2));
+  assert.deepEqual(
+    acks.map((a) => a['nfree']),
+    Array(10).fill(2),
+  );
 
   const [mInit, ...frames] = byCmd(t.server, Cmd.MONITOR);
   const type = mInit!['type'] as StructureDesc;
   assert.equal(t.decoder.serverTypes.size, 0, 'PVXS sends types without cache ids');
   assert.equal(type.id, 'epics:nt/NTNDArray:1.0');
   assert.deepEqual(fieldNames(type), [
-    'value', 'codec', 'compressedSize', 'uncompressedSize', 'dimension', 'uniqueId', 'dataTimeStamp', 'attribute',
-    'descriptor', 'alarm', 'timeStamp', 'display',
+    'value',
+    'codec',
+    'compressedSize',
+    'uncompressedSize',
+    'dimension',
+    'uniqueId',
+    'dataTimeStamp',
+    'attribute',
+    'descriptor',
+    'alarm',
+    'timeStamp',
+    'display',
   ]);
   assert.deepEqual(fieldNames(member(type, 'value')), [
-    'booleanValue', 'byteValue', 'shortValue', 'intValue', 'longValue', 'ubyteValue', 'ushortValue', 'uintValue',
-    'ulongValue', 'floatValue', 'doubleValue',
+    'booleanValue',
+    'byteValue',
+    'shortValue',
+    'intValue',
+    'longValue',
+    'ubyteValue',
+    'ushortValue',
+    'uintValue',
+    'ulongValue',
+    'floatValue',
+    'doubleValue',
   ]);
   assert.equal((member(type, 'codec') as StructureDesc).id, 'codec_t');
   const dim = member(type, 'dimension');
@@ -866,7 +984,10 @@ test('pvxs-server-ntndarray-monitor: 614 KB NTNDArray frames from PVXS, pipeline
   assert.ok(attr.kind === 'structureArray' && attr.element.id === 'epics:nt/NTAttribute:1.0');
 
   assert.equal(frames.length, 21);
-  assert.deepEqual(frames.map((f) => f['size']), [614634, ...Array(20).fill(614602)]);
+  assert.deepEqual(
+    frames.map((f) => f['size']),
+    [614634, ...Array(20).fill(614602)],
+  );
   assert.deepEqual(bits(frames[0]!['changed']), [1, 3, 5, 6, 7, 8, 10, 11, 12, 13, 14, 16, 17, 18, 20, 21, 22]);
   for (const [i, f] of frames.entries()) {
     const v = f['value'] as PVStructure;
@@ -885,10 +1006,13 @@ test('pvxs-server-ntndarray-monitor: 614 KB NTNDArray frames from PVXS, pipeline
       { size: 640, offset: 0, fullSize: 640, binning: 1, reverse: false },
       { size: 480, offset: 0, fullSize: 480, binning: 1, reverse: false },
     ]);
-    assert.deepEqual(v['attribute'].map((a: Rec) => [a['name'], a['value'].value, a['value'].type.type]), [
-      ['ColorMode', 0, 'int'],
-      ['FrameCounter', uid, 'double'],
-    ]);
+    assert.deepEqual(
+      v['attribute'].map((a: Rec) => [a['name'], a['value'].value, a['value'].type.type]),
+      [
+        ['ColorMode', 0, 'int'],
+        ['FrameCounter', uid, 'double'],
+      ],
+    );
     assert.equal(v['descriptor'], 'synthetic NTNDArray test source', 'sent once, kept afterwards');
     assert.deepEqual(v['dataTimeStamp'], v['timeStamp']);
     // Pattern: ((x + y + uniqueId) mod 256) in the high byte.
@@ -924,10 +1048,16 @@ test('udp-search-beacon and pvacpp UDP: each datagram frames as listed and decod
         const r = read(m);
         if (m.command === Cmd.SEARCH) {
           r.skip(4 + 4 + 16 + 2);
-          assert.deepEqual(Array.from({ length: r.count('protocols') }, () => r.string()), ['tcp']);
+          assert.deepEqual(
+            Array.from({ length: r.count('protocols') }, () => r.string()),
+            ['tcp'],
+          );
           const n = r.u16();
           const names = Array.from({ length: n }, () => ({ id: r.i32(), name: r.string() }));
-          assert.ok(names.every((c) => /^TST:/.test(c.name)), where);
+          assert.ok(
+            names.every((c) => /^TST:/.test(c.name)),
+            where,
+          );
         } else if (m.command === Cmd.SEARCH_RESPONSE) {
           assert.equal(m.littleEndian, false, 'PVXS answers searches big-endian');
           r.skip(12 + 4 + 16);

@@ -97,10 +97,26 @@ test('Size: one byte below 254, 0xFE + int32 in message order above, 0xFF for nu
     [0x7fffffff, 'fe ff ff ff 7f', 'fe 7f ff ff ff'],
     [-1, 'ff', 'ff'],
   ];
-  for (const [n, LE, BE] of cases) vector(`Size ${n}`, { LE, BE }, (w) => w.size(n), (r) => r.size(), n);
-  assert.throws(() => written(true, (w) => w.size(2 ** 31)), (e: unknown) => e instanceof SluiceError && e.code === 'ERR_ENCODE');
-  assert.throws(() => new ByteReader(unhex('fe ff ff ff ff'), true).size(), (e: unknown) => e instanceof SluiceError && e.code === 'ERR_DECODE');
-  assert.throws(() => new ByteReader(unhex('fe 01 00'), true).size(), (e: unknown) => e instanceof SluiceError && e.code === 'ERR_DECODE');
+  for (const [n, LE, BE] of cases)
+    vector(
+      `Size ${n}`,
+      { LE, BE },
+      (w) => w.size(n),
+      (r) => r.size(),
+      n,
+    );
+  assert.throws(
+    () => written(true, (w) => w.size(2 ** 31)),
+    (e: unknown) => e instanceof SluiceError && e.code === 'ERR_ENCODE',
+  );
+  assert.throws(
+    () => new ByteReader(unhex('fe ff ff ff ff'), true).size(),
+    (e: unknown) => e instanceof SluiceError && e.code === 'ERR_DECODE',
+  );
+  assert.throws(
+    () => new ByteReader(unhex('fe 01 00'), true).size(),
+    (e: unknown) => e instanceof SluiceError && e.code === 'ERR_DECODE',
+  );
 });
 
 test('strings: Size + UTF-8, no terminator; empty, non-ASCII, and the 127/128/254 length boundaries', () => {
@@ -119,7 +135,13 @@ test('strings: Size + UTF-8, no terminator; empty, non-ASCII, and the 127/128/25
     ['ü'.repeat(200), 'fe 90 01 00 00' + utf8('ü'.repeat(200)), 'fe 00 00 01 90' + utf8('ü'.repeat(200))],
   ];
   for (const [s, LE, BE] of cases) {
-    vector(`string '${s.slice(0, 12)}' (${s.length} chars)`, { LE, BE: BE ?? LE }, (w) => w.string(s), (r) => r.string(), s);
+    vector(
+      `string '${s.slice(0, 12)}' (${s.length} chars)`,
+      { LE, BE: BE ?? LE },
+      (w) => w.string(s),
+      (r) => r.string(),
+      s,
+    );
   }
   // A multi-byte character split across chunks still decodes.
   const r = new ByteReader([unhex('04 f0 9f'), unhex('98'), unhex('80')], true);
@@ -146,12 +168,22 @@ test('BitSet: bytes LSB first, trailing zero bytes omitted (reference §3.3 and 
     [[1, 3, 5, 6, 7, 8, 10, 11, 12, 13, 14, 16, 17, 18, 20, 21, 22], '03 ea 7d 77'],
   ];
   for (const [bits, LE] of cases) {
-    vector(`BitSet {${bits}}`, { LE }, (w) => encodeBitSet(w, new BitSet(bits)), (r) => decodeBitSet(r).toArray(), bits);
+    vector(
+      `BitSet {${bits}}`,
+      { LE },
+      (w) => encodeBitSet(w, new BitSet(bits)),
+      (r) => decodeBitSet(r).toArray(),
+      bits,
+    );
   }
   // Receivers tolerate trailing zero bytes.
   assert.deepEqual(decodeBitSet(new ByteReader(unhex('03 01 00 00'), true)).toArray(), [0]);
   // A set bit cleared again leaves no trailing zero byte on the wire.
-  assertBytes(written(true, (w) => encodeBitSet(w, new BitSet([3, 40]).clear(40))), '01 08', 'cleared high bit');
+  assertBytes(
+    written(true, (w) => encodeBitSet(w, new BitSet([3, 40]).clear(40))),
+    '01 08',
+    'cleared high bit',
+  );
 });
 
 test('Status: OK is 0xFF; others are type, message, call tree', () => {
@@ -169,7 +201,13 @@ test('Status: OK is 0xFF; others are type, message, call tree', () => {
     ],
   ];
   for (const [s, LE, BE] of cases) {
-    vector(`Status ${s.type} '${s.message.slice(0, 8)}'`, { LE, BE: BE ?? LE }, (w) => encodeStatus(w, s), (r) => ({ ...decodeStatus(r) }), s);
+    vector(
+      `Status ${s.type} '${s.message.slice(0, 8)}'`,
+      { LE, BE: BE ?? LE },
+      (w) => encodeStatus(w, s),
+      (r) => ({ ...decodeStatus(r) }),
+      s,
+    );
   }
   assert.throws(() => decodeStatus(new ByteReader(unhex('04 00 00'), true)), /status type 4/);
 });
@@ -198,7 +236,13 @@ test('scalars of every type in both byte orders', () => {
   ];
   const cache = new TypeCache();
   for (const [type, v, LE, BE] of cases) {
-    vector(`${JSON.stringify(type)} ${String(v)}`, { LE, BE }, (w) => encodeValue(w, type, v), (r) => decodeValue(r, type, cache), v);
+    vector(
+      `${JSON.stringify(type)} ${String(v)}`,
+      { LE, BE },
+      (w) => encodeValue(w, type, v),
+      (r) => decodeValue(r, type, cache),
+      v,
+    );
   }
 });
 
@@ -207,8 +251,18 @@ test('scalars of every type in both byte orders', () => {
 test('type codes: every scalar, array kind, compound and bound, in both byte orders', () => {
   const s = (x: string): string => hex(Buffer.from([x.length])) + hex(Buffer.from(x));
   const scalarCodes: [string, number][] = [
-    ['boolean', 0x00], ['byte', 0x20], ['short', 0x21], ['int', 0x22], ['long', 0x23], ['ubyte', 0x24],
-    ['ushort', 0x25], ['uint', 0x26], ['ulong', 0x27], ['float', 0x42], ['double', 0x43], ['string', 0x60],
+    ['boolean', 0x00],
+    ['byte', 0x20],
+    ['short', 0x21],
+    ['int', 0x22],
+    ['long', 0x23],
+    ['ubyte', 0x24],
+    ['ushort', 0x25],
+    ['uint', 0x26],
+    ['ulong', 0x27],
+    ['float', 0x42],
+    ['double', 0x43],
+    ['string', 0x60],
   ];
   const cases: [string, FieldDesc, string, string?][] = [];
   for (const [name, code] of scalarCodes) {
@@ -244,9 +298,21 @@ test('type codes: every scalar, array kind, compound and bound, in both byte ord
     ],
   );
   for (const [name, type, LE, BE] of cases) {
-    vector(`type ${name}`, { LE, BE: BE ?? LE }, (w) => encodeType(w, type), (r) => decodeType(r, new TypeCache()), type);
+    vector(
+      `type ${name}`,
+      { LE, BE: BE ?? LE },
+      (w) => encodeType(w, type),
+      (r) => decodeType(r, new TypeCache()),
+      type,
+    );
   }
-  vector('no type', { LE: 'ff' }, (w) => encodeType(w, null), (r) => decodeType(r, new TypeCache()), null);
+  vector(
+    'no type',
+    { LE: 'ff' },
+    (w) => encodeType(w, null),
+    (r) => decodeType(r, new TypeCache()),
+    null,
+  );
 });
 
 test('type cache on decode: 0xFD defines, 0xFE re-uses (same object), per cache, in message byte order', () => {
@@ -324,7 +390,13 @@ test('value encodings: structures, unions, any, arrays and partial values, in bo
     ['ushort[]', t.array('ushort'), Uint16Array.of(1, 0x0203), '02 01 00 03 02', '02 00 01 02 03'],
     ['boolean[]', t.array('boolean'), [true, false], '02 01 00', '02 01 00'],
     ['string[]', t.array('string'), ['a', ''], '02 01 61 00', '02 01 61 00'],
-    ['double[fixed 2]', t.array('double', 'fixed', 2), Float64Array.of(1, 2), '00 00 00 00 00 00 f0 3f 00 00 00 00 00 00 00 40', '3f f0 00 00 00 00 00 00 40 00 00 00 00 00 00 00'],
+    [
+      'double[fixed 2]',
+      t.array('double', 'fixed', 2),
+      Float64Array.of(1, 2),
+      '00 00 00 00 00 00 f0 3f 00 00 00 00 00 00 00 40',
+      '3f f0 00 00 00 00 00 00 40 00 00 00 00 00 00 00',
+    ],
     ['short[bounded 4]', t.array('short', 'bounded', 4), Int16Array.of(-1), '01 ff ff', '01 ff ff'],
     [
       'structure[] with a null element',
@@ -338,18 +410,34 @@ test('value encodings: structures, unions, any, arrays and partial values, in bo
     ['bounded string', t.boundedString(8), 'ok', '02 6f 6b', '02 6f 6b'],
   ];
   for (const [name, type, v, LE, BE] of cases) {
-    vector(`value ${name}`, { LE, BE }, (w) => encodeValue(w, type, v), (r) => decodeValue(r, type, new TypeCache()), v);
+    vector(
+      `value ${name}`,
+      { LE, BE },
+      (w) => encodeValue(w, type, v),
+      (r) => decodeValue(r, type, new TypeCache()),
+      v,
+    );
   }
   // Bounds are enforced on encode and decode.
   assert.throws(() => written(true, (w) => encodeValue(w, t.array('short', 'bounded', 1), Int16Array.of(1, 2))), /bounded array/);
   assert.throws(() => written(true, (w) => encodeValue(w, t.array('double', 'fixed', 2), Float64Array.of(1))), /fixed array/);
   assert.throws(() => written(true, (w) => encodeValue(w, t.boundedString(2), 'abc')), /bound/);
-  assert.throws(() => decodeValue(new ByteReader(unhex('02 01 00 02 00'), true), t.array('short', 'bounded', 1), new TypeCache()), /bounded array/);
+  assert.throws(
+    () => decodeValue(new ByteReader(unhex('02 01 00 02 00'), true), t.array('short', 'bounded', 1), new TypeCache()),
+    /bounded array/,
+  );
   assert.throws(() => decodeValue(new ByteReader(unhex('05 00'), true), u, new TypeCache()), /union selector 5 out of range/);
 
   // Partial values: a put of NTScalar.value sends `01 02` + the double (pvacpp-get-put-monitor.pcap).
-  const nt = t.struct({ value: t.double, alarm, timeStamp: t.struct({ secondsPastEpoch: t.long, nanoseconds: t.int, userTag: t.int }) }, 'epics:nt/NTScalar:1.0');
-  const full = { value: 2.5, alarm: { severity: 1, status: 2, message: 'HIGH' }, timeStamp: { secondsPastEpoch: 7n, nanoseconds: 8, userTag: 0 } };
+  const nt = t.struct(
+    { value: t.double, alarm, timeStamp: t.struct({ secondsPastEpoch: t.long, nanoseconds: t.int, userTag: t.int }) },
+    'epics:nt/NTScalar:1.0',
+  );
+  const full = {
+    value: 2.5,
+    alarm: { severity: 1, status: 2, message: 'HIGH' },
+    timeStamp: { secondsPastEpoch: 7n, nanoseconds: 8, userTag: 0 },
+  };
   const partial: [number[], string, string][] = [
     [[1], '01 02 00 00 00 00 00 00 04 40', '01 02 40 04 00 00 00 00 00 00'],
     [[3], '01 08 01 00 00 00', '01 08 00 00 00 01'],
@@ -427,7 +515,11 @@ const ZOO: Case[] = [
   { name: 'long[] large', type: t.array('long'), value: BigInt64Array.from({ length: 300 }, (_, i) => BigInt(i) * -12345678901234n) },
   { name: 'ulong[] extremes', type: t.array('ulong'), value: BigUint64Array.of(0n, 1n, U64MAX) },
   { name: 'float[] specials', type: t.array('float'), value: Float32Array.of(NaN, Infinity, -Infinity, -0, 1.5, 3.4028234663852886e38) },
-  { name: 'double[] specials', type: t.array('double'), value: Float64Array.of(NaN, Infinity, -Infinity, -0, Number.MIN_VALUE, Number.MAX_VALUE) },
+  {
+    name: 'double[] specials',
+    type: t.array('double'),
+    value: Float64Array.of(NaN, Infinity, -Infinity, -0, Number.MIN_VALUE, Number.MAX_VALUE),
+  },
   { name: 'double[] large', type: t.array('double'), value: Float64Array.from({ length: 1000 }, (_, i) => Math.sin(i) * 1e300) },
   { name: 'string[] non-ASCII', type: t.array('string'), value: ['', 'ä', '中文', 'x'.repeat(300)] },
   { name: 'int[bounded 4]', type: t.array('int', 'bounded', 4), value: Int32Array.of(1, 2) },
@@ -437,9 +529,21 @@ const ZOO: Case[] = [
   { name: 'nested unions', type: outer, value: { field: 'inner', value: { field: 's', value: 'deep' } } },
   { name: 'nested union in structure', type: outer, value: { field: 'st', value: { q: I64.min, r: { field: 'd', value: -0 } } } },
   { name: 'union selecting nothing inside', type: outer, value: { field: 'st', value: { q: 1n, r: null } } },
-  { name: 'any holding a structure', type: t.any, value: { type: t.struct({ p: point, arr: t.array('double') }), value: { p: { x: 1, y: 2, tag: 'é' }, arr: Float64Array.of(NaN) } } },
-  { name: 'any holding any[]', type: t.any, value: { type: t.anyArray, value: [null, { type: t.string, value: 's' }, { type: point, value: { x: 0, y: -0, tag: '' } }] } },
-  { name: 'structure[] with nulls', type: t.structArray(point), value: [null, { x: 1, y: 2, tag: 'a' }, null, { x: NaN, y: Infinity, tag: '日' }] },
+  {
+    name: 'any holding a structure',
+    type: t.any,
+    value: { type: t.struct({ p: point, arr: t.array('double') }), value: { p: { x: 1, y: 2, tag: 'é' }, arr: Float64Array.of(NaN) } },
+  },
+  {
+    name: 'any holding any[]',
+    type: t.any,
+    value: { type: t.anyArray, value: [null, { type: t.string, value: 's' }, { type: point, value: { x: 0, y: -0, tag: '' } }] },
+  },
+  {
+    name: 'structure[] with nulls',
+    type: t.structArray(point),
+    value: [null, { x: 1, y: 2, tag: 'a' }, null, { x: NaN, y: Infinity, tag: '日' }],
+  },
   { name: 'empty structure[]', type: t.structArray(point), value: [] },
   { name: 'union[] with nulls', type: t.unionArray(outer), value: [{ field: 'none', value: {} }, null, { field: 'inner', value: null }] },
   {
@@ -448,7 +552,9 @@ const ZOO: Case[] = [
       {
         value: t.union({ ubyteValue: t.array('ubyte'), ushortValue: t.array('ushort'), doubleValue: t.array('double') }),
         codec: t.struct({ name: t.string, parameters: t.any }, 'codec_t'),
-        dimension: t.structArray(t.struct({ size: t.int, offset: t.int, fullSize: t.int, binning: t.int, reverse: t.boolean }, 'dimension_t')),
+        dimension: t.structArray(
+          t.struct({ size: t.int, offset: t.int, fullSize: t.int, binning: t.int, reverse: t.boolean }, 'dimension_t'),
+        ),
         uniqueId: t.int,
         attribute: t.structArray(t.struct({ name: t.string, value: t.any, tags: t.array('string') }, 'epics:nt/NTAttribute:1.0')),
       },
@@ -486,7 +592,11 @@ test('round trips of every type and value, both byte orders, one chunk / byte by
       }
       // Re-encoding the decoded value gives the same bytes.
       const again = decodeValue(new ByteReader(valueBytes, le), c.type, new TypeCache());
-      assertBytes(written(le, (w) => encodeValue(w, c.type, again)), valueBytes, `${what}: re-encode`);
+      assertBytes(
+        written(le, (w) => encodeValue(w, c.type, again)),
+        valueBytes,
+        `${what}: re-encode`,
+      );
     }
   }
   // Multi-byte elements are byte-reversed between the orders; single bytes are not.
@@ -505,8 +615,16 @@ test('large arrays: zero-copy send in host order, aligned views or copies on rec
     const chunks = w.take();
     const total = chunks.reduce((n, c) => n + c.length, 0);
     assert.equal(total, 1 + 5 + big.byteLength);
-    if (le) assert.ok(chunks.some((c) => c.buffer === big.buffer), 'LE (host order): the array is sent by reference');
-    else assert.ok(chunks.every((c) => c.buffer !== big.buffer), 'BE: swapped into a copy');
+    if (le)
+      assert.ok(
+        chunks.some((c) => c.buffer === big.buffer),
+        'LE (host order): the array is sent by reference',
+      );
+    else
+      assert.ok(
+        chunks.every((c) => c.buffer !== big.buffer),
+        'BE: swapped into a copy',
+      );
     const flat = new Uint8Array(Buffer.concat(chunks));
     for (const [how, parts] of chunkings(flat, 99)) {
       if (how === 'byte at a time' && !le) continue; // covered by the ZOO round trips; slow for 160 KB
@@ -517,7 +635,10 @@ test('large arrays: zero-copy send in host order, aligned views or copies on rec
     }
     // A count that claims more elements than the message holds fails before allocating.
     const r = new ByteReader(unhex(le ? 'fe 00 00 00 10 00' : 'fe 10 00 00 00 00'), le);
-    assert.throws(() => decodeValue(r, t.array('double'), new TypeCache()), (e: unknown) => e instanceof SluiceError && e.code === 'ERR_DECODE');
+    assert.throws(
+      () => decodeValue(r, t.array('double'), new TypeCache()),
+      (e: unknown) => e instanceof SluiceError && e.code === 'ERR_DECODE',
+    );
   }
 });
 
@@ -539,7 +660,12 @@ function replyType(m: Uint8Array, cache: TypeCache, getField = false): Structure
 }
 
 /** Decode a captured GET/PUT data reply (ioid, sub, status, BitSet, values) or monitor update (no status). */
-function replyValue(m: Uint8Array, type: StructureDesc, cache: TypeCache, monitor = false): { changed: BitSet; value: PVStructure; base?: PVStructure } {
+function replyValue(
+  m: Uint8Array,
+  type: StructureDesc,
+  cache: TypeCache,
+  monitor = false,
+): { changed: BitSet; value: PVStructure; base?: PVStructure } {
   const r = new ByteReader(payloadOf(m), true);
   r.i32();
   r.u8();
@@ -570,8 +696,17 @@ function serverPair(server: Server): { peer: MessagePeer; conn: ReturnType<Serve
 }
 
 const SID_COMMANDS: number[] = [
-  Cmd.GET, Cmd.PUT, Cmd.PUT_GET, Cmd.MONITOR, Cmd.ARRAY, Cmd.PROCESS, Cmd.GET_FIELD, Cmd.RPC,
-  Cmd.DESTROY_REQUEST, Cmd.CANCEL_REQUEST, Cmd.DESTROY_CHANNEL,
+  Cmd.GET,
+  Cmd.PUT,
+  Cmd.PUT_GET,
+  Cmd.MONITOR,
+  Cmd.ARRAY,
+  Cmd.PROCESS,
+  Cmd.GET_FIELD,
+  Cmd.RPC,
+  Cmd.DESTROY_REQUEST,
+  Cmd.CANCEL_REQUEST,
+  Cmd.DESTROY_CHANNEL,
 ];
 
 /** The captured client addressed the captured server's channel id; ours hands out 1 first. */
@@ -612,7 +747,11 @@ test('server greeting is byte-identical to softIocPVA: SET_BYTE_ORDER then CONNE
   assertBytes(peer.messages[0]!, 'ca 02 41 02 00 00 00 00', 'SET_BYTE_ORDER (control, server, LE, value 0)');
   assertBytes(peer.messages[1]!, 'ca 02 40 01 14 00 00 00 00 44 00 00 ff 7f 02 09 616e6f6e796d6f7573 02 6361', 'CONNECTION_VALIDATION');
   const captured = msgs(CAPTURED.PVACPP_GET_PUT);
-  assertBytes(Buffer.concat([peer.messages[0]!, peer.messages[1]!]), Buffer.concat([captured[0]!.bytes, captured[1]!.bytes]), 'same as the capture');
+  assertBytes(
+    Buffer.concat([peer.messages[0]!, peer.messages[1]!]),
+    Buffer.concat([captured[0]!.bytes, captured[1]!.bytes]),
+    'same as the capture',
+  );
   await server.close();
 });
 
@@ -679,15 +818,25 @@ test('server monitor updates re-sent from a captured pvmonitor session are byte-
     assert.ok(decodeBitSet(r).isEmpty());
     updates.push({ changed, value: cur });
   }
-  assert.deepEqual(updates.map((u) => u.value['value']), Array.from({ length: 16 }, (_, i) => 35 + i));
+  assert.deepEqual(
+    updates.map((u) => u.value['value']),
+    Array.from({ length: 16 }, (_, i) => 35 + i),
+  );
   const pv = SharedPV.readonly().open(type, updates[0]!.value);
   const server = new Server();
   server.addPV('TST:counter', pv);
   const { peer } = serverPair(server);
-  const ours = await replayClient(peer, conv.filter((m) => m.from === 'client' || serverMsgs.indexOf(m.bytes) < 6));
+  const ours = await replayClient(
+    peer,
+    conv.filter((m) => m.from === 'client' || serverMsgs.indexOf(m.bytes) < 6),
+  );
   // INIT reply, then the first update: everything (our bitset {0}; QSRV marks leaves as well).
   const ioid = le32(0x80706051);
-  assertBytes(ours[4]!, serverMessage(Cmd.MONITOR, unhex(`${ioid} 08 ff ${hex(written(true, (w) => encodeType(w, type)))}`)), 'MONITOR INIT reply');
+  assertBytes(
+    ours[4]!,
+    serverMessage(Cmd.MONITOR, unhex(`${ioid} 08 ff ${hex(written(true, (w) => encodeType(w, type)))}`)),
+    'MONITOR INIT reply',
+  );
   const first = payloadOf(serverMsgs[5]!);
   assertBytes(ours[5]!, serverMessage(Cmd.MONITOR, Buffer.concat([unhex(`${ioid} 00 01 01`), first.subarray(10)])), 'first update');
   // Later updates: post exactly what QSRV sent, and the bytes must match.
@@ -711,7 +860,11 @@ test('server GET_FIELD reply for a captured pvinfo, and pipeline flow control fo
     server.addPV('TST:str', SharedPV.readonly().open(type, { value: 'hello' }));
     const { peer } = serverPair(server);
     const ours = await replayClient(peer, conv);
-    assertBytes(ours[4]!, serverMessage(Cmd.GET_FIELD, unhex(`${le32(0x80706051)} ff ${hex(written(true, (w) => encodeType(w, type)))}`)), 'GET_FIELD reply');
+    assertBytes(
+      ours[4]!,
+      serverMessage(Cmd.GET_FIELD, unhex(`${le32(0x80706051)} ff ${hex(written(true, (w) => encodeType(w, type)))}`)),
+      'GET_FIELD reply',
+    );
     await server.close();
   }
   // pvxmonitor with record[queueSize=4,pipeline=true] and field(value): we honour the selection.
@@ -720,7 +873,10 @@ test('server GET_FIELD reply for a captured pvinfo, and pipeline flow control fo
     const client = conv.filter((m) => m.from === 'client').map((m) => m.bytes);
     const [validation, create, init, start, ack] = client as [Uint8Array, Uint8Array, Uint8Array, Uint8Array, Uint8Array];
     assertBytes(ack, `ca 02 00 0d 0d 00 00 00 ${le32(0x12003401)} ${le32(0x10002000)} 80 02 00 00 00`, 'captured ack');
-    const nt = t.struct({ value: t.double, alarm: t.struct({ severity: t.int, status: t.int, message: t.string }, 'alarm_t') }, 'epics:nt/NTScalar:1.0');
+    const nt = t.struct(
+      { value: t.double, alarm: t.struct({ severity: t.int, status: t.int, message: t.string }, 'alarm_t') },
+      'epics:nt/NTScalar:1.0',
+    );
     const pv = SharedPV.readonly().open(nt, { value: 35 });
     const server = new Server();
     server.addPV('TST:tick', pv);
@@ -741,7 +897,11 @@ test('server GET_FIELD reply for a captured pvinfo, and pipeline flow control fo
     await peer.waitCount(5);
     const ioid = le32(0x10002000);
     const reduced = t.struct({ value: t.double });
-    assertBytes(peer.messages[4]!, serverMessage(Cmd.MONITOR, unhex(`${ioid} 08 ff ${hex(written(true, (w) => encodeType(w, reduced)))}`)), 'INIT reply: field(value) selected');
+    assertBytes(
+      peer.messages[4]!,
+      serverMessage(Cmd.MONITOR, unhex(`${ioid} 08 ff ${hex(written(true, (w) => encodeType(w, reduced)))}`)),
+      'INIT reply: field(value) selected',
+    );
     const echo = message(Cmd.ECHO, 0x00, '01 02 03 04');
     const barrier = async (): Promise<void> => {
       // The server answers an ECHO after everything it could send before it: a round trip proves silence.
@@ -763,8 +923,16 @@ test('server GET_FIELD reply for a captured pvinfo, and pipeline flow control fo
         .filter((m) => headerOf(m).command === Cmd.MONITOR && payloadOf(m)[4] === 0)
         .map((m) => new DataView(m.buffer, m.byteOffset + 8 + 4 + 1 + 2).getFloat64(0, true));
     assert.deepEqual(updates(), [35, 36, 37, 38], 'window of 4 (nfree from the 0x88 INIT), then silence');
-    assertBytes(peer.messages[5]!, serverMessage(Cmd.MONITOR, unhex(`${ioid} 00 01 01 ${hex(written(true, (w) => w.f64(35)))} 00`)), 'first update');
-    assertBytes(peer.messages[6]!, serverMessage(Cmd.MONITOR, unhex(`${ioid} 00 01 02 ${hex(written(true, (w) => w.f64(36)))} 00`)), 'value update: reduced bit 1');
+    assertBytes(
+      peer.messages[5]!,
+      serverMessage(Cmd.MONITOR, unhex(`${ioid} 00 01 01 ${hex(written(true, (w) => w.f64(35)))} 00`)),
+      'first update',
+    );
+    assertBytes(
+      peer.messages[6]!,
+      serverMessage(Cmd.MONITOR, unhex(`${ioid} 00 01 02 ${hex(written(true, (w) => w.f64(36)))} 00`)),
+      'value update: reduced bit 1',
+    );
     peer.send(fix(ack));
     await barrier();
     assert.deepEqual(updates(), [35, 36, 37, 38, 39, 40], 'an ack of 2 lets exactly 2 more through');
@@ -793,7 +961,11 @@ test('server decodes big-endian client messages by their header bit and answers 
   await peer.waitCount(5);
   peer.send(message(Cmd.GET, be, '00 00 00 01 00 00 00 09 00'));
   await peer.waitCount(6);
-  assertBytes(peer.messages[5]!, serverMessage(Cmd.GET, unhex(`09 00 00 00 00 ff 01 01 ${hex(written(true, (w) => w.f64(1.25)))}`)), 'GET reply');
+  assertBytes(
+    peer.messages[5]!,
+    serverMessage(Cmd.GET, unhex(`09 00 00 00 00 ff 01 01 ${hex(written(true, (w) => w.f64(1.25)))}`)),
+    'GET reply',
+  );
   await server.close();
 });
 
@@ -862,13 +1034,17 @@ test('client messages match a captured pvAccessCPP pvget/pvput session (validati
   // PVXS sends the same layout (pvxs-client-pipeline-segmented.pcap), with root@vm.
   assertBytes(
     unhex(CAPTURED.PVXS_PIPELINE_MONITOR[2]!.hex),
-    message(Cmd.CONNECTION_VALIDATION, 0, written(true, (w) => {
-      w.i32(0x10000);
-      w.i16(0x7fff);
-      w.i16(0);
-      w.string('ca');
-      encodeTyped(w, t.struct({ user: t.string, host: t.string }), { user: 'root', host: 'vm' });
-    })),
+    message(
+      Cmd.CONNECTION_VALIDATION,
+      0,
+      written(true, (w) => {
+        w.i32(0x10000);
+        w.i16(0x7fff);
+        w.i16(0);
+        w.string('ca');
+        encodeTyped(w, t.struct({ user: t.string, host: t.string }), { user: 'root', host: 'vm' });
+      }),
+    ),
     'PVXS validation has our layout',
   );
   const ch = channel('TST:ao', 0x10203041);
@@ -953,7 +1129,10 @@ test('client GET_FIELD, plain and pipelined monitors match captured pvinfo, pvmo
       const r = await sub.next();
       values.push(r.value.value['value']);
     }
-    assert.deepEqual(values, Array.from({ length: 16 }, (_, i) => 35 + i));
+    assert.deepEqual(
+      values,
+      Array.from({ length: 16 }, (_, i) => 35 + i),
+    );
     sub.close();
     assertBytes(await peer.next(), `ca 02 00 0f 08 00 00 00 ${le32(0x12003401)} ${le32(0x80706051)}`, 'DESTROY_REQUEST on close');
     conn.close(null);
@@ -979,7 +1158,15 @@ test('client GET_FIELD, plain and pipelined monitors match captured pvinfo, pvmo
     // selection and options (sections in pvDataCPP order, so the bytes differ from PVXS's).
     assertBytes(init.subarray(8, 17), C[2]!.subarray(8, 17), 'sid, ioid, 0x88');
     assertBytes(init.subarray(init.length - 4), C[2]!.subarray(C[2]!.length - 4), 'nfree 4');
-    assertBytes(init, message(Cmd.MONITOR, 0, Buffer.concat([init.subarray(8, 17), written(true, (w) => encodeTyped(w, req.type, req.value)), unhex('04 00 00 00')])), 'INIT layout');
+    assertBytes(
+      init,
+      message(
+        Cmd.MONITOR,
+        0,
+        Buffer.concat([init.subarray(8, 17), written(true, (w) => encodeTyped(w, req.type, req.value)), unhex('04 00 00 00')]),
+      ),
+      'INIT layout',
+    );
     const r = new ByteReader(payloadOf(init).subarray(9), true);
     const ours = decodeTyped(r, new TypeCache());
     const theirs = decodeTyped(new ByteReader(payloadOf(C[2]!).subarray(9), true), new TypeCache());
@@ -993,7 +1180,10 @@ test('client GET_FIELD, plain and pipelined monitors match captured pvinfo, pvmo
       peer.send(u);
       values.push((await sub.next()).value.value['value']);
     }
-    assert.deepEqual(values, Array.from({ length: 31 }, (_, i) => 35 + i));
+    assert.deepEqual(
+      values,
+      Array.from({ length: 31 }, (_, i) => 35 + i),
+    );
     // Our client acks 2 after every 2 consumed updates: 15 acks for 31 updates, each as PVXS sends it.
     await peer.waitCount(4 + 15);
     const acks = peer.messages.slice(4);
@@ -1032,93 +1222,108 @@ test('embedded capture bytes are exactly the pcap conversations', { skip: DIR ? 
     const cap = readPcapFile(join(DIR as string, `${file}.pcap`));
     const conn = cap.tcp.find((c) => c.client.port === port);
     assert.ok(conn, `${name}: connection ${port}`);
-    assert.deepEqual(conversation(conn).map((m) => ({ from: m.from, hex: hex(m.bytes) })), CAPTURED[name], name);
+    assert.deepEqual(
+      conversation(conn).map((m) => ({ from: m.from, hex: hex(m.bytes) })),
+      CAPTURED[name],
+      name,
+    );
   }
 });
 
-test('server re-serves the segmented 512x512 image unsegmented, and PVXS NTNDArray frames, byte for byte', { skip: DIR ? false : NO_CAPTURES }, async () => {
-  // softIocPVA segmented the GET reply (129 + 524288 + 11 bytes); we send one message whose payload
-  // is exactly the three segments joined. Client: pvxget (PVXS) from the same capture.
-  {
-    const cap = readPcapFile(join(DIR as string, 'pvacpp-server-segmented.pcap'));
-    const conn = cap.tcp.find((c) => c.client.port === 45616)!;
-    const conv = conversation(conn);
-    const S = conv.filter((m) => m.from === 'server').map((m) => m.bytes);
-    assert.deepEqual(S.slice(5).map((m) => [headerOf(m).flags, headerOf(m).size]), [[0x50, 129], [0x70, 524288], [0x60, 11]]);
-    const cache = new TypeCache();
-    const type = replyType(S[4]!, cache);
-    const joined = Buffer.concat(S.slice(5).map(payloadOf));
-    const r = new ByteReader(joined, true);
-    r.skip(6);
-    const value = decodePartial(r, type, defaultValue(type) as PVStructure, decodeBitSet(r), cache);
-    const server = new Server();
-    server.addPV('TST:image1:Array', SharedPV.readonly().open(type, value));
-    const { peer } = serverPair(server);
-    assert.equal(headerOf(conv[8]!.bytes).command, Cmd.GET);
-    const ours = await replayClient(peer, [...conv.slice(0, 9), { from: 'server', bytes: S[5]! }]);
-    const reply = ours[5]!;
-    assert.deepEqual(headerOf(reply), { version: 2, flags: 0x40, command: Cmd.GET, size: joined.length, control: false });
-    assert.ok(Buffer.from(payloadOf(reply)).equals(joined), 'payload = first + middle + last segments');
-    await server.close();
-  }
-  // PVXS NTNDArray monitor: post the captured frames with their changed bits; our updates must be
-  // the 614 KB messages PVXS sent, byte for byte (pvAccessCPP client, pipeline window 4).
-  {
-    const cap = readPcapFile(join(DIR as string, 'pvxs-server-ntndarray-monitor.pcap'));
-    const conv = conversation(cap.tcp[0]!);
-    const S = conv.filter((m) => m.from === 'server').map((m) => m.bytes);
-    const C = conv.filter((m) => m.from === 'client').map((m) => m.bytes);
-    const cache = new TypeCache();
-    const type = replyType(S[4]!, cache);
-    let cur = defaultValue(type) as PVStructure;
-    const frames = S.slice(5).map((m) => {
-      const r = new ByteReader(payloadOf(m), true);
-      r.skip(5);
-      const changed = decodeBitSet(r);
-      cur = decodePartial(r, type, cur, changed, cache);
-      return { changed, value: cur };
-    });
-    assert.equal(frames.length, 21);
-    const pv = SharedPV.readonly().open(type, frames[0]!.value);
-    const server = new Server();
-    server.addPV('TST:image', pv);
-    const { peer } = serverPair(server);
-    // Our channel id differs from PVXS's (0x07050301): rewrite the client's requests.
-    const fix = (m: Uint8Array): Uint8Array => {
-      const c = new Uint8Array(m);
-      if (headerOf(c).command === Cmd.MONITOR) c.set(unhex(le32(1)), 8);
-      return c;
-    };
-    await peer.waitCount(2);
-    for (const m of C.slice(0, 4)) {
-      peer.send(fix(m));
-      await peer.waitCount(peer.count + 1);
+test(
+  'server re-serves the segmented 512x512 image unsegmented, and PVXS NTNDArray frames, byte for byte',
+  { skip: DIR ? false : NO_CAPTURES },
+  async () => {
+    // softIocPVA segmented the GET reply (129 + 524288 + 11 bytes); we send one message whose payload
+    // is exactly the three segments joined. Client: pvxget (PVXS) from the same capture.
+    {
+      const cap = readPcapFile(join(DIR as string, 'pvacpp-server-segmented.pcap'));
+      const conn = cap.tcp.find((c) => c.client.port === 45616)!;
+      const conv = conversation(conn);
+      const S = conv.filter((m) => m.from === 'server').map((m) => m.bytes);
+      assert.deepEqual(
+        S.slice(5).map((m) => [headerOf(m).flags, headerOf(m).size]),
+        [
+          [0x50, 129],
+          [0x70, 524288],
+          [0x60, 11],
+        ],
+      );
+      const cache = new TypeCache();
+      const type = replyType(S[4]!, cache);
+      const joined = Buffer.concat(S.slice(5).map(payloadOf));
+      const r = new ByteReader(joined, true);
+      r.skip(6);
+      const value = decodePartial(r, type, defaultValue(type) as PVStructure, decodeBitSet(r), cache);
+      const server = new Server();
+      server.addPV('TST:image1:Array', SharedPV.readonly().open(type, value));
+      const { peer } = serverPair(server);
+      assert.equal(headerOf(conv[8]!.bytes).command, Cmd.GET);
+      const ours = await replayClient(peer, [...conv.slice(0, 9), { from: 'server', bytes: S[5]! }]);
+      const reply = ours[5]!;
+      assert.deepEqual(headerOf(reply), { version: 2, flags: 0x40, command: Cmd.GET, size: joined.length, control: false });
+      assert.ok(Buffer.from(payloadOf(reply)).equals(joined), 'payload = first + middle + last segments');
+      await server.close();
     }
-    // First update = everything: PVXS marked the leaves, we send {0}; the values are the same.
-    const first = peer.messages[5]!;
-    const r = new ByteReader(payloadOf(first), true);
-    r.skip(5);
-    assert.deepEqual(decodeBitSet(r).toArray(), [0]);
-    const v0 = decodePartial(r, type, defaultValue(type) as PVStructure, BitSet.of(0), new TypeCache());
-    assert.deepStrictEqual(v0, frames[0]!.value);
-    // Keep the window open with the client's captured acks (nfree 2), one frame in flight at a time,
-    // so nothing is squashed: each posted frame goes out as it is.
-    let window = 3;
-    let acked = 0;
-    for (let i = 1; i < frames.length; i++) {
-      pv.postChanges(frames[i]!.value, frames[i]!.changed);
-      if (window === 0) {
-        peer.send(fix(C[4 + acked++]!));
-        window += 2;
+    // PVXS NTNDArray monitor: post the captured frames with their changed bits; our updates must be
+    // the 614 KB messages PVXS sent, byte for byte (pvAccessCPP client, pipeline window 4).
+    {
+      const cap = readPcapFile(join(DIR as string, 'pvxs-server-ntndarray-monitor.pcap'));
+      const conv = conversation(cap.tcp[0]!);
+      const S = conv.filter((m) => m.from === 'server').map((m) => m.bytes);
+      const C = conv.filter((m) => m.from === 'client').map((m) => m.bytes);
+      const cache = new TypeCache();
+      const type = replyType(S[4]!, cache);
+      let cur = defaultValue(type) as PVStructure;
+      const frames = S.slice(5).map((m) => {
+        const r = new ByteReader(payloadOf(m), true);
+        r.skip(5);
+        const changed = decodeBitSet(r);
+        cur = decodePartial(r, type, cur, changed, cache);
+        return { changed, value: cur };
+      });
+      assert.equal(frames.length, 21);
+      const pv = SharedPV.readonly().open(type, frames[0]!.value);
+      const server = new Server();
+      server.addPV('TST:image', pv);
+      const { peer } = serverPair(server);
+      // Our channel id differs from PVXS's (0x07050301): rewrite the client's requests.
+      const fix = (m: Uint8Array): Uint8Array => {
+        const c = new Uint8Array(m);
+        if (headerOf(c).command === Cmd.MONITOR) c.set(unhex(le32(1)), 8);
+        return c;
+      };
+      await peer.waitCount(2);
+      for (const m of C.slice(0, 4)) {
+        peer.send(fix(m));
+        await peer.waitCount(peer.count + 1);
       }
-      window--;
-      await peer.waitCount(6 + i);
+      // First update = everything: PVXS marked the leaves, we send {0}; the values are the same.
+      const first = peer.messages[5]!;
+      const r = new ByteReader(payloadOf(first), true);
+      r.skip(5);
+      assert.deepEqual(decodeBitSet(r).toArray(), [0]);
+      const v0 = decodePartial(r, type, defaultValue(type) as PVStructure, BitSet.of(0), new TypeCache());
+      assert.deepStrictEqual(v0, frames[0]!.value);
+      // Keep the window open with the client's captured acks (nfree 2), one frame in flight at a time,
+      // so nothing is squashed: each posted frame goes out as it is.
+      let window = 3;
+      let acked = 0;
+      for (let i = 1; i < frames.length; i++) {
+        pv.postChanges(frames[i]!.value, frames[i]!.changed);
+        if (window === 0) {
+          peer.send(fix(C[4 + acked++]!));
+          window += 2;
+        }
+        window--;
+        await peer.waitCount(6 + i);
+      }
+      assert.equal(acked, 9);
+      for (let i = 1; i < 21; i++) {
+        const ours = peer.messages[5 + i]!;
+        assert.ok(Buffer.from(ours).equals(Buffer.from(S[5 + i]!)), `frame ${29 + i}: ${spaced(ours, 24)} vs ${spaced(S[5 + i]!, 24)}`);
+      }
+      await server.close();
     }
-    assert.equal(acked, 9);
-    for (let i = 1; i < 21; i++) {
-      const ours = peer.messages[5 + i]!;
-      assert.ok(Buffer.from(ours).equals(Buffer.from(S[5 + i]!)), `frame ${29 + i}: ${spaced(ours, 24)} vs ${spaced(S[5 + i]!, 24)}`);
-    }
-    await server.close();
-  }
-});
+  },
+);

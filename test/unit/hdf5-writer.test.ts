@@ -69,19 +69,29 @@ test('blocks of nImagesPerFile: full files, a last partial file shrunk to its fr
   await w.stop();
   assert.equal(w.currentFilePath, null);
   assert.deepEqual((await readdir(dir)).sort(), ['000001.2.hdf', '000002.2.hdf', '000003.2.hdf']);
-  for (const [file, from, n] of [['000001.2.hdf', 0, 3], ['000002.2.hdf', 3, 3], ['000003.2.hdf', 6, 1]] as const) {
+  for (const [file, from, n] of [
+    ['000001.2.hdf', 0, 3],
+    ['000002.2.hdf', 3, 3],
+    ['000003.2.hdf', 6, 1],
+  ] as const) {
     const r = await readHdf5(join(dir, file));
     assert.deepEqual(r.shape, [n, 32, 64], file);
     assert.deepEqual(r.maxshape, [null, 32, 64], 'resizable along the frames');
     assert.deepEqual(r.chunks, [1, 32, 64], 'one frame per chunk');
     assert.equal(r.dtype, '<H');
     assert.deepEqual(Array.from(r.data as Uint16Array), frames.slice(from, from + n).flatMap(pixels), file);
-    assert.deepEqual(r.ids, frames.slice(from, from + n).map((f) => f['uniqueId']));
+    assert.deepEqual(
+      r.ids,
+      frames.slice(from, from + n).map((f) => f['uniqueId']),
+    );
   }
   const s = w.getStats();
   assert.equal(s['nFilesSaved'], 3);
   const sizes = ['000001.2.hdf', '000002.2.hdf', '000003.2.hdf'].map((f) => statSync(join(dir, f)).size);
-  assert.equal(s['nBytesSaved'], sizes.reduce((a, b) => a + b, 0));
+  assert.equal(
+    s['nBytesSaved'],
+    sizes.reduce((a, b) => a + b, 0),
+  );
   // Frames not written take no space: the partial file is smaller by about two frames.
   assert.ok((sizes[0] as number) > 3 * 4096 && (sizes[2] as number) < (sizes[0] as number) - 4096, `${sizes}`);
 });
@@ -93,7 +103,13 @@ test('frames larger than a batch (1 MiB) are written one by one, without the bat
   for (const f of frames) w.process(f);
   w.stop();
   const r = await readHdf5(join(dir, '000001.1.hdf'));
-  assert.deepEqual([r.shape, r.ids], [[2, 513, 1024], [1, 2]]);
+  assert.deepEqual(
+    [r.shape, r.ids],
+    [
+      [2, 513, 1024],
+      [1, 2],
+    ],
+  );
   const bytes = (a: ArrayBufferView) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
   const sent = Buffer.concat(frames.map((f) => bytes(f['value'].value as Uint16Array)));
   assert.ok(bytes(r.data).equals(sent), 'the pixels read back are the pixels sent');
@@ -139,7 +155,12 @@ test('every element type keeps its dtype; RGB1, RGB2 and RGB3 are stored (n, ny,
 
 test('names and datasets: uniqueId placeholders, a nested dataset; reconfiguring closes the file being written', async (t) => {
   const dir = await tempDir(t);
-  const w = await writer({ outputDirectory: join(dir, 'x'), outputFileNameFormat: 'scan_{outputFileId:03}_{uniqueId:05}.h5', datasetName: 'entry/data/data', nImagesPerFile: '10' });
+  const w = await writer({
+    outputDirectory: join(dir, 'x'),
+    outputFileNameFormat: 'scan_{outputFileId:03}_{uniqueId:05}.h5',
+    datasetName: 'entry/data/data',
+    nImagesPerFile: '10',
+  });
   assert.equal(w.nImagesPerFile, 10, 'a numeric string is taken, as PvaPy int() does');
   for (let id = 5; id <= 6; id++) w.process(mono(Uint16Array, 4, 3, id));
   w.configure({ nImagesPerFile: 2, datasetName: 'frames', outputDirectory: join(dir, 'y') });
@@ -155,10 +176,16 @@ test('names and datasets: uniqueId placeholders, a nested dataset; reconfiguring
   assert.throws(() => w.configure({ nImagesPerFile: 0 }), /nImagesPerFile must be a positive integer, not 0/);
   assert.throws(() => w.configure({ datasetName: 'a//b' }), /datasetName must be a dataset path/);
   assert.throws(() => w.configure({ datasetName: 'uniqueIds' }), /that dataset holds the frame ids/);
-  assert.throws(() => w.configure({ outputFileNameFormat: '{uniqueId:06}.{bad}.hdf' }), /unknown placeholder 'bad' \(known: outputFileId, uniqueId/);
+  assert.throws(
+    () => w.configure({ outputFileNameFormat: '{uniqueId:06}.{bad}.hdf' }),
+    /unknown placeholder 'bad' \(known: outputFileId, uniqueId/,
+  );
   assert.equal(w.nImagesPerFile, 2);
   const d = new Hdf5AdImageWriter();
-  assert.deepEqual([d.outputDirectory, d.outputFileNameFormat, d.nImagesPerFile, d.datasetName], ['.', '{outputFileId:06}.{processorId}.hdf', 1000, 'images']);
+  assert.deepEqual(
+    [d.outputDirectory, d.outputFileNameFormat, d.nImagesPerFile, d.datasetName],
+    ['.', '{outputFileId:06}.{processorId}.hdf', 1000, 'images'],
+  );
 });
 
 test('a frame of another size or dtype starts a new file; empty frames are skipped; frames are republished', async (t) => {
@@ -200,7 +227,10 @@ test('failures are counted by the framework with the path named, and the stream 
   const c2 = new ProcessingController(full, opts, null);
   await c2.process(mono(Uint16Array, 8, 8, 1), ntndarray.type());
   assert.equal(c2.nErrors, 1);
-  assert.match(c2.lastError?.message ?? '', new RegExp(`^frame 1: cannot create HDF5 file '${join(dir, '000001.1.hdf')}': .*No space left on device`));
+  assert.match(
+    c2.lastError?.message ?? '',
+    new RegExp(`^frame 1: cannot create HDF5 file '${join(dir, '000001.1.hdf')}': .*No space left on device`),
+  );
   // Once the disk has room again (here: the link is gone), files are written.
   await rm(join(dir, '000001.1.hdf'));
   for (let id = 2; id <= 3; id++) await c2.process(mono(Uint16Array, 8, 8, id), ntndarray.type());
@@ -209,13 +239,17 @@ test('failures are counted by the framework with the path named, and the stream 
   assert.deepEqual((await readHdf5(join(dir, '000001.1.hdf'))).ids, [2, 3]);
 
   assert.equal(
-    hdf5ErrorSummary(new Error([
-      'HDF5-DIAG: Error detected in HDF5 (2.0.0):',
-      '  #000: H5F.c line 647 in H5Fcreate(): unable to synchronously create file',
-      '    major: File accessibility',
-      "  #001: H5FDsec2.c line 288 in H5FD__sec2_open(): unable to open file: name = '/x', errno = 44, error message = 'No such file or directory', flags = 13",
-      '    minor: Unable to open file',
-    ].join('\n'))),
+    hdf5ErrorSummary(
+      new Error(
+        [
+          'HDF5-DIAG: Error detected in HDF5 (2.0.0):',
+          '  #000: H5F.c line 647 in H5Fcreate(): unable to synchronously create file',
+          '    major: File accessibility',
+          "  #001: H5FDsec2.c line 288 in H5FD__sec2_open(): unable to open file: name = '/x', errno = 44, error message = 'No such file or directory', flags = 13",
+          '    minor: Unable to open file',
+        ].join('\n'),
+      ),
+    ),
     'H5Fcreate(): unable to synchronously create file: H5FD__sec2_open(): unable to open file (No such file or directory)',
   );
 });
@@ -224,16 +258,25 @@ test('a file system that stops a file growing mid-file (ulimit -f, like a full d
   const dir = await tempDir(t);
   const script = fileURLToPath(new URL('../fixtures/file-writers/hdf5-file-size-limit.js', import.meta.url));
   // 300 KiB (dash counts 512-byte blocks) or 600 KiB (bash: 1 KiB): less than a 1 MiB batch of 64 frames.
-  const r = spawnSync('/bin/sh', ['-c', 'ulimit -f 600 && exec "$0" "$@"', process.execPath, script, dir, '70'], { encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync('/bin/sh', ['-c', 'ulimit -f 600 && exec "$0" "$@"', process.execPath, script, dir, '70'], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
   assert.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout) as { thrown: string[]; logged: string[]; stats: Record<string, number> };
   const first = join(dir, '000001.1.hdf');
   assert.equal(out.thrown.length, 1, r.stdout);
   assert.match(out.thrown[0] ?? '', new RegExp(`^64: frames 1 to 64: cannot write to '${first}': .*File too large`));
-  assert.ok(out.logged.some((m) => m.startsWith(`cannot close '${first}'`)), r.stdout);
+  assert.ok(
+    out.logged.some((m) => m.startsWith(`cannot close '${first}'`)),
+    r.stdout,
+  );
   const second = await readHdf5(join(dir, '000002.1.hdf'));
   assert.deepEqual(second.ids, [65, 66, 67, 68, 69, 70]);
-  assert.deepEqual(Array.from(second.data as Uint8Array).filter((_, i) => i % (128 * 128) === 0), second.ids);
+  assert.deepEqual(
+    Array.from(second.data as Uint8Array).filter((_, i) => i % (128 * 128) === 0),
+    second.ids,
+  );
   assert.equal(out.stats['nFilesSaved'], 1);
 });
 
@@ -245,9 +288,13 @@ test('statistics with types for the status PV; reset', async (t) => {
   let s = w.getStats();
   assert.equal(s['nFilesSaved'], 1, 'the second file is still open');
   assert.equal(s['nBytesSaved'], statSync(join(dir, '000001.1.hdf')).size);
-  assert.ok((s['lastFileProcessedTime'] as number) >= before && (s['lastFrameProcessedTime'] as number) >= (s['lastFileProcessedTime'] as number));
+  assert.ok(
+    (s['lastFileProcessedTime'] as number) >= before && (s['lastFrameProcessedTime'] as number) >= (s['lastFileProcessedTime'] as number),
+  );
   assert.ok(Math.abs((s['fileProcessingRate'] as number) - 1 / (s['fileProcessingTime'] as number)) < 1e-9);
-  assert.ok(Math.abs((s['dataStorageRateMBps'] as number) - (s['nBytesSaved'] as number) / (s['fileProcessingTime'] as number) / 1e6) < 1e-9);
+  assert.ok(
+    Math.abs((s['dataStorageRateMBps'] as number) - (s['nBytesSaved'] as number) / (s['fileProcessingTime'] as number) / 1e6) < 1e-9,
+  );
   w.stop();
   s = w.getStats();
   assert.equal(s['nFilesSaved'], 2);
@@ -267,7 +314,11 @@ test('statistics with types for the status PV; reset', async (t) => {
 
 test('--processor-class Hdf5AdImageWriter (and Hdf5ImageWriter); without start() the first frame loads HDF5', async (t) => {
   const dir = await tempDir(t);
-  const p = await loadProcessor({ className: 'Hdf5AdImageWriter', args: { outputDirectory: dir, nImagesPerFile: 4 }, system: { processorId: 7 } });
+  const p = await loadProcessor({
+    className: 'Hdf5AdImageWriter',
+    args: { outputDirectory: dir, nImagesPerFile: 4 },
+    system: { processorId: 7 },
+  });
   assert.ok(p instanceof Hdf5AdImageWriter);
   assert.equal(Hdf5ImageWriter, Hdf5AdImageWriter);
   assert.ok((await loadProcessor({ className: 'Hdf5ImageWriter' })) instanceof Hdf5AdImageWriter);
@@ -296,5 +347,8 @@ test('importing sluice or starting the CLI does not load h5wasm (only the writer
   for (const entry of ['../../src/index.js', '../../src/cli/main.js']) visit(fileURLToPath(new URL(entry, import.meta.url)));
   assert.ok(seen.size > 20, `${seen.size} modules`);
   assert.ok(seen.has(fileURLToPath(new URL('../../src/processing/builtin/hdf5-writer.js', import.meta.url))));
-  assert.deepEqual([...bare].filter((s) => s.startsWith('h5wasm')), []);
+  assert.deepEqual(
+    [...bare].filter((s) => s.startsWith('h5wasm')),
+    [],
+  );
 });

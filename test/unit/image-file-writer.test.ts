@@ -51,7 +51,10 @@ async function readPng(path: string): Promise<Decoded> {
   const samples = png.colorType === 2 ? 3 : 1;
   // pngjs expands every pixel to RGBA: keep the channels the file holds.
   const rgba = png.data as unknown as ArrayLike<number>;
-  const data = Array.from({ length: png.width * png.height * samples }, (_, i) => rgba[Math.floor(i / samples) * 4 + (i % samples)] as number);
+  const data = Array.from(
+    { length: png.width * png.height * samples },
+    (_, i) => rgba[Math.floor(i / samples) * 4 + (i % samples)] as number,
+  );
   return { width: png.width, height: png.height, samples, data, kind: `uint${png.depth}` };
 }
 
@@ -102,7 +105,12 @@ test('PNG: 8- and 16-bit mono and RGB read back by pngjs (checked CRCs, big-endi
         // The first sample of the first row, right after the filter byte, is stored high byte first.
         const first = pixels[0] as number;
         assert.equal(first > 255, true);
-        assert.equal(encodePng({ width: 19, height: 11, samples: nz, data: pixels }, { level: 0 }).includes(Buffer.from([0, first >> 8, first & 0xff])), true);
+        assert.equal(
+          encodePng({ width: 19, height: 11, samples: nz, data: pixels }, { level: 0 }).includes(
+            Buffer.from([0, first >> 8, first & 0xff]),
+          ),
+          true,
+        );
       }
       id++;
     }
@@ -147,7 +155,11 @@ test('encoders: TIFF in several strips, every PNG filter, CRC-32', async () => {
 
 test('file names: PvaPy placeholders and format specs; directories made as needed; both reconfigurable', async (t) => {
   const dir = await tempDir(t);
-  const p = new AdOutputFileProcessor({ outputDirectory: join(dir, 'a', 'b'), outputFileNameFormat: '{frameId:6d}_{objectId:x}_{processorId:03}.tiff', processorId: 2 });
+  const p = new AdOutputFileProcessor({
+    outputDirectory: join(dir, 'a', 'b'),
+    outputFileNameFormat: '{frameId:6d}_{objectId:x}_{processorId:03}.tiff',
+    processorId: 2,
+  });
   const f = (id: number) => frameFrom(pattern(Uint8Array, 8 * 4, id), 8, 4, 1, ColorMode.Mono, id);
   await saved(p, f(42));
   assert.deepEqual(await readdir(join(dir, 'a', 'b')), ['    42_2a_002.tiff']);
@@ -156,15 +168,24 @@ test('file names: PvaPy placeholders and format specs; directories made as neede
   const img = await readPng(join(dir, 'c', 'sub', '00007.PNG'));
   assert.deepEqual(Array.from(img.data), Array.from(pattern(Uint8Array, 8 * 4, 7)));
   // A bad reconfiguration changes nothing.
-  assert.throws(() => p.configure({ outputDirectory: join(dir, 'd'), outputFileNameFormat: '{nope}.tif' }), /unknown placeholder 'nope' \(known: uniqueId, frameId, objectId, processorId/);
+  assert.throws(
+    () => p.configure({ outputDirectory: join(dir, 'd'), outputFileNameFormat: '{nope}.tif' }),
+    /unknown placeholder 'nope' \(known: uniqueId, frameId, objectId, processorId/,
+  );
   assert.equal(p.outputDirectory, join(dir, 'c'));
   assert.equal(p.outputFileNameFormat, 'sub/{uniqueId:05}.PNG');
   // Defaults, as PvaPy's.
   const d = new AdOutputFileProcessor();
   assert.equal(d.outputDirectory, '.');
   assert.equal(d.outputFileNameFormat, '{uniqueId:06}.{processorId}.tiff');
-  assert.throws(() => new AdOutputFileProcessor({ outputFileNameFormat: '{uniqueId}.jpg' }), /cannot tell the image format of '1.jpg': use one of the extensions .tif, .tiff, .png/);
-  assert.throws(() => new AdOutputFileProcessor({ outputFileNameFormat: '{uniqueId:q}.tif' }), /format spec 'q' of 'uniqueId' is not valid/);
+  assert.throws(
+    () => new AdOutputFileProcessor({ outputFileNameFormat: '{uniqueId}.jpg' }),
+    /cannot tell the image format of '1.jpg': use one of the extensions .tif, .tiff, .png/,
+  );
+  assert.throws(
+    () => new AdOutputFileProcessor({ outputFileNameFormat: '{uniqueId:q}.tif' }),
+    /format spec 'q' of 'uniqueId' is not valid/,
+  );
   assert.throws(() => new AdOutputFileProcessor({ outputDirectory: 5 }), /outputDirectory must be a non-empty string, not 5/);
 });
 
@@ -187,9 +208,13 @@ test('unsupported images: a clear error per frame, and the next frames are saved
   const png = new AdOutputFileProcessor({ outputDirectory: dir, outputFileNameFormat: '{uniqueId}.png' });
   await assert.rejects(saved(png, frameFrom(pattern(Float32Array, 8 * 4), 8, 4, 1, ColorMode.Mono, 1)), {
     code: 'ERR_PROCESSOR',
-    message: 'frame 1 (8x4 float) cannot be saved as PNG: PNG holds 8- and 16-bit unsigned samples, not 32-bit float ones (TIFF takes them)',
+    message:
+      'frame 1 (8x4 float) cannot be saved as PNG: PNG holds 8- and 16-bit unsigned samples, not 32-bit float ones (TIFF takes them)',
   });
-  await assert.rejects(saved(png, frameFrom(pattern(Int16Array, 8 * 4), 8, 4, 1, ColorMode.Mono, 2)), /frame 2 \(8x4 short\) cannot be saved as PNG: .*16-bit signed integer/);
+  await assert.rejects(
+    saved(png, frameFrom(pattern(Int16Array, 8 * 4), 8, 4, 1, ColorMode.Mono, 2)),
+    /frame 2 \(8x4 short\) cannot be saved as PNG: .*16-bit signed integer/,
+  );
   const tif = new AdOutputFileProcessor({ outputDirectory: dir });
   const long = ntndarray.build({ data: new BigInt64Array(4), dims: [2, 2], uniqueId: 3 });
   await assert.rejects(saved(tif, long), /frame 3 \(2x2 long\) cannot be saved as TIFF: image samples must be .* not BigInt64Array/);
@@ -245,10 +270,15 @@ test('statistics: files, bytes and rates, with types for the status PV; reset', 
   const sizes = await Promise.all((await readdir(dir)).map(async (f) => (await stat(join(dir, f))).size));
   const s = p.getStats();
   assert.equal(s['nFilesSaved'], 4);
-  assert.equal(s['nBytesSaved'], sizes.reduce((a, b) => a + b, 0));
+  assert.equal(
+    s['nBytesSaved'],
+    sizes.reduce((a, b) => a + b, 0),
+  );
   assert.ok((s['fileProcessingTime'] as number) > 0);
   assert.ok(Math.abs((s['fileProcessingRate'] as number) - 4 / (s['fileProcessingTime'] as number)) < 1e-9);
-  assert.ok(Math.abs((s['dataStorageRateMBps'] as number) - (s['nBytesSaved'] as number) / (s['fileProcessingTime'] as number) / 1e6) < 1e-9);
+  assert.ok(
+    Math.abs((s['dataStorageRateMBps'] as number) - (s['nBytesSaved'] as number) / (s['fileProcessingTime'] as number) / 1e6) < 1e-9,
+  );
   assert.deepEqual(p.getStatsTypes(), {
     nFilesSaved: 'uint',
     nBytesSaved: 'ulong',
@@ -262,7 +292,11 @@ test('statistics: files, bytes and rates, with types for the status PV; reset', 
 
 test('--processor-class AdOutputFileProcessor (and ImageFileWriter) load the built-in', async (t) => {
   const dir = await tempDir(t);
-  const p = await loadProcessor({ className: 'AdOutputFileProcessor', args: JSON.stringify({ outputDirectory: dir }), system: { processorId: 4 } });
+  const p = await loadProcessor({
+    className: 'AdOutputFileProcessor',
+    args: JSON.stringify({ outputDirectory: dir }),
+    system: { processorId: 4 },
+  });
   assert.ok(p instanceof AdOutputFileProcessor);
   assert.equal(p.outputDirectory, dir);
   assert.equal(p.outputFilePath(12), join(dir, '000012.4.tiff'));

@@ -42,7 +42,10 @@ test('request descriptors with nested parentheses and commas stay one element', 
   assert.deepEqual(splitTuples('(a,b)(c,d,pva,0,1,field(x(y)))'), ['a,b', 'c,d,pva,0,1,field(x(y))']);
   assert.deepEqual(splitElements('m, s ,pva,0,1,field(a,b)'), ['m', 's', 'pva', '0', '1', 'field(a,b)']);
   // PvaPy takes a single tuple without parentheses too.
-  assert.deepEqual(parseChannelMap('m,s,ca').map((x) => [x.mirrorName, x.sourceName, x.provider]), [['m', 's', 'ca']]);
+  assert.deepEqual(
+    parseChannelMap('m,s,ca').map((x) => [x.mirrorName, x.sourceName, x.provider]),
+    [['m', 's', 'ca']],
+  );
 });
 
 test("PvaPy's validation messages", () => {

@@ -98,9 +98,10 @@ const QSRV_GROUP_IMAGE =
   '73696f6efd090088fd0a008000010473697a6522';
 
 test('common structures carry their type ids and pvDataCPP field order', () => {
-  assert.deepEqual([alarmT.id, timeT.id, displayT.id, controlT.id, valueAlarmT.id, enumT.id], [
-    'alarm_t', 'time_t', 'display_t', 'control_t', 'valueAlarm_t', 'enum_t',
-  ]);
+  assert.deepEqual(
+    [alarmT.id, timeT.id, displayT.id, controlT.id, valueAlarmT.id, enumT.id],
+    ['alarm_t', 'time_t', 'display_t', 'control_t', 'valueAlarm_t', 'enum_t'],
+  );
   assert.deepEqual(names(displayT), ['limitLow', 'limitHigh', 'description', 'format', 'units']);
   assert.deepEqual(names(timeT), ['secondsPastEpoch', 'nanoseconds', 'userTag']);
   assert.equal(valueAlarmTypeFor('int').fields[1]!.type, t.int);
@@ -193,7 +194,10 @@ test('NTTable', () => {
   const r = nttable.read(back);
   assert.deepEqual(r.labels, ['X', 'Name']);
   assert.equal(r.rowCount, 2);
-  assert.deepEqual(nttable.rows(back), [{ x: 1, name: 'a' }, { x: 2, name: 'b' }]);
+  assert.deepEqual(nttable.rows(back), [
+    { x: 1, name: 'a' },
+    { x: 2, name: 'b' },
+  ]);
   assert.deepEqual(nttable.read(null), { labels: [], columns: {}, rowCount: 0, alarm: undefined, timeStamp: undefined });
 });
 
@@ -214,7 +218,14 @@ test('NTAttribute, standalone and as NTNDArray carries it', () => {
   assert.equal(r.valueType, t.double);
   assert.deepEqual(names(ntattribute.ndType()), ['name', 'value', 'descriptor', 'sourceType', 'source']);
   assert.deepEqual(names(ntattribute.ndType({ tags: true, alarm: true, timeStamp: true })), [
-    'name', 'value', 'tags', 'descriptor', 'sourceType', 'source', 'alarm', 'timeStamp',
+    'name',
+    'value',
+    'tags',
+    'descriptor',
+    'sourceType',
+    'source',
+    'alarm',
+    'timeStamp',
   ]);
   assert.equal(AttributeSource.EpicsPV, 2);
 });
@@ -223,8 +234,18 @@ test('NTNDArray type is byte-identical to the normativeTypesCPP layout seen on t
   const d = ntndarray.type();
   assert.equal(d, ntndarray.type({}));
   assert.deepEqual(names(d), [
-    'value', 'codec', 'compressedSize', 'uncompressedSize', 'dimension', 'uniqueId', 'dataTimeStamp', 'attribute',
-    'descriptor', 'alarm', 'timeStamp', 'display',
+    'value',
+    'codec',
+    'compressedSize',
+    'uncompressedSize',
+    'dimension',
+    'uniqueId',
+    'dataTimeStamp',
+    'attribute',
+    'descriptor',
+    'alarm',
+    'timeStamp',
+    'display',
   ]);
   assert.deepEqual(typeBytes(d), Buffer.from(PVXS_NTNDARRAY, 'hex'));
   assert.deepEqual(names(ntndarray.type({ descriptor: false, display: false })).slice(8), ['alarm', 'timeStamp']);
@@ -301,7 +322,12 @@ test('NTNDArray reader tolerates the QSRV group variant', () => {
   v['value'] = { type: t.array('ubyte'), value: pixels };
   v['dimension'] = [{ size: 3 }, { size: 2 }];
   v['attribute'] = [
-    { name: 'ColorMode', value: { type: t.int, value: 2 }, alarm: { severity: 0, status: 0, message: '' }, timeStamp: { secondsPastEpoch: 0n, nanoseconds: 0, userTag: 0 } },
+    {
+      name: 'ColorMode',
+      value: { type: t.int, value: 2 },
+      alarm: { severity: 0, status: 0, message: '' },
+      timeStamp: { secondsPastEpoch: 0n, nanoseconds: 0, userTag: 0 },
+    },
     null,
   ];
   v['timeStamp'] = { secondsPastEpoch: 9n, nanoseconds: 8, userTag: 7 };

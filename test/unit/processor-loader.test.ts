@@ -118,12 +118,19 @@ test('errors: file not found, unsupported extension, class not exported, ambiguo
 });
 
 test('errors: syntax errors in .ts and .js name the file and line', async () => {
-  await rejectsWith(loadProcessor({ file: fx('syntax-error.mts') }), /'.*syntax-error\.mts' does not compile/, /syntax-error\.mts:6:\d+: Expression expected/);
+  await rejectsWith(
+    loadProcessor({ file: fx('syntax-error.mts') }),
+    /'.*syntax-error\.mts' does not compile/,
+    /syntax-error\.mts:6:\d+: Expression expected/,
+  );
   await rejectsWith(loadProcessor({ file: fx('syntax-error.js') }), /has a syntax error/, /syntax-error\.js:4:\d+/);
 });
 
 test('errors: not a class, constructor throws, no process()', async () => {
-  await rejectsWith(loadProcessor({ file: fx('not-a-class.ts'), className: 'NotAClass' }), /'NotAClass' exported by .* is not a class \(it is a number\)/);
+  await rejectsWith(
+    loadProcessor({ file: fx('not-a-class.ts'), className: 'NotAClass' }),
+    /'NotAClass' exported by .* is not a class \(it is a number\)/,
+  );
   await rejectsWith(loadProcessor({ file: fx('not-a-class.ts'), className: 'arrowFunction' }), /cannot be called with new/);
   await rejectsWith(loadProcessor({ file: fx('not-a-class.ts') }), /'default' exported by .* is not a class \(it is an object\)/);
   const e = await rejectsWith(
@@ -175,6 +182,12 @@ test('a .ts file outside the package imports sluice and its .ts sibling', async 
 test('a package specifier resolves from the working directory with ESM exports', async () => {
   const p = await loadProcessor({ className: 'esm-only-proc/filters:Filter', cwd: outside });
   assert.equal(p.constructor.name, 'Filter');
-  await rejectsWith(loadProcessor({ className: 'esm-only-proc/nothing:Filter', cwd: outside }), /processor module 'esm-only-proc\/nothing' cannot be resolved/);
-  await rejectsWith(loadProcessor({ className: 'no-such-package:X', cwd: outside }), /processor module 'no-such-package' cannot be resolved/);
+  await rejectsWith(
+    loadProcessor({ className: 'esm-only-proc/nothing:Filter', cwd: outside }),
+    /processor module 'esm-only-proc\/nothing' cannot be resolved/,
+  );
+  await rejectsWith(
+    loadProcessor({ className: 'no-such-package:X', cwd: outside }),
+    /processor module 'no-such-package' cannot be resolved/,
+  );
 });

@@ -17,13 +17,25 @@ import { formatType, t } from '../../src/pvdata/types.js';
 import type { PVStructure } from '../../src/pvdata/values.js';
 
 async function rejectsWith(p: Promise<unknown>, ...patterns: RegExp[]): Promise<void> {
-  const e = await p.then(() => assert.fail('expected the load to fail'), (err: unknown) => err);
+  const e = await p.then(
+    () => assert.fail('expected the load to fail'),
+    (err: unknown) => err,
+  );
   assert.ok(e instanceof SluiceError && e.code === 'ERR_PROCESSOR', String(e));
   for (const re of patterns) assert.match(e.message, re);
 }
 
 test("PvaPy's class paths of its built-in processors load Sluice's", async () => {
-  const names = ['UserDataProcessor', 'AdImageProcessor', 'AdOutputFileProcessor', 'Hdf5AdImageWriter', 'DataEncryptor', 'AdImageDataEncryptor', 'DataDecryptor', 'AdImageDataDecryptor'];
+  const names = [
+    'UserDataProcessor',
+    'AdImageProcessor',
+    'AdOutputFileProcessor',
+    'Hdf5AdImageWriter',
+    'DataEncryptor',
+    'AdImageDataEncryptor',
+    'DataDecryptor',
+    'AdImageDataDecryptor',
+  ];
   for (const name of names) {
     const path = `pvapy.hpc.${name[0]!.toLowerCase()}${name.slice(1)}.${name}`;
     // The crypto processors need a key: their construction may fail, but on our class.
@@ -34,7 +46,11 @@ test("PvaPy's class paths of its built-in processors load Sluice's", async () =>
 });
 
 test('other PvaPy and Python class paths: errors that say what to do', async () => {
-  await rejectsWith(loadProcessor({ className: 'pvapy.hpc.userMpDataProcessor.UserMpDataProcessor' }), /not one of the PvaPy processors Sluice has built in/, /pvapy\.hpc\.adImageProcessor\.AdImageProcessor/);
+  await rejectsWith(
+    loadProcessor({ className: 'pvapy.hpc.userMpDataProcessor.UserMpDataProcessor' }),
+    /not one of the PvaPy processors Sluice has built in/,
+    /pvapy\.hpc\.adImageProcessor\.AdImageProcessor/,
+  );
   await rejectsWith(loadProcessor({ className: 'pvapy.hpc.adImage.AdImageProcessor' }), /not one of the PvaPy processors/);
   await rejectsWith(loadProcessor({ className: 'mylab.rotate.RotateProcessor' }), /looks like a Python class path/, /--processor-file/);
 });
@@ -76,7 +92,11 @@ test("PvaPy's method names: overriding them is what the framework sees", () => {
   assert.equal(new NoOutput().getOutputType(first, inputType), null);
   const p = new UserDataProcessor();
   assert.equal(p.pvaServer, null);
-  assert.equal(formatType(new AdImageProcessor().getInputType()!), formatType(ntndarray.type()), 'AdImageProcessor hosts NTNDArray in pvas mode');
+  assert.equal(
+    formatType(new AdImageProcessor().getInputType()!),
+    formatType(ntndarray.type()),
+    'AdImageProcessor hosts NTNDArray in pvas mode',
+  );
 });
 
 test('a plain JavaScript class with PvaPy method names gets them called', async () => {
@@ -103,13 +123,25 @@ test("AdImageProcessor: PvaPy's reshapeNtNdArray, getNtNdArrayDataFieldKey, gene
   assert.equal(frame['tileIndexX'], 1);
   assert.deepEqual(p.reshapeNtNdArray(frame), [7, pixels, 3, 2, null, ColorMode.Mono, 'ushortValue']);
   assert.equal(p.getNtNdArrayDataFieldKey(new Float32Array(1)), 'floatValue');
-  assert.deepEqual(p.reshapeNtNdArray(ntndarray.build({ data: new Uint8Array(0), dims: [], uniqueId: 0 })), [0, null, null, null, null, null, null]);
+  assert.deepEqual(p.reshapeNtNdArray(ntndarray.build({ data: new Uint8Array(0), dims: [], uniqueId: 0 })), [
+    0,
+    null,
+    null,
+    null,
+    null,
+    null,
+    null,
+  ]);
 
   const rgb = ntndarray.build({ data: new Uint8Array(12), dims: [3, 2, 2], uniqueId: 3, colorMode: ColorMode.RGB1 });
   assert.deepEqual(p.reshapeNtNdArray(rgb).slice(2), [2, 2, 3, ColorMode.RGB1, 'ubyteValue']);
 
   // Same size: the dimensions stay; { data, nx, ny }: new ones (a transposed image).
-  const same = p.replaceNtNdArrayImage2D(frame, 8, pixels.map((v) => v * 2));
+  const same = p.replaceNtNdArrayImage2D(
+    frame,
+    8,
+    pixels.map((v) => v * 2),
+  );
   assert.equal(same['uniqueId'], 8);
   assert.deepEqual(ntndarray.read(same).dims, [3, 2]);
   assert.deepEqual([...(ntndarray.read(same).data as Uint16Array)], [0, 2, 4, 6, 8, 10]);

@@ -33,14 +33,20 @@ test('an empty builder is the empty request', () => {
 test('field lists and nested fields', () => {
   assertSameRequest(pvRequest().field('value').field('alarm').build(), 'field(value,alarm)');
   assertSameRequest(pvRequest().field('a').field('b.c').build(), 'field(a,b.c)');
-  assertSameRequest(pvRequest().field('alarm.severity').field('alarm.status').field('value').build(), 'field(alarm{severity,status},value)');
+  assertSameRequest(
+    pvRequest().field('alarm.severity').field('alarm.status').field('value').build(),
+    'field(alarm{severity,status},value)',
+  );
   assertSameRequest(pvRequest().field('a.b.c').field('a.d').build(), 'field(a{b.c,d})');
   assertSameRequest(pvRequest().getField('value').putField('value').field('x').build(), 'putField(value)field(x)getField(value)');
 });
 
 test('record options, in the order given, a value set again keeping its place', () => {
   assertSameRequest(pvRequest().record({ queueSize: 4, pipeline: true }).build(), 'record[queueSize=4,pipeline=true]');
-  assertSameRequest(pvRequest().record({ queueSize: 4 }).field('value').record({ pipeline: false, queueSize: 8 }).build(), 'field(value)record[queueSize=8,pipeline=false]');
+  assertSameRequest(
+    pvRequest().record({ queueSize: 4 }).field('value').record({ pipeline: false, queueSize: 8 }).build(),
+    'field(value)record[queueSize=8,pipeline=false]',
+  );
   assertSameRequest(pvRequest().record({ queueSize: undefined, pipeline: true }).build(), 'record[pipeline=true]');
   assertSameRequest(pvRequest().record({ n: 5n }).build(), 'record[n=5]');
 });
@@ -52,18 +58,30 @@ test('field options and plugin options', () => {
     'field(_[pydistributor=group:g;set:s;updates:3;trigger:uniqueId])',
   );
   assertSameRequest(pvRequest().plugin('distributor', { group: undefined, updates: 1 }).build(), 'field(_[distributor=updates:1])');
-  assertSameRequest(pvRequest().plugin('pydistributor', 'set:A').record({ queueSize: 10 }).build(), 'record[queueSize=10]field(_[pydistributor=set:A])');
+  assertSameRequest(
+    pvRequest().plugin('pydistributor', 'set:A').record({ queueSize: 10 }).build(),
+    'record[queueSize=10]field(_[pydistributor=set:A])',
+  );
   // the server reads it as a whole-structure plugin option
   const r = pvRequest().plugin('pydistributor', { updates: 2 }).build();
   assert.deepEqual(readPVRequest(r.type, r.value).fieldOptions, { '': { pydistributor: 'updates:2' } });
 });
 
 test('merging a user request: its options replace values of the same name, in place', () => {
-  assertSameRequest(pvRequest().record({ queueSize: 4 }).merge('field(value)record[pipeline=true]').build(), 'record[queueSize=4,pipeline=true]field(value)');
-  assertSameRequest(pvRequest().record({ queueSize: 4, pipeline: true }).merge('record[queueSize=2]').build(), 'record[queueSize=4,pipeline=true,queueSize=2]');
+  assertSameRequest(
+    pvRequest().record({ queueSize: 4 }).merge('field(value)record[pipeline=true]').build(),
+    'record[queueSize=4,pipeline=true]field(value)',
+  );
+  assertSameRequest(
+    pvRequest().record({ queueSize: 4, pipeline: true }).merge('record[queueSize=2]').build(),
+    'record[queueSize=4,pipeline=true,queueSize=2]',
+  );
   assertSameRequest(pvRequest('field(a{b,c})').field('a.d').field('e').build(), 'field(a{b,c,d},e)');
   // from a structure, e.g. one parsed before or received from a peer
-  assertSameRequest(pvRequest(parsePVRequest('field(value[x=1],alarm)record[queueSize=3]')).build(), 'field(value[x=1],alarm)record[queueSize=3]');
+  assertSameRequest(
+    pvRequest(parsePVRequest('field(value[x=1],alarm)record[queueSize=3]')).build(),
+    'field(value[x=1],alarm)record[queueSize=3]',
+  );
   const typed = {
     type: t.struct({ record: t.struct({ _options: t.struct({ queueSize: t.int, pipeline: t.boolean }) }), value: t.struct({}) }),
     value: { record: { _options: { queueSize: 4, pipeline: true } }, value: {} },

@@ -70,10 +70,16 @@ test('record options are strings under record._options', () => {
 
 test('sections are ordered record, field, getField, putField whatever the text order', () => {
   const r = parsePVRequest('field(a)record[x=1]');
-  assert.deepEqual(r.type.fields.map((m) => m.name), ['record', 'field']);
+  assert.deepEqual(
+    r.type.fields.map((m) => m.name),
+    ['record', 'field'],
+  );
   assert.deepEqual(r.value, { record: { _options: { x: '1' } }, field: { a: {} } });
   const pg = parsePVRequest('putField(power.value),getField(alarm,power{value,alarm})');
-  assert.deepEqual(pg.type.fields.map((m) => m.name), ['getField', 'putField']);
+  assert.deepEqual(
+    pg.type.fields.map((m) => m.name),
+    ['getField', 'putField'],
+  );
   assert.deepEqual(pg.value['getField'], { alarm: {}, power: { value: {}, alarm: {} } });
 });
 
@@ -82,8 +88,11 @@ test('per-field options come first in their structure', () => {
   assert.deepEqual(r.value, { field: { value: { _options: { opt: '1' } } } });
   const n = parsePVRequest('field(a.b[x=y]{c.d[x=y]})');
   const b = n.type.fields[0]!.type as StructureDesc;
-  const bb = ((b.fields[0]!.type as StructureDesc).fields[0]!.type as StructureDesc);
-  assert.deepEqual(bb.fields.map((m) => m.name), ['_options', 'c']);
+  const bb = (b.fields[0]!.type as StructureDesc).fields[0]!.type as StructureDesc;
+  assert.deepEqual(
+    bb.fields.map((m) => m.name),
+    ['_options', 'c'],
+  );
   assert.deepEqual(n.value, { field: { a: { b: { _options: { x: 'y' }, c: { d: { _options: { x: 'y' } } } } } } });
   const ts = parsePVRequest('record[process=true]field(alarm,timeStamp[algorithm=onChange,causeMonitor=false],power{value,alarm})');
   assert.deepEqual(ts.value['field']['timeStamp'], { _options: { algorithm: 'onChange', causeMonitor: 'false' } });
@@ -181,7 +190,8 @@ test('readPVRequest on requests captured from real clients', () => {
   // PVXS client, monitor field(value)record[pipeline=true,queueSize=4]
   const pvxs = Buffer.from(
     '800002056669656c648000010576616c7565800000067265636f7264800001085f6f7074696f6e73' +
-      '80000208706970656c696e656009717565756553697a6560' + '04747275650134',
+      '80000208706970656c696e656009717565756553697a6560' +
+      '04747275650134',
     'hex',
   );
   let r = new ByteReader(pvxs, true);
@@ -242,7 +252,10 @@ test('no fields: the identity selection', () => {
   assert.deepEqual(sel.unmapBits(bits(2)).toArray(), [2]);
   // everything named explicitly is the identity too (type id kept)
   assert.equal(selectFields(full, ['value', 'alarm', 'timeStamp', 'arr']).type, full);
-  assert.equal(selectFields(full, ['value', 'alarm', 'timeStamp.secondsPastEpoch', 'timeStamp.nanoseconds', 'timeStamp.userTag', 'arr']).type, full);
+  assert.equal(
+    selectFields(full, ['value', 'alarm', 'timeStamp.secondsPastEpoch', 'timeStamp.nanoseconds', 'timeStamp.userTag', 'arr']).type,
+    full,
+  );
 });
 
 test('reduced type: whole structures keep their id, partial ones lose it', () => {
@@ -250,7 +263,10 @@ test('reduced type: whole structures keep their id, partial ones lose it', () =>
   assert.ok(sameType(sel.type, t.struct({ value: t.double, alarm: t.struct({ severity: t.int }) })));
   assert.equal(sel.type.id, '');
   const whole = selectFields(full, ['timeStamp', 'alarm']);
-  assert.deepEqual(whole.type.fields.map((m) => m.name), ['alarm', 'timeStamp']); // full type's order
+  assert.deepEqual(
+    whole.type.fields.map((m) => m.name),
+    ['alarm', 'timeStamp'],
+  ); // full type's order
   assert.equal(whole.type.fields[0]!.type, alarmT);
   const all3 = selectFields(full, ['alarm.message', 'alarm.severity', 'alarm.status']);
   assert.equal(all3.type.fields[0]!.type, alarmT);
@@ -289,7 +305,11 @@ test('project and inject', () => {
   assert.equal(p['arr'], v['arr']); // referenced, not copied
   assert.equal(p['timeStamp'], v['timeStamp']);
 
-  const out = sel.inject(v, { alarm: { severity: 3 }, timeStamp: { secondsPastEpoch: 5n, nanoseconds: 6, userTag: 7 }, arr: new Uint8Array([9]) });
+  const out = sel.inject(v, {
+    alarm: { severity: 3 },
+    timeStamp: { secondsPastEpoch: 5n, nanoseconds: 6, userTag: 7 },
+    arr: new Uint8Array([9]),
+  });
   assert.deepEqual(out['alarm'], { severity: 3, status: 2, message: 'm' });
   assert.notEqual(out['alarm'], v['alarm']);
   assert.deepEqual(v['alarm'], { severity: 1, status: 2, message: 'm' }); // target untouched

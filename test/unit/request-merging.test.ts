@@ -46,12 +46,21 @@ function formerMonitorRequest(request: string | PVRequest | undefined, queueSize
   const extra: string[] = [];
   if (queueSize !== undefined) extra.push(`queueSize=${queueSize}`);
   if (pipeline !== undefined) extra.push(`pipeline=${pipeline}`);
-  if (extra.length) text = text.includes('record[') ? text.replace('record[', `record[${extra.join(',')},`) : `${text}record[${extra.join(',')}]`;
+  if (extra.length)
+    text = text.includes('record[') ? text.replace('record[', `record[${extra.join(',')},`) : `${text}record[${extra.join(',')}]`;
   return extra.length || typeof request !== 'object' ? parsePVRequest(text) : request;
 }
 
 test('the consumer input request is the one spliced before, for every option combination', () => {
-  const fieldRequests = ['', 'value', 'field(value,dimension)', ' field( value , uniqueId ) ', 'uniqueId,value', 'value,alarm.severity', 'field()'];
+  const fieldRequests = [
+    '',
+    'value',
+    'field(value,dimension)',
+    ' field( value , uniqueId ) ',
+    'uniqueId,value',
+    'value,alarm.severity',
+    'field()',
+  ];
   const distributors: DistributorOptions[] = [
     { pluginName: 'pydistributor' },
     { pluginName: 'pydistributor', set: 'A', updates: 3, trigger: 'uniqueId' },
@@ -80,21 +89,40 @@ test('the consumer input request is the one spliced before, for every option com
 });
 
 test('a field request with nested braces keeps them', () => {
-  assert.equal(monitorRequest(0, 'field(value,alarm{severity,status})', 'uniqueId', { pluginName: 'pydistributor' }), 'field(uniqueId,value,alarm{severity,status})');
+  assert.equal(
+    monitorRequest(0, 'field(value,alarm{severity,status})', 'uniqueId', { pluginName: 'pydistributor' }),
+    'field(uniqueId,value,alarm{severity,status})',
+  );
 });
 
 test('Client.monitor requests: queueSize and pipeline merged as before, request options win', () => {
-  const requests: (string | undefined)[] = [undefined, '', 'field(value)', 'record[pipeline=true]', 'field(value)record[queueSize=2]', 'record[queueSize=8,pipeline=false]field(value,alarm)', '_[pydistributor=updates:1;group:mirror]'];
+  const requests: (string | undefined)[] = [
+    undefined,
+    '',
+    'field(value)',
+    'record[pipeline=true]',
+    'field(value)record[queueSize=2]',
+    'record[queueSize=8,pipeline=false]field(value,alarm)',
+    '_[pydistributor=updates:1;group:mirror]',
+  ];
   const queueSizes = [undefined, 4, 100];
   const pipelines = [undefined, true, false];
   for (const r of requests)
     for (const q of queueSizes)
       for (const p of pipelines) {
         const what = JSON.stringify({ r, q, p });
-        const opts = { ...(r !== undefined ? { request: r } : {}), ...(q !== undefined ? { queueSize: q } : {}), ...(p !== undefined ? { pipeline: p } : {}) };
+        const opts = {
+          ...(r !== undefined ? { request: r } : {}),
+          ...(q !== undefined ? { queueSize: q } : {}),
+          ...(p !== undefined ? { pipeline: p } : {}),
+        };
         assert.equal(wire(monitorPVRequest(opts)), wire(formerMonitorRequest(r, q, p)), what);
         const parsed = r === undefined ? undefined : parsePVRequest(r);
-        assert.equal(wire(monitorPVRequest({ ...opts, ...(parsed ? { request: parsed } : {}) })), wire(formerMonitorRequest(parsed, q, p)), what);
+        assert.equal(
+          wire(monitorPVRequest({ ...opts, ...(parsed ? { request: parsed } : {}) })),
+          wire(formerMonitorRequest(parsed, q, p)),
+          what,
+        );
       }
   const r = monitorPVRequest({ request: 'record[queueSize=2]', queueSize: 10, pipeline: true });
   assert.deepEqual(readPVRequest(r.type, r.value).options, { queueSize: '2', pipeline: 'true' });

@@ -13,7 +13,9 @@ const peer = { peer: '127.0.0.1:1', account: 'tester', channel: 'x' };
 
 test('puts and RPCs go to the handlers; a readonly SharedPV accepts neither', async () => {
   const type = ntscalar.type('double');
-  const mailbox: Source = SharedPV.mailbox({ onRpc: (pv, args) => ({ echo: args.value, at: pv.value?.['value'] ?? null }) }).open(type, { value: 1 });
+  const mailbox: Source = SharedPV.mailbox({ onRpc: (pv, args) => ({ echo: args.value, at: pv.value?.['value'] ?? null }) }).open(type, {
+    value: 1,
+  });
   assert.equal(mailbox.acceptsPut, true);
   assert.equal(mailbox.acceptsRpc, true);
   const changed = BitSet.of(bitOf(type, 'value'));

@@ -36,5 +36,8 @@ test('streamed frames are compressed as they are taken', () => {
 });
 
 test('an unknown compressor is refused', () => {
-  assert.throws(() => new CompressedFrames(new FrameCache({ frame: spec, nFrames: 1 }), 'snappy'), /compressor 'snappy' is not supported; use one of lz4, lz4hdf5, bslz4, blosc, zlib/);
+  assert.throws(
+    () => new CompressedFrames(new FrameCache({ frame: spec, nFrames: 1 }), 'snappy'),
+    /compressor 'snappy' is not supported; use one of lz4, lz4hdf5, bslz4, blosc, zlib/,
+  );
 });

@@ -32,8 +32,17 @@ const stack = (from: number, n: number) => {
 /** Three files of 2 + 3 + 2 frames (npy, TIFF, npz), named so that name order is frame order. */
 function inputs(dir: string): void {
   writeFileSync(join(dir, 'a.npy'), npyBytes(stack(0, 2), [2, NY, NX]));
-  writeFileSync(join(dir, 'b.tif'), tiffBytes([2, 3, 4].map((k) => ({ width: NX, height: NY, pixels: frame(k) })), { littleEndian: false }));
-  writeFileSync(join(dir, 'c.npz'), zipBytes([{ name: 'x.npy', data: npyBytes(stack(5, 2), [2, NY, NX], { littleEndian: false }), deflate: true }]));
+  writeFileSync(
+    join(dir, 'b.tif'),
+    tiffBytes(
+      [2, 3, 4].map((k) => ({ width: NX, height: NY, pixels: frame(k) })),
+      { littleEndian: false },
+    ),
+  );
+  writeFileSync(
+    join(dir, 'c.npz'),
+    zipBytes([{ name: 'x.npy', data: npyBytes(stack(5, 2), [2, NY, NX], { littleEndian: false }), deflate: true }]),
+  );
 }
 
 async function open(o: FileInputOptions): Promise<{ source: FileSource; warnings: string[] }> {
@@ -51,7 +60,14 @@ test('a directory: its files sorted by name, unreadable ones skipped with a warn
   mkdirSync(join(dir, 'sub'));
   writeFileSync(join(dir, 'sub', 'z.npy'), npyBytes(stack(0, 1), [1, NY, NX]));
   const { source, warnings } = await open({ inputDirectory: dir });
-  assert.deepEqual(source.parts.map((p) => [p.format, p.frames]), [['npy', 2], ['tiff', 3], ['npz', 2]]);
+  assert.deepEqual(
+    source.parts.map((p) => [p.format, p.frames]),
+    [
+      ['npy', 2],
+      ['tiff', 3],
+      ['npz', 2],
+    ],
+  );
   assert.equal(source.frames, 7);
   assert.equal(source.skipped, 2);
   assert.equal(warnings.length, 2);
@@ -78,7 +94,10 @@ test('inputs: a file given with a directory is sorted in (by path, as PvaPy does
   writeFileSync(join(other, 'big.npy'), npyBytes(new Uint16Array(8 * 8), [8, 8]));
   await assert.rejects(open({ inputDirectory: dir, inputFile: join(other, 'big.npy') }), (err: Error & { code?: string }) => {
     assert.equal(err.code, 'ERR_FILE');
-    assert.match(err.message, /big\.npy: frames are 8x8 uint16 mono \[8,8\], but .*a\.npy has 6x4 uint16 mono \[6,4\]: all inputs must have frames of one shape and type/);
+    assert.match(
+      err.message,
+      /big\.npy: frames are 8x8 uint16 mono \[8,8\], but .*a\.npy has 6x4 uint16 mono \[6,4\]: all inputs must have frames of one shape and type/,
+    );
     return true;
   });
   writeFileSync(join(other, 'x.txt'), 'hello');
@@ -92,7 +111,10 @@ test('inputs: a file given with a directory is sorted in (by path, as PvaPy does
   writeFileSync(join(empty, 'a.txt'), 'a');
   await assert.rejects(open({ inputDirectory: empty }), /empty: none of its 1 files could be read; the first: .*a\.txt: unknown format/);
   // An explicit colour mode the files contradict.
-  await assert.rejects(open({ inputDirectory: dir, colorMode: 2 }), /none of its 3 files could be read; the first: .*a\.npy: array of shape \[2, 4, 6\] does not fit colour mode 2/);
+  await assert.rejects(
+    open({ inputDirectory: dir, colorMode: 2 }),
+    /none of its 3 files could be read; the first: .*a\.npy: array of shape \[2, 4, 6\] does not fit colour mode 2/,
+  );
 });
 
 test('raw files: the config names them (ordered_files, in its order) or -if/-id give them; the config itself is skipped', async (t) => {
@@ -103,7 +125,13 @@ test('raw files: the config names them (ordered_files, in its order) or -if/-id 
   const cfg = join(dir, 'raw.yaml');
   writeFileSync(cfg, `file_info:\n  datatype: uint16\n  width: ${NX}\n  height: ${NY}\n  ordered_files: [z.raw, y.raw]\n`);
   const { source } = await open({ configFile: cfg });
-  assert.deepEqual(source.parts.map((p) => [p.format, p.frames]), [['raw', 2], ['raw', 1]]);
+  assert.deepEqual(
+    source.parts.map((p) => [p.format, p.frames]),
+    [
+      ['raw', 2],
+      ['raw', 1],
+    ],
+  );
   for (let k = 0; k < 3; k++) assert.deepEqual([...(await source.read(k))], [...frame(k)]);
   await source.close();
 
@@ -111,15 +139,24 @@ test('raw files: the config names them (ordered_files, in its order) or -if/-id 
   writeFileSync(plain, `file_info:\n  datatype: uint16\n  width: ${NX}\n  height: ${NY}\n`);
   const { source: all, warnings } = await open({ configFile: plain, inputDirectory: dir });
   // raw.yaml is not frames: skipped with a warning; plain.yml, the config in use, silently.
-  assert.deepEqual(all.parts.map((p) => p.path.slice(dir.length + 1)), ['y.raw', 'z.raw']);
+  assert.deepEqual(
+    all.parts.map((p) => p.path.slice(dir.length + 1)),
+    ['y.raw', 'z.raw'],
+  );
   assert.equal(warnings.length, 1);
   assert.match(warnings[0]!, /raw\.yaml: size mismatch/);
   await all.close();
-  await assert.rejects(FileSource.open({ configFile: plain }), /has no ordered_files: give the raw files with --input-file or --input-directory/);
+  await assert.rejects(
+    FileSource.open({ configFile: plain }),
+    /has no ordered_files: give the raw files with --input-file or --input-directory/,
+  );
 });
 
 /** Publishes everything `frames` has (fps 0), checking the read-ahead queue never exceeds its bound. */
-async function publishAll(frames: FileFrames, max = 1000): Promise<{ ids: number[]; pixels: number[][]; reason: string; maxQueued: number }> {
+async function publishAll(
+  frames: FileFrames,
+  max = 1000,
+): Promise<{ ids: number[]; pixels: number[][]; reason: string; maxQueued: number }> {
   const pv = new SharedPV().open(ntndarray.type(), frames.initial());
   const ids: number[] = [];
   const pixels: number[][] = [];
@@ -159,7 +196,10 @@ test('frames that fit the cache are read at start and recycled; their pixels are
   assert.equal(frames.initial()['uniqueId'], 0);
   const { ids, pixels, reason } = await publishAll(frames, 20);
   assert.equal(reason, 'aborted');
-  assert.deepEqual(ids.slice(0, 20), Array.from({ length: 20 }, (_, i) => i + 1));
+  assert.deepEqual(
+    ids.slice(0, 20),
+    Array.from({ length: 20 }, (_, i) => i + 1),
+  );
   pixels.slice(0, 20).forEach((p, i) => assert.deepEqual(p, [...frame(i % 7)], `publication ${i}`));
 
   // -nf takes the first N frames.

@@ -50,7 +50,11 @@ test('every datatype gives its typed array, within the requested range clamped t
   const spec: FrameSpec = { nx: 64, ny: 64, datatype: 'int16', minimum: -2.5, maximum: 3.5 };
   assert.deepEqual(valueRange(spec), { min: -2, max: 3 });
   const seen = new Set(randomFrame(spec, rng));
-  assert.deepEqual([...seen].sort((a, b) => a - b), [-2, -1, 0, 1, 2, 3], 'every value of the range, inclusive');
+  assert.deepEqual(
+    [...seen].sort((a, b) => a - b),
+    [-2, -1, 0, 1, 2, 3],
+    'every value of the range, inclusive',
+  );
   const floats = randomFrame({ nx: 64, ny: 64, datatype: 'float64', minimum: 10, maximum: 11 }, rng);
   assert.ok(floats.every((v) => v >= 10 && v <= 11) && new Set(floats).size > 4000);
 });
@@ -151,7 +155,11 @@ function setup(o: { late?: number; yieldMs?: number; queue?: number; frames?: nu
   const pv = new SharedPV().open(ntndarray.type(), cache.initial());
   const rec = new Recorder(clock, o.queue);
   pv.subscribe(rec);
-  const stamp = (): TimeStamp => ({ secondsPastEpoch: BigInt(Math.floor(clock.t / 1000)), nanoseconds: (clock.t % 1000) * 1e6, userTag: 0 });
+  const stamp = (): TimeStamp => ({
+    secondsPastEpoch: BigInt(Math.floor(clock.t / 1000)),
+    nanoseconds: (clock.t % 1000) * 1e6,
+    userTag: 0,
+  });
   return { clock, cache, pv, rec, stamp };
 }
 
@@ -159,7 +167,10 @@ test('uniqueIds run 1, 2, 3... after the initial 0; both time stamps are the pub
   const { clock, cache, pv, rec, stamp } = setup();
   assert.equal(pv.value?.['uniqueId'], 0);
   const s = await new FramePublisher({ pv, cache, fps: 100, runtimeMs: 250, clock, timeStamp: stamp }).run(new AbortController().signal);
-  assert.deepEqual(rec.posts.map((p) => p.id), Array.from({ length: 25 }, (_, i) => i + 1));
+  assert.deepEqual(
+    rec.posts.map((p) => p.id),
+    Array.from({ length: 25 }, (_, i) => i + 1),
+  );
   for (const p of rec.posts) {
     assert.equal(p.value['timeStamp'], p.value['dataTimeStamp']);
     assert.equal((p.value['timeStamp'] as TimeStamp).nanoseconds, (p.at % 1000) * 1e6);
@@ -237,10 +248,15 @@ test('metadata PVs get a random value and exactly the frame time stamp, before t
   pv.subscribe({ onPost: (v) => (order.push('f'), assert.equal(v['timeStamp'], seenTs.at(-1))), onClose() {}, hasRoom: () => true });
   const values = [0.25, 0.5, 0.75];
   const random = () => values.shift() ?? 0;
-  await new FramePublisher({ pv, cache, fps: 10, runtimeMs: 300, metadata: [meta], clock, timeStamp: stamp, random }).run(new AbortController().signal);
+  await new FramePublisher({ pv, cache, fps: 10, runtimeMs: 300, metadata: [meta], clock, timeStamp: stamp, random }).run(
+    new AbortController().signal,
+  );
   assert.deepEqual(order, ['m', 'f', 'm', 'f', 'm', 'f']);
   assert.equal(meta.value?.['value'], 0.75);
-  assert.deepEqual(metadataType.fields.map((f) => f.name), ['value', 'timeStamp']);
+  assert.deepEqual(
+    metadataType.fields.map((f) => f.name),
+    ['value', 'timeStamp'],
+  );
   assert.equal(metadataType.fields[1]?.type.kind === 'structure' && metadataType.fields[1].type.id, timeT.id);
 });
 
@@ -263,7 +279,10 @@ test('progress reports every N frames with the measured rate', async () => {
   const reports: number[][] = [];
   const onProgress = (p: { frameId: number; fps: number; runtime: number }) => reports.push([p.frameId, p.fps, p.runtime]);
   await new FramePublisher({ pv, cache, fps: 20, runtimeMs: 1000, clock, reportPeriod: 5, onProgress }).run(new AbortController().signal);
-  assert.deepEqual(reports.map((r) => r[0]), [5, 10, 15, 20]);
+  assert.deepEqual(
+    reports.map((r) => r[0]),
+    [5, 10, 15, 20],
+  );
   for (const [, fps, runtime] of reports) {
     assert.ok(Math.abs((fps as number) - 20) < 1e-6);
     assert.ok((runtime as number) > 0);
@@ -271,7 +290,21 @@ test('progress reports every N frames with the measured rate', async () => {
 });
 
 test('sim command line: PvaPy multi-letter short options, with values and negative numbers', () => {
-  const a = parseCommandArgs(simSpec, ['-cn', 'X:img', '-nx=64', '-ny', '32', '-fps', '0', '-mn', '-5', '-mpv', 'pva://a', '-dc', '--lossless']);
+  const a = parseCommandArgs(simSpec, [
+    '-cn',
+    'X:img',
+    '-nx=64',
+    '-ny',
+    '32',
+    '-fps',
+    '0',
+    '-mn',
+    '-5',
+    '-mpv',
+    'pva://a',
+    '-dc',
+    '--lossless',
+  ]);
   assert.equal(a.values['channel-name'], 'X:img');
   assert.equal(a.values['n-x-pixels'], '64');
   assert.equal(a.values['n-y-pixels'], '32');

@@ -5,7 +5,13 @@ import { SortingCache, type Released } from '../../src/collector/sorting-cache.j
 
 function cache(producers: number[], o: { capacity?: number; offset?: number; timeoutMs?: number } = {}) {
   let now = 0;
-  const c = new SortingCache<string>({ capacity: o.capacity ?? 100, offset: o.offset ?? 1, timeoutMs: o.timeoutMs ?? 1000, producers, now: () => now });
+  const c = new SortingCache<string>({
+    capacity: o.capacity ?? 100,
+    offset: o.offset ?? 1,
+    timeoutMs: o.timeoutMs ?? 1000,
+    producers,
+    now: () => now,
+  });
   return { c, advance: (ms: number) => (now += ms) };
 }
 
@@ -39,7 +45,10 @@ test('a gap no producer can fill any more is released as missed, without waiting
   c.add(2, 6, 'b6'); // both are past 5: 3 and 4 can no longer come
   const r = c.takeReady();
   assert.deepEqual(ids(r), [5, 6]);
-  assert.deepEqual(r.map((x) => x.missed), [2, 0]);
+  assert.deepEqual(
+    r.map((x) => x.missed),
+    [2, 0],
+  );
   assert.equal(c.nMissed, 2);
 });
 
@@ -78,11 +87,17 @@ test('several objects per id (tiles): released together, a late tile of the last
   c.add(1, 1, 't1a');
   c.add(2, 1, 't1b');
   const r = c.takeReady();
-  assert.deepEqual(r.map((x) => x.items), [['t1a', 't1b']]);
+  assert.deepEqual(
+    r.map((x) => x.items),
+    [['t1a', 't1b']],
+  );
   c.add(1, 2, 't2a');
   assert.deepEqual(ids(c.takeReady()), [2]);
   assert.equal(c.add(2, 2, 't2b'), 'cached', 'a late tile of the frame just released');
-  assert.deepEqual(c.takeReady().map((x) => x.items), [['t2b']]);
+  assert.deepEqual(
+    c.takeReady().map((x) => x.items),
+    [['t2b']],
+  );
   c.add(1, 3, 't3a');
   c.takeReady();
   assert.equal(c.add(2, 2, 'late'), 'rejected', 'older than the last released id');
@@ -129,7 +144,10 @@ test('a restart is a new run: the ids of the new run before the first one that c
   assert.deepEqual([c.nMissed, c.nRuns], [0, 1]);
   assert.equal(c.add(1, 53, 'r53'), 'restart'); // ids 1-52 of the new run went while we were away
   advance(100);
-  assert.deepEqual(c.takeReady().map((r) => [r.id, r.missed]), [[53, 52]]);
+  assert.deepEqual(
+    c.takeReady().map((r) => [r.id, r.missed]),
+    [[53, 52]],
+  );
   c.add(1, 54, 'r54');
   assert.deepEqual(ids(c.takeReady()), [54]);
   assert.deepEqual([c.nMissed, c.nRuns], [52, 2]);
@@ -142,7 +160,10 @@ test('offset > 1: the expected step of the merged stream', () => {
   c.add(1, 7, 'c');
   const r = c.takeReady();
   assert.deepEqual(ids(r), [1, 3, 7]);
-  assert.deepEqual(r.map((x) => x.missed), [0, 0, 1]);
+  assert.deepEqual(
+    r.map((x) => x.missed),
+    [0, 0, 1],
+  );
 });
 
 test('takeAll at stop: everything, in order', () => {

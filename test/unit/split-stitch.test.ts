@@ -34,14 +34,25 @@ function source(dtype: ScalarType, id: number, nx: number, ny: number): PVStruct
   for (let i = 0; i < data.length; i++) {
     const r = Math.floor(rng() * 60000) - 30000;
     (data as unknown as (number | bigint)[])[i] =
-      dtype === 'long' || dtype === 'ulong' ? BigInt(Math.abs(r) * 1_000_000_007)
-      : dtype === 'float' || dtype === 'double' ? r / 7
-      : dtype === 'ubyte' ? r & 0xff
-      : dtype === 'byte' ? (r & 0xff) - 128
-      : dtype === 'ushort' ? r & 0xffff
-      : r;
+      dtype === 'long' || dtype === 'ulong'
+        ? BigInt(Math.abs(r) * 1_000_000_007)
+        : dtype === 'float' || dtype === 'double'
+          ? r / 7
+          : dtype === 'ubyte'
+            ? r & 0xff
+            : dtype === 'byte'
+              ? (r & 0xff) - 128
+              : dtype === 'ushort'
+                ? r & 0xffff
+                : r;
   }
-  const frame = ntndarray.build({ data, dims: [nx, ny], uniqueId: id, colorMode: ColorMode.Mono, dataTimeStamp: { secondsPastEpoch: 1_700_000_000n + BigInt(id), nanoseconds: id * 1000, userTag: 0 } });
+  const frame = ntndarray.build({
+    data,
+    dims: [nx, ny],
+    uniqueId: id,
+    colorMode: ColorMode.Mono,
+    dataTimeStamp: { secondsPastEpoch: 1_700_000_000n + BigInt(id), nanoseconds: id * 1000, userTag: 0 },
+  });
   return wire(ntndarray.type(), frame);
 }
 
@@ -112,7 +123,10 @@ test('a frame with a missing tile is missed once maxPendingFrames newer frames a
     stitch.process(tile);
     missedAfter.push(stitch.getStats()['nFramesMissed']!);
   }
-  assert.deepEqual(out.map((o) => o['uniqueId']), [1, 3, 4, 5, 6, 7]);
+  assert.deepEqual(
+    out.map((o) => o['uniqueId']),
+    [1, 3, 4, 5, 6, 7],
+  );
   // Frame 2 is given up when the third newer frame (5) is complete, not before.
   const frame5Done = tiles.findLastIndex((t) => t['uniqueId'] === 5);
   assert.equal(missedAfter[frame5Done - 1], 0);
@@ -161,7 +175,10 @@ test('stitch: bad tiles are errors naming the frame; the empty initial record is
   stitch.process(wire(split.getOutputType(), {}));
   assert.equal(stitch.getStats()['nTilesReceived'], 0);
   const plain = source('ubyte', 3, 4, 4);
-  assert.throws(() => stitch.process(plain), /tile of frame 3 has no integer field 'tileIndexX': stitching needs tiles made by examples\/split-processor\.ts/);
+  assert.throws(
+    () => stitch.process(plain),
+    /tile of frame 3 has no integer field 'tileIndexX': stitching needs tiles made by examples\/split-processor\.ts/,
+  );
   const [t0, t1] = tilesOf([plain], 2, 1);
   assert.throws(() => stitch.process({ ...t0!, tileIndexX: 2 }), /tile \(2, 0\) of frame 3 is outside its 2x1 tiles/);
   const shifted = { ...t1!, dimension: t1!['dimension'].map((d: PVStructure, i: number) => (i === 0 ? { ...d, offset: 3 } : d)) };

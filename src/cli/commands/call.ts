@@ -52,9 +52,24 @@ export const spec = defineCommand({
     json: jsonOption,
     debug: debugOption,
     version: versionOption,
-    service: { type: 'string', short: 's', value: 'PV', description: 'The PV to call (pvcall\'s legacy form); then every word is an argument.' },
-    arg: { type: 'string', short: 'a', multiple: true, value: 'NAME=VALUE', description: 'An argument (pvcall\'s legacy form); may be repeated.' },
-    server: { type: 'string', value: 'HOST[:PORT]', description: 'Call the PV on this server, without searching (PORT defaults to EPICS_PVA_SERVER_PORT or 5075).' },
+    service: {
+      type: 'string',
+      short: 's',
+      value: 'PV',
+      description: "The PV to call (pvcall's legacy form); then every word is an argument.",
+    },
+    arg: {
+      type: 'string',
+      short: 'a',
+      multiple: true,
+      value: 'NAME=VALUE',
+      description: "An argument (pvcall's legacy form); may be repeated.",
+    },
+    server: {
+      type: 'string',
+      value: 'HOST[:PORT]',
+      description: 'Call the PV on this server, without searching (PORT defaults to EPICS_PVA_SERVER_PORT or 5075).',
+    },
   },
   examples: [
     'sluice call TST:add lhs=1 rhs=2',
@@ -83,7 +98,8 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
   const client = await clientFor(name, args.values.server, ctx, timeoutMs, debug);
   if (!client) return 1;
   try {
-    if (out.verbosity > 0 && !args.values.json) ctx.out(`# Argument\n${formatValue(argument.type as StructureDesc, argument.value as PVStructure, 'raw')}`);
+    if (out.verbosity > 0 && !args.values.json)
+      ctx.out(`# Argument\n${formatValue(argument.type as StructureDesc, argument.value as PVStructure, 'raw')}`);
     const result = await client.rpc(name, argument, { request, timeoutMs });
     debug(`${name}: called on ${client.channel(name).server}`);
     if (out.verbosity > 0 && !args.values.json) ctx.out('# Result');
@@ -91,7 +107,11 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
       ctx.out(JSON.stringify({ name, value: result.type ? toJSONValue(result.type, result.value) : null }));
     } else if (result.type?.kind === 'structure') {
       const value = result.value as PVStructure;
-      ctx.out(out.mode === 'json' ? formatJSONLine(result.type, value) : formatValue(result.type, value, out.mode, { arrayLimit: out.arrayLimit }));
+      ctx.out(
+        out.mode === 'json'
+          ? formatJSONLine(result.type, value)
+          : formatValue(result.type, value, out.mode, { arrayLimit: out.arrayLimit }),
+      );
     } else if (result.type?.kind === 'scalar') {
       ctx.out(formatScalar(result.type.type, result.value));
     } else if (result.type) {
@@ -110,7 +130,13 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
  * The client to call with: a searching one, except for the "server" PV, which no server
  * answers searches for: then the server of --server, or the only one that can be found.
  */
-async function clientFor(name: string, server: string | undefined, ctx: CliContext, timeoutMs: number, debug: (l: string) => void): Promise<Client | null> {
+async function clientFor(
+  name: string,
+  server: string | undefined,
+  ctx: CliContext,
+  timeoutMs: number,
+  debug: (l: string) => void,
+): Promise<Client | null> {
   const config = clientConfigFromEnv(ctx.env);
   if (server !== undefined) {
     const target = parseAddressList(server, config.serverPort)[0];

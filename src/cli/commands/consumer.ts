@@ -28,18 +28,45 @@ export const spec = defineCommand({
     version: { type: 'boolean', short: 'v', description: "Print Sluice's version and exit (PvaPy's -v)." },
     'consumer-id': s('id', 'Consumer id (the first one, with several consumers).', 'ID', '1'),
     'n-consumers': s('nc', 'Number of consumers (1 to 256), each a separate process with consecutive ids.', 'N', '1'),
-    'consumer-id-list': s('cid', 'Explicit ids (at most 256, each 0 to 2^32-1): 1,3,5 or range(first,last+1[,step]); overrides --consumer-id/--n-consumers.', 'LIST'),
+    'consumer-id-list': s(
+      'cid',
+      'Explicit ids (at most 256, each 0 to 2^32-1): 1,3,5 or range(first,last+1[,step]); overrides --consumer-id/--n-consumers.',
+      'LIST',
+    ),
     'input-channel': s('ic', 'Input channel (required); * is replaced by the consumer id.', 'NAME'),
-    'input-mode': s('im', 'pva (monitor a remote channel), ca (monitor a Channel Access channel), pvas (host the input PV: others put into it), rpc (host an RPC service).', 'MODE', 'pva'),
-    'input-args': s('ia', "JSON dictionary for the input receiver (only PvaPy's EJFAT one reads it); the processor gets it as config.inputArgs (the JSON text), as in PvaPy.", 'JSON'),
+    'input-mode': s(
+      'im',
+      'pva (monitor a remote channel), ca (monitor a Channel Access channel), pvas (host the input PV: others put into it), rpc (host an RPC service).',
+      'MODE',
+      'pva',
+    ),
+    'input-args': s(
+      'ia',
+      "JSON dictionary for the input receiver (only PvaPy's EJFAT one reads it); the processor gets it as config.inputArgs (the JSON text), as in PvaPy.",
+      'JSON',
+    ),
     'output-channel': s('oc', 'Output channel (_ for the default name); none: nothing is published.', 'NAME'),
     'output-mode': s('om', 'pvas (a PV hosted here), pva (put into a remote PV), rpc (call a remote RPC service).', 'MODE', 'pvas'),
-    'output-args': s('oa', "JSON dictionary for the output publisher (only PvaPy's EJFAT one reads it); the processor gets it as config.outputArgs (the JSON text), as in PvaPy.", 'JSON'),
+    'output-args': s(
+      'oa',
+      "JSON dictionary for the output publisher (only PvaPy's EJFAT one reads it); the processor gets it as config.outputArgs (the JSON text), as in PvaPy.",
+      'JSON',
+    ),
     'status-channel': s('sc', 'Status PV (_ for the default name).', 'NAME'),
     'control-channel': s('cc', 'Control PV (_ for the default name).', 'NAME'),
     'id-format-spec': s('ifs', 'Python-style format for ids in channel names, e.g. 03d.', 'SPEC'),
-    'server-queue-size': s('sqs', 'Server-side monitor queue, record[queueSize=N] (with pipeline flow control); 0 (none) to 1000000.', 'N', '0'),
-    'receiver-queue-size': s('rqs', 'Client queue: <0 none (process as received), 0 unbounded, >0 bounded (overflow counted as rejected).', 'N', '-1'),
+    'server-queue-size': s(
+      'sqs',
+      'Server-side monitor queue, record[queueSize=N] (with pipeline flow control); 0 (none) to 1000000.',
+      'N',
+      '0',
+    ),
+    'receiver-queue-size': s(
+      'rqs',
+      'Client queue: <0 none (process as received), 0 unbounded, >0 bounded (overflow counted as rejected).',
+      'N',
+      '-1',
+    ),
     'accumulate-objects': s('ao', 'With a receiver queue, wait for this many objects before processing (<=0: no).', 'N', '-1'),
     'processing-timeout': s(
       'pt',
@@ -49,7 +76,11 @@ export const spec = defineCommand({
     ),
     'accumulation-timeout': s('at', 'Seconds after the last object after which queued objects are processed anyway.', 'SEC', '1'),
     'processor-file': s('pf', 'File (.ts, .js, .mjs) with the processor class; .ts needs no build step.', 'FILE'),
-    'processor-class': s('pc', "Class name in that file, or MODULE:Class, or a built-in processor by name or PvaPy class path (pvapy.hpc.adImageProcessor.AdImageProcessor); default: the passthrough processor.", 'CLASS'),
+    'processor-class': s(
+      'pc',
+      'Class name in that file, or MODULE:Class, or a built-in processor by name or PvaPy class path (pvapy.hpc.adImageProcessor.AdImageProcessor); default: the passthrough processor.',
+      'CLASS',
+    ),
     'processor-args': s('pa', 'JSON dictionary merged into the processor config.', 'JSON'),
     'oid-field': s('of', 'Field holding the object id.', 'FIELD', 'uniqueId'),
     'oid-offset': s('oo', 'Expected id step between consecutive objects; <=0: derived from the distributor options.', 'N', '0'),
@@ -61,7 +92,11 @@ export const spec = defineCommand({
     'distributor-trigger': s('dt', 'Field whose change marks a new update (e.g. uniqueId; plugin default timeStamp).', 'FIELD'),
     'distributor-updates': s('du', 'Consecutive updates per client (or set) before the next one is served.', 'N'),
     'n-distributor-sets': s('nds', 'Number of client sets across separately started commands (for the id offset).', 'N', '1'),
-    'metadata-channels': s('mc', 'Metadata channels pva://NAME,ca://NAME (a bare name is CA), each monitored into a queue the processor reads as metadataQueueMap.get(NAME).', 'LIST'),
+    'metadata-channels': s(
+      'mc',
+      'Metadata channels pva://NAME,ca://NAME (a bare name is CA), each monitored into a queue the processor reads as metadataQueueMap.get(NAME).',
+      'LIST',
+    ),
     runtime: s('rt', 'Seconds to run; <=0 until stopped.', 'SEC', '0'),
     'report-period': s('rp', 'Seconds between statistics reports (and status PV refresh); <=0 none.', 'SEC', '0'),
     'report-stats': s('rs', 'Report groups: receiver, publisher, queue, processor, user, all.', 'LIST', 'all'),
@@ -104,7 +139,8 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
   for (const c of ['output-channel', 'status-channel', 'control-channel'] as const) channelOption(v[c], c);
   const inputMode = (v['input-mode'] as string).toLowerCase();
   const outputMode = (v['output-mode'] as string).toLowerCase();
-  if (!['pva', 'ca', 'pvas', 'rpc'].includes(inputMode)) throw new UsageError(`--input-mode must be pva, ca, pvas or rpc, not '${inputMode}'`);
+  if (!['pva', 'ca', 'pvas', 'rpc'].includes(inputMode))
+    throw new UsageError(`--input-mode must be pva, ca, pvas or rpc, not '${inputMode}'`);
   if (!['pva', 'pvas', 'rpc'].includes(outputMode)) throw new UsageError(`--output-mode must be pvas, pva or rpc, not '${outputMode}'`);
   const metadataSpecs = metadataOption(v['metadata-channels']);
   const nSets = int(v, 'n-distributor-sets');
@@ -116,7 +152,8 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
     updates: v['distributor-updates'] !== undefined ? int(v, 'distributor-updates') : undefined,
   };
   if (nSets > 1 && dist.set === undefined) throw new UsageError('--n-distributor-sets > 1 needs --distributor-set');
-  const ids = v['consumer-id-list'] !== undefined ? idList(v['consumer-id-list']) : consecutiveIds(int(v, 'consumer-id'), int(v, 'n-consumers'));
+  const ids =
+    v['consumer-id-list'] !== undefined ? idList(v['consumer-id-list']) : consecutiveIds(int(v, 'consumer-id'), int(v, 'n-consumers'));
   const reportGroups = parseReportGroups(v['report-stats'] as string);
   const logLevel = v['log-level'] as LogLevel | undefined;
   const run = {

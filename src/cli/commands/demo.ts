@@ -19,8 +19,8 @@ export const spec = defineCommand({
     'consumer processes running a processor (the passthrough by default). With --distributor-updates 1 (the ' +
     'default) the server gives each consumer every Nth frame; 0 gives every consumer every frame. Each consumer ' +
     'has a server queue with pipeline flow control, and the simulator waits when a queue is full, so no frame is ' +
-    'lost. The consumers\' statistics are shown every --report-period seconds (redrawn in place on a terminal), ' +
-    'then each consumer\'s final statistics and the combined ones. Needs no EPICS configuration and sends ' +
+    "lost. The consumers' statistics are shown every --report-period seconds (redrawn in place on a terminal), " +
+    "then each consumer's final statistics and the combined ones. Needs no EPICS configuration and sends " +
     'nothing beyond loopback.',
   options: {
     consumers: { type: 'string', short: 'n', value: 'N', description: 'Number of consumer processes.', default: '2' },
@@ -29,15 +29,28 @@ export const spec = defineCommand({
     width: { type: 'string', value: 'PX', description: 'Frame width.', default: '128' },
     height: { type: 'string', value: 'PX', description: 'Frame height.', default: '128' },
     'queue-size': { type: 'string', short: 'q', value: 'N', description: 'Server queue of each consumer.', default: '100' },
-    'distributor-updates': { type: 'string', value: 'N', description: 'Consecutive frames per consumer; 0: every consumer gets every frame.', default: '1' },
-    'processor-file': { type: 'string', value: 'FILE', description: 'Processor file for the consumers (e.g. examples/rotate-processor.ts).' },
+    'distributor-updates': {
+      type: 'string',
+      value: 'N',
+      description: 'Consecutive frames per consumer; 0: every consumer gets every frame.',
+      default: '1',
+    },
+    'processor-file': {
+      type: 'string',
+      value: 'FILE',
+      description: 'Processor file for the consumers (e.g. examples/rotate-processor.ts).',
+    },
     'processor-class': { type: 'string', value: 'CLASS', description: 'Processor class (default: the passthrough processor).' },
     'report-period': { type: 'string', value: 'SEC', description: 'Seconds between statistics reports.', default: '1' },
     'disable-curses': { type: 'boolean', description: 'Print reports as plain lines even on a terminal.' },
     ...accessOptions,
   },
   maxPositionals: 0,
-  examples: ['sluice demo', 'sluice demo --consumers 4 --rate 0 --duration 10', 'sluice demo --processor-file examples/rotate-processor.ts --processor-class HpcAdImageProcessor'],
+  examples: [
+    'sluice demo',
+    'sluice demo --consumers 4 --rate 0 --duration 10',
+    'sluice demo --processor-file examples/rotate-processor.ts --processor-class HpcAdImageProcessor',
+  ],
 });
 
 const RANGES: Record<string, Range> = {
@@ -131,7 +144,7 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
     // nReceived is one more than nProcessed per consumer: say why, or it looks like a lost frame.
     ctx.out(
       `demo: nReceived also counts the ${skipped} initial update${skipped === 1 ? '' : 's'} (the value current at ` +
-        'connection, not a new frame) that the consumers skip (--skip-initial-updates, PvaPy\'s default 1)',
+        "connection, not a new frame) that the consumers skip (--skip-initial-updates, PvaPy's default 1)",
     );
   }
   return finals.length === n ? 0 : 1;

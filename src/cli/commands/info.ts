@@ -20,7 +20,11 @@ export const spec = defineCommand({
     provider: providerOption,
     debug: debugOption,
     verbose: { type: 'boolean', short: 'v', description: 'Print the client configuration on stderr (as pvxinfo -v).' },
-    host: { type: 'boolean', short: 'D', description: 'Print host troubleshooting information first: host name, interfaces, EPICS_* settings (as pvxinfo -D).' },
+    host: {
+      type: 'boolean',
+      short: 'D',
+      description: 'Print host troubleshooting information first: host name, interfaces, EPICS_* settings (as pvxinfo -D).',
+    },
     clean: { type: 'boolean', short: 'c', description: 'Accepted and ignored, as pvinfo does.' },
     version: versionOption,
   },
@@ -68,7 +72,11 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
 function printHost(ctx: CliContext): void {
   ctx.out(`Host: ${hostname()}`);
   for (const [name, addrs] of Object.entries(networkInterfaces())) {
-    for (const a of addrs ?? []) if (a.family === 'IPv4') ctx.out(`Interface: ${name} ${a.cidr ?? a.address}${a.internal ? ' (loopback)' : ''}`);
+    for (const a of addrs ?? [])
+      if (a.family === 'IPv4') ctx.out(`Interface: ${name} ${a.cidr ?? a.address}${a.internal ? ' (loopback)' : ''}`);
   }
-  for (const k of Object.keys(ctx.env).filter((k) => k.startsWith('EPICS_')).sort()) ctx.out(`${k}=${ctx.env[k]}`);
+  for (const k of Object.keys(ctx.env)
+    .filter((k) => k.startsWith('EPICS_'))
+    .sort())
+    ctx.out(`${k}=${ctx.env[k]}`);
 }

@@ -29,7 +29,11 @@ export const spec = defineCommand({
       description: 'Seconds to wait for servers to answer (with -p, 0 listens until Ctrl-C).',
       default: '3',
     },
-    active: { type: 'boolean', short: 'A', description: 'Active discovery, the default: send a search every server answers (as pvxlist -A).' },
+    active: {
+      type: 'boolean',
+      short: 'A',
+      description: 'Active discovery, the default: send a search every server answers (as pvxlist -A).',
+    },
     passive: { type: 'boolean', short: 'p', description: 'Passive discovery: only listen for server beacons (as pvxlist -p).' },
     info: {
       type: 'boolean',
@@ -38,7 +42,10 @@ export const spec = defineCommand({
     },
     json: jsonOption,
     quiet: { type: 'boolean', short: 'q', description: 'Do not report that no server answered.' },
-    debug: { ...debugOption, description: 'Debug lines on stderr: the EPICS_PVA_* settings in effect and, with -p, the UDP port listened on.' },
+    debug: {
+      ...debugOption,
+      description: 'Debug lines on stderr: the EPICS_PVA_* settings in effect and, with -p, the UDP port listened on.',
+    },
     verbose: { type: 'boolean', short: 'v', description: 'Same as -d (pvxlist -v).' },
     format: { type: 'string', short: 'F', value: 'OFS', description: 'Accepted and ignored, as pvlist does.' },
     version: versionOption,

@@ -81,7 +81,12 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
   }
   const { port, explicit } = serverPort(args.values.port, ctx.env);
   const access = await loadAccess(args.values, ctx);
-  const server = new Server({ env: ctx.env, ...(explicit ? { port } : {}), ...(args.values.host ? { host: args.values.host } : {}), ...(access ? { access } : {}) });
+  const server = new Server({
+    env: ctx.env,
+    ...(explicit ? { port } : {}),
+    ...(args.values.host ? { host: args.values.host } : {}),
+    ...(access ? { access } : {}),
+  });
   reloadAccessOnHangup(args.values, ctx, (p) => (server.access = p));
   const pvs = specs.map((s) => {
     const nt = s.array ? ntscalarArray : ntscalar;

@@ -21,7 +21,7 @@ export const spec = defineCommand({
     '(default 1); request descriptor (default: the whole structure), what goes inside field(...), typically a distributor ' +
     'request such as _[pydistributor=updates:1;group:mirror;trigger:uniqueId] to share the reception among the monitors. ' +
     'A mirror appears with the first update of its source and disappears when the source goes away. ' +
-    "Counters (nReceived, nOverruns) are printed per channel every report period and at exit. See docs/mirror.md.",
+    'Counters (nReceived, nOverruns) are printed per channel every report period and at exit. See docs/mirror.md.',
   options: {
     version: { type: 'boolean', short: 'v', description: "Print Sluice's version and exit (PvaPy's -v)." },
     'channel-map': { type: 'string', short: 'cm', value: 'MAP', description: 'Mirror channels and their sources (required).' },
@@ -57,7 +57,12 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
   const reportPeriod = seconds(v['report-period'], '--report-period', '<= 0: never');
   const { port, explicit } = serverPort(v.port, ctx.env);
   const access = await loadAccess(v, ctx);
-  const server = new Server({ env: ctx.env, ...(explicit ? { port } : {}), ...(v.host ? { host: v.host } : {}), ...(access ? { access } : {}) });
+  const server = new Server({
+    env: ctx.env,
+    ...(explicit ? { port } : {}),
+    ...(v.host ? { host: v.host } : {}),
+    ...(access ? { access } : {}),
+  });
   reloadAccessOnHangup(v, ctx, (p) => (server.access = p));
   const client = makeClient(ctx, 5000);
   const mirror = new MirrorServer({ server, client, caClientOptions: { env: ctx.env } });
@@ -69,7 +74,8 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
     // PvaPy prints the Python dictionary.
     for (const c of all) ctx.out(`Channel ${c.name} @ ${now}: {'nReceived': ${c.nReceived}, 'nOverruns': ${c.nOverruns}}`);
   };
-  const counters = () => entries.filter((e) => mirror.has(e.mirrorName)).map((e) => ({ name: e.mirrorName, ...mirror.counters(e.mirrorName) }));
+  const counters = () =>
+    entries.filter((e) => mirror.has(e.mirrorName)).map((e) => ({ name: e.mirrorName, ...mirror.counters(e.mirrorName) }));
   try {
     const tcpPort = await server.listen();
     ctx.out(`serving mirror channels on ${server.tcpHost}:${tcpPort}`);

@@ -136,7 +136,14 @@ interface FollowOptions {
 }
 
 /** Consume one subscription to its end; false when it failed (no connection, server error). */
-async function follow(name: string, sub: ToolSubscription, stats: StreamStats, args: Args, ctx: CliContext, o: FollowOptions): Promise<boolean> {
+async function follow(
+  name: string,
+  sub: ToolSubscription,
+  stats: StreamStats,
+  args: Args,
+  ctx: CliContext,
+  o: FollowOptions,
+): Promise<boolean> {
   const label = name.padEnd(o.width);
   let failed = false;
   let connected = false;

@@ -39,7 +39,7 @@ export const spec = defineCommand({
   ],
   description:
     'A bare VALUE goes to the value field (for an enum, a choice name or an index). For an array value field, ' +
-    'give the elements as a JSON array, or as separate words after a first word that is ignored (pvput\'s element count). ' +
+    "give the elements as a JSON array, or as separate words after a first word that is ignored (pvput's element count). " +
     'FIELD=VALUE pairs write the named (dotted) fields; a VALUE starting with [ or { is JSON. ' +
     'A JSON object writes the fields it names. Bare values and pairs cannot be mixed. ' +
     'Values are checked against the field types (integers in range, true/false/1/0 for booleans). ' +
@@ -88,7 +88,13 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
     const after = await client.get(name, { request, timeoutMs });
     if (args.values.json) {
       const old = put.previous ? toJSONValue(put.type, put.previous) : null;
-      ctx.out(JSON.stringify(args.values.quiet ? { name, new: toJSONValue(after.type, after.value) } : { name, old, new: toJSONValue(after.type, after.value) }));
+      ctx.out(
+        JSON.stringify(
+          args.values.quiet
+            ? { name, new: toJSONValue(after.type, after.value) }
+            : { name, old, new: toJSONValue(after.type, after.value) },
+        ),
+      );
       return 0;
     }
     const show = (type: typeof put.type, value: NonNullable<typeof put.previous>) =>
@@ -117,7 +123,7 @@ export function buildPut(type: StructureDesc, current: PVStructure, words: strin
     const field = eq > 0 ? w.slice(0, eq) : '';
     if (field && fieldByPath(type, field)) pairs.push([field, w.slice(eq + 1)]);
     // "a=b" naming no field is a plain value when the value field holds text
-    else if (eq < 0 || valueField?.kind === 'scalar' && valueField.type === 'string') bare.push(w);
+    else if (eq < 0 || (valueField?.kind === 'scalar' && valueField.type === 'string')) bare.push(w);
     else warn(`${name(type)} has no field '${field}': ignoring '${w}'`);
   }
   if (bare.length && pairs.length) throw new InvalidArgumentError('cannot mix bare values and FIELD=VALUE pairs');

@@ -38,7 +38,7 @@ export const spec = defineCommand({
     'The first line printed is "serving CHANNEL on HOST:PORT". ' +
     "Defaults are PvaPy's: 20 fps for 300 s after a 10 s start delay, a progress line every frame (redrawn in place " +
     'on a terminal unless -dc), 10 s shutdown delay; tests and scripts usually want -std 0 -shd 0 or --wait-clients. ' +
-    '--compressor publishes the frames compressed as areaDetector\'s NDPluginCodec does (lz4, lz4hdf5, bslz4, blosc, zlib). ' +
+    "--compressor publishes the frames compressed as areaDetector's NDPluginCodec does (lz4, lz4hdf5, bslz4, blosc, zlib). " +
     '--hdf-compression-mode is refused. See docs/sim.md.',
   options: {
     version: { type: 'boolean', short: 'v', description: "Print Sluice's version and exit (PvaPy's -v)." },
@@ -114,7 +114,8 @@ export const spec = defineCommand({
       type: 'string',
       short: 'id',
       value: 'DIR',
-      description: 'Publish the frames of every regular file in DIR, sorted by name; unreadable or unknown files are skipped with a warning.',
+      description:
+        'Publish the frames of every regular file in DIR, sorted by name; unreadable or unknown files are skipped with a warning.',
     },
     'input-file': {
       type: 'string',
@@ -241,10 +242,13 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
     clients,
   });
   for (const c of clients) {
-    say(`Client ${c.peer}: sent ${c.sent} (initial value included) of ${c.posted} frames posted for it, squashed ${c.squashed}, unsent ${c.unsent}`, {
-      event: 'client',
-      ...c,
-    });
+    say(
+      `Client ${c.peer}: sent ${c.sent} (initial value included) of ${c.posted} frames posted for it, squashed ${c.squashed}, unsent ${c.unsent}`,
+      {
+        event: 'client',
+        ...c,
+      },
+    );
   }
   if (reason === 'clients') {
     ctx.err(`sluice sim: fewer than ${o.waitClients} clients subscribed to ${sim.channelName} in time (see --wait-timeout)`);
@@ -291,7 +295,7 @@ function report(e: SimEvent, sayLine: Say, screen: ReportWriter | null): void {
               ? `Server exiting: the channel was closed after ${s.frames} frames`
               : s.reason === 'clients'
                 ? `Server exiting: the clients awaited did not all subscribe in time`
-              : `Server was interrupted after publishing ${s.frames} frames, exiting...`;
+                : `Server was interrupted after publishing ${s.frames} frames, exiting...`;
       return say(why, { event: 'stopped', reason: s.reason, frames: s.frames });
     }
   }
@@ -331,8 +335,15 @@ function describe(sim: AdSimServer, o: ReturnType<typeof readOptions>, say: Say)
   if (z) {
     const mean = z.compressedFrames ? Math.round(z.compressedBytes / z.compressedFrames) : 0;
     const ratio = mean ? (z.frameBytes / mean).toFixed(2) : '?';
-    const what = z.streaming ? 'each frame compressed as it is published' : `${z.frameBytes} -> ${mean} bytes per frame on average, ratio ${ratio}`;
-    say(`compressor ${z.codec}: ${what}`, { event: 'compressor', codec: z.codec, frameBytes: z.frameBytes, ...(z.streaming ? {} : { compressedBytes: mean }) });
+    const what = z.streaming
+      ? 'each frame compressed as it is published'
+      : `${z.frameBytes} -> ${mean} bytes per frame on average, ratio ${ratio}`;
+    say(`compressor ${z.codec}: ${what}`, {
+      event: 'compressor',
+      codec: z.codec,
+      frameBytes: z.frameBytes,
+      ...(z.streaming ? {} : { compressedBytes: mean }),
+    });
   }
   const names = [...sim.metadata.keys()];
   if (names.length) say(`metadata PVs: ${names.join(', ')}`, { event: 'metadata', pvs: names });
@@ -344,15 +355,21 @@ function describeFiles(c: FileFrames, say: Say): void {
   const files = [...new Set(src.parts.map((p) => p.path))];
   const listed = src.parts
     .slice(0, 4)
-    .map((p) => `${p.path}${p.detail ? ` ${p.format === 'hdf5' ? 'dataset ' : ''}${p.detail}` : ''} (${p.format}, ${p.frames} frame${p.frames === 1 ? '' : 's'})`);
+    .map(
+      (p) =>
+        `${p.path}${p.detail ? ` ${p.format === 'hdf5' ? 'dataset ' : ''}${p.detail}` : ''} (${p.format}, ${p.frames} frame${p.frames === 1 ? '' : 's'})`,
+    );
   if (src.parts.length > 4) listed.push(`... ${src.parts.length - 4} more`);
-  say(`input: ${src.frames} frames from ${files.length} file${files.length === 1 ? '' : 's'}: ${listed.join(', ')}${src.skipped ? `; ${src.skipped} skipped` : ''}`, {
-    event: 'input',
-    frames: src.frames,
-    files: files.length,
-    skipped: src.skipped,
-    parts: src.parts.map((p) => ({ path: p.path, format: p.format, ...(p.detail ? { detail: p.detail } : {}), frames: p.frames })),
-  });
+  say(
+    `input: ${src.frames} frames from ${files.length} file${files.length === 1 ? '' : 's'}: ${listed.join(', ')}${src.skipped ? `; ${src.skipped} skipped` : ''}`,
+    {
+      event: 'input',
+      frames: src.frames,
+      files: files.length,
+      skipped: src.skipped,
+      parts: src.parts.map((p) => ({ path: p.path, format: p.format, ...(p.detail ? { detail: p.detail } : {}), frames: p.frames })),
+    },
+  );
   const { layout } = c;
   const count = c.streaming
     ? `${c.total} frames read while publishing (more than the cache; read ahead up to ${c.size}), each served once`
@@ -379,7 +396,12 @@ function readInput(v: Values, colorMode: number, ctx: CliContext): FileInputOpti
   if (v['color-mode'] !== undefined && ![0, 2, 3, 4].includes(colorMode)) {
     throw new UsageError(`colour mode ${colorMode} is not one of 0 (mono), 2 (RGB1), 3 (RGB2), 4 (RGB3)`);
   }
-  for (const [name, value] of [['input-file', file], ['input-directory', dir], ['config-file', cfg], ['hdf-dataset', v['hdf-dataset']]] as const) {
+  for (const [name, value] of [
+    ['input-file', file],
+    ['input-directory', dir],
+    ['config-file', cfg],
+    ['hdf-dataset', v['hdf-dataset']],
+  ] as const) {
     if (value !== undefined && value.trim() === '') throw new UsageError(`--${name} needs a value`);
   }
   return {
@@ -468,7 +490,12 @@ function readOptions(v: Values) {
       ...optional(v.minimum, 'minimum'),
       ...optional(v.maximum, 'maximum'),
     },
-    nFrames: ranged(v['n-frames'], 'n-frames', { min: 0, max: MAX_COUNT, integer: true, note: '<= 0: fill the cache, or all frames of the files' }),
+    nFrames: ranged(v['n-frames'], 'n-frames', {
+      min: 0,
+      max: MAX_COUNT,
+      integer: true,
+      note: '<= 0: fill the cache, or all frames of the files',
+    }),
     cacheSize: ranged(v['cache-size'], 'cache-size', { min: 1, max: MAX_QUEUE, integer: true }),
     fps,
     runtime: seconds(v.runtime as string, 'runtime', '<= 0: until Ctrl-C'),

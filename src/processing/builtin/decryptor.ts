@@ -154,9 +154,11 @@ export class DataDecryptor extends UserDataProcessor {
     const signature = bytesField(enc, 'signature', objectId);
     const cipher = (enc['cipher'] ?? {}) as PVStructure;
     if (cipher['name'] !== CIPHER_NAME) throw processorError(`${what}: cipher '${cipher['name']}' is not supported (only ${CIPHER_NAME})`);
-    if (cipher['keyWrap'] !== KEY_WRAP_NAME) throw processorError(`${what}: key wrap '${cipher['keyWrap']}' is not supported (only ${KEY_WRAP_NAME})`);
+    if (cipher['keyWrap'] !== KEY_WRAP_NAME)
+      throw processorError(`${what}: key wrap '${cipher['keyWrap']}' is not supported (only ${KEY_WRAP_NAME})`);
     const sigName = cipher['signature'];
-    if (sigName !== '' && sigName !== SIGNATURE_NAME) throw processorError(`${what}: signature '${sigName}' is not supported (only ${SIGNATURE_NAME})`);
+    if (sigName !== '' && sigName !== SIGNATURE_NAME)
+      throw processorError(`${what}: signature '${sigName}' is not supported (only ${SIGNATURE_NAME})`);
     if (nonce.length !== NONCE_BYTES) throw processorError(`${what}: the nonce has ${nonce.length} bytes, not ${NONCE_BYTES}`);
     if (tag.length !== TAG_BYTES) throw processorError(`${what}: the tag has ${tag.length} bytes, not ${TAG_BYTES}`);
 
@@ -166,7 +168,10 @@ export class DataDecryptor extends UserDataProcessor {
       if (sigName === '' || signature.length === 0) throw processorError(`${what} is not signed, and verify is on: refused`);
       const v = createVerify('sha256');
       for (const part of signedParts(aad, wrapped, nonce, tag, data)) v.update(part);
-      const ok = v.verify({ key: keys.publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_AUTO }, signature);
+      const ok = v.verify(
+        { key: keys.publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_AUTO },
+        signature,
+      );
       if (!ok) throw processorError(`${what}: bad signature (not signed with the private key of ${keys.keyId}, or altered after signing)`);
     }
 
@@ -190,7 +195,9 @@ export class DataDecryptor extends UserDataProcessor {
     const forKey = typeof enc['keyId'] === 'string' && enc['keyId'] !== '' ? enc['keyId'] : 'an unknown key';
     const wrong = forKey !== keys.keyId ? ` (it was encrypted for ${forKey}; the key in '${keys.source}' is ${keys.keyId})` : '';
     if (wrapped.length !== keys.modulusBytes) {
-      throw processorError(`${what}: the wrapped key has ${wrapped.length} bytes, the private key needs ${keys.modulusBytes}: wrong key${wrong}`);
+      throw processorError(
+        `${what}: the wrapped key has ${wrapped.length} bytes, the private key needs ${keys.modulusBytes}: wrong key${wrong}`,
+      );
     }
     let aesKey: Buffer;
     try {
@@ -199,9 +206,13 @@ export class DataDecryptor extends UserDataProcessor {
         wrapped,
       );
     } catch (e) {
-      throw processorError(`${what}: the AES key cannot be unwrapped with the private key in '${keys.source}'${wrong || ' (wrong key, or the key field was altered)'}`, e);
+      throw processorError(
+        `${what}: the AES key cannot be unwrapped with the private key in '${keys.source}'${wrong || ' (wrong key, or the key field was altered)'}`,
+        e,
+      );
     }
-    if (aesKey.length !== AES_KEY_BYTES) throw processorError(`${what}: the unwrapped key has ${aesKey.length} bytes, not ${AES_KEY_BYTES}`);
+    if (aesKey.length !== AES_KEY_BYTES)
+      throw processorError(`${what}: the unwrapped key has ${aesKey.length} bytes, not ${AES_KEY_BYTES}`);
     // Keep a copy: the object's array may be a view of a receive buffer that gets reused.
     this.#lastWrapped = Uint8Array.from(wrapped);
     this.#lastKey = aesKey;
@@ -225,7 +236,8 @@ export class DataDecryptor extends UserDataProcessor {
       }
       if (!type) {
         const decoded = decodeType(r, new TypeCache());
-        if (decoded === null || decoded.kind !== 'structure') throw new DecodeError(`it holds ${decoded ? `a ${decoded.kind}` : 'no type'}, not a structure`);
+        if (decoded === null || decoded.kind !== 'structure')
+          throw new DecodeError(`it holds ${decoded ? `a ${decoded.kind}` : 'no type'}, not a structure`);
         type = decoded;
         this.#types.unshift({ bytes: Uint8Array.from(plain.subarray(0, plain.length - r.remaining)), type });
         if (this.#types.length > TYPE_CACHE_SIZE) this.#types.pop();

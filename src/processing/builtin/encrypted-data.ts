@@ -105,7 +105,8 @@ function readPem(what: string, path: string): Buffer {
     return readFileSync(resolve(path));
   } catch (e) {
     const code = (e as { code?: string }).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : messageOf(e);
+    const why =
+      code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : messageOf(e);
     throw processorError(`${what} '${path}' cannot be read: ${why}`, e);
   }
 }
@@ -115,7 +116,8 @@ function checkRsa(what: string, path: string, key: KeyObject): number {
     throw processorError(`${what} '${path}' holds ${key.asymmetricKeyType ?? 'a non-asymmetric'} key, not an RSA key`);
   }
   const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
-  if (bits < MIN_RSA_BITS) throw processorError(`${what} '${path}' holds a ${bits}-bit RSA key: at least ${MIN_RSA_BITS} bits are required`);
+  if (bits < MIN_RSA_BITS)
+    throw processorError(`${what} '${path}' holds a ${bits}-bit RSA key: at least ${MIN_RSA_BITS} bits are required`);
   return Math.ceil(bits / 8);
 }
 
@@ -134,8 +136,14 @@ export function loadPrivateKey(path: string, what = 'privateKeyFilePath'): RsaKe
   } catch (e) {
     const code = (e as { code?: string }).code;
     // PKCS#8 "BEGIN ENCRYPTED PRIVATE KEY", or PKCS#1 with "Proc-Type: 4,ENCRYPTED".
-    if (code === 'ERR_MISSING_PASSPHRASE' || /-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: *4, *ENCRYPTED/.test(pem.toString('latin1'))) {
-      throw processorError(`${what} '${path}' is protected by a passphrase: give an unencrypted key (openssl pkey -in KEY -out PLAIN writes one)`, e);
+    if (
+      code === 'ERR_MISSING_PASSPHRASE' ||
+      /-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: *4, *ENCRYPTED/.test(pem.toString('latin1'))
+    ) {
+      throw processorError(
+        `${what} '${path}' is protected by a passphrase: give an unencrypted key (openssl pkey -in KEY -out PLAIN writes one)`,
+        e,
+      );
     }
     throw processorError(`${what} '${path}' does not hold a PEM private key (PKCS#1 or PKCS#8): ${messageOf(e)}`, e);
   }

@@ -140,7 +140,8 @@ export class DataEncryptor extends UserDataProcessor {
   override process(value: PVStructure): void {
     const t0 = performance.now();
     const type = this.inputType;
-    if (!type) throw processorError('DataEncryptor: the input type is not known (the framework knows it from the first input, before process())');
+    if (!type)
+      throw processorError('DataEncryptor: the input type is not known (the framework knows it from the first input, before process())');
     this.updateOutputChannel(this.encrypt(value, type));
     this.#nEncrypted += 1;
     this.#processingTime += (performance.now() - t0) / 1000;
@@ -178,7 +179,11 @@ export class DataEncryptor extends UserDataProcessor {
       const s = createSign('sha256');
       for (const part of signedParts(aad, session.wrapped, nonceBytes, tag, data)) s.update(part);
       signature = bytesOf(
-        s.sign({ key: keys.privateKey as KeyObject, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST }),
+        s.sign({
+          key: keys.privateKey as KeyObject,
+          padding: constants.RSA_PKCS1_PSS_PADDING,
+          saltLength: constants.RSA_PSS_SALTLEN_DIGEST,
+        }),
       );
     }
     const ts = value['timeStamp'];

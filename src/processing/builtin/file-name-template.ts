@@ -89,7 +89,8 @@ function formatNumber(v: number | bigint, spec: Spec, what: () => string): strin
   let body: string;
   let prefix = '';
   if ('dnboxXc'.includes(type)) {
-    if (typeof v === 'number' && !Number.isInteger(v)) throw new InvalidArgumentError(`${what()}: format '${type}' needs an integer, got ${v}`);
+    if (typeof v === 'number' && !Number.isInteger(v))
+      throw new InvalidArgumentError(`${what()}: format '${type}' needs an integer, got ${v}`);
     if (spec.precision !== undefined) throw new InvalidArgumentError(`${what()}: precision is not allowed with format '${type}'`);
     const big = BigInt(v);
     negative = big < 0n;
@@ -202,9 +203,12 @@ function parse(template: string, names: readonly string[]): Part[] {
     const field = colon < 0 ? text : text.slice(0, colon);
     if (field.includes('!')) throw bad(template, `conversions ('{${text}}') are not supported`);
     if (!/^[A-Za-z_]\w*$/.test(field)) {
-      throw bad(template, field === '' || /^\d+$/.test(field)
-        ? `positional fields ('{${text}}') are not supported: use names (${names.join(', ')})`
-        : `'{${text}}' is not a placeholder name (attribute and index access are not supported)`);
+      throw bad(
+        template,
+        field === '' || /^\d+$/.test(field)
+          ? `positional fields ('{${text}}') are not supported: use names (${names.join(', ')})`
+          : `'{${text}}' is not a placeholder name (attribute and index access are not supported)`,
+      );
     }
     if (!names.includes(field)) throw bad(template, `unknown placeholder '${field}' (known: ${names.join(', ')})`);
     if (literal) parts.push(literal);

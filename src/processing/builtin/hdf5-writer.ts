@@ -130,7 +130,8 @@ function checkTemplate(v: unknown): FileNameTemplate {
 
 function checkImagesPerFile(v: unknown): number {
   const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v; // PvaPy takes int('100') too
-  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1) throw fail(`nImagesPerFile must be a positive integer, not ${JSON.stringify(v)}`);
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1)
+    throw fail(`nImagesPerFile must be a positive integer, not ${JSON.stringify(v)}`);
   return n;
 }
 
@@ -207,7 +208,9 @@ export class Hdf5AdImageWriter extends AdImageProcessor {
     const dir = resolve(this.outputDirectory);
     try {
       mkdirSync(dir, { recursive: true });
-      this.logger.info(`saving frames to ${dir} as ${this.outputFileNameFormat}, ${this.nImagesPerFile} per file, dataset ${this.datasetName}`);
+      this.logger.info(
+        `saving frames to ${dir} as ${this.outputFileNameFormat}, ${this.nImagesPerFile} per file, dataset ${this.datasetName}`,
+      );
     } catch (e) {
       this.logger.warn(`cannot create output directory '${dir}': ${messageOf(e)}: every frame will fail until it can be created`);
     }
@@ -320,7 +323,14 @@ export class Hdf5AdImageWriter extends AdImageProcessor {
   #openFile(h5: H5Module, frame: Frame, data: PVTypedArray, dtype: string, frameShape: number[], key: string): OpenFile {
     const fileId = this.#outputFileId + 1;
     const id = frame.id;
-    const name = this.#template.format({ outputFileId: fileId, uniqueId: id, frameId: id, objectId: id, processorId: this.processorId, consumerId: this.processorId });
+    const name = this.#template.format({
+      outputFileId: fileId,
+      uniqueId: id,
+      frameId: id,
+      objectId: id,
+      processorId: this.processorId,
+      consumerId: this.processorId,
+    });
     const path = resolve(this.outputDirectory, name);
     // Create the file with Node first: its errors name the path and the reason plainly
     // (EACCES, ENOENT, ENOTDIR, ENOSPC), where HDF5's are a stack of library frames.

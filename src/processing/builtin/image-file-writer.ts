@@ -144,7 +144,13 @@ export class AdOutputFileProcessor extends AdImageProcessor {
   /** The path a frame with this id is saved to under the current configuration. */
   outputFilePath(frameId: number): string {
     const id = frameId;
-    const name = this.#template.format({ uniqueId: id, frameId: id, objectId: id, processorId: this.processorId, consumerId: this.processorId });
+    const name = this.#template.format({
+      uniqueId: id,
+      frameId: id,
+      objectId: id,
+      processorId: this.processorId,
+      consumerId: this.processorId,
+    });
     return resolve(this.outputDirectory, name);
   }
 
@@ -220,7 +226,13 @@ export class AdOutputFileProcessor extends AdImageProcessor {
   }
 
   override getStatsTypes(): Record<string, ScalarType> {
-    return { nFilesSaved: 'uint', nBytesSaved: 'ulong', fileProcessingTime: 'double', fileProcessingRate: 'double', dataStorageRateMBps: 'double' };
+    return {
+      nFilesSaved: 'uint',
+      nBytesSaved: 'ulong',
+      fileProcessingTime: 'double',
+      fileProcessingRate: 'double',
+      dataStorageRateMBps: 'double',
+    };
   }
 }
 

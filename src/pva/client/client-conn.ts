@@ -46,7 +46,12 @@ export class ClientConnection extends PvaConnection {
   #validated = false;
   readonly #identity: AnnouncedIdentity;
 
-  constructor(stream: Duplex, address: string, limits: Partial<ConnectionLimits>, identity: AnnouncedIdentity = announcedIdentity(process.env)) {
+  constructor(
+    stream: Duplex,
+    address: string,
+    limits: Partial<ConnectionLimits>,
+    identity: AnnouncedIdentity = announcedIdentity(process.env),
+  ) {
     super(stream, false, limits);
     this.address = address;
     this.#identity = identity;
@@ -215,8 +220,7 @@ export class ClientConnection extends PvaConnection {
   }
 
   protected override onClose(reason: Error | null): void {
-    const err =
-      reason ?? new ConnectionError('ERR_CONNECTION_CLOSED', `connection to ${this.address} closed`);
+    const err = reason ?? new ConnectionError('ERR_CONNECTION_CLOSED', `connection to ${this.address} closed`);
     this.#rejectReady(err);
     const ops = [...this.ops.values()];
     this.ops.clear();

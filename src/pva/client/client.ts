@@ -93,7 +93,8 @@ export class Client implements ChannelHost {
     };
     this.#ctx = { nextIoid: () => this.#nextIoid++, timeoutMs: this.timeoutMs };
     this.#onMessage =
-      options.onMessage ?? ((text, severity, server) => process.emitWarning(`${server}: ${text}`, { code: severity > 1 ? 'SLUICE_PVA_ERROR' : 'SLUICE_PVA' }));
+      options.onMessage ??
+      ((text, severity, server) => process.emitWarning(`${server}: ${text}`, { code: severity > 1 ? 'SLUICE_PVA_ERROR' : 'SLUICE_PVA' }));
     this.#beaconPort = options.beaconPort ?? this.config.broadcastPort;
     this.identity = announcedIdentity(options.env ?? process.env, options.identity);
   }
@@ -199,7 +200,10 @@ export function monitorPVRequest(opts: Pick<MonitorOptions, 'request' | 'queueSi
   if (typeof opts.request === 'object' && given.queueSize === undefined && given.pipeline === undefined) {
     return opts.request; // sent as given, option types included
   }
-  return pvRequest().record(given).merge(opts.request ?? '').build();
+  return pvRequest()
+    .record(given)
+    .merge(opts.request ?? '')
+    .build();
 }
 
 function toRequest(r: string | PVRequest | undefined): PVRequest {

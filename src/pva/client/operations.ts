@@ -46,11 +46,16 @@ function runOp<T>(
           clearTimeout(timer);
           conn.ops.delete(ioid);
         };
-        const timer = setTimeout(() => {
-          finish();
-          if (destroyAfter) conn.destroyRequest(sid, ioid);
-          reject(new TimeoutError(`${(CMD_NAMES[cmd] ?? 'operation').toLowerCase()} on ${channel.name} timed out after ${ctx.timeoutMs} ms`));
-        }, Math.max(1, deadline - Date.now()));
+        const timer = setTimeout(
+          () => {
+            finish();
+            if (destroyAfter) conn.destroyRequest(sid, ioid);
+            reject(
+              new TimeoutError(`${(CMD_NAMES[cmd] ?? 'operation').toLowerCase()} on ${channel.name} timed out after ${ctx.timeoutMs} ms`),
+            );
+          },
+          Math.max(1, deadline - Date.now()),
+        );
         conn.ops.set(ioid, {
           onReply(sub, r) {
             try {
@@ -102,18 +107,24 @@ function readInitType(r: ByteReader, conn: ClientConnection, what: string): Stru
 
 export function getOp(ctx: OpContext, channel: Channel, req: PVRequest): Promise<GetResult> {
   let type: StructureDesc | null = null;
-  return runOp(ctx, channel, Cmd.GET, (c, sid, ioid) => sendInit(c, Cmd.GET, sid, ioid, req), (sub, r, conn, sid, ioid) => {
-    if (sub & Sub.INIT) {
-      type = readInitType(r, conn, `get ${channel.name}`);
-      sendRequest(conn, Cmd.GET, sid, ioid, Sub.DEFAULT);
-      return undefined;
-    }
-    checkStatus(decodeStatus(r), `get ${channel.name}`);
-    const t = type as StructureDesc;
-    const bits = decodeBitSet(r);
-    const value = decodePartial(r, t, defaultValue(t) as PVStructure, bits, conn.typeCache);
-    return { type: t, value };
-  });
+  return runOp(
+    ctx,
+    channel,
+    Cmd.GET,
+    (c, sid, ioid) => sendInit(c, Cmd.GET, sid, ioid, req),
+    (sub, r, conn, sid, ioid) => {
+      if (sub & Sub.INIT) {
+        type = readInitType(r, conn, `get ${channel.name}`);
+        sendRequest(conn, Cmd.GET, sid, ioid, Sub.DEFAULT);
+        return undefined;
+      }
+      checkStatus(decodeStatus(r), `get ${channel.name}`);
+      const t = type as StructureDesc;
+      const bits = decodeBitSet(r);
+      const value = decodePartial(r, t, defaultValue(t) as PVStructure, bits, conn.typeCache);
+      return { type: t, value };
+    },
+  );
 }
 
 /**
@@ -137,24 +148,30 @@ export function putOp(
       encodePartial(w, t, full, bits);
     });
   };
-  return runOp(ctx, channel, Cmd.PUT, (c, sid, ioid) => sendInit(c, Cmd.PUT, sid, ioid, req), (sub, r, conn, sid, ioid) => {
-    if (sub & Sub.INIT) {
-      type = readInitType(r, conn, `put ${channel.name}`);
-      if (typeof value === 'function') sendRequest(conn, Cmd.PUT, sid, ioid, Sub.GET);
-      else send(conn, sid, ioid, value);
-      return undefined;
-    }
-    checkStatus(decodeStatus(r), `put ${channel.name}`);
-    if (sub & Sub.GET) {
-      const t = type as StructureDesc;
-      const bits = decodeBitSet(r);
-      previous = decodePartial(r, t, defaultValue(t) as PVStructure, bits, conn.typeCache);
-      const fn = value as (current: GetResult) => PVStructure;
-      send(conn, sid, ioid, fn({ type: t, value: previous }));
-      return undefined;
-    }
-    return { type: type as StructureDesc, previous };
-  });
+  return runOp(
+    ctx,
+    channel,
+    Cmd.PUT,
+    (c, sid, ioid) => sendInit(c, Cmd.PUT, sid, ioid, req),
+    (sub, r, conn, sid, ioid) => {
+      if (sub & Sub.INIT) {
+        type = readInitType(r, conn, `put ${channel.name}`);
+        if (typeof value === 'function') sendRequest(conn, Cmd.PUT, sid, ioid, Sub.GET);
+        else send(conn, sid, ioid, value);
+        return undefined;
+      }
+      checkStatus(decodeStatus(r), `put ${channel.name}`);
+      if (sub & Sub.GET) {
+        const t = type as StructureDesc;
+        const bits = decodeBitSet(r);
+        previous = decodePartial(r, t, defaultValue(t) as PVStructure, bits, conn.typeCache);
+        const fn = value as (current: GetResult) => PVStructure;
+        send(conn, sid, ioid, fn({ type: t, value: previous }));
+        return undefined;
+      }
+      return { type: type as StructureDesc, previous };
+    },
+  );
 }
 
 export function rpcOp(
@@ -163,14 +180,20 @@ export function rpcOp(
   req: PVRequest,
   args: { type: FieldDesc | null; value: PVValue },
 ): Promise<{ type: FieldDesc | null; value: PVValue }> {
-  return runOp(ctx, channel, Cmd.RPC, (c, sid, ioid) => sendInit(c, Cmd.RPC, sid, ioid, req), (sub, r, conn, sid, ioid) => {
-    checkStatus(decodeStatus(r), `rpc ${channel.name}`);
-    if (sub & Sub.INIT) {
-      sendRequest(conn, Cmd.RPC, sid, ioid, Sub.DEFAULT, (w) => encodeTyped(w, args.type, args.value));
-      return undefined;
-    }
-    return decodeTyped(r, conn.typeCache);
-  });
+  return runOp(
+    ctx,
+    channel,
+    Cmd.RPC,
+    (c, sid, ioid) => sendInit(c, Cmd.RPC, sid, ioid, req),
+    (sub, r, conn, sid, ioid) => {
+      checkStatus(decodeStatus(r), `rpc ${channel.name}`);
+      if (sub & Sub.INIT) {
+        sendRequest(conn, Cmd.RPC, sid, ioid, Sub.DEFAULT, (w) => encodeTyped(w, args.type, args.value));
+        return undefined;
+      }
+      return decodeTyped(r, conn.typeCache);
+    },
+  );
 }
 
 export function infoOp(ctx: OpContext, channel: Channel, subField = ''): Promise<FieldDesc> {

@@ -50,7 +50,15 @@ class NameServerResolver implements Resolver {
   resolve(name: string, signal: AbortSignal, maxRetryMs = MAX_ROUND_MS): Promise<ResolvedServer> {
     return new Promise((resolve, reject) => {
       const id = this.#nextId++;
-      const p: Pending = { id, name, maxRetryMs, resolve: (s) => { signal.removeEventListener('abort', onAbort); resolve(s); } };
+      const p: Pending = {
+        id,
+        name,
+        maxRetryMs,
+        resolve: (s) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(s);
+        },
+      };
       const onAbort = (): void => {
         this.#pending.delete(id);
         reject(signal.reason);
@@ -136,7 +144,10 @@ class AnyResolver implements Resolver {
   constructor(readonly parts: Resolver[]) {}
   async resolve(name: string, signal: AbortSignal, maxRetryMs?: number): Promise<ResolvedServer> {
     if (this.parts.length === 0) {
-      throw new ConnectionError('ERR_CHANNEL_NOT_FOUND', `cannot search for ${name}: no EPICS_PVA_ADDR_LIST, broadcast address or name server`);
+      throw new ConnectionError(
+        'ERR_CHANNEL_NOT_FOUND',
+        `cannot search for ${name}: no EPICS_PVA_ADDR_LIST, broadcast address or name server`,
+      );
     }
     if (this.parts.length === 1) return (this.parts[0] as Resolver).resolve(name, signal, maxRetryMs);
     const inner = new AbortController();

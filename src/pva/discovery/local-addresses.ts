@@ -42,7 +42,10 @@ export function broadcastOf(address: string, ifaces: Interfaces = networkInterfa
     for (const a of list ?? []) {
       if (a.family !== 'IPv4' || a.address !== address || a.internal || a.netmask === '255.255.255.255') continue;
       const mask = a.netmask.split('.').map(Number);
-      return address.split('.').map((b, i) => (Number(b) | (~(mask[i] as number) & 0xff)) >>> 0).join('.');
+      return address
+        .split('.')
+        .map((b, i) => (Number(b) | (~(mask[i] as number) & 0xff)) >>> 0)
+        .join('.');
     }
   }
   return undefined;

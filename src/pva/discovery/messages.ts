@@ -127,7 +127,7 @@ export function decodeAddress(b: Uint8Array): string {
   for (let i = 0; i < 16; i += 2) g.push(((b[i] as number) << 8) | (b[i + 1] as number));
   let best = -1;
   let bestLen = 1; // only runs of two or more zero groups are compressed
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     let j = i;
     while (j < 8 && g[j] === 0) j++;
     if (j - i > bestLen) [best, bestLen] = [i, j - i];

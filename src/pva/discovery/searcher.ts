@@ -245,7 +245,11 @@ export class Searcher extends EventEmitter<SearcherEvents> {
     const now = performance.now();
     // A little slack lets names that fall due together share datagrams.
     const due = [...this.#byName.values()].filter((p) => p.due <= now + 5);
-    for (const batch of batches(due)) this.#send(batch.map((p) => p.name), batch.map((p) => p.id));
+    for (const batch of batches(due))
+      this.#send(
+        batch.map((p) => p.name),
+        batch.map((p) => p.id),
+      );
     for (const p of due) {
       p.due = now + p.interval;
       p.interval = Math.min(p.interval * 2, p.max);

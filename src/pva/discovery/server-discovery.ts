@@ -202,8 +202,10 @@ export class ServerDiscovery extends EventEmitter<ServerDiscoveryEvents> {
         e.sock.setMulticastLoopback(true); // and reach this host's servers, us included
       }
     } catch (e) {
-      this.#o.logger?.warn?.(`cannot send to ${LOCAL_MCAST_GROUP} on 127.0.0.1 (${(e as Error).message}); ` +
-        'unicast searches are answered here only, not fanned out to other local servers');
+      this.#o.logger?.warn?.(
+        `cannot send to ${LOCAL_MCAST_GROUP} on 127.0.0.1 (${(e as Error).message}); ` +
+          'unicast searches are answered here only, not fanned out to other local servers',
+      );
       return;
     }
     let group: dgram.Socket | null = null;
@@ -221,8 +223,10 @@ export class ServerDiscovery extends EventEmitter<ServerDiscoveryEvents> {
         wildcard.sock.addMembership(LOCAL_MCAST_GROUP, '127.0.0.1');
         this.#fanOut = true;
       } catch (e2) {
-        this.#o.logger?.warn?.(`cannot join ${LOCAL_MCAST_GROUP} on 127.0.0.1 (${(e2 as Error).message}); ` +
-          'unicast searches are answered here only, not fanned out to other local servers');
+        this.#o.logger?.warn?.(
+          `cannot join ${LOCAL_MCAST_GROUP} on 127.0.0.1 (${(e2 as Error).message}); ` +
+            'unicast searches are answered here only, not fanned out to other local servers',
+        );
       }
     }
   }

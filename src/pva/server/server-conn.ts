@@ -194,7 +194,7 @@ export class ServerConnection extends PvaConnection {
     this.#pumping = true;
     try {
       // Round robin over the senders that have room, until none has or none has anything.
-      for (let progress = true; progress && this.#ready.size > 0; ) {
+      for (let progress = true; progress && this.#ready.size > 0;) {
         progress = false;
         for (const s of this.#ready) {
           if (!this.hasRoom(s.credited === true)) continue;

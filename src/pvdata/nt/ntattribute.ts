@@ -5,19 +5,7 @@
 import type { FieldDesc, StructureDesc } from '../types.js';
 import { t } from '../types.js';
 import type { PVAny, PVStructure, PVValue } from '../values.js';
-import {
-  alarmT,
-  anyOf,
-  flagKey,
-  isPVAny,
-  isStruct,
-  ntIs,
-  num,
-  str,
-  timeT,
-  valueOf,
-  type Typed,
-} from './common.js';
+import { alarmT, anyOf, flagKey, isPVAny, isStruct, ntIs, num, str, timeT, valueOf, type Typed } from './common.js';
 
 export interface NTAttributeOptions {
   tags?: boolean;
@@ -49,7 +37,10 @@ export const ntattribute = {
     const key = 's' + flagKey([opts.tags, opts.descriptor, opts.alarm, opts.timeStamp]);
     let type = cache.get(key);
     if (!type) {
-      const f: [string, FieldDesc][] = [['name', t.string], ['value', t.any]];
+      const f: [string, FieldDesc][] = [
+        ['name', t.string],
+        ['value', t.any],
+      ];
       if (opts.tags) f.push(['tags', t.array('string')]);
       if (opts.descriptor) f.push(['descriptor', t.string]);
       if (opts.alarm) f.push(['alarm', alarmT]);
@@ -63,7 +54,10 @@ export const ntattribute = {
     const key = 'nd' + flagKey([opts.tags, opts.alarm, opts.timeStamp]);
     let type = cache.get(key);
     if (!type) {
-      const f: [string, FieldDesc][] = [['name', t.string], ['value', t.any]];
+      const f: [string, FieldDesc][] = [
+        ['name', t.string],
+        ['value', t.any],
+      ];
       if (opts.tags) f.push(['tags', t.array('string')]);
       f.push(['descriptor', t.string], ['sourceType', t.int], ['source', t.string]);
       if (opts.alarm) f.push(['alarm', alarmT]);

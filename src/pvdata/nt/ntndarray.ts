@@ -34,10 +34,7 @@ const VALUE_TYPES: readonly ScalarType[] = SCALAR_TYPES.filter((s) => s !== 'str
 
 export const ndValueT = t.union(VALUE_TYPES.map((s) => [`${s}Value`, t.array(s)] as const));
 export const codecT = t.struct({ name: t.string, parameters: t.any }, 'codec_t');
-export const dimensionT = t.struct(
-  { size: t.int, offset: t.int, fullSize: t.int, binning: t.int, reverse: t.boolean },
-  'dimension_t',
-);
+export const dimensionT = t.struct({ size: t.int, offset: t.int, fullSize: t.int, binning: t.int, reverse: t.boolean }, 'dimension_t');
 
 /** areaDetector NDColorMode_t. */
 export const ColorMode = { Mono: 0, Bayer: 1, RGB1: 2, RGB2: 3, RGB3: 4, YUV444: 5, YUV422: 6, YUV411: 7 } as const;
@@ -211,7 +208,10 @@ export const ntndarray = {
       data,
       dtype,
       dims: Array.isArray(o['dimension'])
-        ? (o['dimension'] as unknown[]).filter(isStruct).map((d) => num(d['size'], NaN)).filter(Number.isFinite)
+        ? (o['dimension'] as unknown[])
+            .filter(isStruct)
+            .map((d) => num(d['size'], NaN))
+            .filter(Number.isFinite)
         : [],
       uniqueId: num(o['uniqueId']),
       colorMode: colorModeOf(cm),

@@ -50,7 +50,10 @@ export const nttable = {
   /** Column types come from the arrays (TypedArray type; string[]; boolean[]; number[] → double). */
   create(data: Record<string, PVArrayValue | number[]>, labels?: string[], opts: NTTableOptions = {}): Typed {
     const names = Object.keys(data);
-    const type = nttable.type(names.map((n) => [n, columnType(data[n] as PVArrayValue)] as const), opts);
+    const type = nttable.type(
+      names.map((n) => [n, columnType(data[n] as PVArrayValue)] as const),
+      opts,
+    );
     return { type, value: valueOf(type, { labels: labels ?? names, value: { ...data } }) };
   },
   is(desc: FieldDesc | null | undefined): boolean {
@@ -67,7 +70,13 @@ export const nttable = {
       rowCount = Math.min(rowCount, (c as PVArrayValue).length);
     }
     const labels = Array.isArray(o['labels']) ? (o['labels'] as unknown[]).map(String) : Object.keys(columns);
-    return { labels, columns, rowCount: rowCount === Infinity ? 0 : rowCount, alarm: readAlarm(o['alarm']), timeStamp: readTime(o['timeStamp']) };
+    return {
+      labels,
+      columns,
+      rowCount: rowCount === Infinity ? 0 : rowCount,
+      alarm: readAlarm(o['alarm']),
+      timeStamp: readTime(o['timeStamp']),
+    };
   },
   /** Rows as objects keyed by column name. */
   rows(v: PVStructure | null | undefined): Record<string, PVScalarValue>[] {

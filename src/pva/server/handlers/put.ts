@@ -52,7 +52,8 @@ export function onPut(conn: ServerConnection, r: ByteReader): void {
     )
     .then(
       () => {
-        if (trapped) conn.server.access.log(`put to ${op.channel.name} by ${describeClient(conn.identity)} [pvAccess peer ${conn.peerName()}]`);
+        if (trapped)
+          conn.server.access.log(`put to ${op.channel.name} by ${describeClient(conn.identity)} [pvAccess peer ${conn.peerName()}]`);
         replyStatus(conn, Cmd.PUT, h.ioid, h.sub, STATUS_OK);
       },
       (err: unknown) => replyError(conn, Cmd.PUT, h.ioid, h.sub, err),

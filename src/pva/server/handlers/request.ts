@@ -20,5 +20,11 @@ export function onCancelRequest(_conn: ServerConnection, r: ByteReader): void {
 
 export function onUnsupported(conn: ServerConnection, r: ByteReader, m: AppMessage): void {
   const h = readOpHeader(r);
-  replyError(conn, m.command, h.ioid, h.sub, new SluiceError('ERR_NOT_SUPPORTED', `operation ${m.command} is not supported by this server`));
+  replyError(
+    conn,
+    m.command,
+    h.ioid,
+    h.sub,
+    new SluiceError('ERR_NOT_SUPPORTED', `operation ${m.command} is not supported by this server`),
+  );
 }

@@ -50,8 +50,16 @@ export function bitshuffle(src: Uint8Array, srcAt: number, dst: Uint8Array, dstA
     for (let g = 0; g < m; g++, s += 8 * step, d++) {
       // rows (most significant first) are elements 7..0 of this group, so bit r of each output
       // byte comes from element r
-      const y = (src[s] as number) | ((src[s + step] as number) << 8) | ((src[s + 2 * step] as number) << 16) | ((src[s + 3 * step] as number) << 24);
-      const x = (src[s + 4 * step] as number) | ((src[s + 5 * step] as number) << 8) | ((src[s + 6 * step] as number) << 16) | ((src[s + 7 * step] as number) << 24);
+      const y =
+        (src[s] as number) |
+        ((src[s + step] as number) << 8) |
+        ((src[s + 2 * step] as number) << 16) |
+        ((src[s + 3 * step] as number) << 24);
+      const x =
+        (src[s + 4 * step] as number) |
+        ((src[s + 5 * step] as number) << 8) |
+        ((src[s + 6 * step] as number) << 16) |
+        ((src[s + 7 * step] as number) << 24);
       transpose8(x, y);
       dst[d] = ty;
       dst[d + m] = ty >>> 8;
@@ -74,8 +82,13 @@ export function bitunshuffle(src: Uint8Array, srcAt: number, dst: Uint8Array, ds
     let s = srcAt + j * 8 * m;
     let d = dstAt + j;
     for (let g = 0; g < m; g++, s++, d += 8 * step) {
-      const y = (src[s] as number) | ((src[s + m] as number) << 8) | ((src[s + 2 * m] as number) << 16) | ((src[s + 3 * m] as number) << 24);
-      const x = (src[s + 4 * m] as number) | ((src[s + 5 * m] as number) << 8) | ((src[s + 6 * m] as number) << 16) | ((src[s + 7 * m] as number) << 24);
+      const y =
+        (src[s] as number) | ((src[s + m] as number) << 8) | ((src[s + 2 * m] as number) << 16) | ((src[s + 3 * m] as number) << 24);
+      const x =
+        (src[s + 4 * m] as number) |
+        ((src[s + 5 * m] as number) << 8) |
+        ((src[s + 6 * m] as number) << 16) |
+        ((src[s + 7 * m] as number) << 24);
       transpose8(x, y);
       dst[d] = ty;
       dst[d + step] = ty >>> 8;
@@ -143,7 +156,9 @@ export function bslz4Decode(src: Uint8Array, nbytes: number, size: number, out: 
   }
   const rest = (n - whole) * size;
   if (src.length - pos !== rest) {
-    throw codecError(`bslz4: ${src.length - pos} bytes after the last block, expected ${rest} (payload truncated, too long, or not bslz4 of this size)`);
+    throw codecError(
+      `bslz4: ${src.length - pos} bytes after the last block, expected ${rest} (payload truncated, too long, or not bslz4 of this size)`,
+    );
   }
   out.set(src.subarray(pos, pos + rest), whole * size);
   return out;
@@ -168,7 +183,7 @@ export function bslz4Encode(src: Uint8Array, size: number, header = false, block
     pos = BSLZ4_HEADER_BYTES;
   }
   const tmp = new Uint8Array(Math.min(block, whole) * size);
-  for (let done = 0; done < whole; ) {
+  for (let done = 0; done < whole;) {
     const count = Math.min(block, whole - done);
     bitshuffle(src, done * size, tmp, 0, count, size);
     const c = lz4EncodeBlock(tmp, 0, count * size, out, pos + 4);

@@ -63,7 +63,9 @@ function inflaterFor(code: number): Inflate {
     case 4:
       return viaNodeZlib('zstd', zstdSync);
     default:
-      throw codecError(`blosc: compressor ${COMPRESSORS[code] ?? `#${code}`} is not supported (blosclz, lz4, lz4hc, zlib${zstdSync ? ', zstd' : ''} are)`);
+      throw codecError(
+        `blosc: compressor ${COMPRESSORS[code] ?? `#${code}`} is not supported (blosclz, lz4, lz4hc, zlib${zstdSync ? ', zstd' : ''} are)`,
+      );
   }
 }
 
@@ -116,11 +118,13 @@ export function bloscDecode(src: Uint8Array, nbytes: number, out: Uint8Array = n
   if (nbytes === 0) return out;
   if (flags & FLAG_FUTURE) throw codecError(`blosc: unknown flags 0x${flags.toString(16)}`);
   if (flags & FLAG_MEMCPYED) {
-    if (cbytes !== nbytes + BLOSC_HEADER_BYTES) throw codecError(`blosc: stored buffer of ${nbytes} bytes needs ${nbytes + BLOSC_HEADER_BYTES}, header says ${cbytes}`);
+    if (cbytes !== nbytes + BLOSC_HEADER_BYTES)
+      throw codecError(`blosc: stored buffer of ${nbytes} bytes needs ${nbytes + BLOSC_HEADER_BYTES}, header says ${cbytes}`);
     out.set(src.subarray(BLOSC_HEADER_BYTES, cbytes));
     return out;
   }
-  if (blocksize === 0 || blocksize > nbytes || typesize === 0) throw codecError(`blosc: bad block size ${blocksize} or type size ${typesize}`);
+  if (blocksize === 0 || blocksize > nbytes || typesize === 0)
+    throw codecError(`blosc: bad block size ${blocksize} or type size ${typesize}`);
   const inflate = inflaterFor(flags >>> 5);
   const nblocks = Math.ceil(nbytes / blocksize);
   if (BLOSC_HEADER_BYTES + 4 * nblocks > cbytes) throw codecError(`blosc: ${nblocks} block offsets do not fit in ${cbytes} bytes`);
@@ -138,7 +142,8 @@ export function bloscDecode(src: Uint8Array, nbytes: number, out: Uint8Array = n
     let at = doShuffle || doBit ? 0 : b * blocksize;
     let pos = readLE32(src, BLOSC_HEADER_BYTES + 4 * b);
     for (let k = 0; k < nsplits; k++) {
-      if (pos < BLOSC_HEADER_BYTES || pos + 4 > cbytes) throw codecError(`blosc: block ${b} starts at ${pos}, outside the ${cbytes}-byte buffer`);
+      if (pos < BLOSC_HEADER_BYTES || pos + 4 > cbytes)
+        throw codecError(`blosc: block ${b} starts at ${pos}, outside the ${cbytes}-byte buffer`);
       const c = readLE32(src, pos);
       pos += 4;
       if (c > cbytes - pos) throw codecError(`blosc: block ${b} claims ${c} bytes, ${cbytes - pos} remain`);

@@ -69,14 +69,15 @@ function lz4hdf5Decode(src: Uint8Array, nbytes: number, out: Uint8Array): void {
   if (block === 0) throw codecError('lz4hdf5: block size 0');
   if (block > nbytes) block = nbytes;
   let pos = 12;
-  for (let done = 0; done < nbytes; ) {
+  for (let done = 0; done < nbytes;) {
     const bytes = Math.min(block, nbytes - done);
     if (src.length - pos < 4) throw codecError(`lz4hdf5: truncated at byte ${done} of ${nbytes}`);
     const c = readBE32(src, pos);
     pos += 4;
     if (c > src.length - pos) throw codecError(`lz4hdf5: block at byte ${pos - 4} claims ${c} bytes, ${src.length - pos} remain`);
     if (c === bytes) out.set(src.subarray(pos, pos + c), done);
-    else if (lz4DecodeBlock(src, pos, pos + c, out, done, done + bytes) !== bytes) throw codecError(`lz4hdf5: block at byte ${pos - 4} decodes short`);
+    else if (lz4DecodeBlock(src, pos, pos + c, out, done, done + bytes) !== bytes)
+      throw codecError(`lz4hdf5: block at byte ${pos - 4} decodes short`);
     pos += c;
     done += bytes;
   }
@@ -117,7 +118,8 @@ export function decompress(codec: string, payload: PVTypedArray, dtype: ScalarTy
   const Ctor = TYPED_ARRAY[dtype];
   if (!Ctor) throw codecError(`${codec}: element type '${dtype}' cannot be decoded`);
   const size = ELEMENT_SIZE[dtype];
-  if (!Number.isSafeInteger(nbytes) || nbytes < 0 || nbytes % size !== 0) throw codecError(`${codec}: ${nbytes} bytes is not a whole number of ${dtype} elements`);
+  if (!Number.isSafeInteger(nbytes) || nbytes < 0 || nbytes % size !== 0)
+    throw codecError(`${codec}: ${nbytes} bytes is not a whole number of ${dtype} elements`);
   const src = bytesOf(payload);
   if (nbytes > MAX_DECODED_BYTES) throw codecError(`${codec}: ${nbytes} decoded bytes is more than the ${MAX_DECODED_BYTES}-byte limit`);
   if (nbytes > src.length * maxRatio(codec, src) + 64) {

@@ -21,7 +21,14 @@ export function lz4Bound(n: number): number {
  * of bytes written. Every length and offset is checked against both buffers: corrupt or hostile
  * input throws ERR_CODEC, it never reads or writes out of bounds.
  */
-export function lz4DecodeBlock(src: Uint8Array, srcStart: number, srcEnd: number, dst: Uint8Array, dstStart: number, dstEnd: number): number {
+export function lz4DecodeBlock(
+  src: Uint8Array,
+  srcStart: number,
+  srcEnd: number,
+  dst: Uint8Array,
+  dstStart: number,
+  dstEnd: number,
+): number {
   let ip = srcStart;
   let op = dstStart;
   if (srcEnd <= srcStart) throw codecError('lz4: empty block');
@@ -91,7 +98,15 @@ function writeLength(dst: Uint8Array, op: number, n: number): number {
   return op;
 }
 
-function writeSequence(dst: Uint8Array, op: number, src: Uint8Array, anchor: number, lit: number, offset: number, matchLen: number): number {
+function writeSequence(
+  dst: Uint8Array,
+  op: number,
+  src: Uint8Array,
+  anchor: number,
+  lit: number,
+  offset: number,
+  matchLen: number,
+): number {
   const ml = matchLen - MIN_MATCH;
   const tokenAt = op++;
   dst[tokenAt] = ((lit >= 15 ? 15 : lit) << 4) | (ml >= 15 ? 15 : ml);
