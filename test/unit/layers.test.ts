@@ -19,10 +19,12 @@ const FLOORS: Record<string, number> = {
   formats: 3,
   processing: 3,
   runtime: 3,
+  rpc: 3,
   consumer: 4,
   collector: 4,
   mirror: 4,
   sim: 4,
+  streams: 4,
   cli: 5,
   'index.ts': 5,
 };
