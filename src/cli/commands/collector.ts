@@ -11,10 +11,7 @@ import { runHost } from '../../runtime/run-host.js';
 import { accessOptions, loadAccess, reloadAccessOnHangup } from '../access-options.js';
 import { defineCommand, UsageError, type ParsedArgs } from '../args.js';
 import type { CliContext } from '../common.js';
-import { channelOption, frameworkNumber, jsonOption, metadataFactory, metadataOption } from '../framework-options.js';
-
-const s = (short: string, description: string, value = 'X', def?: string) =>
-  ({ type: 'string', short, value, description, ...(def !== undefined ? { default: def } : {}) }) as const;
+import { channelOption, frameworkNumber, jsonOption, metadataFactory, metadataOption, stringOption as s } from '../framework-options.js';
 
 export const spec = defineCommand({
   name: 'collector',

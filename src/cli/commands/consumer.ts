@@ -3,7 +3,15 @@
 import { DataConsumer } from '../../consumer/consumer.js';
 import type { InputMode, OutputMode } from '../../runtime/io.js';
 import { channelName, distributorUsed, monitorRequest, objectIdOffset, parseIdList } from '../../consumer/options.js';
-import { channelOption, frameworkNumber, MAX_ID, jsonOption, metadataFactory, metadataOption } from '../framework-options.js';
+import {
+  channelOption,
+  frameworkNumber,
+  MAX_ID,
+  jsonOption,
+  metadataFactory,
+  metadataOption,
+  stringOption as s,
+} from '../framework-options.js';
 import { childChannel, runConsumer, runConsumerProcesses } from '../../consumer/run.js';
 import { loadProcessor } from '../../processing/loader.js';
 import { makeLogger, type LogLevel } from '../../runtime/logger.js';
@@ -11,9 +19,6 @@ import { parseReportGroups } from '../../runtime/report-lines.js';
 import { accessOptions, accessSettings, loadAccess, reloadAccessOnHangup } from '../access-options.js';
 import { defineCommand, UsageError, type ParsedArgs } from '../args.js';
 import type { CliContext } from '../common.js';
-
-const s = (short: string, description: string, value = 'X', def?: string) =>
-  ({ type: 'string', short, value, description, ...(def !== undefined ? { default: def } : {}) }) as const;
 
 export const spec = defineCommand({
   name: 'consumer',
