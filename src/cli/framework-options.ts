@@ -6,6 +6,10 @@ import { MetadataChannels, parseMetadataChannels, type MetadataChannelSpec } fro
 import { outOfRange, MAX_ID, MAX_PROCESSES, MAX_QUEUE, MAX_SECONDS, type Range } from '../consumer/options.js';
 import { UsageError } from './args.js';
 
+/** A string option of a framework command: short name, help text, value name and default. */
+export const stringOption = (short: string, description: string, value = 'X', def?: string) =>
+  ({ type: 'string', short, value, description, ...(def !== undefined ? { default: def } : {}) }) as const;
+
 export function metadataOption(text: string | undefined): MetadataChannelSpec[] {
   if (!text) return [];
   try {

@@ -135,7 +135,7 @@ export class DataCollector extends ProcessorHost<CollectorStats> {
       p.nRejected++;
       if (!this.#warnedNoId) {
         this.#warnedNoId = true;
-        this.options.processor.logger.warn(`objects from ${p.channel} have no numeric '${this.options.objectIdField}' field: rejected`);
+        this.logger.warn(`objects from ${p.channel} have no numeric '${this.options.objectIdField}' field: rejected`);
       }
       return;
     }

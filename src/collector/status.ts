@@ -3,7 +3,7 @@
 // per metadata channel.
 import { timeT } from '../pvdata/nt/index.js';
 import { t, type FieldDesc, type ScalarType, type StructureDesc } from '../pvdata/types.js';
-import { group, metadataFields, processorStatsT, publisherStatsT, queueStatsT } from '../runtime/channels.js';
+import { group, metadataFields, monitorStatsT, processorStatsT, publisherStatsT, queueStatsT } from '../runtime/channels.js';
 import type { MetadataStats } from '../runtime/metadata.js';
 import type { ProcessorStats } from '../runtime/processing-controller.js';
 import type { QueueStats } from '../runtime/receiver-queue.js';
@@ -55,14 +55,7 @@ export const collectorStatsT = group({
 export const producerStatsT = t.struct({
   producerId: t.uint,
   channel: t.string,
-  receiverStats: group({
-    nReceived: COUNTER,
-    receivedRate: RATE,
-    nRejected: COUNTER,
-    rejectedRate: RATE,
-    nOverruns: COUNTER,
-    overrunRate: RATE,
-  }),
+  receiverStats: monitorStatsT,
   queueStats: queueStatsT,
 });
 

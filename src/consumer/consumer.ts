@@ -102,7 +102,7 @@ export class DataConsumer extends ProcessorHost<ConsumerStats> {
         : options.inputMode === 'ca'
           ? new CaReceiver(this.caClient(), options.inputChannel, undefined, notify)
           : options.inputMode === 'pvas'
-            ? new PvasReceiver(this.server, options.inputChannel, options.processor.getInputType())
+            ? new PvasReceiver(this.server, options.inputChannel, this.processor.getInputType())
             : new RpcReceiver(this.server, options.inputChannel);
   }
 

@@ -1,112 +1,20 @@
 // Running consumers: one in this process (with its report loop), or several, each in its own
-// OS process (PvaPy's --n-consumers), with the combined statistics printed at the end; and the
-// run loop that collectors share.
+// OS process (PvaPy's --n-consumers), with the combined statistics printed at the end.
 import { fork } from 'node:child_process';
-import { appendFileSync } from 'node:fs';
-import type { ProcessorLogger } from '../processing/user-data-processor.js';
+import type { ReportGroup } from '../runtime/report-lines.js';
+import { ReportWriter } from '../runtime/report-writer.js';
+import { runHost, type RunOptions } from '../runtime/run-host.js';
 import type { DataConsumer, ConsumerStats } from './consumer.js';
-import { combineStats, formatStats, ReportWriter, type ReportGroup } from './report.js';
+import { combineStats, formatStats } from './report.js';
 
-export interface RunOptions {
-  runtimeS: number;
-  reportPeriodS: number;
+export interface ConsumerRunOptions extends RunOptions {
   reportGroups: Set<ReportGroup>;
-  out: NodeJS.WriteStream;
-  /** Abort to stop (Ctrl-C). */
-  signal: AbortSignal;
-  /** Live redraw on a terminal (off with --disable-curses or logging). */
-  live: boolean;
   /** Several processes: pass SIGHUP on to each (they reload their access rules). */
   forwardHangup?: boolean;
 }
 
-const LEVELS = ['debug', 'info', 'warning', 'error', 'critical'] as const;
-export type LogLevel = (typeof LEVELS)[number];
-
-/** A logger for processors and the framework: `--log-level` and `--log-file` (stderr by default). */
-export function makeLogger(name: string, level: LogLevel | undefined, file: string | undefined): ProcessorLogger {
-  const min = level ? LEVELS.indexOf(level) : LEVELS.length; // no level: silent, as PvaPy
-  const emit = (lv: LogLevel, msg: string): void => {
-    if (LEVELS.indexOf(lv) < min) return;
-    const text = `${new Date().toISOString()} ${name} ${lv.toUpperCase()}: ${msg}\n`;
-    if (file) appendFileSync(file, text);
-    else process.stderr.write(text);
-  };
-  return {
-    debug: (m) => emit('debug', m),
-    info: (m) => emit('info', m),
-    warn: (m) => emit('warning', m),
-    error: (m) => emit('error', m),
-    warning: (m) => emit('warning', m),
-    critical: (m) => emit('critical', m),
-  };
-}
-
-/** What runHost drives: a consumer or a collector. */
-export interface Runnable<S> {
-  start(): Promise<void>;
-  /** Resolves when a `stop` control command came. */
-  readonly stopped: Promise<void>;
-  refreshStatus(): S;
-  stop(): Promise<S>;
-  /** Counts an error of the processor's code outside process() (an unhandled promise rejection). */
-  userError?(err: unknown): void;
-}
-
-/**
- * Run a consumer or collector until stopped (control command, runtime, Ctrl-C), refreshing its
- * status and printing reports; returns its final stats.
- */
-export async function runHost<S>(
-  c: Runnable<S>,
-  o: RunOptions,
-  title: string,
-  format: (title: string, s: S) => string,
-  onStats?: (s: S) => void,
-): Promise<S> {
-  // A promise of the processor's code rejected with no handler would end the process (Node's
-  // default) with a stack trace and no report: count it as a processor error and go on.
-  const onRejection = (reason: unknown): void => (c.userError ? c.userError(reason) : undefined);
-  process.on('unhandledRejection', onRejection);
-  try {
-    return await runUntilStopped(c, o, title, format, onStats);
-  } finally {
-    process.off('unhandledRejection', onRejection);
-  }
-}
-
-async function runUntilStopped<S>(
-  c: Runnable<S>,
-  o: RunOptions,
-  title: string,
-  format: (title: string, s: S) => string,
-  onStats?: (s: S) => void,
-): Promise<S> {
-  await c.start();
-  const report = new ReportWriter(o.out, o.live);
-  const stop = new Promise<void>((resolve) => {
-    void c.stopped.then(resolve);
-    if (o.signal.aborted) resolve();
-    o.signal.addEventListener('abort', () => resolve(), { once: true });
-    if (o.runtimeS > 0) setTimeout(resolve, o.runtimeS * 1000).unref();
-  });
-  // Status refresh at the report period, and at least every 10 s (PvaPy reference 3.3).
-  const periodS = o.reportPeriodS > 0 ? Math.min(o.reportPeriodS, 10) : 10;
-  const timer = setInterval(() => {
-    const s = c.refreshStatus();
-    onStats?.(s);
-    if (o.reportPeriodS > 0) report.write(format(title, s));
-  }, periodS * 1000);
-  await stop;
-  clearInterval(timer);
-  const final = await c.stop();
-  report.release();
-  if (!onStats) o.out.write(format(`${title} final`, final) + '\n');
-  return final;
-}
-
 /** Run one consumer until stopped; returns its final stats. */
-export function runConsumer(c: DataConsumer, o: RunOptions, onStats?: (s: ConsumerStats) => void): Promise<ConsumerStats> {
+export function runConsumer(c: DataConsumer, o: ConsumerRunOptions, onStats?: (s: ConsumerStats) => void): Promise<ConsumerStats> {
   return runHost(c, o, `consumer ${c.options.consumerId}`, (title, s) => formatStats(title, s, o.reportGroups), onStats);
 }
 
@@ -121,7 +29,7 @@ export async function runConsumerProcesses(
   ids: number[],
   objectIdOffset: number,
   argv: string[],
-  o: RunOptions,
+  o: ConsumerRunOptions,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<ConsumerStats[]> {
   const latest = new Map<number, ConsumerStats>();

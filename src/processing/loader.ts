@@ -8,9 +8,9 @@ import { register } from 'node:module';
 import { extname, isAbsolute, resolve as resolvePath, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { SluiceError } from '../errors.js';
-import { contextOf, type ProcessorContext } from './processor-context.js';
+import type { UserProcessor } from './processor-adapter.js';
 import { resolveFromSpecifier, transpile, type HooksData } from './ts-loader-hooks.js';
-import { silentLogger, UserDataProcessor, type ProcessorConfig, type ProcessorLogger } from './user-data-processor.js';
+import { UserDataProcessor, type ProcessorConfig } from './user-data-processor.js';
 
 export interface LoadProcessorOptions {
   /** --processor-file: a .ts, .mts, .js, .mjs or .cjs file (relative to cwd). */
@@ -28,37 +28,9 @@ export interface LoadProcessorOptions {
   system?: ProcessorConfig;
   /** Where relative paths and package names are resolved from (default process.cwd()). */
   cwd?: string;
-  /** Given to the processor unless its constructor installed a logger of its own. */
-  logger?: ProcessorLogger;
 }
 
 const EXTENSIONS = ['.ts', '.mts', '.js', '.mjs', '.cjs'];
-/** Methods the framework calls; a processor that does not extend UserDataProcessor gets the defaults. */
-const METHODS = [
-  'start',
-  'configure',
-  'stop',
-  'resetStats',
-  'getStats',
-  'getStatsTypes',
-  'getOutputType',
-  'getInputType',
-  'updateOutputChannel',
-  'getStatsPvaTypes',
-  'getOutputPvObjectType',
-  'getInputPvObjectType',
-] as const;
-
-/** PvaPy's members that UserDataProcessor reads from the context, and the context's name of each. */
-const CONTEXT_MEMBERS = {
-  processorId: 'processorId',
-  objectIdField: 'objectIdField',
-  inputChannel: 'inputChannel',
-  outputChannel: 'outputChannel',
-  inputType: 'inputType',
-  metadataQueueMap: 'metadataQueues',
-  server: 'server',
-} as const satisfies Record<string, keyof ProcessorContext>;
 
 type Constructor = new (config: ProcessorConfig) => unknown;
 type Namespace = Record<string, unknown>;
@@ -105,8 +77,12 @@ export function processorConfig(args: LoadProcessorOptions['args'], system: Proc
   return config;
 }
 
-/** Create the processor the options describe (the passthrough UserDataProcessor when they name none). */
-export async function loadProcessor(opts: LoadProcessorOptions): Promise<UserDataProcessor> {
+/**
+ * Create the processor the options describe (the passthrough UserDataProcessor when they name
+ * none). It is returned as constructed: the host wraps one that does not extend UserDataProcessor
+ * (see processor-adapter.ts), and gives every processor its logger and the rest through start(ctx).
+ */
+export async function loadProcessor(opts: LoadProcessorOptions): Promise<UserProcessor> {
   const cwd = opts.cwd ?? process.cwd();
   const config = processorConfig(opts.args, opts.system);
   const className = opts.className?.trim() || undefined;
@@ -116,7 +92,7 @@ export async function loadProcessor(opts: LoadProcessorOptions): Promise<UserDat
   } else if (className) {
     source = await importSpecifier(className, cwd);
   } else {
-    return finish(new UserDataProcessor(config), config, opts);
+    return new UserDataProcessor(config);
   }
   const [name, ctor] = pickExport(source.ns, source.className, source.what);
   let instance: unknown;
@@ -128,43 +104,7 @@ export async function loadProcessor(opts: LoadProcessorOptions): Promise<UserDat
   if (typeof instance !== 'object' || instance === null || typeof (instance as { process?: unknown }).process !== 'function') {
     throw fail(`'${name}' from ${source.what} has no process() method`);
   }
-  return finish(instance as UserDataProcessor, config, opts);
-}
-
-/**
- * Give a processor that does not extend UserDataProcessor the members it may call as PvaPy's
- * (updateOutputChannel, getStats, processorId...), which the framework does not set: they read
- * the processor's context, as UserDataProcessor's do. A new processor can use start(ctx) instead.
- */
-function finish(p: UserDataProcessor, config: ProcessorConfig, opts: LoadProcessorOptions): UserDataProcessor {
-  if (!(p instanceof UserDataProcessor)) giveDefaultMembers(p as unknown as Record<string, unknown>, config);
-  // Set again after construction, as PvaPy does: the framework's values win over the class's own.
-  if (typeof config.processorId === 'number') p.processorId = config.processorId;
-  if (typeof config.objectIdField === 'string' && config.objectIdField) p.objectIdField = config.objectIdField;
-  if (opts.logger && (p.logger === silentLogger || !p.logger)) p.logger = opts.logger;
-  return p;
-}
-
-function giveDefaultMembers(target: Record<string, unknown>, config: ProcessorConfig): void {
-  const base = UserDataProcessor.prototype as unknown as Record<string, unknown>;
-  for (const m of METHODS) if (typeof target[m] !== 'function') target[m] = base[m];
-  const defaults = new UserDataProcessor(config) as unknown as Record<string, unknown>;
-  for (const [k, v] of Object.entries(defaults)) if (target[k] === undefined) target[k] = v;
-  for (const [k, key] of Object.entries(CONTEXT_MEMBERS)) {
-    if (k in target) continue;
-    let own = defaults[k];
-    Object.defineProperty(target, k, {
-      get: () => {
-        const ctx = contextOf(target);
-        // As in UserDataProcessor: the context wins, but an inputType set by hand comes first.
-        if (k === 'inputType') return own ?? ctx?.inputType ?? null;
-        return ctx ? ctx[key] : own;
-      },
-      set: (v: unknown) => void (own = v),
-      enumerable: true,
-      configurable: true,
-    });
-  }
+  return instance as UserProcessor;
 }
 
 async function importFile(file: string, cwd: string): Promise<Namespace> {

@@ -48,12 +48,12 @@ export interface MetadataQueue {
   readonly length: number;
 }
 
-/** The logger a processor has until the framework gives it one (the loader replaces only this one). */
+/** The logger of a processor that runs under no host and was given none. */
 export const silentLogger: ProcessorLogger = Object.freeze({ debug() {}, info() {}, warn() {}, error() {}, warning() {}, critical() {} });
 
 export class UserDataProcessor {
   config: ProcessorConfig;
-  logger: ProcessorLogger = silentLogger;
+  #logger: ProcessorLogger | null = null;
   #processorId = 1;
   #objectIdField = 'uniqueId';
   #inputChannel = '';
@@ -79,6 +79,17 @@ export class UserDataProcessor {
 
   // PvaPy's members, read from the context the framework runs the processor with (see
   // processor-context.ts); the setters are for code that drives a processor by hand.
+
+  /**
+   * Where to log: one set by the processor's own code, else the context's (the framework's
+   * logger, printed with the processor's id), else a silent one.
+   */
+  get logger(): ProcessorLogger {
+    return this.#logger ?? contextOf(this)?.logger ?? silentLogger;
+  }
+  set logger(logger: ProcessorLogger) {
+    this.#logger = logger;
+  }
 
   /** Consumer (or collector) id. */
   get processorId(): number {
@@ -159,10 +170,7 @@ export class UserDataProcessor {
    * and the processor calls openOutputChannel(type) once it knows the type.
    */
   getOutputType(firstInput: PVStructure, inputType: StructureDesc): StructureDesc | null | undefined {
-    const t = this.getOutputPvObjectType(firstInput);
-    if (t === firstInput) return inputType;
-    if (t === null || t === undefined || isStructureDesc(t)) return t;
-    return inferType(t) as StructureDesc; // a value given as a template, as in PvaPy
+    return outputTypeOf(this.getOutputPvObjectType(firstInput), firstInput, inputType);
   }
 
   /** Type of the input PV hosted locally in the `pvas` input mode (default: getInputPvObjectType()). */
@@ -220,6 +228,20 @@ export class UserDataProcessor {
 }
 
 const NO_METADATA: ReadonlyMap<string, MetadataQueue> = new Map();
+
+/**
+ * The output type PvaPy's getOutputPvObjectType() means: the first input itself for the input's
+ * type, else a type, null (no output), undefined (not known yet) or a value to infer a type from.
+ */
+export function outputTypeOf(
+  declared: StructureDesc | PVStructure | null | undefined,
+  firstInput: PVStructure,
+  inputType: StructureDesc,
+): StructureDesc | null | undefined {
+  if (declared === firstInput) return inputType;
+  if (declared === null || declared === undefined || isStructureDesc(declared)) return declared;
+  return inferType(declared) as StructureDesc; // a value given as a template, as in PvaPy
+}
 
 function isStructureDesc(v: StructureDesc | PVStructure): v is StructureDesc {
   return v['kind'] === 'structure' && Array.isArray(v['fields']) && typeof v['id'] === 'string';

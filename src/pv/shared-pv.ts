@@ -47,9 +47,12 @@ export class SharedPV implements Source {
     return new SharedPV({ onPut: (pv, put) => void pv.postChanges(stampIfUnset(pv, put), put.changed), ...options });
   }
 
-  /** A PV that refuses puts. */
-  static readonly(options: SharedPVOptions = {}): SharedPV {
-    return new SharedPV(options);
+  /**
+   * A PV that refuses puts (PVXS's SharedPV::buildReadonly): acceptsPut is false, so a pvAccess
+   * put gets an error and a Channel Access client sees no write access. Only its owner posts.
+   */
+  static readonly(options: Omit<SharedPVOptions, 'onPut'> = {}): SharedPV {
+    return new SharedPV({ ...options, onPut: undefined }); // an onPut from untyped code is not taken
   }
 
   get isOpen(): boolean {

@@ -214,16 +214,19 @@ export const processorStatsT = group({
   nRuns: COUNTER,
 });
 
+/** What one monitored input counts (a metadata channel, a collector's producer). */
+export const monitorStatsT = group({
+  nReceived: COUNTER,
+  receivedRate: RATE,
+  nRejected: COUNTER,
+  rejectedRate: RATE,
+  nOverruns: COUNTER,
+  overrunRate: RATE,
+});
+
 export const metadataStatsT = t.struct({
   channel: t.string,
-  receiverStats: group({
-    nReceived: COUNTER,
-    receivedRate: RATE,
-    nRejected: COUNTER,
-    rejectedRate: RATE,
-    nOverruns: COUNTER,
-    overrunRate: RATE,
-  }),
+  receiverStats: monitorStatsT,
   queueStats: queueStatsT,
 });
 

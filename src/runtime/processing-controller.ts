@@ -4,7 +4,8 @@
 import { SluiceError, TimeoutError } from '../errors.js';
 import type { StructureDesc } from '../pvdata/types.js';
 import type { PVStructure } from '../pvdata/values.js';
-import type { UserDataProcessor } from '../processing/user-data-processor.js';
+import type { Processor } from '../processing/processor-adapter.js';
+import { silentLogger, type ProcessorLogger } from '../processing/user-data-processor.js';
 import { MissedFrameCounter } from './missed-frames.js';
 
 export interface ProcessingOptions {
@@ -14,6 +15,8 @@ export interface ProcessingOptions {
   skipInitialUpdates: number;
   /** Longest time one process() may take before the host stops (ms); <= 0 none. */
   processingTimeoutMs?: number;
+  /** Where processing errors are logged (the host's logger); default nowhere. */
+  logger?: ProcessorLogger;
 }
 
 export interface ProcessorStats {
@@ -41,7 +44,7 @@ export interface ProcessorStats {
 export type FirstInputHandler = (firstInput: PVStructure, inputType: StructureDesc) => void;
 
 export class ProcessingController {
-  readonly processor: UserDataProcessor;
+  readonly processor: Processor;
   readonly options: ProcessingOptions;
   readonly #missed: MissedFrameCounter;
   readonly #onFirstInput: FirstInputHandler | null;
@@ -65,7 +68,7 @@ export class ProcessingController {
   /** The last processor error, for reports. */
   lastError: Error | null = null;
 
-  constructor(processor: UserDataProcessor, options: ProcessingOptions, onFirstInput: FirstInputHandler | null) {
+  constructor(processor: Processor, options: ProcessingOptions, onFirstInput: FirstInputHandler | null) {
     this.processor = processor;
     this.options = { ...options };
     this.#missed = new MissedFrameCounter(options.objectIdOffset, options.nSequentialUpdates);
@@ -145,7 +148,7 @@ export class ProcessingController {
     this.lastError = err instanceof Error ? err : new SluiceError('ERR_PROCESSOR', String(err)); // a thrown string, say
     // Log the first error and then every 1000th, so a broken processor does not flood the log.
     if (this.nErrors === 1 || this.nErrors % 1000 === 0) {
-      this.processor.logger.error(`${what} (${this.nErrors} errors so far): ${this.lastError.message}`);
+      (this.options.logger ?? silentLogger).error(`${what} (${this.nErrors} errors so far): ${this.lastError.message}`);
     }
   }
 

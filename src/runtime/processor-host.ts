@@ -9,8 +9,9 @@ import { Client } from '../pva/client/client.js';
 import { Server } from '../pva/server/server.js';
 import type { ScalarType, StructureDesc } from '../pvdata/types.js';
 import type { PVStructure } from '../pvdata/values.js';
+import { adaptProcessor, type Processor, type UserProcessor } from '../processing/processor-adapter.js';
 import { bindContext, type ProcessorContext } from '../processing/processor-context.js';
-import type { ProcessorConfig, UserDataProcessor } from '../processing/user-data-processor.js';
+import { silentLogger, type ProcessorConfig, type ProcessorLogger } from '../processing/user-data-processor.js';
 import { runControlCommand, serveControl, STOP_LINGER_MS, untilPeerLeaves, StatusPV, withRates, type ControlCommand } from './channels.js';
 import type { OutputMode } from './io.js';
 import type { MetadataChannels, MetadataStats } from './metadata.js';
@@ -28,7 +29,10 @@ export interface CommonHostOptions {
   skipInitialUpdates: number;
   /** Seconds one process() may take; past it the host reports and stops. <= 0 (default): none. */
   processingTimeoutS?: number | undefined;
-  processor: UserDataProcessor;
+  /** A UserDataProcessor, or any object with process() (the host wraps it; see processor-adapter.ts). */
+  processor: UserProcessor;
+  /** Where the processor (ctx.logger) and the host log; default nowhere. */
+  logger?: ProcessorLogger | undefined;
   /** Metadata channels, made with this host's clients. */
   metadata?: ((client: Client, caClient: () => CaClient) => MetadataChannels) | undefined;
   /** Environment for the server and clients (EPICS_PVA*, EPICS_CA*). */
@@ -75,6 +79,9 @@ export abstract class ProcessorHost<S extends { userStats: Record<string, number
   /** Why the host stopped on its own (a processing time-out), or null. */
   failure: string | null = null;
   protected readonly metadata: MetadataChannels | null;
+  /** The framework's view of the user's processor. */
+  protected readonly processor: Processor;
+  protected readonly logger: ProcessorLogger;
   readonly #host: HostOptions;
   readonly #output: OutputChannel;
   readonly #ctx: ProcessorContext;
@@ -93,11 +100,12 @@ export abstract class ProcessorHost<S extends { userStats: Record<string, number
     const env = host.env ?? process.env;
     this.server = new Server({ env, ...(host.access ? { access: host.access } : {}) });
     this.client = new Client({ env });
-    const p = host.processor;
+    const p = (this.processor = adaptProcessor(host.processor));
+    this.logger = host.logger ?? silentLogger;
     this.#output = new OutputChannel(host.outputChannel, host.outputMode, this.server, this.client, (m) => warnLine(host.label, m));
     this.controller = new ProcessingController(
       p,
-      { ...host.processing, processingTimeoutMs: (host.processingTimeoutS ?? 0) * 1000 },
+      { ...host.processing, processingTimeoutMs: (host.processingTimeoutS ?? 0) * 1000, logger: this.logger },
       (first, inputType) => {
         this.#inputType = inputType;
         if (host.outputChannel) this.#output.setUp(p.getOutputType(first, inputType));
@@ -105,7 +113,7 @@ export abstract class ProcessorHost<S extends { userStats: Record<string, number
     );
     this.metadata = host.metadata?.(this.client, this.caClient) ?? null;
     this.#ctx = this.#context();
-    bindContext(p, this.#ctx);
+    bindContext(host.processor, this.#ctx); // beside the user's object, not in it
     this.stopped = new Promise((resolve) => (this.#stopRequested = resolve));
   }
 
@@ -134,7 +142,7 @@ export abstract class ProcessorHost<S extends { userStats: Record<string, number
     return {
       processorStats: ps,
       publisherStats: withRates({ nPublished: pub.nPublished, nErrors: pub.nErrors }, rate),
-      userStats: this.#host.processor.getStats(),
+      userStats: this.processor.getStats(),
       metadataStats: this.metadata?.stats(rate) ?? [],
       rate,
     };
@@ -156,7 +164,7 @@ export abstract class ProcessorHost<S extends { userStats: Record<string, number
     return {
       ...system,
       config: { ...own, ...system },
-      logger: h.processor.logger,
+      logger: this.logger,
       server: this.server,
       metadataQueues: this.metadata?.queueMap ?? new Map(),
       get inputType() {
@@ -175,12 +183,12 @@ export abstract class ProcessorHost<S extends { userStats: Record<string, number
     const h = this.#host;
     if (h.controlChannel) serveControl(this.server, h.controlChannel, h.idField, h.id, (cmd, args, peer) => this.command(cmd, args, peer));
     if (h.statusChannel) {
-      const userTypes = h.processor.getStatsTypes();
+      const userTypes = this.processor.getStatsTypes();
       this.#status = new StatusPV(this.server, h.statusChannel, this.statusType(userTypes, this.metadata?.specs.length ?? 0), userTypes);
     }
     await this.server.listen();
     this.metadata?.start();
-    await h.processor.start(this.#ctx);
+    await this.processor.start(this.#ctx);
     this.#watchdog = startWatchdog(this.controller, (message) => {
       this.failure = message;
       warnLine(h.label, `${message}: stopping`);
@@ -199,7 +207,7 @@ export abstract class ProcessorHost<S extends { userStats: Record<string, number
           this.applyInputConfig(cfg);
           this.controller.configure(cfg);
         },
-        configureProcessor: (cfg) => this.#host.processor.configure(cfg),
+        configureProcessor: (cfg) => this.processor.configure(cfg),
         resetStats: () => this.resetStats(),
         refreshStatus: () => this.refreshStatus(),
         requestStop: () => this.requestStop(),
@@ -244,7 +252,7 @@ export abstract class ProcessorHost<S extends { userStats: Record<string, number
     this.metadata?.stop();
     const grace = graceMs(this.#host.processingTimeoutS);
     await this.finishInput(grace);
-    if (!(await settledWithin(this.#host.processor.stop(), grace))) {
+    if (!(await settledWithin(this.processor.stop(), grace))) {
       warnLine(this.#host.label, `processor stop() did not finish within ${grace / 1000} s; not waiting for it`);
     }
     const s = this.refreshStatus();

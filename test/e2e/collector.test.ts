@@ -2,17 +2,18 @@
 // gathering their outputs back into one sorted stream, all spawned CLI processes finding each
 // other over UDP search on loopback (a free port, not 5076).
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Client } from '../../src/pva/client/client.js';
+import { collectorArgs, consumerArgs, simArgs } from '../helpers/cli-args.js';
 import { loopbackEnv, startCli, type CliProcess } from '../helpers/cli.js';
+import { recordArgs as record, recordedIds as ids } from '../helpers/record-ids.js';
 import { untilUpdate } from '../helpers/net.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
-const RECORD = join(root, 'test/fixtures/consumer/record-ids.ts');
 
 async function setup(t: TestContext) {
   const env = await loopbackEnv();
@@ -25,18 +26,17 @@ async function setup(t: TestContext) {
   return { env, dir, client, start: (args: string[]): CliProcess => startCli(t, args, env, 20_000) };
 }
 
-function ids(file: string): number[] {
-  return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map(Number) : [];
-}
-
-const record = (file: string, extra: Record<string, unknown> = {}): string[] => [
-  '--processor-file',
-  RECORD,
-  '--processor-class',
-  'RecordIds',
-  '--processor-args',
-  JSON.stringify({ file, ...extra }),
-];
+/**
+ * The simulator waits for three monitors (two consumers and the test, which subscribes once the
+ * collector is connected to both consumer outputs), starts 0.2 s later and lingers 2 s.
+ */
+const simTail = { startDelay: 0.2, waitClients: 3, shutdownDelay: 2 } as const;
+/** Consumers splitting the stream frame by frame; runtimes are long stops: the test stops everything itself. */
+const splitting = { distributorUpdates: 1, distributorTrigger: 'uniqueId', serverQueueSize: 10, runtime: 60, disableCurses: true } as const;
+/** The collector's status and control PVs under their default names. */
+const defaultChannels = { status: '_', control: '_' } as const;
+/** The collector runs until the test stops it, reporting (and refreshing its status) every 0.2 s. */
+const running = { runtime: 60, reportPeriod: 0.2, disableCurses: true } as const;
 
 /** The status PV once it shows what `ok` wants: monitored (collectors here refresh it every 0.2 s). */
 async function statusOf(client: Client, name: string, ok: (s: Record<string, any>) => boolean, ms = 40_000): Promise<Record<string, any>> {
@@ -48,55 +48,18 @@ test('two producers out of order reach the collector, which processes them sorte
   const N = 30;
   // The simulator waits for three monitors: the two consumers and, last, this test, which
   // subscribes only once the collector is connected to both consumer outputs.
-  const sim = start([
-    'sim',
-    '-cn',
-    'col:image',
-    '-nx',
-    '16',
-    '-ny',
-    '16',
-    '-fps',
-    '20',
-    '-nf',
-    '4',
-    '-rt',
-    String(N / 20),
-    '-std',
-    '0.2',
-    '--wait-clients',
-    '3',
-    '-shd',
-    '2',
-  ]);
-  // Runtimes are long stops: the test stops everything itself when done.
-  const dist = ['--distributor-updates', '1', '--distributor-trigger', 'uniqueId', '-sqs', '10', '-rt', '60', '-dc'];
+  const sim = start(simArgs({ channel: 'col:image', nx: 16, ny: 16, fps: 20, nFrames: 4, runtime: N / 20, ...simTail }));
   // Consumer 2 takes 70 ms per frame: its frame N reaches the collector after consumer 1's N+1.
-  const c1 = start(['consumer', '-ic', 'col:image', '-id', '1', '-oc', 'col:out:1', ...dist, ...record(join(dir, 'c1'))]);
-  const c2 = start(['consumer', '-ic', 'col:image', '-id', '2', '-oc', 'col:out:2', ...dist, ...record(join(dir, 'c2'), { busyMs: 70 })]);
-  const collector = start([
-    'collector',
-    '-id',
-    '7',
-    '-pid',
-    '1,2',
-    '-ic',
-    'col:out:*',
-    '-oc',
-    'col:sorted',
-    '-sc',
-    '_',
-    '-cc',
-    '_',
-    '-sqs',
-    '50',
-    '-rt',
-    '60',
-    '-rp',
-    '0.2',
-    '-dc',
-    ...record(join(dir, 'collected')),
-  ]);
+  const c1 = start(consumerArgs({ input: 'col:image', id: 1, output: 'col:out:1', ...splitting }, ...record(join(dir, 'c1'))));
+  const c2 = start(
+    consumerArgs({ input: 'col:image', id: 2, output: 'col:out:2', ...splitting }, ...record(join(dir, 'c2'), { busyMs: 70 })),
+  );
+  const collector = start(
+    collectorArgs(
+      { id: 7, producers: '1,2', input: 'col:out:*', output: 'col:sorted', ...defaultChannels, serverQueueSize: 50, ...running },
+      ...record(join(dir, 'collected')),
+    ),
+  );
   await statusOf(
     client,
     'pvapy:collector:7:status',
@@ -136,74 +99,23 @@ test('consumers split frames into tiles, the collector stitches them: the result
   const SPLIT = join(root, 'examples/split-processor.ts');
   const STITCH = join(root, 'examples/stitch-processor.ts');
   // A frame size that does not divide evenly into tiles, 16-bit pixels.
-  const sim = start([
-    'sim',
-    '-cn',
-    'tile:image',
-    '-nx',
-    '50',
-    '-ny',
-    '30',
-    '-dt',
-    'uint16',
-    '-fps',
-    '20',
-    '-nf',
-    '5',
-    '-rt',
-    String(N / 20),
-    '-std',
-    '0.2',
-    '--wait-clients',
-    '3',
-    '-shd',
-    '2',
-  ]);
-  const split = [
-    '-pf',
-    SPLIT,
-    '-pc',
-    'SplitProcessor',
-    '-pa',
-    '{"nx": 3, "ny": 2}',
-    '--distributor-updates',
-    '1',
-    '--distributor-trigger',
-    'uniqueId',
-    '-sqs',
-    '10',
-    '-rt',
-    '60',
-    '-dc',
-  ];
-  const c1 = start(['consumer', '-ic', 'tile:image', '-id', '1', '-oc', 'tile:split:1', ...split]);
-  const c2 = start(['consumer', '-ic', 'tile:image', '-id', '2', '-oc', 'tile:split:2', ...split]);
-  const collector = start([
-    'collector',
-    '-id',
-    '3',
-    '-pid',
-    '1,2',
-    '-ic',
-    'tile:split:*',
-    '-oc',
-    'tile:stitched',
-    '-sc',
-    '_',
-    '-cc',
-    '_',
-    '-sqs',
-    '100',
-    '-pf',
-    STITCH,
-    '-pc',
-    'StitchProcessor',
-    '-rt',
-    '60',
-    '-rp',
-    '0.2',
-    '-dc',
-  ]);
+  const sim = start(simArgs({ channel: 'tile:image', nx: 50, ny: 30, dtype: 'uint16', fps: 20, nFrames: 5, runtime: N / 20, ...simTail }));
+  const split = { processorFile: SPLIT, processorClass: 'SplitProcessor', processorArgs: '{"nx": 3, "ny": 2}', ...splitting };
+  const c1 = start(consumerArgs({ input: 'tile:image', id: 1, output: 'tile:split:1', ...split }));
+  const c2 = start(consumerArgs({ input: 'tile:image', id: 2, output: 'tile:split:2', ...split }));
+  const collector = start(
+    collectorArgs({
+      id: 3,
+      producers: '1,2',
+      input: 'tile:split:*',
+      output: 'tile:stitched',
+      ...defaultChannels,
+      serverQueueSize: 100,
+      processorFile: STITCH,
+      processorClass: 'StitchProcessor',
+      ...running,
+    }),
+  );
   await statusOf(
     client,
     'pvapy:collector:3:status',

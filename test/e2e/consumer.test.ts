@@ -2,17 +2,15 @@
 // finding each other over UDP search on loopback (a free port, not 5076).
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, watch } from 'node:fs';
+import { mkdtempSync, rmSync, watch } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { Client } from '../../src/pva/client/client.js';
+import { consumerArgs, simArgs } from '../helpers/cli-args.js';
 import { loopbackEnv, spawnCli } from '../helpers/cli.js';
+import { recordArgs, recordedIds as ids } from '../helpers/record-ids.js';
 import { untilUpdate } from '../helpers/net.js';
-
-const root = fileURLToPath(new URL('../../../', import.meta.url));
-const RECORD = join(root, 'test/fixtures/consumer/record-ids.ts');
 
 async function setup(t: TestContext): Promise<{ env: NodeJS.ProcessEnv; dir: string; start: (args: string[]) => Proc; client: Client }> {
   const env = await loopbackEnv();
@@ -47,13 +45,12 @@ class Proc {
   }
 }
 
-function ids(file: string): number[] {
-  return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map(Number) : [];
-}
-
-function recordArgs(file: string, extra: Record<string, unknown> = {}): string[] {
-  return ['--processor-file', RECORD, '--processor-class', 'RecordIds', '--processor-args', JSON.stringify({ file, ...extra })];
-}
+/** The simulator's channel, started 0.3 s after its clients came. */
+const image = { channel: 'pvapy:image', startDelay: 0.3 } as const;
+/** A consumer of it with a server queue, for 8 s (the test stops the stream before). */
+const consumer = { input: 'pvapy:image', runtime: 8, serverQueueSize: 100, disableCurses: true } as const;
+/** The distributor hands each frame to the next consumer in turn. */
+const oneEach = { distributorUpdates: 1, distributorTrigger: 'uniqueId' } as const;
 
 /** The consumer's status PV once it shows what `ok` wants (it is monitored, not polled). */
 async function statusOf(client: Client, name: string, ok: (s: Record<string, any>) => boolean): Promise<Record<string, any>> {
@@ -81,44 +78,21 @@ async function untilFiles(dir: string, cond: () => boolean, ms = 20_000): Promis
 test('single consumer: output, status and control channels; stop through the control PV', async (t) => {
   const { dir, start, client } = await setup(t);
   const file = join(dir, 'c1');
-  const consumer = start([
-    'consumer',
-    '-ic',
-    'pvapy:image',
-    '-cc',
-    'consumer:*:control',
-    '-sc',
-    'consumer:*:status',
-    '-oc',
-    'consumer:*:output',
-    '-rp',
-    '1',
-    '-sqs',
-    '100',
-    '-dc',
-    ...recordArgs(file),
-  ]);
-  const sim = start([
-    'sim',
-    '-cn',
-    'pvapy:image',
-    '-nx',
-    '64',
-    '-ny',
-    '32',
-    '-dt',
-    'uint8',
-    '-fps',
-    '50',
-    '-rt',
-    '1',
-    '-std',
-    '0.3',
-    '--wait-clients',
-    '1',
-    '-shd',
-    '1',
-  ]);
+  const consumer = start(
+    consumerArgs(
+      {
+        input: 'pvapy:image',
+        control: 'consumer:*:control',
+        status: 'consumer:*:status',
+        output: 'consumer:*:output',
+        reportPeriod: 1,
+        serverQueueSize: 100,
+        disableCurses: true,
+      },
+      ...recordArgs(file),
+    ),
+  );
+  const sim = start(simArgs({ ...image, nx: 64, ny: 32, dtype: 'uint8', fps: 50, runtime: 1, waitClients: 1, shutdownDelay: 1 }));
   assert.equal(await sim.exited, 0, sim.err);
   const out = (await client.get('consumer:1:output', { request: 'field(uniqueId,dimension)' })).value;
   assert.equal(out['uniqueId'], 50);
@@ -146,45 +120,9 @@ test('single consumer: output, status and control channels; stop through the con
 
 test('two consumers: both get every frame; with --distributor-updates 1 they alternate', async (t) => {
   const { dir, start } = await setup(t);
-  const all = start(['consumer', '-ic', 'pvapy:image', '-nc', '2', '-rt', '8', '-sqs', '100', '-dc', ...recordArgs(join(dir, 'all-{id}'))]);
-  const alt = start([
-    'consumer',
-    '-ic',
-    'pvapy:image',
-    '-id',
-    '3',
-    '-nc',
-    '2',
-    '--distributor-updates',
-    '1',
-    '--distributor-trigger',
-    'uniqueId',
-    '-rt',
-    '8',
-    '-sqs',
-    '100',
-    '-dc',
-    ...recordArgs(join(dir, 'alt-{id}')),
-  ]);
-  const sim = start([
-    'sim',
-    '-cn',
-    'pvapy:image',
-    '-nx',
-    '32',
-    '-ny',
-    '32',
-    '-fps',
-    '20',
-    '-rt',
-    '1',
-    '-std',
-    '0.3',
-    '--wait-clients',
-    '4',
-    '-shd',
-    '1',
-  ]);
+  const all = start(consumerArgs({ ...consumer, nConsumers: 2 }, ...recordArgs(join(dir, 'all-{id}'))));
+  const alt = start(consumerArgs({ ...consumer, id: 3, nConsumers: 2, ...oneEach }, ...recordArgs(join(dir, 'alt-{id}'))));
+  const sim = start(simArgs({ ...image, nx: 32, ny: 32, fps: 20, runtime: 1, waitClients: 4, shutdownDelay: 1 }));
   assert.equal(await sim.exited, 0, sim.err);
   assert.equal(await all.exited, 0, all.err);
   assert.equal(await alt.exited, 0, alt.err);
@@ -201,64 +139,14 @@ test('two consumers: both get every frame; with --distributor-updates 1 they alt
 
 test('two sets of two consumers with 3 updates: 1,2,3,7,8,9 / 4,5,6,10,11,12', async (t) => {
   const { dir, start } = await setup(t);
-  const common = [
-    '--distributor-updates',
-    '3',
-    '--distributor-trigger',
-    'uniqueId',
-    '--n-distributor-sets',
-    '2',
-    '-rt',
-    '8',
-    '-sqs',
-    '100',
-    '-dc',
-  ];
-  const a = start([
-    'consumer',
-    '-ic',
-    'pvapy:image',
-    '-nc',
-    '2',
-    '-id',
-    '1',
-    '--distributor-set',
-    'A',
-    ...common,
-    ...recordArgs(join(dir, 's-{id}')),
-  ]);
-  const b = start([
-    'consumer',
-    '-ic',
-    'pvapy:image',
-    '-nc',
-    '2',
-    '-id',
-    '3',
-    '--distributor-set',
-    'B',
-    ...common,
-    ...recordArgs(join(dir, 's-{id}')),
-  ]);
-  const sim = start([
-    'sim',
-    '-cn',
-    'pvapy:image',
-    '-nx',
-    '32',
-    '-ny',
-    '32',
-    '-fps',
-    '24',
-    '-rt',
-    '1',
-    '-std',
-    '0.3',
-    '--wait-clients',
-    '4',
-    '-shd',
-    '1',
-  ]);
+  const set = (id: number, distributorSet: string) =>
+    consumerArgs(
+      { ...consumer, nConsumers: 2, id, distributorSet, distributorUpdates: 3, distributorTrigger: 'uniqueId', nDistributorSets: 2 },
+      ...recordArgs(join(dir, 's-{id}')),
+    );
+  const a = start(set(1, 'A'));
+  const b = start(set(3, 'B'));
+  const sim = start(simArgs({ ...image, nx: 32, ny: 32, fps: 24, runtime: 1, waitClients: 4, shutdownDelay: 1 }));
   assert.equal(await sim.exited, 0, sim.err);
   assert.equal(await a.exited, 0, a.err);
   assert.equal(await b.exited, 0, b.err);
@@ -279,26 +167,8 @@ test('two sets of two consumers with 3 updates: 1,2,3,7,8,9 / 4,5,6,10,11,12', a
 test('a processor that throws: errors are counted and the stream goes on', async (t) => {
   const { dir, start } = await setup(t);
   const file = join(dir, 'f');
-  const c = start(['consumer', '-ic', 'pvapy:image', '-rt', '5', '-sqs', '100', '-dc', ...recordArgs(file, { failIds: [3, 4] })]);
-  const sim = start([
-    'sim',
-    '-cn',
-    'pvapy:image',
-    '-nx',
-    '16',
-    '-ny',
-    '16',
-    '-fps',
-    '20',
-    '-rt',
-    '0.5',
-    '-std',
-    '0.3',
-    '--wait-clients',
-    '1',
-    '-shd',
-    '0.5',
-  ]);
+  const c = start(consumerArgs({ ...consumer, runtime: 5 }, ...recordArgs(file, { failIds: [3, 4] })));
+  const sim = start(simArgs({ ...image, nx: 16, ny: 16, fps: 20, runtime: 0.5, waitClients: 1, shutdownDelay: 0.5 }));
   assert.equal(await sim.exited, 0, sim.err);
   assert.equal(await c.exited, 0, c.err);
   assert.deepEqual(ids(file), [1, 2, 5, 6, 7, 8, 9, 10]);
@@ -309,46 +179,14 @@ test('overrun demo: a slow consumer loses frames without queues, none with a ser
   const { dir, start } = await setup(t);
   // 600 frames at 1000/s into a processor that needs 2 ms each: 1.2 s of work for 0.6 s of stream.
   const slow = { busyMs: 2 };
-  const noQueue = start(['consumer', '-ic', 'img:a', '-rt', '6', '-dc', ...recordArgs(join(dir, 'a'), slow)]);
-  const queued = start(['consumer', '-ic', 'img:b', '-sqs', '1000', '-rt', '6', '-dc', ...recordArgs(join(dir, 'b'), slow)]);
-  const simA = start([
-    'sim',
-    '-cn',
-    'img:a',
-    '-nx',
-    '32',
-    '-ny',
-    '32',
-    '-fps',
-    '1000',
-    '-rt',
-    '0.6',
-    '-std',
-    '0.3',
-    '--wait-clients',
-    '1',
-    '-shd',
-    '3',
-  ]);
-  const simB = start([
-    'sim',
-    '-cn',
-    'img:b',
-    '-nx',
-    '32',
-    '-ny',
-    '32',
-    '-fps',
-    '1000',
-    '-rt',
-    '0.6',
-    '-std',
-    '0.3',
-    '--wait-clients',
-    '1',
-    '-shd',
-    '3',
-  ]);
+  const noQueue = start(consumerArgs({ input: 'img:a', runtime: 6, disableCurses: true }, ...recordArgs(join(dir, 'a'), slow)));
+  const queued = start(
+    consumerArgs({ input: 'img:b', serverQueueSize: 1000, runtime: 6, disableCurses: true }, ...recordArgs(join(dir, 'b'), slow)),
+  );
+  const fast = (channel: string) =>
+    simArgs({ channel, nx: 32, ny: 32, fps: 1000, runtime: 0.6, startDelay: 0.3, waitClients: 1, shutdownDelay: 3 });
+  const simA = start(fast('img:a'));
+  const simB = start(fast('img:b'));
   for (const p of [simA, simB, noQueue, queued]) assert.equal(await p.exited, 0, p.err);
   const lost = /nOverruns=(\d+) [\s\S]*nMissed=(\d+) /.exec(noQueue.out);
   assert.ok(lost && Number(lost[1]) > 0 && Number(lost[2]) > 0, `losses expected without queues:\n${noQueue.out}`);
@@ -358,45 +196,11 @@ test('overrun demo: a slow consumer loses frames without queues, none with a ser
 
 test('a consumer killed mid-stream: the others go on and the distributor rebalances', async (t) => {
   const { dir, start } = await setup(t);
-  const args = (n: number) => [
-    'consumer',
-    '-ic',
-    'pvapy:image',
-    '-id',
-    String(n),
-    '--distributor-updates',
-    '1',
-    '--distributor-trigger',
-    'uniqueId',
-    '-rt',
-    '8',
-    '-sqs',
-    '100',
-    '-dc',
-    ...recordArgs(join(dir, `k-${n}`)),
-  ];
+  const args = (n: number) => consumerArgs({ ...consumer, id: n, ...oneEach }, ...recordArgs(join(dir, `k-${n}`)));
   const c1 = start(args(1));
   const c2 = start(args(2));
   const c3 = start(args(3));
-  const sim = start([
-    'sim',
-    '-cn',
-    'pvapy:image',
-    '-nx',
-    '16',
-    '-ny',
-    '16',
-    '-fps',
-    '50',
-    '-rt',
-    '3',
-    '-std',
-    '0.3',
-    '--wait-clients',
-    '3',
-    '-shd',
-    '1',
-  ]);
+  const sim = start(simArgs({ ...image, nx: 16, ny: 16, fps: 50, runtime: 3, waitClients: 3, shutdownDelay: 1 }));
   // Kill the third once it has processed a few frames (its file grows as it goes).
   await untilFiles(dir, () => ids(join(dir, 'k-3')).length >= 5);
   c3.child.kill('SIGKILL');
@@ -420,25 +224,7 @@ test('processing chains: output mode pva into input mode pvas, and rpc into rpc'
   const rpcIn = stage(['-ic', 'stage2:rpc', '-im', 'rpc', '-siu', '0', '-id', '4'], 'rpc-in');
   const pvaOut = stage(['-ic', 'pvapy:image', '-oc', 'stage2:pvas', '-om', 'pva', '-id', '1'], 'pva-out');
   const rpcOut = stage(['-ic', 'pvapy:image', '-oc', 'stage2:rpc', '-om', 'rpc', '-id', '3'], 'rpc-out');
-  const sim = start([
-    'sim',
-    '-cn',
-    'pvapy:image',
-    '-nx',
-    '16',
-    '-ny',
-    '16',
-    '-fps',
-    '20',
-    '-rt',
-    '0.5',
-    '-std',
-    '0.3',
-    '--wait-clients',
-    '2',
-    '-shd',
-    '1',
-  ]);
+  const sim = start(simArgs({ ...image, nx: 16, ny: 16, fps: 20, runtime: 0.5, waitClients: 2, shutdownDelay: 1 }));
   for (const p of [sim, pvasIn, rpcIn, pvaOut, rpcOut]) assert.equal(await p.exited, 0, p.err);
   const frames = Array.from({ length: 10 }, (_, i) => i + 1);
   assert.deepEqual(ids(join(dir, 'pva-out')), frames);
@@ -450,42 +236,20 @@ test('processing chains: output mode pva into input mode pvas, and rpc into rpc'
 
 test('receiver queues: accumulation loses nothing; a full bounded queue refuses and counts', async (t) => {
   const { dir, start } = await setup(t);
-  const c = start([
-    'consumer',
-    '-ic',
-    'pvapy:image',
-    '-rqs',
-    '0',
-    '-ao',
-    '5',
-    '-at',
-    '0.5',
-    '-rt',
-    '5',
-    '-dc',
-    ...recordArgs(join(dir, 'q')),
-  ]);
+  const c = start(
+    consumerArgs(
+      { input: 'pvapy:image', receiverQueueSize: 0, accumulateObjects: 5, accumulationTimeout: 0.5, runtime: 5, disableCurses: true },
+      ...recordArgs(join(dir, 'q')),
+    ),
+  );
   // A bounded queue of 2 in front of a processor that needs 20 ms per frame, fed at 200 frames/s.
-  const small = start(['consumer', '-ic', 'pvapy:image', '-rqs', '2', '-rt', '5', '-dc', ...recordArgs(join(dir, 'r'), { busyMs: 20 })]);
-  const sim = start([
-    'sim',
-    '-cn',
-    'pvapy:image',
-    '-nx',
-    '16',
-    '-ny',
-    '16',
-    '-fps',
-    '200',
-    '-rt',
-    '0.2',
-    '-std',
-    '0.3',
-    '--wait-clients',
-    '2',
-    '-shd',
-    '1',
-  ]);
+  const small = start(
+    consumerArgs(
+      { input: 'pvapy:image', receiverQueueSize: 2, runtime: 5, disableCurses: true },
+      ...recordArgs(join(dir, 'r'), { busyMs: 20 }),
+    ),
+  );
+  const sim = start(simArgs({ ...image, nx: 16, ny: 16, fps: 200, runtime: 0.2, waitClients: 2, shutdownDelay: 1 }));
   assert.equal(await sim.exited, 0, sim.err);
   assert.equal(await c.exited, 0, c.err);
   assert.equal(await small.exited, 0, small.err);

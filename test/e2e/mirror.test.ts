@@ -3,17 +3,16 @@
 // UDP search on loopback (a free port, not 5076). Every wait is for an event: a printed line,
 // a status PV update, a process end.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { Client } from '../../src/pva/client/client.js';
 import { loopbackEnv, startCli, type CliProcess } from '../helpers/cli.js';
+import { RECORD_IDS_JS, recordArgs, recordedIds as ids } from '../helpers/record-ids.js';
 
 const TEST_TIMEOUT = 60_000;
 // The compiled fixture (next to this file's compiled form): no TypeScript to load in four processes.
-const RECORD = fileURLToPath(new URL('../fixtures/consumer/record-ids.js', import.meta.url));
 const FRAMES = 100;
 
 async function setup(t: TestContext): Promise<{ start: (args: string[]) => CliProcess; client: Client; dir: string }> {
@@ -25,10 +24,6 @@ async function setup(t: TestContext): Promise<{ start: (args: string[]) => CliPr
     rmSync(dir, { recursive: true, force: true });
   });
   return { start: (args) => startCli(t, args, env, 15_000), client, dir };
-}
-
-function ids(file: string): number[] {
-  return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map(Number) : [];
 }
 
 /**
@@ -101,12 +96,7 @@ async function mirrorServesFourConsumers(t: TestContext, channelMap: string, sou
     '-rs',
     'receiver',
     '-dc',
-    '--processor-file',
-    RECORD,
-    '--processor-class',
-    'RecordIds',
-    '--processor-args',
-    JSON.stringify({ file: join(dir, 'c-{id}') }),
+    ...recordArgs(join(dir, 'c-{id}'), {}, RECORD_IDS_JS),
   ]);
   await allSubscribed(consumers, 4);
 

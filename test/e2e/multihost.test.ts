@@ -6,16 +6,15 @@
 // skipped elsewhere with the reason.
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { consumerArgs, simArgs } from '../helpers/cli-args.js';
 import { CLI } from '../helpers/cli.js';
 import { makeLab, netnsUnavailable, type NetHost } from '../helpers/netns.js';
+import { recordArgs, recordedIds as ids } from '../helpers/record-ids.js';
 
-const root = fileURLToPath(new URL('../../../', import.meta.url));
-const RECORD = join(root, 'test/fixtures/consumer/record-ids.ts');
 const unavailable = await netnsUnavailable();
 const T = { timeout: 60_000, skip: unavailable ?? false };
 
@@ -40,10 +39,6 @@ function sluice(host: NetHost, args: string[], env: NodeJS.ProcessEnv): Proc {
   return new Proc(host.spawn(process.execPath, [CLI, ...args], env));
 }
 
-function ids(file: string): number[] {
-  return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map(Number) : [];
-}
-
 async function splitAcrossHosts(t: TestContext, clientEnv: (sim: NetHost, id: number) => NodeJS.ProcessEnv): Promise<void> {
   const lab = await makeLab(3);
   const dir = mkdtempSync(join(tmpdir(), 'sluice-multihost-'));
@@ -55,33 +50,17 @@ async function splitAcrossHosts(t: TestContext, clientEnv: (sim: NetHost, id: nu
   const consumer = (host: NetHost, id: number) =>
     sluice(
       host,
-      [
-        'consumer',
-        '-ic',
-        'pvapy:image',
-        '-id',
-        String(id),
-        '--distributor-updates',
-        '1',
-        '--distributor-trigger',
-        'uniqueId',
-        '-rt',
-        '10',
-        '-dc',
-        '--processor-file',
-        RECORD,
-        '--processor-class',
-        'RecordIds',
-        '--processor-args',
-        JSON.stringify({ file: join(dir, `ids-${id}`) }),
-      ],
+      consumerArgs(
+        { input: 'pvapy:image', id, distributorUpdates: 1, distributorTrigger: 'uniqueId', runtime: 10, disableCurses: true },
+        ...recordArgs(join(dir, `ids-${id}`)),
+      ),
       clientEnv(a, id),
     );
   const c1 = consumer(b, 1);
   const c2 = consumer(c, 2);
   const sim = sluice(
     a,
-    ['sim', '-cn', 'pvapy:image', '-nx', '32', '-ny', '32', '-fps', '20', '-rt', '1', '-std', '0.3', '--wait-clients', '2', '-shd', '1'],
+    simArgs({ channel: 'pvapy:image', nx: 32, ny: 32, fps: 20, runtime: 1, startDelay: 0.3, waitClients: 2, shutdownDelay: 1 }),
     baseEnv(),
   );
   assert.equal(await sim.exited, 0, `sim: ${sim.err}\nconsumer 1: ${c1.err}\nconsumer 2: ${c2.err}`);

@@ -2,23 +2,18 @@
 // comes back is found again within a second, by the real CLIs, over UDP search on loopback.
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { Server } from '../../src/pva/server/server.js';
 import { AdSimServer } from '../../src/sim/ad-sim-server.js';
 import type { SimClock } from '../../src/sim/publisher.js';
+import { collectorArgs, consumerArgs, simArgs, type SimOptions } from '../helpers/cli-args.js';
 import { loopbackEnv, startCli, type CliProcess } from '../helpers/cli.js';
+import { RECORD_IDS_JS, recordArgs, recordedIds as ids } from '../helpers/record-ids.js';
 
 const TEST_TIMEOUT = 60_000;
-const RECORD = fileURLToPath(new URL('../fixtures/consumer/record-ids.js', import.meta.url));
-
-function ids(file: string): number[] {
-  return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map(Number) : [];
-}
-
 /** Resolves once `cond` holds for the ids recorded so far (checked as the consumer reports). */
 async function recorded(file: string, consumer: CliProcess, cond: (ids: number[]) => boolean): Promise<number[]> {
   for (;;) {
@@ -34,14 +29,14 @@ async function recorded(file: string, consumer: CliProcess, cond: (ids: number[]
  */
 const AWAY_MS = 5500;
 
-/** A simulator of `nx`×4 frames; `rest` adds or overrides options. */
-function sim(t: TestContext, env: NodeJS.ProcessEnv, nx: number, rest: string[]): CliProcess {
-  return startCli(t, ['sim', '-cn', 'rs:image', '-nx', String(nx), '-ny', '4', '-std', '0', '-shd', '0', ...rest], env);
+/** A simulator of rs:image, frames nx×4, starting and ending at once; `o` adds or overrides options. */
+function sim(t: TestContext, env: NodeJS.ProcessEnv, o: SimOptions): CliProcess {
+  return startCli(t, simArgs({ channel: 'rs:image', ny: 4, startDelay: 0, shutdownDelay: 0, ...o }), env);
 }
 
 test('sluice monitor prints the disconnect of an ended sim and resumes within 1 s of its restart', { timeout: TEST_TIMEOUT }, async (t) => {
   const env = await loopbackEnv();
-  const first = sim(t, env, 3, ['-fps', '20', '-rt', '0.5', '--wait-clients', '1']);
+  const first = sim(t, env, { nx: 3, fps: 20, runtime: 0.5, waitClients: 1 });
   await first.line(/^serving rs:image on /);
   const mon = startCli(t, ['monitor', '--json', 'rs:image'], env);
   await mon.line(/"size":3,/);
@@ -49,7 +44,7 @@ test('sluice monitor prints the disconnect of an ended sim and resumes within 1 
   await mon.line(/^\{"name":"rs:image","event":"disconnect"\}$/);
   await delay(AWAY_MS); // the source is away (see AWAY_MS)
   assert.equal(mon.child.exitCode, null, `monitor ended with the source:\n${mon.stdout()}\n${mon.stderr()}`);
-  const second = sim(t, env, 5, ['-fps', '20', '-rt', '0']);
+  const second = sim(t, env, { nx: 5, fps: 20, runtime: 0 });
   await second.line(/^serving rs:image on /);
   const back = performance.now();
   await mon.line(/"size":5,/);
@@ -64,7 +59,7 @@ test('sluice monitor prints the disconnect of an ended sim and resumes within 1 
 
 test('sim --wait-clients gives up when the clients do not come in time, with status 1', { timeout: TEST_TIMEOUT }, async (t) => {
   const env = await loopbackEnv();
-  const p = sim(t, env, 3, ['-fps', '20', '-rt', '0.5', '--wait-clients', '4', '--wait-timeout', '1']);
+  const p = sim(t, env, { nx: 3, fps: 20, runtime: 0.5, waitClients: 4, waitTimeout: 1 });
   await p.line(/^waiting for 4 clients to monitor the channel$/);
   const waited = performance.now();
   assert.equal(await p.exited, 1, p.stderr());
@@ -118,38 +113,28 @@ test(
     const dir = mkdtempSync(join(tmpdir(), 'sluice-restart-'));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
     const file = join(dir, 'ids');
-    const first = sim(t, env, 3, ['-fps', '100', '-rt', '0', '--wait-clients', '1']);
+    const first = sim(t, env, { nx: 3, fps: 100, runtime: 0, waitClients: 1 });
     await first.line(/^serving rs:image on /);
     const consumer = startCli(
       t,
-      [
-        'consumer',
-        '-ic',
-        'rs:image',
-        '-sqs',
-        '100',
-        '-siu',
-        '0',
-        '-rp',
-        '0.2',
-        '-rs',
-        'processor',
-        '-dc',
-        '-rt',
-        '50',
-        '--processor-file',
-        RECORD,
-        '--processor-class',
-        'RecordIds',
-        '--processor-args',
-        JSON.stringify({ file }),
-      ],
+      consumerArgs(
+        {
+          input: 'rs:image',
+          serverQueueSize: 100,
+          skipInitialUpdates: 0,
+          reportPeriod: 0.2,
+          reportStats: 'processor',
+          disableCurses: true,
+          runtime: 50,
+        },
+        ...recordArgs(file, {}, RECORD_IDS_JS),
+      ),
       env,
     );
     await recorded(file, consumer, (x) => x.length > 0 && (x.at(-1) as number) >= 150);
     first.kill('SIGKILL');
     // The new run publishes at once: the consumer, still finding it again, misses its first frames.
-    const second = sim(t, env, 3, ['-fps', '100', '-rt', '0']);
+    const second = sim(t, env, { nx: 3, fps: 100, runtime: 0 });
     const all = await recorded(file, consumer, (x) =>
       x.some((id, i) => i > 0 && id < (x[i - 1] as number) && (x.at(-1) as number) >= id + 50),
     );
@@ -184,7 +169,7 @@ test(
   async (t) => {
     const env = await loopbackEnv();
     // The mirror is the simulator's client; the run lasts while the monitor of the mirror joins.
-    const first = sim(t, env, 3, ['-fps', '20', '-rt', '3', '--wait-clients', '1']);
+    const first = sim(t, env, { nx: 3, fps: 20, runtime: 3, waitClients: 1 });
     await first.line(/^serving rs:image on /);
     const mirror = startCli(t, ['mirror', '-cm', '(mr:image,rs:image)', '--port', '0'], env);
     await mirror.line(/^serving /);
@@ -197,7 +182,7 @@ test(
     assert.equal(last, Number(/^Published frames: +(\d+)/m.exec(first.stdout())?.[1]), first.stdout());
     await delay(AWAY_MS); // the source is away (see AWAY_MS)
     assert.equal(mirror.child.exitCode, null, `mirror ended with its source:\n${mirror.stderr()}`);
-    const second = sim(t, env, 5, ['-fps', '20', '-rt', '0']);
+    const second = sim(t, env, { nx: 5, fps: 20, runtime: 0 });
     await second.line(/^serving rs:image on /);
     const back = performance.now();
     await mon.line(/"size":5,/);
@@ -216,63 +201,20 @@ test(
 
 test('sluice collector finds a killed and restarted producer again and counts its new run', { timeout: TEST_TIMEOUT }, async (t) => {
   const env = await loopbackEnv();
-  const first = startCli(
+  const producer = { channel: 'rs:img:1', nx: 3, fps: 100, runtime: 0, reportPeriod: 0, waitClients: 1 };
+  const first = sim(t, env, producer);
+  await first.line(/^serving rs:img:1 on /);
+  const collector = startCli(
     t,
-    [
-      'sim',
-      '-cn',
-      'rs:img:1',
-      '-nx',
-      '3',
-      '-ny',
-      '4',
-      '-std',
-      '0',
-      '-shd',
-      '0',
-      '-fps',
-      '100',
-      '-rt',
-      '0',
-      '-rp',
-      '0',
-      '--wait-clients',
-      '1',
-    ],
+    collectorArgs({ id: 1, producers: 1, input: 'rs:img:*', reportPeriod: 0.2, disableCurses: true, runtime: 50 }),
     env,
   );
-  await first.line(/^serving rs:img:1 on /);
-  const collector = startCli(t, ['collector', '-id', '1', '-pid', '1', '-ic', 'rs:img:*', '-rp', '0.2', '-dc', '-rt', '50'], env);
   await collector.line(/nCollected=[1-9]\d* /);
   first.kill('SIGKILL');
   await first.exited;
   // The new run starts when the collector is back (ids from 1 again, so the run is told apart
   // however long finding it again took).
-  const second = startCli(
-    t,
-    [
-      'sim',
-      '-cn',
-      'rs:img:1',
-      '-nx',
-      '3',
-      '-ny',
-      '4',
-      '-std',
-      '0',
-      '-shd',
-      '0',
-      '-fps',
-      '100',
-      '-rt',
-      '0',
-      '-rp',
-      '0',
-      '--wait-clients',
-      '1',
-    ],
-    env,
-  );
+  const second = sim(t, env, producer);
   await second.line(/^serving rs:img:1 on /);
   await collector.line(/nRuns=2$/m);
   collector.kill('SIGINT');

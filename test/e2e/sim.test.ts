@@ -7,23 +7,9 @@ import { Client } from '../../src/pva/client/client.js';
 import type { Subscription } from '../../src/pva/client/subscription.js';
 import { ntndarray } from '../../src/pvdata/nt/index.js';
 import { startCli, type CliProcess } from '../helpers/cli.js';
+import { envFor } from '../helpers/cli-session.js';
 
 const TEST_TIMEOUT = 60_000;
-
-/** No EPICS settings from the caller; no UDP beacons or broadcasts. */
-function envFor(port?: number): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('EPICS_')) env[k] = v;
-  Object.assign(env, {
-    EPICS_PVA_AUTO_ADDR_LIST: 'NO',
-    EPICS_PVA_ADDR_LIST: '',
-    EPICS_PVAS_AUTO_BEACON_ADDR_LIST: 'NO',
-    EPICS_PVAS_BEACON_ADDR_LIST: '',
-    EPICS_PVAS_BROADCAST_PORT: '0', // searches answered on a free UDP port: no clashes
-  });
-  if (port !== undefined) env['EPICS_PVA_NAME_SERVERS'] = `127.0.0.1:${port}`;
-  return env;
-}
 
 function start(t: TestContext, args: string[], env = envFor()): CliProcess {
   return startCli(t, args, env, 15_000);

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { InvalidArgumentError } from '../../src/errors.js';
 import type { ProcessorContext } from '../../src/processing/processor-context.js';
-import { UserDataProcessor } from '../../src/processing/user-data-processor.js';
+import type { UserProcessor } from '../../src/processing/processor-adapter.js';
+import { UserDataProcessor, type ProcessorLogger } from '../../src/processing/user-data-processor.js';
 import { t, type ScalarType, type StructureDesc } from '../../src/pvdata/types.js';
 import type { PVStructure } from '../../src/pvdata/values.js';
 import { group, processorStatsT, publisherStatsT } from '../../src/runtime/channels.js';
@@ -32,7 +33,7 @@ class ListInput extends ProcessorHost<ListStats> {
   /** Objects received and held back, as a receiver queue holds them, until finishInput(). */
   #held: PVStructure[] = [];
 
-  constructor(processor: UserDataProcessor, env: NodeJS.ProcessEnv) {
+  constructor(processor: UserProcessor, env: NodeJS.ProcessEnv, logger?: ProcessorLogger) {
     super({
       label: 'list 7',
       idField: 'hostId',
@@ -45,6 +46,7 @@ class ListInput extends ProcessorHost<ListStats> {
       processing: { objectIdField: 'uniqueId', objectIdOffset: 1, nSequentialUpdates: 1, skipInitialUpdates: 0 },
       processor,
       env,
+      logger,
     });
   }
 
@@ -112,9 +114,18 @@ class Passthrough extends UserDataProcessor {
   }
 }
 
+const hostEnv = (): NodeJS.ProcessEnv => ({ ...pvaEnv(0), EPICS_PVAS_SERVER_PORT: '0', EPICS_PVAS_BROADCAST_PORT: '0' });
+
+/** A logger that keeps what is logged, as `level: message`. */
+function keptLogger(): ProcessorLogger & { lines: string[] } {
+  const lines: string[] = [];
+  const keep = (level: string) => (m: string) => void lines.push(`${level}: ${m}`);
+  return { lines, debug: keep('debug'), info: keep('info'), warn: keep('warn'), error: keep('error') };
+}
+
 async function startHost(t0: TestContext): Promise<{ host: ListInput; processor: Passthrough; client: ReturnType<typeof clientFor> }> {
   const processor = new Passthrough();
-  const host = new ListInput(processor, { ...pvaEnv(0), EPICS_PVAS_SERVER_PORT: '0', EPICS_PVAS_BROADCAST_PORT: '0' });
+  const host = new ListInput(processor, hostEnv());
   await host.start();
   const client = clientFor(host.server.tcpPort);
   t0.after(() => client.close());
@@ -192,7 +203,7 @@ test('the processor gets a context in start(ctx); the framework writes no field 
   }
   const processor = new ContextUser({ x: 1 });
   const before = Object.keys(processor).sort();
-  const host = new ListInput(processor, { ...pvaEnv(0), EPICS_PVAS_SERVER_PORT: '0', EPICS_PVAS_BROADCAST_PORT: '0' });
+  const host = new ListInput(processor, hostEnv());
   await host.start();
   const client = clientFor(host.server.tcpPort);
   t0.after(() => client.close());
@@ -228,7 +239,7 @@ test('an output type known only later: ctx.openOutput (openOutputChannel) opens 
     }
   }
   const processor = new Late();
-  const host = new ListInput(processor, { ...pvaEnv(0), EPICS_PVAS_SERVER_PORT: '0', EPICS_PVAS_BROADCAST_PORT: '0' });
+  const host = new ListInput(processor, hostEnv());
   await host.start();
   const client = clientFor(host.server.tcpPort);
   t0.after(() => client.close());
@@ -238,4 +249,116 @@ test('an output type known only later: ctx.openOutput (openOutputChannel) opens 
   assert.deepEqual((await client.get('host:out')).value, { uniqueId: 2, twice: 10 });
   const s = await host.stop();
   assert.equal(s.publisherStats['nPublished'], 2);
+});
+
+test('a plain class with only process() runs under the host, which adds nothing to it', async () => {
+  class Counter {
+    n = 0;
+    process(value: PVStructure): void {
+      this.n += value['uniqueId'] as number;
+    }
+  }
+  const processor = new Counter();
+  const own = Reflect.ownKeys(processor);
+  const keys = Object.keys(processor);
+  const methods = Reflect.ownKeys(Counter.prototype);
+  const host = new ListInput(processor, hostEnv());
+  await host.start();
+  for (let id = 1; id <= 3; id++) host.feed({ uniqueId: id, value: id });
+  assert.equal(await host.command('configure', JSON.stringify({ objectIdOffset: 1 })), 'Configuration successful');
+  await host.command('reset_stats', '');
+  host.feed({ uniqueId: 4, value: 4 });
+  const s = await host.stop();
+  assert.equal(processor.n, 10, 'every object reached process()');
+  assert.equal(s.processorStats.nProcessed, 1, 'counted after reset_stats');
+  assert.equal(s.processorStats.nErrors, 0, 'the defaults stood in for the missing methods');
+  assert.deepEqual(s.userStats, {});
+  assert.deepEqual(Object.keys(processor), keys);
+  assert.deepEqual(Reflect.ownKeys(processor), own, 'no property added, enumerable or not');
+  assert.deepEqual(Reflect.ownKeys(Counter.prototype), methods, 'nor to its class');
+});
+
+test("a plain class's methods are called with itself as `this`; it publishes and logs through ctx", async (t0) => {
+  class Plain {
+    #ctx: ProcessorContext | null = null;
+    nStarted = 0;
+    start(ctx: ProcessorContext): void {
+      this.#ctx = ctx;
+      this.nStarted++;
+    }
+    process(value: PVStructure): void {
+      this.#ctx?.logger.info(`object ${String(value['uniqueId'])}`);
+      this.#ctx?.publish({ ...value, value: 3 * (value['value'] as number) });
+    }
+    getStats(): Record<string, number> {
+      return { nStarted: this.nStarted };
+    }
+    getStatsPvaTypes(): Record<string, ScalarType> {
+      return { nStarted: 'uint' };
+    }
+  }
+  const logger = keptLogger();
+  const processor = new Plain();
+  const keys = Reflect.ownKeys(processor);
+  const host = new ListInput(processor, hostEnv(), logger);
+  await host.start();
+  const client = clientFor(host.server.tcpPort);
+  t0.after(() => client.close());
+  host.feed({ uniqueId: 1, value: 2 });
+  assert.deepEqual((await client.get('host:out')).value, { uniqueId: 1, value: 6 });
+  await client.put('host:control', { command: 'get_stats' });
+  assert.equal(((await client.get('host:status')).value['userStats'] as PVStructure)['nStarted'], 1, "PvaPy's getStatsPvaTypes() typed it");
+  await host.stop();
+  assert.deepEqual(logger.lines, ['info: object 1']);
+  assert.deepEqual(Reflect.ownKeys(processor), keys);
+});
+
+test("a UserDataProcessor subclass logs through this.logger: the host's, unless it set its own", async () => {
+  class Talker extends UserDataProcessor {
+    override start(): void {
+      this.logger.info('started'); // no super.start(ctx): the base class finds the context itself
+    }
+    override process(value: PVStructure): void {
+      this.logger.warning?.(`object ${String(value['uniqueId'])}`);
+    }
+  }
+  const logger = keptLogger();
+  logger.warning = (m) => void logger.lines.push(`warning: ${m}`);
+  const talker = new Talker();
+  const keys = Reflect.ownKeys(talker);
+  const host = new ListInput(talker, hostEnv(), logger);
+  await host.start();
+  host.feed({ uniqueId: 1, value: 1 });
+  await host.stop();
+  assert.deepEqual(logger.lines, ['info: started', 'warning: object 1']);
+  assert.deepEqual(Reflect.ownKeys(talker), keys);
+
+  const mine = keptLogger();
+  class OwnLogger extends Talker {
+    constructor() {
+      super();
+      this.logger = mine;
+    }
+  }
+  const other = keptLogger();
+  const host2 = new ListInput(new OwnLogger(), hostEnv(), other);
+  await host2.start();
+  await host2.stop();
+  assert.deepEqual(mine.lines, ['info: started']);
+  assert.deepEqual(other.lines, []);
+});
+
+test("processing errors are logged to the host's logger", async () => {
+  class Fails extends UserDataProcessor {
+    override process(): void {
+      throw new Error('no good');
+    }
+  }
+  const logger = keptLogger();
+  const host = new ListInput(new Fails(), hostEnv(), logger);
+  await host.start();
+  host.feed({ uniqueId: 1, value: 1 });
+  const s = await host.stop();
+  assert.equal(s.processorStats.nErrors, 1);
+  assert.deepEqual(logger.lines, ['error: process() failed (1 errors so far): no good']);
 });

@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { sep } from 'node:path';
 import { test } from 'node:test';
 import { jsonOption } from '../../src/cli/framework-options.js';
-import { parseReportGroups } from '../../src/consumer/report.js';
+import { parseReportGroups } from '../../src/runtime/report-lines.js';
 import { ERROR_CODES, SluiceError } from '../../src/errors.js';
 import { parsePyLiteral } from '../../src/formats/npy.js';
 

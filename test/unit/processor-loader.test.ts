@@ -10,6 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { SluiceError } from '../../src/errors.js';
 import { AdImageProcessor } from '../../src/processing/ad-image-processor.js';
 import { loadProcessor, processorConfig } from '../../src/processing/loader.js';
+import { adaptProcessor, ProcessorAdapter } from '../../src/processing/processor-adapter.js';
+import type { ProcessorContext } from '../../src/processing/processor-context.js';
 import { UserDataProcessor, type ProcessorLogger } from '../../src/processing/user-data-processor.js';
 import type { PVStructure } from '../../src/pvdata/values.js';
 
@@ -31,6 +33,7 @@ async function rejectsWith(p: Promise<unknown>, ...patterns: RegExp[]): Promise<
 
 test('no file and no class: the passthrough UserDataProcessor', async () => {
   const p = await loadProcessor({ system: { processorId: 4 } });
+  assert.ok(p instanceof UserDataProcessor);
   assert.equal(p.constructor, UserDataProcessor);
   assert.equal(p.processorId, 4);
   const published: PVStructure[] = [];
@@ -60,18 +63,29 @@ test('default export: without a class name, and with the default class named', a
   assert.equal(b.constructor.name, 'DefaultProcessor');
 });
 
-test('a JavaScript class that does not extend UserDataProcessor gets the default members', async () => {
+test('a JavaScript class that does not extend UserDataProcessor is loaded as it is and runs from its context', async () => {
+  const p = await loadProcessor({ file: fx('plain.js'), className: 'PlainProcessor', system: { processorId: 7 } });
+  assert.equal(p.constructor.name, 'PlainProcessor');
+  assert.deepEqual(Object.keys(p).sort(), ['config', 'seen'], 'the loader added nothing');
+  assert.deepEqual(Object.getOwnPropertyNames(Object.getPrototypeOf(p)).sort(), ['constructor', 'process', 'start']);
+  const adapted = adaptProcessor(p);
+  assert.ok(adapted instanceof ProcessorAdapter);
+  assert.deepEqual(adapted.getStats(), {});
+  assert.deepEqual(adapted.getStatsTypes(), {});
   const logs: string[] = [];
-  const logger: ProcessorLogger = { debug() {}, info: (m) => logs.push(m), warn() {}, error() {} };
-  const p = await loadProcessor({ file: fx('plain.js'), className: 'PlainProcessor', system: { processorId: 7 }, logger });
-  assert.equal(p.processorId, 7);
-  assert.equal(p.objectIdField, 'uniqueId');
-  assert.deepEqual(p.getStats(), {});
-  assert.equal(p.logger, logger);
   const published: PVStructure[] = [];
-  p.publisher = (v) => published.push(v);
-  p.process({ uniqueId: 5 });
+  const logger: ProcessorLogger = { debug() {}, info: (m) => logs.push(m), warn() {}, error() {} };
+  await adapted.start({ logger, publish: (v: PVStructure) => void published.push(v) } as unknown as ProcessorContext);
+  adapted.process({ uniqueId: 5 });
   assert.deepEqual(published, [{ uniqueId: 5 }]);
+  assert.deepEqual(logs, ['object 5']);
+  assert.deepEqual(Object.keys(p).sort(), ['config', 'seen']);
+  assert.equal((p as unknown as { seen: number }).seen, 1);
+});
+
+test('a UserDataProcessor is its own adapter', async () => {
+  const p = await loadProcessor({ file: fx('doubling-processor.ts') });
+  assert.equal(adaptProcessor(p), p);
 });
 
 test('.mjs importing the package by name, and .cjs with module.exports = class', async () => {
@@ -97,6 +111,7 @@ test('config: processor args first, system keys override them, undefined system 
     args: '{"x": 1, "processorId": 99, "objectIdOffset": 5, "inputChannel": "mine"}',
     system: { processorId: 2, objectIdOffset: 1, inputChannel: undefined, outputChannel: 'out' },
   });
+  assert.ok(p instanceof UserDataProcessor);
   assert.deepEqual(p.config, { x: 1, processorId: 2, objectIdOffset: 1, inputChannel: 'mine', outputChannel: 'out' });
   assert.equal(p.processorId, 2);
   assert.deepEqual(processorConfig(null), {});

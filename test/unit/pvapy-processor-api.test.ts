@@ -6,11 +6,12 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { makeLogger } from '../../src/consumer/run.js';
+import { makeLogger } from '../../src/runtime/logger.js';
 import { SluiceError } from '../../src/errors.js';
 import * as sluice from '../../src/index.js';
 import { AdImageProcessor } from '../../src/processing/ad-image-processor.js';
 import { loadProcessor } from '../../src/processing/loader.js';
+import { adaptProcessor } from '../../src/processing/processor-adapter.js';
 import { UserDataProcessor } from '../../src/processing/user-data-processor.js';
 import { ColorMode, ntndarray } from '../../src/pvdata/nt/ntndarray.js';
 import { formatType, t } from '../../src/pvdata/types.js';
@@ -104,7 +105,7 @@ test('a plain JavaScript class with PvaPy method names gets them called', async 
   try {
     const file = join(dir, 'py-style.mjs');
     await writeFile(file, 'export class PyStyle { process(v) { return v; } getStatsPvaTypes() { return { nFrames: "uint" }; } }\n');
-    const p = await loadProcessor({ file });
+    const p = adaptProcessor(await loadProcessor({ file }));
     assert.deepEqual(p.getStatsTypes(), { nFrames: 'uint' });
     assert.equal(p.getInputType(), null);
   } finally {

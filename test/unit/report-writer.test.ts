@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
-import { ReportWriter, wrapToWidth } from '../../src/consumer/report.js';
+import { ReportWriter, wrapToWidth } from '../../src/runtime/report-writer.js';
 
 const LONG =
   '  processorStats: runtime=2.01 startTime=1796513955.458 endTime=1796513957.468 receivingTime=1.774 ' +

@@ -28,6 +28,8 @@ test('puts and RPCs go to the handlers; a readonly SharedPV accepts neither', as
   assert.equal(readonly.acceptsPut, false);
   assert.equal(readonly.acceptsRpc, false);
   assert.throws(() => readonly.handlePut({ ...peer, value: {}, changed, options: {} }), /read-only/);
+  const untyped = { onPut: () => assert.fail('a readonly PV took a put handler') } as Parameters<typeof SharedPV.readonly>[0];
+  assert.equal(SharedPV.readonly(untyped).acceptsPut, false);
 });
 
 test('subscribers get each post with its changed marks; close tells them and the close listeners', () => {

@@ -4,16 +4,14 @@
 import { DataCollector } from '../../collector/collector.js';
 import { formatCollectorStats } from '../../collector/status.js';
 import { channelName, formatId, monitorRequest, parseIdList } from '../../consumer/options.js';
-import { parseReportGroups } from '../../consumer/report.js';
-import { makeLogger, runHost, type LogLevel } from '../../consumer/run.js';
 import { loadProcessor } from '../../processing/loader.js';
+import { makeLogger, type LogLevel } from '../../runtime/logger.js';
+import { parseReportGroups } from '../../runtime/report-lines.js';
+import { runHost } from '../../runtime/run-host.js';
 import { accessOptions, loadAccess, reloadAccessOnHangup } from '../access-options.js';
 import { defineCommand, UsageError, type ParsedArgs } from '../args.js';
 import type { CliContext } from '../common.js';
-import { channelOption, frameworkNumber, jsonOption, metadataFactory, metadataOption } from '../framework-options.js';
-
-const s = (short: string, description: string, value = 'X', def?: string) =>
-  ({ type: 'string', short, value, description, ...(def !== undefined ? { default: def } : {}) }) as const;
+import { channelOption, frameworkNumber, jsonOption, metadataFactory, metadataOption, stringOption as s } from '../framework-options.js';
 
 export const spec = defineCommand({
   name: 'collector',
@@ -142,7 +140,6 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
     args: jsonOption(v['processor-args'], 'processor-args'),
     system,
   });
-  processor.logger = makeLogger(`collector-${id}`, logLevel, v['log-file']);
   const collector = new DataCollector({
     collectorId: id,
     producers,
@@ -159,6 +156,7 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
     skipInitialUpdates: system.skipInitialUpdates,
     processingTimeoutS: num(v, 'processing-timeout'),
     processor,
+    logger: makeLogger(`collector-${id}`, logLevel, v['log-file']),
     metadata: metadataFactory(metadataSpecs, serverQueueSize, receiverQueueSize),
     access: await loadAccess(v, ctx),
   });
@@ -166,7 +164,6 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
   const runOptions = {
     runtimeS: num(v, 'runtime'),
     reportPeriodS: num(v, 'report-period'),
-    reportGroups,
     out: process.stdout,
     signal: ctx.signal,
     live: !v['disable-curses'] && !logLevel && process.stdout.isTTY === true,

@@ -3,16 +3,22 @@
 import { DataConsumer } from '../../consumer/consumer.js';
 import type { InputMode, OutputMode } from '../../runtime/io.js';
 import { channelName, distributorUsed, monitorRequest, objectIdOffset, parseIdList } from '../../consumer/options.js';
-import { channelOption, frameworkNumber, MAX_ID, jsonOption, metadataFactory, metadataOption } from '../framework-options.js';
-import { parseReportGroups } from '../../consumer/report.js';
-import { childChannel, makeLogger, runConsumer, runConsumerProcesses, type LogLevel } from '../../consumer/run.js';
+import {
+  channelOption,
+  frameworkNumber,
+  MAX_ID,
+  jsonOption,
+  metadataFactory,
+  metadataOption,
+  stringOption as s,
+} from '../framework-options.js';
+import { childChannel, runConsumer, runConsumerProcesses } from '../../consumer/run.js';
 import { loadProcessor } from '../../processing/loader.js';
+import { makeLogger, type LogLevel } from '../../runtime/logger.js';
+import { parseReportGroups } from '../../runtime/report-lines.js';
 import { accessOptions, accessSettings, loadAccess, reloadAccessOnHangup } from '../access-options.js';
 import { defineCommand, UsageError, type ParsedArgs } from '../args.js';
 import type { CliContext } from '../common.js';
-
-const s = (short: string, description: string, value = 'X', def?: string) =>
-  ({ type: 'string', short, value, description, ...(def !== undefined ? { default: def } : {}) }) as const;
 
 export const spec = defineCommand({
   name: 'consumer',
@@ -200,7 +206,6 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
     args: json(v, 'processor-args'),
     system,
   });
-  processor.logger = makeLogger(`consumer-${id}`, logLevel, v['log-file']);
   json(v, 'input-args');
   json(v, 'output-args');
   const consumer = new DataConsumer({
@@ -222,6 +227,7 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
     skipInitialUpdates: system.skipInitialUpdates,
     processingTimeoutS: int(v, 'processing-timeout'),
     processor,
+    logger: makeLogger(`consumer-${id}`, logLevel, v['log-file']),
     metadata: metadataFactory(metadataSpecs, serverQueueSize, int(v, 'receiver-queue-size')),
     access,
   });

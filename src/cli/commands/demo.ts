@@ -2,7 +2,7 @@
 // (sluice consumer, each its own process) splitting its stream with the distributor, on this
 // machine with no set-up: the consumers find the simulator as a name server, over loopback.
 import { objectIdOffset } from '../../consumer/options.js';
-import { parseReportGroups } from '../../consumer/report.js';
+import { parseReportGroups } from '../../runtime/report-lines.js';
 import { runConsumerProcesses } from '../../consumer/run.js';
 import { AdSimServer } from '../../sim/ad-sim-server.js';
 import { accessArgv, accessOptions, accessSettings, loadAccess, reloadAccessOnHangup } from '../access-options.js';

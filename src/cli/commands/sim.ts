@@ -7,7 +7,7 @@ import { FrameCache } from '../../sim/frame-cache.js';
 import { FileFrames, openFileFrames, type FileInputOptions } from '../../sim/file-source.js';
 import { isSimDatatype, SIM_DATATYPES } from '../../sim/frames.js';
 import { CaClient } from '../../ca/client.js';
-import { ReportWriter } from '../../consumer/report.js';
+import { ReportWriter } from '../../runtime/report-writer.js';
 import { buildPut } from './put.js';
 import { EncodeError, SluiceError } from '../../errors.js';
 import { CODECS, isCodecName } from '../../pvdata/nt/codec/index.js';
