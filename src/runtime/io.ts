@@ -95,8 +95,8 @@ export function inputUpstream(protocol: UpstreamProtocol, client: Client | CaCli
 }
 
 /**
- * pva and ca: monitor an upstream channel. `channel` may carry the `ca://` prefix of the
- * consumer's command line (it is dropped); warnings name the channel as given.
+ * pva and ca: monitor an upstream channel. A CA `channel` may carry the `ca://` prefix of the
+ * consumer's command line; what is printed about it names it with the prefix.
  */
 export class UpstreamReceiver implements Receiver {
   #monitor: UpstreamMonitor | null = null;
