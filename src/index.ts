@@ -43,6 +43,7 @@ export { DataConsumer } from './consumer/consumer.js';
 export { DataCollector } from './collector/collector.js';
 export { SortingCache } from './collector/sorting-cache.js';
 export { MetadataChannels, parseMetadataChannels } from './runtime/metadata.js';
+export { pvaUpstream, caUpstream } from './runtime/upstream.js';
 export { AdSimServer } from './sim/ad-sim-server.js';
 export { MirrorServer } from './mirror/mirror-server.js';
 export { parseChannelMap } from './mirror/channel-map.js';
@@ -58,6 +59,7 @@ export type { PutRequest, RpcResult, PeerInfo } from './pv/source.js';
 export type { DistributorSettings, DistributionMode } from './pv/distributor.js';
 export type { ClientOptions, RequestOptions, MonitorOptions } from './pva/client/client.js';
 export type { MonitorUpdate, SubscriptionStats } from './pva/client/subscription.js';
+export type { PVUpdate, UpdateMarks } from './pvdata/update.js';
 export type { GetResult } from './pva/client/operations.js';
 export type { FieldDesc, ScalarType, StructureDesc, UnionDesc, ScalarArrayDesc, Member } from './pvdata/types.js';
 export type { PVValue, PVStructure, PVUnion, PVAny, PVTypedArray } from './pvdata/values.js';
@@ -83,4 +85,11 @@ export type { MetadataChannelSpec, MetadataStats } from './runtime/metadata.js';
 export type { AdSimServerOptions, SimClientStats, SimEvent, SimSummary } from './sim/ad-sim-server.js';
 export type { MirrorOptions, MirrorCounters, MirrorServerOptions } from './mirror/mirror-server.js';
 export type { ChannelMapEntry, MirrorProvider } from './mirror/channel-map.js';
-export type { SourceProvider, SourceMonitor, SourceMonitorOptions, SourceUpdate } from './mirror/sources.js';
+export type {
+  Upstream,
+  UpstreamMonitor,
+  UpstreamMonitorOptions,
+  UpstreamProtocol,
+  PvaUpstreamOptions,
+  CaUpstreamOptions,
+} from './runtime/upstream.js';

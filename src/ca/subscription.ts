@@ -5,8 +5,9 @@
 // Survives reconnects: the subscription is made again whenever its channel connects.
 import { EventEmitter } from 'node:events';
 import { RemoteError } from '../errors.js';
+import { BitSet } from '../pvdata/bitset.js';
 import type { StructureDesc } from '../pvdata/types.js';
-import type { PVStructure } from '../pvdata/values.js';
+import type { PVUpdate } from '../pvdata/update.js';
 import { decodeReply, type CaChannel, type ChannelUser } from './channel.js';
 import type { Circuit } from './circuit.js';
 import { CA_MINOR_VERSION, Eca, EventMask, ecaMessage } from './constants.js';
@@ -14,10 +15,16 @@ import type { CaHeader } from './header.js';
 import * as msg from './messages.js';
 import { ntValueOf, timeTypeOf, type NativeInfo } from './nt-mapping.js';
 
-export interface CaUpdate {
-  type: StructureDesc;
-  value: PVStructure;
-}
+/**
+ * A CA update as every monitor yields it (see PVUpdate). Channel Access has no changed marks:
+ * each update is a complete value (value, alarm, time stamp, and the properties read at
+ * connect), so everything changed, and nothing was squashed upstream (a CA server reports no
+ * overrun). All updates share these two read-only sets.
+ */
+export type CaUpdate = PVUpdate;
+
+const ALL_CHANGED = BitSet.of(0);
+const NO_OVERRUN = new BitSet();
 
 export interface CaSubscriptionStats {
   /** Updates received from the server. */
@@ -110,7 +117,7 @@ export class CaSubscription extends EventEmitter implements AsyncIterableIterato
     if (status !== Eca.NORMAL) return this.#fail(new RemoteError(`CA monitor ${this.channel.name}: ${ecaMessage(status)}`, 2));
     const data = decodeReply(this.channel.name, asked, h, payload);
     this.stats.received++;
-    this.#push({ type, value: ntValueOf(native, data, ctrl) });
+    this.#push({ type, value: ntValueOf(native, data, ctrl), changed: ALL_CHANGED, overrun: NO_OVERRUN });
   }
 
   #push(u: CaUpdate): void {

@@ -4,7 +4,8 @@
 import type { ScalarType, StructureDesc } from '../pvdata/types.js';
 import type { PVStructure } from '../pvdata/values.js';
 import { withRates } from '../runtime/channels.js';
-import { MonitorReceiver, type Received } from '../runtime/io.js';
+import type { PVRequest } from '../pvdata/pvrequest.js';
+import { inputUpstream, UpstreamReceiver, type Received } from '../runtime/io.js';
 import { ProcessorHost, type CommonHostOptions } from '../runtime/processor-host.js';
 import { NO_QUEUE_STATS, ReceiverQueue } from '../runtime/receiver-queue.js';
 import { settledWithin } from '../runtime/watchdog.js';
@@ -16,8 +17,8 @@ export interface CollectorOptions extends CommonHostOptions {
   collectorId: number;
   /** Producer ids and their channels (the input template with * replaced). */
   producers: { id: number; channel: string }[];
-  /** pvRequest of the producer monitors (queue size, fields), built by the caller. */
-  inputRequest: string;
+  /** pvRequest of the producer monitors (queue size, fields), built by the caller (see inputRequest() in consumer/options.ts), or its text. */
+  inputRequest: string | PVRequest;
   serverQueueSize: number;
   /** <0: objects go straight into the cache; 0: unbounded queues; >0: bounded queues. */
   receiverQueueSize: number;
@@ -30,7 +31,7 @@ export interface CollectorOptions extends CommonHostOptions {
 interface Producer {
   id: number;
   channel: string;
-  receiver: MonitorReceiver;
+  receiver: UpstreamReceiver;
   queue: ReceiverQueue<Received> | null;
   /** Objects the cache refused (older than what was already processed), or without an id. */
   nRejected: number;
@@ -86,10 +87,12 @@ export class DataCollector extends ProcessorHost<CollectorStats> {
       options.notify ?? ((text: string) => process.stderr.write(`${new Date().toISOString()} collector ${options.collectorId}: ${text}\n`));
     // PvaPy raises bounded receiver queues to at least 10 cache sizes.
     const rqs = options.receiverQueueSize > 0 ? Math.max(options.receiverQueueSize, 10 * options.cacheSize) : options.receiverQueueSize;
+    const upstream = inputUpstream('pva', this.client);
+    const monitorOptions = { request: options.inputRequest, queueSize: options.serverQueueSize };
     this.#producers = options.producers.map(({ id, channel }) => ({
       id,
       channel,
-      receiver: new MonitorReceiver(this.client, channel, options.inputRequest, options.serverQueueSize, notify),
+      receiver: new UpstreamReceiver(upstream, channel, monitorOptions, notify),
       queue: rqs >= 0 ? new ReceiverQueue<Received>(rqs) : null,
       nRejected: 0,
       toSkip: options.skipInitialUpdates,

@@ -1,20 +1,21 @@
 // One data consumer (PvaPy's pvapy-hpc-consumer with one id): the input strategy of a
 // ProcessorHost with one input (a pva monitor, a ca monitor, a hosted PV or an RPC service),
 // processed as it comes or through a receiver queue that may accumulate objects.
+import type { PVRequest } from '../pvdata/pvrequest.js';
 import type { PVStructure } from '../pvdata/values.js';
 import { timeT } from '../pvdata/nt/index.js';
 import { t, type FieldDesc, type ScalarType, type StructureDesc } from '../pvdata/types.js';
 import { group, metadataFields, processorStatsT, publisherStatsT, queueStatsT, receiverStatsT, withRates } from '../runtime/channels.js';
 import {
-  MonitorReceiver,
+  inputUpstream,
   PvasReceiver,
   RpcReceiver,
+  UpstreamReceiver,
   type InputMode,
   type OutputMode,
   type Received,
   type Receiver,
 } from '../runtime/io.js';
-import { CaReceiver } from '../runtime/ca-receiver.js';
 import type { MetadataStats } from '../runtime/metadata.js';
 import type { ProcessorStats } from '../runtime/processing-controller.js';
 import { ProcessorHost, type CommonHostOptions } from '../runtime/processor-host.js';
@@ -28,8 +29,11 @@ export interface ConsumerOptions extends CommonHostOptions {
   inputChannel: string;
   inputMode: InputMode;
   outputMode: OutputMode;
-  /** pvRequest of the input monitor (queue, fields, distributor), built by the caller. */
-  inputRequest: string;
+  /**
+   * pvRequest of the input monitor (queue, fields, distributor), built by the caller (see
+   * inputRequest() in consumer/options.ts), or its text.
+   */
+  inputRequest: string | PVRequest;
   serverQueueSize: number;
   /** <0: process in the receiving loop; 0: unbounded queue; >0: bounded queue. */
   receiverQueueSize: number;
@@ -98,9 +102,14 @@ export class DataConsumer extends ProcessorHost<ConsumerStats> {
       options.notify ?? ((text: string) => process.stderr.write(`${new Date().toISOString()} consumer ${options.consumerId}: ${text}\n`));
     this.#receiver =
       options.inputMode === 'pva'
-        ? new MonitorReceiver(this.client, options.inputChannel, options.inputRequest, options.serverQueueSize, notify)
+        ? new UpstreamReceiver(
+            inputUpstream('pva', this.client),
+            options.inputChannel,
+            { request: options.inputRequest, queueSize: options.serverQueueSize },
+            notify,
+          )
         : options.inputMode === 'ca'
-          ? new CaReceiver(this.caClient(), options.inputChannel, undefined, notify)
+          ? new UpstreamReceiver(inputUpstream('ca', this.caClient()), options.inputChannel, { queueSize: 0 }, notify)
           : options.inputMode === 'pvas'
             ? new PvasReceiver(this.server, options.inputChannel, this.processor.getInputType())
             : new RpcReceiver(this.server, options.inputChannel);

@@ -5,8 +5,9 @@
 // `field(value,uniqueId)` or `_[pydistributor=updates:1;group:mirror;trigger:uniqueId]` stays one
 // element. The validation messages are PvaPy's.
 import { InvalidArgumentError } from '../errors.js';
+import type { UpstreamProtocol } from '../runtime/upstream.js';
 
-export type MirrorProvider = 'pva' | 'ca';
+export type MirrorProvider = UpstreamProtocol;
 
 export interface ChannelMapEntry {
   mirrorName: string;
@@ -139,4 +140,15 @@ function integer(text: string): number | undefined {
   if (!/^[+-]?\d+$/.test(s)) return undefined;
   const n = Number(s);
   return Number.isSafeInteger(n) ? n : undefined;
+}
+
+/**
+ * A source request descriptor as a pvRequest, as PvaPy reads it: the descriptor goes inside
+ * `field(…)`; one that already is a complete pvRequest (`field(…)`, `record[…]…`) is taken as it is.
+ */
+export function sourceRequest(descriptor: string): string {
+  const d = descriptor.trim();
+  if (d === '') return '';
+  if (/^(record\s*\[|field\s*\(|putField\s*\(|getField\s*\()/.test(d)) return d;
+  return `field(${d})`;
 }

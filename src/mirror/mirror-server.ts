@@ -13,12 +13,13 @@ import { InvalidArgumentError } from '../errors.js';
 import { Client, type ClientOptions } from '../pva/client/client.js';
 import { Server, type ServerOptions } from '../pva/server/server.js';
 import { SharedPV } from '../pv/shared-pv.js';
-import { BitSet } from '../pvdata/bitset.js';
+import type { BitSet } from '../pvdata/bitset.js';
 import { fieldCount, memberOffsets } from '../pvdata/field-numbering.js';
 import { sameType, type Member, type StructureDesc } from '../pvdata/types.js';
+import type { PVUpdate } from '../pvdata/update.js';
 import type { PVStructure } from '../pvdata/values.js';
-import { providerOf, type MirrorProvider } from './channel-map.js';
-import { caProvider, pvaProvider, type SourceMonitor, type SourceProvider, type SourceUpdate } from './sources.js';
+import { caUpstream, pvaUpstream, type Upstream, type UpstreamMonitor } from '../runtime/upstream.js';
+import { providerOf, sourceRequest, type MirrorProvider } from './channel-map.js';
 
 export interface MirrorOptions {
   /** Source provider: 'pva' (default) or 'ca' (case-insensitive). */
@@ -51,8 +52,8 @@ export interface MirrorServerOptions {
   /** Monitor Channel Access sources with this client (left open by close()); default a new one. */
   caClient?: CaClient;
   caClientOptions?: CaClientOptions;
-  /** Replace the source providers (tests, or sources of your own). */
-  providers?: Partial<Record<MirrorProvider, SourceProvider>>;
+  /** Replace the upstreams the sources are monitored through (tests, or sources of your own). */
+  providers?: Partial<Record<MirrorProvider, Upstream>>;
   /** Delay before monitoring a source again after its monitor failed (default: the client's reconnect delay). */
   retryDelayMs?: number;
 }
@@ -65,8 +66,8 @@ export class MirrorServer extends EventEmitter {
   readonly server: Server;
   readonly #ownServer: boolean;
   readonly #mirrors = new Map<string, MirrorChannel>();
-  readonly #providers: Partial<Record<MirrorProvider, SourceProvider>>;
-  readonly #made: SourceProvider[] = [];
+  readonly #providers: Partial<Record<MirrorProvider, Upstream>>;
+  readonly #made: Upstream[] = [];
   readonly #clientOptions: ClientOptions;
   readonly #caClientOptions: CaClientOptions;
   readonly retryDelayMs: number;
@@ -78,8 +79,8 @@ export class MirrorServer extends EventEmitter {
     this.#providers = { ...options.providers };
     this.#clientOptions = options.clientOptions ?? {};
     this.#caClientOptions = options.caClientOptions ?? (this.#clientOptions.env ? { env: this.#clientOptions.env } : {});
-    if (options.client && !this.#providers.pva) this.#providers.pva = pvaProvider(options.client, false);
-    if (options.caClient && !this.#providers.ca) this.#providers.ca = caProvider(options.caClient, false);
+    if (options.client && !this.#providers.pva) this.#providers.pva = sourceUpstream('pva', options.client, false);
+    if (options.caClient && !this.#providers.ca) this.#providers.ca = sourceUpstream('ca', options.caClient, false);
     this.retryDelayMs = options.retryDelayMs ?? options.client?.reconnectDelayMs ?? this.#clientOptions.reconnectDelayMs ?? 1000;
   }
 
@@ -88,10 +89,13 @@ export class MirrorServer extends EventEmitter {
     return this.server.listen();
   }
 
-  #provider(p: MirrorProvider): SourceProvider {
+  #provider(p: MirrorProvider): Upstream {
     let provider = this.#providers[p];
     if (!provider) {
-      provider = p === 'pva' ? pvaProvider(new Client(this.#clientOptions), true) : caProvider(new CaClient(this.#caClientOptions), true);
+      provider =
+        p === 'pva'
+          ? sourceUpstream('pva', new Client(this.#clientOptions), true)
+          : sourceUpstream('ca', new CaClient(this.#caClientOptions), true);
       this.#providers[p] = provider;
       this.#made.push(provider);
     }
@@ -177,8 +181,22 @@ export class MirrorServer extends EventEmitter {
   }
 }
 
+/** Updates the server may send ahead of the mirror taking them (with a queue, pipeline). */
+const SOURCE_WINDOW = 256;
+
+/**
+ * The upstream a mirror monitors its sources through. A source queue comes with pipeline flow
+ * control (credit SOURCE_WINDOW); CA has no server queue, so the queue size sizes the client's
+ * queue (default 4), and the request descriptor does not apply.
+ */
+function sourceUpstream(protocol: 'pva', client: Client, owned: boolean): Upstream;
+function sourceUpstream(protocol: 'ca', client: CaClient, owned: boolean): Upstream;
+function sourceUpstream(protocol: MirrorProvider, client: Client | CaClient, owned: boolean): Upstream {
+  return protocol === 'pva' ? pvaUpstream(client as Client, { owned, window: SOURCE_WINDOW }) : caUpstream(client as CaClient, { owned });
+}
+
 interface Slot {
-  monitor: SourceMonitor | null;
+  monitor: UpstreamMonitor | null;
   /** The next update of this monitor is its initial one (the source's current value). */
   fresh: boolean;
   /** Updates the current monitor delivered. */
@@ -195,16 +213,13 @@ interface ChannelSettings {
   request: string;
 }
 
-/** Everything changed: how a Channel Access update (always complete) is posted. */
-const WHOLE = BitSet.of(0);
-
 /** One mirror: its source monitors, its PV while the source is there, and its counters. */
 class MirrorChannel {
   readonly #owner: MirrorServer;
   readonly name: string;
   readonly source: string;
   readonly settings: ChannelSettings;
-  readonly #provider: SourceProvider;
+  readonly #provider: Upstream;
   readonly #slots: Slot[];
   #pv: SharedPV | null = null;
   #stopped = false;
@@ -215,7 +230,7 @@ class MirrorChannel {
   /** The last warning, not repeated until the mirror comes up again. */
   #lastWarning = '';
 
-  constructor(owner: MirrorServer, name: string, source: string, provider: SourceProvider, settings: ChannelSettings) {
+  constructor(owner: MirrorServer, name: string, source: string, provider: Upstream, settings: ChannelSettings) {
     this.#owner = owner;
     this.name = name;
     this.source = source;
@@ -266,7 +281,7 @@ class MirrorChannel {
   /** Monitor the source in this slot and relay its updates until the monitor ends. */
   #open(slot: Slot): void {
     const { queueSize, request } = this.settings;
-    const monitor = this.#provider.monitor(this.source, { queueSize, request });
+    const monitor = this.#provider.monitor(this.source, { queueSize, request: sourceRequest(request) });
     slot.monitor = monitor;
     slot.fresh = true;
     slot.got = 0;
@@ -319,7 +334,7 @@ class MirrorChannel {
     })();
   }
 
-  #onUpdate(slot: Slot, u: SourceUpdate): void {
+  #onUpdate(slot: Slot, u: PVUpdate): void {
     // Received before the channel was lost, after another monitor took the mirror down: stale.
     if (slot.lost && !this.#pv) return;
     slot.got++;
@@ -336,16 +351,17 @@ class MirrorChannel {
       return;
     }
     // Backpressure-free: the mirror never waits for its clients; a full client queue squashes
-    // updates in the server (counted in server.stats.overruns), as for any SharedPV.
-    const changed = u.changed;
-    if (changed === undefined) pv.postChanges(u.value, WHOLE);
-    else if (this.#slots.length === 1 || changed.get(0)) pv.postChanges(u.value, changed);
+    // updates in the server (counted in server.stats.overruns), as for any SharedPV. The
+    // source's marks go on as they came: a partial update stays partial, and what the source
+    // squashed reaches the mirror's clients as overrun (with what the mirror squashes itself).
+    // The update's BitSets are not touched after delivery: posted by reference, not copied.
+    if (this.#slots.length === 1 || u.changed.get(0)) pv.post(u.value, u);
     // With several monitors each keeps its own copy of the source value, which misses what went
     // to the others: take only the changed fields from it.
-    else pv.postChanges(applyChanged(u.type, pv.value as PVStructure, u.value, changed), changed);
+    else pv.post(applyChanged(u.type, pv.value as PVStructure, u.value, u.changed), u);
   }
 
-  #up(u: SourceUpdate): void {
+  #up(u: PVUpdate): void {
     const pv = SharedPV.readonly().open(u.type, u.value);
     try {
       this.#owner.server.addPV(this.name, pv);

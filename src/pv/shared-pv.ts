@@ -6,6 +6,7 @@ import { BitSet } from '../pvdata/bitset.js';
 import { bitOf, fieldCount } from '../pvdata/field-numbering.js';
 import { mergeMarked } from '../pvdata/merge.js';
 import type { StructureDesc } from '../pvdata/types.js';
+import type { UpdateMarks } from '../pvdata/update.js';
 import { completeStructure, type PVStructure } from '../pvdata/values.js';
 import { Distributor, type DistributorSettings } from './distributor.js';
 import type { PeerInfo, PutRequest, PVSubscriber, RpcArgs, RpcResult, Source } from './source.js';
@@ -109,21 +110,27 @@ export class SharedPV implements Source {
   }
 
   /**
-   * Post an update. `update` may be partial: the fields present are the ones that changed
-   * (nested structures merge). Arrays are taken by reference: do not modify them afterwards.
+   * Post an update. Without `marks`, `value` may be partial: the fields present are the ones that
+   * changed (nested structures merge). With `marks`, `value` is the complete new value and
+   * `marks.changed` says what changed in it; `marks.overrun` (fields squashed upstream, as a
+   * relay receives them) goes to the subscribers, whose monitors send it with their own. The
+   * marks and arrays are taken by reference: do not modify them afterwards.
    */
-  post(update: PVStructure): boolean {
+  post(value: PVStructure, marks?: UpdateMarks): boolean {
     const type = this.#requireOpen();
+    if (marks) {
+      this.#value = value;
+      const overrun = marks.overrun;
+      return this.#emit(marks.changed, overrun !== undefined && !overrun.isEmpty() ? overrun : undefined);
+    }
     const changed = new BitSet();
-    this.#value = mergeMarked(type, this.#value as PVStructure, update, changed);
-    return this.#emit(changed);
+    this.#value = mergeMarked(type, this.#value as PVStructure, value, changed);
+    return this.#emit(changed, undefined);
   }
 
-  /** Post a complete new value with an explicit set of changed fields. */
+  /** Post a complete new value with an explicit set of changed fields (copied). */
   postChanges(value: PVStructure, changed: BitSet): boolean {
-    this.#requireOpen();
-    this.#value = value;
-    return this.#emit(changed.copy());
+    return this.post(value, { changed: changed.copy() });
   }
 
   /**
@@ -131,12 +138,12 @@ export class SharedPV implements Source {
    * must lose nothing stops posting when this is false and waits for drained() (backpressure,
    * like stream.write()). Distributor subscribers not chosen for this update do not count.
    */
-  #emit(changed: BitSet): boolean {
+  #emit(changed: BitSet, overrun: BitSet | undefined): boolean {
     this.posts++;
     const v = this.#value as PVStructure;
     let room = true;
     for (const s of this.#subscribers) {
-      s.onPost(v, changed);
+      s.onPost(v, changed, overrun);
       if (!s.hasRoom()) room = false;
     }
     const d = this.#distributor;
@@ -145,7 +152,7 @@ export class SharedPV implements Source {
       const chosen = d.distribute(v);
       for (let i = 0; i < chosen.length; i++) {
         const s = chosen[i] as PVSubscriber;
-        s.onPost(v, changed);
+        s.onPost(v, changed, overrun);
         if (!s.hasRoom()) room = false;
       }
     }

@@ -34,8 +34,12 @@ export type RpcResult = { type: FieldDesc; value: PVValue } | PVStructure;
 
 /** What a subscription (a server-side monitor of either protocol) receives from its PV. */
 export interface PVSubscriber {
-  /** `value` is the whole current value; `changed` marks the fields that changed (shared by all subscribers: do not modify). */
-  onPost(value: PVStructure, changed: BitSet): void;
+  /**
+   * `value` is the whole current value; `changed` marks the fields that changed; `overrun`, when
+   * present, the fields squashed before the post reached the PV (a relayed upstream overrun).
+   * Both are shared by all subscribers: do not modify them.
+   */
+  onPost(value: PVStructure, changed: BitSet, overrun?: BitSet): void;
   /** The PV closed: no more posts. */
   onClose(): void;
   /** False while one more post would be squashed into the subscriber's full queue. */

@@ -1,22 +1,30 @@
 // Where a consumer's objects come from (receivers) and where its output goes (publishers), in
 // the input and output modes of PvaPy: pva (monitor / remote put), pvas (a PV hosted here),
 // rpc (an RPC service here / a remote RPC call).
+import type { CaClient } from '../ca/client.js';
 import { RemoteError, SluiceError } from '../errors.js';
+import { BitSet } from '../pvdata/bitset.js';
 import type { Client } from '../pva/client/client.js';
-import type { Subscription } from '../pva/client/subscription.js';
 import type { Server } from '../pva/server/server.js';
 import { SharedPV } from '../pv/shared-pv.js';
 import { describeType, mismatch } from '../pvdata/conform.js';
 import { t, type StructureDesc } from '../pvdata/types.js';
+import type { PVUpdate } from '../pvdata/update.js';
 import type { PVStructure } from '../pvdata/values.js';
+import {
+  caUpstream,
+  pvaUpstream,
+  type Upstream,
+  type UpstreamMonitor,
+  type UpstreamMonitorOptions,
+  type UpstreamProtocol,
+} from './upstream.js';
 
 export type InputMode = 'pva' | 'ca' | 'pvas' | 'rpc';
 export type OutputMode = 'pvas' | 'pva' | 'rpc';
 
-/** One received object. */
-export interface Received {
-  value: PVStructure;
-  type: StructureDesc;
+/** One received object: an update (its BitSets are read-only) and when it came. */
+export interface Received extends PVUpdate {
   /** How many times the input had connected when this came (monitors): restarts show as a change. */
   connection?: number;
 }
@@ -47,7 +55,7 @@ export type InputNotifier = (text: string) => void;
  * Tell when a monitored input goes away (its server stopped, restarted or closed the PV) and
  * when it is back; the subscription searches again by itself.
  */
-export function watchConnection(sub: NodeJS.EventEmitter, label: string, notify: InputNotifier): void {
+export function watchConnection(sub: UpstreamMonitor, label: string, notify: InputNotifier): void {
   let lost = false;
   sub.on('disconnect', (err: Error) => {
     lost = true;
@@ -59,7 +67,7 @@ export function watchConnection(sub: NodeJS.EventEmitter, label: string, notify:
   });
 }
 
-/** Updates a consumer lets the server send ahead of processing (client memory, not server). */
+/** Updates a host lets the server send ahead of processing (client memory, not server). */
 const CLIENT_WINDOW = 1000;
 /**
  * ...grown to this many bytes of updates once the frame size is known (16,384 frames of
@@ -67,79 +75,99 @@ const CLIENT_WINDOW = 1000;
  * paused falls behind by thousands of frames at 50 kHz, and catches up from this buffer.
  */
 const CLIENT_WINDOW_BYTES = 256 * 1024 * 1024;
+/** Client-side queue of a CA input (updates kept while the host is busy). */
+const CA_QUEUE = 1000;
 
-/** pva: monitor a remote channel. */
-export class MonitorReceiver implements Receiver {
-  #sub: Subscription | null = null;
+/**
+ * The upstream of a host's inputs of `protocol`. Pipeline flow control whenever the server keeps
+ * a queue for us: nothing is lost between the server's queue and ours, and the credit we give
+ * (our own buffer, at least CLIENT_WINDOW updates) absorbs pauses of the processing (a GC, a
+ * slow object) that the server queue alone would not. Without a server queue updates may be
+ * overrun, as in PvaPy. CA has no flow control per subscription: a host slower than the channel
+ * loses updates in the client queue (the newest replaces the last queued), counted as overruns.
+ */
+export function inputUpstream(protocol: 'pva', client: Client): Upstream;
+export function inputUpstream(protocol: 'ca', client: CaClient): Upstream;
+export function inputUpstream(protocol: UpstreamProtocol, client: Client | CaClient): Upstream {
+  return protocol === 'pva'
+    ? pvaUpstream(client as Client, { window: CLIENT_WINDOW, windowBytes: CLIENT_WINDOW_BYTES })
+    : caUpstream(client as CaClient, { queueSize: CA_QUEUE });
+}
+
+/**
+ * pva and ca: monitor an upstream channel. A CA `channel` may carry the `ca://` prefix of the
+ * consumer's command line; what is printed about it names it with the prefix.
+ */
+export class UpstreamReceiver implements Receiver {
+  #monitor: UpstreamMonitor | null = null;
   #stopped = false;
   #base = { received: 0, overruns: 0 };
-  readonly #client: Client;
+  readonly #upstream: Upstream;
   readonly #channel: string;
-  readonly #request: string;
-  readonly #queueSize: number;
+  readonly #label: string;
+  readonly #opts: UpstreamMonitorOptions;
   readonly #notify: InputNotifier | undefined;
 
-  constructor(client: Client, channel: string, request: string, queueSize: number, notify?: InputNotifier) {
-    this.#client = client;
-    this.#channel = channel;
-    this.#request = request;
-    this.#queueSize = queueSize;
+  constructor(upstream: Upstream, channel: string, opts: UpstreamMonitorOptions, notify?: InputNotifier) {
+    this.#upstream = upstream;
+    this.#channel = upstream.protocol === 'ca' ? channel.replace(/^ca:\/\//, '') : channel;
+    this.#label = upstream.protocol === 'ca' ? `ca://${this.#channel}` : channel;
+    this.#opts = opts;
     this.#notify = notify;
   }
 
   start(sink: (r: Received) => boolean | Promise<boolean>): void {
-    // Pipeline flow control whenever the server keeps a queue for us: nothing is lost between
-    // the server's queue and ours, and the credit we give (our own buffer, at least
-    // CLIENT_WINDOW updates) absorbs pauses of the processing (a GC, a slow object) that the
-    // server queue alone would not. Without a server queue updates may be overrun, as in PvaPy.
-    const opts =
-      this.#queueSize > 0
-        ? { request: this.#request, pipeline: true, window: Math.max(this.#queueSize, CLIENT_WINDOW), windowBytes: CLIENT_WINDOW_BYTES }
-        : { request: this.#request };
-    const sub = this.#client.monitor(this.#channel, opts);
-    this.#sub = sub;
-    if (this.#notify) watchConnection(sub, this.#channel, this.#notify);
+    const m = this.#upstream.monitor(this.#channel, this.#opts);
+    this.#monitor = m;
+    if (this.#notify) watchConnection(m, this.#label, this.#notify);
     void (async () => {
       try {
-        for await (const u of sub) {
+        for await (const u of m) {
           if (this.#stopped) break;
-          const r = sink({ value: u.value, type: u.type, connection: sub.stats.connects });
+          const r = sink({ type: u.type, value: u.value, changed: u.changed, overrun: u.overrun, connection: m.connects });
           if (r instanceof Promise) await r;
         }
       } catch (err) {
-        process.emitWarning(`input ${this.#channel}: ${(err as Error).message}`);
+        process.emitWarning(`input ${this.#label}: ${(err as Error).message}`);
       }
     })();
   }
 
   stats(): ReceiverStats {
-    const s = this.#sub?.stats;
-    const received = (s?.received ?? 0) - this.#base.received;
-    const overruns = (s ? s.serverOverruns + s.queueOverruns : 0) - this.#base.overruns;
-    return { nReceived: received, nRejected: 0, nErrors: 0, nOverruns: overruns };
+    const m = this.#monitor;
+    return {
+      nReceived: (m?.received ?? 0) - this.#base.received,
+      nRejected: 0,
+      nErrors: 0,
+      nOverruns: (m?.overruns ?? 0) - this.#base.overruns,
+    };
   }
 
   resetStats(): void {
-    const s = this.#sub?.stats;
-    this.#base = { received: s?.received ?? 0, overruns: s ? s.serverOverruns + s.queueOverruns : 0 };
+    const m = this.#monitor;
+    this.#base = { received: m?.received ?? 0, overruns: m?.overruns ?? 0 };
   }
 
   /** Close the monitor; the updates it had received but not delivered are returned. */
   async stop(): Promise<Received[]> {
     this.#stopped = true;
-    const sub = this.#sub;
+    const m = this.#monitor;
     const left: Received[] = [];
-    if (!sub) return left;
+    if (!m) return left;
     // What is pending is resolved at once (no wait on the network): take it before closing.
-    while (sub.pending > 0) {
-      const r = await sub.next();
+    while (m.pending > 0) {
+      const r = await m.next();
       if (r.done) break;
-      left.push({ value: r.value.value, type: r.value.type });
+      left.push(r.value);
     }
-    sub.close();
+    m.close();
     return left;
   }
 }
+
+/** Everything changed: what an object put or sent whole to a hosted input carries. */
+const ALL_CHANGED = BitSet.of(0);
+const NO_OVERRUN = new BitSet();
 
 /** Receivers that host a PV here (pvas, rpc): remote clients push objects to us. */
 abstract class HostedReceiver implements Receiver {
@@ -184,7 +212,7 @@ export class PvasReceiver extends HostedReceiver {
     }
     const pv = new SharedPV({
       onPut: async (pv, put) => {
-        const refused = await this.deliver({ value: put.value, type });
+        const refused = await this.deliver({ value: put.value, type, changed: put.changed, overrun: NO_OVERRUN });
         if (refused) throw new SluiceError('ERR_LIMIT', `${channel}: ${refused}`); // the putter gets an error status
         pv.postChanges(put.value, put.changed);
       },
@@ -208,7 +236,12 @@ export class RpcReceiver extends HostedReceiver {
           this.counts.nErrors++;
           return reply(-1, 'argument is not a structure');
         }
-        const refused = await this.deliver({ value: args.value as PVStructure, type: args.type });
+        const refused = await this.deliver({
+          value: args.value as PVStructure,
+          type: args.type,
+          changed: ALL_CHANGED,
+          overrun: NO_OVERRUN,
+        });
         return refused ? reply(-1, refused) : reply(0, '');
       },
     });

@@ -8,9 +8,8 @@ import type { Client } from '../pva/client/client.js';
 import type { MetadataQueue } from '../processing/user-data-processor.js';
 import type { PVStructure } from '../pvdata/values.js';
 import { pvRequest } from '../pvdata/pvrequest-builder.js';
-import { CaReceiver } from './ca-receiver.js';
 import { withRates } from './channels.js';
-import { MonitorReceiver, type Received, type Receiver } from './io.js';
+import { inputUpstream, UpstreamReceiver, type Received } from './io.js';
 import { ReceiverQueue, type QueueStats } from './receiver-queue.js';
 
 export interface MetadataChannelSpec {
@@ -70,17 +69,18 @@ export interface MetadataOptions {
 export class MetadataChannels {
   readonly specs: readonly MetadataChannelSpec[];
   readonly queueMap = new Map<string, MetadataQueue>();
-  readonly #channels: { spec: MetadataChannelSpec; receiver: Receiver; queue: ReceiverQueue<Received> }[] = [];
+  readonly #channels: { spec: MetadataChannelSpec; receiver: UpstreamReceiver; queue: ReceiverQueue<Received> }[] = [];
 
   constructor(specs: readonly MetadataChannelSpec[], o: MetadataOptions) {
     this.specs = specs;
     const size = o.receiverQueueSize >= 0 ? o.receiverQueueSize : 1000;
-    const request = o.serverQueueSize > 0 ? pvRequest().record({ queueSize: o.serverQueueSize }).toString() : '';
+    const request = o.serverQueueSize > 0 ? pvRequest().record({ queueSize: o.serverQueueSize }).build() : '';
     for (const spec of specs) {
-      let receiver: Receiver;
       // CA has no server queue: the CA monitor's own client queue stands in for it.
-      if (spec.protocol === 'pva') receiver = new MonitorReceiver(o.client, spec.name, request, o.serverQueueSize);
-      else receiver = new CaReceiver(o.caClient(), spec.name);
+      const receiver =
+        spec.protocol === 'pva'
+          ? new UpstreamReceiver(inputUpstream('pva', o.client), spec.name, { request, queueSize: o.serverQueueSize })
+          : new UpstreamReceiver(inputUpstream('ca', o.caClient()), spec.name, { queueSize: 0 });
       const queue = new ReceiverQueue<Received>(size);
       this.#channels.push({ spec, receiver, queue });
       this.queueMap.set(spec.name, new ValueQueue(queue));
@@ -111,6 +111,6 @@ export class MetadataChannels {
   }
 
   stop(): void {
-    for (const c of this.#channels) c.receiver.stop();
+    for (const c of this.#channels) void c.receiver.stop();
   }
 }

@@ -16,7 +16,8 @@ import { ntndarray, ntscalar } from '../../src/pvdata/nt/index.js';
 import { sameType } from '../../src/pvdata/types.js';
 import type { PVStructure } from '../../src/pvdata/values.js';
 import { MirrorServer } from '../../src/mirror/mirror-server.js';
-import { pvaProvider, type SourceMonitor, type SourceProvider, type SourceUpdate } from '../../src/mirror/sources.js';
+import type { PVUpdate } from '../../src/pvdata/update.js';
+import { pvaUpstream, type Upstream, type UpstreamMonitor } from '../../src/runtime/upstream.js';
 import { clientFor, startServer } from '../helpers/net.js';
 
 const TYPE = ntndarray.type();
@@ -62,16 +63,23 @@ class Reader {
     return this.updates.map((u) => u.value['uniqueId'] as number);
   }
   reach(count: number, ms = 5000): Promise<void> {
+    return this.#until(() => this.updates.length >= count, `expected ${count} updates`, ms);
+  }
+  /** Wait for the update with this uniqueId. */
+  reachId(id: number, ms = 5000): Promise<void> {
+    return this.#until(() => this.ids.includes(id), `expected uniqueId ${id}`, ms);
+  }
+  #until(done: () => boolean, what: string, ms: number): Promise<void> {
     return new Promise((resolve, reject) => {
       const check = (): void => {
-        if (this.updates.length < count) return;
+        if (!done()) return;
         clearTimeout(timer);
         this.#waiters.delete(check);
         resolve();
       };
       const timer = setTimeout(() => {
         this.#waiters.delete(check);
-        reject(new Error(`expected ${count} updates, got [${this.ids.join(',')}]`));
+        reject(new Error(`${what}, got [${this.ids.join(',')}]`));
       }, ms);
       this.#waiters.add(check);
       check();
@@ -92,10 +100,10 @@ interface Rig {
 }
 
 /** A source server on a free port, a MirrorServer monitoring it, clients of the mirror. */
-async function rig(t: TestContext, wrap?: (p: SourceProvider) => SourceProvider): Promise<Rig> {
+async function rig(t: TestContext, wrap?: (p: Upstream) => Upstream): Promise<Rig> {
   const { server: source, port: sourcePort } = await startServer();
   const sourceClient = clientFor(sourcePort);
-  const pva = pvaProvider(sourceClient, false);
+  const pva = pvaUpstream(sourceClient, { window: 256 });
   const mirror = new MirrorServer({
     serverOptions: { host: '127.0.0.1', port: 0, udpPort: false },
     client: sourceClient,
@@ -150,18 +158,26 @@ function whenMirror(m: MirrorServer, event: 'up' | 'down', name: string, ms = 50
 }
 
 /** Records what each source monitor delivers (to check the distribution and that nothing is copied). */
-function recording(seen: { monitor: number; update: SourceUpdate }[], connects = connectCounter()) {
-  return (inner: SourceProvider): SourceProvider => {
+function recording(seen: { monitor: number; update: PVUpdate }[], connects = connectCounter()) {
+  return (inner: Upstream): Upstream => {
     let next = 0;
     return {
+      protocol: inner.protocol,
       monitor(name, opts) {
         const m = inner.monitor(name, opts);
         const index = next++;
         m.on('connect', () => connects.add());
-        const wrapped: SourceMonitor = {
+        const wrapped: UpstreamMonitor = {
           get overruns() {
             return m.overruns;
           },
+          get received() {
+            return m.received;
+          },
+          get connects() {
+            return m.connects;
+          },
+          next: () => m.next(),
           get pending() {
             return m.pending;
           },
@@ -233,7 +249,7 @@ test('the mirror appears with the first source update, with its structure, and f
 });
 
 test('arrays are passed on by reference and partial updates stay partial', async (t) => {
-  const seen: { monitor: number; update: SourceUpdate }[] = [];
+  const seen: { monitor: number; update: PVUpdate }[] = [];
   const r = await rig(t, recording(seen));
   const pv = sourcePV(r, 'src:image', 0);
   const up = whenMirror(r.mirror, 'up', 'm');
@@ -243,7 +259,7 @@ test('arrays are passed on by reference and partial updates stay partial', async
   await publish(pv, 1, 3);
   await reader.reach(4);
   const served = r.mirror.server.lookup('m') as SharedPV;
-  const last = seen[seen.length - 1]?.update as SourceUpdate;
+  const last = seen[seen.length - 1]?.update as PVUpdate;
   assert.equal(last.value['uniqueId'], 3);
   assert.equal(served.value, last.value, 'the mirror posts the received value itself');
   assert.equal(ntndarray.read(served.value as PVStructure).data, ntndarray.read(last.value).data, 'pixels not copied');
@@ -339,7 +355,7 @@ test('the mirror disappears when the source PV closes or its server stops, and c
 });
 
 test('four source monitors with a distributor request: every frame exactly once on the mirror', async (t) => {
-  const seen: { monitor: number; update: SourceUpdate }[] = [];
+  const seen: { monitor: number; update: PVUpdate }[] = [];
   const connects = connectCounter();
   const r = await rig(t, recording(seen, connects));
   const pv = sourcePV(r, 'src:image', 0);
@@ -362,6 +378,45 @@ test('four source monitors with a distributor request: every frame exactly once 
     assert.equal(frames.length, 51, `monitor ${m}: its initial value and 50 frames (${frames.join(',')})`);
   }
   assert.deepEqual(r.mirror.counters('m'), { nReceived: 201, nOverruns: 0 }, 'corrected for the duplicate initial updates');
+});
+
+test("a partial source update reaches the mirror's clients partial, with the same changed bits", async (t) => {
+  const r = await rig(t);
+  const pv = sourcePV(r, 'src:image', 0);
+  const up = whenMirror(r.mirror, 'up', 'm');
+  r.mirror.addMirror('m', 'src:image');
+  await up;
+  const reader = await r.read('m');
+  pv.post({ uniqueId: 1 }); // one field
+  await reader.reach(2);
+  const u = reader.updates[1] as MonitorUpdate;
+  assert.deepEqual([...u.changed], [bitOf(TYPE, 'uniqueId')]);
+  assert.ok(u.overrun.isEmpty());
+  assert.equal(u.value['uniqueId'], 1);
+  assert.equal(reader.sub.stats.serverOverruns, 0);
+});
+
+test("updates the source server squashed reach the mirror's clients with their overrun bits", async (t) => {
+  const r = await rig(t);
+  const pv = sourcePV(r, 'src:image', 0);
+  const up = whenMirror(r.mirror, 'up', 'm');
+  // A source queue of 2 with pipeline credit of 256 updates: posted in one go, with no credit
+  // returned meanwhile, 300 updates overflow it and the source server squashes the rest.
+  r.mirror.addMirror('m', 'src:image', { queueSize: 2 });
+  await up;
+  const reader = await r.read('m'); // its own queue of 1000: the mirror squashes nothing for it
+  const LAST = 300;
+  for (let id = 1; id <= LAST; id++) pv.post({ uniqueId: id });
+  await reader.reachId(LAST);
+  const uid = bitOf(TYPE, 'uniqueId');
+  const overrun = reader.updates.filter((u) => !u.overrun.isEmpty());
+  assert.ok(overrun.length >= 1, 'some update came squashed');
+  for (const u of overrun) assert.deepEqual([...u.overrun], [uid], 'only uniqueId changed, so only it overran');
+  assert.equal(reader.updates.at(-1)?.overrun.get(uid), true, 'the newest entry took the squashed updates');
+  assert.ok(reader.ids.length < LAST + 1, 'fewer updates than posted');
+  assert.equal(r.mirror.server.stats.overruns, 0, "the mirror itself squashed nothing: the overrun is the source's");
+  assert.equal(r.mirror.counters('m').nOverruns, overrun.length, 'the mirror counts what came squashed');
+  assert.equal(reader.sub.stats.serverOverruns, overrun.length);
 });
 
 test('several monitors: partial updates that went to different monitors merge into the mirror', async (t) => {
@@ -396,6 +451,7 @@ test('a source monitor that fails (a malformed request) is reported once, tried 
   let thirdAttempt: () => void = () => {};
   const third = new Promise<void>((resolve) => (thirdAttempt = resolve));
   const r = await rig(t, (inner) => ({
+    protocol: inner.protocol,
     monitor: (name, opts) => (++attempts === 3 && thirdAttempt(), inner.monitor(name, opts)),
     close: () => inner.close(),
   }));

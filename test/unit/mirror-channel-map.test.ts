@@ -4,8 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SluiceError } from '../../src/errors.js';
-import { parseChannelMap, splitElements, splitTuples } from '../../src/mirror/channel-map.js';
-import { sourceRequest } from '../../src/mirror/sources.js';
+import { parseChannelMap, sourceRequest, splitElements, splitTuples } from '../../src/mirror/channel-map.js';
 
 const DIST = '_[pydistributor=updates:1;group:mirror;trigger:uniqueId]';
 

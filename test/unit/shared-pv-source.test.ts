@@ -56,3 +56,33 @@ test('subscribers get each post with its changed marks; close tells them and the
   assert.deepEqual([closed, gone, source.type, source.value], [1, 1, null, null]);
   unsubscribe();
 });
+
+test('post(value, { changed, overrun }) hands subscribers the given marks, by reference; without overrun, none', () => {
+  const type = ntscalar.type('int');
+  const pv = SharedPV.readonly().open(type, { value: 1 });
+  const got: { value: unknown; changed: BitSet; overrun: BitSet | undefined }[] = [];
+  pv.subscribe({ onPost: (v, changed, overrun) => got.push({ value: v['value'], changed, overrun }), onClose() {}, hasRoom: () => true });
+  const valueBit = bitOf(type, 'value');
+  const changed = BitSet.of(valueBit);
+  const overrun = BitSet.of(valueBit);
+  const next = { ...(pv.value as PVStructure), value: 7 };
+  pv.post(next, { changed, overrun });
+  assert.equal(pv.value, next, 'a complete value is kept as it is, not merged');
+  assert.equal(got[0]?.changed, changed, 'changed is not rebuilt or copied');
+  assert.equal(got[0]?.overrun, overrun);
+  pv.post({ ...next, value: 8 }, { changed, overrun: new BitSet() });
+  pv.post({ ...next, value: 9 }, { changed });
+  assert.deepEqual(
+    got.map((g) => [g.value, [...g.changed], g.overrun && [...g.overrun]]),
+    [
+      [7, [valueBit], [valueBit]],
+      [8, [valueBit], undefined],
+      [9, [valueBit], undefined],
+    ],
+    'an empty overrun is passed as none',
+  );
+  // postChanges still copies its set: the caller may reuse it.
+  pv.postChanges({ ...next, value: 10 }, changed);
+  assert.notEqual(got[3]?.changed, changed);
+  assert.deepEqual([...(got[3]?.changed ?? [])], [valueBit]);
+});

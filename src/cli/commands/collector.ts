@@ -3,7 +3,7 @@
 // status PVs.
 import { DataCollector } from '../../collector/collector.js';
 import { formatCollectorStats } from '../../collector/status.js';
-import { channelName, formatId, monitorRequest, parseIdList } from '../../consumer/options.js';
+import { channelName, formatId, inputRequest, parseIdList } from '../../consumer/options.js';
 import { loadProcessor } from '../../processing/loader.js';
 import { makeLogger, type LogLevel } from '../../runtime/logger.js';
 import { parseReportGroups } from '../../runtime/report-lines.js';
@@ -143,7 +143,7 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
   const collector = new DataCollector({
     collectorId: id,
     producers,
-    inputRequest: monitorRequest(serverQueueSize, system.fieldRequest, idField, { pluginName: 'pydistributor' }),
+    inputRequest: inputRequest(serverQueueSize, system.fieldRequest, idField, { pluginName: 'pydistributor' }).build(),
     serverQueueSize,
     receiverQueueSize,
     cacheSize,

@@ -2,7 +2,7 @@
 // runs a processor on every object, publishes its output, serves control and status PVs.
 import { DataConsumer } from '../../consumer/consumer.js';
 import type { InputMode, OutputMode } from '../../runtime/io.js';
-import { channelName, distributorUsed, monitorRequest, objectIdOffset, parseIdList } from '../../consumer/options.js';
+import { channelName, distributorUsed, inputRequest, objectIdOffset, parseIdList } from '../../consumer/options.js';
 import {
   channelOption,
   frameworkNumber,
@@ -216,7 +216,7 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
     outputMode: outputMode as OutputMode,
     statusChannel: name(v['status-channel'], 'status'),
     controlChannel: name(v['control-channel'], 'control'),
-    inputRequest: monitorRequest(serverQueueSize, distributorUsed(dist) ? '' : system.fieldRequest, idField, dist),
+    inputRequest: inputRequest(serverQueueSize, distributorUsed(dist) ? '' : system.fieldRequest, idField, dist).build(),
     serverQueueSize,
     receiverQueueSize: int(v, 'receiver-queue-size'),
     accumulateObjects: int(v, 'accumulate-objects'),

@@ -8,6 +8,7 @@ import { BitSet } from '../../pvdata/bitset.js';
 import type { PVRequest } from '../../pvdata/pvrequest.js';
 import { decodeType } from '../../pvdata/type-codec.js';
 import type { StructureDesc } from '../../pvdata/types.js';
+import type { PVUpdate } from '../../pvdata/update.js';
 import { decodeBitSet, decodePartial, encodeTyped } from '../../pvdata/value-codec.js';
 import { defaultValue, type PVStructure } from '../../pvdata/values.js';
 import type { ByteReader } from '../../pvdata/wire.js';
@@ -17,15 +18,8 @@ import { decodeStatus } from '../status.js';
 import type { Channel, ChannelUser } from './channel.js';
 import type { ClientConnection, OpHandler } from './client-conn.js';
 
-export interface MonitorUpdate {
-  type: StructureDesc;
-  /** The complete current value (a new object each update; unchanged parts are shared). */
-  value: PVStructure;
-  /** Fields changed since the previous update (BitSet numbering of `type`). */
-  changed: BitSet;
-  /** Fields that changed more than once and lost values on the way (server squashing). */
-  overrun: BitSet;
-}
+/** What a subscription yields: the value with its changed and overrun marks (see PVUpdate). */
+export type MonitorUpdate = PVUpdate;
 
 export interface SubscriptionStats {
   /** Updates received from the server. */

@@ -91,23 +91,27 @@ export class MonitorOp implements ServerOp, PVSubscriber {
     if (pv.value) this.#enqueue(pv.value, BitSet.of(0));
   }
 
-  onPost(value: PVStructure, changed: BitSet): void {
+  onPost(value: PVStructure, changed: BitSet, overrun?: BitSet): void {
     const mapped = this.#sel.mapBits(changed);
     if (mapped.isEmpty()) return; // nothing this client asked for changed
     this.stats.posted++;
-    this.#enqueue(value, mapped);
+    // An overrun upstream (a relayed PV) is this client's overrun too, in its numbering.
+    this.#enqueue(value, mapped, overrun === undefined || overrun.isEmpty() ? null : this.#sel.mapBits(overrun));
   }
 
-  #enqueue(value: PVStructure, changed: BitSet): void {
+  /** `changed` and `overrun` are this monitor's own (mapped) sets: the entry keeps them. */
+  #enqueue(value: PVStructure, changed: BitSet, overrun: BitSet | null = null): void {
     const q = this.#queue;
     const bytes = ENTRY_BYTES + valueBytes(value);
     if (q.length === 0 || (q.length < this.#queueSize && this.#bytesFit(bytes))) {
-      q.push({ value, changed, overrun: new BitSet(), bytes });
+      q.push({ value, changed, overrun: overrun ?? new BitSet(), bytes });
       this.#addBytes(bytes);
     } else {
-      // Queue full: squash into the newest entry; fields changed twice go into overrun.
+      // Queue full: squash into the newest entry; fields changed twice go into overrun, with
+      // those that arrived overrun already.
       const last = q[q.length - 1] as Entry;
       for (const b of changed) if (last.changed.get(b)) last.overrun.set(b);
+      if (overrun) last.overrun.or(overrun);
       last.changed.or(changed);
       last.value = value;
       this.#addBytes(bytes - last.bytes);
