@@ -38,6 +38,7 @@ export { DataDecryptor, AdImageDataDecryptor } from './processing/builtin/decryp
 export { encryptedDataT } from './processing/builtin/encrypted-data.js';
 export { AdOutputFileProcessor, ImageFileWriter } from './processing/builtin/image-file-writer.js';
 export { Hdf5AdImageWriter, Hdf5ImageWriter } from './processing/builtin/hdf5-writer.js';
+export { BUILTIN_PROCESSORS, PVAPY_PROCESSOR_PATHS, builtinProcessor, type ProcessorClass } from './processing/builtin/registry.js';
 
 export { DataConsumer } from './consumer/consumer.js';
 export { DataCollector } from './collector/collector.js';
