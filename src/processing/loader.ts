@@ -74,11 +74,12 @@ function messageOf(e: unknown): string {
 
 let hooksRegistered = false;
 
-/** Install the module hooks once per process: .ts loading and the `sluice` fallback. */
+/** Install the module hooks once per process: .ts loading and the `sluice` (and `sluice/internal`) fallback. */
 export function registerProcessorHooks(): void {
   if (hooksRegistered) return;
   hooksRegistered = true;
-  const data: HooksData = { selfEntry: new URL('../index.js', import.meta.url).href };
+  const entry = (file: string): string => new URL(file, import.meta.url).href;
+  const data: HooksData = { selfEntries: { sluice: entry('../index.js'), 'sluice/internal': entry('../internal.js') } };
   register(new URL('./ts-loader-hooks.js', import.meta.url), { parentURL: import.meta.url, data });
 }
 
