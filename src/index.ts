@@ -1,6 +1,9 @@
-// Public API of Sluice.
+// Public API of Sluice: what applications and processors use. The wire layer (byte reader and
+// writer, type and value codecs, framing) is in `sluice/internal` (src/internal.ts), without a
+// stability promise. Built-in processors are those of processing/builtin/registry.ts.
 export { Server } from './pva/server/server.js';
 export { SharedPV } from './pv/shared-pv.js';
+export { PVDirectory } from './pv/directory.js';
 export { Client } from './pva/client/client.js';
 export { Subscription } from './pva/client/subscription.js';
 export { Channel } from './pva/client/channel.js';
@@ -10,10 +13,7 @@ export { defaultValue, getField, unionSelect, cloneValue, TYPED_ARRAY, scalarTyp
 export { parsePVRequest, formatPVRequest, readPVRequest, selectFields } from './pvdata/pvrequest.js';
 export { pvRequest, PVRequestBuilder } from './pvdata/pvrequest-builder.js';
 export { bitOf, pathOf, bitsOf, expandBits, fieldCount } from './pvdata/field-numbering.js';
-export { encodeType, decodeType, TypeCache } from './pvdata/type-codec.js';
-export { encodeValue, decodeValue, encodePartial, decodePartial } from './pvdata/value-codec.js';
-export { ByteReader, ByteWriter } from './pvdata/wire.js';
-export { clientConfigFromEnv, serverConfigFromEnv } from './pva/config.js';
+export { clientConfigFromEnv, serverConfigFromEnv, type ClientConfig, type ServerConfig } from './pva/config.js';
 export {
   ntscalar,
   ntscalarArray,
@@ -32,12 +32,21 @@ export { compress as compressNdPayload, decompress as decompressNdPayload, CODEC
 export * from './errors.js';
 export { UserDataProcessor } from './processing/user-data-processor.js';
 export { AdImageProcessor } from './processing/ad-image-processor.js';
-export { CaClient, CaServer, CaSubscription } from './ca/index.js';
+export {
+  CaClient,
+  CaServer,
+  CaSubscription,
+  caClientConfigFromEnv,
+  caServerConfigFromEnv,
+  type CaClientConfig,
+  type CaServerConfig,
+} from './ca/index.js';
 export { DataEncryptor, AdImageDataEncryptor } from './processing/builtin/encryptor.js';
 export { DataDecryptor, AdImageDataDecryptor } from './processing/builtin/decryptor.js';
 export { encryptedDataT } from './processing/builtin/encrypted-data.js';
 export { AdOutputFileProcessor, ImageFileWriter } from './processing/builtin/image-file-writer.js';
 export { Hdf5AdImageWriter, Hdf5ImageWriter } from './processing/builtin/hdf5-writer.js';
+export { BUILTIN_PROCESSORS, PVAPY_PROCESSOR_PATHS, builtinProcessor, type ProcessorClass } from './processing/builtin/registry.js';
 
 export { DataConsumer } from './consumer/consumer.js';
 export { DataCollector } from './collector/collector.js';
@@ -45,6 +54,9 @@ export { SortingCache } from './collector/sorting-cache.js';
 export { MetadataChannels, parseMetadataChannels } from './runtime/metadata.js';
 export { pvaUpstream, caUpstream } from './runtime/upstream.js';
 export { AdSimServer } from './sim/ad-sim-server.js';
+export { FrameCache } from './sim/frame-cache.js';
+export { FileFrames, openFileFrames } from './sim/file-source.js';
+export { FramePublisher } from './sim/publisher.js';
 export { MirrorServer } from './mirror/mirror-server.js';
 export { parseChannelMap } from './mirror/channel-map.js';
 export { AccessPolicy, AccessConfigError, AccessDeniedError, parseAcf, formatAcf, parsePvList } from './access/index.js';
@@ -83,6 +95,10 @@ export type { CollectorOptions } from './collector/collector.js';
 export type { CollectorStats, CollectorCounters, ProducerStats } from './collector/status.js';
 export type { MetadataChannelSpec, MetadataStats } from './runtime/metadata.js';
 export type { AdSimServerOptions, SimClientStats, SimEvent, SimSummary } from './sim/ad-sim-server.js';
+export type { FrameCacheOptions, SimFrames } from './sim/frame-cache.js';
+export type { FileInputOptions, FileFramesOptions } from './sim/file-source.js';
+export type { PublisherOptions, PublishSummary } from './sim/publisher.js';
+export type { FrameSpec, SimDatatype } from './sim/frames.js';
 export type { MirrorOptions, MirrorCounters, MirrorServerOptions } from './mirror/mirror-server.js';
 export type { ChannelMapEntry, MirrorProvider } from './mirror/channel-map.js';
 export type {

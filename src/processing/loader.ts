@@ -9,6 +9,7 @@ import { extname, isAbsolute, resolve as resolvePath, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { SluiceError } from '../errors.js';
 import type { UserProcessor } from './processor-adapter.js';
+import { BUILTIN_PROCESSORS, builtinProcessor, PVAPY_PROCESSOR_PATHS } from './builtin/registry.js';
 import { resolveFromSpecifier, transpile, type HooksData } from './ts-loader-hooks.js';
 import { UserDataProcessor, type ProcessorConfig } from './user-data-processor.js';
 
@@ -18,8 +19,8 @@ export interface LoadProcessorOptions {
   /**
    * --processor-class: with a file, the export to use (default: the default export, or the only
    * exported class). Without a file: `module:ClassName` (a package specifier or a ./relative
-   * path, resolved from cwd), the name of a processor Sluice exports (`AdImageProcessor`), or
-   * PvaPy's class path of it (`pvapy.hpc.adImageProcessor.AdImageProcessor`).
+   * path, resolved from cwd), the name of a built-in processor (`AdImageProcessor`), or PvaPy's
+   * class path of it (`pvapy.hpc.adImageProcessor.AdImageProcessor`): see builtin/registry.ts.
    */
   className?: string;
   /** --processor-args: an object, or its JSON text. */
@@ -45,11 +46,12 @@ function messageOf(e: unknown): string {
 
 let hooksRegistered = false;
 
-/** Install the module hooks once per process: .ts loading and the `sluice` fallback. */
+/** Install the module hooks once per process: .ts loading and the `sluice` (and `sluice/internal`) fallback. */
 export function registerProcessorHooks(): void {
   if (hooksRegistered) return;
   hooksRegistered = true;
-  const data: HooksData = { selfEntry: new URL('../index.js', import.meta.url).href };
+  const entry = (file: string): string => new URL(file, import.meta.url).href;
+  const data: HooksData = { selfEntries: { sluice: entry('../index.js'), 'sluice/internal': entry('../internal.js') } };
   register(new URL('./ts-loader-hooks.js', import.meta.url), { parentURL: import.meta.url, data });
 }
 
@@ -120,14 +122,13 @@ async function importFile(file: string, cwd: string): Promise<Namespace> {
 }
 
 /** PvaPy's class path of a processor it ships, e.g. pvapy.hpc.adImageProcessor.AdImageProcessor. */
-const PVAPY_CLASS_PATH = /^pvapy\.hpc\.([A-Za-z_]\w*)\.([A-Za-z_]\w*)$/;
+const PVAPY_CLASS_PATH = /^pvapy\.hpc\.[A-Za-z_]\w*\.[A-Za-z_]\w*$/;
 /** A Python class path (package.module.Class), which PvaPy takes for --processor-class. */
 const PYTHON_CLASS_PATH = /^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*\.[A-Z]\w*$/;
 
 /** `module:ClassName`, `module` (default export), a built-in processor's name or its PvaPy class path. */
 async function importSpecifier(spec: string, cwd: string): Promise<{ what: string; ns: Namespace; className: string | undefined }> {
-  const py = PVAPY_CLASS_PATH.exec(spec);
-  if (py) return pvapyBuiltin(spec, py[1]!, py[2]!);
+  if (PVAPY_CLASS_PATH.test(spec)) return pvapyBuiltin(spec);
   const m = /^(.+):([A-Za-z_$][\w$]*)$/.exec(spec);
   const moduleSpec = m ? m[1]! : spec;
   const className = m ? m[2] : undefined;
@@ -148,50 +149,24 @@ async function importSpecifier(spec: string, cwd: string): Promise<{ what: strin
   }
 }
 
-/** The processors PvaPy ships (pvapy.hpc.<module>.<Class>, the module named after the class) that Sluice has too. */
-const PVAPY_BUILTINS = [
-  'UserDataProcessor',
-  'AdImageProcessor',
-  'AdOutputFileProcessor',
-  'Hdf5AdImageWriter',
-  'DataEncryptor',
-  'AdImageDataEncryptor',
-  'DataDecryptor',
-  'AdImageDataDecryptor',
-];
-
 /** pvapy.hpc.<module>.<Class> → Sluice's built-in processor of that name. */
-async function pvapyBuiltin(
-  spec: string,
-  moduleName: string,
-  className: string,
-): Promise<{ what: string; ns: Namespace; className: string }> {
-  const lowerFirst = (n: string): string => n[0]!.toLowerCase() + n.slice(1);
-  if (PVAPY_BUILTINS.includes(className) && moduleName === lowerFirst(className)) return builtin(className);
-  const paths = PVAPY_BUILTINS.map((n) => `pvapy.hpc.${lowerFirst(n)}.${n}`);
+function pvapyBuiltin(spec: string): { what: string; ns: Namespace; className: string } {
+  if (Object.hasOwn(PVAPY_PROCESSOR_PATHS, spec)) return builtin(spec);
+  const paths = Object.keys(PVAPY_PROCESSOR_PATHS);
   throw fail(`'${spec}' is not one of the PvaPy processors Sluice has built in (${paths.join(', ')})`);
 }
 
-/** Names of the processor classes Sluice exports. */
-async function builtinNames(): Promise<string[]> {
-  const index = (await import('../index.js')) as unknown as Namespace;
-  return Object.keys(index).filter((k) => {
-    const v = index[k];
-    return isConstructor(v) && (v === UserDataProcessor || v.prototype instanceof UserDataProcessor);
-  });
-}
-
-/** A processor class that Sluice itself exports, e.g. `--processor-class AdImageProcessor`. */
-async function builtin(name: string): Promise<{ what: string; ns: Namespace; className: string }> {
-  const index = (await import('../index.js')) as unknown as Namespace;
-  const names = await builtinNames();
-  if (!names.includes(name)) {
+/** A processor of Sluice's registry, e.g. `--processor-class AdImageProcessor`. */
+function builtin(nameOrPath: string): { what: string; ns: Namespace; className: string } {
+  const found = builtinProcessor(nameOrPath);
+  if (!found) {
+    const names = Object.keys(BUILTIN_PROCESSORS);
     throw fail(
-      `'${name}' is not a built-in processor (built-in: ${names.join(', ')}); ` +
-        `give a file with --processor-file, or a module as 'package/path:${name}' or './file.js:${name}'`,
+      `'${nameOrPath}' is not a built-in processor (built-in: ${names.join(', ')}); ` +
+        `give a file with --processor-file, or a module as 'package/path:${nameOrPath}' or './file.js:${nameOrPath}'`,
     );
   }
-  return { what: 'sluice', ns: { [name]: index[name] }, className: name };
+  return { what: 'sluice', ns: { [found.name]: found.ctor }, className: found.name };
 }
 
 async function importUrl(url: string, what: string, path?: string): Promise<Namespace> {

@@ -4,18 +4,19 @@
 //   load:    .ts/.mts files are transpiled with ts.transpileModule (ESM, ES2022, syntax only:
 //            no type checking, so loading stays fast and type errors do not stop a processor).
 //   resolve: inside a .ts file, `./x.js` falls back to `./x.ts` (the TypeScript convention of
-//            writing the emitted name); the bare specifier `sluice` falls back to the running
-//            Sluice when the user's file is outside any package that has it installed; and the
-//            loader's private `sluice-resolve-from:` form resolves a specifier as if imported
-//            from another place (the current directory), which import() itself cannot do.
+//            writing the emitted name); the bare specifiers `sluice` and `sluice/internal` fall
+//            back to the running Sluice when the user's file is outside any package that has it
+//            installed; and the loader's private `sluice-resolve-from:` form resolves a
+//            specifier as if imported from another place (the current directory), which
+//            import() itself cannot do.
 import { readFile } from 'node:fs/promises';
 import type { InitializeHook, LoadHook, ResolveHook } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 /** Data passed to register(). */
 export interface HooksData {
-  /** URL of Sluice's own entry module (dist/src/index.js), for the `sluice` fallback. */
-  selfEntry: string;
+  /** URLs of Sluice's own entry modules by specifier (`sluice`, `sluice/internal`), for the fallback. */
+  selfEntries: Readonly<Record<string, string>>;
 }
 
 /** Prefix of `sluice-resolve-from:<encoded parent URL>:<specifier>`; see resolveFromSpecifier(). */
@@ -26,10 +27,10 @@ export function resolveFromSpecifier(specifier: string, parentURL: string): stri
   return `${RESOLVE_FROM_PREFIX}${encodeURIComponent(parentURL)}:${specifier}`;
 }
 
-let selfEntry = '';
+let selfEntries: Readonly<Record<string, string>> = {};
 
 export const initialize: InitializeHook<HooksData> = (data) => {
-  selfEntry = data.selfEntry;
+  selfEntries = data.selfEntries;
 };
 
 const TS_FILE = /\.(ts|mts)$/;
@@ -57,7 +58,8 @@ export const resolve: ResolveHook = async (specifier, context, nextResolve) => {
     if (!isNotFound(e)) throw e;
     // Self-reference by package name only works from inside the package; a processor file kept
     // elsewhere gets the Sluice that is loading it (the same classes the framework uses).
-    if (specifier === 'sluice' && selfEntry) return { url: selfEntry, format: 'module', shortCircuit: true };
+    const self = Object.hasOwn(selfEntries, specifier) ? selfEntries[specifier] : undefined;
+    if (self) return { url: self, format: 'module', shortCircuit: true };
     const parent = context.parentURL ? pathPart(context.parentURL) : '';
     const relative =
       specifier.startsWith('./') || specifier.startsWith('../') || specifier.startsWith('/') || specifier.startsWith('file:');

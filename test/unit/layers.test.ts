@@ -27,6 +27,7 @@ const FLOORS: Record<string, number> = {
   streams: 4,
   cli: 5,
   'index.ts': 5,
+  'internal.ts': 5,
 };
 
 /** Same-floor imports that are part of the design (the user's processor contract reads files). */
