@@ -38,7 +38,7 @@ class StreamSource implements Source {
   readonly acceptsRpc = false;
   readonly #subscribers = new Set<PVSubscriber>();
   readonly #closeListeners = new Set<() => void>();
-  #drainWaiters: (() => void)[] = [];
+  #drainWaiters: { all: boolean; resolve: () => void }[] = [];
 
   whenOpen(): Promise<void> {
     return Promise.resolve();
@@ -71,18 +71,25 @@ class StreamSource implements Source {
     return room;
   }
 
-  get writable(): boolean {
-    for (const s of this.#subscribers) if (s.pipeline === true && !s.hasRoom()) return false;
+  /** No lossless reader's queue is full (with `all`, no reader's at all). */
+  writable(all = false): boolean {
+    for (const s of this.#subscribers) if ((all || s.pipeline === true) && !s.hasRoom()) return false;
     return true;
   }
 
-  drained(): Promise<void> {
-    if (this.writable) return Promise.resolve();
-    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  drained(all = false): Promise<void> {
+    if (this.writable(all)) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push({ all, resolve }));
   }
 
   notifyRoom(): void {
-    if (this.#drainWaiters.length > 0 && this.writable) for (const w of this.#drainWaiters.splice(0)) w();
+    if (this.#drainWaiters.length === 0) return;
+    const waiting = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const w of waiting) {
+      if (this.writable(w.all)) w.resolve();
+      else this.#drainWaiters.push(w);
+    }
   }
 
   onClosed(listener: () => void): () => void {
@@ -103,7 +110,7 @@ class StreamSource implements Source {
     const subs = [...this.#subscribers];
     this.#subscribers.clear();
     for (const s of subs) s.onClose();
-    for (const w of this.#drainWaiters.splice(0)) w();
+    for (const w of this.#drainWaiters.splice(0)) w.resolve();
     for (const l of this.#closeListeners) l();
   }
 }
@@ -152,10 +159,14 @@ class TcpSender implements StreamSender {
 
   /**
    * The end of the stream travels in band, after the last chunk: a structure whose value union
-   * selects nothing. Readers leave when they read it; one that does not read within
-   * CLOSE_WAIT_MS is cut off with the server.
+   * selects nothing. It is posted once every reader's queue has room, so it never squashes the
+   * last chunk of a drop-oldest reader. Readers leave when they read it; one that does not
+   * read within CLOSE_WAIT_MS is cut off with the server.
    */
   async close(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)));
+    await Promise.race([this.#source.drained(true), timeout]);
     const last = this.#source.value;
     this.#source.post({
       ...(last ??
@@ -166,8 +177,7 @@ class TcpSender implements StreamSender {
         )),
       value: null,
     });
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.#source.idle(), new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)))]);
+    await Promise.race([this.#source.idle(), timeout]);
     clearTimeout(timer);
     this.#source.close();
     await this.#server.close();
