@@ -3,7 +3,7 @@
 // A lossless reader whose queue is full makes send() return false (the writer waits for
 // drained()); a drop-oldest reader loses its oldest queued chunk, counted.
 import { randomUUID } from 'node:crypto';
-import { ConnectionError } from '../errors.js';
+import { ConnectionError, InvalidArgumentError } from '../errors.js';
 import {
   registerTransferMode,
   type ConnectParams,
@@ -85,9 +85,7 @@ class InprocReader implements StreamReceiver {
     }
     if (this.#closed) return Promise.resolve(null);
     if (this.#waiter)
-      return Promise.reject(
-        new ConnectionError('ERR_CHANNEL_CLOSED', 'inproc stream: recv() called again before the previous one resolved'),
-      );
+      return Promise.reject(new InvalidArgumentError('inproc stream: recv() called again before the previous one resolved'));
     return new Promise((resolve) => (this.#waiter = resolve));
   }
 

@@ -64,6 +64,26 @@ test('tcp: chunks arrive with their index, shape and values; gaps and ends are k
   assert.deepEqual(await ended, [1008]);
 });
 
+test('tcp: image frames re-chunked to a fixed size travel as views of the sent array, gaps included', async (t) => {
+  const [out, inp] = await pair(t, { streamtype: 'image/video', dtype: 'uint16', shape: [-1, 4, 3], chunkSize: 2, fill: 9 });
+  const frames = Uint16Array.from({ length: 5 * 12 }, (_, i) => i);
+  out.send(frames); // samples 0..4: chunks [0, 2) and [2, 4) are views, sample 4 waits
+  out.send(frames.subarray(0, 12), 8); // sample 7 after a gap: [4, 6) is sent filled, [6, 8) starts with fill
+  const got: [number, number[]][] = [];
+  for (let k = 0; k < 4; k++) {
+    const [index, c] = await inp.recv();
+    assert.deepEqual(c.shape, [2, 4, 3]);
+    got.push([index, Array.from(c.data as Uint16Array)]);
+  }
+  const fill = new Array<number>(12).fill(9);
+  assert.deepEqual(got, [
+    [2, Array.from(frames.subarray(0, 24))],
+    [4, Array.from(frames.subarray(24, 48))],
+    [6, [...Array.from(frames.subarray(48, 60)), ...fill]],
+    [8, [...fill, ...Array.from(frames.subarray(0, 12))]],
+  ]);
+});
+
 test('tcp: lz4 compression on the wire, the same values out', async (t) => {
   const [out, inp] = await pair(t, { dtype: 'float32', shape: [-1, 4], compression: 'lz4', name: 'tst:lz4' });
   const a = Float32Array.from({ length: 40_000 }, (_, i) => Math.floor(i / 100));
