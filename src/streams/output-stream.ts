@@ -137,8 +137,11 @@ export class OutputStream {
     if (!this.#chunker) return sender.send(at, chunk);
     const out = this.#chunker.push(at, chunk, this.#out);
     let room = true;
-    for (const [i, c] of out) if (!sender.send(i, c)) room = false;
-    out.length = 0;
+    try {
+      for (const [i, c] of out) if (!sender.send(i, c)) room = false;
+    } finally {
+      out.length = 0; // never sent twice, even after a sender error
+    }
     return room;
   }
 
