@@ -44,6 +44,11 @@ export interface PVSubscriber {
   onClose(): void;
   /** False while one more post would be squashed into the subscriber's full queue. */
   hasRoom(): boolean;
+  /**
+   * A pipelined pvAccess monitor: its client returns credit as it consumes, so a full queue means
+   * a reader that wants everything is behind (a stream's lossless reader), not a slow display.
+   */
+  readonly pipeline?: boolean;
 }
 
 /** One PV as a server sees it. */

@@ -73,6 +73,8 @@ export interface StreamSender {
 export interface StreamReceiver {
   /** The next chunk, or null once the output closed (or the receiver was closed). */
   recv(): Promise<{ index: number; chunk: NdChunk } | null>;
+  /** Chunks received, and chunks this reader's own queue dropped (drop-oldest policy). */
+  stats?(): { received: number; dropped: number };
   close(): Promise<void>;
 }
 

@@ -1,0 +1,26 @@
+// Public names of the streams floor (src/index.ts re-exports them).
+export { OutputStream, modeOf, type OutputStats } from './output-stream.js';
+export { InputStream, type InputStreamOptions, type InputStats, type StreamTarget } from './input-stream.js';
+export { DEFAULT_SPEC, EVENT_SHAPE, STREAM_TYPES, normalizeSpec, isStreamDType, shapeMatches } from './spec.js';
+export { filters, scale, offset, cast, reshape, type StreamFilter } from './filters.js';
+export { Chunker } from './chunker.js';
+export { NT_STREAM_CHUNK_ID, streamChunkT, buildStreamChunk, readStreamChunk } from './chunk-type.js';
+export { dtypeOf, toChunk } from './chunk.js';
+export { tcpMode } from './tcp-mode.js';
+export { inprocMode } from './inproc-mode.js';
+export {
+  STREAM_DTYPES,
+  registerTransferMode,
+  transferMode,
+  transferModes,
+  type ConnectParams,
+  type NdChunk,
+  type ReaderPolicy,
+  type ReceiverOptions,
+  type StreamDType,
+  type StreamReceiver,
+  type StreamSender,
+  type StreamSpec,
+  type StreamType,
+  type TransferMode,
+} from './transfer.js';
