@@ -58,6 +58,9 @@ export class RPCClient implements ProxyHost {
       this.#closedReason ??= reason;
       const err = new ConnectionError('ERR_CONNECTION_CLOSED', `${reason} (${address}): the call did not complete`);
       for (const reject of [...this.#pending]) reject(err);
+      // Nothing more will come from there: free the socket (a process must be able to exit).
+      if (clients.get(address) === this) clients.delete(address);
+      this.#conn.close();
     });
   }
 
