@@ -16,6 +16,8 @@ import { registerTransport, type RpcConnection, type RpcTransport } from './tran
 import { replyType, requestType } from './wire.js';
 
 export const PVA_SCHEME = 'pva';
+/** Type fields a request may describe (a pvAccess server's default is 1024). */
+const MAX_TYPE_FIELDS = 65_536;
 
 const statusType = t.struct([['state', t.string]], 'sluice:rpc/Status:1.0');
 
@@ -67,6 +69,8 @@ export async function hostOnPva(opts: PvaHostOptions, handler: PvaRequestHandler
     port: opts.port ?? 0,
     udpPort: false,
     env: { EPICS_PVAS_AUTO_BEACON_ADDR_LIST: 'NO', EPICS_PVAS_BEACON_ADDR_LIST: '' },
+    // Every argument and list element carries its type: room for wire.ts's argument limit.
+    limits: { maxTypeFields: MAX_TYPE_FIELDS },
     ...(opts.access ? { access: opts.access } : {}),
   });
   const pv = new SharedPV({

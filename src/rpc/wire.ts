@@ -70,6 +70,7 @@ export const MARK = {
   undefined: 'sluice:undefined',
   dict: 'sluice:dict',
   date: 'sluice:date',
+  numbers: 'sluice:numbers',
   proxy: 'sluice:proxy',
 } as const;
 
@@ -77,6 +78,8 @@ const nullType = t.struct([], MARK.null);
 const undefinedType = t.struct([], MARK.undefined);
 const dictType = t.struct([['keys', t.array('string')], ['values', t.anyArray]], MARK.dict);
 const dateType = t.struct([['ms', t.double]], MARK.date);
+/** A list of numbers in one array (one type for the list, not one per element). */
+const numbersType = t.struct([['items', t.array('double')]], MARK.numbers);
 export const proxyType = t.struct(
   [
     ['address', t.string],
@@ -92,7 +95,7 @@ export const proxyType = t.struct(
 );
 
 /** Bounds that keep a hostile or careless peer from exhausting the stack or the heap. */
-export const WIRE_LIMITS = { depth: 64, args: 10_000 } as const;
+export const WIRE_LIMITS = { depth: 32, args: 10_000 } as const;
 
 /** True for values sent by value in 'auto' mode: plain data, TypedArrays, Dates, and lists and plain objects of those. */
 export function isPlainData(v: unknown, depth = 0): boolean {
@@ -153,6 +156,10 @@ export function encodeValue(v: unknown, ctx: EncodeContext, mode: ReturnType = '
   if (st !== undefined) return { type: t.array(st), value: v as PVValue };
   if (mode !== 'proxy' && typeof v === 'object') {
     if (v instanceof Date) return { type: dateType, value: { ms: v.getTime() } };
+    if (Array.isArray(v) && v.length > 0 && v.every((e) => typeof e === 'number')) {
+      return { type: numbersType, value: { items: Float64Array.from(v as number[]) } };
+    }
+    if (Array.isArray(v) && v.length > 0 && v.every((e) => typeof e === 'string')) return { type: t.array('string'), value: v as string[] };
     if (Array.isArray(v) && (mode === 'value' || isPlainData(v, depth))) {
       return { type: t.anyArray, value: v.map((e) => encodeValue(e, ctx, 'auto', depth + 1)) };
     }
@@ -208,6 +215,8 @@ export function decodeValue(a: PVAny | null | undefined, ctx: DecodeContext, dep
       return null;
     case MARK.undefined:
       return undefined;
+    case MARK.numbers:
+      return Array.from(v['items'] as Float64Array);
     case MARK.date:
       return new Date(Number(v['ms']));
     case MARK.dict: {
