@@ -160,17 +160,18 @@ export function encodeValue(v: unknown, ctx: EncodeContext, mode: ReturnType = '
       return { type: numbersType, value: { items: Float64Array.from(v as number[]) } };
     }
     if (Array.isArray(v) && v.length > 0 && v.every((e) => typeof e === 'string')) return { type: t.array('string'), value: v as string[] };
-    if (Array.isArray(v) && (mode === 'value' || isPlainData(v, depth))) {
+    // Lists and plain objects go by value; their members each by the auto rule.
+    if (Array.isArray(v)) {
       return { type: t.anyArray, value: v.map((e) => encodeValue(e, ctx, 'auto', depth + 1)) };
     }
     const proto = Object.getPrototypeOf(v) as unknown;
-    if ((proto === Object.prototype || proto === null) && (mode === 'value' || isPlainData(v, depth))) {
+    if (proto === Object.prototype || (proto === null && Object.prototype.toString.call(v) !== '[object Module]')) {
       const keys = Object.keys(v);
       const values = keys.map((k) => encodeValue((v as Record<string, unknown>)[k], ctx, 'auto', depth + 1));
       return { type: dictType, value: { keys, values } };
     }
     // 'value' of a class instance: its own enumerable fields, as a dict (its methods stay behind).
-    if (mode === 'value' && !Array.isArray(v)) {
+    if (mode === 'value') {
       const keys = Object.keys(v).filter((k) => typeof (v as Record<string, unknown>)[k] !== 'function');
       const values = keys.map((k) => encodeValue((v as Record<string, unknown>)[k], ctx, 'auto', depth + 1));
       return { type: dictType, value: { keys, values } };

@@ -2,6 +2,8 @@
 // by-value and by-proxy rules, return to the owner, reference counting and argument checks.
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { RPCClient, RPCServer, RemoteCallError, isObjectProxy, type ObjectProxy } from '../../src/rpc/index.js';
 
 class Counter {
@@ -133,6 +135,21 @@ test('references: the server drops a lent object when every proxy is released', 
   assert.equal(server.stats.objects, 1);
   dev._release();
   await new Promise((r) => setImmediate(r));
+});
+
+test('a proxy that is garbage-collected releases its reference', async (t) => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const { dev, server } = await setup(t);
+  await (async () => void (await dev.child()))(); // the child's proxy is dropped at once
+  assert.equal(server.stats.objects, 2);
+  // Collection is up to V8: collect, let the finalizer run, and let its release reach the server.
+  for (let i = 0; i < 20 && server.stats.objects > 1; i++) {
+    gc();
+    await new Promise((r) => setImmediate(r));
+    await dev.add(0);
+  }
+  assert.equal(server.stats.objects, 1);
 });
 
 test('close: pending calls fail with a clear error, later calls at once', async (t) => {
