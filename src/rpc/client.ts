@@ -132,7 +132,9 @@ export class RPCClient implements ProxyHost {
       refOf: proxyRefOf,
       proxyOf: (v) => {
         if (!local) {
-          throw new InvalidArgumentError(`${what}: sending a ${typeNameOf(v)} by proxy needs an RPCServer in this process (start one, or pass localServer)`);
+          throw new InvalidArgumentError(
+            `${what}: sending a ${typeNameOf(v)} by proxy needs an RPCServer in this process (start one, or pass localServer)`,
+          );
         }
         return local.lend(v);
       },
@@ -159,8 +161,10 @@ export class RPCClient implements ProxyHost {
     return new Promise((resolve, reject) => {
       const fail = (err: Error) => {
         this.#pending.delete(fail);
-        if (err instanceof TimeoutError) reject(new TimeoutError(`${what} got no reply within ${timeout} ms (${this.address})`, { cause: err }));
-        else if (err instanceof ConnectionError) reject(new ConnectionError(err.code as 'ERR_CONNECTION_CLOSED', `${what}: ${err.message}`, { cause: err }));
+        if (err instanceof TimeoutError)
+          reject(new TimeoutError(`${what} got no reply within ${timeout} ms (${this.address})`, { cause: err }));
+        else if (err instanceof ConnectionError)
+          reject(new ConnectionError(err.code as 'ERR_CONNECTION_CLOSED', `${what}: ${err.message}`, { cause: err }));
         else reject(err);
       };
       this.#pending.add(fail);

@@ -10,7 +10,17 @@ import { forwardedProxy, RPCClient, type LocalEndpoint } from './client.js';
 import { ObjectTable } from './objects.js';
 import { createProxy, proxyRefOf } from './proxy.js';
 import { signaturesOf } from './signature.js';
-import { ACTIONS, decodeValue, encodeValue, WIRE_LIMITS, type Action, type DecodeContext, type EncodeContext, type ProxyRef, type ReturnType } from './wire.js';
+import {
+  ACTIONS,
+  decodeValue,
+  encodeValue,
+  WIRE_LIMITS,
+  type Action,
+  type DecodeContext,
+  type EncodeContext,
+  type ProxyRef,
+  type ReturnType,
+} from './wire.js';
 
 /** Attribute names never followed: they lead from any object to the Function constructor. */
 const FORBIDDEN = new Set(['__proto__', 'prototype', 'constructor']);
@@ -115,7 +125,10 @@ export class RpcCore implements LocalEndpoint {
         const name = path[0] ?? '';
         const obj = this.table.published(name);
         if (obj === undefined) {
-          throw new SluiceError('ERR_INVALID_ARGUMENT', `no object published as '${name}' (published: ${this.table.publishedNames.join(', ') || 'none'})`);
+          throw new SluiceError(
+            'ERR_INVALID_ARGUMENT',
+            `no object published as '${name}' (published: ${this.table.publishedNames.join(', ') || 'none'})`,
+          );
         }
         return obj;
       }
@@ -170,7 +183,8 @@ function walk(root: unknown, path: string[], n: number): unknown {
   for (let i = 0; i < n; i++) {
     const k = path[i] as string;
     if (FORBIDDEN.has(k)) throw new SluiceError('ERR_ACCESS_DENIED', `attribute '${k}' is not reachable over RPC`);
-    if (o === null || o === undefined) throw new SluiceError('ERR_INVALID_ARGUMENT', `${path.slice(0, i).join('.')} is ${String(o)}: no attribute ${k}`);
+    if (o === null || o === undefined)
+      throw new SluiceError('ERR_INVALID_ARGUMENT', `${path.slice(0, i).join('.')} is ${String(o)}: no attribute ${k}`);
     o = (o as Record<string, unknown>)[k];
   }
   return o;
@@ -190,17 +204,28 @@ interface CheckedRequest {
 /** The fields of a request, checked: a peer may send anything of the request type's shape. */
 function checkRequest(req: PVStructure): CheckedRequest {
   const action = req['action'] as Action;
-  if (!(ACTIONS as readonly string[]).includes(action)) throw new SluiceError('ERR_INVALID_ARGUMENT', `unknown action '${String(action)}' (known: ${ACTIONS.join(', ')})`);
+  if (!(ACTIONS as readonly string[]).includes(action))
+    throw new SluiceError('ERR_INVALID_ARGUMENT', `unknown action '${String(action)}' (known: ${ACTIONS.join(', ')})`);
   const sync = req['sync'] === 'off' ? 'off' : 'sync';
   const rt = req['returnType'];
   const returnType: ReturnType = rt === 'value' || rt === 'proxy' ? rt : 'auto';
   const path = req['path'] as unknown;
-  if (!Array.isArray(path) || !path.every((p) => typeof p === 'string')) throw new SluiceError('ERR_INVALID_ARGUMENT', 'path must be an array of strings');
+  if (!Array.isArray(path) || !path.every((p) => typeof p === 'string'))
+    throw new SluiceError('ERR_INVALID_ARGUMENT', 'path must be an array of strings');
   const args = (req['args'] ?? []) as unknown;
   if (!Array.isArray(args)) throw new SluiceError('ERR_INVALID_ARGUMENT', 'args must be an array of variants');
   if (args.length > WIRE_LIMITS.args) throw new SluiceError('ERR_LIMIT', `${args.length} arguments: at most ${WIRE_LIMITS.args}`);
   const objectId = typeof req['objectId'] === 'bigint' ? (req['objectId'] as bigint) : 0n;
-  return { action, sync, returnType, objectId, path: [...(path as string[])], args: args as (PVAny | null)[], refId: String(req['refId'] ?? ''), sender: String(req['sender'] ?? '') };
+  return {
+    action,
+    sync,
+    returnType,
+    objectId,
+    path: [...(path as string[])],
+    args: args as (PVAny | null)[],
+    refId: String(req['refId'] ?? ''),
+    sender: String(req['sender'] ?? ''),
+  };
 }
 
 function okReply(value: PVAny): PVStructure {
@@ -212,7 +237,9 @@ export function describeError(err: unknown): string {
 }
 
 function errorReply(err: unknown, what: string): PVStructure {
-  const e = err instanceof Error ? err : new Error(String(err));
+  if (!(err instanceof Error))
+    return { ok: false, value: null, errorName: typeof err, errorMessage: `${what} threw ${String(err)}`, errorStack: '' };
+  const e = err;
   return { ok: false, value: null, errorName: e.name, errorMessage: e.message || `${what} failed`, errorStack: e.stack ?? '' };
 }
 

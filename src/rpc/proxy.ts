@@ -99,7 +99,8 @@ function make(state: ProxyState, path: string[], opts: CallOptions): ObjectProxy
     }
     return state.host.send(action, state.ref, p, args, o ? { ...opts, ...o } : opts);
   };
-  const sigFor = (p: string[]) => (p.length === 1 ? state.ref.signatures.get(p[0] as string) : p.length === 0 ? state.ref.signatures.get('') : undefined);
+  const sigFor = (p: string[]) =>
+    p.length === 1 ? state.ref.signatures.get(p[0] as string) : p.length === 0 ? state.ref.signatures.get('') : undefined;
   const split = (name: string) => [...path, ...name.split('.')];
   const call = (p: string[], args: unknown[], o?: CallOptions): Promise<unknown> => {
     try {
@@ -133,13 +134,15 @@ function make(state: ProxyState, path: string[], opts: CallOptions): ObjectProxy
   const proxy = new Proxy(target, {
     get(_t, prop) {
       if (typeof prop === 'symbol') {
-        if (prop === inspect.custom || prop === Symbol.toPrimitive) return () => `<ObjectProxy ${what(path)} #${state.ref.objectId} at ${state.host.address}>`;
+        if (prop === inspect.custom || prop === Symbol.toPrimitive)
+          return () => `<ObjectProxy ${what(path)} #${state.ref.objectId} at ${state.host.address}>`;
         return undefined;
       }
       if (prop === 'then') return undefined;
       if (prop === '_ref') return state.ref;
       if (prop === '_released') return state.released;
-      if (prop === 'toString' || prop === 'toJSON') return () => `<ObjectProxy ${what(path)} #${state.ref.objectId} at ${state.host.address}>`;
+      if (prop === 'toString' || prop === 'toJSON')
+        return () => `<ObjectProxy ${what(path)} #${state.ref.objectId} at ${state.host.address}>`;
       if (Object.hasOwn(ops, prop)) return ops[prop];
       return make(state, [...path, prop], opts);
     },

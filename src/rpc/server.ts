@@ -49,11 +49,12 @@ export class RPCServer implements LocalEndpoint {
 
   static async start(options: RPCServerOptions = {}): Promise<RPCServer> {
     const name = options.name ?? 'sluice';
-    let server: RPCServer | undefined;
+    // The core exists before the server it asks to close (a client's close request).
+    const self: { server?: RPCServer } = {};
     const core = new RpcCore({
       ...(options.log ? { log: options.log } : {}),
       allowImport: options.allowImport ?? false,
-      onCloseRequest: () => void server?.close(),
+      onCloseRequest: () => void self.server?.close(),
     });
     const host = await hostOnPva(
       {
@@ -80,8 +81,8 @@ export class RPCServer implements LocalEndpoint {
         },
       },
     );
-    server = new RPCServer(name, core, host);
-    return server;
+    self.server = new RPCServer(name, core, host);
+    return self.server;
   }
 
   /** `pva://HOST:PORT/PV`: what RPCClient.connect takes. */
@@ -91,7 +92,8 @@ export class RPCServer implements LocalEndpoint {
 
   /** Serve `obj` as `name` (replacing an object of that name). */
   publish(name: string, obj: object): this {
-    if (obj === null || (typeof obj !== 'object' && typeof obj !== 'function')) throw new SluiceError('ERR_INVALID_ARGUMENT', `publish('${name}'): only objects and functions can be published`);
+    if (obj === null || (typeof obj !== 'object' && typeof obj !== 'function'))
+      throw new SluiceError('ERR_INVALID_ARGUMENT', `publish('${name}'): only objects and functions can be published`);
     this.#core.table.publish(name, obj);
     return this;
   }

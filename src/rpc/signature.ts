@@ -19,7 +19,11 @@ export function signaturesOf(obj: object): Signatures {
   }
   const out: Signatures = new Map();
   const declared = declaredOf(obj);
-  for (let o: object | null = obj; o !== null && o !== Object.prototype && o !== Function.prototype; o = Object.getPrototypeOf(o) as object | null) {
+  for (
+    let o: object | null = obj;
+    o !== null && o !== Object.prototype && o !== Function.prototype;
+    o = Object.getPrototypeOf(o) as object | null
+  ) {
     for (const name of Object.getOwnPropertyNames(o)) {
       if (name === 'constructor' || out.has(name)) continue;
       const d = Object.getOwnPropertyDescriptor(o, name);

@@ -68,7 +68,12 @@ export class ProcessSpawner {
       });
       void exited.then((code) => {
         clearTimeout(timer);
-        reject(new SluiceError('ERR_REMOTE', `child '${name}' exited (code ${code}) before reporting its RPC address${errText ? `:\n${errText}` : ''}`));
+        reject(
+          new SluiceError(
+            'ERR_REMOTE',
+            `child '${name}' exited (code ${code}) before reporting its RPC address${errText ? `:\n${errText}` : ''}`,
+          ),
+        );
       });
       child.send({ name, host: options.host ?? '127.0.0.1' });
     });

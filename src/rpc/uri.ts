@@ -21,7 +21,8 @@ export function uriCall(value: PVStructure): { path: string[]; named: Record<str
   }
   const object = query['object'];
   const path = typeof object === 'string' && object !== '' ? [object, ...method.split('.')] : method.split('.');
-  if (path.length < 2) throw new SluiceError('ERR_INVALID_ARGUMENT', `method=${method}: name the object too (method=OBJECT.${method} or object=OBJECT)`);
+  if (path.length < 2)
+    throw new SluiceError('ERR_INVALID_ARGUMENT', `method=${method}: name the object too (method=OBJECT.${method} or object=OBJECT)`);
   const named: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(query)) if (k !== 'method' && k !== 'object') named[k] = v;
   return { path, named };

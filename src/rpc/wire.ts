@@ -76,7 +76,13 @@ export const MARK = {
 
 const nullType = t.struct([], MARK.null);
 const undefinedType = t.struct([], MARK.undefined);
-const dictType = t.struct([['keys', t.array('string')], ['values', t.anyArray]], MARK.dict);
+const dictType = t.struct(
+  [
+    ['keys', t.array('string')],
+    ['values', t.anyArray],
+  ],
+  MARK.dict,
+);
 const dateType = t.struct([['ms', t.double]], MARK.date);
 /** A list of numbers in one array (one type for the list, not one per element). */
 const numbersType = t.struct([['items', t.array('double')]], MARK.numbers);
@@ -230,7 +236,12 @@ export function decodeValue(a: PVAny | null | undefined, ctx: DecodeContext, dep
       for (let i = 0; i < keys.length; i++) {
         const k = keys[i] as string;
         // A key such as __proto__ must stay a plain field, never reach the prototype.
-        Object.defineProperty(out, k, { value: decodeValue(values[i], ctx, depth + 1), enumerable: true, writable: true, configurable: true });
+        Object.defineProperty(out, k, {
+          value: decodeValue(values[i], ctx, depth + 1),
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
       }
       return out;
     }

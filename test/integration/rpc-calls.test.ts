@@ -64,7 +64,16 @@ test('call a method, get and set attributes; a proxy is not a thenable', async (
 test('plain data comes back by value, TypedArrays included; class instances by proxy', async (t) => {
   const { dev } = await setup(t);
   const d = (await dev.data()) as Record<string, unknown>;
-  assert.deepEqual(d, { n: 1, big: 2n, s: 'x', ok: true, none: null, list: [1, 'a'], f32: new Float32Array([1.5, 2.5]), when: new Date(5) });
+  assert.deepEqual(d, {
+    n: 1,
+    big: 2n,
+    s: 'x',
+    ok: true,
+    none: null,
+    list: [1, 'a'],
+    f32: new Float32Array([1.5, 2.5]),
+    when: new Date(5),
+  });
   const c = (await dev.child()) as ObjectProxy;
   assert.ok(isObjectProxy(c));
   assert.equal(await c.add(5), 5);
@@ -97,7 +106,10 @@ test('remote exceptions carry the remote name, message and stack', async (t) => 
 test('argument counts and names are checked before sending', async (t) => {
   const { dev, server } = await setup(t);
   const before = server.stats.requests;
-  await assert.rejects(dev.sum(1), { code: 'ERR_INVALID_ARGUMENT', message: /sum\(a, b, \.\.\.rest\) needs at least 2 argument\(s\), got 1/ });
+  await assert.rejects(dev.sum(1), {
+    code: 'ERR_INVALID_ARGUMENT',
+    message: /sum\(a, b, \.\.\.rest\) needs at least 2 argument\(s\), got 1/,
+  });
   await assert.rejects(dev.add(1, 2), /add\(n\) takes at most 1 argument\(s\), got 2/);
   await assert.rejects(dev._callNamed('sum', { a: 1, c: 2 }), /has no parameter c/);
   await assert.rejects(dev._callNamed('sum', { a: 1 }), /is missing b/);
@@ -109,7 +121,11 @@ test('timeouts reject with ERR_TIMEOUT; fire-and-forget returns at once and the 
   let logged: () => void = () => {};
   const seen = new Promise<void>((r) => (logged = r));
   const { dev, counter } = await setup(t, (l) => (lines.push(l), logged()));
-  await assert.rejects(dev._options({ timeout: 50 }).slow(2000), { name: 'TimeoutError', code: 'ERR_TIMEOUT', message: /slow\(\) got no reply within 50 ms/ });
+  await assert.rejects(dev._options({ timeout: 50 }).slow(2000), {
+    name: 'TimeoutError',
+    code: 'ERR_TIMEOUT',
+    message: /slow\(\) got no reply within 50 ms/,
+  });
   assert.equal(await dev._call('slow', [1], { timeout: 5000 }), 'late');
   const off = dev._options({ sync: 'off' });
   assert.equal(await off.add(10), undefined);

@@ -31,7 +31,8 @@ test('malformed requests get error replies; the server keeps serving', { timeout
     good.close();
     await server.close();
   });
-  const send = async (type: FieldDesc, value: PVValue): Promise<PVStructure> => (await raw.rpc('HOSTILE:rpc', { type, value })).value as PVStructure;
+  const send = async (type: FieldDesc, value: PVValue): Promise<PVStructure> =>
+    (await raw.rpc('HOSTILE:rpc', { type, value })).value as PVStructure;
   const expectError = async (type: FieldDesc, value: PVValue, re: RegExp) => {
     const r = await send(type, value);
     assert.equal(r['ok'], false, `expected an error reply matching ${re}`);
@@ -43,12 +44,33 @@ test('malformed requests get error replies; the server keeps serving', { timeout
   const many = Array.from({ length: 10_001 }, () => ({ type: t.int, value: 1 }));
   await expectError(requestType, request({ args: many }), /10001 arguments: at most 10000/);
   await expectError(requestType, request({ args: [nested(40)] }), /nested deeper than 32/);
-  const badDict = { type: t.struct([['keys', t.array('string')], ['values', t.anyArray]], 'sluice:dict'), value: { keys: ['a', 'b'], values: [] } };
+  const badDict = {
+    type: t.struct(
+      [
+        ['keys', t.array('string')],
+        ['values', t.anyArray],
+      ],
+      'sluice:dict',
+    ),
+    value: { keys: ['a', 'b'], values: [] },
+  };
   await expectError(requestType, request({ args: [badDict] }), /keys and values differ/);
   // Same type id, other field types: an int action, a string path.
-  const twisted = t.struct([['action', t.int], ['path', t.string]], REQ);
+  const twisted = t.struct(
+    [
+      ['action', t.int],
+      ['path', t.string],
+    ],
+    REQ,
+  );
   await expectError(twisted, { action: 7, path: 'x' }, /unknown action '7'/);
-  const noPath = t.struct([['action', t.string], ['path', t.string]], REQ);
+  const noPath = t.struct(
+    [
+      ['action', t.string],
+      ['path', t.string],
+    ],
+    REQ,
+  );
   await expectError(noPath, { action: 'call', path: 'x' }, /path must be an array of strings/);
   await expectError(requestType, request({ path: ['obj', '__proto__', 'f'] }), /'__proto__' is not reachable/);
   // A structure that is neither a request nor an NTURI: the pvcall path explains what it needs.

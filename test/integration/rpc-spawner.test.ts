@@ -40,8 +40,14 @@ test('kill and wait; a child that exited fails calls with a clear error', async 
 });
 
 test('a child that cannot start reports why', async () => {
-  await assert.rejects(ProcessSpawner.start({ name: 'broken', log: () => {}, execArgv: ['--no-such-node-flag'] }), /broken.*exited \(code 9\) before reporting its RPC address/s);
-  await assert.rejects(ProcessSpawner.start({ name: 'badhost', host: '203.0.113.1', log: () => {} }), /badhost' could not start its RPC server: .*EADDRNOTAVAIL/s);
+  await assert.rejects(
+    ProcessSpawner.start({ name: 'broken', log: () => {}, execArgv: ['--no-such-node-flag'] }),
+    /broken.*exited \(code 9\) before reporting its RPC address/s,
+  );
+  await assert.rejects(
+    ProcessSpawner.start({ name: 'badhost', host: '203.0.113.1', log: () => {} }),
+    /badhost' could not start its RPC server: .*EADDRNOTAVAIL/s,
+  );
 });
 
 test('measureClockDiff: the same host clock differs by well under a millisecond', async () => {

@@ -20,7 +20,22 @@ const roundTrip = (v: unknown, mode: 'auto' | 'value' | 'proxy' = 'auto') => dec
 
 test('plain data goes by value and comes back equal; TypedArrays are not copied on encode', () => {
   const f = new Float32Array([1, 2]);
-  const sample = { a: 1, b: -2.5, c: 2n ** 70n % 2n ** 63n, s: 'é', t: true, n: null, u: undefined, d: new Date(7), list: [1, 'x', [true]], nums: [1, 2, 3], strs: ['p', 'q'], f, empty: [], weird: { 'a-b c': 1, __proto__x: 2 } };
+  const sample = {
+    a: 1,
+    b: -2.5,
+    c: 2n ** 70n % 2n ** 63n,
+    s: 'é',
+    t: true,
+    n: null,
+    u: undefined,
+    d: new Date(7),
+    list: [1, 'x', [true]],
+    nums: [1, 2, 3],
+    strs: ['p', 'q'],
+    f,
+    empty: [],
+    weird: { 'a-b c': 1, __proto__x: 2 },
+  };
   assert.deepEqual(roundTrip(sample), sample);
   assert.equal(encodeValue(f, enc).value, f, 'the same TypedArray object is handed to the codec');
   const big = Array.from({ length: 5000 }, (_, i) => i / 3);
@@ -62,8 +77,14 @@ test('signatures: names, rest, defaults and their types, destructuring, declared
     return a + b + rest.length;
   }
   assert.deepEqual(signatureOfFunction(f as never), { params: ['a', 'b', '...rest'], required: 1, rest: true, types: ['', 'number', ''] });
-  const arrow = async ({ y }: { y: number }, [z]: number[] = [1], flag = false, big = 10n, name = 'n') => y + (z ?? 0) + Number(flag) + Number(big) + name.length;
-  assert.deepEqual(signatureOfFunction(arrow as never), { params: ['arg0', 'arg1', 'flag', 'big', 'name'], required: 1, rest: false, types: ['', '', 'boolean', 'bigint', 'string'] });
+  const arrow = async ({ y }: { y: number }, [z]: number[] = [1], flag = false, big = 10n, name = 'n') =>
+    y + (z ?? 0) + Number(flag) + Number(big) + name.length;
+  assert.deepEqual(signatureOfFunction(arrow as never), {
+    params: ['arg0', 'arg1', 'flag', 'big', 'name'],
+    required: 1,
+    rest: false,
+    types: ['', '', 'boolean', 'bigint', 'string'],
+  });
   assert.deepEqual(signatureOfFunction(((v: number) => v) as never).params, ['v']);
   class C {
     static rpcSignatures = { m: ['a:number', 'b?'] };
