@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { AccessPolicy, parseAcf } from '../../src/access/index.js';
 import { RPCClient, RPCServer, RemoteCallError, isObjectProxy, type ObjectProxy } from '../../src/rpc/index.js';
 
 class Counter {
@@ -183,4 +184,20 @@ test('close: pending calls fail with a clear error, later calls at once', async 
 test('get of an unknown name names the published ones', async (t) => {
   const { client } = await setup(t);
   await assert.rejects(client.get('nope'), /no object published as 'nope' \(published: counter\)/);
+});
+
+test('the pvAccess access rules apply: without the RPC right, calls are refused', async (t) => {
+  const acf = parseAcf('ASG(DEFAULT) {\n  RULE(1, READ)\n}\nASG(OPEN) {\n  RULE(1, WRITE)\n}\n', 'rpc.acf');
+  const closed = await RPCServer.start({ name: 'LOCKED', access: new AccessPolicy({ acf, log: () => {} }) });
+  const open = await RPCServer.start({ name: 'OPEN', access: new AccessPolicy({ acf, log: () => {} }), accessGroup: 'OPEN' });
+  t.after(async () => {
+    await closed.close();
+    await open.close();
+  });
+  closed.publish('counter', new Counter());
+  open.publish('counter', new Counter());
+  await assert.rejects(RPCClient.connect(closed.address), /access denied: .* may not call RPC on LOCKED:rpc \(ASG DEFAULT\)/);
+  const client = await RPCClient.connect(open.address);
+  t.after(() => client.close());
+  assert.equal(await (await client.get('counter')).add(4), 4);
 });
