@@ -7,6 +7,7 @@
 import type { AccessPolicy } from '../access/policy.js';
 import { ConnectionError, InvalidArgumentError, TimeoutError } from '../errors.js';
 import { Client } from '../pva/client/client.js';
+import type { RpcSession } from '../pva/client/rpc-session.js';
 import { Server } from '../pva/server/server.js';
 import type { PeerInfo, RpcArgs, RpcResult } from '../pv/source.js';
 import { SharedPV } from '../pv/shared-pv.js';
@@ -18,6 +19,8 @@ import { replyType, requestType } from './wire.js';
 export const PVA_SCHEME = 'pva';
 /** Type fields a request may describe (a pvAccess server's default is 1024). */
 const MAX_TYPE_FIELDS = 65_536;
+/** RPC operations kept open per client: calls in flight beyond it use one-shot operations. */
+const MAX_SESSIONS = 64;
 
 const statusType = t.struct([['state', t.string]], 'sluice:rpc/Status:1.0');
 
@@ -102,6 +105,8 @@ class PvaConnection implements RpcConnection {
   readonly #pv: string;
   readonly #listeners = new Set<(reason: string) => void>();
   #closed = false;
+  readonly #idle: RpcSession[] = [];
+  #sessions = 0;
 
   constructor(address: string) {
     const a = parsePvaAddress(address);
@@ -138,9 +143,18 @@ class PvaConnection implements RpcConnection {
 
   request(request: PVStructure, timeoutMs: number): Promise<PVStructure> {
     if (this.#closed) return Promise.reject(new ConnectionError('ERR_CONNECTION_CLOSED', 'the RPC connection is closed'));
-    return this.#client.rpc(this.#pv, { type: requestType, value: request }, { timeoutMs }).then(
-      (r) => r.value as PVStructure,
+    // An idle session if there is one (one round trip), else a new one while there is room.
+    const session = this.#idle.pop() ?? (this.#sessions < MAX_SESSIONS ? (this.#sessions++, this.#client.rpcSession(this.#pv)) : null);
+    const args = { type: requestType, value: request };
+    const sent = session ? session.request(args, timeoutMs) : this.#client.rpc(this.#pv, args, { timeoutMs });
+    return sent.then(
+      (r) => {
+        if (session) this.#idle.push(session);
+        return r.value as PVStructure;
+      },
       (err: unknown) => {
+        // A session that failed reopens on its next request.
+        if (session) this.#idle.push(session);
         if (err instanceof TimeoutError) throw new TimeoutError(`no reply within ${timeoutMs} ms`, { cause: err });
         throw err;
       },
@@ -154,6 +168,7 @@ class PvaConnection implements RpcConnection {
 
   close(): void {
     this.#closed = true;
+    for (const s of this.#idle.splice(0)) s.close();
     this.#client.close();
   }
 }
