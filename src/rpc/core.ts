@@ -48,12 +48,13 @@ export class RpcCore implements LocalEndpoint {
   address = '';
   #requests = 0;
   #errors = 0;
-  readonly #log: (line: string) => void;
+  /** Where failures nobody waits for are told. */
+  readonly log: (line: string) => void;
   readonly #allowImport: boolean;
   readonly #onCloseRequest: (() => void) | undefined;
 
   constructor(options: CoreOptions = {}) {
-    this.#log = options.log ?? ((line) => process.emitWarning(line, { code: 'SLUICE_RPC' }));
+    this.log = options.log ?? ((line) => process.emitWarning(line, { code: 'SLUICE_RPC' }));
     this.#allowImport = options.allowImport ?? false;
     this.#onCloseRequest = options.onCloseRequest;
   }
@@ -90,7 +91,7 @@ export class RpcCore implements LocalEndpoint {
       if (r.sync === 'off') {
         this.#run(r.action, r.objectId, r.path, args, r.refId).catch((err: unknown) => {
           this.#errors++;
-          this.#log(`fire-and-forget ${what} failed: ${describeError(err)}`);
+          this.log(`fire-and-forget ${what} failed: ${describeError(err)}`);
         });
         return okReply({ type: encodeValue(undefined, this.#encodeContext()).type, value: {} });
       }

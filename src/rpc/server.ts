@@ -9,6 +9,7 @@ import type { PVStructure } from '../pvdata/values.js';
 import { registerEndpoint, type LocalEndpoint } from './client.js';
 import { RpcCore, type CoreStats } from './core.js';
 import { hostOnPva, type PvaHost } from './pva-transport.js';
+import { isObjectProxy } from './proxy.js';
 import type { ProxyRef } from './wire.js';
 import { uriArguments, uriCall, uriResult } from './uri.js';
 
@@ -117,9 +118,45 @@ export class RPCServer implements LocalEndpoint {
     return this.#core.objectOf(ref);
   }
 
+  /**
+   * Call `callback` (a proxy of a remote function or object method, or a local function) every
+   * `intervalMs`, at most `limit` times (Pyacq's start_timer). Remote calls are fire-and-forget:
+   * a slow receiver does not delay the schedule; failures of local calls go to the log.
+   */
+  startTimer(callback: (...args: unknown[]) => unknown, intervalMs: number, limit = Infinity): { stop(): void; readonly count: number } {
+    if (!(intervalMs > 0)) throw new SluiceError('ERR_INVALID_ARGUMENT', `timer interval must be positive, got ${intervalMs}`);
+    const remote = isObjectProxy(callback) ? callback._options({ sync: 'off' }) : null;
+    let count = 0;
+    const tick = (): void => {
+      count++;
+      if (count >= limit) stop();
+      if (remote) void remote();
+      else {
+        Promise.resolve()
+          .then(() => callback())
+          .catch((err: unknown) => this.#core.log(`timer callback failed: ${err instanceof Error ? err.message : String(err)}`));
+      }
+    };
+    const timer = setInterval(tick, intervalMs);
+    const stop = (): void => {
+      clearInterval(timer);
+      this.#timers.delete(stop);
+    };
+    this.#timers.add(stop);
+    return {
+      stop,
+      get count() {
+        return count;
+      },
+    };
+  }
+
+  readonly #timers = new Set<() => void>();
+
   /** Tell clients (their pending calls fail), stop listening and drop every object. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      for (const stop of [...this.#timers]) stop();
       this.#unregister();
       await this.#host.close();
       this.#core.table.clear();

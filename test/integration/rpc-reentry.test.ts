@@ -51,3 +51,27 @@ test('across processes: the child calls back into the parent before it answers',
   assert.equal(await mod.relay(cb, 20), 41);
   assert.ok(parent.stats.requests > requests);
 });
+
+test('startTimer calls a remote callback on a schedule, at most limit times', async (t) => {
+  const a = await RPCServer.start({ name: 'TIMER' });
+  const b = await RPCServer.start({ name: 'TICKED' });
+  t.after(async () => {
+    await a.close();
+    await b.close();
+  });
+  let ticks = 0;
+  let third: () => void = () => {};
+  const done = new Promise<void>((r) => (third = r));
+  b.publish('ticker', {
+    tick() {
+      if (++ticks === 3) third();
+    },
+  });
+  const client = await RPCClient.connect(b.address, { localServer: a });
+  t.after(() => client.close());
+  const ticker = await client.get('ticker');
+  const timer = a.startTimer(ticker.tick, 5, 3);
+  await done;
+  assert.equal(timer.count, 3);
+  assert.throws(() => a.startTimer(() => {}, 0), /interval must be positive/);
+});
