@@ -12,6 +12,7 @@ import { Channel, type ChannelHost } from './channel.js';
 import { ClientConnection } from './client-conn.js';
 import { announcedIdentity, type AnnouncedIdentity } from '../../net/identity.js';
 import { getOp, infoOp, putOp, rpcOp, type GetResult, type OpContext } from './operations.js';
+import { RpcSession } from './rpc-session.js';
 import { createResolver, type Resolver } from './resolver.js';
 import { Subscription } from './subscription.js';
 
@@ -170,6 +171,11 @@ export class Client implements ChannelHost {
   ): Promise<{ type: FieldDesc | null; value: PVValue }> {
     const typed = isTyped(args) ? args : { type: inferType(args), value: args };
     return rpcOp(this.#ctxFor(opts.timeoutMs), this.channel(name), toRequest(opts.request), typed);
+  }
+
+  /** An RPC operation on `name` kept open for many requests, one at a time (one round trip each). */
+  rpcSession(name: string, opts: Pick<RequestOptions, 'request'> = {}): RpcSession {
+    return new RpcSession(this.channel(name), this.#ctx.nextIoid, toRequest(opts.request));
   }
 
   /** The type of a PV (or of one of its fields), as pvinfo shows it. */
