@@ -11,7 +11,7 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ntndarray } from '../src/pvdata/nt/index.js';
-import { Server } from '../src/pva/server/server.js';
+import { PvaServer } from '../src/pva/server/server.js';
 import { SharedPV } from '../src/pv/shared-pv.js';
 
 const { values: opts } = parseArgs({
@@ -29,7 +29,7 @@ const N = Number(opts.frames);
 
 /** Child mode: host P PVs, wait for a subscriber on each, post N frames, print the rate. */
 async function serve(): Promise<void> {
-  const server = new Server({ port: 0, udpPort: false });
+  const server = new PvaServer({ port: 0, udpPort: false });
   const pvs = Array.from({ length: P }, () =>
     SharedPV.readonly().open(ntndarray.type(), ntndarray.build({ data: new Uint8Array(0), dims: [], uniqueId: 0 })),
   );

@@ -8,8 +8,8 @@
 //   node dist/bench/mirror.js [--runs 5] [--updates 200000]
 import { parseArgs } from 'node:util';
 import { MirrorServer } from '../src/mirror/mirror-server.js';
-import { Client } from '../src/pva/client/client.js';
-import { Server } from '../src/pva/server/server.js';
+import { PvaClient } from '../src/pva/client/client.js';
+import { PvaServer } from '../src/pva/server/server.js';
 import { SharedPV } from '../src/pv/shared-pv.js';
 import { ntndarray } from '../src/pvdata/nt/index.js';
 import type { PVStructure } from '../src/pvdata/values.js';
@@ -36,7 +36,7 @@ interface Outcome {
 }
 
 async function run(kind: 'partial' | 'frame', n: number): Promise<Outcome> {
-  const source = new Server({ host: '127.0.0.1', port: 0, udpPort: false });
+  const source = new PvaServer({ host: '127.0.0.1', port: 0, udpPort: false });
   const sourcePort = await source.listen();
   const data = new Uint8Array(128 * 128);
   const frame = (id: number): PVStructure => ntndarray.build({ data, dims: [128, 128], uniqueId: id, colorMode: 0 });
@@ -50,7 +50,7 @@ async function run(kind: 'partial' | 'frame', n: number): Promise<Outcome> {
   const up = new Promise<void>((resolve) => mirror.once('up', () => resolve()));
   mirror.addMirror('bench:m', 'bench:src', { queueSize: 100 });
   await up;
-  const client = new Client({ env: env(mirrorPort) });
+  const client = new PvaClient({ env: env(mirrorPort) });
   const sub = client.monitor('bench:m', { request: 'record[queueSize=100000,pipeline=true]' });
   await sub.next(); // the current value
   const last = n;

@@ -12,8 +12,8 @@ import { createServer, connect } from 'node:net';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Client } from '../src/pva/client/client.js';
-import { Server } from '../src/pva/server/server.js';
+import { PvaClient } from '../src/pva/client/client.js';
+import { PvaServer } from '../src/pva/server/server.js';
 import { SharedPV } from '../src/pv/shared-pv.js';
 import { ntndarray } from '../src/pvdata/nt/index.js';
 
@@ -157,7 +157,7 @@ async function rawClient(port: number, bytes: number, frames: number, mode: stri
 // ---- Sluice --------------------------------------------------------------------------------
 
 async function pvaServer(nx: number, ny: number): Promise<void> {
-  const server = new Server({ host: '127.0.0.1', port: 0, udpPort: false });
+  const server = new PvaServer({ host: '127.0.0.1', port: 0, udpPort: false });
   const pv = new SharedPV();
   const data = new Uint8Array(nx * ny).fill(3);
   const type = ntndarray.type();
@@ -180,7 +180,7 @@ async function pvaServer(nx: number, ny: number): Promise<void> {
 }
 
 async function pvaClient(port: number, frames: number, queue: number): Promise<void> {
-  const client = new Client({
+  const client = new PvaClient({
     env: { EPICS_PVA_AUTO_ADDR_LIST: 'NO', EPICS_PVA_ADDR_LIST: '', EPICS_PVA_NAME_SERVERS: `127.0.0.1:${port}` },
   });
   const sub = client.monitor('BENCH:image', { pipeline: true, queueSize: queue });

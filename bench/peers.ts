@@ -14,8 +14,8 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Client } from '../src/pva/client/client.js';
-import { Server } from '../src/pva/server/server.js';
+import { PvaClient } from '../src/pva/client/client.js';
+import { PvaServer } from '../src/pva/server/server.js';
 import { SharedPV } from '../src/pv/shared-pv.js';
 import { ntscalarArray } from '../src/pvdata/nt/index.js';
 
@@ -58,7 +58,7 @@ function pvaEnv(tcp: number, udp: number): NodeJS.ProcessEnv {
 
 /** Like PVXS's spam: a new array filled with the count for each post, posted while there is room. */
 async function sluiceServer(nelem: number): Promise<void> {
-  const server = new Server({ udpPort: false });
+  const server = new PvaServer({ udpPort: false });
   const pv = new SharedPV();
   pv.open(ntscalarArray.type('uint'), { value: new Uint32Array(nelem) });
   server.addPV(PV, pv);
@@ -71,7 +71,7 @@ async function sluiceServer(nelem: number): Promise<void> {
 }
 
 async function sluiceClient(seconds: number): Promise<void> {
-  const client = new Client({ beaconPort: false });
+  const client = new PvaClient({ beaconPort: false });
   const sub = client.monitor(PV, { pipeline: true, queueSize: 100 });
   let n = 0;
   let skips = 0;

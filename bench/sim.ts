@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Client } from '../src/pva/client/client.js';
+import { PvaClient } from '../src/pva/client/client.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -66,7 +66,7 @@ async function once(): Promise<Run> {
   };
   try {
     const port = (await line('listening'))['port'] as number;
-    const client = new Client({
+    const client = new PvaClient({
       env: { EPICS_PVA_AUTO_ADDR_LIST: 'NO', EPICS_PVA_ADDR_LIST: '', EPICS_PVA_NAME_SERVERS: `127.0.0.1:${port}` },
     });
     const sub = client.monitor('pvapy:image', { queueSize: Number(opts.queue), pipeline: true });

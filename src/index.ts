@@ -1,19 +1,19 @@
 // Public API of Sluice: what applications and processors use. The wire layer (byte reader and
 // writer, type and value codecs, framing) is in `sluice/internal` (src/internal.ts), without a
 // stability promise. Built-in processors are those of processing/builtin/registry.ts.
-export { Server } from './pva/server/server.js';
+export { PvaServer } from './pva/server/server.js';
 export { SharedPV } from './pv/shared-pv.js';
 export { PVDirectory } from './pv/directory.js';
-export { Client } from './pva/client/client.js';
-export { Subscription } from './pva/client/subscription.js';
-export { Channel } from './pva/client/channel.js';
+export { PvaClient } from './pva/client/client.js';
+export { PvaSubscription } from './pva/client/subscription.js';
+export { PvaChannel } from './pva/client/channel.js';
 export { BitSet } from './pvdata/bitset.js';
 export { t, sameType, formatType, typeName, fieldByPath, memberIndex } from './pvdata/types.js';
 export { defaultValue, getField, unionSelect, cloneValue, TYPED_ARRAY, scalarTypeOfArray } from './pvdata/values.js';
 export { parsePVRequest, formatPVRequest, readPVRequest, selectFields } from './pvdata/pvrequest.js';
 export { pvRequest, PVRequestBuilder } from './pvdata/pvrequest-builder.js';
 export { bitOf, pathOf, bitsOf, expandBits, fieldCount } from './pvdata/field-numbering.js';
-export { clientConfigFromEnv, serverConfigFromEnv, type ClientConfig, type ServerConfig } from './pva/config.js';
+export { clientConfigFromEnv, serverConfigFromEnv, type PvaClientConfig, type PvaServerConfig } from './pva/config.js';
 export {
   ntscalar,
   ntscalarArray,
@@ -62,15 +62,15 @@ export { parseChannelMap } from './mirror/channel-map.js';
 export { AccessPolicy, AccessConfigError, AccessDeniedError, parseAcf, formatAcf, parsePvList } from './access/index.js';
 export type { Acf, PvList, ChannelRights, ClientIdentity, AccessPolicyOptions, LoadAccessOptions } from './access/index.js';
 
-export type { ServerOptions, ServerStats } from './pva/server/server.js';
+export type { PvaServerOptions, PvaServerStats } from './pva/server/server.js';
 export type { Source, PVSource, PVSubscriber, RpcArgs } from './pv/source.js';
-export type { ServerLimits } from './pva/server/server-limits.js';
+export type { PvaServerLimits } from './pva/server/server-limits.js';
 export type { MonitorStats } from './pva/server/monitor-op.js';
 export type { PutHandler, RpcHandler, SharedPVOptions } from './pv/shared-pv.js';
 export type { PutRequest, RpcResult, PeerInfo } from './pv/source.js';
 export type { DistributorSettings, DistributionMode } from './pv/distributor.js';
-export type { ClientOptions, RequestOptions, MonitorOptions } from './pva/client/client.js';
-export type { MonitorUpdate, SubscriptionStats } from './pva/client/subscription.js';
+export type { PvaClientOptions, RequestOptions, MonitorOptions } from './pva/client/client.js';
+export type { MonitorUpdate, PvaSubscriptionStats } from './pva/client/subscription.js';
 export type { PVUpdate, UpdateMarks } from './pvdata/update.js';
 export type { GetResult } from './pva/client/operations.js';
 export type { FieldDesc, ScalarType, StructureDesc, UnionDesc, ScalarArrayDesc, Member } from './pvdata/types.js';
@@ -109,3 +109,35 @@ export type {
   PvaUpstreamOptions,
   CaUpstreamOptions,
 } from './runtime/upstream.js';
+
+// Typed array streams (docs/streams.md) and remote objects (docs/rpc.md).
+export { OutputStream, InputStream, DEFAULT_SPEC, filters, Chunker, registerTransferMode, transferModes } from './streams/index.js';
+export { NT_STREAM_CHUNK_ID, streamChunkT, buildStreamChunk, readStreamChunk } from './streams/index.js';
+export type {
+  OutputStats,
+  InputStreamOptions,
+  InputStats,
+  StreamTarget,
+  StreamFilter,
+  ConnectParams,
+  NdChunk,
+  ReaderPolicy,
+  StreamDType,
+  StreamSpec,
+  StreamType,
+  TransferMode,
+  StreamSender,
+  StreamReceiver,
+  ReceiverOptions,
+} from './streams/index.js';
+export { RPCServer, RPCClient, isObjectProxy, RemoteCallError, ProcessSpawner, measureClockDiff } from './rpc/index.js';
+export type {
+  RPCServerOptions,
+  RPCClientOptions,
+  ObjectProxy,
+  CallOptions,
+  ProcessSpawnerOptions,
+  ReturnType as RpcReturnType,
+  SyncMode as RpcSyncMode,
+  DeclaredSignatures,
+} from './rpc/index.js';

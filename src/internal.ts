@@ -26,3 +26,8 @@ export { encodeStatus, decodeStatus, type Status } from './pva/status.js';
 // Channel Access framing and DBR codec.
 export { CaFramer, CaCommand, encodeMessage, readHeader, encodeDbr, decodeDbr, dbrSize } from './ca/index.js';
 export type { CaHeader, CaMessage, DbrData } from './ca/index.js';
+
+// The transport-neutral RPC core and its wire structures (the channel server builds on them).
+export { RpcCore, registerTransport, requestType, replyType } from './rpc/index.js';
+export type { RpcTransport, RpcConnection, CoreStats, ProxyRef } from './rpc/index.js';
+export { tcpMode, inprocMode } from './streams/index.js';

@@ -4,8 +4,8 @@
 // given server without searching, as pvlist does to call a server's "server" PV.
 // listenForBeacons is pvxlist -p: it only listens for the beacons servers send.
 import dgram from 'node:dgram';
-import { Client } from '../pva/client/client.js';
-import { interfaceBroadcasts, type ClientConfig } from '../pva/config.js';
+import { PvaClient } from '../pva/client/client.js';
+import { interfaceBroadcasts, type PvaClientConfig } from '../pva/config.js';
 import { guidToHex, isAnyAddress, safeParseDatagram, searchMessage, SearchFlags } from '../pva/discovery/messages.js';
 
 export interface FoundServer {
@@ -19,7 +19,7 @@ export interface FoundServer {
 }
 
 /** Ask every address of EPICS_PVA_ADDR_LIST (and broadcasts) who is there; wait `waitMs`. */
-export async function discoverServers(config: ClientConfig, waitMs: number): Promise<FoundServer[]> {
+export async function discoverServers(config: PvaClientConfig, waitMs: number): Promise<FoundServer[]> {
   const found = new Map<string, FoundServer>();
   const sock = dgram.createSocket('udp4');
   sock.on('message', (msg, rinfo) => {
@@ -103,10 +103,10 @@ export async function listenForBeacons(port: number, onServer: (s: FoundServer) 
 }
 
 /** A client whose channels all go to one server, whatever its search would say (pvlist HOST:PORT). */
-export class DirectClient extends Client {
+export class DirectClient extends PvaClient {
   readonly #target: { host: string; port: number };
 
-  constructor(target: { host: string; port: number }, options: ConstructorParameters<typeof Client>[0] = {}) {
+  constructor(target: { host: string; port: number }, options: ConstructorParameters<typeof PvaClient>[0] = {}) {
     // No search is ever sent, so no search address is needed.
     super({ ...options, config: { ...options.config, addressList: [], nameServers: [] } });
     this.#target = target;

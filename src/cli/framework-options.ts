@@ -1,7 +1,7 @@
 // Option handling shared by `sluice consumer` and `sluice collector`: numbers, JSON dictionaries
 // and --metadata-channels.
 import type { CaClient } from '../ca/client.js';
-import type { Client } from '../pva/client/client.js';
+import type { PvaClient } from '../pva/client/client.js';
 import { MetadataChannels, parseMetadataChannels, type MetadataChannelSpec } from '../runtime/metadata.js';
 import { outOfRange, MAX_ID, MAX_PROCESSES, MAX_QUEUE, MAX_SECONDS, type Range } from '../consumer/options.js';
 import { UsageError } from './args.js';
@@ -24,7 +24,7 @@ export function metadataFactory(
   specs: MetadataChannelSpec[],
   serverQueueSize: number,
   receiverQueueSize: number,
-): ((client: Client, caClient: () => CaClient) => MetadataChannels) | undefined {
+): ((client: PvaClient, caClient: () => CaClient) => MetadataChannels) | undefined {
   if (specs.length === 0) return undefined;
   return (client, caClient) => new MetadataChannels(specs, { client, caClient, serverQueueSize, receiverQueueSize });
 }

@@ -1,7 +1,7 @@
 // Throughput of one monitored stream, for `sluice monitor --stats` and `sluice demo`: update
 // rate, MB/s of update payload, ids missing from a top-level `uniqueId` (NTNDArray frame
 // counters), and overruns (updates the server squashed, plus squashes in the client queue).
-import type { SubscriptionStats } from '../pva/client/subscription.js';
+import type { PvaSubscriptionStats } from '../pva/client/subscription.js';
 import type { PVStructure } from '../pvdata/values.js';
 
 export interface StatsSample {
@@ -59,7 +59,11 @@ export class StreamStats {
   }
 
   /** The interval since the previous sample (or the whole run when `final`). */
-  sample(sub: Pick<SubscriptionStats, 'bytes' | 'serverOverruns' | 'queueOverruns'>, final = false, now = performance.now()): StatsSample {
+  sample(
+    sub: Pick<PvaSubscriptionStats, 'bytes' | 'serverOverruns' | 'queueOverruns'>,
+    final = false,
+    now = performance.now(),
+  ): StatsSample {
     const cur: Totals = {
       at: now,
       updates: this.#updates,

@@ -4,8 +4,8 @@
 import { CaClient } from '../ca/client.js';
 import type { CaSubscription } from '../ca/subscription.js';
 import { InvalidArgumentError } from '../errors.js';
-import type { Client } from '../pva/client/client.js';
-import type { MonitorUpdate, Subscription, SubscriptionStats } from '../pva/client/subscription.js';
+import type { PvaClient } from '../pva/client/client.js';
+import type { MonitorUpdate, PvaSubscription, PvaSubscriptionStats } from '../pva/client/subscription.js';
 import { BitSet } from '../pvdata/bitset.js';
 import type { PVRequest } from '../pvdata/pvrequest.js';
 import { fieldByPath, type FieldDesc, type StructureDesc } from '../pvdata/types.js';
@@ -23,7 +23,7 @@ export interface ToolSubscription extends AsyncIterable<MonitorUpdate> {
   on(event: 'connect' | 'disconnect', listener: () => void): unknown;
   close(): void;
   readonly lastError: Error | null;
-  readonly stats: Pick<SubscriptionStats, 'bytes' | 'serverOverruns' | 'queueOverruns'>;
+  readonly stats: Pick<PvaSubscriptionStats, 'bytes' | 'serverOverruns' | 'queueOverruns'>;
 }
 
 export interface ToolClient {
@@ -46,13 +46,13 @@ export function makeToolClient(ctx: CliContext, provider: Provider, timeoutMs: n
   return provider === 'ca' ? caTool(new CaClient({ env: ctx.env, timeoutMs })) : pvaTool(makeClient(ctx, timeoutMs));
 }
 
-function pvaTool(client: Client): ToolClient {
+function pvaTool(client: PvaClient): ToolClient {
   return {
     provider: 'pva',
     get: (name, o) => client.get(name, o),
     put: (name, build, o) => client.put(name, build, o),
     monitor(name, o) {
-      const sub: Subscription = client.monitor(name, o);
+      const sub: PvaSubscription = client.monitor(name, o);
       Object.defineProperty(sub, 'lastError', { get: () => sub.channel.lastError });
       return sub as unknown as ToolSubscription;
     },

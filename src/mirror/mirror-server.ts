@@ -10,8 +10,8 @@
 import { EventEmitter } from 'node:events';
 import { CaClient, type CaClientOptions } from '../ca/client.js';
 import { InvalidArgumentError } from '../errors.js';
-import { Client, type ClientOptions } from '../pva/client/client.js';
-import { Server, type ServerOptions } from '../pva/server/server.js';
+import { PvaClient, type PvaClientOptions } from '../pva/client/client.js';
+import { PvaServer, type PvaServerOptions } from '../pva/server/server.js';
 import { SharedPV } from '../pv/shared-pv.js';
 import type { BitSet } from '../pvdata/bitset.js';
 import { fieldCount, memberOffsets } from '../pvdata/field-numbering.js';
@@ -44,11 +44,11 @@ export interface MirrorCounters {
 
 export interface MirrorServerOptions {
   /** Serve on this server (left open by close()); default a new one made from `serverOptions`. */
-  server?: Server;
-  serverOptions?: ServerOptions;
+  server?: PvaServer;
+  serverOptions?: PvaServerOptions;
   /** Monitor pvAccess sources with this client (left open by close()); default a new one. */
-  client?: Client;
-  clientOptions?: ClientOptions;
+  client?: PvaClient;
+  clientOptions?: PvaClientOptions;
   /** Monitor Channel Access sources with this client (left open by close()); default a new one. */
   caClient?: CaClient;
   caClientOptions?: CaClientOptions;
@@ -63,18 +63,18 @@ export interface MirrorServerOptions {
  * disappears; 'warning' (mirrorName, Error) when a source monitor fails (it is tried again).
  */
 export class MirrorServer extends EventEmitter {
-  readonly server: Server;
+  readonly server: PvaServer;
   readonly #ownServer: boolean;
   readonly #mirrors = new Map<string, MirrorChannel>();
   readonly #providers: Partial<Record<MirrorProvider, Upstream>>;
   readonly #made: Upstream[] = [];
-  readonly #clientOptions: ClientOptions;
+  readonly #clientOptions: PvaClientOptions;
   readonly #caClientOptions: CaClientOptions;
   readonly retryDelayMs: number;
 
   constructor(options: MirrorServerOptions = {}) {
     super();
-    this.server = options.server ?? new Server(options.serverOptions);
+    this.server = options.server ?? new PvaServer(options.serverOptions);
     this.#ownServer = options.server === undefined;
     this.#providers = { ...options.providers };
     this.#clientOptions = options.clientOptions ?? {};
@@ -94,7 +94,7 @@ export class MirrorServer extends EventEmitter {
     if (!provider) {
       provider =
         p === 'pva'
-          ? sourceUpstream('pva', new Client(this.#clientOptions), true)
+          ? sourceUpstream('pva', new PvaClient(this.#clientOptions), true)
           : sourceUpstream('ca', new CaClient(this.#caClientOptions), true);
       this.#providers[p] = provider;
       this.#made.push(provider);
@@ -189,10 +189,12 @@ const SOURCE_WINDOW = 256;
  * control (credit SOURCE_WINDOW); CA has no server queue, so the queue size sizes the client's
  * queue (default 4), and the request descriptor does not apply.
  */
-function sourceUpstream(protocol: 'pva', client: Client, owned: boolean): Upstream;
+function sourceUpstream(protocol: 'pva', client: PvaClient, owned: boolean): Upstream;
 function sourceUpstream(protocol: 'ca', client: CaClient, owned: boolean): Upstream;
-function sourceUpstream(protocol: MirrorProvider, client: Client | CaClient, owned: boolean): Upstream {
-  return protocol === 'pva' ? pvaUpstream(client as Client, { owned, window: SOURCE_WINDOW }) : caUpstream(client as CaClient, { owned });
+function sourceUpstream(protocol: MirrorProvider, client: PvaClient | CaClient, owned: boolean): Upstream {
+  return protocol === 'pva'
+    ? pvaUpstream(client as PvaClient, { owned, window: SOURCE_WINDOW })
+    : caUpstream(client as CaClient, { owned });
 }
 
 interface Slot {

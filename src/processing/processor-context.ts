@@ -2,7 +2,7 @@
 // channel, the server and the metadata queues. The framework passes it to start(ctx) and
 // keeps it beside the processor (a WeakMap), never in it: user objects hold only what user code
 // puts there, and a processor that does not extend UserDataProcessor works from ctx alone.
-import type { Server } from '../pva/server/server.js';
+import type { PvaServer } from '../pva/server/server.js';
 import type { StructureDesc } from '../pvdata/types.js';
 import type { PVStructure } from '../pvdata/values.js';
 import type { MetadataQueue, ProcessorConfig, ProcessorLogger } from './user-data-processor.js';
@@ -19,7 +19,7 @@ export interface ProcessorContext {
   readonly config: ProcessorConfig;
   readonly logger: ProcessorLogger;
   /** The host's pvAccess server (status, control and output PVs live there): add PVs if needed. */
-  readonly server: Server;
+  readonly server: PvaServer;
   /** Metadata queues by channel name (without pva:// or ca://). */
   readonly metadataQueues: ReadonlyMap<string, MetadataQueue>;
   /** Type of the input objects, known once the first one arrived (null before). */

@@ -3,7 +3,7 @@
 // every input object, configure() on a "configure" control command, and stop() at the end.
 // Output is published only through the context (ctx.publish, or PvaPy's updateOutputChannel(),
 // which calls it), any number of times per input.
-import type { Server } from '../pva/server/server.js';
+import type { PvaServer } from '../pva/server/server.js';
 import { inferType } from '../pvdata/infer.js';
 import type { ScalarType, StructureDesc } from '../pvdata/types.js';
 import type { PVStructure } from '../pvdata/values.js';
@@ -129,7 +129,7 @@ export class UserDataProcessor {
     return contextOf(this)?.metadataQueues ?? NO_METADATA;
   }
   /** The process's pvAccess server (status, control and output PVs live there): add PVs if needed. */
-  get server(): Server | null {
+  get server(): PvaServer | null {
     return contextOf(this)?.server ?? null;
   }
 
@@ -222,7 +222,7 @@ export class UserDataProcessor {
   }
 
   /** PvaPy's name of `server`. */
-  get pvaServer(): Server | null {
+  get pvaServer(): PvaServer | null {
     return this.server;
   }
 }

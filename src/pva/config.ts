@@ -14,7 +14,7 @@ export interface Logger {
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
-export interface ClientConfig {
+export interface PvaClientConfig {
   /** Search destinations: EPICS_PVA_ADDR_LIST, plus interface broadcasts when autoAddressList. */
   addressList: HostPort[];
   /** EPICS_PVA_AUTO_ADDR_LIST (YES/NO, default YES). */
@@ -31,7 +31,7 @@ export interface ClientConfig {
   warnings: string[];
 }
 
-export interface ServerConfig {
+export interface PvaServerConfig {
   /** EPICS_PVAS_INTF_ADDR_LIST: addresses to listen on (default 0.0.0.0), default port serverPort. */
   interfaces: HostPort[];
   /** EPICS_PVAS_SERVER_PORT, else EPICS_PVA_SERVER_PORT: TCP port (5075; 0 = any free port). */
@@ -108,7 +108,7 @@ function withBroadcasts(list: HostPort[], auto: boolean, port: number): HostPort
   return out;
 }
 
-export function clientConfigFromEnv(env: Env = process.env): ClientConfig {
+export function clientConfigFromEnv(env: Env = process.env): PvaClientConfig {
   const r = new Reader(env);
   // A client cannot search to "any port": 0 falls back to the default, as in PVXS.
   let broadcastPort = r.port(DEFAULT_BROADCAST_PORT, 'EPICS_PVA_BROADCAST_PORT');
@@ -124,7 +124,7 @@ export function clientConfigFromEnv(env: Env = process.env): ClientConfig {
   return { addressList, autoAddressList, broadcastPort, serverPort, nameServers, connectionTimeoutMs, warnings: r.warnings };
 }
 
-export function serverConfigFromEnv(env: Env = process.env): ServerConfig {
+export function serverConfigFromEnv(env: Env = process.env): PvaServerConfig {
   const r = new Reader(env);
   const serverPort = r.port(DEFAULT_SERVER_PORT, 'EPICS_PVAS_SERVER_PORT', 'EPICS_PVA_SERVER_PORT');
   const broadcastPort = r.port(DEFAULT_BROADCAST_PORT, 'EPICS_PVAS_BROADCAST_PORT', 'EPICS_PVA_BROADCAST_PORT');

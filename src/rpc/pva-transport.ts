@@ -6,9 +6,9 @@
 // pvAccess client and server classes.
 import type { AccessPolicy } from '../access/policy.js';
 import { ConnectionError, InvalidArgumentError, TimeoutError } from '../errors.js';
-import { Client } from '../pva/client/client.js';
+import { PvaClient } from '../pva/client/client.js';
 import type { RpcSession } from '../pva/client/rpc-session.js';
-import { Server } from '../pva/server/server.js';
+import { PvaServer } from '../pva/server/server.js';
 import type { PeerInfo, RpcArgs, RpcResult } from '../pv/source.js';
 import { SharedPV } from '../pv/shared-pv.js';
 import { t } from '../pvdata/types.js';
@@ -67,7 +67,7 @@ export interface PvaHost {
 
 export async function hostOnPva(opts: PvaHostOptions, handler: PvaRequestHandler): Promise<PvaHost> {
   const host = opts.host ?? '127.0.0.1';
-  const server = new Server({
+  const server = new PvaServer({
     host,
     port: opts.port ?? 0,
     udpPort: false,
@@ -101,7 +101,7 @@ export async function hostOnPva(opts: PvaHostOptions, handler: PvaRequestHandler
 
 /** One pvAccess client per RPC server address; its channel is the RPC PV. */
 class PvaConnection implements RpcConnection {
-  readonly #client: Client;
+  readonly #client: PvaClient;
   readonly #pv: string;
   readonly #listeners = new Set<(reason: string) => void>();
   #closed = false;
@@ -111,7 +111,7 @@ class PvaConnection implements RpcConnection {
   constructor(address: string) {
     const a = parsePvaAddress(address);
     this.#pv = a.pv;
-    this.#client = new Client({
+    this.#client = new PvaClient({
       env: {},
       config: { nameServers: [{ host: a.host, port: a.port }], addressList: [], autoAddressList: false },
       beaconPort: false,

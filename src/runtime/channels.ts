@@ -2,7 +2,7 @@
 // {command, args}; commands are configure, reset_stats, get_stats and stop, and statusMessage
 // tells how the last one went. Status: the statistics, refreshed by the consumer.
 import { InvalidArgumentError } from '../errors.js';
-import type { Server } from '../pva/server/server.js';
+import type { PvaServer } from '../pva/server/server.js';
 import { SharedPV } from '../pv/shared-pv.js';
 import { timeNow, timeT } from '../pvdata/nt/index.js';
 import { t, type FieldDesc, type ScalarType, type StructureDesc } from '../pvdata/types.js';
@@ -47,7 +47,7 @@ export class StatusPV {
   readonly #userTypes: Record<string, ScalarType>;
   #count = 0;
 
-  constructor(server: Server, name: string, type: StructureDesc, userTypes: Record<string, ScalarType>) {
+  constructor(server: PvaServer, name: string, type: StructureDesc, userTypes: Record<string, ScalarType>) {
     this.#pv = new SharedPV().open(type);
     this.#userTypes = userTypes;
     server.addPV(name, this.#pv);
@@ -106,7 +106,7 @@ export async function runControlCommand(target: ControlTarget, cmd: ControlComma
 }
 
 /** Host the control PV; puts run the command and then post its result. */
-export function serveControl(server: Server, name: string, idField: string, id: number, handler: CommandHandler): SharedPV {
+export function serveControl(server: PvaServer, name: string, idField: string, id: number, handler: CommandHandler): SharedPV {
   const pv = new SharedPV({
     // An access file can lock the control PVs of consumers and collectors with ASG(CONTROL).
     accessGroup: CONTROL_ACCESS_GROUP,
@@ -141,7 +141,7 @@ export function serveControl(server: Server, name: string, idField: string, id: 
 /** How long a host stopped through its control PV waits for that client to leave. */
 export const STOP_LINGER_MS = 2000;
 
-export function untilPeerLeaves(server: Server, peer: string, ms: number): Promise<void> {
+export function untilPeerLeaves(server: PvaServer, peer: string, ms: number): Promise<void> {
   const connected = (): boolean => [...server.connections].some((c) => c.peerName() === peer);
   if (!connected()) return Promise.resolve();
   return new Promise((resolve) => {

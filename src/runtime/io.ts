@@ -4,8 +4,8 @@
 import type { CaClient } from '../ca/client.js';
 import { RemoteError, SluiceError } from '../errors.js';
 import { BitSet } from '../pvdata/bitset.js';
-import type { Client } from '../pva/client/client.js';
-import type { Server } from '../pva/server/server.js';
+import type { PvaClient } from '../pva/client/client.js';
+import type { PvaServer } from '../pva/server/server.js';
 import { SharedPV } from '../pv/shared-pv.js';
 import { describeType, mismatch } from '../pvdata/conform.js';
 import { t, type StructureDesc } from '../pvdata/types.js';
@@ -86,11 +86,11 @@ const CA_QUEUE = 1000;
  * overrun, as in PvaPy. CA has no flow control per subscription: a host slower than the channel
  * loses updates in the client queue (the newest replaces the last queued), counted as overruns.
  */
-export function inputUpstream(protocol: 'pva', client: Client): Upstream;
+export function inputUpstream(protocol: 'pva', client: PvaClient): Upstream;
 export function inputUpstream(protocol: 'ca', client: CaClient): Upstream;
-export function inputUpstream(protocol: UpstreamProtocol, client: Client | CaClient): Upstream {
+export function inputUpstream(protocol: UpstreamProtocol, client: PvaClient | CaClient): Upstream {
   return protocol === 'pva'
-    ? pvaUpstream(client as Client, { window: CLIENT_WINDOW, windowBytes: CLIENT_WINDOW_BYTES })
+    ? pvaUpstream(client as PvaClient, { window: CLIENT_WINDOW, windowBytes: CLIENT_WINDOW_BYTES })
     : caUpstream(client as CaClient, { queueSize: CA_QUEUE });
 }
 
@@ -205,7 +205,7 @@ abstract class HostedReceiver implements Receiver {
 
 /** pvas: host the input PV; remote clients put objects into it. */
 export class PvasReceiver extends HostedReceiver {
-  constructor(server: Server, channel: string, type: StructureDesc | null) {
+  constructor(server: PvaServer, channel: string, type: StructureDesc | null) {
     super();
     if (!type) {
       throw new SluiceError('ERR_PROCESSOR', `input mode pvas needs the processor's getInputType() to return the type of ${channel}`);
@@ -228,7 +228,7 @@ const rpcReplyT = t.struct({ status: t.int, errorMessage: t.string });
  * the reply to the last call, so that pvinfo, pvget and pvmonitor work on the service too.
  */
 export class RpcReceiver extends HostedReceiver {
-  constructor(server: Server, channel: string) {
+  constructor(server: PvaServer, channel: string) {
     super();
     const pv: SharedPV = new SharedPV({
       onRpc: async (_pv, args) => {
@@ -274,8 +274,8 @@ export class Publisher {
     mode: OutputMode,
     channel: string,
     type: StructureDesc,
-    server: Server,
-    client: Client,
+    server: PvaServer,
+    client: PvaClient,
     hosted?: SharedPV,
     warn: (message: string) => void = (m) => process.emitWarning(m),
   ) {

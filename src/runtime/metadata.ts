@@ -4,7 +4,7 @@
 // `metadataQueueMap.get(name)`. The framework never interprets the metadata; it counts it.
 import { SluiceError } from '../errors.js';
 import type { CaClient } from '../ca/client.js';
-import type { Client } from '../pva/client/client.js';
+import type { PvaClient } from '../pva/client/client.js';
 import type { MetadataQueue } from '../processing/user-data-processor.js';
 import type { PVStructure } from '../pvdata/values.js';
 import { pvRequest } from '../pvdata/pvrequest-builder.js';
@@ -59,7 +59,7 @@ class ValueQueue implements MetadataQueue {
 }
 
 export interface MetadataOptions {
-  client: Client;
+  client: PvaClient;
   /** The Channel Access client, made on first use (only ca:// channels need one). */
   caClient: () => CaClient;
   serverQueueSize: number;

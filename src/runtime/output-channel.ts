@@ -1,8 +1,8 @@
 // A host's output channel: set up with the first input (the processor tells its type then), or
 // hosted unopened until the processor opens it with a type it learns later; publishes what the
 // processor gives ctx.publish() and counts it.
-import type { Client } from '../pva/client/client.js';
-import type { Server } from '../pva/server/server.js';
+import type { PvaClient } from '../pva/client/client.js';
+import type { PvaServer } from '../pva/server/server.js';
 import { SharedPV } from '../pv/shared-pv.js';
 import type { StructureDesc } from '../pvdata/types.js';
 import type { PVStructure } from '../pvdata/values.js';
@@ -11,8 +11,8 @@ import { Publisher, type OutputMode, type PublisherStats } from './io.js';
 export class OutputChannel {
   readonly #channel: string | undefined;
   readonly #mode: OutputMode;
-  readonly #server: Server;
-  readonly #client: Client;
+  readonly #server: PvaServer;
+  readonly #client: PvaClient;
   readonly #warn: (message: string) => void;
   #publisher: Publisher | null = null;
   #type: StructureDesc | null = null;
@@ -20,7 +20,7 @@ export class OutputChannel {
   #waiting: { hosted: SharedPV | undefined } | null = null;
 
   /** `channel` undefined or '': no output channel (publishing is a no-op). */
-  constructor(channel: string | undefined, mode: OutputMode, server: Server, client: Client, warn: (message: string) => void) {
+  constructor(channel: string | undefined, mode: OutputMode, server: PvaServer, client: PvaClient, warn: (message: string) => void) {
     this.#channel = channel || undefined;
     this.#mode = mode;
     this.#server = server;

@@ -5,8 +5,8 @@
 // controller (a consumer: one receiver; a collector: N producers through a sorting cache).
 import { CaClient } from '../ca/client.js';
 import type { AccessPolicy } from '../access/policy.js';
-import { Client } from '../pva/client/client.js';
-import { Server } from '../pva/server/server.js';
+import { PvaClient } from '../pva/client/client.js';
+import { PvaServer } from '../pva/server/server.js';
 import type { ScalarType, StructureDesc } from '../pvdata/types.js';
 import type { PVStructure } from '../pvdata/values.js';
 import { adaptProcessor, type Processor, type UserProcessor } from '../processing/processor-adapter.js';
@@ -34,7 +34,7 @@ export interface CommonHostOptions {
   /** Where the processor (ctx.logger) and the host log; default nowhere. */
   logger?: ProcessorLogger | undefined;
   /** Metadata channels, made with this host's clients. */
-  metadata?: ((client: Client, caClient: () => CaClient) => MetadataChannels) | undefined;
+  metadata?: ((client: PvaClient, caClient: () => CaClient) => MetadataChannels) | undefined;
   /** Environment for the server and clients (EPICS_PVA*, EPICS_CA*). */
   env?: NodeJS.ProcessEnv | undefined;
   /** Access rules of the host's server (its control PV is in ASG CONTROL). */
@@ -72,8 +72,8 @@ function warnLine(who: string, message: string): void {
 }
 
 export abstract class ProcessorHost<S extends { userStats: Record<string, number>; metadataStats: MetadataStats[] }> {
-  readonly server: Server;
-  readonly client: Client;
+  readonly server: PvaServer;
+  readonly client: PvaClient;
   readonly controller: ProcessingController;
   readonly stopped: Promise<void>;
   /** Why the host stopped on its own (a processing time-out), or null. */
@@ -98,8 +98,8 @@ export abstract class ProcessorHost<S extends { userStats: Record<string, number
   constructor(host: HostOptions) {
     this.#host = host;
     const env = host.env ?? process.env;
-    this.server = new Server({ env, ...(host.access ? { access: host.access } : {}) });
-    this.client = new Client({ env });
+    this.server = new PvaServer({ env, ...(host.access ? { access: host.access } : {}) });
+    this.client = new PvaClient({ env });
     const p = (this.processor = adaptProcessor(host.processor));
     this.logger = host.logger ?? silentLogger;
     this.#output = new OutputChannel(host.outputChannel, host.outputMode, this.server, this.client, (m) => warnLine(host.label, m));

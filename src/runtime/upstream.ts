@@ -5,8 +5,8 @@
 // what was squashed on the way, and ends when the PV goes away for good or when it is closed.
 import type { CaClient } from '../ca/client.js';
 import type { CaSubscription } from '../ca/subscription.js';
-import type { Client } from '../pva/client/client.js';
-import type { Subscription } from '../pva/client/subscription.js';
+import type { PvaClient } from '../pva/client/client.js';
+import type { PvaSubscription } from '../pva/client/subscription.js';
 import type { PVRequest } from '../pvdata/pvrequest.js';
 import type { PVUpdate } from '../pvdata/update.js';
 
@@ -63,7 +63,7 @@ export interface PvaUpstreamOptions {
 }
 
 /** pvAccess upstream channels through a Client. */
-export function pvaUpstream(client: Client, o: PvaUpstreamOptions): Upstream {
+export function pvaUpstream(client: PvaClient, o: PvaUpstreamOptions): Upstream {
   return {
     protocol: 'pva',
     monitor(name, opts) {
@@ -112,9 +112,9 @@ export function caUpstream(client: CaClient, o: CaUpstreamOptions = {}): Upstrea
 
 /** A subscription of either protocol (both yield PVUpdates) as an UpstreamMonitor. */
 class SubscriptionMonitor implements UpstreamMonitor {
-  readonly #sub: (Subscription | CaSubscription) & AsyncIterator<PVUpdate>;
+  readonly #sub: (PvaSubscription | CaSubscription) & AsyncIterator<PVUpdate>;
   readonly #overruns: () => number;
-  constructor(sub: (Subscription | CaSubscription) & AsyncIterator<PVUpdate>, overruns: () => number) {
+  constructor(sub: (PvaSubscription | CaSubscription) & AsyncIterator<PVUpdate>, overruns: () => number) {
     this.#sub = sub;
     this.#overruns = overruns;
   }

@@ -5,7 +5,7 @@
 // `sluice sim` is a thin layer over this class, and tests and benchmarks embed it directly.
 import { CaServer, type CaServerOptions } from '../ca/server.js';
 import { InvalidArgumentError } from '../errors.js';
-import { Server, type ServerOptions } from '../pva/server/server.js';
+import { PvaServer, type PvaServerOptions } from '../pva/server/server.js';
 import { MonitorOp } from '../pva/server/monitor-op.js';
 import { SharedPV } from '../pv/shared-pv.js';
 import { timeT } from '../pvdata/nt/common.js';
@@ -59,8 +59,8 @@ export interface AdSimServerOptions extends Omit<FrameCacheOptions, 'frame'> {
   /** The Channel Access server of the ca:// metadata PVs (default: configured from EPICS_CA(S)_*). */
   caServerOptions?: CaServerOptions;
   /** Serve on this server (left open by close()); default a new one made from `serverOptions`. */
-  server?: Server;
-  serverOptions?: ServerOptions;
+  server?: PvaServer;
+  serverOptions?: PvaServerOptions;
   onEvent?: (e: SimEvent) => void;
   clock?: SimClock;
 }
@@ -135,9 +135,9 @@ class ImagePV extends SharedPV {
   /** Monitors beyond MAX_MONITORS_KEPT, folded together (clients that came and went). */
   #earlier: SimClientStats | null = null;
   #nEarlier = 0;
-  #server: Server | null = null;
+  #server: PvaServer | null = null;
 
-  constructor(server: Server) {
+  constructor(server: PvaServer) {
     super();
     this.#server = server;
   }
@@ -197,7 +197,7 @@ export class AdSimServer {
   readonly pv: SharedPV;
   /** Metadata PVs by name, pva:// and ca:// ones alike. */
   readonly metadata: ReadonlyMap<string, SharedPV>;
-  readonly server: Server;
+  readonly server: PvaServer;
   /** Serves the ca:// metadata PVs (null without any). */
   readonly caServer: CaServer | null;
   readonly #ownServer: boolean;
@@ -222,7 +222,7 @@ export class AdSimServer {
     else throw new InvalidArgumentError('AdSimServer needs a frame spec (generated frames) or frames');
     this.compressed = o.compressor ? new CompressedFrames(this.cache, o.compressor) : null;
     this.#ownServer = o.server === undefined;
-    this.server = o.server ?? new Server(o.serverOptions);
+    this.server = o.server ?? new PvaServer(o.serverOptions);
     const image = new ImagePV(this.server);
     image.open(ntndarray.type(), (this.compressed ?? this.cache).initial());
     this.pv = image;

@@ -7,9 +7,9 @@
 import { randomUUID } from 'node:crypto';
 import { BitSet } from '../pvdata/bitset.js';
 import { ConnectionError, SluiceError } from '../errors.js';
-import { Client } from '../pva/client/client.js';
-import type { MonitorUpdate, Subscription } from '../pva/client/subscription.js';
-import { Server } from '../pva/server/server.js';
+import { PvaClient } from '../pva/client/client.js';
+import type { MonitorUpdate, PvaSubscription } from '../pva/client/subscription.js';
+import { PvaServer } from '../pva/server/server.js';
 import type { PVSubscriber, Source } from '../pv/source.js';
 import type { PVStructure } from '../pvdata/values.js';
 import { arrayClassOf } from './chunk.js';
@@ -118,12 +118,12 @@ class StreamSource implements Source {
 class TcpSender implements StreamSender {
   params: ConnectParams;
   readonly #spec: StreamSpec;
-  readonly #server: Server;
+  readonly #server: PvaServer;
   readonly #source = new StreamSource();
   #sent = 0;
   #bytes = 0;
 
-  constructor(spec: StreamSpec, server: Server, pvName: string) {
+  constructor(spec: StreamSpec, server: PvaServer, pvName: string) {
     this.#spec = spec;
     this.#server = server;
     this.params = { ...spec, pvName };
@@ -185,14 +185,14 @@ class TcpSender implements StreamSender {
 }
 
 class TcpReceiver implements StreamReceiver {
-  readonly #client: Client;
-  readonly #sub: Subscription;
+  readonly #client: PvaClient;
+  readonly #sub: PvaSubscription;
   readonly #spec: StreamSpec;
   readonly #source: string;
   #last = -1;
   #connects = 0;
 
-  constructor(client: Client, sub: Subscription, spec: StreamSpec, source: string) {
+  constructor(client: PvaClient, sub: PvaSubscription, spec: StreamSpec, source: string) {
     this.#client = client;
     this.#sub = sub;
     this.#spec = spec;
@@ -234,7 +234,7 @@ export const tcpMode = {
   name: 'tcp',
   async createSender(spec: StreamSpec): Promise<StreamSender> {
     const name = typeof spec['name'] === 'string' && spec['name'] !== '' ? spec['name'] : `sluice:stream:${randomUUID().slice(0, 8)}`;
-    const server = new Server({
+    const server = new PvaServer({
       host: spec.interface,
       port: spec.port,
       udpPort: false,
@@ -251,7 +251,7 @@ export const tcpMode = {
     if (typeof address !== 'string' || typeof pvName !== 'string') {
       throw new ConnectionError('ERR_CHANNEL_NOT_FOUND', 'tcp stream: the params have no address and pvName (was the output configured?)');
     }
-    const client = new Client({
+    const client = new PvaClient({
       env: { EPICS_PVA_AUTO_ADDR_LIST: 'NO', EPICS_PVA_ADDR_LIST: '', EPICS_PVA_NAME_SERVERS: address },
       beaconPort: false,
       reconnectDelayMs: 200,

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { RemoteError } from '../../src/errors.js';
-import { Client } from '../../src/pva/client/client.js';
+import { PvaClient } from '../../src/pva/client/client.js';
 import { loopbackEnv, startCli } from '../helpers/cli.js';
 
 const rules = (ops: string) => `
@@ -48,7 +48,7 @@ test("the consumer's control PV refuses stop outside ASG CONTROL's rule; SIGHUP 
     env,
   );
   const as = (user: string) => {
-    const c = new Client({ env, timeoutMs: 10_000, beaconPort: false, identity: { user, host: 'ws9' } });
+    const c = new PvaClient({ env, timeoutMs: 10_000, beaconPort: false, identity: { user, host: 'ws9' } });
     t.after(() => c.close());
     return c;
   };
@@ -85,7 +85,7 @@ test('a bad access file is a usage error naming file:line; a bad reload keeps th
   writeFileSync(good, 'ASG(DEFAULT) { RULE(1, READ) }\n');
   const box = startCli(t, ['mailbox', '--port', '0', 'X=1'], { ...env, SLUICE_ACCESS_FILE: good });
   await box.line(/^serving X/);
-  const client = new Client({ env, timeoutMs: 10_000, beaconPort: false });
+  const client = new PvaClient({ env, timeoutMs: 10_000, beaconPort: false });
   t.after(() => client.close());
   await assert.rejects(client.put('X', { value: 2 }), /access denied: .* may not put to X \(ASG DEFAULT\)/);
   writeFileSync(good, 'ASG(DEFAULT) { RULE(1, WRITE) \n');

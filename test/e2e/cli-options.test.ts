@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CaServer } from '../../src/ca/server.js';
-import { Server } from '../../src/pva/server/server.js';
+import { PvaServer } from '../../src/pva/server/server.js';
 import { SharedPV } from '../../src/pv/shared-pv.js';
 import { ntscalar } from '../../src/pvdata/nt/index.js';
 import type { PVStructure } from '../../src/pvdata/values.js';
@@ -78,7 +78,7 @@ test(
   'monitor: -q takes no argument, -w does not stop it waiting for a PV, -v prints changed fields',
   { timeout: TEST_TIMEOUT },
   async (t) => {
-    const server = new Server({ host: '127.0.0.1', port: 0, udpPort: false, env: QUIET_SERVER });
+    const server = new PvaServer({ host: '127.0.0.1', port: 0, udpPort: false, env: QUIET_SERVER });
     const port = await server.listen();
     t.after(() => server.close());
     const env = envFor(port);
@@ -165,7 +165,7 @@ test('list -p hears beacons without sending anything (pvxlist -p)', { timeout: T
   const list = start(t, ['list', '-p', '-d', '-w', '0', '--json'], env);
   await stderrLine(list, /listening for beacons on UDP port \d+/);
   const beacons = { EPICS_PVAS_AUTO_BEACON_ADDR_LIST: 'NO', EPICS_PVAS_BEACON_ADDR_LIST: `127.0.0.1:${udp}` };
-  const server = new Server({ host: '127.0.0.1', port: 0, udpPort: 0, env: beacons });
+  const server = new PvaServer({ host: '127.0.0.1', port: 0, udpPort: 0, env: beacons });
   const tcp = await server.listen();
   t.after(() => server.close());
   const entry = JSON.parse((await list.line(/^\{.*\}$/))[0]) as { guid: string; addresses: string[] };

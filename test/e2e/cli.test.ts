@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { Server } from '../../src/pva/server/server.js';
+import { PvaServer } from '../../src/pva/server/server.js';
 import { SharedPV } from '../../src/pv/shared-pv.js';
 import { ntenum, ntndarray, ntscalar, nttable } from '../../src/pvdata/nt/index.js';
 import type { PVStructure } from '../../src/pvdata/values.js';
@@ -18,7 +18,7 @@ const QUIET_SERVER = { EPICS_PVAS_AUTO_BEACON_ADDR_LIST: 'NO', EPICS_PVAS_BEACON
 
 /** An in-process server with PVs the mailbox cannot make: an RPC adder and NT types. */
 async function richServer(t: TestContext): Promise<{ port: number; env: NodeJS.ProcessEnv }> {
-  const server = new Server({ host: '127.0.0.1', port: 0, udpPort: false, env: QUIET_SERVER });
+  const server = new PvaServer({ host: '127.0.0.1', port: 0, udpPort: false, env: QUIET_SERVER });
   const add = new SharedPV({
     onRpc: (_pv, args) => {
       const q = ((args.value as PVStructure)['query'] ?? {}) as PVStructure;
@@ -154,7 +154,7 @@ test('list HOST:PORT prints the channels a server has; list alone finds servers'
   assert.equal(r.code, 0, r.err);
   assert.equal(r.out, 'A\nB\n');
   // Discovery over UDP, to a server whose search port the test knows.
-  const server = new Server({ host: '127.0.0.1', port: 0, udpPort: 0, env: QUIET_SERVER });
+  const server = new PvaServer({ host: '127.0.0.1', port: 0, udpPort: 0, env: QUIET_SERVER });
   const tcp = await server.listen();
   t.after(() => server.close());
   const found = await run(t, ['list', '-w', '0.6', '--json'], envFor(undefined, { EPICS_PVA_ADDR_LIST: `127.0.0.1:${server.udpPort}` }));

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { Client } from '../../src/pva/client/client.js';
+import { PvaClient } from '../../src/pva/client/client.js';
 import { collectorArgs, consumerArgs, simArgs } from '../helpers/cli-args.js';
 import { loopbackEnv, startCli, type CliProcess } from '../helpers/cli.js';
 import { recordArgs as record, recordedIds as ids } from '../helpers/record-ids.js';
@@ -18,7 +18,7 @@ const root = fileURLToPath(new URL('../../../', import.meta.url));
 async function setup(t: TestContext) {
   const env = await loopbackEnv();
   const dir = mkdtempSync(join(tmpdir(), 'sluice-collector-'));
-  const client = new Client({ env, timeoutMs: 10_000, beaconPort: false });
+  const client = new PvaClient({ env, timeoutMs: 10_000, beaconPort: false });
   t.after(() => {
     client.close();
     rmSync(dir, { recursive: true, force: true });
@@ -39,7 +39,12 @@ const defaultChannels = { status: '_', control: '_' } as const;
 const running = { runtime: 60, reportPeriod: 0.2, disableCurses: true } as const;
 
 /** The status PV once it shows what `ok` wants: monitored (collectors here refresh it every 0.2 s). */
-async function statusOf(client: Client, name: string, ok: (s: Record<string, any>) => boolean, ms = 40_000): Promise<Record<string, any>> {
+async function statusOf(
+  client: PvaClient,
+  name: string,
+  ok: (s: Record<string, any>) => boolean,
+  ms = 40_000,
+): Promise<Record<string, any>> {
   return untilUpdate(client, name, ok, ms);
 }
 

@@ -6,17 +6,17 @@ import { mkdtempSync, rmSync, watch } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { Client } from '../../src/pva/client/client.js';
+import { PvaClient } from '../../src/pva/client/client.js';
 import { consumerArgs, simArgs } from '../helpers/cli-args.js';
 import { loopbackEnv, spawnCli } from '../helpers/cli.js';
 import { recordArgs, recordedIds as ids } from '../helpers/record-ids.js';
 import { untilUpdate } from '../helpers/net.js';
 
-async function setup(t: TestContext): Promise<{ env: NodeJS.ProcessEnv; dir: string; start: (args: string[]) => Proc; client: Client }> {
+async function setup(t: TestContext): Promise<{ env: NodeJS.ProcessEnv; dir: string; start: (args: string[]) => Proc; client: PvaClient }> {
   const env = await loopbackEnv();
   const dir = mkdtempSync(join(tmpdir(), 'sluice-consumer-'));
   const procs: Proc[] = [];
-  const client = new Client({ env, timeoutMs: 10_000, beaconPort: false });
+  const client = new PvaClient({ env, timeoutMs: 10_000, beaconPort: false });
   t.after(() => {
     client.close();
     for (const p of procs) p.child.kill('SIGKILL');
@@ -53,7 +53,7 @@ const consumer = { input: 'pvapy:image', runtime: 8, serverQueueSize: 100, disab
 const oneEach = { distributorUpdates: 1, distributorTrigger: 'uniqueId' } as const;
 
 /** The consumer's status PV once it shows what `ok` wants (it is monitored, not polled). */
-async function statusOf(client: Client, name: string, ok: (s: Record<string, any>) => boolean): Promise<Record<string, any>> {
+async function statusOf(client: PvaClient, name: string, ok: (s: Record<string, any>) => boolean): Promise<Record<string, any>> {
   return untilUpdate(client, name, ok, 20_000);
 }
 

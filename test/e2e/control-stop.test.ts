@@ -3,20 +3,20 @@
 // report. A refused `configure` fails the put with the reason.
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
-import { Client } from '../../src/pva/client/client.js';
+import { PvaClient } from '../../src/pva/client/client.js';
 import { loopbackEnv, startCli, type CliProcess } from '../helpers/cli.js';
 
 const TIMEOUT = 60_000;
 
-async function setup(t: TestContext): Promise<{ env: NodeJS.ProcessEnv; client: Client; start: (args: string[]) => CliProcess }> {
+async function setup(t: TestContext): Promise<{ env: NodeJS.ProcessEnv; client: PvaClient; start: (args: string[]) => CliProcess }> {
   const env = await loopbackEnv();
-  const client = new Client({ env, timeoutMs: 10_000, beaconPort: false });
+  const client = new PvaClient({ env, timeoutMs: 10_000, beaconPort: false });
   t.after(() => client.close());
   return { env, client, start: (args) => startCli(t, args, env, 20_000) };
 }
 
 /** The host serves its control PV once a get of it answers (the get waits for the search). */
-async function served(client: Client, name: string): Promise<void> {
+async function served(client: PvaClient, name: string): Promise<void> {
   await client.get(name);
   client.close(); // leave nothing connected: the stop waits only for the putter
 }

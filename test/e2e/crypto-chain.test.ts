@@ -7,8 +7,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { Client } from '../../src/pva/client/client.js';
-import type { Subscription } from '../../src/pva/client/subscription.js';
+import { PvaClient } from '../../src/pva/client/client.js';
+import type { PvaSubscription } from '../../src/pva/client/subscription.js';
 import { formatType } from '../../src/pvdata/types.js';
 import type { PVStructure } from '../../src/pvdata/values.js';
 import { loopbackEnv, startCli } from '../helpers/cli.js';
@@ -16,7 +16,7 @@ import { loopbackEnv, startCli } from '../helpers/cli.js';
 const FRAMES = 30;
 
 /** Values of a monitor by uniqueId, until the one with id `last` has come. */
-async function collectUntil(sub: Subscription, last: number): Promise<{ byId: Map<number, PVStructure>; types: Set<string> }> {
+async function collectUntil(sub: PvaSubscription, last: number): Promise<{ byId: Map<number, PVStructure>; types: Set<string> }> {
   const byId = new Map<number, PVStructure>();
   const types = new Set<string>();
   for await (const u of sub) {
@@ -32,7 +32,7 @@ async function collectUntil(sub: Subscription, last: number): Promise<{ byId: Ma
 test('sim → DataEncryptor (sign) → DataDecryptor (verify) → client: every frame exactly as served', async (t) => {
   const env = await loopbackEnv();
   const dir = mkdtempSync(join(tmpdir(), 'sluice-crypto-e2e-'));
-  const client = new Client({ env, timeoutMs: 10_000, beaconPort: false });
+  const client = new PvaClient({ env, timeoutMs: 10_000, beaconPort: false });
   t.after(() => {
     client.close();
     rmSync(dir, { recursive: true, force: true });

@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { fromArrayBuffer } from 'geotiff';
 import * as h5wasm from 'h5wasm/node';
 import { PNG } from 'pngjs';
-import { Client } from '../../src/pva/client/client.js';
+import { PvaClient } from '../../src/pva/client/client.js';
 import { FrameCache } from '../../src/sim/frame-cache.js';
 import { loopbackEnv, startCli } from '../helpers/cli.js';
 import { untilUpdate } from '../helpers/net.js';
@@ -30,7 +30,7 @@ function sentFrame(cache: FrameCache, uniqueId: number): number[] {
 test('sim → consumers saving TIFF, PNG and HDF5: every frame read back equals the frame sent', async (t) => {
   const env = await loopbackEnv();
   const dir = await tempDir(t, 'sluice-e2e-files-');
-  const client = new Client({ env, timeoutMs: 10_000, beaconPort: false });
+  const client = new PvaClient({ env, timeoutMs: 10_000, beaconPort: false });
   t.after(() => client.close());
 
   const consumer = (id: number, processorClass: string, args: Record<string, unknown>) =>

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { CaServer } from '../../src/ca/server.js';
-import { Client } from '../../src/pva/client/client.js';
+import { PvaClient } from '../../src/pva/client/client.js';
 import { SharedPV } from '../../src/pv/shared-pv.js';
 import { ntscalar } from '../../src/pvdata/nt/index.js';
 import { freeUdpPort, loopbackEnv, startCli } from '../helpers/cli.js';
@@ -36,7 +36,7 @@ test('metadata association: frames get the metadata posted with them, as attribu
     EPICS_CA_SERVER_PORT: String(caPort),
     EPICS_CA_ADDR_LIST: `127.0.0.1 127.0.0.1:${ca.udpPort}`,
   };
-  const client = new Client({ env, timeoutMs: 10_000, beaconPort: false });
+  const client = new PvaClient({ env, timeoutMs: 10_000, beaconPort: false });
   t.after(() => client.close());
   const N = 40;
   const consumer = startCli(

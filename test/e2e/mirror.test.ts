@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { Client } from '../../src/pva/client/client.js';
+import { PvaClient } from '../../src/pva/client/client.js';
 import { loopbackEnv, startCli, type CliProcess } from '../helpers/cli.js';
 import { RECORD_IDS_JS, recordArgs, recordedIds as ids } from '../helpers/record-ids.js';
 
@@ -15,10 +15,10 @@ const TEST_TIMEOUT = 60_000;
 // The compiled fixture (next to this file's compiled form): no TypeScript to load in four processes.
 const FRAMES = 100;
 
-async function setup(t: TestContext): Promise<{ start: (args: string[]) => CliProcess; client: Client; dir: string }> {
+async function setup(t: TestContext): Promise<{ start: (args: string[]) => CliProcess; client: PvaClient; dir: string }> {
   const env = await loopbackEnv();
   const dir = mkdtempSync(join(tmpdir(), 'sluice-mirror-'));
-  const client = new Client({ env, timeoutMs: 10_000, beaconPort: false });
+  const client = new PvaClient({ env, timeoutMs: 10_000, beaconPort: false });
   t.after(() => {
     client.close();
     rmSync(dir, { recursive: true, force: true });

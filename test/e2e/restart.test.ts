@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { Server } from '../../src/pva/server/server.js';
+import { PvaServer } from '../../src/pva/server/server.js';
 import { AdSimServer } from '../../src/sim/ad-sim-server.js';
 import type { SimClock } from '../../src/sim/publisher.js';
 import { collectorArgs, consumerArgs, simArgs, type SimOptions } from '../helpers/cli-args.js';
@@ -74,7 +74,7 @@ test('with a runtime, the wait for clients is the runtime, at least 30 s; withou
     const slept: number[] = [];
     // A clock whose sleeps end at once: the time limit of the wait, if any, expires immediately.
     const clock: SimClock = { now: () => 0, sleep: async (ms) => void slept.push(ms), yield: async () => {} };
-    const server = new Server({
+    const server = new PvaServer({
       host: '127.0.0.1',
       port: 0,
       udpPort: false,

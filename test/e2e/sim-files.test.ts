@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { Client } from '../../src/pva/client/client.js';
+import { PvaClient } from '../../src/pva/client/client.js';
 import { ntndarray } from '../../src/pvdata/nt/index.js';
 import { startCli, type CliProcess } from '../helpers/cli.js';
 import { npyBytes, tiffBytes } from '../helpers/image-files.js';
@@ -53,7 +53,9 @@ async function serve(t: TestContext, args: string[], until: number): Promise<{ p
   );
   const m = await p.line(/^(?:serving \S+ on 127\.0\.0\.1:(\d+)|\{"event":"listening",.*"port":(\d+))/);
   const port = Number(m[1] ?? m[2]);
-  const c = new Client({ env: { EPICS_PVA_AUTO_ADDR_LIST: 'NO', EPICS_PVA_ADDR_LIST: '', EPICS_PVA_NAME_SERVERS: `127.0.0.1:${port}` } });
+  const c = new PvaClient({
+    env: { EPICS_PVA_AUTO_ADDR_LIST: 'NO', EPICS_PVA_ADDR_LIST: '', EPICS_PVA_NAME_SERVERS: `127.0.0.1:${port}` },
+  });
   t.after(() => c.close());
   const frames: Received[] = [];
   for await (const u of c.monitor('pvapy:image', { queueSize: 100, pipeline: true })) {

@@ -2,12 +2,12 @@
 // squashed because the client's queue was full and those left unsent, and the total.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Client } from '../../src/pva/client/client.js';
+import { PvaClient } from '../../src/pva/client/client.js';
 import { loopbackEnv, startCli } from '../helpers/cli.js';
 
 test('sim summary: frames squashed for a client that does not keep up, per client and in total', { timeout: 60_000 }, async (t) => {
   const env = await loopbackEnv();
-  const client = new Client({ env, timeoutMs: 10_000, beaconPort: false });
+  const client = new PvaClient({ env, timeoutMs: 10_000, beaconPort: false });
   t.after(() => client.close());
   const sim = startCli(
     t,

@@ -3,8 +3,8 @@
 // waits for events (a printed line, a frame id, the process end), each bounded in time.
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
-import { Client } from '../../src/pva/client/client.js';
-import type { Subscription } from '../../src/pva/client/subscription.js';
+import { PvaClient } from '../../src/pva/client/client.js';
+import type { PvaSubscription } from '../../src/pva/client/subscription.js';
 import { ntndarray } from '../../src/pvdata/nt/index.js';
 import { startCli, type CliProcess } from '../helpers/cli.js';
 import { envFor } from '../helpers/cli-session.js';
@@ -22,14 +22,16 @@ async function sim(t: TestContext, ...args: string[]): Promise<{ p: CliProcess; 
   return { p, channel: m[1] as string, port: Number(m[2]) };
 }
 
-function client(t: TestContext, port: number): Client {
-  const c = new Client({ env: { EPICS_PVA_AUTO_ADDR_LIST: 'NO', EPICS_PVA_ADDR_LIST: '', EPICS_PVA_NAME_SERVERS: `127.0.0.1:${port}` } });
+function client(t: TestContext, port: number): PvaClient {
+  const c = new PvaClient({
+    env: { EPICS_PVA_AUTO_ADDR_LIST: 'NO', EPICS_PVA_ADDR_LIST: '', EPICS_PVA_NAME_SERVERS: `127.0.0.1:${port}` },
+  });
   t.after(() => c.close());
   return c;
 }
 
 /** Collects the uniqueIds of a subscription; `reach(id)` resolves once that id has arrived. */
-function collect(sub: Subscription): { ids: number[]; reach(id: number, ms?: number): Promise<void> } {
+function collect(sub: PvaSubscription): { ids: number[]; reach(id: number, ms?: number): Promise<void> } {
   const ids: number[] = [];
   const waiters = new Set<() => void>();
   void (async () => {

@@ -1,11 +1,11 @@
 // Shared test set-up: a Server on 127.0.0.1 port 0 and a Client pointed at it over TCP search
 // (name servers), so tests need neither UDP nor fixed ports.
-import { Client, type ClientOptions } from '../../src/pva/client/client.js';
+import { PvaClient, type PvaClientOptions } from '../../src/pva/client/client.js';
 import type { PVStructure } from '../../src/pvdata/values.js';
-import { Server, type ServerOptions } from '../../src/pva/server/server.js';
+import { PvaServer, type PvaServerOptions } from '../../src/pva/server/server.js';
 
-export async function startServer(options: ServerOptions = {}): Promise<{ server: Server; port: number }> {
-  const server = new Server({ host: '127.0.0.1', port: 0, udpPort: false, ...options });
+export async function startServer(options: PvaServerOptions = {}): Promise<{ server: PvaServer; port: number }> {
+  const server = new PvaServer({ host: '127.0.0.1', port: 0, udpPort: false, ...options });
   const port = await server.listen();
   return { server, port };
 }
@@ -24,8 +24,8 @@ export function pvaEnv(port: number): Record<string, string> {
   };
 }
 
-export function clientFor(port: number, options: ClientOptions = {}): Client {
-  return new Client({ env: pvaEnv(port), timeoutMs: 5000, reconnectDelayMs: 100, ...options });
+export function clientFor(port: number, options: PvaClientOptions = {}): PvaClient {
+  return new PvaClient({ env: pvaEnv(port), timeoutMs: 5000, reconnectDelayMs: 100, ...options });
 }
 
 /** Resolve when `emitter` emits `event`, or reject after ms. */
@@ -43,7 +43,7 @@ export function once<T = unknown>(emitter: NodeJS.EventEmitter, event: string, m
  * Resolve with the first value of `pv` (its monitor: the current value, then every update) for
  * which `done` is true; reject after ms with the last value seen. Waits on events, never polls.
  */
-export async function untilUpdate(client: Client, pv: string, done: (v: PVStructure) => boolean, ms = 10_000): Promise<PVStructure> {
+export async function untilUpdate(client: PvaClient, pv: string, done: (v: PVStructure) => boolean, ms = 10_000): Promise<PVStructure> {
   const sub = client.monitor(pv, { queueSize: 4 });
   let last: PVStructure | undefined;
   const timer = setTimeout(() => sub.close(), ms);

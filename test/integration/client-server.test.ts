@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { RemoteError, SluiceError } from '../../src/errors.js';
 import { SharedPV } from '../../src/pv/shared-pv.js';
-import { Server } from '../../src/pva/server/server.js';
+import { PvaServer } from '../../src/pva/server/server.js';
 import { bitOf } from '../../src/pvdata/field-numbering.js';
 import { t } from '../../src/pvdata/types.js';
 import { clientFor, once, startServer } from '../helpers/net.js';
@@ -203,7 +203,7 @@ test('a monitor comes back after the server restarts on the same port', async (t
   first.server.addPV('TST:restart', pv1);
   const client = clientFor(port);
   const sub = client.monitor('TST:restart');
-  let second: Server | null = null;
+  let second: PvaServer | null = null;
   t0.after(async () => {
     client.close();
     await second?.close();
@@ -212,7 +212,7 @@ test('a monitor comes back after the server restarts on the same port', async (t
   const disconnected = new Promise((resolve) => sub.once('disconnect', resolve));
   await first.server.close();
   await disconnected;
-  second = new Server({ host: '127.0.0.1', port, udpPort: false });
+  second = new PvaServer({ host: '127.0.0.1', port, udpPort: false });
   const pv2 = SharedPV.readonly().open(scalarT, { value: 2 });
   second.addPV('TST:restart', pv2);
   await second.listen();
@@ -226,11 +226,11 @@ test('a monitor comes back after the server restarts on the same port', async (t
 
 test('UDP search: a client with only an address list finds the server', async (t0) => {
   const env = { EPICS_PVAS_AUTO_BEACON_ADDR_LIST: 'NO', EPICS_PVAS_BEACON_ADDR_LIST: '' };
-  const server = new Server({ host: '127.0.0.1', port: 0, udpPort: 0, env });
+  const server = new PvaServer({ host: '127.0.0.1', port: 0, udpPort: 0, env });
   server.addPV('TST:udp', SharedPV.readonly().open(scalarT, { value: 5 }));
   await server.listen();
-  const { Client } = await import('../../src/pva/client/client.js');
-  const client = new Client({
+  const { PvaClient } = await import('../../src/pva/client/client.js');
+  const client = new PvaClient({
     env: { EPICS_PVA_AUTO_ADDR_LIST: 'NO', EPICS_PVA_ADDR_LIST: `127.0.0.1:${server.udpPort}` },
     timeoutMs: 5000,
     beaconPort: false,

@@ -9,7 +9,7 @@ import { test, type TestContext } from 'node:test';
 import { LocalAddresses } from '../../src/pva/discovery/local-addresses.js';
 import { originTagMessage, parseDatagram, searchMessage, type SearchRequest } from '../../src/pva/discovery/messages.js';
 import { ServerDiscovery, type ServerDiscoveryOptions } from '../../src/pva/discovery/server-discovery.js';
-import { Server } from '../../src/pva/server/server.js';
+import { PvaServer } from '../../src/pva/server/server.js';
 import { SharedPV } from '../../src/pv/shared-pv.js';
 import { ntscalar } from '../../src/pvdata/nt/index.js';
 
@@ -127,7 +127,7 @@ test('listening on 127.0.0.1: bound there only, forwards for other interfaces re
 test('EPICS_PVAS_INTF_ADDR_LIST=127.0.0.1: searches to other interfaces go unanswered', T, async (t) => {
   if (!IFACE) return t.skip(NO_IFACE);
   const env = { EPICS_PVAS_INTF_ADDR_LIST: LO, EPICS_PVAS_AUTO_BEACON_ADDR_LIST: 'NO', EPICS_PVAS_BEACON_ADDR_LIST: '' };
-  const server = new Server({ port: 0, udpPort: 0, env });
+  const server = new PvaServer({ port: 0, udpPort: 0, env });
   server.addPV('TST:fwd', SharedPV.readonly().open(ntscalar.type('double'), { value: 1 }));
   t.after(() => server.close());
   await server.listen();

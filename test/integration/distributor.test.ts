@@ -5,9 +5,9 @@
 // (uniqueId 0), which consumers skip.
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
-import type { Client } from '../../src/pva/client/client.js';
-import type { Subscription } from '../../src/pva/client/subscription.js';
-import type { Server } from '../../src/pva/server/server.js';
+import type { PvaClient } from '../../src/pva/client/client.js';
+import type { PvaSubscription } from '../../src/pva/client/subscription.js';
+import type { PvaServer } from '../../src/pva/server/server.js';
 import { SharedPV } from '../../src/pv/shared-pv.js';
 import { t } from '../../src/pvdata/types.js';
 import { clientFor, startServer } from '../helpers/net.js';
@@ -30,13 +30,13 @@ class Consumer {
   readonly ids: number[] = [];
   serverOverruns = 0;
   error: Error | null = null;
-  readonly sub: Subscription;
+  readonly sub: PvaSubscription;
   /** Settles when the subscription ends (never rejects: a failure lands in `error`). */
   readonly finished: Promise<void>;
   readonly #waiters: { count: number; resolve: () => void }[] = [];
 
   constructor(
-    readonly client: Client,
+    readonly client: PvaClient,
     request: string,
   ) {
     const sub = client.monitor('img', { request });
@@ -78,7 +78,7 @@ class Consumer {
 }
 
 interface Bench {
-  server: Server;
+  server: PvaServer;
   pv: SharedPV;
   /** A consumer on its own connection, once the server has registered it (its first update came). */
   consumer(request: string): Promise<Consumer>;
@@ -90,7 +90,7 @@ async function bench(t0: TestContext): Promise<Bench> {
   const { server, port } = await startServer();
   const pv = SharedPV.readonly().open(frameT, frame(0));
   server.addPV('img', pv);
-  const clients: Client[] = [];
+  const clients: PvaClient[] = [];
   t0.after(async () => {
     for (const c of clients) c.close();
     await server.close();

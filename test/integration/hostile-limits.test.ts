@@ -25,7 +25,7 @@ import {
   replyHead,
   retainedBuffers,
 } from '../helpers/raw-client.js';
-import { Server } from '../../src/pva/server/server.js';
+import { PvaServer } from '../../src/pva/server/server.js';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { duplexPair } from 'node:stream';
 import { message, MessagePeer } from '../helpers/messages.js';
@@ -33,7 +33,7 @@ import { message, MessagePeer } from '../helpers/messages.js';
 const counterT = t.struct({ value: t.double }, 'epics:nt/NTScalar:1.0');
 
 /** Resolves with the reason `conn` was closed for (null: the peer hung up). */
-function closedReason(server: Server, conn: ServerConnection, timeoutMs = 10_000): Promise<Error | null> {
+function closedReason(server: PvaServer, conn: ServerConnection, timeoutMs = 10_000): Promise<Error | null> {
   if (conn.closed) return Promise.resolve(conn.closeReason);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`connection ${conn.peerName()} still open after ${timeoutMs} ms`)), timeoutMs);
@@ -45,7 +45,7 @@ function closedReason(server: Server, conn: ServerConnection, timeoutMs = 10_000
   });
 }
 
-function serverSideOf(server: Server, sock: Socket): ServerConnection {
+function serverSideOf(server: PvaServer, sock: Socket): ServerConnection {
   const name = `127.0.0.1:${sock.localPort}`;
   const c = [...server.connections].find((x) => x.peerName() === name);
   assert.ok(c, `no server connection for ${name}`);
@@ -339,7 +339,7 @@ test('connections beyond maxConnectionsPerPeer or maxConnections are closed with
   const d = await rawConnect(port);
   await d.peer.waitCount(2);
   // maxConnections counts every peer (here over an in-memory stream).
-  const mem = new Server({ udpPort: false, serverLimits: { maxConnections: 1 } });
+  const mem = new PvaServer({ udpPort: false, serverLimits: { maxConnections: 1 } });
   const [x1, x2] = duplexPair();
   const [y1, y2] = duplexPair();
   mem.handle(x1);
@@ -355,7 +355,7 @@ test('connections beyond maxConnectionsPerPeer or maxConnections are closed with
 });
 
 test('many costly messages in one read: the server takes turns with other work between them', async (t0) => {
-  const server = new Server({ udpPort: false });
+  const server = new PvaServer({ udpPort: false });
   server.addPV('GOOD:x', SharedPV.readonly().open(counterT, { value: 1 }));
   t0.after(() => server.close());
   // An in-memory pair delivers each write as one chunk: 200 costly messages arrive together.

@@ -16,7 +16,7 @@ import { encodeBitSet } from '../../src/pvdata/value-codec.js';
 import { Cmd, Sub } from '../../src/pva/constants.js';
 import type { ServerConnection } from '../../src/pva/server/server-conn.js';
 import { SharedPV } from '../../src/pv/shared-pv.js';
-import type { Server } from '../../src/pva/server/server.js';
+import type { PvaServer } from '../../src/pva/server/server.js';
 import { headerOf, message, unhex } from '../helpers/messages.js';
 import { clientFor, startServer } from '../helpers/net.js';
 import { prng, randInt, randomBytes } from '../helpers/random.js';
@@ -45,7 +45,7 @@ const oddT = t.struct({ u: t.union({ a: t.int, b: t.string }), arr: t.array('dou
 class Closes {
   readonly #reasons = new Map<ServerConnection, Error | null>();
   readonly #waiters = new Map<ServerConnection, (r: Error | null) => void>();
-  constructor(readonly server: Server) {
+  constructor(readonly server: PvaServer) {
     server.onConnectionClosed((c, reason) => {
       this.#reasons.set(c, reason);
       this.#waiters.get(c)?.(reason);

@@ -7,9 +7,9 @@ import { EventEmitter } from 'node:events';
 import { test, type TestContext } from 'node:test';
 import { CaClient } from '../../src/ca/client.js';
 import { CaServer } from '../../src/ca/server.js';
-import type { Client } from '../../src/pva/client/client.js';
-import type { MonitorUpdate, Subscription } from '../../src/pva/client/subscription.js';
-import { Server } from '../../src/pva/server/server.js';
+import type { PvaClient } from '../../src/pva/client/client.js';
+import type { MonitorUpdate, PvaSubscription } from '../../src/pva/client/subscription.js';
+import { PvaServer } from '../../src/pva/server/server.js';
 import { SharedPV } from '../../src/pv/shared-pv.js';
 import { bitOf } from '../../src/pvdata/field-numbering.js';
 import { ntndarray, ntscalar } from '../../src/pvdata/nt/index.js';
@@ -47,7 +47,7 @@ class Reader {
   readonly ended: Promise<void>;
   readonly disconnected: Promise<void>;
   readonly #waiters = new Set<() => void>();
-  constructor(readonly sub: Subscription) {
+  constructor(readonly sub: PvaSubscription) {
     this.disconnected = new Promise((resolve) => sub.once('disconnect', () => resolve()));
     this.ended = (async () => {
       for await (const u of sub) {
@@ -88,13 +88,13 @@ class Reader {
 }
 
 interface Rig {
-  source: Server;
+  source: PvaServer;
   sourcePort: number;
   mirror: MirrorServer;
   /** The mirror's client of the source server. */
-  sourceClient: Client;
+  sourceClient: PvaClient;
   /** A client of the mirror server (its own connection). */
-  client(): Client;
+  client(): PvaClient;
   /** A monitor of a mirror PV, once its first update (the mirror's current value) has arrived. */
   read(name: string, request?: string): Promise<Reader>;
 }
@@ -110,7 +110,7 @@ async function rig(t: TestContext, wrap?: (p: Upstream) => Upstream): Promise<Ri
     providers: { pva: wrap ? wrap(pva) : pva },
   });
   const mirrorPort = await mirror.listen();
-  const clients: Client[] = [];
+  const clients: PvaClient[] = [];
   const r: Rig = {
     source,
     sourcePort,
@@ -331,7 +331,7 @@ test('the mirror disappears when the source PV closes or its server stops, and c
   await second.disconnected;
   second.sub.close();
   const up3 = whenMirror(r.mirror, 'up', 'm');
-  r.source = new Server({ host: '127.0.0.1', port: r.sourcePort, udpPort: false });
+  r.source = new PvaServer({ host: '127.0.0.1', port: r.sourcePort, udpPort: false });
   pv = SharedPV.readonly().open(TYPE, frame(200));
   r.source.addPV('src:image', pv);
   await r.source.listen();

@@ -9,8 +9,8 @@ import type { CaSubscription, CaUpdate } from '../../src/ca/subscription.js';
 import { RemoteError } from '../../src/errors.js';
 import { PVDirectory } from '../../src/pv/directory.js';
 import type { PeerInfo, PutRequest, PVSubscriber, RpcArgs, RpcResult, Source } from '../../src/pv/source.js';
-import type { Subscription, MonitorUpdate } from '../../src/pva/client/subscription.js';
-import type { Server } from '../../src/pva/server/server.js';
+import type { PvaSubscription, MonitorUpdate } from '../../src/pva/client/subscription.js';
+import type { PvaServer } from '../../src/pva/server/server.js';
 import { BitSet } from '../../src/pvdata/bitset.js';
 import { bitOf } from '../../src/pvdata/field-numbering.js';
 import { ntscalar } from '../../src/pvdata/nt/index.js';
@@ -77,7 +77,7 @@ class SetPoint implements Source {
   }
 }
 
-async function serveBoth(t0: TestContext, serve: (pva: Server, ca: CaServer) => void) {
+async function serveBoth(t0: TestContext, serve: (pva: PvaServer, ca: CaServer) => void) {
   const { server, port } = await startServer();
   t0.after(() => server.close());
   const ca = new CaServer({ host: '127.0.0.1', tcpPort: 0, udpPort: 0 });
@@ -91,7 +91,7 @@ async function serveBoth(t0: TestContext, serve: (pva: Server, ca: CaServer) => 
   return { server, ca, client, caClient };
 }
 
-async function nextPva(sub: Subscription): Promise<MonitorUpdate> {
+async function nextPva(sub: PvaSubscription): Promise<MonitorUpdate> {
   const r = await sub.next();
   assert.ok(!r.done, 'pvAccess subscription ended');
   return r.value;

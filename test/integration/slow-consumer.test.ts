@@ -14,7 +14,7 @@ import { Cmd, Sub } from '../../src/pva/constants.js';
 import type { MonitorOp } from '../../src/pva/server/monitor-op.js';
 import type { ServerConnection } from '../../src/pva/server/server-conn.js';
 import { SharedPV } from '../../src/pv/shared-pv.js';
-import type { Server } from '../../src/pva/server/server.js';
+import type { PvaServer } from '../../src/pva/server/server.js';
 import { headerOf, message, payloadOf } from '../helpers/messages.js';
 import { clientFor, startServer } from '../helpers/net.js';
 import {
@@ -41,7 +41,7 @@ function frame(uid: number, size: number): { uniqueId: number; value: Uint8Array
   return { uniqueId: uid, value };
 }
 
-function serverConnOf(server: Server, localPort: number): ServerConnection {
+function serverConnOf(server: PvaServer, localPort: number): ServerConnection {
   const c = [...server.connections].find((x) => x.peerName() === `127.0.0.1:${localPort}`);
   assert.ok(c, `server connection for port ${localPort}`);
   return c;

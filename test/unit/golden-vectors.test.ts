@@ -28,12 +28,12 @@ import { defaultValue, type PVStructure, type PVValue } from '../../src/pvdata/v
 import { ByteReader, ByteWriter } from '../../src/pvdata/wire.js';
 import { Cmd } from '../../src/pva/constants.js';
 import { decodeStatus, encodeStatus, type Status } from '../../src/pva/status.js';
-import { Server } from '../../src/pva/server/server.js';
+import { PvaServer } from '../../src/pva/server/server.js';
 import { SharedPV } from '../../src/pv/shared-pv.js';
-import { Channel, type ChannelHost } from '../../src/pva/client/channel.js';
+import { PvaChannel, type ChannelHost } from '../../src/pva/client/channel.js';
 import { ClientConnection } from '../../src/pva/client/client-conn.js';
 import { getOp, infoOp, putOp, type OpContext } from '../../src/pva/client/operations.js';
-import { Subscription } from '../../src/pva/client/subscription.js';
+import { PvaSubscription } from '../../src/pva/client/subscription.js';
 import { CAPTURED, CAPTURED_FROM, type CapturedMessage } from '../fixtures/capture-bytes.js';
 import { capturesDir, NO_CAPTURES } from '../helpers/captures.js';
 import { conversation, headerOf, hex, message, MessagePeer, payloadOf, spaced, unhex } from '../helpers/messages.js';
@@ -689,7 +689,7 @@ function le32(n: number): string {
 }
 
 /** Run our Server on one end of a duplexPair; the test drives the other end. */
-function serverPair(server: Server): { peer: MessagePeer; conn: ReturnType<Server['handle']> } {
+function serverPair(server: PvaServer): { peer: MessagePeer; conn: ReturnType<PvaServer['handle']> } {
   const [ours, theirs] = duplexPair();
   const conn = server.handle(ours);
   return { peer: new MessagePeer(theirs), conn };
@@ -741,7 +741,7 @@ async function replayClient(peer: MessagePeer, conversationMsgs: { from: string;
 }
 
 test('server greeting is byte-identical to softIocPVA: SET_BYTE_ORDER then CONNECTION_VALIDATION', async () => {
-  const server = new Server();
+  const server = new PvaServer();
   const { peer } = serverPair(server);
   await peer.waitCount(2);
   assertBytes(peer.messages[0]!, 'ca 02 41 02 00 00 00 00', 'SET_BYTE_ORDER (control, server, LE, value 0)');
@@ -772,7 +772,7 @@ test('server replies to a captured pvAccessCPP pvget/pvput session byte for byte
       p.postChanges(after, BitSet.of(0));
     },
   }).open(ntType, before);
-  const server = new Server();
+  const server = new PvaServer();
   server.addPV('TST:ao', pv);
   const { peer, conn } = serverPair(server);
   const ours = await replayClient(peer, conv);
@@ -823,7 +823,7 @@ test('server monitor updates re-sent from a captured pvmonitor session are byte-
     Array.from({ length: 16 }, (_, i) => 35 + i),
   );
   const pv = SharedPV.readonly().open(type, updates[0]!.value);
-  const server = new Server();
+  const server = new PvaServer();
   server.addPV('TST:counter', pv);
   const { peer } = serverPair(server);
   const ours = await replayClient(
@@ -856,7 +856,7 @@ test('server GET_FIELD reply for a captured pvinfo, and pipeline flow control fo
     const conv = msgs(CAPTURED.PVACPP_GET_FIELD);
     const serverMsgs = conv.filter((m) => m.from === 'server').map((m) => m.bytes);
     const type = replyType(serverMsgs[4]!, new TypeCache(), true);
-    const server = new Server();
+    const server = new PvaServer();
     server.addPV('TST:str', SharedPV.readonly().open(type, { value: 'hello' }));
     const { peer } = serverPair(server);
     const ours = await replayClient(peer, conv);
@@ -878,7 +878,7 @@ test('server GET_FIELD reply for a captured pvinfo, and pipeline flow control fo
       'epics:nt/NTScalar:1.0',
     );
     const pv = SharedPV.readonly().open(nt, { value: 35 });
-    const server = new Server();
+    const server = new PvaServer();
     server.addPV('TST:tick', pv);
     const { peer, conn } = serverPair(server);
     await peer.waitCount(2);
@@ -947,7 +947,7 @@ test('server GET_FIELD reply for a captured pvinfo, and pipeline flow control fo
 
 test('server decodes big-endian client messages by their header bit and answers in its own order', async () => {
   const nt = t.struct({ value: t.double });
-  const server = new Server();
+  const server = new PvaServer();
   server.addPV('BE:x', SharedPV.readonly().open(nt, { value: 1.25 }));
   const { peer } = serverPair(server);
   await peer.waitCount(2);
@@ -973,17 +973,17 @@ test('server decodes big-endian client messages by their header bit and answers 
 // server with captured bytes. Ids are chosen as the captured clients chose them, so the messages
 // our client sends can be compared with the captured ones byte for byte.
 
-function clientPair(): { peer: MessagePeer; conn: { close(e: null): void }; channel: (name: string, cid: number) => Channel } {
+function clientPair(): { peer: MessagePeer; conn: { close(e: null): void }; channel: (name: string, cid: number) => PvaChannel } {
   const [ours, theirs] = duplexPair();
-  const channels: Channel[] = [];
+  const channels: PvaChannel[] = [];
   const conn = new ClientConnection(ours, 'captured-server', { idleTimeoutMs: 0, echoIntervalMs: 0 });
   const host: ChannelHost = {
     resolve: () => Promise.resolve({ host: 'captured-server', port: 5075 }),
     connectionTo: () => conn,
     reconnectDelayMs: 60_000,
   };
-  const channel = (name: string, cid: number): Channel => {
-    const ch = new Channel(host, name, cid);
+  const channel = (name: string, cid: number): PvaChannel => {
+    const ch = new PvaChannel(host, name, cid);
     channels.push(ch);
     return ch;
   };
@@ -1119,7 +1119,7 @@ test('client GET_FIELD, plain and pipelined monitors match captured pvinfo, pvmo
     assertBytes(await peer.next(), C[1]!, 'CREATE_CHANNEL');
     peer.send(S[3]!);
     await ch.whenConnected(3000);
-    const sub = new Subscription(ch, parsePVRequest(''), { queueSize: 4, pipeline: false }, () => 0x80706051 | 0);
+    const sub = new PvaSubscription(ch, parsePVRequest(''), { queueSize: 4, pipeline: false }, () => 0x80706051 | 0);
     assertBytes(await peer.next(), withPlainRequest(C[2]!, '80 00 00'), 'MONITOR INIT');
     peer.send(S[4]!);
     assertBytes(await peer.next(), C[3]!, 'MONITOR start (0x44)');
@@ -1152,7 +1152,7 @@ test('client GET_FIELD, plain and pipelined monitors match captured pvinfo, pvmo
     peer.send(S[3]!);
     await ch.whenConnected(3000);
     const req = parsePVRequest('field(value)record[queueSize=4,pipeline=true]');
-    const sub = new Subscription(ch, req, { queueSize: 4, pipeline: true }, () => 0x10002000);
+    const sub = new PvaSubscription(ch, req, { queueSize: 4, pipeline: true }, () => 0x10002000);
     const init = await peer.next();
     // Same header, ids, subcommand 0x88 and trailing nfree as PVXS; the pvRequest carries the same
     // selection and options (sections in pvDataCPP order, so the bytes differ from PVXS's).
@@ -1255,7 +1255,7 @@ test(
       const r = new ByteReader(joined, true);
       r.skip(6);
       const value = decodePartial(r, type, defaultValue(type) as PVStructure, decodeBitSet(r), cache);
-      const server = new Server();
+      const server = new PvaServer();
       server.addPV('TST:image1:Array', SharedPV.readonly().open(type, value));
       const { peer } = serverPair(server);
       assert.equal(headerOf(conv[8]!.bytes).command, Cmd.GET);
@@ -1284,7 +1284,7 @@ test(
       });
       assert.equal(frames.length, 21);
       const pv = SharedPV.readonly().open(type, frames[0]!.value);
-      const server = new Server();
+      const server = new PvaServer();
       server.addPV('TST:image', pv);
       const { peer } = serverPair(server);
       // Our channel id differs from PVXS's (0x07050301): rewrite the client's requests.

@@ -2,8 +2,8 @@
 // error (said once, with the expected type and why), never counted as published.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Client } from '../../src/pva/client/client.js';
-import { Server } from '../../src/pva/server/server.js';
+import type { PvaClient } from '../../src/pva/client/client.js';
+import { PvaServer } from '../../src/pva/server/server.js';
 import { Publisher } from '../../src/runtime/io.js';
 import { describeType, mismatch } from '../../src/pvdata/conform.js';
 import { ntndarray, ntscalar } from '../../src/pvdata/nt/index.js';
@@ -26,9 +26,9 @@ test('mismatch: field names, shapes and union members; scalars convert as the en
 });
 
 test('publisher: wrong-typed objects are errors, warned about once, and not published', () => {
-  const server = new Server({ env: {} });
+  const server = new PvaServer({ env: {} });
   const warnings: string[] = [];
-  const p = new Publisher('pvas', 'out', ntscalar.type('double'), server, {} as Client, undefined, (m) => warnings.push(m));
+  const p = new Publisher('pvas', 'out', ntscalar.type('double'), server, {} as PvaClient, undefined, (m) => warnings.push(m));
   for (let i = 0; i < 120; i++) p.publish({ value: new Uint8Array(16), uniqueId: i });
   p.publish({ value: 2.5 });
   assert.deepEqual(p.stats, { nPublished: 1, nErrors: 120 });

@@ -2,7 +2,7 @@
 // {scheme "pva", authority "", path PV, query {NAME: VALUE...}} where each VALUE is a string,
 // a string[] when written as a JSON array, or a structure when written as a JSON object.
 import { InvalidArgumentError } from '../../errors.js';
-import type { Client } from '../../pva/client/client.js';
+import type { PvaClient } from '../../pva/client/client.js';
 import { clientConfigFromEnv, parseAddressList } from '../../pva/config.js';
 import { SERVER_INFO_PV } from '../../pva/server/server-info.js';
 import { inferType } from '../../pvdata/infer.js';
@@ -136,7 +136,7 @@ async function clientFor(
   ctx: CliContext,
   timeoutMs: number,
   debug: (l: string) => void,
-): Promise<Client | null> {
+): Promise<PvaClient | null> {
   const config = clientConfigFromEnv(ctx.env);
   if (server !== undefined) {
     const target = parseAddressList(server, config.serverPort)[0];

@@ -1,6 +1,6 @@
 // sluice mailbox: serve writable PVs that keep whatever is put into them (PVXS's "mailbox"
 // example), until Ctrl-C. Handy as a test fixture and for trying clients.
-import { Server } from '../../pva/server/server.js';
+import { PvaServer } from '../../pva/server/server.js';
 import { SharedPV } from '../../pv/shared-pv.js';
 import { ntscalar, ntscalarArray } from '../../pvdata/nt/index.js';
 import type { ScalarType } from '../../pvdata/types.js';
@@ -81,7 +81,7 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
   }
   const { port, explicit } = serverPort(args.values.port, ctx.env);
   const access = await loadAccess(args.values, ctx);
-  const server = new Server({
+  const server = new PvaServer({
     env: ctx.env,
     ...(explicit ? { port } : {}),
     ...(args.values.host ? { host: args.values.host } : {}),

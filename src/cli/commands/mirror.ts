@@ -4,7 +4,7 @@
 import { SluiceError } from '../../errors.js';
 import { parseChannelMap, type ChannelMapEntry } from '../../mirror/channel-map.js';
 import { MirrorServer } from '../../mirror/mirror-server.js';
-import { Server } from '../../pva/server/server.js';
+import { PvaServer } from '../../pva/server/server.js';
 import { accessOptions, loadAccess, reloadAccessOnHangup } from '../access-options.js';
 import { defineCommand, UsageError, type ParsedArgs } from '../args.js';
 import { MAX_SECONDS, rangedOption } from '../framework-options.js';
@@ -57,7 +57,7 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
   const reportPeriod = seconds(v['report-period'], '--report-period', '<= 0: never');
   const { port, explicit } = serverPort(v.port, ctx.env);
   const access = await loadAccess(v, ctx);
-  const server = new Server({
+  const server = new PvaServer({
     env: ctx.env,
     ...(explicit ? { port } : {}),
     ...(v.host ? { host: v.host } : {}),

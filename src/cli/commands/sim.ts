@@ -11,7 +11,7 @@ import { ReportWriter } from '../../runtime/report-writer.js';
 import { buildPut } from './put.js';
 import { EncodeError, SluiceError } from '../../errors.js';
 import { CODECS, isCodecName } from '../../pvdata/nt/codec/index.js';
-import { Client } from '../../pva/client/client.js';
+import { PvaClient } from '../../pva/client/client.js';
 import { accessOptions, loadAccess, reloadAccessOnHangup } from '../access-options.js';
 import { defineCommand, UsageError, type OptionSpec, type ParsedArgs } from '../args.js';
 import { hostOption, jsonOption, portOption, serverPort, type CliContext } from '../common.js';
@@ -423,7 +423,7 @@ async function notify(pv: string, value: string, ctx: CliContext, say: Say): Pro
   const name = pva ? (pva[1] as string) : pv.replace(/^ca:\/\//, '');
   try {
     if (pva) {
-      const client = new Client({ env: ctx.env });
+      const client = new PvaClient({ env: ctx.env });
       const problems: string[] = [];
       try {
         await client.put(name, (cur) => buildPut(cur.type, cur.value, [value], (text) => problems.push(text)));

@@ -28,7 +28,7 @@ export interface ChannelUser {
 /** Longest interval between searches for a channel that was connected and lost its server. */
 export const RECONNECT_SEARCH_MS = 500;
 
-export class Channel extends EventEmitter implements ChannelHandler {
+export class PvaChannel extends EventEmitter implements ChannelHandler {
   readonly name: string;
   readonly cid: number;
   state: ChannelState = 'idle';

@@ -6,24 +6,24 @@ import { pvRequest } from '../../pvdata/pvrequest-builder.js';
 import { inferType } from '../../pvdata/infer.js';
 import type { FieldDesc, StructureDesc } from '../../pvdata/types.js';
 import type { PVStructure, PVValue } from '../../pvdata/values.js';
-import { clientConfigFromEnv, type ClientConfig } from '../config.js';
+import { clientConfigFromEnv, type PvaClientConfig } from '../config.js';
 import type { ConnectionLimits } from '../connection.js';
-import { Channel, type ChannelHost } from './channel.js';
+import { PvaChannel, type ChannelHost } from './channel.js';
 import { ClientConnection } from './client-conn.js';
 import { announcedIdentity, type AnnouncedIdentity } from '../../net/identity.js';
 import { getOp, infoOp, putOp, rpcOp, type GetResult, type OpContext } from './operations.js';
 import { RpcSession } from './rpc-session.js';
 import { createResolver, type Resolver } from './resolver.js';
-import { Subscription } from './subscription.js';
+import { PvaSubscription } from './subscription.js';
 
 /** Default limits.maxTypeFields of a client (servers get DEFAULT_LIMITS', 1024). */
 export const CLIENT_MAX_TYPE_FIELDS = 65_536;
 
-export interface ClientOptions {
+export interface PvaClientOptions {
   /** Environment to read EPICS_PVA_* from (default process.env). */
   env?: NodeJS.ProcessEnv;
   /** Overrides of the configuration read from the environment. */
-  config?: Partial<ClientConfig>;
+  config?: Partial<PvaClientConfig>;
   /** Default operation timeout in ms (pvget's -w). Default 5000. */
   timeoutMs?: number;
   /** Delay before searching again after a failure or disconnect. Default 1000 ms. */
@@ -65,12 +65,12 @@ export interface MonitorOptions {
   windowBytes?: number;
 }
 
-export class Client implements ChannelHost {
-  readonly config: ClientConfig;
+export class PvaClient implements ChannelHost {
+  readonly config: PvaClientConfig;
   readonly timeoutMs: number;
   readonly reconnectDelayMs: number;
   readonly #limits: Partial<ConnectionLimits>;
-  readonly #channels = new Map<string, Channel>();
+  readonly #channels = new Map<string, PvaChannel>();
   readonly #conns = new Map<string, ClientConnection>();
   #resolver: Resolver | null = null;
   #nextCid = 0x10203040;
@@ -81,7 +81,7 @@ export class Client implements ChannelHost {
   readonly #beaconPort: number | false;
   readonly identity: AnnouncedIdentity;
 
-  constructor(options: ClientOptions = {}) {
+  constructor(options: PvaClientOptions = {}) {
     this.config = { ...clientConfigFromEnv(options.env ?? process.env), ...options.config };
     this.timeoutMs = options.timeoutMs ?? 5000;
     this.reconnectDelayMs = options.reconnectDelayMs ?? 1000;
@@ -120,12 +120,12 @@ export class Client implements ChannelHost {
   }
 
   /** The (shared) channel for a name; it connects in the background. */
-  channel(name: string): Channel {
+  channel(name: string): PvaChannel {
     if (this.#closed) throw new InvalidArgumentError('client is closed');
     if (!name) throw new InvalidArgumentError('empty channel name');
     let ch = this.#channels.get(name);
     if (!ch || ch.state === 'closed') {
-      ch = new Channel(this, name, this.#nextCid++);
+      ch = new PvaChannel(this, name, this.#nextCid++);
       ch.on('error', () => {}); // reported through operations and lastError
       this.#channels.set(name, ch);
       ch.connect();
@@ -153,14 +153,14 @@ export class Client implements ChannelHost {
     return putOp(this.#ctxFor(opts.timeoutMs), this.channel(name), toRequest(opts.request), value);
   }
 
-  monitor(name: string, opts: MonitorOptions = {}): Subscription {
+  monitor(name: string, opts: MonitorOptions = {}): PvaSubscription {
     const req = monitorPVRequest(opts);
     const o = readPVRequest(req.type, req.value).options;
     const queueSize = optionInt(o['queueSize']) ?? 4;
     const pipeline = optionBool(o['pipeline']) ?? false;
     const window = Math.max(queueSize, opts.window ?? queueSize);
     const sopts = { queueSize, pipeline, window, ...(opts.windowBytes !== undefined ? { windowBytes: opts.windowBytes } : {}) };
-    return new Subscription(this.channel(name), req, sopts, this.#ctx.nextIoid);
+    return new PvaSubscription(this.channel(name), req, sopts, this.#ctx.nextIoid);
   }
 
   /** Call an RPC PV. `args` is a structure (typed by inference) or an explicit {type, value}. */

@@ -11,7 +11,7 @@ import { completeStructure, defaultValue, type PVStructure, type PVValue } from 
 import type { ByteReader, ByteWriter } from '../../pvdata/wire.js';
 import { Cmd, CMD_NAMES, Sub } from '../constants.js';
 import { checkStatus, decodeStatus } from '../status.js';
-import type { Channel } from './channel.js';
+import type { PvaChannel } from './channel.js';
 import type { ClientConnection } from './client-conn.js';
 
 export interface OpContext {
@@ -30,7 +30,7 @@ export interface GetResult {
  */
 function runOp<T>(
   ctx: OpContext,
-  channel: Channel,
+  channel: PvaChannel,
   cmd: number,
   start: (conn: ClientConnection, sid: number, ioid: number) => void,
   steps: (sub: number, r: ByteReader, conn: ClientConnection, sid: number, ioid: number) => T | undefined,
@@ -105,7 +105,7 @@ function readInitType(r: ByteReader, conn: ClientConnection, what: string): Stru
   return type;
 }
 
-export function getOp(ctx: OpContext, channel: Channel, req: PVRequest): Promise<GetResult> {
+export function getOp(ctx: OpContext, channel: PvaChannel, req: PVRequest): Promise<GetResult> {
   let type: StructureDesc | null = null;
   return runOp(
     ctx,
@@ -133,7 +133,7 @@ export function getOp(ctx: OpContext, channel: Channel, req: PVRequest): Promise
  */
 export function putOp(
   ctx: OpContext,
-  channel: Channel,
+  channel: PvaChannel,
   req: PVRequest,
   value: PVStructure | ((current: GetResult) => PVStructure),
 ): Promise<{ type: StructureDesc; previous: PVStructure | null }> {
@@ -176,7 +176,7 @@ export function putOp(
 
 export function rpcOp(
   ctx: OpContext,
-  channel: Channel,
+  channel: PvaChannel,
   req: PVRequest,
   args: { type: FieldDesc | null; value: PVValue },
 ): Promise<{ type: FieldDesc | null; value: PVValue }> {
@@ -196,7 +196,7 @@ export function rpcOp(
   );
 }
 
-export function infoOp(ctx: OpContext, channel: Channel, subField = ''): Promise<FieldDesc> {
+export function infoOp(ctx: OpContext, channel: PvaChannel, subField = ''): Promise<FieldDesc> {
   return runOp(
     ctx,
     channel,

@@ -1,7 +1,7 @@
 // Name resolution for client channels: search name servers over TCP (EPICS_PVA_NAME_SERVERS)
 // and the UDP address list (EPICS_PVA_ADDR_LIST and broadcasts) at once; the first answer wins.
 import { ConnectionError } from '../../errors.js';
-import type { ClientConfig } from '../config.js';
+import type { PvaClientConfig } from '../config.js';
 import { Cmd } from '../constants.js';
 import { decodeSearchResponse, encodeSearch, isAnyAddress } from '../discovery/messages.js';
 import { Searcher } from '../discovery/searcher.js';
@@ -127,7 +127,7 @@ class NameServerResolver implements Resolver {
 /** UDP search through a Searcher. */
 class UdpResolver implements Resolver {
   readonly #searcher: Searcher;
-  constructor(config: ClientConfig, beaconPort: number | false) {
+  constructor(config: PvaClientConfig, beaconPort: number | false) {
     this.#searcher = new Searcher({ addresses: config.addressList, ...(beaconPort === false ? {} : { beaconPort }) });
   }
   async resolve(name: string, signal: AbortSignal, maxRetryMs?: number): Promise<ResolvedServer> {
@@ -167,7 +167,7 @@ class AnyResolver implements Resolver {
   }
 }
 
-export function createResolver(config: ClientConfig, connect: Connect, beaconPort: number | false): Resolver {
+export function createResolver(config: PvaClientConfig, connect: Connect, beaconPort: number | false): Resolver {
   const parts: Resolver[] = [];
   if (config.nameServers.length > 0) parts.push(new NameServerResolver(config.nameServers, connect));
   if (config.addressList.length > 0) parts.push(new UdpResolver(config, beaconPort));

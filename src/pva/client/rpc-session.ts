@@ -10,7 +10,7 @@ import type { PVValue } from '../../pvdata/values.js';
 import type { ByteReader } from '../../pvdata/wire.js';
 import { Cmd, Sub } from '../constants.js';
 import { checkStatus, decodeStatus } from '../status.js';
-import type { Channel } from './channel.js';
+import type { PvaChannel } from './channel.js';
 import type { ClientConnection } from './client-conn.js';
 
 type Typed = { type: FieldDesc | null; value: PVValue };
@@ -21,7 +21,7 @@ interface Waiter {
 }
 
 export class RpcSession {
-  readonly #channel: Channel;
+  readonly #channel: PvaChannel;
   readonly #nextIoid: () => number;
   readonly #request: PVRequest;
   #conn: ClientConnection | null = null;
@@ -32,7 +32,7 @@ export class RpcSession {
   #opening: Promise<ClientConnection> | null = null;
   #waiter: Waiter | null = null;
 
-  constructor(channel: Channel, nextIoid: () => number, request: PVRequest) {
+  constructor(channel: PvaChannel, nextIoid: () => number, request: PVRequest) {
     this.#channel = channel;
     this.#nextIoid = nextIoid;
     this.#request = request;

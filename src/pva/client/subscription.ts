@@ -15,13 +15,13 @@ import type { ByteReader } from '../../pvdata/wire.js';
 import { RemoteError } from '../../errors.js';
 import { Cmd, Sub } from '../constants.js';
 import { decodeStatus } from '../status.js';
-import type { Channel, ChannelUser } from './channel.js';
+import type { PvaChannel, ChannelUser } from './channel.js';
 import type { ClientConnection, OpHandler } from './client-conn.js';
 
 /** What a subscription yields: the value with its changed and overrun marks (see PVUpdate). */
 export type MonitorUpdate = PVUpdate;
 
-export interface SubscriptionStats {
+export interface PvaSubscriptionStats {
   /** Updates received from the server. */
   received: number;
   /** Updates squashed in our queue because the consumer was slower (no pipeline only). */
@@ -34,7 +34,7 @@ export interface SubscriptionStats {
   connects: number;
 }
 
-export interface SubscriptionOptions {
+export interface PvaSubscriptionOptions {
   queueSize: number;
   pipeline: boolean;
   /** Pipeline credit: updates the server may send ahead of consumption (default queueSize). */
@@ -46,11 +46,11 @@ export interface SubscriptionOptions {
 /** Largest credit a byte-sized window grows to. */
 const MAX_WINDOW = 65536;
 
-export class Subscription extends EventEmitter implements AsyncIterableIterator<MonitorUpdate>, ChannelUser {
-  readonly channel: Channel;
-  readonly stats: SubscriptionStats = { received: 0, queueOverruns: 0, serverOverruns: 0, bytes: 0, connects: 0 };
+export class PvaSubscription extends EventEmitter implements AsyncIterableIterator<MonitorUpdate>, ChannelUser {
+  readonly channel: PvaChannel;
+  readonly stats: PvaSubscriptionStats = { received: 0, queueOverruns: 0, serverOverruns: 0, bytes: 0, connects: 0 };
   readonly #request: PVRequest;
-  readonly #opts: SubscriptionOptions;
+  readonly #opts: PvaSubscriptionOptions;
   readonly #nextIoid: () => number;
   #queue: MonitorUpdate[] = [];
   #waiter: ((r: IteratorResult<MonitorUpdate>) => void) | null = null;
@@ -66,7 +66,7 @@ export class Subscription extends EventEmitter implements AsyncIterableIterator<
   #done = false;
   #error: Error | null = null;
 
-  constructor(channel: Channel, request: PVRequest, opts: SubscriptionOptions, nextIoid: () => number) {
+  constructor(channel: PvaChannel, request: PVRequest, opts: PvaSubscriptionOptions, nextIoid: () => number) {
     super();
     this.channel = channel;
     this.#request = request;

@@ -10,7 +10,7 @@ import { Cmd, CMD_NAMES, Ctrl } from '../constants.js';
 import { PvaConnection, type ConnectionLimits } from '../connection.js';
 import type { AppMessage } from '../framer.js';
 import { HANDLERS } from './handlers/index.js';
-import type { Server } from './server.js';
+import type { PvaServer } from './server.js';
 import type { Source } from '../../pv/source.js';
 
 export interface ServerChannel {
@@ -39,7 +39,7 @@ export interface Sender {
 }
 
 export class ServerConnection extends PvaConnection {
-  readonly server: Server;
+  readonly server: PvaServer;
   validated = false;
   account = 'anonymous';
   /** Host name the client announced ("ca" authentication); '' when it announced none. */
@@ -55,7 +55,7 @@ export class ServerConnection extends PvaConnection {
   #ready = new Set<Sender>();
   #pumping = false;
 
-  constructor(server: Server, stream: Duplex, limits: Partial<ConnectionLimits>) {
+  constructor(server: PvaServer, stream: Duplex, limits: Partial<ConnectionLimits>) {
     super(stream, true, limits);
     this.server = server;
     this.peerHost = (stream as Duplex & { remoteAddress?: string }).remoteAddress ?? 'in-memory peer';

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError } from '../../errors.js';
 import { t, type FieldDesc } from '../../pvdata/types.js';
 import type { PVStructure, PVValue } from '../../pvdata/values.js';
-import type { Server } from './server.js';
+import type { PvaServer } from './server.js';
 import { SharedPV } from '../../pv/shared-pv.js';
 
 export const SERVER_INFO_PV = 'server';
@@ -30,7 +30,7 @@ const HELP = [
 ].join('\n');
 
 /** Serve the "server" PV of `server` (the Server constructor calls this). */
-export function serveServerInfo(server: Server): SharedPV {
+export function serveServerInfo(server: PvaServer): SharedPV {
   const info = { implLang: 'js', version: `sluice ${sluiceVersion()}` };
   const pv = new SharedPV({ onRpc: (_pv, args) => answer(server, args, info) });
   pv.open(infoT, info); // a GET returns the same as op=info
@@ -38,7 +38,11 @@ export function serveServerInfo(server: Server): SharedPV {
   return pv;
 }
 
-function answer(server: Server, args: { type: FieldDesc | null; value: PVValue }, info: PVStructure): { type: FieldDesc; value: PVValue } {
+function answer(
+  server: PvaServer,
+  args: { type: FieldDesc | null; value: PVValue },
+  info: PVStructure,
+): { type: FieldDesc; value: PVValue } {
   let query: PVStructure = isStruct(args.value) ? args.value : {};
   // An NTURI carries the arguments in `query`; a plain structure carries them directly.
   if (args.type?.kind === 'structure' && args.type.id.startsWith('epics:nt/NTURI:1') && isStruct(query['query'])) {

@@ -4,7 +4,7 @@
 // See docs/limits.md.
 import type { Env } from '../config.js';
 
-export interface ServerLimits {
+export interface PvaServerLimits {
   /** Open client connections in all (beyond: the new connection is closed, with a logged reason). */
   maxConnections: number;
   /** Open connections from one IP address. */
@@ -27,7 +27,7 @@ export interface ServerLimits {
   maxQueueBytesTotal: number;
 }
 
-export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = {
+export const DEFAULT_SERVER_LIMITS: Readonly<PvaServerLimits> = {
   maxConnections: 4096,
   maxConnectionsPerPeer: 512,
   maxChannels: 262_144,
@@ -39,14 +39,14 @@ export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = {
 };
 
 /** The environment variable of each limit: SLUICE_PVAS_MAX_CONNECTIONS_PER_PEER and so on. */
-export function envNameOf(limit: keyof ServerLimits): string {
+export function envNameOf(limit: keyof PvaServerLimits): string {
   return 'SLUICE_PVAS_' + limit.replace(/([A-Z])/g, '_$1').toUpperCase();
 }
 
 /** Limits from options, else the environment, else the defaults; bad variables are ignored with a warning. */
-export function serverLimits(options: Partial<ServerLimits>, env: Env, warnings: string[]): ServerLimits {
+export function serverLimits(options: Partial<PvaServerLimits>, env: Env, warnings: string[]): PvaServerLimits {
   const out = { ...DEFAULT_SERVER_LIMITS };
-  for (const key of Object.keys(out) as (keyof ServerLimits)[]) {
+  for (const key of Object.keys(out) as (keyof PvaServerLimits)[]) {
     const given = options[key];
     if (given !== undefined) {
       out[key] = given;

@@ -6,18 +6,18 @@ import type { Duplex } from 'node:stream';
 import { AccessPolicy } from '../../access/policy.js';
 import { ProtocolError } from '../../errors.js';
 import { PVDirectory } from '../../pv/directory.js';
-import { serverConfigFromEnv, type Env, type ServerConfig } from '../config.js';
+import { serverConfigFromEnv, type Env, type PvaServerConfig } from '../config.js';
 import type { ConnectionLimits } from '../connection.js';
 import { ServerDiscovery } from '../discovery/server-discovery.js';
 import { MonitorOp, type MonitorStats } from './monitor-op.js';
 import { ServerConnection } from './server-conn.js';
 import { SERVER_INFO_PV, serveServerInfo } from './server-info.js';
-import { envNameOf, serverLimits, type ServerLimits } from './server-limits.js';
+import { envNameOf, serverLimits, type PvaServerLimits } from './server-limits.js';
 import type { PVSource, Source } from '../../pv/source.js';
 
 export type { PVSource } from '../../pv/source.js';
 
-export interface ServerOptions {
+export interface PvaServerOptions {
   /** TCP port; 0 picks a free one. Default EPICS_PVAS_SERVER_PORT or 5075, or a free port if taken. */
   port?: number;
   /**
@@ -42,10 +42,10 @@ export interface ServerOptions {
    * What clients may use: connections, channels, monitors and monitor queue bytes (each else from
    * its SLUICE_PVAS_MAX_* variable, else its default; see docs/limits.md).
    */
-  serverLimits?: Partial<ServerLimits>;
+  serverLimits?: Partial<PvaServerLimits>;
 }
 
-export interface ServerStats {
+export interface PvaServerStats {
   connections: number;
   channels: number;
   puts: number;
@@ -67,10 +67,10 @@ export interface ServerStats {
   refused: number;
 }
 
-export class Server {
+export class PvaServer {
   readonly guid: Uint8Array = randomBytes(12);
   readonly receiveBufferSize: number;
-  readonly stats: ServerStats = {
+  readonly stats: PvaServerStats = {
     connections: 0,
     channels: 0,
     puts: 0,
@@ -82,18 +82,18 @@ export class Server {
     refused: 0,
     denied: 0,
   };
-  readonly serverLimits: Readonly<ServerLimits>;
+  readonly serverLimits: Readonly<PvaServerLimits>;
   readonly #perPeer = new Map<string, number>();
   readonly #pvs = new PVDirectory();
   readonly #conns = new Set<ServerConnection>();
-  readonly #options: ServerOptions;
+  readonly #options: PvaServerOptions;
   #net: NetServer | null = null;
   #discovery: ServerDiscovery | null = null;
-  readonly config: ServerConfig;
+  readonly config: PvaServerConfig;
   #closeListeners: ((c: ServerConnection, reason: Error | null) => void)[] = [];
   #access: AccessPolicy;
 
-  constructor(options: ServerOptions = {}) {
+  constructor(options: PvaServerOptions = {}) {
     this.#options = options;
     this.#access = options.access ?? new AccessPolicy();
     this.config = serverConfigFromEnv(options.env ?? process.env);
@@ -178,7 +178,7 @@ export class Server {
    * undefined. Counted in stats.refused.
    * @internal
    */
-  limitExceeded(limit: keyof ServerLimits, count: number, what: string): ProtocolError | undefined {
+  limitExceeded(limit: keyof PvaServerLimits, count: number, what: string): ProtocolError | undefined {
     const max = this.serverLimits[limit];
     if (count <= max) return undefined;
     this.stats.refused++;
