@@ -322,6 +322,14 @@ export class SharedRingReceiver implements StreamReceiver {
     return this.#stats;
   }
 
+  /**
+   * Whether samples [index - length, index) are still in the ring. A drop-oldest reader's views
+   * may be overwritten while it uses them (the writer does not wait for it): check after use.
+   */
+  intact(index: number, length: number): boolean {
+    return index - length >= this.ring.firstIndex();
+  }
+
   async recv(): Promise<{ index: number; chunk: NdChunk } | null> {
     const words = this.#h.words;
     for (;;) {

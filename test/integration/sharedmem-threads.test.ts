@@ -19,6 +19,7 @@ interface WorkerDone {
   bad: number;
   zeroCopy: boolean;
   dropped: number;
+  overwritten: number;
 }
 
 function startWorker(data: unknown): { worker: Worker; ready: Promise<void>; done: Promise<WorkerDone> } {
@@ -113,6 +114,7 @@ test('four worker threads read every sample, in place, with a lossless writer', 
     if (i < 3) {
       assert.equal(r.samples, 20_000, `lossless worker ${i} got every sample`);
       assert.equal(r.dropped, 0);
+      assert.equal(r.overwritten, 0);
     } else assert.equal(r.samples + r.dropped, 20_000, 'drop-oldest: what it did not get is counted');
   }
   assert.ok(waited > 0, 'the writer was held back by its readers at least once');
