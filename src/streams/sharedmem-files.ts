@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { FileError, InvalidArgumentError, SluiceError } from '../errors.js';
 import { SharedPV } from '../pv/shared-pv.js';
 import { Client } from '../pva/client/client.js';
-import type { Subscription } from '../pva/client/subscription.js';
+import type { MonitorUpdate, Subscription } from '../pva/client/subscription.js';
 import { Server } from '../pva/server/server.js';
 import { t } from '../pvdata/types.js';
 import { chunkFrames, dtypeOf, fillValueFor, frameSize, makeTypedArray, typedArrayClass } from './ndarray.js';
@@ -28,7 +28,8 @@ import type { ConnectParams, NdChunk, ReceiverOptions, StreamReceiver, StreamSen
 
 const HEADER_BYTES = 64;
 const MAGIC = Buffer.from('SLUICERB', 'latin1');
-const controlType = t.struct({ index: t.long, length: t.long }, 'sluice:stream/ShmChunk:1.0');
+/** One chunk's place in the ring; `closed` marks the end of the stream (the last update). */
+const controlType = t.struct({ index: t.long, length: t.long, closed: t.boolean }, 'sluice:stream/ShmChunk:1.0');
 
 /** Where ring files go: /dev/shm when the system has it (memory), else the temp directory. */
 export function ringDirectory(): string {
@@ -166,14 +167,27 @@ export class FileRingSender implements StreamSender {
     return { sent: this.#sent, bytes: this.#bytes, readers: this.#lossless.subscriberCount + this.#latest.subscriberCount, dropped: 0 };
   }
 
+  /**
+   * End the stream: readers get a last update marked closed after the chunks queued for them;
+   * lossless readers are given sharedmemCloseTimeoutMs (default 5 s) to take them and leave
+   * before the control server closes (a reader cut off sees the disconnect as the end). The
+   * file is removed at once: readers that have it open keep reading it (POSIX unlink).
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    const end = { index: BigInt(this.#index), length: 0n, closed: true };
+    this.#latest.post(end);
+    this.#lossless.post(end);
+    this.#removeOnExit();
+    const timeout = this.params['sharedmemCloseTimeoutMs'] ?? 5000;
+    const until = performance.now() + (typeof timeout === 'number' ? timeout : 5000);
+    // No event tells that a subscriber left; this polls only while lossless readers finish.
+    while (this.#lossless.subscriberCount > 0 && performance.now() < until) await new Promise((r) => setTimeout(r, 5));
     this.#lossless.close();
     this.#latest.close();
     await this.#server.close();
     closeSync(this.#fd);
-    this.#removeOnExit();
     process.removeListener('exit', this.#removeOnExit);
   }
 }
@@ -198,6 +212,7 @@ export class FileRingReceiver implements StreamReceiver {
   /** End of the last chunk read (-1 until connected). */
   #nextIndex = -1;
   #started: Promise<void> | null = null;
+  readonly #gone: Promise<IteratorResult<MonitorUpdate>>;
   #closed = false;
   readonly #stats: FileRingReceiverStats = { received: 0, dropped: 0 };
 
@@ -234,6 +249,8 @@ export class FileRingReceiver implements StreamReceiver {
     const lossless = options.policy === 'lossless';
     const name = `${control.name}:${lossless ? 'lossless' : 'latest'}`;
     this.#sub = this.#client.monitor(name, lossless ? { pipeline: true, queueSize: options.queueSize } : { queueSize: options.queueSize });
+    // The control server going away (the writer closed or died) ends the stream for us.
+    this.#gone = new Promise((resolve) => this.#sub.once('disconnect', () => resolve({ done: true, value: undefined })));
   }
 
   #checkHeader(): void {
@@ -268,8 +285,8 @@ export class FileRingReceiver implements StreamReceiver {
    */
   connected(): Promise<void> {
     this.#started ??= (async () => {
-      const first = await this.#sub.next();
-      if (first.done === true) return;
+      const first = await Promise.race([this.#sub.next(), this.#gone]);
+      if (first.done === true || first.value.value['closed'] === true) return;
       this.#nextIndex = this.#control(first.value.value)[0];
     })();
     return this.#started;
@@ -292,8 +309,11 @@ export class FileRingReceiver implements StreamReceiver {
     await this.connected();
     for (;;) {
       if (this.#closed || this.#nextIndex < 0) return null;
-      const next = await this.#sub.next();
-      if (next.done === true || this.#closed) return null;
+      const next = await Promise.race([this.#sub.next(), this.#gone]);
+      if (next.done === true || this.#closed || next.value.value['closed'] === true) {
+        this.#nextIndex = -1;
+        return null;
+      }
       const u = next.value;
       const [index, length] = this.#control(u.value);
       if (index < this.#nextIndex) {
