@@ -32,9 +32,13 @@ export function typedArrayClass(dtype: StreamDType): TypedArrayClass {
 
 /** The dtype of a typed array (by its class). */
 export function dtypeOf(a: PVTypedArray): StreamDType | 'unknown' {
-  for (const [name, c] of Object.entries(CLASSES)) if (a instanceof (c as unknown as typeof Int8Array)) return name as StreamDType;
+  const known = BY_CLASS.get(a.constructor);
+  if (known !== undefined) return known;
+  for (const [name, c] of Object.entries(CLASSES)) if (a instanceof (c as unknown as typeof Int8Array)) return name as StreamDType; // subclasses (Buffer)
   return 'unknown';
 }
+
+const BY_CLASS = new Map<unknown, StreamDType>(Object.entries(CLASSES).map(([name, c]) => [c, name as StreamDType]));
 
 /** A typed array over `buffer` (or a new one when buffer is null). */
 export function makeTypedArray(dtype: StreamDType, buffer: ArrayBufferLike | null, byteOffset: number, length: number): PVTypedArray {

@@ -288,8 +288,8 @@ export class RingBuffer {
   /** Copy a chunk into [start, start+n), wrapping, and again one size further when double. */
   #put(chunk: NdChunk, start: number, n: number): void {
     const pos = this.#pos(start);
-    const srcStrides = chunk.strides ?? cOrderStrides(chunk.shape);
-    const s0 = srcStrides[0] as number;
+    const srcStrides = chunk.strides ?? null;
+    const s0 = srcStrides === null ? this.#frameSize : (srcStrides[0] as number);
     const first = Math.min(n, this.size - pos);
     this.#copyIn(chunk.data, 0, srcStrides, pos, first);
     if (first < n) this.#copyIn(chunk.data, first * s0, srcStrides, 0, n - first);
@@ -300,14 +300,15 @@ export class RingBuffer {
     }
   }
 
-  #copyIn(src: PVTypedArray, srcOffset: number, srcStrides: readonly number[], pos: number, n: number): void {
+  #copyIn(src: PVTypedArray, srcOffset: number, srcStrides: readonly number[] | null, pos: number, n: number): void {
     const f = this.#frameSize;
-    const contiguous = this.#cOrder && srcStrides.every((s, k) => s === cOrderStrides([n, ...this.frameShape])[k]);
+    const contiguous = this.#cOrder && (srcStrides === null || isCOrder(srcStrides, [n, ...this.frameShape]));
     if (contiguous) {
       (this.#data as Float64Array).set(src.subarray(srcOffset, srcOffset + n * f) as Float64Array, pos * f);
       return;
     }
-    stridedCopy(this.#data, pos * (this.#strides[0] as number), this.#strides, src, srcOffset, srcStrides, [n, ...this.frameShape]);
+    const shape = [n, ...this.frameShape];
+    stridedCopy(this.#data, pos * (this.#strides[0] as number), this.#strides, src, srcOffset, srcStrides ?? cOrderStrides(shape), shape);
   }
 
   #fillRange(from: number, to: number): void {
@@ -340,6 +341,11 @@ export class RingBuffer {
       shape,
     );
   }
+}
+
+function isCOrder(strides: readonly number[], shape: readonly number[]): boolean {
+  const c = cOrderStrides(shape);
+  return strides.every((s, k) => s === c[k] || (shape[k] as number) <= 1);
 }
 
 /** Logical-axis strides of a C-order memory whose axes are laid out in `order`. */

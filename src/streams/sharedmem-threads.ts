@@ -8,7 +8,8 @@
 //   24 CONSUMED int32, bumped by lossless readers and closing readers (what a blocked writer waits on)
 //   28 COUNT    int32, chunks published (wraps; compared by difference)
 //   32 DROPPED  int64, drops of readers that closed
-//   40 LOG      LOG_LENGTH x (float64 end index, float64 length): the last chunks' bounds
+//   40 NEED     int64, the position a blocked writer needs every lossless reader to reach
+//   48 LOG      LOG_LENGTH x (float64 end index, float64 length): the last chunks' bounds
 //   ..  SLOTS   slots x 32 bytes: int32 state, int32 heartbeat, int64 position, float64 dropped
 //
 // A reader keeps its place as a chunk count; the log gives each chunk's (index, length) as
@@ -24,7 +25,8 @@ const CLOSED = 5;
 const CONSUMED = 6;
 const COUNT = 7;
 const DROPPED_BYTE = 32;
-const LOG_BYTE = 40;
+const NEED_BYTE = 40;
+const LOG_BYTE = 48;
 /** Chunks whose bounds a late reader can still find. */
 export const LOG_LENGTH = 64;
 const SLOT_BYTES = 32;
@@ -80,21 +82,39 @@ class SharedHeader {
   readonly words: Int32Array;
   readonly log: Float64Array;
   readonly dropped: BigInt64Array;
+  readonly need: BigInt64Array;
   readonly slots: number;
+  readonly #slotWords: Int32Array[] = [];
+  readonly #slotPositions: BigInt64Array[] = [];
+  readonly #slotDropped: Float64Array[] = [];
   constructor(buffer: SharedArrayBuffer, slots: number) {
     this.words = new Int32Array(buffer, 0, LOG_BYTE / 4);
     this.dropped = new BigInt64Array(buffer, DROPPED_BYTE, 1);
-    this.log = new Float64Array(buffer, LOG_BYTE, LOG_LENGTH * 2 + slots * (SLOT_BYTES / 8));
+    this.need = new BigInt64Array(buffer, NEED_BYTE, 1);
+    this.log = new Float64Array(buffer, LOG_BYTE, LOG_LENGTH * 2);
     this.slots = slots;
+    for (let i = 0; i < slots; i++) {
+      const at = LOG_BYTE + LOG_LENGTH * 16 + i * SLOT_BYTES;
+      this.#slotWords.push(new Int32Array(buffer, at, 2));
+      this.#slotPositions.push(new BigInt64Array(buffer, at + 8, 1));
+      this.#slotDropped.push(new Float64Array(buffer, at + 16, 1));
+    }
   }
   slotWords(i: number): Int32Array {
-    return new Int32Array(this.words.buffer, LOG_BYTE + LOG_LENGTH * 16 + i * SLOT_BYTES, 2);
+    return this.#slotWords[i] as Int32Array;
   }
   slotPosition(i: number): BigInt64Array {
-    return new BigInt64Array(this.words.buffer, LOG_BYTE + LOG_LENGTH * 16 + i * SLOT_BYTES + 8, 1);
+    return this.#slotPositions[i] as BigInt64Array;
   }
   slotDropped(i: number): Float64Array {
-    return new Float64Array(this.words.buffer, LOG_BYTE + LOG_LENGTH * 16 + i * SLOT_BYTES + 16, 1);
+    return this.#slotDropped[i] as Float64Array;
+  }
+  /** Whether every lossless reader's position is at least `need`. */
+  allReached(need: number): boolean {
+    for (let i = 0; i < this.slots; i++) {
+      if (Atomics.load(this.slotWords(i), 0) === LOSSLESS && Number(Atomics.load(this.slotPosition(i), 0)) < need) return false;
+    }
+    return true;
   }
 }
 
@@ -203,6 +223,7 @@ export class SharedRingSender implements StreamSender {
     this.#pumping ??= (async () => {
       while (this.#pending.length > 0 && !this.#closed) {
         const next = this.#pending[0] as { index: number; chunk: NdChunk };
+        Atomics.store(this.#h.need, 0, BigInt(next.index - this.ring.size));
         const seen = Atomics.load(this.#h.words, CONSUMED);
         if (this.#fits(next.index)) {
           this.#pending.shift();
@@ -225,8 +246,10 @@ export class SharedRingSender implements StreamSender {
         await this.#pumping;
         continue;
       }
+      const end = this.ring.index() + this.#lastLength;
+      Atomics.store(this.#h.need, 0, BigInt(end - this.ring.size));
       const seen = Atomics.load(this.#h.words, CONSUMED);
-      if (this.#fits(this.ring.index() + this.#lastLength)) return;
+      if (this.#fits(end)) return;
       await waitWhile(this.#h.words, CONSUMED, seen, this.#waitSliceMs());
     }
   }
@@ -405,7 +428,14 @@ export class SharedRingReceiver implements StreamReceiver {
     if (!this.#slotPosition || !this.#slotWords) return;
     Atomics.store(this.#slotPosition, 0, BigInt(index));
     Atomics.add(this.#h.words, CONSUMED, 1);
-    Atomics.notify(this.#h.words, CONSUMED);
+    // Wake a blocked writer only when the last reader it waits for got far enough (once per wait).
+    if (
+      Atomics.load(this.#slotWords, 0) === LOSSLESS &&
+      index >= Number(Atomics.load(this.#h.need, 0)) &&
+      this.#h.allReached(Number(Atomics.load(this.#h.need, 0)))
+    ) {
+      Atomics.notify(this.#h.words, CONSUMED);
+    }
   }
 
   async close(): Promise<void> {
