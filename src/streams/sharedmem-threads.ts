@@ -16,7 +16,7 @@
 // Pyacq's sharedmem messages do. Lossless readers publish the start of the chunk they hold in a
 // slot, and the writer does not overwrite it.
 import { InvalidArgumentError, SluiceError } from '../errors.js';
-import { RingBuffer } from './ring-buffer.js';
+import { RingBuffer, RingIndexError } from './ring-buffer.js';
 import type { ConnectParams, NdChunk, ReceiverOptions, StreamReceiver, StreamSender, StreamSpec } from './transfer.js';
 import { typedArrayClass } from './ndarray.js';
 
@@ -395,14 +395,24 @@ export class SharedRingReceiver implements StreamReceiver {
   /** Samples [start, end) as a view, from the window start if the oldest part was overwritten. */
   #take(start: number, end: number): { index: number; chunk: NdChunk } | null {
     this.#beat();
-    const first = this.ring.firstIndex();
     let from = start;
-    if (from < first) {
-      this.#drop(Math.min(end, first) - from);
-      if (end <= first) return null;
-      from = first;
+    let pieces: NdChunk[];
+    for (;;) {
+      const first = this.ring.firstIndex();
+      if (end <= first) {
+        this.#drop(end - start);
+        return null;
+      }
+      from = Math.max(start, first);
+      try {
+        pieces = this.ring.getData(from, end, { join: false });
+        break;
+      } catch (e) {
+        if (!(e instanceof RingIndexError)) throw e;
+        // the writer moved the window on between our look and the read: look again
+      }
     }
-    const pieces = this.ring.getData(from, end, { join: false });
+    if (from > start) this.#drop(from - start);
     const chunk = pieces[0] as NdChunk;
     const pieceEnd = from + (chunk.shape[0] as number);
     if (pieces.length > 1) this.#rest = { start: pieceEnd, end };
