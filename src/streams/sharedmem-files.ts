@@ -1,0 +1,383 @@
+// The `sharedmem` mode between processes. Node cannot map memory, so the ring is a file in
+// /dev/shm (a RAM file system; os.tmpdir() where it is absent): the writer writes each chunk at
+// its place with positional writes, readers read it with positional reads into a buffer of their
+// own (one copy on each side), and only (index, length) travels, as a small pvAccess PV that
+// readers monitor. The file starts with the ring's two int64 counters, as Pyacq's shared ring:
+//
+//    0 write index  int64 (end of the region being overwritten; written before the data)
+//    8 read index   int64 (end of what is fully written; written after the data)
+//   16 magic 'SLUICERB', 24 size in samples (int64), 32 frame bytes (int64); data from byte 64
+//
+// A reader checks the write index after reading: what was overwritten meanwhile is dropped and
+// counted. Lossless readers monitor with pipeline flow control, so their unconsumed updates make
+// the writer's send() return false; drop-oldest readers monitor another PV that never holds the
+// writer back.
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, fstatSync, ftruncateSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FileError, InvalidArgumentError, SluiceError } from '../errors.js';
+import { SharedPV } from '../pv/shared-pv.js';
+import { Client } from '../pva/client/client.js';
+import type { MonitorUpdate, Subscription } from '../pva/client/subscription.js';
+import { Server } from '../pva/server/server.js';
+import { t } from '../pvdata/types.js';
+import { chunkFrames, dtypeOf, fillValueFor, frameSize, makeTypedArray, typedArrayClass } from './ndarray.js';
+import { ringShape } from './sharedmem-threads.js';
+import type { ConnectParams, NdChunk, ReceiverOptions, StreamReceiver, StreamSender, StreamSpec } from './transfer.js';
+
+const HEADER_BYTES = 64;
+const MAGIC = Buffer.from('SLUICERB', 'latin1');
+/** One chunk's place in the ring; `closed` marks the end of the stream (the last update). */
+const controlType = t.struct({ index: t.long, length: t.long, closed: t.boolean }, 'sluice:stream/ShmChunk:1.0');
+
+/** Where ring files go: /dev/shm when the system has it (memory), else the temp directory. */
+export function ringDirectory(): string {
+  return existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
+}
+
+export interface ControlAddress {
+  host: string;
+  port: number;
+  /** PV name prefix: `${name}:lossless` (pipelined) and `${name}:latest`. */
+  name: string;
+}
+
+export class FileRingSender implements StreamSender {
+  readonly params: ConnectParams;
+  readonly path: string;
+  readonly #fd: number;
+  readonly #size: number;
+  readonly #frame: readonly number[];
+  readonly #frameBytes: number;
+  readonly #server: Server;
+  readonly #lossless: SharedPV;
+  readonly #latest: SharedPV;
+  readonly #counter = Buffer.alloc(8);
+  readonly #fill: Uint8Array;
+  readonly #removeOnExit: () => void;
+  #index = 0;
+  #sent = 0;
+  #bytes = 0;
+  #closed = false;
+
+  private constructor(spec: StreamSpec, server: Server, control: ControlAddress) {
+    const [size, ...frame] = ringShape(spec);
+    this.#size = size as number;
+    this.#frame = frame;
+    const Ctor = typedArrayClass(spec.dtype);
+    this.#frameBytes = frameSize(frame) * Ctor.BYTES_PER_ELEMENT;
+    this.path = join(ringDirectory(), `sluice-ring-${process.pid}-${randomBytes(6).toString('hex')}`);
+    this.#fd = openSync(this.path, 'wx+', 0o600);
+    const path = this.path;
+    this.#removeOnExit = () => {
+      try {
+        unlinkSync(path);
+      } catch {
+        // already removed
+      }
+    };
+    process.once('exit', this.#removeOnExit);
+    ftruncateSync(this.#fd, HEADER_BYTES + this.#size * this.#frameBytes);
+    const header = Buffer.alloc(HEADER_BYTES);
+    MAGIC.copy(header, 16);
+    header.writeBigInt64LE(BigInt(this.#size), 24);
+    header.writeBigInt64LE(BigInt(this.#frameBytes), 32);
+    writeSync(this.#fd, header, 0, HEADER_BYTES, 0);
+    const oneFrame = makeTypedArray(spec.dtype, null, 0, frameSize(frame));
+    (oneFrame as { fill(v: number | bigint): unknown }).fill(fillValueFor(spec.dtype, spec.fill));
+    this.#fill = new Uint8Array(oneFrame.buffer, 0, oneFrame.byteLength);
+    if (this.#fill.some((b) => b !== 0)) this.#fillRange(-this.#size, 0);
+    this.#server = server;
+    this.#lossless = SharedPV.readonly().open(controlType, { index: 0n, length: 0n });
+    this.#latest = SharedPV.readonly().open(controlType, { index: 0n, length: 0n });
+    server.addPV(`${control.name}:lossless`, this.#lossless);
+    server.addPV(`${control.name}:latest`, this.#latest);
+    this.params = { ...spec, sharedmemScope: 'processes', sharedmemPath: this.path, sharedmemControl: control };
+  }
+
+  static async create(spec: StreamSpec): Promise<FileRingSender> {
+    ringShape(spec);
+    const host = typeof spec.interface === 'string' && spec.interface !== '' && spec.interface !== '0.0.0.0' ? spec.interface : '127.0.0.1';
+    const port = spec['sharedmemControlPort'] ?? 0;
+    if (typeof port !== 'number' || !Number.isSafeInteger(port) || port < 0 || port > 65535)
+      throw new InvalidArgumentError(`sharedmemControlPort ${String(port)} is not a port`);
+    const server = new Server({ host, port, udpPort: false });
+    const bound = await server.listen();
+    try {
+      return new FileRingSender(spec, server, { host, port: bound, name: `sluice:shm:${randomBytes(6).toString('hex')}` });
+    } catch (e) {
+      await server.close();
+      throw e;
+    }
+  }
+
+  send(index: number, chunk: NdChunk): boolean {
+    if (this.#closed) throw new SluiceError('ERR_CHANNEL_CLOSED', 'send() on a closed sharedmem sender');
+    if (dtypeOf(chunk.data) !== this.params.dtype)
+      throw new InvalidArgumentError(`chunk dtype ${dtypeOf(chunk.data)} does not match the stream's ${this.params.dtype}`);
+    const n = chunkFrames(chunk, this.#frame, frameSize(this.#frame));
+    if (n > this.#size) throw new InvalidArgumentError(`chunk of ${n} samples is larger than the ring of ${this.#size}`);
+    if (!Number.isSafeInteger(index) || index - this.#index < n) {
+      throw new InvalidArgumentError(`ring index ${index} advances by ${index - this.#index}, less than the chunk's ${n} samples`);
+    }
+    if (chunk.strides !== undefined) throw new InvalidArgumentError('sharedmem between processes takes C-order chunks (no strides)');
+    const before = this.#index;
+    this.#writeCounter(0, index);
+    const start = index - n;
+    const gapFrom = Math.max(before, index - this.#size);
+    if (start > gapFrom) this.#fillRange(gapFrom, start);
+    const bytes = new Uint8Array(chunk.data.buffer, chunk.data.byteOffset, n * this.#frameBytes);
+    this.#writeSamples(bytes, start, n);
+    this.#writeCounter(8, index);
+    this.#index = index;
+    this.#sent++;
+    this.#bytes += bytes.byteLength;
+    const update = { index: BigInt(index), length: BigInt(n) };
+    this.#latest.post(update);
+    return this.#lossless.post(update);
+  }
+
+  #writeCounter(at: number, value: number): void {
+    this.#counter.writeBigInt64LE(BigInt(value), 0);
+    writeSync(this.#fd, this.#counter, 0, 8, at);
+  }
+
+  #writeSamples(bytes: Uint8Array, start: number, n: number): void {
+    const pos = ((start % this.#size) + this.#size) % this.#size;
+    const first = Math.min(n, this.#size - pos);
+    const fb = this.#frameBytes;
+    writeSync(this.#fd, bytes, 0, first * fb, HEADER_BYTES + pos * fb);
+    if (first < n) writeSync(this.#fd, bytes, first * fb, (n - first) * fb, HEADER_BYTES);
+  }
+
+  #fillRange(from: number, to: number): void {
+    const block = Math.min(to - from, 1024);
+    const fills = new Uint8Array(block * this.#frameBytes);
+    for (let k = 0; k < block; k++) fills.set(this.#fill, k * this.#frameBytes);
+    for (let i = from; i < to; i += block) this.#writeSamples(fills, i, Math.min(block, to - i));
+  }
+
+  drained(): Promise<void> {
+    return this.#closed ? Promise.resolve() : this.#lossless.drained();
+  }
+
+  /** Drops across processes are counted by each reader (FileRingReceiver.stats); here 0. */
+  stats(): { sent: number; bytes: number; readers: number; dropped: number } {
+    return { sent: this.#sent, bytes: this.#bytes, readers: this.#lossless.subscriberCount + this.#latest.subscriberCount, dropped: 0 };
+  }
+
+  /**
+   * End the stream: readers get a last update marked closed after the chunks queued for them;
+   * lossless readers are given sharedmemCloseTimeoutMs (default 5 s) to take them and leave
+   * before the control server closes (a reader cut off sees the disconnect as the end). The
+   * file is removed at once: readers that have it open keep reading it (POSIX unlink).
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const end = { index: BigInt(this.#index), length: 0n, closed: true };
+    this.#latest.post(end);
+    this.#lossless.post(end);
+    this.#removeOnExit();
+    const timeout = this.params['sharedmemCloseTimeoutMs'] ?? 5000;
+    const until = performance.now() + (typeof timeout === 'number' ? timeout : 5000);
+    // No event tells that a subscriber left; this polls only while lossless readers finish.
+    while (this.#lossless.subscriberCount > 0 && performance.now() < until) await new Promise((r) => setTimeout(r, 5));
+    this.#lossless.close();
+    this.#latest.close();
+    await this.#server.close();
+    closeSync(this.#fd);
+    process.removeListener('exit', this.#removeOnExit);
+  }
+}
+
+export interface FileRingReceiverStats {
+  received: number;
+  /** Samples overwritten before this reader read them. */
+  dropped: number;
+}
+
+export class FileRingReceiver implements StreamReceiver {
+  readonly path: string;
+  readonly #fd: number;
+  readonly #size: number;
+  readonly #frame: readonly number[];
+  readonly #frameBytes: number;
+  readonly #dtype: StreamSpec['dtype'];
+  readonly #client: Client;
+  readonly #sub: Subscription;
+  readonly #counters = Buffer.alloc(16);
+  #buffer = new ArrayBuffer(0);
+  /** End of the last chunk read (-1 until connected). */
+  #nextIndex = -1;
+  #started: Promise<void> | null = null;
+  readonly #gone: Promise<IteratorResult<MonitorUpdate>>;
+  #closed = false;
+  readonly #stats: FileRingReceiverStats = { received: 0, dropped: 0 };
+
+  constructor(params: ConnectParams, options: ReceiverOptions) {
+    const path = params['sharedmemPath'];
+    const control = params['sharedmemControl'] as ControlAddress | undefined;
+    if (typeof path !== 'string' || typeof control !== 'object' || control === null || typeof control.name !== 'string') {
+      throw new InvalidArgumentError('sharedmem (processes) params need sharedmemPath and sharedmemControl {host, port, name}');
+    }
+    this.path = path;
+    const [size, ...frame] = ringShape(params);
+    this.#size = size as number;
+    this.#frame = frame;
+    this.#dtype = params.dtype;
+    this.#frameBytes = frameSize(frame) * typedArrayClass(params.dtype).BYTES_PER_ELEMENT;
+    try {
+      this.#fd = openSync(path, 'r');
+    } catch (e) {
+      throw new FileError(
+        path,
+        `cannot open the sharedmem ring file (${(e as NodeJS.ErrnoException).code ?? 'error'}): was the output closed, or is it on another host?`,
+        { cause: e },
+      );
+    }
+    try {
+      this.#checkHeader();
+    } catch (e) {
+      closeSync(this.#fd);
+      throw e;
+    }
+    this.#client = new Client({
+      env: { EPICS_PVA_AUTO_ADDR_LIST: 'NO', EPICS_PVA_ADDR_LIST: '', EPICS_PVA_NAME_SERVERS: `${control.host}:${control.port}` },
+    });
+    const lossless = options.policy === 'lossless';
+    const name = `${control.name}:${lossless ? 'lossless' : 'latest'}`;
+    this.#sub = this.#client.monitor(name, lossless ? { pipeline: true, queueSize: options.queueSize } : { queueSize: options.queueSize });
+    // The control server going away (the writer closed or died) ends the stream for us.
+    this.#gone = new Promise((resolve) => this.#sub.once('disconnect', () => resolve({ done: true, value: undefined })));
+  }
+
+  #checkHeader(): void {
+    const expected = HEADER_BYTES + this.#size * this.#frameBytes;
+    const actual = fstatSync(this.#fd).size;
+    if (actual !== expected) {
+      throw new FileError(
+        this.path,
+        `sharedmem ring file has ${actual} bytes, the stream's ring needs ${expected} (truncated, or not this stream's ring)`,
+      );
+    }
+    const header = Buffer.alloc(HEADER_BYTES);
+    readSync(this.#fd, header, 0, HEADER_BYTES, 0);
+    if (!header.subarray(16, 24).equals(MAGIC)) throw new FileError(this.path, 'not a sluice sharedmem ring file (bad magic)');
+    const size = Number(header.readBigInt64LE(24));
+    const fb = Number(header.readBigInt64LE(32));
+    if (size !== this.#size || fb !== this.#frameBytes) {
+      throw new FileError(
+        this.path,
+        `sharedmem ring file holds ${size} samples of ${fb} bytes, the params say ${this.#size} of ${this.#frameBytes}`,
+      );
+    }
+  }
+
+  get stats(): Readonly<FileRingReceiverStats> {
+    return this.#stats;
+  }
+
+  /**
+   * Resolves once the reader is subscribed: the control PV's current value marks where it starts
+   * (the chunks after it are the ones it will get). recv() waits for it too.
+   */
+  connected(): Promise<void> {
+    this.#started ??= (async () => {
+      const first = await Promise.race([this.#sub.next(), this.#gone]);
+      if (first.done === true || first.value.value['closed'] === true) return;
+      this.#nextIndex = this.#control(first.value.value)[0];
+    })();
+    return this.#started;
+  }
+
+  /** (index, length) of a control value, refused unless it can be a chunk of this ring. */
+  #control(v: Record<string, unknown>): [number, number] {
+    const index = asSafeInteger(v['index']);
+    const length = asSafeInteger(v['length']);
+    if (index === null || length === null || length < 0 || length > this.#size || index < length) {
+      throw new SluiceError(
+        'ERR_PROTOCOL',
+        `sharedmem control value (index ${String(v['index'])}, length ${String(v['length'])}) is not a chunk of a ring of ${this.#size} samples`,
+      );
+    }
+    return [index, length];
+  }
+
+  async recv(): Promise<{ index: number; chunk: NdChunk } | null> {
+    await this.connected();
+    for (;;) {
+      if (this.#closed || this.#nextIndex < 0) return null;
+      const next = await Promise.race([this.#sub.next(), this.#gone]);
+      if (next.done === true || this.#closed || next.value.value['closed'] === true) {
+        this.#nextIndex = -1;
+        return null;
+      }
+      const u = next.value;
+      const [index, length] = this.#control(u.value);
+      if (index < this.#nextIndex) {
+        throw new SluiceError('ERR_PROTOCOL', `sharedmem control index ${index} goes back before ${this.#nextIndex}`);
+      }
+      // Updates squashed on the way (server or client queue): read everything since the last one.
+      const squashed = !u.overrun.isEmpty();
+      let start = squashed ? this.#nextIndex : index - length;
+      if (index - start > this.#size) {
+        this.#drop(index - this.#size - start);
+        start = index - this.#size;
+      }
+      const got = this.#read(start, index);
+      if (got) return got;
+    }
+  }
+
+  /** Samples [start, end) from the file; null when all of them were overwritten meanwhile. */
+  #read(start: number, end: number): { index: number; chunk: NdChunk } | null {
+    const n = end - start;
+    const bytes = n * this.#frameBytes;
+    if (this.#buffer.byteLength < bytes) this.#buffer = new ArrayBuffer(bytes);
+    const into = new Uint8Array(this.#buffer, 0, bytes);
+    const pos = ((start % this.#size) + this.#size) % this.#size;
+    const first = Math.min(n, this.#size - pos);
+    const fb = this.#frameBytes;
+    let got = readSync(this.#fd, into, 0, first * fb, HEADER_BYTES + pos * fb);
+    if (first < n) got += readSync(this.#fd, into, first * fb, (n - first) * fb, HEADER_BYTES);
+    readSync(this.#fd, this.#counters, 0, 16, 0);
+    const writeIndex = Number(this.#counters.readBigInt64LE(0));
+    const readIndex = Number(this.#counters.readBigInt64LE(8));
+    if (got !== bytes) throw new FileError(this.path, `sharedmem ring file gave ${got} of ${bytes} bytes (truncated?)`);
+    if (end > readIndex) {
+      throw new SluiceError('ERR_PROTOCOL', `sharedmem control announced samples up to ${end}, the ring holds up to ${readIndex}`);
+    }
+    this.#nextIndex = end;
+    // Everything before writeIndex - size may have been overwritten while we read it.
+    const firstValid = writeIndex - this.#size;
+    let from = start;
+    if (from < firstValid) {
+      this.#drop(Math.min(end, firstValid) - from);
+      if (end <= firstValid) return null;
+      from = firstValid;
+    }
+    const skip = (from - start) * this.#frameBytes;
+    const data = makeTypedArray(this.#dtype, this.#buffer, skip, (end - from) * frameSize(this.#frame));
+    this.#stats.received++;
+    return { index: end, chunk: { data, shape: [end - from, ...this.#frame] } };
+  }
+
+  #drop(samples: number): void {
+    this.#stats.dropped += samples;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#sub.close();
+    this.#client.close();
+    closeSync(this.#fd);
+  }
+}
+
+function asSafeInteger(v: unknown): number | null {
+  const n = typeof v === 'bigint' ? Number(v) : v;
+  return typeof n === 'number' && Number.isSafeInteger(n) ? n : null;
+}

@@ -1,0 +1,166 @@
+// sharedmem between processes: a ring file in /dev/shm read by a spawned node process, with
+// (index, length) over a pvAccess PV; drops counted, lossless back-pressure, the file removed
+// on close, and clear errors for missing or wrong files and lying control values.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { test } from 'node:test';
+import { SluiceError } from '../../src/errors.js';
+import { SharedPV } from '../../src/pv/shared-pv.js';
+import { t } from '../../src/pvdata/types.js';
+import { sharedmemMode } from '../../src/streams/sharedmem.js';
+import { FileRingReceiver, FileRingSender, ringDirectory } from '../../src/streams/sharedmem-files.js';
+import { startServer } from '../helpers/net.js';
+import { indexedChunk, testSpec } from '../helpers/stream-spec.js';
+
+const childJs = new URL('../helpers/sharedmem-child.js', import.meta.url).pathname;
+
+function spawnReader(params: unknown, policy: string): { ready: Promise<void>; result: Promise<Record<string, number>> } {
+  const child = spawn(process.execPath, [childJs, JSON.stringify(params), policy], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout });
+  let onReady: () => void = () => undefined;
+  const ready = new Promise<void>((resolve) => (onReady = resolve));
+  const result = new Promise<Record<string, number>>((resolve, reject) => {
+    lines.on('line', (line) => (line === 'ready' ? onReady() : resolve(JSON.parse(line) as Record<string, number>)));
+    child.once('exit', (code) => reject(new Error(`reader exited with ${code} before its result`)));
+  });
+  return { ready, result };
+}
+
+test('a reader in another process gets every sample through the ring file; the file goes on close', async () => {
+  const tx = await sharedmemMode.createSender(testSpec({ bufferSize: 1000, sharedmemScope: 'processes' }));
+  assert.equal(tx.params['sharedmemScope'], 'processes');
+  const path = tx.params['sharedmemPath'] as string;
+  assert.ok(path.startsWith(ringDirectory()));
+  assert.ok(existsSync(path));
+  const reader = spawnReader(tx.params, 'lossless');
+  await reader.ready;
+  let end = 0;
+  for (let c = 0; c < 200; c++) {
+    end += 50;
+    if (!tx.send(end, indexedChunk(end, 50))) await tx.drained();
+  }
+  assert.equal(tx.stats().readers, 1);
+  await tx.close();
+  const r = await reader.result;
+  assert.deepEqual({ samples: r['samples'], bad: r['bad'], dropped: r['dropped'] }, { samples: 10_000, bad: 0, dropped: 0 });
+  assert.equal(existsSync(path), false, 'the ring file is removed on close');
+});
+
+test('a drop-oldest reader that does not read loses the oldest samples, counted; the writer never waits', async () => {
+  const tx = await FileRingSender.create(testSpec({ bufferSize: 100, sharedmemScope: 'processes' }));
+  const rx = new FileRingReceiver(tx.params, { policy: 'drop-oldest', queueSize: 4 });
+  await rx.connected();
+  for (let end = 10; end <= 1000; end += 10) assert.equal(tx.send(end, indexedChunk(end, 10)), true);
+  let samples = 0;
+  for (let last = 0; last < 1000;) {
+    const r = await rx.recv();
+    assert.ok(r !== null);
+    const n = r.chunk.shape[0] as number;
+    samples += n;
+    last = r.index;
+    assert.equal((r.chunk.data as Float64Array)[0], r.index - n);
+  }
+  await tx.close();
+  assert.equal(await rx.recv(), null, 'the end is marked');
+  assert.ok(rx.stats.dropped > 0);
+  assert.equal(samples + rx.stats.dropped, 1000, 'every sample was read or counted');
+  await rx.close();
+});
+
+test('a lossless reader holds the writer back through the pipelined monitor', async () => {
+  const tx = await FileRingSender.create(testSpec({ bufferSize: 1000, sharedmemScope: 'processes' }));
+  const rx = new FileRingReceiver(tx.params, { policy: 'lossless', queueSize: 2 });
+  await rx.connected();
+  let end = 0;
+  let sent = 0;
+  while (tx.send((end += 10), indexedChunk(end, 10))) if (++sent > 100) break;
+  assert.ok(sent < 10, `send() said stop after ${sent} chunks`);
+  let drained = false;
+  const d = tx.drained().then(() => (drained = true));
+  const got: number[] = [];
+  while (!drained) {
+    const r = await rx.recv();
+    got.push(r?.index ?? -1);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  await d;
+  assert.deepEqual(
+    got,
+    got.map((_, i) => 10 * (i + 1)),
+    'in order, nothing lost',
+  );
+  assert.equal(rx.stats.dropped, 0);
+  await rx.close(); // a lossless reader that leaves does not hold up the writer's close
+  await tx.close();
+});
+
+test('missing, truncated or foreign ring files are refused with the file named', async () => {
+  const tx = await FileRingSender.create(testSpec({ bufferSize: 100, sharedmemScope: 'processes' }));
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-shm-'));
+  try {
+    const opts = { policy: 'drop-oldest', queueSize: 4 } as const;
+    const missing = join(dir, 'gone');
+    assert.throws(
+      () => new FileRingReceiver({ ...tx.params, sharedmemPath: missing }, opts),
+      (e: unknown) => e instanceof SluiceError && e.code === 'ERR_FILE' && e.message.includes(missing) && /ENOENT/.test(e.message),
+    );
+    const short = join(dir, 'short');
+    writeFileSync(short, new Uint8Array(100));
+    assert.throws(() => new FileRingReceiver({ ...tx.params, sharedmemPath: short }, opts), /has 100 bytes, the stream's ring needs 3264/);
+    const foreign = join(dir, 'foreign');
+    writeFileSync(foreign, new Uint8Array(3264));
+    assert.throws(() => new FileRingReceiver({ ...tx.params, sharedmemPath: foreign }, opts), /bad magic/);
+    assert.throws(() => new FileRingReceiver({ ...tx.params, bufferSize: 50 }, opts), /the stream's ring needs 1664/);
+    assert.throws(
+      () => new FileRingReceiver({ ...tx.params, sharedmemControl: undefined }, opts),
+      /need sharedmemPath and sharedmemControl/,
+    );
+  } finally {
+    rmSync(dir, { recursive: true });
+    await tx.close();
+  }
+});
+
+const controlType = t.struct({ index: t.long, length: t.long });
+
+for (const [what, values, message] of [
+  ['a length larger than the ring', [{ index: 500n, length: 101n }], /length 101\) is not a chunk of a ring of 100 samples/],
+  ['a negative length', [{ index: 5n, length: -1n }], /is not a chunk/],
+  ['an index beyond what was written', [{ index: 1_000_000n, length: 10n }], /announced samples up to 1000000, the ring holds up to 20/],
+  [
+    'an index that goes back',
+    [
+      { index: 20n, length: 10n },
+      { index: 15n, length: 5n },
+    ],
+    /index 15 goes back before 20/,
+  ],
+] as const) {
+  test(`a lying control PV is refused: ${what}`, async () => {
+    const tx = await FileRingSender.create(testSpec({ bufferSize: 100, sharedmemScope: 'processes' }));
+    tx.send(20, indexedChunk(20, 20));
+    const { server, port } = await startServer();
+    const pv = SharedPV.readonly().open(controlType, { index: 0n, length: 0n });
+    server.addPV('liar:latest', pv);
+    const rx = new FileRingReceiver(
+      { ...tx.params, sharedmemControl: { host: '127.0.0.1', port, name: 'liar' } },
+      { policy: 'drop-oldest', queueSize: 8 },
+    );
+    try {
+      await rx.connected();
+      for (const v of values) pv.post(v);
+      const recvs = async () => {
+        for (;;) if ((await rx.recv()) === null) return;
+      };
+      await assert.rejects(recvs(), (e: unknown) => e instanceof SluiceError && e.code === 'ERR_PROTOCOL' && message.test(e.message));
+    } finally {
+      await rx.close();
+      await server.close();
+      await tx.close();
+    }
+  });
+}
