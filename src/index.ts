@@ -112,6 +112,7 @@ export type {
 
 // Typed array streams (docs/streams.md) and remote objects (docs/rpc.md).
 export { OutputStream, InputStream, DEFAULT_SPEC, filters, Chunker, registerTransferMode, transferModes } from './streams/index.js';
+export { RingBuffer, RingIndexError } from './streams/index.js';
 export { NT_STREAM_CHUNK_ID, streamChunkT, buildStreamChunk, readStreamChunk } from './streams/index.js';
 export type {
   OutputStats,
@@ -129,6 +130,9 @@ export type {
   StreamSender,
   StreamReceiver,
   ReceiverOptions,
+  RingBufferOptions,
+  ReadOptions as RingReadOptions,
+  SharedmemScope,
 } from './streams/index.js';
 export { RPCServer, RPCClient, isObjectProxy, RemoteCallError, ProcessSpawner, measureClockDiff } from './rpc/index.js';
 export type {

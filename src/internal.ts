@@ -30,4 +30,4 @@ export type { CaHeader, CaMessage, DbrData } from './ca/index.js';
 // The transport-neutral RPC core and its wire structures (the channel server builds on them).
 export { RpcCore, registerTransport, requestType, replyType } from './rpc/index.js';
 export type { RpcTransport, RpcConnection, CoreStats, ProxyRef } from './rpc/index.js';
-export { tcpMode, inprocMode } from './streams/index.js';
+export { tcpMode, inprocMode, sharedmemMode } from './streams/index.js';

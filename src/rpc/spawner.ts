@@ -23,6 +23,8 @@ export interface ProcessSpawnerOptions {
 }
 
 const BOOTSTRAP = fileURLToPath(new URL('./bootstrap.js', import.meta.url));
+/** How long a child asked to stop may take to exit before SIGTERM. */
+const STOP_GRACE_MS = 5000;
 
 export class ProcessSpawner {
   readonly name: string;
@@ -88,11 +90,25 @@ export class ProcessSpawner {
   /** Ask the child's server to close; the child then exits. Resolves with its exit code. */
   async stop(): Promise<number | null> {
     if (this.child.exitCode === null && this.child.signalCode === null) {
-      await this.client.closeServer().catch(() => this.child.kill('SIGTERM'));
+      // The reply to close can lose the race with the closing connection: that is not a refusal,
+      // so the child gets a grace period to exit on its own before SIGTERM.
+      const asked = await this.client.closeServer().then(
+        () => true,
+        (err: unknown) => (err as { code?: string }).code === 'ERR_CONNECTION_CLOSED',
+      );
+      if (!asked || !(await this.#exitsWithin(STOP_GRACE_MS))) this.child.kill('SIGTERM');
     }
     const code = await this.#exited;
     this.client.close();
     return code;
+  }
+
+  async #exitsWithin(ms: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<false>((r) => (timer = setTimeout(() => r(false), ms)));
+    const exited = await Promise.race([this.#exited.then(() => true as const), late]);
+    clearTimeout(timer);
+    return exited;
   }
 
   kill(signal: NodeJS.Signals = 'SIGKILL'): void {

@@ -24,3 +24,5 @@ export {
   type StreamType,
   type TransferMode,
 } from './transfer.js';
+export { sharedmemMode, sharedmemScope, type SharedmemScope } from './sharedmem.js';
+export { RingBuffer, RingIndexError, type RingBufferOptions, type ReadOptions } from './ring-buffer.js';

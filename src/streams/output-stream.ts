@@ -24,6 +24,7 @@ import {
 } from './transfer.js';
 import './inproc-mode.js';
 import './tcp-mode.js';
+import './sharedmem.js';
 
 /** The registered mode a spec names: 'plaindata' means the mode of its protocol (tcp or inproc). */
 export function modeOf(spec: Pick<StreamSpec, 'transfermode' | 'protocol'>): TransferMode {

@@ -18,9 +18,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileError, InvalidArgumentError, SluiceError } from '../errors.js';
 import { SharedPV } from '../pv/shared-pv.js';
-import { Client } from '../pva/client/client.js';
-import type { MonitorUpdate, Subscription } from '../pva/client/subscription.js';
-import { Server } from '../pva/server/server.js';
+import { PvaClient } from '../pva/client/client.js';
+import type { MonitorUpdate, PvaSubscription } from '../pva/client/subscription.js';
+import { PvaServer } from '../pva/server/server.js';
 import { t } from '../pvdata/types.js';
 import { chunkFrames, dtypeOf, fillValueFor, frameSize, makeTypedArray, typedArrayClass } from './ndarray.js';
 import { ringShape } from './sharedmem-threads.js';
@@ -50,7 +50,7 @@ export class FileRingSender implements StreamSender {
   readonly #size: number;
   readonly #frame: readonly number[];
   readonly #frameBytes: number;
-  readonly #server: Server;
+  readonly #server: PvaServer;
   readonly #lossless: SharedPV;
   readonly #latest: SharedPV;
   readonly #counter = Buffer.alloc(8);
@@ -61,7 +61,7 @@ export class FileRingSender implements StreamSender {
   #bytes = 0;
   #closed = false;
 
-  private constructor(spec: StreamSpec, server: Server, control: ControlAddress) {
+  private constructor(spec: StreamSpec, server: PvaServer, control: ControlAddress) {
     const [size, ...frame] = ringShape(spec);
     this.#size = size as number;
     this.#frame = frame;
@@ -102,7 +102,7 @@ export class FileRingSender implements StreamSender {
     const port = spec['sharedmemControlPort'] ?? 0;
     if (typeof port !== 'number' || !Number.isSafeInteger(port) || port < 0 || port > 65535)
       throw new InvalidArgumentError(`sharedmemControlPort ${String(port)} is not a port`);
-    const server = new Server({ host, port, udpPort: false });
+    const server = new PvaServer({ host, port, udpPort: false });
     const bound = await server.listen();
     try {
       return new FileRingSender(spec, server, { host, port: bound, name: `sluice:shm:${randomBytes(6).toString('hex')}` });
@@ -205,8 +205,8 @@ export class FileRingReceiver implements StreamReceiver {
   readonly #frame: readonly number[];
   readonly #frameBytes: number;
   readonly #dtype: StreamSpec['dtype'];
-  readonly #client: Client;
-  readonly #sub: Subscription;
+  readonly #client: PvaClient;
+  readonly #sub: PvaSubscription;
   readonly #counters = Buffer.alloc(16);
   #buffer = new ArrayBuffer(0);
   /** End of the last chunk read (-1 until connected). */
@@ -243,7 +243,7 @@ export class FileRingReceiver implements StreamReceiver {
       closeSync(this.#fd);
       throw e;
     }
-    this.#client = new Client({
+    this.#client = new PvaClient({
       env: { EPICS_PVA_AUTO_ADDR_LIST: 'NO', EPICS_PVA_ADDR_LIST: '', EPICS_PVA_NAME_SERVERS: `${control.host}:${control.port}` },
     });
     const lossless = options.policy === 'lossless';
@@ -275,7 +275,7 @@ export class FileRingReceiver implements StreamReceiver {
     }
   }
 
-  get stats(): Readonly<FileRingReceiverStats> {
+  stats(): Readonly<FileRingReceiverStats> {
     return this.#stats;
   }
 

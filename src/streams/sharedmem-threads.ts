@@ -341,7 +341,7 @@ export class SharedRingReceiver implements StreamReceiver {
     return -1;
   }
 
-  get stats(): Readonly<SharedRingReceiverStats> {
+  stats(): Readonly<SharedRingReceiverStats> {
     return this.#stats;
   }
 

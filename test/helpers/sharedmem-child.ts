@@ -32,6 +32,6 @@ async function main(): Promise<void> {
     bytes += r.chunk.data.byteLength;
     chunks++;
   }
-  process.stdout.write(JSON.stringify({ samples, chunks, bad, bytes, dropped: rx.stats.dropped }) + '\n');
+  process.stdout.write(JSON.stringify({ samples, chunks, bad, bytes, dropped: rx.stats().dropped }) + '\n');
   await rx.close();
 }

@@ -34,7 +34,7 @@ async function main(): Promise<void> {
       samples += n;
       chunks++;
     }
-    port.postMessage({ type: 'done', samples, chunks, bad, zeroCopy, dropped: rx.stats.dropped, overwritten });
+    port.postMessage({ type: 'done', samples, chunks, bad, zeroCopy, dropped: rx.stats().dropped, overwritten });
     await rx.close();
   }
 }

@@ -73,7 +73,7 @@ test('readers in this thread get views of the ring, chunk by chunk, and null aft
       assert.equal(d[0], r.index - (r.chunk.shape[0] as number));
     }
     assert.deepEqual(got, expected);
-    assert.equal(rx.stats.dropped, 0);
+    assert.equal(rx.stats().dropped, 0);
   }
   await a.close();
   await b.close();
@@ -130,7 +130,7 @@ test('a slow drop-oldest reader loses the oldest samples, counted; the writer ne
   for (let r = await rx.recv(); r !== null; r = await rx.recv()) got.push(r.index);
   await tail;
   assert.deepEqual(got, [910, 920, 930, 940, 950, 960, 970, 980, 990, 1000], 'it goes on from the window start');
-  assert.equal(rx.stats.dropped, 900);
+  assert.equal(rx.stats().dropped, 900);
   await rx.close();
   assert.equal(tx.stats().dropped, 900, 'a closed reader leaves its drops in the count');
   assert.equal(tx.stats().readers, 0);
@@ -153,7 +153,7 @@ test('a lossless reader holds the writer back: send() false, drained() once it r
   for (let c = 0; c < 11; c++) seen.push((await rx.recv())?.index ?? -1);
   await d;
   assert.deepEqual(seen, [10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110]);
-  assert.equal(rx.stats.dropped, 0);
+  assert.equal(rx.stats().dropped, 0);
   await tx.close();
   await rx.close();
 });
@@ -194,8 +194,8 @@ test('an evicted reader that wakes up goes on as drop-oldest and knows it', asyn
   let end = 0;
   for (let c = 0; c < 30; c++) if (!tx.send((end += 10), indexedChunk(end, 10))) await tx.drained();
   const r = await rx.recv();
-  assert.ok(rx.stats.evicted);
-  assert.equal(rx.stats.dropped, (r?.index ?? 0) - 10);
+  assert.ok(rx.stats().evicted);
+  assert.equal(rx.stats().dropped, (r?.index ?? 0) - 10);
   await tx.close();
   await rx.close();
 });
