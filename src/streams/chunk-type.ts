@@ -21,7 +21,7 @@ import { timeNow, timeT } from '../pvdata/nt/common.js';
 import { compress, decompress, isCodecName, MAX_DECODED_BYTES } from '../pvdata/nt/codec/index.js';
 import { t } from '../pvdata/types.js';
 import { ELEMENT_SIZE, type PVStructure, type PVTypedArray } from '../pvdata/values.js';
-import { dtypeOf, elementCount } from './chunk.js';
+import { dtypeOf, elementCount } from './ndarray.js';
 import { isStreamDType } from './spec.js';
 import { STREAM_DTYPES, type NdChunk, type StreamSpec } from './transfer.js';
 

@@ -1,56 +1,17 @@
 // NdChunk helpers: from what a user sends to a checked, C-ordered chunk (a view when it already is
 // one, a copy only for strided data), and the numpy dtype of a typed array.
 import { InvalidArgumentError } from '../errors.js';
-import { TYPED_ARRAY, scalarTypeOfArray, type PVTypedArray } from '../pvdata/values.js';
-import { frameSize } from './spec.js';
-import { STREAM_DTYPES, type NdChunk, type StreamDType } from './transfer.js';
-
-/** A typed array class (Float32Array, ...). */
-export type TypedArrayCtor = NonNullable<(typeof TYPED_ARRAY)[keyof typeof TYPED_ARRAY]>;
-
-const DTYPE_OF_SCALAR = Object.fromEntries(Object.entries(STREAM_DTYPES).map(([d, s]) => [s, d])) as Record<string, StreamDType>;
-
-/** The numpy dtype name of a typed array (undefined for anything else). */
-export function dtypeOf(a: unknown): StreamDType | undefined {
-  const s = scalarTypeOfArray(a);
-  return s === undefined ? undefined : DTYPE_OF_SCALAR[s];
-}
-
-export function arrayClassOf(dtype: StreamDType): TypedArrayCtor {
-  return TYPED_ARRAY[STREAM_DTYPES[dtype]] as TypedArrayCtor;
-}
+import type { PVTypedArray } from '../pvdata/values.js';
+import { cOrderStrides, dtypeOf, elementCount, typedArrayClass } from './ndarray.js';
+import type { NdChunk, StreamDType } from './transfer.js';
 
 export function isTypedArray(a: unknown): a is PVTypedArray {
   return ArrayBuffer.isView(a) && !(a instanceof DataView) && dtypeOf(a) !== undefined;
 }
 
-/** Product of all dimensions (elements of a chunk). */
-export function elementCount(shape: readonly number[]): number {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return n;
-}
-
-/** The value written into gaps: `fill`, else NaN for floats and 0 for integers. */
-export function fillValue(dtype: StreamDType, fill: number | bigint | null): number | bigint {
-  const big = dtype === 'int64' || dtype === 'uint64';
-  if (fill === null) return big ? 0n : dtype.startsWith('float') ? NaN : 0;
-  return big ? BigInt(fill) : Number(fill);
-}
-
-function cOrderStrides(shape: readonly number[]): number[] {
-  const s = new Array<number>(shape.length);
-  let n = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    s[i] = n;
-    n *= shape[i] as number;
-  }
-  return s;
-}
-
 /** A C-ordered copy of strided data (strides in elements, from element 0 of `data`). */
 function contiguous(data: PVTypedArray, shape: readonly number[], strides: readonly number[]): PVTypedArray {
-  const Ctor = data.constructor as TypedArrayCtor;
+  const Ctor = typedArrayClass(dtypeOf(data) as StreamDType);
   const out = new Ctor(elementCount(shape)) as PVTypedArray;
   const src = data as unknown as ArrayLike<number>;
   const dst = out as unknown as Record<number, number>;
@@ -75,7 +36,7 @@ function contiguous(data: PVTypedArray, shape: readonly number[], strides: reado
  */
 export function toChunk(data: PVTypedArray | NdChunk, frameShape: readonly number[]): NdChunk {
   if (isTypedArray(data)) {
-    const per = frameSize([0, ...frameShape]);
+    const per = elementCount(frameShape);
     if (data.length % per !== 0) {
       throw new InvalidArgumentError(
         `stream send: ${data.length} elements is not a whole number of frames of shape [${frameShape.join(', ')}]`,

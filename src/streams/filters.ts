@@ -4,7 +4,7 @@
 // view of received bytes; they return new arrays.
 import { InvalidArgumentError } from '../errors.js';
 import type { PVTypedArray } from '../pvdata/values.js';
-import { arrayClassOf, dtypeOf, elementCount } from './chunk.js';
+import { dtypeOf, elementCount, typedArrayClass } from './ndarray.js';
 import type { NdChunk, StreamDType } from './transfer.js';
 import { isStreamDType } from './spec.js';
 
@@ -49,7 +49,7 @@ export function offset(delta: number): StreamFilter {
 /** Convert to `dtype` (as numpy's astype: floats to integers truncate; 64-bit integers go through Number). */
 export function cast(dtype: StreamDType): StreamFilter {
   if (!isStreamDType(dtype)) throw new InvalidArgumentError(`cast filter: '${String(dtype)}' is not a stream dtype`);
-  const Ctor = arrayClassOf(dtype);
+  const Ctor = typedArrayClass(dtype);
   const toBig = dtype === 'int64' || dtype === 'uint64';
   return (index, c) => {
     if (dtypeOf(c.data) === dtype) return [index, c];

@@ -5,7 +5,8 @@ export { DEFAULT_SPEC, EVENT_SHAPE, STREAM_TYPES, normalizeSpec, isStreamDType, 
 export { filters, scale, offset, cast, reshape, type StreamFilter } from './filters.js';
 export { Chunker } from './chunker.js';
 export { NT_STREAM_CHUNK_ID, streamChunkT, buildStreamChunk, readStreamChunk } from './chunk-type.js';
-export { dtypeOf, toChunk } from './chunk.js';
+export { toChunk } from './chunk.js';
+export { dtypeOf } from './ndarray.js';
 export { tcpMode } from './tcp-mode.js';
 export { inprocMode } from './inproc-mode.js';
 export {

@@ -31,11 +31,12 @@ export function typedArrayClass(dtype: StreamDType): TypedArrayClass {
 }
 
 /** The dtype of a typed array (by its class). */
-export function dtypeOf(a: PVTypedArray): StreamDType | 'unknown' {
+export function dtypeOf(a: unknown): StreamDType | undefined {
+  if (!ArrayBuffer.isView(a)) return undefined;
   const known = BY_CLASS.get(a.constructor);
   if (known !== undefined) return known;
   for (const [name, c] of Object.entries(CLASSES)) if (a instanceof (c as unknown as typeof Int8Array)) return name as StreamDType; // subclasses (Buffer)
-  return 'unknown';
+  return undefined;
 }
 
 const BY_CLASS = new Map<unknown, StreamDType>(Object.entries(CLASSES).map(([name, c]) => [c, name as StreamDType]));
@@ -46,9 +47,10 @@ export function makeTypedArray(dtype: StreamDType, buffer: ArrayBufferLike | nul
   return buffer === null ? new C(length) : new C(buffer, byteOffset, length);
 }
 
-export function frameSize(frameShape: readonly number[]): number {
+/** Product of all dimensions (the elements of a chunk, or of one frame given its shape). */
+export function elementCount(shape: readonly number[]): number {
   let n = 1;
-  for (const d of frameShape) n *= d;
+  for (const d of shape) n *= d;
   return n;
 }
 

@@ -9,7 +9,8 @@
 import { InvalidArgumentError, SluiceError } from '../errors.js';
 import { isCodecName } from '../pvdata/nt/codec/index.js';
 import type { PVTypedArray } from '../pvdata/values.js';
-import { dtypeOf, fillValue, toChunk } from './chunk.js';
+import { toChunk } from './chunk.js';
+import { dtypeOf, fillValueFor } from './ndarray.js';
 import { Chunker } from './chunker.js';
 import { applyFilters, type StreamFilter } from './filters.js';
 import { normalizeSpec, shapeMatches } from './spec.js';
@@ -87,7 +88,7 @@ export class OutputStream {
     const mode = modeOf(spec);
     const chunkSize = spec.chunkSize > 0 ? spec.chunkSize : Math.max(0, spec.shape[0] as number);
     // A fixed shape[0] is a chunk size too: chunks of other lengths are re-chunked to it.
-    this.#chunker = chunkSize > 0 ? new Chunker(chunkSize, fillValue(spec.dtype, spec.fill)) : null;
+    this.#chunker = chunkSize > 0 ? new Chunker(chunkSize, fillValueFor(spec.dtype, spec.fill)) : null;
     this.#spec = spec;
     this.#sender = await mode.createSender(spec);
     return this.#sender.params;

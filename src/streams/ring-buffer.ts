@@ -6,7 +6,16 @@
 import { InvalidArgumentError } from '../errors.js';
 import type { PVTypedArray } from '../pvdata/values.js';
 import type { NdChunk, StreamDType } from './transfer.js';
-import { chunkFrames, cOrderStrides, dtypeOf, fillValueFor, frameSize, makeTypedArray, stridedCopy, typedArrayClass } from './ndarray.js';
+import {
+  chunkFrames,
+  cOrderStrides,
+  dtypeOf,
+  fillValueFor,
+  elementCount,
+  makeTypedArray,
+  stridedCopy,
+  typedArrayClass,
+} from './ndarray.js';
 
 /** A read outside the readable window (Pyacq raises IndexError; it is never clipped). */
 export class RingIndexError extends InvalidArgumentError {
@@ -76,7 +85,7 @@ export class RingBuffer {
     this.frameShape = shape.slice(1);
     this.double = options.double ?? false;
     this.fill = fillValueFor(dtype, options.fill ?? null);
-    this.#frameSize = frameSize(this.frameShape);
+    this.#frameSize = elementCount(this.frameShape);
     this.capacity = this.double ? 2 * size : size;
     const ndim = shape.length;
     const order = options.axisorder ?? null;
@@ -121,7 +130,7 @@ export class RingBuffer {
     const cap = options.double ? 2 * size : size;
     return (
       (options.dataOffset ?? RING_COUNTERS_BYTES) +
-      cap * frameSize(options.shape.slice(1)) * typedArrayClass(options.dtype).BYTES_PER_ELEMENT
+      cap * elementCount(options.shape.slice(1)) * typedArrayClass(options.dtype).BYTES_PER_ELEMENT
     );
   }
 
@@ -149,7 +158,7 @@ export class RingBuffer {
   write(data: NdChunk | PVTypedArray, index?: number): number {
     const chunk: NdChunk = ArrayBuffer.isView(data) ? { data, shape: [data.length / this.#frameSize, ...this.frameShape] } : data;
     if (dtypeOf(chunk.data) !== this.dtype) {
-      throw new InvalidArgumentError(`chunk dtype ${dtypeOf(chunk.data)} does not match the ring's ${this.dtype}`);
+      throw new InvalidArgumentError(`chunk dtype ${dtypeOf(chunk.data) ?? 'unknown'} does not match the ring's ${this.dtype}`);
     }
     const n = chunkFrames(chunk, this.frameShape, this.#frameSize);
     if (n > this.size) throw new InvalidArgumentError(`chunk of ${n} samples is larger than the ring of ${this.size}`);
@@ -268,7 +277,7 @@ export class RingBuffer {
   }
 
   #copyOf(c: NdChunk): NdChunk {
-    const out = makeTypedArray(this.dtype, null, 0, frameSize(c.shape));
+    const out = makeTypedArray(this.dtype, null, 0, elementCount(c.shape));
     stridedCopy(out, 0, cOrderStrides(c.shape), c.data, 0, c.strides ?? cOrderStrides(c.shape), c.shape);
     return { data: out, shape: [...c.shape] };
   }

@@ -22,7 +22,7 @@ import { PvaClient } from '../pva/client/client.js';
 import type { MonitorUpdate, PvaSubscription } from '../pva/client/subscription.js';
 import { PvaServer } from '../pva/server/server.js';
 import { t } from '../pvdata/types.js';
-import { chunkFrames, dtypeOf, fillValueFor, frameSize, makeTypedArray, typedArrayClass } from './ndarray.js';
+import { chunkFrames, dtypeOf, fillValueFor, elementCount, makeTypedArray, typedArrayClass } from './ndarray.js';
 import { ringShape } from './sharedmem-threads.js';
 import type { ConnectParams, NdChunk, ReceiverOptions, StreamReceiver, StreamSender, StreamSpec } from './transfer.js';
 
@@ -66,7 +66,7 @@ export class FileRingSender implements StreamSender {
     this.#size = size as number;
     this.#frame = frame;
     const Ctor = typedArrayClass(spec.dtype);
-    this.#frameBytes = frameSize(frame) * Ctor.BYTES_PER_ELEMENT;
+    this.#frameBytes = elementCount(frame) * Ctor.BYTES_PER_ELEMENT;
     this.path = join(ringDirectory(), `sluice-ring-${process.pid}-${randomBytes(6).toString('hex')}`);
     this.#fd = openSync(this.path, 'wx+', 0o600);
     const path = this.path;
@@ -84,7 +84,7 @@ export class FileRingSender implements StreamSender {
     header.writeBigInt64LE(BigInt(this.#size), 24);
     header.writeBigInt64LE(BigInt(this.#frameBytes), 32);
     writeSync(this.#fd, header, 0, HEADER_BYTES, 0);
-    const oneFrame = makeTypedArray(spec.dtype, null, 0, frameSize(frame));
+    const oneFrame = makeTypedArray(spec.dtype, null, 0, elementCount(frame));
     (oneFrame as { fill(v: number | bigint): unknown }).fill(fillValueFor(spec.dtype, spec.fill));
     this.#fill = new Uint8Array(oneFrame.buffer, 0, oneFrame.byteLength);
     if (this.#fill.some((b) => b !== 0)) this.#fillRange(-this.#size, 0);
@@ -115,8 +115,8 @@ export class FileRingSender implements StreamSender {
   send(index: number, chunk: NdChunk): boolean {
     if (this.#closed) throw new SluiceError('ERR_CHANNEL_CLOSED', 'send() on a closed sharedmem sender');
     if (dtypeOf(chunk.data) !== this.params.dtype)
-      throw new InvalidArgumentError(`chunk dtype ${dtypeOf(chunk.data)} does not match the stream's ${this.params.dtype}`);
-    const n = chunkFrames(chunk, this.#frame, frameSize(this.#frame));
+      throw new InvalidArgumentError(`chunk dtype ${dtypeOf(chunk.data) ?? 'unknown'} does not match the stream's ${this.params.dtype}`);
+    const n = chunkFrames(chunk, this.#frame, elementCount(this.#frame));
     if (n > this.#size) throw new InvalidArgumentError(`chunk of ${n} samples is larger than the ring of ${this.#size}`);
     if (!Number.isSafeInteger(index) || index - this.#index < n) {
       throw new InvalidArgumentError(`ring index ${index} advances by ${index - this.#index}, less than the chunk's ${n} samples`);
@@ -227,7 +227,7 @@ export class FileRingReceiver implements StreamReceiver {
     this.#size = size as number;
     this.#frame = frame;
     this.#dtype = params.dtype;
-    this.#frameBytes = frameSize(frame) * typedArrayClass(params.dtype).BYTES_PER_ELEMENT;
+    this.#frameBytes = elementCount(frame) * typedArrayClass(params.dtype).BYTES_PER_ELEMENT;
     try {
       this.#fd = openSync(path, 'r');
     } catch (e) {
@@ -359,7 +359,7 @@ export class FileRingReceiver implements StreamReceiver {
       from = firstValid;
     }
     const skip = (from - start) * this.#frameBytes;
-    const data = makeTypedArray(this.#dtype, this.#buffer, skip, (end - from) * frameSize(this.#frame));
+    const data = makeTypedArray(this.#dtype, this.#buffer, skip, (end - from) * elementCount(this.#frame));
     this.#stats.received++;
     return { index: end, chunk: { data, shape: [end - from, ...this.#frame] } };
   }

@@ -111,10 +111,3 @@ export function extraFields(spec: StreamSpec): Record<string, unknown> {
 export function shapeMatches(wanted: readonly number[], actual: readonly number[]): boolean {
   return wanted.length === actual.length && wanted.every((w, i) => w === -1 || actual[i] === -1 || w === actual[i]);
 }
-
-/** Samples in one frame (the product of shape[1:]). */
-export function frameSize(shape: readonly number[]): number {
-  let n = 1;
-  for (let i = 1; i < shape.length; i++) n *= shape[i] as number;
-  return n;
-}

@@ -12,7 +12,7 @@ import type { MonitorUpdate, PvaSubscription } from '../pva/client/subscription.
 import { PvaServer } from '../pva/server/server.js';
 import type { PVSubscriber, Source } from '../pv/source.js';
 import type { PVStructure } from '../pvdata/values.js';
-import { arrayClassOf } from './chunk.js';
+import { typedArrayClass } from './ndarray.js';
 import { buildStreamChunk, readStreamChunk, streamChunkT } from './chunk-type.js';
 import {
   registerTransferMode,
@@ -172,7 +172,7 @@ class TcpSender implements StreamSender {
       ...(last ??
         buildStreamChunk(
           0,
-          { data: new (arrayClassOf(this.#spec.dtype))(0) as NdChunk['data'], shape: this.#spec.shape.map(() => 0) },
+          { data: new (typedArrayClass(this.#spec.dtype))(0) as NdChunk['data'], shape: this.#spec.shape.map(() => 0) },
           this.#spec,
         )),
       value: null,
