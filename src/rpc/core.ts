@@ -20,6 +20,7 @@ import {
   type EncodeContext,
   type ProxyRef,
   type ReturnType,
+  type RpcRequest,
 } from './wire.js';
 
 /** Attribute names never followed: they lead from any object to the Function constructor. */
@@ -191,16 +192,8 @@ function walk(root: unknown, path: string[], n: number): unknown {
   return o;
 }
 
-interface CheckedRequest {
-  action: Action;
-  sync: 'sync' | 'off';
-  returnType: ReturnType;
-  objectId: bigint;
-  path: string[];
-  args: (PVAny | null)[];
-  refId: string;
-  sender: string;
-}
+/** A request whose fields were checked; a fire-and-forget one is 'off', any other answers. */
+type CheckedRequest = Omit<RpcRequest, 'sync'> & { sync: 'sync' | 'off' };
 
 /** The fields of a request, checked: a peer may send anything of the request type's shape. */
 function checkRequest(req: PVStructure): CheckedRequest {
