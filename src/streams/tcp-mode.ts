@@ -234,11 +234,13 @@ export const tcpMode = {
   name: 'tcp',
   async createSender(spec: StreamSpec): Promise<StreamSender> {
     const name = typeof spec['name'] === 'string' && spec['name'] !== '' ? spec['name'] : `sluice:stream:${randomUUID().slice(0, 8)}`;
+    // Inputs find the PV by TCP search at params.address. `discoverable: true` also answers UDP
+    // searches as any server does (EPICS_PVAS_* of the environment), for tools without name servers.
+    const discoverable = spec['discoverable'] === true;
     const server = new PvaServer({
       host: spec.interface,
       port: spec.port,
-      udpPort: false,
-      env: {},
+      ...(discoverable ? {} : { udpPort: false as const, env: {} }),
       ...(typeof spec['serverLimits'] === 'object' ? { serverLimits: spec['serverLimits'] as object } : {}),
     });
     const sender = new TcpSender(spec, server, name);

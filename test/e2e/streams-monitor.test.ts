@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { OutputStream } from '../../src/streams/index.js';
-import { startCli } from '../helpers/cli.js';
+import { freeUdpPort, startCli } from '../helpers/cli.js';
 import { pvaEnv } from '../helpers/net.js';
 
 test('sluice monitor reads the chunks of a tcp stream', { timeout: 60_000 }, async (t) => {
@@ -20,6 +20,37 @@ test('sluice monitor reads the chunks of a tcp stream', { timeout: 60_000 }, asy
   assert.equal(v.value['dtype'], 'int32');
   out.send(Int32Array.from([5, 6]), 40);
   await mon.line(/"index":40,"shape":\[1,2\]/);
+  mon.kill('SIGINT');
+  await mon.exited;
+});
+
+test('a discoverable tcp stream is found by UDP search, as base 7 pvmonitor finds PVs', { timeout: 60_000 }, async (t) => {
+  // This test file runs in a process of its own: the output's server reads EPICS_PVAS_* from it.
+  const udp = String(await freeUdpPort());
+  process.env['EPICS_PVAS_BROADCAST_PORT'] = udp;
+  process.env['EPICS_PVAS_AUTO_BEACON_ADDR_LIST'] = 'NO';
+  process.env['EPICS_PVAS_BEACON_ADDR_LIST'] = '';
+  const out = new OutputStream();
+  await out.configure({
+    protocol: 'tcp',
+    interface: '127.0.0.1',
+    port: 0,
+    dtype: 'uint8',
+    shape: [-1],
+    name: 'e2e:found',
+    discoverable: true,
+  });
+  t.after(() => out.close());
+  out.send(Uint8Array.from([7, 8, 9]));
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    EPICS_PVA_AUTO_ADDR_LIST: 'NO',
+    EPICS_PVA_ADDR_LIST: '127.0.0.1',
+    EPICS_PVA_BROADCAST_PORT: udp,
+  };
+  delete env['EPICS_PVA_NAME_SERVERS'];
+  const mon = startCli(t, ['monitor', '--json', 'e2e:found'], env);
+  await mon.line(/"index":3,"shape":\[3\]/);
   mon.kill('SIGINT');
   await mon.exited;
 });
