@@ -68,6 +68,12 @@ const EARLY_FLUSH_BYTES = 256 * 1024;
 const TURN_MS = 5;
 const SLAB_SIZE = 1024 * 1024;
 const MIN_READ = 64 * 1024;
+/**
+ * After a large payload, the next read takes at most this much: enough for the next header and
+ * any small messages, while the bulk of a large payload that follows is read straight into its own
+ * buffer. Reading the whole slab instead copied most of each 1 MiB stream chunk out of it again.
+ */
+const AFTER_LARGE_READ = 16 * 1024;
 
 export abstract class PvaConnection {
   readonly stream: Duplex;
@@ -163,7 +169,8 @@ export abstract class PvaConnection {
       this.#slab = new Uint8Array(Buffer.allocUnsafeSlow(SLAB_SIZE).buffer, 0, SLAB_SIZE);
       this.#slabUsed = 0;
     }
-    return this.#slab.subarray(this.#slabUsed);
+    const end = this.framer.expectLarge ? this.#slabUsed + AFTER_LARGE_READ : this.#slab.length;
+    return this.#slab.subarray(this.#slabUsed, end);
   }
 
   /** For sockets created with `onread`: n bytes arrived in `buf` (from readBuffer()). */

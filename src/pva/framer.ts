@@ -79,6 +79,7 @@ export class Framer {
   // directly, so the arrays in it are views, not copies of many small chunks.
   #direct: Uint8Array | null = null;
   #directFill = 0;
+  #lastLarge = false;
 
   constructor(onMessage: (m: Message) => void, maxMessageSize: number, maxSegments = defaultMaxSegments(maxMessageSize)) {
     this.#onMessage = onMessage;
@@ -206,6 +207,15 @@ export class Framer {
     return d && this.#state === State.Payload ? d.subarray(this.#directFill) : null;
   }
 
+  /**
+   * The last segment was large, so the next one probably is too (frames of one stream). Until its
+   * header is seen, reads should be small (PvaConnection.readBuffer): what a read brings beyond the
+   * header is copied out of the slab into the payload's own buffer.
+   */
+  get expectLarge(): boolean {
+    return this.#lastLarge;
+  }
+
   /** n bytes were read into the buffer directTarget() returned. */
   directFilled(n: number): void {
     this.#directFill += n;
@@ -216,6 +226,7 @@ export class Framer {
 
   #endSegment(): void {
     this.#state = State.Header;
+    this.#lastLarge = this.#direct !== null;
     if (this.#direct) {
       this.#parts.push(this.#direct);
       directInUse -= this.#direct.length;
