@@ -1,6 +1,7 @@
-// Child process of bench/sharedmem.ts: reads a sharedmem (processes) stream, or bytes from a raw
-// TCP socket, and prints "ready", then "done <bytes>" at the end.
+// Child process of bench/sharedmem.ts: reads a sharedmem (processes) stream, a tcp stream, or
+// bytes from a raw TCP socket, and prints "ready", then "done <bytes>" at the end.
 import { connect } from 'node:net';
+import { InputStream } from '../src/streams/input-stream.js';
 import { FileRingReceiver } from '../src/streams/sharedmem-files.js';
 import type { ConnectParams } from '../src/streams/transfer.js';
 
@@ -13,6 +14,13 @@ if (kind === 'file') {
   for (let r = await rx.recv(); r !== null; r = await rx.recv()) bytes += r.chunk.data.byteLength;
   process.stdout.write(`done ${bytes}\n`);
   await rx.close();
+} else if (kind === 'stream') {
+  const inp = new InputStream({ queueSize: 8 });
+  await inp.connect(JSON.parse(arg) as ConnectParams);
+  process.stdout.write('ready\n');
+  let bytes = 0;
+  for await (const [, c] of inp) bytes += c.data.byteLength;
+  process.stdout.write(`done ${bytes}\n`);
 } else {
   const want = Number(total);
   let bytes = 0;

@@ -2,12 +2,15 @@
 //  (a) threads: the sluice sharedmem ring to 4 lossless worker-thread readers vs a bare
 //      SharedArrayBuffer ring with a minimal Atomics protocol (same chunk size, same readers);
 //  (b) processes: the ring file + pvAccess control to a child process vs a raw Node TCP socket
-//      moving the same 1 MiB chunks (the tcp stream mode is compared in its own bench).
+//      moving the same 1 MiB chunks;
+//  (c) processes: the same sharedmem stream vs the tcp stream mode (an OutputStream read by an
+//      InputStream in the child), the two ways Sluice streams between processes on one host.
 // Usage: node dist/bench/sharedmem.js [runs=5] [chunks=400]
 import { spawn } from 'node:child_process';
 import { createServer, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 import { Worker } from 'node:worker_threads';
+import { OutputStream } from '../src/streams/output-stream.js';
 import { FileRingSender } from '../src/streams/sharedmem-files.js';
 import { SharedRingSender } from '../src/streams/sharedmem-threads.js';
 import type { StreamSpec } from '../src/streams/transfer.js';
@@ -118,6 +121,20 @@ async function sluiceProcesses(): Promise<number> {
   return (CHUNKS * CHUNK) / s;
 }
 
+async function tcpStreamProcesses(): Promise<number> {
+  const out = new OutputStream();
+  await out.configure({ protocol: 'tcp', interface: '127.0.0.1', port: 0, dtype: 'uint8', shape: [-1, CHUNK] });
+  const c = child(['stream', JSON.stringify(out.params), '0']);
+  await c.ready;
+  const t0 = performance.now();
+  for (let i = 0; i < CHUNKS; i++) if (!out.send(chunk)) await out.drained();
+  const closing = out.close(); // the reader gets what was queued, then its stream ends
+  await c.done;
+  const s = (performance.now() - t0) / 1000;
+  await closing;
+  return (CHUNKS * CHUNK) / s;
+}
+
 async function rawTcp(): Promise<number> {
   const server = createServer();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -157,3 +174,4 @@ async function compare(title: string, ours: () => Promise<number>, base: () => P
 
 await compare(`(a) sharedmem to ${READERS} worker threads`, sluiceThreads, bareThreads, 'bare SharedArrayBuffer ring');
 await compare('(b) sharedmem across processes', sluiceProcesses, rawTcp, 'raw Node TCP');
+await compare('(c) sharedmem across processes', sluiceProcesses, tcpStreamProcesses, 'tcp stream mode');

@@ -1,7 +1,8 @@
 // Stream throughput for 1 MiB chunks: inproc (no copy: effective GB/s of data handed over), and
 // tcp (an NTStreamChunk pvAccess monitor, lossless) against a raw Node.js TCP socket writing the
 // same bytes in the same run. Writer and reader share this process in both tcp cases, so the
-// ratio compares the protocols, not the scheduling. Medians of several runs.
+// ratio compares the protocols, not the scheduling. Medians of several runs. sharedmem across
+// processes against this tcp mode (reader in a child process): bench/sharedmem.ts, part (c).
 //
 //   node dist/bench/streams.js [--runs 5] [--mib 1] [--seconds 1.5] [--queue 8]
 import { once } from 'node:events';

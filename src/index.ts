@@ -118,6 +118,7 @@ export type {
   OutputStats,
   InputStreamOptions,
   InputStats,
+  SetBufferOptions,
   StreamTarget,
   StreamFilter,
   ConnectParams,

@@ -1,6 +1,6 @@
 // Public names of the streams floor (src/index.ts re-exports them).
 export { OutputStream, modeOf, type OutputStats } from './output-stream.js';
-export { InputStream, type InputStreamOptions, type InputStats, type StreamTarget } from './input-stream.js';
+export { InputStream, type InputStreamOptions, type InputStats, type SetBufferOptions, type StreamTarget } from './input-stream.js';
 export { DEFAULT_SPEC, EVENT_SHAPE, STREAM_TYPES, normalizeSpec, isStreamDType, shapeMatches } from './spec.js';
 export { filters, scale, offset, cast, reshape, type StreamFilter } from './filters.js';
 export { Chunker } from './chunker.js';

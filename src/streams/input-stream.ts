@@ -1,11 +1,14 @@
 // The receiving end of a stream: connect() to an output (a local OutputStream, its params, or
 // anything with `params`, such as a proxy to a remote output), then recv() -> [index, chunk] or
 // `for await (const [index, chunk] of input)`. Chunks pass through the post-filters (stage 5).
+// setBuffer() attaches a RingBuffer that every received chunk is appended to (Pyacq's
+// set_buffer); getData() reads it by absolute sample index.
 import { ConnectionError, InvalidArgumentError, SluiceError } from '../errors.js';
 import type { NdChunk, ConnectParams, ReaderPolicy, StreamReceiver, StreamSpec } from './transfer.js';
 import { applyFilters, type StreamFilter } from './filters.js';
 import { modeOf } from './output-stream.js';
 import { shapeMatches } from './spec.js';
+import { RingBuffer, type ReadOptions } from './ring-buffer.js';
 
 /** What connect() takes: params, or something that has them (an OutputStream, a proxy), or promises of either. */
 export type StreamTarget = ConnectParams | { params: ConnectParams | Promise<ConnectParams> } | Promise<ConnectParams>;
@@ -25,7 +28,36 @@ export interface InputStats {
   dropped: number;
 }
 
+export interface SetBufferOptions {
+  /** Ring size in samples (default: the stream's bufferSize). */
+  size?: number;
+  /** Double ring (default true): every window of up to `size` samples is one contiguous view. */
+  double?: boolean;
+  /** Memory order of the axes (null: C order). */
+  axisorder?: readonly number[] | null;
+  /** Value of gaps and of samples never written (null: NaN for floats, 0 otherwise). */
+  fill?: number | bigint | null;
+}
+
 const CHECKED = ['protocol', 'transfermode', 'dtype'] as const;
+
+/** Whether two axis orders lay memory out the same way (null and the identity are C order). */
+function sameOrder(a: readonly number[] | null, b: readonly number[] | null): boolean {
+  const c = (o: readonly number[] | null): readonly number[] | null => (o === null || o.every((x, i) => x === i) ? null : o);
+  const x = c(a);
+  const y = c(b);
+  if (x === null || y === null) return x === y;
+  return x.length === y.length && x.every((v, i) => v === y[i]);
+}
+
+/** The last `keep` samples of a chunk (a view). */
+function tailOf(chunk: NdChunk, keep: number): NdChunk {
+  const n = chunk.shape[0] as number;
+  const frame = chunk.shape.slice(1).reduce((p, d) => p * d, 1);
+  const step = chunk.strides?.[0] ?? frame;
+  const data = chunk.data.subarray((n - keep) * step);
+  return { ...chunk, data, shape: [keep, ...chunk.shape.slice(1)] };
+}
 
 async function paramsOf(target: StreamTarget): Promise<ConnectParams> {
   const t = await target;
@@ -47,6 +79,9 @@ export class InputStream {
   #receiver: StreamReceiver | null = null;
   #postFilters: StreamFilter[] = [];
   #index = 0;
+  #buffer: RingBuffer | null = null;
+  /** The buffer is the sharedmem receiver's own ring: the writer fills it, recv() does not. */
+  #bufferShared = false;
 
   constructor(options: InputStreamOptions = {}) {
     this.#wanted = options.spec ?? {};
@@ -95,6 +130,76 @@ export class InputStream {
     this.#receiver = receiver;
   }
 
+  /**
+   * Attach a ring buffer of the last `size` samples, fed by every recv() with the chunks as they
+   * arrive (before post-filters; gaps read as `fill`). A sharedmem receiver's own ring is used
+   * when it is at least `size` long with the same double and axis order (no second copy).
+   * Call after connect(); a second call replaces the buffer.
+   */
+  setBuffer(options: SetBufferOptions = {}): RingBuffer {
+    const params = this.params;
+    const size = options.size ?? params.bufferSize;
+    if (!Number.isSafeInteger(size) || size <= 0)
+      throw new InvalidArgumentError(`setBuffer: size must be a positive integer of samples, not ${String(size)}`);
+    const double = options.double ?? true;
+    const axisorder = options.axisorder ?? null;
+    const fill = options.fill ?? null;
+    const own = (this.#receiver as { ring?: unknown } | null)?.ring;
+    if (
+      own instanceof RingBuffer &&
+      own.size >= size &&
+      own.double === double &&
+      sameOrder(own.axisorder, axisorder) &&
+      (fill === null || own.fill === fill)
+    ) {
+      this.#buffer = own;
+      this.#bufferShared = true;
+      return own;
+    }
+    const frame = params.shape.slice(1);
+    this.#buffer = new RingBuffer({ shape: [size, ...frame], dtype: params.dtype, double, axisorder, fill });
+    this.#bufferShared = false;
+    return this.#buffer;
+  }
+
+  /** The attached ring buffer, or null before setBuffer() (kept after close(): the last samples stay readable). */
+  get buffer(): RingBuffer | null {
+    return this.#buffer;
+  }
+
+  /** Samples [start, stop) by absolute index from the buffer; outside its window: RingIndexError. */
+  getData(start: number, stop: number, options?: ReadOptions & { join?: true }): NdChunk;
+  getData(start: number, stop: number, options: ReadOptions & { join: false }): NdChunk[];
+  getData(start: number, stop: number, options: ReadOptions & { join?: boolean } = {}): NdChunk | NdChunk[] {
+    const ring = this.#requireBuffer('getData');
+    return options.join === false
+      ? ring.getData(start, stop, { ...options, join: false })
+      : ring.getData(start, stop, { copy: options.copy ?? false });
+  }
+
+  /** End of the buffer's readable window (the last sample in it + 1). */
+  bufferIndex(): number {
+    return this.#requireBuffer('bufferIndex').index();
+  }
+
+  /** Start of the buffer's readable window (negative at first: those samples read as fill). */
+  firstIndex(): number {
+    return this.#requireBuffer('firstIndex').firstIndex();
+  }
+
+  #requireBuffer(what: string): RingBuffer {
+    if (!this.#buffer) throw new SluiceError('ERR_INVALID_ARGUMENT', `stream input: ${what}() needs a buffer (call setBuffer() first)`);
+    return this.#buffer;
+  }
+
+  /** Append a received chunk to a local buffer; a stream that restarted (index went back) restarts it. */
+  #append(index: number, chunk: NdChunk): void {
+    const ring = this.#buffer as RingBuffer;
+    const n = chunk.shape[0] as number;
+    if (index - n < ring.index()) ring.clear(index - n);
+    ring.write(n > ring.size ? tailOf(chunk, ring.size) : chunk, index);
+  }
+
   /** Add a function `(index, chunk) => [index, chunk]` run on every received chunk. */
   addPostFilter(filter: StreamFilter): void {
     if (typeof filter !== 'function')
@@ -113,6 +218,7 @@ export class InputStream {
     if (!this.#receiver) throw new SluiceError('ERR_INVALID_ARGUMENT', 'stream input: connect() first');
     const got = await this.#receiver.recv();
     if (got === null) return null;
+    if (this.#buffer && !this.#bufferShared) this.#append(got.index, got.chunk);
     const r =
       this.#postFilters.length > 0 ? applyFilters(this.#postFilters, got.index, got.chunk) : ([got.index, got.chunk] as [number, NdChunk]);
     this.#index = r[0];
@@ -131,6 +237,7 @@ export class InputStream {
   /** Forget the last index (the output restarts from 0 after its own resetIndex()). */
   resetIndex(): void {
     this.#index = 0;
+    if (this.#buffer && !this.#bufferShared) this.#buffer.clear(0);
   }
 
   stats(): InputStats {

@@ -193,6 +193,15 @@ export class RingBuffer {
     Atomics.store(this.#counters, READ, BigInt(index));
   }
 
+  /** Start again at `index` with nothing written: every sample of the window reads as the fill value. */
+  clear(index = 0): void {
+    // The write counter first, as write() does: a reader that looks meanwhile sees the old window as invalid.
+    Atomics.store(this.#counters, WRITE, BigInt(Math.max(this.index(), index) + this.size));
+    (this.#data as { fill(v: number | bigint): unknown }).fill(this.fill);
+    Atomics.store(this.#counters, WRITE, BigInt(index));
+    Atomics.store(this.#counters, READ, BigInt(index));
+  }
+
   /**
    * Samples [start, stop) by absolute index, one chunk: a view of the ring when it is contiguous
    * (always when double), a copy when a single ring wraps or `copy` is set.

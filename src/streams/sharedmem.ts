@@ -33,7 +33,11 @@ export const sharedmemMode: TransferMode = {
     return sharedmemScope(spec) === 'threads' ? new SharedRingSender(spec) : await FileRingSender.create(spec);
   },
   async createReceiver(params: ConnectParams, options: ReceiverOptions): Promise<StreamReceiver> {
-    return sharedmemScope(params) === 'threads' ? new SharedRingReceiver(params, options) : new FileRingReceiver(params, options);
+    if (sharedmemScope(params) === 'threads') return new SharedRingReceiver(params, options);
+    // Subscribed before connect() resolves, as tcp: chunks sent after connect() reach this reader.
+    const rx = new FileRingReceiver(params, options);
+    await rx.connected();
+    return rx;
   },
 };
 
