@@ -6,6 +6,7 @@
 import { InvalidArgumentError } from '../errors.js';
 import { ProcessSpawner, type ProcessSpawnerOptions } from '../rpc/spawner.js';
 import type { ObjectProxy } from '../rpc/proxy.js';
+import '../rpc/pva-transport.js'; // the spawner's client reaches the child over pvAccess
 import type { Node, NodeOptions } from './node.js';
 import { createNode, isNodeClass, nodeTypes, registerNodeType } from './node-registry.js';
 
