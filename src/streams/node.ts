@@ -201,7 +201,8 @@ export abstract class Node {
     };
     this.#loops.push(
       loop().catch((err: unknown) => {
-        this.lastError = err instanceof Error ? err : new Error(String(err));
+        this.lastError =
+          err instanceof Error ? err : new SluiceError('ERR_PROCESSOR', `node ${this.name}: input loop threw ${String(err)}`);
         process.emitWarning(`node ${this.name}: input loop of '${name}' failed: ${this.lastError.message}`, { code: 'SLUICE_NODE' });
       }),
     );
