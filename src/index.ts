@@ -113,6 +113,8 @@ export type {
 // Typed array streams (docs/streams.md) and remote objects (docs/rpc.md).
 export { OutputStream, InputStream, DEFAULT_SPEC, filters, Chunker, registerTransferMode, transferModes } from './streams/index.js';
 export { RingBuffer, RingIndexError } from './streams/index.js';
+export { Node, NodeGroup, RemoteNodeGroup, StreamConverter, ChannelSplitter, ChunkResizer } from './streams/index.js';
+export { registerNodeType, createNode, nodeTypes } from './streams/index.js';
 export { NT_STREAM_CHUNK_ID, streamChunkT, buildStreamChunk, readStreamChunk } from './streams/index.js';
 export type {
   OutputStats,
@@ -134,6 +136,9 @@ export type {
   RingBufferOptions,
   ReadOptions as RingReadOptions,
   SharedmemScope,
+  NodeOptions,
+  NodeStreamSpecs,
+  NodeClass,
 } from './streams/index.js';
 export { RPCServer, RPCClient, isObjectProxy, RemoteCallError, ProcessSpawner, measureClockDiff } from './rpc/index.js';
 export type {

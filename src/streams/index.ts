@@ -27,3 +27,9 @@ export {
 } from './transfer.js';
 export { sharedmemMode, sharedmemScope, type SharedmemScope } from './sharedmem.js';
 export { RingBuffer, RingIndexError, type RingBufferOptions, type ReadOptions } from './ring-buffer.js';
+export { Node, type NodeOptions, type NodeStreamSpecs } from './node.js';
+export { registerNodeType, createNode, nodeTypes, isNodeClass, type NodeClass } from './node-registry.js';
+export { NodeGroup, RemoteNodeGroup } from './node-group.js';
+export { StreamConverter } from './nodes/stream-converter.js';
+export { ChannelSplitter } from './nodes/channel-splitter.js';
+export { ChunkResizer } from './nodes/chunk-resizer.js';
