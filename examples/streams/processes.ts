@@ -23,8 +23,8 @@ try {
     ...(values.mode === 'sharedmem' ? { bufferSize: 64 * 1024, sharedmemScope: 'processes' } : {}),
   });
   const inp = new InputStream();
-  // The input asks the proxy for the output's params (they come by value) and connects to them.
-  await inp.connect({ params: out._get('params') });
+  // Given the proxy, the input asks it for the output's params (they come by value) and connects to them.
+  await inp.connect(out);
   console.log(`connected to the child's ${String(inp.params.transfermode)} output (pid ${child.child.pid})`);
 
   // Ask the child to send; do not wait for it here: we read while it sends.

@@ -3,6 +3,7 @@
 // `for await (const [index, chunk] of input)`. Chunks pass through the post-filters (stage 5).
 // setBuffer() attaches a RingBuffer that every received chunk is appended to (Pyacq's
 // set_buffer); getData() reads it by absolute sample index.
+import { isObjectProxy } from '../rpc/index.js';
 import { ConnectionError, InvalidArgumentError, SluiceError } from '../errors.js';
 import type { NdChunk, ConnectParams, ReaderPolicy, StreamReceiver, StreamSpec } from './transfer.js';
 import { applyFilters, type StreamFilter } from './filters.js';
@@ -61,6 +62,8 @@ function tailOf(chunk: NdChunk, keep: number): NdChunk {
 
 async function paramsOf(target: StreamTarget): Promise<ConnectParams> {
   const t = await target;
+  // A proxy to an output in another process (Pyacq's connect(proxy)): its params come by value.
+  if (isObjectProxy(t)) return paramsOf((await t._get('params')) as ConnectParams);
   if (t === null || typeof t !== 'object')
     throw new InvalidArgumentError('stream connect: give an output stream, its params, or a proxy with params');
   const p =
