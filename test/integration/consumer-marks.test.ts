@@ -119,3 +119,20 @@ test('a processor that publishes without marks is merged as before', async (t0) 
   assert.ok(u.changed.get(B) || u.changed.get(0), `the whole value counts as changed: ${[...u.changed].join(',')}`);
   assert.deepEqual(seen.at(-1), `${ID},${A}`, 'ctx.update shows the input marks');
 });
+
+test('passthrough: an input a filter did not republish breaks continuity', async (t0) => {
+  class DropsTwo extends UserDataProcessor {
+    override process(value: PVStructure): unknown {
+      return value['uniqueId'] === 2 ? undefined : super.process(value);
+    }
+  }
+  const { next, post } = await chain(t0, new DropsTwo());
+  post(1, { a: 1 }, [A]);
+  assert.deepEqual([...(await next()).changed], [ID, A]);
+  post(2, { b: 'dropped' }, [B]);
+  post(3, { a: 3 }, [A]);
+  const full = await next();
+  assert.deepEqual([full.value['uniqueId'], full.value['b'], [...full.changed]], [3, 'dropped', [0]]);
+  post(4, { a: 4 }, [A]);
+  assert.deepEqual([...(await next()).changed], [ID, A], 'partial again');
+});
