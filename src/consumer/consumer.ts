@@ -119,11 +119,21 @@ export class DataConsumer extends ProcessorHost<ConsumerStats> {
     this.#running = true;
     const q = this.#queue;
     if (q) {
-      this.#receiver.start((r) => q.push(r));
+      let rejected = false;
+      this.#receiver.start((r) => {
+        const taken = q.push(r);
+        // The output must not pass on marks across a rejected object: tell it where the gap is.
+        if (!taken) rejected = true;
+        else if (rejected) {
+          r.afterGap = true;
+          rejected = false;
+        }
+        return taken;
+      });
       void this.#drainLoop(q);
     } else {
       this.#receiver.start((r) => {
-        const done = this.controller.process(r.value, r.type, r.connection);
+        const done = this.controller.process(r.value, r.type, r.connection, r);
         return done instanceof Promise ? done.then(() => true) : true;
       });
     }
@@ -143,7 +153,8 @@ export class DataConsumer extends ProcessorHost<ConsumerStats> {
         }
       }
       for (let r = q.shift(); r && this.#running; r = q.shift()) {
-        const done = this.controller.process(r.value, r.type, r.connection);
+        if (r.afterGap) this.controller.gap();
+        const done = this.controller.process(r.value, r.type, r.connection, r);
         if (done instanceof Promise) await done;
         // Let I/O in between objects: receiving goes on into the queue while we process
         // (PvaPy receives on another thread), which is the point of having a receiver queue.
@@ -169,7 +180,8 @@ export class DataConsumer extends ProcessorHost<ConsumerStats> {
           c.discarded(r.value);
           continue;
         }
-        const done = c.process(r.value, r.type, r.connection);
+        if (r.afterGap) c.gap();
+        const done = c.process(r.value, r.type, r.connection, r);
         if (done instanceof Promise) await settledWithin(done, grace);
       }
     }

@@ -4,6 +4,7 @@
 // puts there, and a processor that does not extend UserDataProcessor works from ctx alone.
 import type { PvaServer } from '../pva/server/server.js';
 import type { StructureDesc } from '../pvdata/types.js';
+import type { PVUpdate, UpdateMarks } from '../pvdata/update.js';
 import type { PVStructure } from '../pvdata/values.js';
 import type { MetadataQueue, ProcessorConfig, ProcessorLogger } from './user-data-processor.js';
 
@@ -26,8 +27,21 @@ export interface ProcessorContext {
   readonly inputType: StructureDesc | null;
   /** Type of the output channel once it is open; null before, and without an output channel. */
   readonly outputType: StructureDesc | null;
-  /** Publish an object on the output channel (a no-op without one, or before it is open). */
-  publish(value: PVStructure): void;
+  /**
+   * The input being processed with its marks: `changed` (fields changed since the input before)
+   * and `overrun` (fields squashed upstream). null before the first input, and for inputs that
+   * carry no marks (a collector's, whose inputs come from several producers). Read-only.
+   */
+  readonly update: PVUpdate | null;
+  /**
+   * Publish an object on the output channel (a no-op without one, or before it is open).
+   * Without `marks`, `value` merges into the output PV (the fields present are the changed ones).
+   * With `marks`, `value` is complete and `marks.changed`, in the output type's numbering, says
+   * what changed since the update published before; the framework sends a full update instead
+   * whenever an input was not republished since (see docs/processors.md). `marks.overrun` is sent
+   * too. pva and rpc output modes send whole values and ignore marks.
+   */
+  publish(value: PVStructure, marks?: UpdateMarks): void;
   /**
    * Open the output channel with `type`, for a processor whose getOutputType() returned
    * undefined (not known from the first input). False when there is no output channel waiting.

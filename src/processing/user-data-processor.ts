@@ -6,6 +6,7 @@
 import type { PvaServer } from '../pva/server/server.js';
 import { inferType } from '../pvdata/infer.js';
 import type { ScalarType, StructureDesc } from '../pvdata/types.js';
+import type { UpdateMarks } from '../pvdata/update.js';
 import type { PVStructure } from '../pvdata/values.js';
 import { contextOf, type ProcessorContext } from './processor-context.js';
 
@@ -141,10 +142,15 @@ export class UserDataProcessor {
 
   /**
    * Called for every input object. The base class republishes its input unchanged (the
-   * "passthrough" processor). A throw is counted as an error; processing goes on.
+   * "passthrough" processor), with the input's marks when the output has the input's type, so a
+   * partial update stays partial. A throw is counted as an error; processing goes on.
    */
   process(value: PVStructure): unknown {
-    this.updateOutputChannel(value);
+    const ctx = contextOf(this);
+    const update = ctx?.update;
+    // Marks are numbered by type: only an output of the input's very type can take them.
+    if (update && update.value === value && update.type === ctx.outputType) this.updateOutputChannel(value, update);
+    else this.updateOutputChannel(value);
     return value;
   }
 
@@ -193,10 +199,13 @@ export class UserDataProcessor {
     return contextOf(this)?.openOutput(type) ?? false;
   }
 
-  /** Publish an object on the output channel (a no-op without one): PvaPy's name of ctx.publish(). */
-  updateOutputChannel(value: PVStructure): void {
+  /**
+   * Publish an object on the output channel (a no-op without one): PvaPy's name of ctx.publish(),
+   * with its optional marks (see ProcessorContext.publish).
+   */
+  updateOutputChannel(value: PVStructure, marks?: UpdateMarks): void {
     if (this.publisher) this.publisher(value);
-    else contextOf(this)?.publish(value);
+    else contextOf(this)?.publish(value, marks);
   }
 
   // PvaPy's names, so that a processor ported from Python keeps its method names. The framework

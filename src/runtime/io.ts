@@ -9,7 +9,7 @@ import type { PvaServer } from '../pva/server/server.js';
 import { SharedPV } from '../pv/shared-pv.js';
 import { describeType, mismatch } from '../pvdata/conform.js';
 import { t, type StructureDesc } from '../pvdata/types.js';
-import type { PVUpdate } from '../pvdata/update.js';
+import type { PVUpdate, UpdateMarks } from '../pvdata/update.js';
 import type { PVStructure } from '../pvdata/values.js';
 import {
   caUpstream,
@@ -27,6 +27,8 @@ export type OutputMode = 'pvas' | 'pva' | 'rpc';
 export interface Received extends PVUpdate {
   /** How many times the input had connected when this came (monitors): restarts show as a change. */
   connection?: number;
+  /** Inputs before this one were rejected (a full receiver queue): continuity broke here. */
+  afterGap?: boolean;
 }
 
 export interface ReceiverStats {
@@ -262,7 +264,12 @@ export interface PublisherStats {
 /** Output side: made once the output type is known (from the first input object). */
 export class Publisher {
   readonly stats: PublisherStats = { nPublished: 0, nErrors: 0 };
-  readonly publish: (value: PVStructure) => void;
+  /**
+   * Publish `value`. Without marks it merges into the PV (pvas): the fields present are the ones
+   * that changed. With marks, `value` is complete and the marks go to the subscribers as they are.
+   * The pva and rpc modes send the whole value and ignore marks.
+   */
+  readonly publish: (value: PVStructure, marks?: UpdateMarks) => void;
   /** The last reason an object was not published. */
   lastError: string | null = null;
 
@@ -299,10 +306,10 @@ export class Publisher {
     if (mode === 'pvas') {
       const pv = hosted ? hosted.open(type) : new SharedPV().open(type);
       if (!hosted) server.addPV(channel, pv);
-      this.publish = (value) => {
+      this.publish = (value, marks) => {
         if (!fits(value)) return;
         try {
-          pv.post(value);
+          pv.post(value, marks);
           this.stats.nPublished++;
         } catch (err) {
           fail(err);

@@ -3,6 +3,7 @@
 // stream), and tells the host of the first input (the output channel is set up from its type).
 import { SluiceError, TimeoutError } from '../errors.js';
 import type { StructureDesc } from '../pvdata/types.js';
+import type { PVUpdate } from '../pvdata/update.js';
 import type { PVStructure } from '../pvdata/values.js';
 import type { Processor } from '../processing/processor-adapter.js';
 import { silentLogger, type ProcessorLogger } from '../processing/user-data-processor.js';
@@ -43,6 +44,13 @@ export interface ProcessorStats {
 /** Called with the first input object, even one that is skipped (its type sets up the output). */
 export type FirstInputHandler = (firstInput: PVStructure, inputType: StructureDesc) => void;
 
+/**
+ * Told when the output's continuity with the input breaks: an input that is not processed
+ * (skipped, rejected, missed, discarded), a reconnect, a processor error. The output channel then
+ * sends its next marked update as a full one (see docs/architecture.md, "path of one frame").
+ */
+export type GapHandler = () => void;
+
 export class ProcessingController {
   readonly processor: Processor;
   readonly options: ProcessingOptions;
@@ -67,6 +75,12 @@ export class ProcessingController {
   #busyId = NaN;
   /** The last processor error, for reports. */
   lastError: Error | null = null;
+  /** The update being processed (the last one handed to process()); ctx.update reads it. */
+  current: PVUpdate | null = null;
+  /** Set by the host: called when continuity between input and output breaks. */
+  onGap: GapHandler | null = null;
+  /** Set by the host: called before each input is handed to the processor. */
+  onInput: (() => void) | null = null;
 
   constructor(processor: Processor, options: ProcessingOptions, onFirstInput: FirstInputHandler | null) {
     this.processor = processor;
@@ -87,14 +101,17 @@ export class ProcessingController {
   /**
    * Process one input object. Returns a promise only when the processor's process() is async,
    * so the common synchronous case costs no microtask per frame. `connection` counts the
-   * input's (re)connections: a change tells that the source may have restarted.
+   * input's (re)connections: a change tells that the source may have restarted. `update`: the
+   * input with its marks (changed, overrun), shown to the processor as ctx.update; without it the
+   * processor sees none and the output cannot carry input marks.
    */
-  process(value: PVStructure, type: StructureDesc, connection?: number): void | Promise<void> {
+  process(value: PVStructure, type: StructureDesc, connection?: number, update?: PVUpdate): void | Promise<void> {
     if (connection !== this.#connection) {
       if (this.#connection !== undefined && connection !== undefined) {
         // Connected again: the first updates are the current value again, not new objects.
         this.#reconnected = true;
         this.#skipped = 0;
+        this.gap();
       }
       this.#connection = connection;
     }
@@ -106,6 +123,7 @@ export class ProcessingController {
     if (this.#skipped < this.options.skipInitialUpdates) {
       this.#skipped++;
       this.#nSkipped++;
+      this.gap();
       return;
     }
     const raw = value[this.options.objectIdField];
@@ -117,10 +135,12 @@ export class ProcessingController {
     }
     this.#lastTime = now;
     if (!Number.isNaN(id)) {
-      this.#missed.add(id, this.#reconnected);
+      if (this.#missed.add(id, this.#reconnected) > 0) this.gap();
       this.#reconnected = false;
       this.#lastId = id;
     }
+    this.current = update ?? null;
+    this.onInput?.();
     try {
       const r = this.processor.process(value);
       if (r instanceof Promise) {
@@ -143,8 +163,14 @@ export class ProcessingController {
     }
   }
 
+  /** Continuity between input and output broke (an input this controller never processes, say). */
+  gap(): void {
+    this.onGap?.();
+  }
+
   #failed(err: unknown, what = 'process() failed'): void {
     this.nErrors++;
+    this.gap(); // what it published of this input, if anything, is unknown
     this.lastError = err instanceof Error ? err : new SluiceError('ERR_PROCESSOR', String(err)); // a thrown string, say
     // Log the first error and then every 1000th, so a broken processor does not flood the log.
     if (this.nErrors === 1 || this.nErrors % 1000 === 0) {
@@ -183,6 +209,7 @@ export class ProcessingController {
   discarded(value: PVStructure): void {
     const raw = value[this.options.objectIdField];
     const id = typeof raw === 'number' ? raw : typeof raw === 'bigint' ? Number(raw) : NaN;
+    this.gap();
     if (Number.isNaN(id)) return;
     this.#missed.add(id);
     this.#missed.missed++;

@@ -111,6 +111,8 @@ export abstract class ProcessorHost<S extends { userStats: Record<string, number
         if (host.outputChannel) this.#output.setUp(p.getOutputType(first, inputType));
       },
     );
+    this.controller.onGap = this.#output.gap;
+    this.controller.onInput = this.#output.input;
     this.metadata = host.metadata?.(this.client, this.caClient) ?? null;
     this.#ctx = this.#context();
     bindContext(host.processor, this.#ctx); // beside the user's object, not in it
@@ -153,6 +155,7 @@ export abstract class ProcessorHost<S extends { userStats: Record<string, number
     const h = this.#host;
     const inputType = () => this.#inputType; // read when asked: it is known from the first input on
     const output = this.#output;
+    const controller = this.controller;
     const system = {
       processorId: h.id,
       objectIdField: h.processing.objectIdField,
@@ -172,6 +175,9 @@ export abstract class ProcessorHost<S extends { userStats: Record<string, number
       },
       get outputType() {
         return output.type;
+      },
+      get update() {
+        return controller.current;
       },
       publish: output.publish,
       openOutput: (type) => output.open(type),
