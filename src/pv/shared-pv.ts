@@ -9,9 +9,6 @@ import type { StructureDesc } from '../pvdata/types.js';
 import type { UpdateMarks } from '../pvdata/update.js';
 import { completeStructure, type PVStructure } from '../pvdata/values.js';
 import { Distributor, type DistributorSettings } from './distributor.js';
-
-/** Bit 0: the whole structure changed (shared, never modified). */
-const WHOLE_VALUE = BitSet.of(0);
 import type { PeerInfo, PutRequest, PVSubscriber, RpcArgs, RpcResult, Source } from './source.js';
 
 export type { PeerInfo, PutRequest, RpcArgs, RpcResult, PVSubscriber } from './source.js';
@@ -155,9 +152,7 @@ export class SharedPV implements Source {
       const chosen = d.distribute(v);
       for (let i = 0; i < chosen.length; i++) {
         const s = chosen[i] as PVSubscriber;
-        // A distributed subscriber sees a share of the posts: the fields changed by posts that went
-        // to others would be missing from its copy, so it gets the whole value every time.
-        s.onPost(v, WHOLE_VALUE, overrun);
+        s.onPost(v, changed, overrun);
         if (!s.hasRoom()) room = false;
       }
     }
