@@ -8,7 +8,7 @@
 import { once } from 'node:events';
 import { createServer, connect, type Socket } from 'node:net';
 import { parseArgs } from 'node:util';
-import { InputStream, OutputStream } from '../src/streams/index.js';
+import { InputStream, OutputStream, type StreamSpec } from '../src/streams/index.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -32,33 +32,19 @@ function median(xs: number[]): number {
 /** One run: the bytes it moved and how long that took. */
 type Run = () => Promise<{ bytes: number; seconds: number }>;
 
-async function inprocRun(): Promise<{ bytes: number; seconds: number }> {
+/**
+ * Send 1 MiB chunks for SECONDS through one stream of `spec` (`batch` sends between clock reads)
+ * and check that every byte arrived.
+ */
+async function streamRun(
+  label: string,
+  spec: Partial<StreamSpec>,
+  queueSize: number,
+  batch: number,
+): Promise<{ bytes: number; seconds: number }> {
   const out = new OutputStream();
-  await out.configure({ protocol: 'inproc', dtype: 'uint8', shape: [-1, BYTES] });
-  const inp = new InputStream({ queueSize: 8 });
-  await inp.connect(out);
-  const chunk = new Uint8Array(BYTES);
-  let received = 0;
-  const reader = (async () => {
-    for await (const [, c] of inp) received += c.data.byteLength;
-  })();
-  const t0 = performance.now();
-  const end = t0 + SECONDS * 1000;
-  let n = 0;
-  while (performance.now() < end) {
-    for (let k = 0; k < 64; k++, n++) if (!out.send(chunk)) await out.drained();
-  }
-  await out.close();
-  await reader;
-  const seconds = (performance.now() - t0) / 1000;
-  if (received !== n * BYTES) throw new Error(`inproc: received ${received} of ${n * BYTES} bytes`);
-  return { bytes: received, seconds };
-}
-
-async function tcpRun(): Promise<{ bytes: number; seconds: number }> {
-  const out = new OutputStream();
-  await out.configure({ protocol: 'tcp', interface: '127.0.0.1', port: 0, dtype: 'uint8', shape: [-1, BYTES] });
-  const inp = new InputStream({ queueSize: QUEUE });
+  await out.configure({ ...spec, dtype: 'uint8', shape: [-1, BYTES] });
+  const inp = new InputStream({ queueSize });
   await inp.connect(out);
   const chunk = new Uint8Array(BYTES).fill(7);
   let received = 0;
@@ -69,15 +55,19 @@ async function tcpRun(): Promise<{ bytes: number; seconds: number }> {
   const end = t0 + SECONDS * 1000;
   let n = 0;
   while (performance.now() < end) {
-    n++;
-    if (!out.send(chunk)) await out.drained();
+    for (let k = 0; k < batch; k++, n++) if (!out.send(chunk)) await out.drained();
   }
   await out.close();
   await reader;
   const seconds = (performance.now() - t0) / 1000;
-  if (received !== n * BYTES) throw new Error(`tcp: received ${received} of ${n * BYTES} bytes`);
+  if (received !== n * BYTES) throw new Error(`${label}: received ${received} of ${n * BYTES} bytes`);
   return { bytes: received, seconds };
 }
+
+// inproc moves no bytes: 64 sends between clock reads keep the clock out of the figure.
+const inprocRun = (): Promise<{ bytes: number; seconds: number }> => streamRun('inproc', { protocol: 'inproc' }, 8, 64);
+const tcpRun = (): Promise<{ bytes: number; seconds: number }> =>
+  streamRun('tcp', { protocol: 'tcp', interface: '127.0.0.1', port: 0 }, QUEUE, 1);
 
 async function rawRun(): Promise<{ bytes: number; seconds: number }> {
   const chunk = Buffer.alloc(BYTES, 7);
