@@ -32,14 +32,44 @@ export interface RpcArgs {
 /** An RPC's answer: a typed value, or a structure whose type is inferred. */
 export type RpcResult = { type: FieldDesc; value: PVValue } | PVStructure;
 
+/**
+ * How a reader's server-side queue overflows, from its pvRequest (`record[policy=ring]`), as
+ * stream_service's buffers: `ring` drops the oldest entry, `clear` empties the queue, `skip` drops
+ * the new post, `wait` holds the writer back (hasRoom() is false while the queue is full), `raise`
+ * makes the writer's put fail (a source that cannot fail its writer treats it as `skip`). Without a
+ * policy a monitor squashes into its newest entry and marks the overrun, as pvAccess servers do.
+ * Every drop is counted (ReaderStats).
+ */
+export type ReaderPolicy = 'ring' | 'clear' | 'skip' | 'wait' | 'raise';
+export const READER_POLICIES: readonly ReaderPolicy[] = ['ring', 'clear', 'skip', 'wait', 'raise'];
+
+/** One reader's counters, as a load statistics channel shows them. */
+export interface ReaderStats {
+  /** Posts offered to the reader (before the fill rate). */
+  posted: number;
+  /** Posts not kept because of the fill rate (every n-th is kept). */
+  fillSkipped: number;
+  /** Entries lost to the overflow policy (ring, clear, skip, raise). */
+  dropped: number;
+  /** Posts squashed into another entry (no policy, or a forced post into a full queue). */
+  overruns: number;
+  /** Updates sent to the client. */
+  sent: number;
+  /** Entries now waiting in the queue, and the queue's size. */
+  queued: number;
+  queueSize: number;
+}
+
 /** What a subscription (a server-side monitor of either protocol) receives from its PV. */
 export interface PVSubscriber {
   /**
    * `value` is the whole current value; `changed` marks the fields that changed; `overrun`, when
    * present, the fields squashed before the post reached the PV (a relayed upstream overrun).
-   * Both are shared by all subscribers: do not modify them.
+   * Both are shared by all subscribers: do not modify them. `force`: deliver despite the fill
+   * rate and the overflow policy (an end-of-transfer marker); into a full queue it is squashed
+   * into the newest entry.
    */
-  onPost(value: PVStructure, changed: BitSet, overrun?: BitSet): void;
+  onPost(value: PVStructure, changed: BitSet, overrun?: BitSet, force?: boolean): void;
   /** The PV closed: no more posts. */
   onClose(): void;
   /** False while one more post would be squashed into the subscriber's full queue. */
@@ -49,6 +79,26 @@ export interface PVSubscriber {
    * a reader that wants everything is behind (a stream's lossless reader), not a slow display.
    */
   readonly pipeline?: boolean;
+  /** Who reads, when the subscriber is a client's monitor. */
+  readonly peer?: PeerInfo;
+  /** The reader's pvRequest options (record._options: queueSize, policy, fillRate, ...). */
+  readonly options?: Readonly<Record<string, string>>;
+  /** The overflow policy the reader asked for; undefined: squash (pvAccess's behaviour). */
+  readonly policy?: ReaderPolicy;
+  /** Keep every n-th post (record._options.fillRate; 1: all). */
+  readonly fillRate?: number;
+  /** The reader's counters (pvAccess monitors have them; CA monitors may not). */
+  readerStats?(): ReaderStats;
+}
+
+/** Operations a Source may refuse at their start (Source.authorize). */
+export type OperationKind = 'get' | 'put' | 'monitor' | 'rpc';
+
+/** An operation about to start: who asks, and the options of its pvRequest (`record[key=…]`). */
+export interface AccessRequest extends PeerInfo {
+  operation: OperationKind;
+  /** record._options of the pvRequest; empty from Channel Access, which has none. */
+  options: Readonly<Record<string, string>>;
 }
 
 /** One PV as a server sees it. */
@@ -75,6 +125,12 @@ export interface Source {
   notifyRoom(): void;
   /** Calls `listener` when the PV closes (its channels go, clients search again); returns the remover. */
   onClosed(listener: () => void): () => void;
+  /**
+   * Optional: refuse an operation as it starts, by throwing (a per-channel key, say). Called after
+   * the server's access rules allowed it. The error's message reaches the client: it must not
+   * contain secrets.
+   */
+  authorize?(request: AccessRequest): void;
   /** Access security group (ASG) whose rules apply; undefined: DEFAULT. */
   readonly accessGroup: string | undefined;
   /** False: puts are refused (CA clients see no write right). */
