@@ -15,11 +15,14 @@ import * as head from './commands/head.js';
 import * as info from './commands/info.js';
 import * as list from './commands/list.js';
 import * as mailbox from './commands/mailbox.js';
+import * as merge from './commands/merge.js';
 import * as mirror from './commands/mirror.js';
 import * as monitor from './commands/monitor.js';
+import * as partition from './commands/partition.js';
 import * as publish from './commands/publish.js';
 import * as put from './commands/put.js';
 import * as sim from './commands/sim.js';
+import * as tee from './commands/tee.js';
 import * as toJson from './commands/to-json.js';
 
 interface CommandModule {
@@ -44,6 +47,9 @@ const COMMANDS: CommandModule[] = [
   cat,
   head,
   filter,
+  tee,
+  partition,
+  merge,
   toJson,
   publish,
 ];

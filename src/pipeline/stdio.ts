@@ -2,11 +2,21 @@
 // Readable (stdin, a file, a named pipe) as an async iterator of items, and a stream written to a
 // Writable with its back-pressure (write() false, then await drained(), as stream.write does).
 // A reader that goes away (EPIPE: `sluice cat X | head`) is a normal end for the writer.
+import { open } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
+import { DecodeError } from '../errors.js';
 import type { PVStructure } from '../pvdata/values.js';
 import type { StructureDesc } from '../pvdata/types.js';
 import { StreamDecoder, type StreamItem } from './stream-decoder.js';
-import { StreamEncoder, type StreamLimits, type StreamMarks } from './stream-format.js';
+import {
+  FLAG_BIG_ENDIAN,
+  RECORD_HEADER_BYTES,
+  RecordKind,
+  STREAM_HEADER_BYTES,
+  StreamEncoder,
+  type StreamLimits,
+  type StreamMarks,
+} from './stream-format.js';
 
 /** The items of the stream `input` carries; throws a DecodeError on a wrong or truncated stream. */
 export async function* readStream(
@@ -47,6 +57,11 @@ export class StreamOutput {
   /** The reader went away: nothing more is written, and the writer may stop. */
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** Bytes the Writable holds that its reader has not taken yet. */
+  get buffered(): number {
+    return (this.#out as Writable).writableLength ?? 0;
   }
 
   /** Values written so far. */
@@ -96,5 +111,38 @@ export class StreamOutput {
     for (const c of chunks) ok = this.#out.write(c);
     if (!ok) this.#needDrain = true;
     return ok;
+  }
+}
+
+/**
+ * The number of values a stream file holds, from its record headers alone (payloads are skipped,
+ * not read): what a partitioner needs to deal contiguous blocks or a shuffle.
+ */
+export async function countValues(path: string): Promise<number> {
+  const fh = await open(path, 'r');
+  try {
+    const head = Buffer.alloc(RECORD_HEADER_BYTES);
+    const size = (await fh.stat()).size;
+    let at = STREAM_HEADER_BYTES;
+    let le = true;
+    let n = 0;
+    for (;;) {
+      if (at === STREAM_HEADER_BYTES) {
+        // Check the stream header the way the decoder does, from the same bytes.
+        const { bytesRead } = await fh.read(head, 0, STREAM_HEADER_BYTES, 0);
+        new StreamDecoder(() => {}, { source: path }).push(head.subarray(0, bytesRead));
+        le = ((head[5] as number) & FLAG_BIG_ENDIAN) === 0;
+      }
+      const { bytesRead } = await fh.read(head, 0, RECORD_HEADER_BYTES, at);
+      if (bytesRead < RECORD_HEADER_BYTES) throw new DecodeError(`${path}: truncated: no end record after ${n} values`);
+      const kind = head[0];
+      const length = le ? head.readUInt32LE(4) : head.readUInt32BE(4);
+      if (kind === RecordKind.END) return n;
+      if (kind === RecordKind.VALUE) n++;
+      at += RECORD_HEADER_BYTES + length;
+      if (at > size) throw new DecodeError(`${path}: truncated: a record runs past the end of the file`);
+    }
+  } finally {
+    await fh.close();
   }
 }

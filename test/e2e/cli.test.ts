@@ -184,6 +184,9 @@ test('every command has --help; docs/cli.md holds the generated reference', { ti
     'cat',
     'head',
     'filter',
+    'tee',
+    'partition',
+    'merge',
     'to-json',
     'publish',
   ]);

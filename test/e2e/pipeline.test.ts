@@ -3,11 +3,14 @@
 // and cut-off streams.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { StreamDecoder } from '../../src/pipeline/stream-decoder.js';
+import { StreamEncoder } from '../../src/pipeline/stream-format.js';
 import { PvaClient } from '../../src/pva/client/client.js';
+import { t as types } from '../../src/pvdata/types.js';
 import { CLI, loopbackEnv, startCli } from '../helpers/cli.js';
 
 const S = `"${process.execPath}" "${CLI}"`;
@@ -155,4 +158,96 @@ test('pipeline: a wrong, a truncated and a cut-off stream', async (t) => {
   assert.equal(gone.stderr, '');
   sim.kill('SIGINT');
   await sim.exited;
+});
+
+/** A stream file of `n` values {uniqueId: 1..n}, made in-process. */
+function idStream(path: string, n: number): void {
+  const e = new StreamEncoder();
+  const type = types.struct([['uniqueId', types.int]]);
+  const chunks = [e.header(), e.note({ source: 'test' })];
+  for (let i = 1; i <= n; i++) chunks.push(e.value(type, { uniqueId: i }));
+  chunks.push(e.end());
+  writeFileSync(path, Buffer.concat(chunks.flat()));
+}
+
+/** The uniqueIds of a stream (a file's bytes, or a stage's stdout), decoded in-process. */
+function idsIn(bytes: Buffer): number[] {
+  const ids: number[] = [];
+  const d = new StreamDecoder((i) => i.kind === 'value' && ids.push(i.value['uniqueId'] as number));
+  d.push(bytes);
+  d.finish();
+  return ids;
+}
+
+const idsOf = (out: Buffer): number[] =>
+  out
+    .toString()
+    .trim()
+    .split('\n')
+    .filter((l) => l)
+    .map((l) => (JSON.parse(l) as { uniqueId: number }).uniqueId);
+
+test('pipeline: partitions are disjoint and complete in every mode, and merge puts them back', async (t) => {
+  const env = await loopbackEnv();
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-pipeline-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'ids.sls');
+  idStream(file, 31);
+  const all = Array.from({ length: 31 }, (_, i) => i + 1);
+  for (const mode of ['', '--block', '--seed 7']) {
+    const parts: number[][] = [];
+    for (let p = 1; p <= 3; p++) {
+      const r = await bash(`${S} partition ${mode} ${p}/3 "${file}" > "${dir}/p${p}.sls"`, env);
+      assert.deepEqual(r.status, [0], r.stderr);
+      parts.push(idsIn(readFileSync(`${dir}/p${p}.sls`)));
+    }
+    assert.deepEqual(
+      parts.flat().sort((a, b) => a - b),
+      all,
+      `${mode || 'round-robin'}: disjoint and complete`,
+    );
+    assert.ok(
+      parts.every((p) => p.length >= 10 && p.length <= 11),
+      `${mode}: sizes ${parts.map((p) => p.length)}`,
+    );
+    if (mode === '') assert.deepEqual(parts[0]?.slice(0, 3), [1, 4, 7], 'dealt like cards');
+    if (mode === '--block') assert.deepEqual(parts[0], [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 'the first block is the larger');
+    const sorted = await bash(`${S} merge --sort uniqueId "${dir}/p1.sls" "${dir}/p2.sls" "${dir}/p3.sls"`, env);
+    if (mode === '--seed 7') {
+      // Shuffled parts are not sorted: merging by uniqueId then only keeps every value.
+      assert.deepEqual(
+        idsIn(sorted.stdout).sort((a, b) => a - b),
+        all,
+      );
+    } else {
+      assert.deepEqual(idsIn(sorted.stdout), all);
+    }
+  }
+  // Round-robin partitions, merged one from each in turn: the original order.
+  const rr = await bash(`${S} merge --round-robin "${dir}/p1.sls" "${dir}/p2.sls" "${dir}/p3.sls"`, env);
+  assert.notDeepEqual(idsIn(rr.stdout), all, 'the last parts were shuffled: not the original order');
+  for (let p = 1; p <= 3; p++) await bash(`${S} partition ${p}/3 "${file}" > "${dir}/p${p}.sls"`, env);
+  const back = await bash(`${S} merge --round-robin "${dir}/p1.sls" "${dir}/p2.sls" "${dir}/p3.sls"`, env);
+  assert.deepEqual(idsIn(back.stdout), all);
+  const bad = await bash(`${S} partition --block 1/2 < "${file}"`, env);
+  assert.deepEqual(bad.status, [2]);
+  assert.match(bad.stderr, /--block needs a FILE/);
+});
+
+test('pipeline: tee copies a stream to stdout, a file and a named pipe', async (t) => {
+  const env = await loopbackEnv();
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-pipeline-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'ids.sls');
+  idStream(file, 50);
+  const r = await bash(
+    `mkfifo "${dir}/fifo"; ${S} to-json "${dir}/fifo" > "${dir}/fifo.json" & ` +
+      `${S} tee "${dir}/copy.sls" "${dir}/fifo" < "${file}" | ${S} to-json; st="\${PIPESTATUS[*]}"; wait; echo "status $st" >&2; exit`,
+    env,
+  );
+  assert.deepEqual(r.status, [0, 0], r.stderr);
+  const all = Array.from({ length: 50 }, (_, i) => i + 1);
+  assert.deepEqual(idsOf(r.stdout), all);
+  assert.deepEqual(idsOf(readFileSync(join(dir, 'fifo.json'))), all);
+  assert.deepEqual(readFileSync(join(dir, 'copy.sls')), readFileSync(file), 'the file copy is byte for byte the input');
 });
