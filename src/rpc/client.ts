@@ -6,7 +6,7 @@ import { ConnectionError, InvalidArgumentError, TimeoutError } from '../errors.j
 import type { PVAny, PVStructure } from '../pvdata/values.js';
 import { RemoteCallError } from './errors.js';
 import { newRefId } from './objects.js';
-import { createProxy, proxyRefOf, type CallOptions, type ObjectProxy, type ProxyHost } from './proxy.js';
+import { createProxy, proxyRefOf, type CallOptions, type ObjectProxy, type ProxyAction, type ProxyHost } from './proxy.js';
 import { transportFor, type RpcConnection } from './transport.js';
 import { decodeValue, encodeValue, type Action, type DecodeContext, type EncodeContext, type ProxyRef, type RpcReply } from './wire.js';
 
@@ -107,7 +107,7 @@ export class RPCClient implements ProxyHost {
   }
 
   /** @internal ProxyHost */
-  send(action: 'call' | 'get' | 'set', ref: ProxyRef, path: string[], args: unknown[], opts: CallOptions): Promise<unknown> {
+  send(action: ProxyAction, ref: ProxyRef, path: string[], args: unknown[], opts: CallOptions): Promise<unknown> {
     return this.#request(action, ref.objectId, path, args, opts, ref);
   }
 
