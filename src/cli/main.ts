@@ -9,6 +9,7 @@ import * as collector from './commands/collector.js';
 import * as consumer from './commands/consumer.js';
 import * as demo from './commands/demo.js';
 import * as get from './commands/get.js';
+import * as host from './commands/host.js';
 import * as info from './commands/info.js';
 import * as list from './commands/list.js';
 import * as mailbox from './commands/mailbox.js';
@@ -23,7 +24,7 @@ interface CommandModule {
 }
 
 /** In the order `sluice --help` lists them. */
-const COMMANDS: CommandModule[] = [get, put, monitor, info, call, list, consumer, collector, mailbox, demo, sim, mirror];
+const COMMANDS: CommandModule[] = [get, put, monitor, info, call, list, consumer, collector, mailbox, demo, sim, mirror, host];
 
 function generalHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.spec.name.length)) + 2;
