@@ -96,6 +96,14 @@ export class RPCClient implements ProxyHost {
     return this.#request('import', 0n, [specifier], [], { returnType: 'proxy', ...opts }) as Promise<ObjectProxy>;
   }
 
+  /**
+   * Send `value` by value and get a proxy to the server's copy (Pyacq's transfer): for data the
+   * server's objects use again and again, which then travels once. Numbers and strings stay values.
+   */
+  transfer(value: unknown, opts: CallOptions = {}): Promise<ObjectProxy> {
+    return this.#request('transfer', 0n, [], [value], { returnType: 'proxy', ...opts }) as Promise<ObjectProxy>;
+  }
+
   /** The server's clock (ms since the epoch, sub-millisecond resolution) when it answered. */
   async ping(opts: CallOptions = {}): Promise<number> {
     return (await this.#request('ping', 0n, [], [], opts)) as number;

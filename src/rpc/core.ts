@@ -139,6 +139,9 @@ export class RpcCore implements LocalEndpoint {
         const spec = path[0] ?? '';
         return (await import(spec)) as object;
       }
+      case 'transfer':
+        // The argument, decoded here (a copy), goes back by the caller's return type (a proxy).
+        return args[0];
       case 'delete':
         this.table.release(objectId, refId);
         return undefined;

@@ -26,6 +26,8 @@ export interface ProcessSpawnerOptions {
   log?: (line: string, record: LogRecord) => void;
   /** Extra arguments for node (e.g. --max-old-space-size=...). */
   execArgv?: string[];
+  /** The Node.js executable that runs the child (Pyacq's executable option; default this process's). */
+  execPath?: string;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -54,6 +56,7 @@ export class ProcessSpawner {
     const child = fork(BOOTSTRAP, [], {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       execArgv: options.execArgv ?? [],
+      ...(options.execPath ? { execPath: options.execPath } : {}),
       ...(options.env ? { env: options.env } : {}),
     });
     let errText = '';
@@ -87,7 +90,16 @@ export class ProcessSpawner {
       remember(r);
       deliver(r);
     });
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    let spawnError: Error | undefined;
+    const exited = new Promise<number | null>((resolve) => {
+      child.once('exit', (code) => resolve(code));
+      // A child that never ran (no such executable) has no exit event.
+      child.on('error', (err) => {
+        if (child.pid !== undefined || spawnError) return;
+        spawnError = err;
+        resolve(null);
+      });
+    });
     const timeout = options.startTimeout ?? 10_000;
     const address = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -104,6 +116,7 @@ export class ProcessSpawner {
       child.on('message', started);
       void exited.then((code) => {
         clearTimeout(timer);
+        if (spawnError) reject(new SluiceError('ERR_REMOTE', `child '${name}' could not be started: ${spawnError.message}`));
         reject(
           new SluiceError(
             'ERR_REMOTE',
@@ -111,7 +124,8 @@ export class ProcessSpawner {
           ),
         );
       });
-      child.send({ name, host: options.host ?? '127.0.0.1', logRecords: true });
+      // A child that never ran fails this send too: the spawn error above tells why.
+      child.send({ name, host: options.host ?? '127.0.0.1', logRecords: true }, () => {});
     });
     return new ProcessSpawner(name, child, RPCClient.forAddress(address), exited);
   }

@@ -20,6 +20,7 @@ export const ACTIONS = [
   'delete',
   'addref',
   'import',
+  'transfer',
   'ping',
   'close',
   'describe',

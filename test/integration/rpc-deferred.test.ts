@@ -32,6 +32,9 @@ class Device {
   get numbers(): AsyncIterable<number> {
     return mapFrames(this.frames(3));
   }
+  total(values: Float64Array): number {
+    return values.reduce((a, b) => a + b, 0);
+  }
   async *broken(): AsyncGenerator<number> {
     yield 1;
     throw new RangeError('sensor unplugged');
@@ -51,7 +54,7 @@ async function setup(t: TestContext) {
     client.close();
     await server.close();
   });
-  return { server, device, dev: await client.get('device') };
+  return { server, device, client, dev: await client.get('device') };
 }
 
 test('await proxy.a.b.c is one get of the path; proxy.a.b.m() one call', async (t) => {
@@ -146,4 +149,21 @@ test('for await over a remote async generator, a sync iterable, a loop left earl
   // Every generator and iterator handle was released: only the reference of `dev` remains.
   await dev.sensor.reading();
   assert.deepEqual([server.stats.objects, server.stats.references], [1, 1]);
+});
+
+test('transfer: a value sent once, used there through its proxy, back to the owner as the object', async (t) => {
+  const { server, client, dev } = await setup(t);
+  const values = (await client.transfer(new Float64Array([1, 2, 3.5]))) as ObjectProxy;
+  assert.ok(isObjectProxy(values));
+  assert.equal(await values.length, 3);
+  assert.equal(await values._getitem(2), 3.5);
+  // The proxy reaches its owner as the server's copy itself.
+  assert.equal(await dev.total(values), 6.5);
+  await values.fill(1);
+  assert.equal(await dev.total(values), 3);
+  const objects = server.stats.objects;
+  values._release();
+  await dev.total(new Float64Array([0]));
+  assert.equal(server.stats.objects, objects - 1, 'the copy is dropped with its last reference');
+  assert.equal(await client.transfer(7), 7, 'a number has no proxy: it stays a value');
 });

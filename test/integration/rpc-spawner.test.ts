@@ -119,6 +119,10 @@ test('a child that cannot start reports why', async () => {
     ProcessSpawner.start({ name: 'broken', log: () => {}, execArgv: ['--no-such-node-flag'] }),
     /broken.*exited \(code 9\) before reporting its RPC address/s,
   );
+  await assert.rejects(ProcessSpawner.start({ name: 'nonode', log: () => {}, execPath: '/nonexistent/node' }), {
+    code: 'ERR_REMOTE',
+    message: /nonode' could not be started: .*ENOENT/,
+  });
   await assert.rejects(
     ProcessSpawner.start({ name: 'badhost', host: '203.0.113.1', log: () => {} }),
     /badhost' could not start its RPC server: .*EADDRNOTAVAIL/s,
