@@ -21,6 +21,8 @@ export interface LogRecord {
    * that bypassed the hook, such as Node's report of an uncaught exception), stamped on arrival.
    */
   via: 'child' | 'pipe';
+  /** The Host that ran the process, on records a Manager collects from Hosts. */
+  host?: string;
 }
 
 const LEVELS: readonly string[] = ['debug', 'info', 'warn', 'error'];

@@ -3,7 +3,8 @@
 // another process or host). `sluice host` runs one. The Host watches its children: one that
 // exits without being asked leaves the registry and is reported on the Host's log.
 import { InvalidArgumentError } from '../errors.js';
-import type { ObjectProxy } from '../rpc/proxy.js';
+import { formatLogRecord, type LogRecord } from '../rpc/log-records.js';
+import { isObjectProxy, type ObjectProxy } from '../rpc/proxy.js';
 import { RPCServer } from '../rpc/server.js';
 import type { ProcessSpawnerOptions } from '../rpc/spawner.js';
 import { NodeGroup, type RemoteNodeGroup } from './node-group.js';
@@ -26,6 +27,15 @@ export interface HostOptions {
   nodeGroupLogs?: Pick<ProcessSpawnerOptions, 'onLog' | 'logFormat' | 'log'>;
 }
 
+/** Records a log subscriber may have in flight; past it, records for it are dropped and counted. */
+const MAX_LOG_IN_FLIGHT = 1000;
+
+interface LogSink {
+  send: (record: LogRecord) => Promise<unknown>;
+  inFlight: number;
+  dropped: number;
+}
+
 /** What `listNodeGroups()` tells of each node group. */
 export interface NodeGroupInfo {
   name: string;
@@ -39,7 +49,8 @@ export class Host {
   readonly server: RPCServer;
   readonly #bind: string;
   readonly #log: (line: string) => void;
-  readonly #logs: HostOptions['nodeGroupLogs'];
+  readonly #print: (record: LogRecord) => void;
+  readonly #sinks = new Map<unknown, LogSink>();
   readonly #groups = new Map<string, RemoteNodeGroup>();
   /** Names being created or closed: a second request for one of them is refused. */
   readonly #busy = new Set<string>();
@@ -50,7 +61,10 @@ export class Host {
     this.server = server;
     this.#bind = options.host ?? '127.0.0.1';
     this.#log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
-    this.#logs = options.nodeGroupLogs;
+    const logs = options.nodeGroupLogs ?? {};
+    const format = logs.logFormat ?? formatLogRecord;
+    const print = logs.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+    this.#print = logs.onLog ?? ((r) => print(format(r), r));
   }
 
   static async start(options: HostOptions = {}): Promise<Host> {
@@ -80,7 +94,7 @@ export class Host {
       throw new InvalidArgumentError(`host ${this.name}: a node group is named '${name}' already`);
     this.#busy.add(name);
     try {
-      const group = await NodeGroup.spawn({ name, host: this.#bind, ...this.#logs });
+      const group = await NodeGroup.spawn({ name, host: this.#bind, onLog: (r) => this.#record(r) });
       this.#groups.set(name, group);
       const pid = group.spawner.child.pid;
       this.#log(`node group ${name} started (pid ${pid}) at ${group.spawner.client.address}`);
@@ -95,6 +109,60 @@ export class Host {
     } finally {
       this.#busy.delete(name);
     }
+  }
+
+  /**
+   * Send every log record of this Host's node groups to `sink` (a remote function, usually a
+   * Manager's; Pyacq's log server), stamped with this Host's name. A sink that fails is dropped;
+   * one that falls behind by more than 1000 records loses records, and is told how many.
+   */
+  subscribeLogs(sink: (record: LogRecord) => unknown): void {
+    if (typeof sink !== 'function') throw new InvalidArgumentError('subscribeLogs: give a function (a proxy of one)');
+    this.#sinks.set(sink, { send: async (r) => sink(r), inFlight: 0, dropped: 0 });
+  }
+
+  /** Stop sending records to `sink` (the same proxy, or the same function, given to subscribeLogs). */
+  unsubscribeLogs(sink: unknown): boolean {
+    for (const k of this.#sinks.keys()) {
+      if (
+        k === sink ||
+        (isObjectProxy(k) && isObjectProxy(sink) && k._ref.objectId === sink._ref.objectId && k._ref.address === sink._ref.address)
+      ) {
+        this.#sinks.delete(k);
+        if (isObjectProxy(k)) k._release();
+        return true;
+      }
+    }
+    return false;
+  }
+
+  #record(r: LogRecord): void {
+    this.#print(r);
+    const record = { ...r, host: this.name };
+    for (const [key, sink] of this.#sinks) {
+      if (sink.inFlight >= MAX_LOG_IN_FLIGHT) {
+        sink.dropped++;
+        continue;
+      }
+      if (sink.dropped > 0) {
+        const message = `${sink.dropped} log record(s) dropped: the subscriber read them slower than they came`;
+        sink.dropped = 0;
+        this.#deliver(key, sink, { ...record, level: 'warn', message });
+      }
+      this.#deliver(key, sink, record);
+    }
+  }
+
+  #deliver(key: unknown, sink: LogSink, record: LogRecord): void {
+    sink.inFlight++;
+    sink.send(record).then(
+      () => void sink.inFlight--,
+      () => {
+        // A subscriber that went away (or whose function throws) gets no more records.
+        this.#sinks.delete(key);
+        if (isObjectProxy(key)) key._release();
+      },
+    );
   }
 
   listNodeGroups(): NodeGroupInfo[] {
@@ -128,6 +196,8 @@ export class Host {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       await this.closeAllNodegroups();
+      for (const k of this.#sinks.keys()) if (isObjectProxy(k)) k._release();
+      this.#sinks.clear();
       await this.server.close();
     })();
     return this.#closing;

@@ -4,7 +4,9 @@
 // process (a forwarded proxy), so the Host is not in the data or control path of its nodes.
 import { InvalidArgumentError } from '../errors.js';
 import { RPCClient } from '../rpc/client.js';
+import type { LogRecord } from '../rpc/log-records.js';
 import type { ObjectProxy } from '../rpc/proxy.js';
+import { RPCServer } from '../rpc/server.js';
 import '../rpc/pva-transport.js'; // hosts are reached over pvAccess
 import { HOST_OBJECT, hostPvName } from './host.js';
 import type { NodeOptions } from './node.js';
@@ -12,6 +14,13 @@ import type { NodeOptions } from './node.js';
 export interface ManagerOptions {
   /** Milliseconds to wait for a host to answer when it is added (default 10,000). */
   connectTimeout?: number;
+  /**
+   * Takes the log records of every node group of every host added (Pyacq's log server), each
+   * with its `host`. The Manager then runs an RPC server of its own, which the hosts call.
+   */
+  onLog?: (record: LogRecord) => void;
+  /** Interface of the Manager's RPC server (with onLog; default 127.0.0.1: give an address that remote hosts reach). */
+  host?: string;
 }
 
 /** `pva://HOST:PORT/PV` as given, or `HOST:PORT` for a host of the default name (`host:rpc`). */
@@ -90,17 +99,27 @@ export class Manager {
   readonly #hosts = new Map<string, ObjectProxy>();
   readonly #groups = new Map<string, ManagedNodeGroup>();
   readonly #timeout: number;
+  readonly #onLog: ((record: LogRecord) => void) | undefined;
+  /** What the hosts call with records (one function, so a host knows it again on unsubscribe). */
+  readonly #sink = (record: LogRecord): void => this.#onLog?.(record);
+  #server: Promise<RPCServer> | null = null;
+  readonly #bind: string;
 
   constructor(options: ManagerOptions = {}) {
     this.#timeout = options.connectTimeout ?? 10_000;
+    this.#onLog = options.onLog;
+    this.#bind = options.host ?? '127.0.0.1';
   }
 
   /** Connect to a Host (Pyacq's add_host); resolves with its address as the Manager names it. */
   async addHost(address: string): Promise<string> {
     const full = hostAddress(address);
     if (this.#hosts.has(full)) return full;
-    const client = await RPCClient.connect(full, { timeout: this.#timeout });
-    this.#hosts.set(full, await client.get(HOST_OBJECT));
+    const server = this.#onLog ? await (this.#server ??= RPCServer.start({ name: 'manager', host: this.#bind })) : undefined;
+    const client = await RPCClient.connect(full, { timeout: this.#timeout, ...(server ? { localServer: server } : {}) });
+    const host = await client.get(HOST_OBJECT);
+    if (server) await host.subscribeLogs(this.#sink);
+    this.#hosts.set(full, host);
     return full;
   }
 
@@ -163,8 +182,12 @@ export class Manager {
   async close(): Promise<void> {
     const names = this.listNodeGroups();
     const results = await Promise.allSettled(names.map((n) => this.closeNodeGroup(n)));
+    if (this.#server) await Promise.allSettled([...this.#hosts.values()].map((h) => h.unsubscribeLogs(this.#sink)));
     for (const h of this.#hosts.values()) h._release();
     this.#hosts.clear();
+    const server = this.#server;
+    this.#server = null;
+    if (server) await (await server).close();
     const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed.length) throw failed[0]?.reason;
   }

@@ -4,6 +4,7 @@
 // host with its name; the Manager's registry; closing; Ctrl-C ends the host.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { LogRecord } from '../../src/rpc/index.js';
 import { InputStream, Manager } from '../../src/streams/index.js';
 import { startCli } from '../helpers/cli.js';
 import { envFor } from '../helpers/cli-session.js';
@@ -13,7 +14,15 @@ const EXAMPLES = new URL('../../examples/streams/', import.meta.url);
 test('sluice host: a Manager creates a node group there, runs two nodes with a stream between them, closes it', async (t) => {
   const host = startCli(t, ['host', '--address', '127.0.0.1:0', '--name', 'lab'], envFor());
   const [, address] = (await host.line(/^host lab at (pva:\/\/127\.0\.0\.1:\d+\/lab:rpc)$/)) as RegExpMatchArray;
-  const manager = new Manager();
+  const records: LogRecord[] = [];
+  let heard: (r: LogRecord) => void = () => {};
+  const printed = new Promise<LogRecord>((r) => (heard = r));
+  const manager = new Manager({
+    onLog: (r) => {
+      records.push(r);
+      if (/^printer: index 1000 /.test(r.message)) heard(r);
+    },
+  });
   t.after(() => manager.close().catch(() => {}));
   assert.equal(await manager.addHost(address as string), address);
   await assert.rejects(manager.createNodeGroup('bad name'), { code: 'ERR_REMOTE', message: /node group name is letters/ });
@@ -46,6 +55,9 @@ test('sluice host: a Manager creates a node group there, runs two nodes with a s
   // The printer's console lines, forwarded as records by the node group to the host, printed there.
   await host.line(/^\d{4}-\d\d-\d\dT[\d:.]+Z acq\[\d+\] info: printer: index 1000 shape \[500, 4\] min -?[\d.]+ max -?[\d.]+$/);
   assert.ok((await printer.count) >= 2);
+  // The same lines reach the Manager as records (Pyacq's log server), with the host's name.
+  const record = await printed;
+  assert.deepEqual([record.host, record.name, record.level, record.stream], ['lab', 'acq', 'info', 'stdout']);
   const groups = (await manager.host(address as string).listNodeGroups()) as { name: string; address: string }[];
   assert.deepEqual(
     groups.map((g) => g.name),
