@@ -151,7 +151,7 @@ function make(state: ProxyState, path: string[], opts: CallOptions): ObjectProxy
   // A deferred attribute is awaitable: its `then` sends one get of the whole path.
   const then = (onValue?: (v: unknown) => unknown, onError?: (e: unknown) => unknown) =>
     send('get', path, [], undefined).then(onValue, onError);
-  const iterate = () => remoteIterator(send('iterate', path, [], { returnType: 'proxy' }) as Promise<ObjectProxy>);
+  const iterate = () => remoteIterator(send('iterate', path, [], { returnType: 'proxy' }) as Promise<ObjectProxy>, opts);
   const target = function () {};
   const proxy: ObjectProxy = new Proxy(target, {
     get(_t, prop) {
@@ -188,8 +188,9 @@ function make(state: ProxyState, path: string[], opts: CallOptions): ObjectProxy
 }
 
 /** Drives the server's iterator handle (core.ts's RemoteIterator): next() per item, close() when left early. */
-async function* remoteIterator(handle: Promise<ObjectProxy>): AsyncGenerator<unknown, void, undefined> {
-  const it = await handle;
+async function* remoteIterator(handle: Promise<ObjectProxy>, opts: CallOptions): AsyncGenerator<unknown, void, undefined> {
+  // Each next() waits as long as the iterated proxy's timeout allows (a slow source: _options({ timeout })).
+  const it = (await handle)._options(opts);
   let done = false;
   try {
     for (;;) {

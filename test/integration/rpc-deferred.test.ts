@@ -32,6 +32,11 @@ class Device {
   get numbers(): AsyncIterable<number> {
     return mapFrames(this.frames(3));
   }
+  async *slowly(ms: number): AsyncGenerator<number> {
+    yield 0;
+    await new Promise((r) => setTimeout(r, ms));
+    yield 1;
+  }
   total(values: Float64Array): number {
     return values.reduce((a, b) => a + b, 0);
   }
@@ -130,6 +135,17 @@ test('for await over a remote async generator, a sync iterable, a loop left earl
   for await (const f of early) if ((f as { i: number }).i === 1) break;
   assert.equal(device.cleaned, cleanedBefore + 1);
   early._release();
+  // Each item waits at most the iterated proxy's timeout.
+  const slow: unknown[] = [];
+  const slowGen = (await dev.slowly(300)) as ObjectProxy;
+  await assert.rejects(
+    (async () => {
+      for await (const x of slowGen._options({ timeout: 100 })) slow.push(x);
+    })(),
+    { code: 'ERR_TIMEOUT' },
+  );
+  assert.deepEqual(slow, [0]);
+  slowGen._release();
   const broken = (await dev.broken()) as ObjectProxy;
   const items: unknown[] = [];
   await assert.rejects(

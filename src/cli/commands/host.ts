@@ -1,7 +1,6 @@
 // sluice host: run a Host (Pyacq's `python -m pyacq.core.host`), an RPC server that creates node
 // groups in child processes for Managers, until Ctrl-C. Prints its address first, then its
 // events and the node groups' log lines.
-import { Host } from '../../streams/host.js';
 import { defineCommand, UsageError, type ParsedArgs } from '../args.js';
 import { whenAborted, type CliContext } from '../common.js';
 
@@ -41,6 +40,8 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
   const { host, port } = parseHostAddress(args.values.address ?? '127.0.0.1:0');
   const name = args.values.name ?? 'host';
   if (!/^[\w.-]+$/.test(name)) throw new UsageError(`--name '${name}': letters, digits, '_', '.' or '-'`);
+  // Loaded here: the streams and nodes are not every command's start-up cost.
+  const { Host } = await import('../../streams/host.js');
   const h = await Host.start({ name, host, port, log: ctx.out, nodeGroupLogs: { log: ctx.out } });
   try {
     ctx.out(`host ${name} at ${h.address}`);
