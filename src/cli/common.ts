@@ -15,6 +15,16 @@ export interface CliContext {
   err(line: string): void;
   /** Aborted on SIGINT or SIGTERM: long-running commands stop cleanly when it fires. */
   readonly signal: AbortSignal;
+  /** Binary standard input and output, for the pipeline commands (stream format on stdin/stdout). */
+  readonly stdin?: NodeJS.ReadableStream;
+  readonly stdout?: NodeJS.WritableStream;
+}
+
+/** The binary stdin or stdout a pipeline command needs; a usage error where main() runs without them. */
+export function stdio<K extends 'stdin' | 'stdout'>(ctx: CliContext, which: K): NonNullable<CliContext[K]> {
+  const s = ctx[which];
+  if (!s) throw new UsageError(`this command needs a binary ${which}`);
+  return s as NonNullable<CliContext[K]>;
 }
 
 export const DEFAULT_TIMEOUT_SEC = 5;

@@ -5,18 +5,23 @@ import { sluiceVersion } from '../pva/server/server-info.js';
 import { helpText, markdownReference, parseCommandArgs, type CommandSpec, type OptionSpecs, type ParsedArgs } from './args.js';
 import { isUsageError, type CliContext } from './common.js';
 import * as call from './commands/call.js';
+import * as cat from './commands/cat.js';
 import * as collector from './commands/collector.js';
 import * as consumer from './commands/consumer.js';
 import * as demo from './commands/demo.js';
+import * as filter from './commands/filter.js';
 import * as get from './commands/get.js';
 import * as host from './commands/host.js';
+import * as head from './commands/head.js';
 import * as info from './commands/info.js';
 import * as list from './commands/list.js';
 import * as mailbox from './commands/mailbox.js';
 import * as mirror from './commands/mirror.js';
 import * as monitor from './commands/monitor.js';
+import * as publish from './commands/publish.js';
 import * as put from './commands/put.js';
 import * as sim from './commands/sim.js';
+import * as toJson from './commands/to-json.js';
 
 interface CommandModule {
   spec: CommandSpec;
@@ -24,7 +29,26 @@ interface CommandModule {
 }
 
 /** In the order `sluice --help` lists them. */
-const COMMANDS: CommandModule[] = [get, put, monitor, info, call, list, consumer, collector, mailbox, demo, sim, mirror, host];
+const COMMANDS: CommandModule[] = [
+  get,
+  put,
+  monitor,
+  info,
+  call,
+  list,
+  consumer,
+  collector,
+  mailbox,
+  demo,
+  sim,
+  mirror,
+  cat,
+  head,
+  filter,
+  toJson,
+  publish,
+  host,
+];
 
 function generalHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.spec.name.length)) + 2;
@@ -121,6 +145,8 @@ function runAsProgram(): void {
     out: (line) => void process.stdout.write(line + '\n'),
     err: (line) => void process.stderr.write(line + '\n'),
     signal: controller.signal,
+    stdin: process.stdin,
+    stdout: process.stdout,
   };
   main(process.argv.slice(2), ctx).then(
     (code) => exitAfterFlush(code),

@@ -167,7 +167,7 @@ test('list HOST:PORT prints the channels a server has; list alone finds servers'
 test('every command has --help; docs/cli.md holds the generated reference', { timeout: TEST_TIMEOUT }, async (t) => {
   const top = await run(t, ['--help'], envFor());
   assert.equal(top.code, 0);
-  const commands = [...top.out.matchAll(/^ {2}([a-z]+) {2,}/gm)].map((m) => m[1] as string);
+  const commands = [...top.out.matchAll(/^ {2}([a-z-]+) {2,}/gm)].map((m) => m[1] as string);
   assert.deepEqual(commands, [
     'get',
     'put',
@@ -181,6 +181,11 @@ test('every command has --help; docs/cli.md holds the generated reference', { ti
     'demo',
     'sim',
     'mirror',
+    'cat',
+    'head',
+    'filter',
+    'to-json',
+    'publish',
     'host',
   ]);
   for (const c of commands) {

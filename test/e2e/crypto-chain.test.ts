@@ -32,7 +32,7 @@ async function collectUntil(sub: PvaSubscription, last: number): Promise<{ byId:
 test('sim → DataEncryptor (sign) → DataDecryptor (verify) → client: every frame exactly as served', async (t) => {
   const env = await loopbackEnv();
   const dir = mkdtempSync(join(tmpdir(), 'sluice-crypto-e2e-'));
-  const client = new PvaClient({ env, timeoutMs: 10_000, beaconPort: false });
+  const client = new PvaClient({ env, timeoutMs: 30_000, beaconPort: false });
   t.after(() => {
     client.close();
     rmSync(dir, { recursive: true, force: true });
@@ -116,7 +116,7 @@ test('sim → DataEncryptor (sign) → DataDecryptor (verify) → client: every 
   const decrypted = client.monitor('dec:1:output', { queueSize: 1000, pipeline: true });
   await client
     .channel('dec:1:output')
-    .whenConnected(10_000)
+    .whenConnected(30_000)
     .catch((e: Error) => {
       throw new Error(
         `${e.message}\nencryptor: ${encryptor.stdout()}${encryptor.stderr()}\ndecryptor: ${decryptor.stdout()}${decryptor.stderr()}\nsim: ${sim.stdout()}${sim.stderr()}`,
@@ -126,22 +126,25 @@ test('sim → DataEncryptor (sign) → DataDecryptor (verify) → client: every 
   const served = client.monitor('crypto:image', { queueSize: 1000, pipeline: true });
 
   const [fromSim, fromChain] = await Promise.all([collectUntil(served, FRAMES), collectUntil(decrypted, FRAMES)]);
-  assert.equal(fromSim.byId.size, FRAMES);
-  assert.equal(fromChain.byId.size, FRAMES, `frames received: ${[...fromChain.byId.keys()].join(',')}`);
-  assert.deepEqual([...fromChain.types], [...fromSim.types], 'the output PV has the exact type of the frames');
-  for (let id = 1; id <= FRAMES; id++) assert.deepEqual(fromChain.byId.get(id), fromSim.byId.get(id), `frame ${id}`);
-
   // The encrypted stream in between: EncryptedData, signed, ids copied from uniqueId.
   const enc = (await client.get('enc:1:output')).value;
-  assert.equal(enc['objectId'], BigInt(FRAMES));
-  assert.equal(enc['cipher'].signature, 'RSA-PSS-SHA256');
-  assert.ok(enc['data'].length > 48 * 32 * 2);
-
+  // Stopped before the checks, so that a failure shows the consumers' final reports.
   assert.equal(await sim.exited, 0, sim.stderr());
   await client.put('enc:1:control', { command: 'stop' });
   await client.put('dec:1:control', { command: 'stop' });
   assert.equal(await encryptor.exited, 0, encryptor.stderr());
   assert.equal(await decryptor.exited, 0, decryptor.stderr());
+  const reports = `encryptor: ${encryptor.stdout()}${encryptor.stderr()}\ndecryptor: ${decryptor.stdout()}${decryptor.stderr()}`;
+
+  assert.equal(fromSim.byId.size, FRAMES);
+  assert.equal(fromChain.byId.size, FRAMES, `frames received: ${[...fromChain.byId.keys()].join(',')}\n${reports}`);
+  assert.deepEqual([...fromChain.types], [...fromSim.types], 'the output PV has the exact type of the frames');
+  for (let id = 1; id <= FRAMES; id++) assert.deepEqual(fromChain.byId.get(id), fromSim.byId.get(id), `frame ${id}`);
+
+  assert.equal(enc['objectId'], BigInt(FRAMES));
+  assert.equal(enc['cipher'].signature, 'RSA-PSS-SHA256');
+  assert.ok(enc['data'].length > 48 * 32 * 2);
+
   assert.match(encryptor.stdout(), new RegExp(`final[\\s\\S]*nProcessed=${FRAMES} [\\s\\S]*nErrors=0 [\\s\\S]*nMissed=0 `));
   assert.match(decryptor.stdout(), new RegExp(`final[\\s\\S]*nProcessed=${FRAMES} [\\s\\S]*nErrors=0 [\\s\\S]*nMissed=0 `));
   assert.match(decryptor.stdout(), new RegExp(`nDecrypted=${FRAMES}`));

@@ -25,6 +25,7 @@ const FLOORS: Record<string, number> = {
   mirror: 4,
   sim: 4,
   streams: 4,
+  pipeline: 4,
   channels: 4,
   cli: 5,
   'index.ts': 5,

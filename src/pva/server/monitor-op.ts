@@ -12,6 +12,7 @@ import { valueBytes, type PVStructure } from '../../pvdata/values.js';
 import { Cmd, Sub } from '../constants.js';
 import type { DistributorSettings } from '../../pv/distributor.js';
 import type { PVSubscriber } from '../../pv/source.js';
+import type { HeldPost } from './held-posts.js';
 import type { ServerChannel, ServerConnection, ServerOp } from './server-conn.js';
 
 interface Entry {
@@ -83,12 +84,22 @@ export class MonitorOp implements ServerOp, PVSubscriber {
 
   /**
    * Subscribe to the PV (joining its distributor when asked: destroy() leaves it); the current
-   * value is the first update, for distributor clients too.
+   * value is the first update, for distributor clients too. `held`: what the PV posted since it
+   * opened while this INIT waited for it; the first of them is then the first update, whole.
    */
-  attach(): void {
+  attach(held: readonly HeldPost[] = []): void {
     const pv = this.channel.pv;
     this.#unsubscribe = pv.subscribe(this, this.distribution);
-    if (pv.value) this.#enqueue(pv.value, BitSet.of(0));
+    const first = held[0];
+    if (first) {
+      this.#enqueue(first.value, BitSet.of(0), first.overrun?.isEmpty() === false ? this.#sel.mapBits(first.overrun) : null);
+      for (let i = 1; i < held.length; i++) {
+        const p = held[i] as HeldPost;
+        this.onPost(p.value, p.changed, p.overrun);
+      }
+    } else if (pv.value) {
+      this.#enqueue(pv.value, BitSet.of(0));
+    }
   }
 
   onPost(value: PVStructure, changed: BitSet, overrun?: BitSet): void {

@@ -110,9 +110,10 @@ export class PvaServer {
   removePV(name: string): boolean {
     const pv = this.#pvs.remove(name);
     if (!pv) return false;
-    // Closing the PV drops its channels (onClosed); a source that cannot close loses them here.
-    if (pv.close) {
-      if (pv.type) pv.close();
+    // Closing the PV drops its channels (onClosed); a source that cannot close, or one not open
+    // yet (whose waiting operations would otherwise keep waiting), loses them here.
+    if (pv.close && pv.type) {
+      pv.close();
     } else {
       for (const c of this.#conns) for (const ch of [...c.channels.values()]) if (ch.name === name && ch.pv === pv) c.dropChannel(ch);
     }

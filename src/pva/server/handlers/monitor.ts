@@ -7,12 +7,15 @@ import { fieldByPath } from '../../../pvdata/types.js';
 import type { ByteReader } from '../../../pvdata/wire.js';
 import { Cmd, Severity, Sub } from '../../constants.js';
 import { distributorSettingsOf, type DistributorSettings } from '../../../pv/distributor.js';
+import { HeldPosts } from '../held-posts.js';
 import { MonitorOp } from '../monitor-op.js';
 import type { ServerConnection } from '../server-conn.js';
 import { findOp, initOperation, readOpHeader, replyError } from './common.js';
 import { replyInit } from './get.js';
 
 export const DEFAULT_QUEUE_SIZE = 4;
+/** Posts kept for a monitor whose PV is not open yet, until it subscribes (see HeldPosts). */
+const MAX_HELD_POSTS = 1000;
 
 export function onMonitor(conn: ServerConnection, r: ByteReader): void {
   const h = readOpHeader(r);
@@ -20,7 +23,11 @@ export function onMonitor(conn: ServerConnection, r: ByteReader): void {
     const pending = initOperation(conn, Cmd.MONITOR, h, r);
     // nfree follows the pvRequest: read it before the reader goes away.
     const nfree = h.sub & Sub.ACK ? r.i32() : 0;
+    const pv = conn.channel(h.sid)?.pv;
+    const held = pv && !pv.type ? new HeldPosts(pv, MAX_HELD_POSTS) : null;
     void pending.then((ctx) => {
+      const posts = held?.posts ?? [];
+      held?.release();
       if (!ctx) return;
       let distribution: DistributorSettings | null;
       try {
@@ -52,7 +59,7 @@ export function onMonitor(conn: ServerConnection, r: ByteReader): void {
       const op = new MonitorOp(conn, ctx.channel, h.ioid, selection, queueSize, pipeline, nfree || queueSize, distribution);
       conn.addOp(op);
       replyInit(conn, Cmd.MONITOR, h.ioid, selection.type);
-      op.attach();
+      op.attach(distribution ? [] : posts);
     });
     return;
   }

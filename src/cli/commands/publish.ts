@@ -1,0 +1,109 @@
+// sluice publish: the last stage of a pipeline that EPICS tools read: the stream on stdin served
+// as a PV, each value posted with its marks. Lossless towards pipelined readers: while one of
+// them has a full queue, no more of the stream is read (its writer upstream waits in turn).
+import { createReadStream } from 'node:fs';
+import { readStream } from '../../pipeline/stdio.js';
+import { SharedPV } from '../../pv/shared-pv.js';
+import { PvaServer } from '../../pva/server/server.js';
+import { accessOptions, loadAccess, reloadAccessOnHangup } from '../access-options.js';
+import { defineCommand, type ParsedArgs } from '../args.js';
+import { hostOption, parseCount, portOption, serverPort, stdio, whenAborted, type CliContext } from '../common.js';
+
+export const spec = defineCommand({
+  name: 'publish',
+  summary: 'Serve a Sluice stream (stdin or --input FILE) as a PV, value by value, then hold the last value until Ctrl-C.',
+  usage: ['[options] PV'],
+  description:
+    'The PV opens with the type of the stream\u2019s first value; a type record mid-stream closes and reopens it ' +
+    'with the new type (clients reconnect). Each value is posted with its changed and overrun marks. While a ' +
+    'reader\u2019s queue is full (a pipelined monitor that has not caught up), no more of the stream is read. ' +
+    'The first line printed is "listening on HOST:PORT"; "ended after N values" follows the end of the stream, ' +
+    'and the PV keeps its last value until Ctrl-C. A wrong or truncated stream stops the command with exit status 1.',
+  options: {
+    input: { type: 'string', short: 'i', value: 'FILE', description: 'Read the stream from FILE instead of stdin.' },
+    'wait-clients': {
+      type: 'string',
+      value: 'N',
+      description: 'Read nothing until N monitors are subscribed (none then misses the first values).',
+    },
+    port: portOption,
+    host: hostOption,
+    ...accessOptions,
+  },
+  minPositionals: 1,
+  maxPositionals: 1,
+  examples: ['sluice cat sim:image | sluice publish copy:image', 'sluice publish --input frames.sls --wait-clients 1 replay:image'],
+});
+
+export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext): Promise<number> {
+  const name = args.positionals[0] as string;
+  const waitClients = args.values['wait-clients'] === undefined ? 0 : parseCount(args.values['wait-clients'], '--wait-clients');
+  const { port, explicit } = serverPort(args.values.port, ctx.env);
+  const access = await loadAccess(args.values, ctx);
+  const server = new PvaServer({
+    env: ctx.env,
+    ...(explicit ? { port } : {}),
+    ...(args.values.host ? { host: args.values.host } : {}),
+    ...(access ? { access } : {}),
+  });
+  reloadAccessOnHangup(args.values, ctx, (p) => (server.access = p));
+  const pv = new WatchedPV();
+  server.addPV(name, pv);
+  const tcpPort = await server.listen();
+  try {
+    ctx.out(`listening on ${server.tcpHost}:${tcpPort}`);
+    if (!(await pv.whenSubscribers(waitClients, ctx.signal))) return 0;
+    const file = args.values.input;
+    const input = file ? createReadStream(file) : stdio(ctx, 'stdin');
+    let n = 0;
+    try {
+      for await (const item of readStream(input, { source: file ?? 'stdin' })) {
+        if (ctx.signal.aborted) break;
+        if (item.kind !== 'value') continue;
+        n++;
+        if (pv.type !== item.type) {
+          // Opened with its first value (a default value first would be one readers never asked for).
+          if (pv.isOpen) pv.close();
+          pv.open(item.type, item.value);
+        } else if (!pv.post(item.value, { changed: item.changed, overrun: item.overrun })) {
+          await pv.drained();
+        }
+      }
+    } catch (err) {
+      ctx.err(`sluice publish: ${(err as Error).message}`);
+      return 1;
+    }
+    ctx.out(`ended after ${n} values`);
+    await whenAborted(ctx.signal);
+    return 0;
+  } finally {
+    await server.close();
+    if (pv.isOpen) pv.close();
+  }
+}
+
+/** A read-only SharedPV that tells when a subscriber comes (a monitor waiting for open counts). */
+class WatchedPV extends SharedPV {
+  #watchers = new Set<() => void>();
+
+  override subscribe(...args: Parameters<SharedPV['subscribe']>): () => void {
+    const leave = super.subscribe(...args);
+    for (const w of [...this.#watchers]) w();
+    return leave;
+  }
+
+  /** Resolves once `n` subscribers are there (false: aborted first). */
+  whenSubscribers(n: number, signal: AbortSignal): Promise<boolean> {
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (this.subscriberCount < n && !signal.aborted) return;
+        this.#watchers.delete(check);
+        signal.removeEventListener('abort', check);
+        resolve(!signal.aborted);
+      };
+      this.#watchers.add(check);
+      signal.addEventListener('abort', check, { once: true });
+      check();
+    });
+  }
+}

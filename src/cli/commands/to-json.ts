@@ -1,0 +1,48 @@
+// sluice to-json: the last stage of a pipeline that people or jq read: one JSON line per value.
+import { createReadStream } from 'node:fs';
+import { once } from 'node:events';
+import { readStream } from '../../pipeline/stdio.js';
+import { defineCommand, type ParsedArgs } from '../args.js';
+import { parseCount, stdio, type CliContext } from '../common.js';
+import { changedFields, toJSONValue } from '../format.js';
+
+export const spec = defineCommand({
+  name: 'to-json',
+  summary: 'Print a Sluice stream (stdin or FILEs) as JSON lines, one per value.',
+  usage: ['[options] [FILE...]'],
+  description:
+    'Each value of the stream prints as one line holding the JSON object of the value, as sluice get --json ' +
+    'prints values (typed arrays as arrays, a union as {"member": value}). With --marks the line is ' +
+    '{"value": ..., "changed": [fields], "overrun": [fields]} instead. Without FILE, the stream is read from stdin. ' +
+    'A wrong or truncated stream stops the command with one line on stderr and exit status 1.',
+  options: {
+    count: { type: 'string', short: 'n', value: 'N', description: 'Stop after N values.' },
+    marks: { type: 'boolean', description: 'Print the changed and overrun fields of each value with it.' },
+  },
+  examples: ['sluice cat -n 3 sim:image | sluice to-json', 'sluice to-json --marks frames.sls'],
+});
+
+export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext): Promise<number> {
+  const count = args.values.count === undefined ? Infinity : parseCount(args.values.count, '--count');
+  const out = stdio(ctx, 'stdout');
+  const inputs = args.positionals.length ? args.positionals : ['-'];
+  let n = 0;
+  try {
+    for (const file of inputs) {
+      const input = file === '-' ? stdio(ctx, 'stdin') : createReadStream(file);
+      for await (const item of readStream(input, { source: file === '-' ? 'stdin' : file })) {
+        if (item.kind !== 'value') continue;
+        const value = toJSONValue(item.type, item.value);
+        const line = args.values.marks
+          ? { value, changed: changedFields(item.type, item.changed), overrun: changedFields(item.type, item.overrun) }
+          : value;
+        if (!out.write(JSON.stringify(line) + '\n')) await once(out, 'drain');
+        if (++n >= count) return 0;
+      }
+    }
+  } catch (err) {
+    ctx.err(`sluice to-json: ${(err as Error).message}`);
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,232 @@
+// Reads the pipeline stream format (stream-format.ts, docs/stream-format.md) from chunks of any
+// size, one byte at a time if need be: a state machine over the stream header, record headers
+// and payloads. Payloads are views into the chunks received (no copies); arrays in values are
+// viewed in place when aligned, as on the network path. A wrong or hostile stream stops with a
+// DecodeError naming the cause and the byte offset; a size field is checked before anything is
+// allocated for it.
+import { DecodeError } from '../errors.js';
+import type { BitSet } from '../pvdata/bitset.js';
+import { TypeCache, decodeType } from '../pvdata/type-codec.js';
+import type { StructureDesc } from '../pvdata/types.js';
+import { decodeBitSet, decodeValue } from '../pvdata/value-codec.js';
+import type { PVStructure } from '../pvdata/values.js';
+import { ByteReader } from '../pvdata/wire.js';
+import {
+  DEFAULT_STREAM_LIMITS,
+  FLAG_BIG_ENDIAN,
+  RECORD_HEADER_BYTES,
+  RecordKind,
+  STREAM_HEADER_BYTES,
+  STREAM_MAGIC,
+  STREAM_VERSION,
+  type StreamLimits,
+} from './stream-format.js';
+
+export type StreamItem =
+  | { kind: 'type'; type: StructureDesc }
+  | { kind: 'value'; type: StructureDesc; value: PVStructure; changed: BitSet; overrun: BitSet; index: bigint }
+  | { kind: 'note'; note: Record<string, unknown> }
+  | { kind: 'end'; count: bigint };
+
+const enum State {
+  StreamHeader,
+  RecordHeader,
+  Payload,
+  Ended,
+}
+
+const hex = (bytes: Uint8Array): string => [...bytes].map((b) => b.toString(16).padStart(2, '0')).join(' ');
+
+export class StreamDecoder {
+  /** Names the input in error messages ('stdin', a file name). */
+  readonly source: string;
+  readonly #limits: StreamLimits;
+  readonly #onItem: (item: StreamItem) => void;
+  #parts: Uint8Array[] = [];
+  #have = 0;
+  /** Bytes of the stream consumed before #parts (error messages give offsets). */
+  #offset = 0;
+  #state = State.StreamHeader;
+  #le = true;
+  #kind = 0;
+  #length = 0;
+  #cache = new TypeCache();
+  #type: StructureDesc | null = null;
+  #count = 0n;
+
+  constructor(onItem: (item: StreamItem) => void, options: { source?: string; limits?: Partial<StreamLimits> } = {}) {
+    this.#onItem = onItem;
+    this.source = options.source ?? 'the stream';
+    this.#limits = { ...DEFAULT_STREAM_LIMITS, ...options.limits };
+  }
+
+  get ended(): boolean {
+    return this.#state === State.Ended;
+  }
+
+  /** Values decoded so far. */
+  get count(): bigint {
+    return this.#count;
+  }
+
+  /** Take the next chunk (kept by reference until decoded: do not reuse its memory). */
+  push(chunk: Uint8Array): void {
+    if (chunk.length === 0) return;
+    if (this.#state === State.Ended) throw this.#error('data after the end record');
+    this.#parts.push(chunk);
+    this.#have += chunk.length;
+    for (;;) {
+      const need =
+        this.#state === State.StreamHeader ? STREAM_HEADER_BYTES : this.#state === State.RecordHeader ? RECORD_HEADER_BYTES : this.#length;
+      if (this.#have < need) return;
+      const at = this.#offset;
+      const bytes = this.#take(need);
+      if (this.#state === State.StreamHeader) this.#streamHeader(bytes);
+      else if (this.#state === State.RecordHeader) this.#recordHeader(bytes, at);
+      else this.#payload(bytes, at);
+      if (this.ended) {
+        if (this.#have > 0) throw this.#error('data after the end record');
+        return;
+      }
+    }
+  }
+
+  /** The input ended: throws unless the stream ended with its end record. */
+  finish(): void {
+    if (this.#state === State.Ended) return;
+    if (this.#state === State.StreamHeader && this.#offset === 0 && this.#have === 0) throw this.#error('empty input: no stream header');
+    const where = this.#have > 0 || this.#state === State.Payload ? ' in the middle of a record' : '';
+    throw this.#error(`truncated${where}: the input ended after ${this.#count} values without the end record`);
+  }
+
+  #take(n: number): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    let left = n;
+    while (left > 0) {
+      const c = this.#parts[0] as Uint8Array;
+      if (c.length <= left) {
+        out.push(c);
+        this.#parts.shift();
+        left -= c.length;
+      } else {
+        out.push(c.subarray(0, left));
+        this.#parts[0] = c.subarray(left);
+        left = 0;
+      }
+    }
+    this.#have -= n;
+    this.#offset += n;
+    return out;
+  }
+
+  #streamHeader(parts: Uint8Array[]): void {
+    const b = Buffer.concat(parts); // 8 bytes
+    if (!STREAM_MAGIC.every((m, i) => b[i] === m)) {
+      const text = b.every((c) => c === 0x09 || c === 0x0a || c === 0x0d || (c >= 0x20 && c < 0x7f));
+      throw new DecodeError(
+        `${this.source}: not a Sluice stream (it starts with ${hex(b.subarray(0, 4))}, a stream with ${hex(STREAM_MAGIC)})` +
+          (text ? `; it looks like text: "${b.toString('latin1').replace(/\s+/g, ' ')}..."` : ''),
+      );
+    }
+    const version = b[4] as number;
+    if (version !== STREAM_VERSION) {
+      throw new DecodeError(`${this.source}: stream format version ${version}; this reader knows version ${STREAM_VERSION}`);
+    }
+    const flags = b[5] as number;
+    if (flags & ~FLAG_BIG_ENDIAN || b[6] !== 0 || b[7] !== 0) {
+      throw new DecodeError(`${this.source}: unknown stream header flags ${hex(b.subarray(5, 8))} (a newer writer?)`);
+    }
+    this.#le = (flags & FLAG_BIG_ENDIAN) === 0;
+    this.#state = State.RecordHeader;
+  }
+
+  #recordHeader(parts: Uint8Array[], at: number): void {
+    const r = new ByteReader(parts, this.#le);
+    const kind = r.u8();
+    const flags = r.u8();
+    const reserved = r.u16();
+    const length = r.u32();
+    if (flags !== 0 || reserved !== 0) throw this.#error(`record flags ${flags}/${reserved} at byte ${at} are not 0 (a newer writer?)`);
+    if (length > this.#limits.maxRecordBytes) {
+      throw this.#error(`a record of ${length} bytes at byte ${at} exceeds the limit of ${this.#limits.maxRecordBytes}`);
+    }
+    const known = kind === RecordKind.TYPE || kind === RecordKind.VALUE || kind === RecordKind.END || kind === RecordKind.NOTE;
+    const skippable = kind >= 0x61 && kind <= 0x7a;
+    if (!known && !skippable) throw this.#error(`unknown record kind 0x${kind.toString(16)} at byte ${at}`);
+    if (kind === RecordKind.END && length !== 8) throw this.#error(`an end record of ${length} bytes at byte ${at} (it has 8)`);
+    this.#kind = kind;
+    this.#length = length;
+    this.#state = State.Payload;
+    if (length === 0) this.#payload([], at + RECORD_HEADER_BYTES);
+  }
+
+  #payload(parts: Uint8Array[], at: number): void {
+    this.#state = State.RecordHeader;
+    let item: StreamItem | null;
+    try {
+      item = this.#record(parts);
+    } catch (err) {
+      const e = err as Error;
+      throw this.#error(`bad ${kindName(this.#kind)} record at byte ${at}: ${e.message}`, e);
+    }
+    if (item) this.#onItem(item); // outside the try: the caller's errors are its own
+  }
+
+  #record(parts: Uint8Array[]): StreamItem | null {
+    const r = new ByteReader(parts, this.#le).limitWork(this.#limits);
+    switch (this.#kind) {
+      case RecordKind.TYPE: {
+        const type = decodeType(r, this.#cache);
+        if (type?.kind !== 'structure') throw new DecodeError(`it describes ${type ? `a ${type.kind}` : 'nothing'}, not a structure`);
+        this.#done(r);
+        this.#type = type;
+        return { kind: 'type', type };
+      }
+      case RecordKind.VALUE: {
+        const type = this.#type;
+        if (!type) throw new DecodeError('a value before any type record');
+        const changed = decodeBitSet(r);
+        const overrun = decodeBitSet(r);
+        const value = decodeValue(r, type, this.#cache) as PVStructure;
+        this.#done(r);
+        return { kind: 'value', type, value, changed, overrun, index: this.#count++ };
+      }
+      case RecordKind.END: {
+        const count = r.u64();
+        if (count !== this.#count) throw new DecodeError(`it counts ${count} values, the stream held ${this.#count}`);
+        this.#state = State.Ended;
+        return { kind: 'end', count };
+      }
+      case RecordKind.NOTE: {
+        const note: unknown = JSON.parse(Buffer.concat(parts).toString('utf8'));
+        if (note === null || typeof note !== 'object' || Array.isArray(note)) throw new DecodeError('not a JSON object');
+        return { kind: 'note', note: note as Record<string, unknown> };
+      }
+      default:
+        return null; // a lower-case kind this reader does not know: skipped
+    }
+  }
+
+  #done(r: ByteReader): void {
+    if (r.remaining !== 0) throw new DecodeError(`${r.remaining} bytes left over after it`);
+  }
+
+  #error(message: string, cause?: Error): DecodeError {
+    return new DecodeError(`${this.source}: ${message}`, cause ? { cause } : undefined);
+  }
+}
+
+function kindName(kind: number): string {
+  switch (kind) {
+    case RecordKind.TYPE:
+      return 'type';
+    case RecordKind.VALUE:
+      return 'value';
+    case RecordKind.END:
+      return 'end';
+    case RecordKind.NOTE:
+      return 'note';
+    default:
+      return `0x${kind.toString(16)}`;
+  }
+}
