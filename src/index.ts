@@ -114,6 +114,7 @@ export type {
 export { OutputStream, InputStream, DEFAULT_SPEC, filters, Chunker, registerTransferMode, transferModes } from './streams/index.js';
 export { RingBuffer, RingIndexError } from './streams/index.js';
 export { Node, NodeGroup, RemoteNodeGroup, StreamConverter, ChannelSplitter, ChunkResizer } from './streams/index.js';
+export { Host, Manager, ManagedNodeGroup } from './streams/index.js';
 export { registerNodeType, createNode, nodeTypes } from './streams/index.js';
 export { NT_STREAM_CHUNK_ID, streamChunkT, buildStreamChunk, readStreamChunk } from './streams/index.js';
 export type {
@@ -139,14 +140,19 @@ export type {
   NodeOptions,
   NodeStreamSpecs,
   NodeClass,
+  HostOptions,
+  NodeGroupInfo,
+  ManagerOptions,
 } from './streams/index.js';
-export { RPCServer, RPCClient, isObjectProxy, RemoteCallError, ProcessSpawner, measureClockDiff } from './rpc/index.js';
+export { RPCServer, RPCClient, isObjectProxy, RemoteCallError, ProcessSpawner, measureClockDiff, formatLogRecord } from './rpc/index.js';
 export type {
   RPCServerOptions,
   RPCClientOptions,
   ObjectProxy,
   CallOptions,
   ProcessSpawnerOptions,
+  LogRecord,
+  LogLevel,
   ReturnType as RpcReturnType,
   SyncMode as RpcSyncMode,
   DeclaredSignatures,

@@ -11,6 +11,7 @@ import * as consumer from './commands/consumer.js';
 import * as demo from './commands/demo.js';
 import * as filter from './commands/filter.js';
 import * as get from './commands/get.js';
+import * as host from './commands/host.js';
 import * as head from './commands/head.js';
 import * as info from './commands/info.js';
 import * as list from './commands/list.js';
@@ -52,6 +53,7 @@ const COMMANDS: CommandModule[] = [
   merge,
   toJson,
   publish,
+  host,
 ];
 
 function generalHelp(): string {

@@ -1,11 +1,15 @@
 // The child side of ProcessSpawner: reads its configuration from the parent over the fork IPC
-// channel, starts an RPCServer that allows imports, reports its address (or why it could not
-// start) and exits when the server closes or the parent goes away.
+// channel, hooks its console and output to send log records to the parent (log-hook.ts), starts
+// an RPCServer that allows imports, reports its address (or why it could not start) and exits
+// when the server closes or the parent goes away.
+import { installLogHook } from './log-hook.js';
 import { RPCServer } from './server.js';
 
 interface BootConfig {
   name: string;
   host: string;
+  /** Send console and output lines as log records (false: they go to the raw pipes). */
+  logRecords: boolean;
 }
 
 function send(msg: object): void {
@@ -13,6 +17,7 @@ function send(msg: object): void {
 }
 
 process.once('message', (config: BootConfig) => {
+  if (config.logRecords) installLogHook(config.name);
   RPCServer.start({ name: config.name, host: config.host, allowImport: true }).then(
     async (server) => {
       send({ address: server.address });

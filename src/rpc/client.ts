@@ -6,7 +6,7 @@ import { ConnectionError, InvalidArgumentError, TimeoutError } from '../errors.j
 import type { PVAny, PVStructure } from '../pvdata/values.js';
 import { RemoteCallError } from './errors.js';
 import { newRefId } from './objects.js';
-import { createProxy, proxyRefOf, type CallOptions, type ObjectProxy, type ProxyHost } from './proxy.js';
+import { createProxy, proxyRefOf, type CallOptions, type ObjectProxy, type ProxyAction, type ProxyHost } from './proxy.js';
 import { transportFor, type RpcConnection } from './transport.js';
 import { decodeValue, encodeValue, type Action, type DecodeContext, type EncodeContext, type ProxyRef, type RpcReply } from './wire.js';
 
@@ -96,6 +96,14 @@ export class RPCClient implements ProxyHost {
     return this.#request('import', 0n, [specifier], [], { returnType: 'proxy', ...opts }) as Promise<ObjectProxy>;
   }
 
+  /**
+   * Send `value` by value and get a proxy to the server's copy (Pyacq's transfer): for data the
+   * server's objects use again and again, which then travels once. Numbers and strings stay values.
+   */
+  transfer(value: unknown, opts: CallOptions = {}): Promise<ObjectProxy> {
+    return this.#request('transfer', 0n, [], [value], { returnType: 'proxy', ...opts }) as Promise<ObjectProxy>;
+  }
+
   /** The server's clock (ms since the epoch, sub-millisecond resolution) when it answered. */
   async ping(opts: CallOptions = {}): Promise<number> {
     return (await this.#request('ping', 0n, [], [], opts)) as number;
@@ -107,7 +115,7 @@ export class RPCClient implements ProxyHost {
   }
 
   /** @internal ProxyHost */
-  send(action: 'call' | 'get' | 'set', ref: ProxyRef, path: string[], args: unknown[], opts: CallOptions): Promise<unknown> {
+  send(action: ProxyAction, ref: ProxyRef, path: string[], args: unknown[], opts: CallOptions): Promise<unknown> {
     return this.#request(action, ref.objectId, path, args, opts, ref);
   }
 

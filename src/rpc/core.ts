@@ -139,6 +139,9 @@ export class RpcCore implements LocalEndpoint {
         const spec = path[0] ?? '';
         return (await import(spec)) as object;
       }
+      case 'transfer':
+        // The argument, decoded here (a copy), goes back by the caller's return type (a proxy).
+        return args[0];
       case 'delete':
         this.table.release(objectId, refId);
         return undefined;
@@ -159,6 +162,21 @@ export class RpcCore implements LocalEndpoint {
         owner[path[path.length - 1] as string] = args[0];
         return undefined;
       }
+      case 'getitem': {
+        const obj = walk(this.#target(objectId, path), path, path.length);
+        if (obj instanceof Map) return obj.get(args[0]);
+        return walk(obj, [itemKey(args[0], path)], 1);
+      }
+      case 'setitem': {
+        const obj = walk(this.#target(objectId, path), path, path.length);
+        if (obj instanceof Map) obj.set(args[0], args[1]);
+        else if (obj !== null && (typeof obj === 'object' || typeof obj === 'function'))
+          (obj as Record<string, unknown>)[itemKey(args[0], path)] = args[1];
+        else throw new SluiceError('ERR_INVALID_ARGUMENT', `${path.join('.') || 'the object'} is ${String(obj)}: it has no items`);
+        return undefined;
+      }
+      case 'iterate':
+        return new RemoteIterator(walk(this.#target(objectId, path), path, path.length), path);
       case 'call': {
         const target = this.#target(objectId, path);
         const owner = walk(target, path, path.length - 1);
@@ -177,6 +195,48 @@ export class RpcCore implements LocalEndpoint {
     const obj = this.table.published(name);
     if (obj === undefined) throw new SluiceError('ERR_INVALID_ARGUMENT', `no object published as '${name}'`);
     return obj;
+  }
+}
+
+/** An item key as a property name (Maps take any key): strings, numbers and bigints only. */
+function itemKey(key: unknown, path: string[]): string {
+  if (typeof key === 'string' || typeof key === 'number' || typeof key === 'bigint') {
+    const k = String(key);
+    if (FORBIDDEN.has(k)) throw new SluiceError('ERR_ACCESS_DENIED', `item '${k}' is not reachable over RPC`);
+    return k;
+  }
+  throw new SluiceError(
+    'ERR_INVALID_ARGUMENT',
+    `${path.join('.') || 'the object'}: an item key must be a string or a number, got ${typeof key}`,
+  );
+}
+
+/**
+ * What the iterate action lends (by proxy) for `for await` on a proxy: the iterator of an async
+ * or sync iterable, one next() per item; close() runs the iterator's return() when the loop ends early.
+ */
+export class RemoteIterator {
+  readonly #it: AsyncIterator<unknown> | Iterator<unknown>;
+
+  constructor(obj: unknown, path: string[]) {
+    const o = obj as { [Symbol.asyncIterator]?: () => AsyncIterator<unknown>; [Symbol.iterator]?: () => Iterator<unknown> } | null;
+    const make = (o?.[Symbol.asyncIterator] ?? o?.[Symbol.iterator]) as
+      ((this: unknown) => AsyncIterator<unknown> | Iterator<unknown>) | undefined;
+    if (typeof make !== 'function')
+      throw new SluiceError(
+        'ERR_INVALID_ARGUMENT',
+        `${path.join('.') || 'the object'} is not iterable (no Symbol.asyncIterator or Symbol.iterator)`,
+      );
+    this.#it = make.call(o);
+  }
+
+  async next(): Promise<{ done: boolean; value: unknown }> {
+    const r = await this.#it.next();
+    return { done: r.done === true, value: r.value };
+  }
+
+  async close(): Promise<void> {
+    await this.#it.return?.();
   }
 }
 

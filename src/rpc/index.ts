@@ -5,6 +5,7 @@ export { isObjectProxy, type ObjectProxy, type ObjectProxyOps, type CallOptions 
 export { RemoteCallError } from './errors.js';
 export { ProcessSpawner, type ProcessSpawnerOptions } from './spawner.js';
 export { measureClockDiff } from './clock.js';
+export { formatLogRecord, type LogRecord, type LogLevel } from './log-records.js';
 export { registerTransport, type RpcTransport, type RpcConnection } from './transport.js';
 export { RpcCore, type CoreStats } from './core.js';
 export { requestType, replyType, type ReturnType, type SyncMode, type ProxyRef } from './wire.js';

@@ -1,8 +1,9 @@
 // ObjectProxy: a local stand-in for an object served by an RPCServer. Reading any property gives
-// a callable stub for that attribute path (`dev.method(a, b)` and `dev.sub.method()` send one
-// call each and return a Promise); `_get`, `_set`, `_call`, `_callNamed`, `_value`, `_release`,
-// `_options` are the proxy's own operations. `then` is undefined, so awaiting a proxy (or
-// returning one from an async function) never mistakes it for a promise.
+// a deferred attribute (Pyacq's defer_getattr): nothing is sent until it is used, so
+// `dev.sub.method(a)` is one call, `await dev.a.b` one get of the path `a.b`, `dev.a = v` one
+// fire-and-forget set and `for await (x of dev.items)` iterates a remote (async) iterable.
+// `_get`, `_set`, `_call`, `_getitem`... are the proxy's own operations. The proxy of a whole
+// object has no `then`, so awaiting it (or returning it from an async function) gives the proxy.
 import { inspect } from 'node:util';
 import { InvalidArgumentError } from '../errors.js';
 import { argumentsByName, checkArgumentCount } from './errors.js';
@@ -20,9 +21,12 @@ export interface CallOptions {
 /** What a proxy needs of its client (RPCClient implements it). */
 export interface ProxyHost {
   readonly address: string;
-  send(action: 'call' | 'get' | 'set', ref: ProxyRef, path: string[], args: unknown[], opts: CallOptions): Promise<unknown>;
+  send(action: ProxyAction, ref: ProxyRef, path: string[], args: unknown[], opts: CallOptions): Promise<unknown>;
   release(ref: ProxyRef): void;
 }
+
+/** The actions a proxy sends (wire.ts's ACTIONS that apply to one object). */
+export type ProxyAction = 'call' | 'get' | 'set' | 'getitem' | 'setitem' | 'iterate';
 
 interface ProxyState {
   host: ProxyHost;
@@ -40,6 +44,12 @@ export interface ObjectProxyOps {
   _callNamed(name: string, args: Record<string, unknown>, opts?: CallOptions): Promise<unknown>;
   /** The object itself, by value. */
   _value(opts?: CallOptions): Promise<unknown>;
+  /** A deferred attribute's value (one get of its path); the proxy itself for a whole object. */
+  _undefer(opts?: CallOptions): Promise<unknown>;
+  /** `obj[key]` there (`obj.get(key)` for a Map): numbers, strings and other keys by value. */
+  _getitem(key: unknown, opts?: CallOptions): Promise<unknown>;
+  /** `obj[key] = value` there (`obj.set(key, value)` for a Map). */
+  _setitem(key: unknown, value: unknown, opts?: CallOptions): Promise<void>;
   /** Release this reference now (the server drops the object when no reference remains). */
   _release(): void;
   /** The same remote object with other default options (shares the reference). */
@@ -47,6 +57,8 @@ export interface ObjectProxyOps {
   readonly _ref: Readonly<ProxyRef>;
   readonly _released: boolean;
   readonly then: undefined;
+  /** Iterates the remote object (async or sync iterable), one round trip per item. */
+  [Symbol.asyncIterator](): AsyncIterator<unknown>;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -77,7 +89,10 @@ export function proxyRefOf(v: unknown): ProxyRef | undefined {
   if (typeof v !== 'function') return undefined;
   const s = states.get(v);
   if (!s) return undefined;
-  if (s.path.length) throw new InvalidArgumentError(`send the proxy of the object, not its attribute ${s.path.join('.')}`);
+  if (s.path.length)
+    throw new InvalidArgumentError(
+      `send the proxy of the object or the attribute's value (await proxy.${s.path.join('.')}), not a deferred attribute`,
+    );
   if (s.state.released) throw new InvalidArgumentError(`proxy of ${s.state.ref.typeName} #${s.state.ref.objectId} was released`);
   return s.state.ref;
 }
@@ -91,7 +106,7 @@ function make(state: ProxyState, path: string[], opts: CallOptions): ObjectProxy
   const live = (): void => {
     if (state.released) throw new InvalidArgumentError(`proxy of ${what(path)} was released`);
   };
-  const send = (action: 'call' | 'get' | 'set', p: string[], args: unknown[], o: CallOptions | undefined): Promise<unknown> => {
+  const send = (action: ProxyAction, p: string[], args: unknown[], o: CallOptions | undefined): Promise<unknown> => {
     try {
       live();
     } catch (err) {
@@ -123,6 +138,9 @@ function make(state: ProxyState, path: string[], opts: CallOptions): ObjectProxy
       }
     },
     _value: (o?: CallOptions) => send('get', path, [], { ...o, returnType: 'value' }),
+    _undefer: (o?: CallOptions) => (path.length ? send('get', path, [], o) : Promise.resolve(proxy)),
+    _getitem: (key: unknown, o?: CallOptions) => send('getitem', path, [key], o),
+    _setitem: (key: unknown, value: unknown, o?: CallOptions) => send('setitem', path, [key, value], o).then(() => undefined),
     _release: () => {
       if (state.released) return;
       state.released = true;
@@ -130,15 +148,20 @@ function make(state: ProxyState, path: string[], opts: CallOptions): ObjectProxy
     },
     _options: (o: CallOptions) => make(state, path, { ...opts, ...o }),
   };
+  // A deferred attribute is awaitable: its `then` sends one get of the whole path.
+  const then = (onValue?: (v: unknown) => unknown, onError?: (e: unknown) => unknown) =>
+    send('get', path, [], undefined).then(onValue, onError);
+  const iterate = () => remoteIterator(send('iterate', path, [], { returnType: 'proxy' }) as Promise<ObjectProxy>, opts);
   const target = function () {};
-  const proxy = new Proxy(target, {
+  const proxy: ObjectProxy = new Proxy(target, {
     get(_t, prop) {
       if (typeof prop === 'symbol') {
         if (prop === inspect.custom || prop === Symbol.toPrimitive)
           return () => `<ObjectProxy ${what(path)} #${state.ref.objectId} at ${state.host.address}>`;
+        if (prop === Symbol.asyncIterator) return iterate;
         return undefined;
       }
-      if (prop === 'then') return undefined;
+      if (prop === 'then') return path.length ? then : undefined;
       if (prop === '_ref') return state.ref;
       if (prop === '_released') return state.released;
       if (prop === 'toString' || prop === 'toJSON')
@@ -146,8 +169,15 @@ function make(state: ProxyState, path: string[], opts: CallOptions): ObjectProxy
       if (Object.hasOwn(ops, prop)) return ops[prop];
       return make(state, [...path, prop], opts);
     },
-    set(_t, prop) {
-      throw new InvalidArgumentError(`set ${String(prop)} on a proxy with await proxy._set('${String(prop)}', value)`);
+    // Pyacq's attribute set: fire-and-forget (`await proxy._set(name, v)` waits and reports errors).
+    set(_t, prop, value: unknown) {
+      if (typeof prop === 'symbol') throw new InvalidArgumentError(`a proxy's symbol properties cannot be set (${String(prop)})`);
+      live();
+      const p = [...path, prop];
+      send('set', p, [value], { sync: 'off' }).catch((err: unknown) =>
+        process.emitWarning(`set ${what(p)} was not sent: ${err instanceof Error ? err.message : String(err)}`, { code: 'SLUICE_RPC' }),
+      );
+      return true;
     },
     apply(_t, _this, args: unknown[]) {
       return call(path, args);
@@ -155,4 +185,25 @@ function make(state: ProxyState, path: string[], opts: CallOptions): ObjectProxy
   }) as unknown as ObjectProxy;
   states.set(proxy, { state, path });
   return proxy;
+}
+
+/** Drives the server's iterator handle (core.ts's RemoteIterator): next() per item, close() when left early. */
+async function* remoteIterator(handle: Promise<ObjectProxy>, opts: CallOptions): AsyncGenerator<unknown, void, undefined> {
+  // Each next() waits as long as the iterated proxy's timeout allows (a slow source: _options({ timeout })).
+  const it = (await handle)._options(opts);
+  let done = false;
+  try {
+    for (;;) {
+      const r = (await it.next()) as { done: boolean; value: unknown };
+      if (r.done) {
+        done = true;
+        return;
+      }
+      yield r.value;
+    }
+  } finally {
+    // A loop left by break or an error: let the remote iterator run its cleanup (return()).
+    if (!done) await it.close().catch(() => {});
+    it._release();
+  }
 }

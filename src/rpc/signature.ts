@@ -54,7 +54,11 @@ function fromDeclared(params: string[]): MethodSignature {
 
 /** Names of a function's parameters (`...rest` kept as written; destructured ones as `arg<i>`), its required count and defaults' types. */
 export function signatureOfFunction(fn: (...a: unknown[]) => unknown): MethodSignature {
-  const list = parameterList(Function.prototype.toString.call(fn));
+  const source = Function.prototype.toString.call(fn);
+  // A built-in (Float64Array.prototype.fill) or bound function shows no parameter list, and its
+  // length counts optional parameters too (Array.prototype.slice: 2): its arguments are not checked.
+  if (/\{\s*\[native code\]\s*\}\s*$/.test(source)) return { params: ['...args'], required: 0, rest: true, types: [''] };
+  const list = parameterList(source);
   const parts = splitTopLevel(list);
   const params: string[] = [];
   const types: string[] = [];

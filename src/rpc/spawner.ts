@@ -1,24 +1,33 @@
 // ProcessSpawner: a Node child process that runs an RPCServer (bootstrap.ts), so objects and
-// modules there are used through proxies (Pyacq's ProcessSpawner). The child's stdout and stderr
-// come back line by line, prefixed with its name, to a logger.
+// modules there are used through proxies (Pyacq's ProcessSpawner). The child's console and
+// output lines come back as log records with the child's clock (log-records.ts): printed with
+// ISO times and the child's name by default, or handed to the caller's onLog.
 import { fork, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
 import { SluiceError, TimeoutError } from '../errors.js';
 import { RPCClient } from './client.js';
+import { formatLogRecord, logRecordOf, type LogRecord } from './log-records.js';
 import type { CallOptions, ObjectProxy } from './proxy.js';
 
 export interface ProcessSpawnerOptions {
-  /** The child's name: its RPC PV is `<name>:rpc` and its log lines are prefixed with it (default 'child'). */
+  /** The child's name: its RPC PV is `<name>:rpc` and its log records carry it (default 'child'). */
   name?: string;
   /** Interface the child's server listens on (default 127.0.0.1). */
   host?: string;
   /** Milliseconds to wait for the child to report its address (default 10,000). */
   startTimeout?: number;
-  /** Where the child's output lines go (default: this process's stderr). */
-  log?: (line: string, stream: 'stdout' | 'stderr') => void;
+  /** Takes every log record of the child (then nothing is printed unless it prints). */
+  onLog?: (record: LogRecord) => void;
+  /** Formats a record as the line given to `log` (default formatLogRecord: ISO time, name[pid], level, message). */
+  logFormat?: (record: LogRecord) => string;
+  /** Where formatted lines go (default: this process's stderr); unused with onLog. */
+  log?: (line: string, record: LogRecord) => void;
   /** Extra arguments for node (e.g. --max-old-space-size=...). */
   execArgv?: string[];
+  /** The Node.js executable that runs the child (Pyacq's executable option; default this process's). */
+  execPath?: string;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -41,35 +50,73 @@ export class ProcessSpawner {
 
   static async start(options: ProcessSpawnerOptions = {}): Promise<ProcessSpawner> {
     const name = options.name ?? 'child';
-    const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+    const format = options.logFormat ?? formatLogRecord;
+    const print = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+    const deliver = options.onLog ?? ((r: LogRecord) => print(format(r), r));
     const child = fork(BOOTSTRAP, [], {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       execArgv: options.execArgv ?? [],
+      ...(options.execPath ? { execPath: options.execPath } : {}),
       ...(options.env ? { env: options.env } : {}),
     });
     let errText = '';
+    const remember = (r: LogRecord) => {
+      if (r.stream === 'stderr') errText = (errText + r.message + '\n').slice(-4000);
+    };
+    // What bypassed the child's hook (Node's report of an uncaught exception, a failed start).
     for (const stream of ['stdout', 'stderr'] as const) {
       const s = child[stream];
       if (!s) continue;
-      createInterface({ input: s }).on('line', (line) => {
-        if (stream === 'stderr') errText = (errText + line + '\n').slice(-4000);
-        log(`[${name}] ${line}`, stream);
+      createInterface({ input: s }).on('line', (message) => {
+        const time = performance.timeOrigin + performance.now();
+        const r: LogRecord = {
+          level: stream === 'stderr' ? 'error' : 'info',
+          message,
+          time,
+          pid: child.pid ?? 0,
+          name,
+          stream,
+          via: 'pipe',
+        };
+        remember(r);
+        deliver(r);
       });
     }
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.on('message', (m: unknown) => {
+      const r = logRecordOf(m);
+      if (!r) return;
+      // The child chose the pid; the name is the one this spawner gave.
+      r.name = name;
+      remember(r);
+      deliver(r);
+    });
+    let spawnError: Error | undefined;
+    const exited = new Promise<number | null>((resolve) => {
+      child.once('exit', (code) => resolve(code));
+      // A child that never ran (no such executable) has no exit event.
+      child.on('error', (err) => {
+        if (child.pid !== undefined || spawnError) return;
+        spawnError = err;
+        resolve(null);
+      });
+    });
     const timeout = options.startTimeout ?? 10_000;
     const address = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => {
         child.kill('SIGKILL');
         reject(new TimeoutError(`child '${name}' did not report its RPC address within ${timeout} ms${errText ? `:\n${errText}` : ''}`));
       }, timeout);
-      child.once('message', (m: { address?: string; error?: string }) => {
+      const started = (m: { address?: string; error?: string; log?: unknown }) => {
+        if (m.log !== undefined) return;
+        child.off('message', started);
         clearTimeout(timer);
         if (m.address) resolve(m.address);
         else reject(new SluiceError('ERR_REMOTE', `child '${name}' could not start its RPC server: ${m.error ?? 'no reason given'}`));
-      });
+      };
+      child.on('message', started);
       void exited.then((code) => {
         clearTimeout(timer);
+        if (spawnError) reject(new SluiceError('ERR_REMOTE', `child '${name}' could not be started: ${spawnError.message}`));
         reject(
           new SluiceError(
             'ERR_REMOTE',
@@ -77,7 +124,8 @@ export class ProcessSpawner {
           ),
         );
       });
-      child.send({ name, host: options.host ?? '127.0.0.1' });
+      // A child that never ran fails this send too: the spawn error above tells why.
+      child.send({ name, host: options.host ?? '127.0.0.1', logRecords: true }, () => {});
     });
     return new ProcessSpawner(name, child, RPCClient.forAddress(address), exited);
   }

@@ -8,8 +8,23 @@ import { SluiceError } from '../errors.js';
 import { t, type FieldDesc, type StructureDesc } from '../pvdata/types.js';
 import { scalarTypeOfArray, type PVAny, type PVStructure, type PVValue } from '../pvdata/values.js';
 
-/** Actions a request may ask for (Pyacq's call_obj, get_obj, set_obj, delete, import, ping, close...). */
-export const ACTIONS = ['call', 'get', 'set', 'lookup', 'delete', 'addref', 'import', 'ping', 'close', 'describe'] as const;
+/** Actions a request may ask for (Pyacq's call_obj, get_obj, set_obj, get_item, set_item, delete, import, ping, close...). */
+export const ACTIONS = [
+  'call',
+  'get',
+  'set',
+  'getitem',
+  'setitem',
+  'iterate',
+  'lookup',
+  'delete',
+  'addref',
+  'import',
+  'transfer',
+  'ping',
+  'close',
+  'describe',
+] as const;
 export type Action = (typeof ACTIONS)[number];
 export type ReturnType = 'auto' | 'value' | 'proxy';
 export type SyncMode = 'sync' | 'off';

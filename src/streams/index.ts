@@ -30,6 +30,8 @@ export { RingBuffer, RingIndexError, type RingBufferOptions, type ReadOptions } 
 export { Node, type NodeOptions, type NodeStreamSpecs } from './node.js';
 export { registerNodeType, createNode, nodeTypes, isNodeClass, type NodeClass } from './node-registry.js';
 export { NodeGroup, RemoteNodeGroup } from './node-group.js';
+export { Host, HOST_OBJECT, type HostOptions, type NodeGroupInfo } from './host.js';
+export { Manager, ManagedNodeGroup, hostAddress, type ManagerOptions } from './manager.js';
 export { StreamConverter } from './nodes/stream-converter.js';
 export { ChannelSplitter } from './nodes/channel-splitter.js';
 export { ChunkResizer } from './nodes/chunk-resizer.js';

@@ -61,8 +61,10 @@ function tailOf(chunk: NdChunk, keep: number): NdChunk {
 }
 
 async function paramsOf(target: StreamTarget): Promise<ConnectParams> {
+  // A proxy to an output in another process (Pyacq's connect(proxy)), or a deferred attribute
+  // (`node.outputs.out`) checked before awaiting it: one get of its params, which come by value.
+  if (isObjectProxy(target)) return paramsOf((await target._get('params')) as ConnectParams);
   const t = await target;
-  // A proxy to an output in another process (Pyacq's connect(proxy)): its params come by value.
   if (isObjectProxy(t)) return paramsOf((await t._get('params')) as ConnectParams);
   if (t === null || typeof t !== 'object')
     throw new InvalidArgumentError('stream connect: give an output stream, its params, or a proxy with params');

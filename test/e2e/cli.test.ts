@@ -189,6 +189,7 @@ test('every command has --help; docs/cli.md holds the generated reference', { ti
     'merge',
     'to-json',
     'publish',
+    'host',
   ]);
   for (const c of commands) {
     const h = await run(t, [c, '--help'], envFor());

@@ -20,6 +20,11 @@ test('NodeGroup.spawn: a ChunkResizer in a child, streams both ways over tcp', a
     const sink = new InputStream();
     await sink.connect(await r.outputParams('out'));
     assert.equal(sink.params.dtype, 'float64');
+    // A deferred attribute of the node proxy (its output stream itself) connects as well.
+    const other = new InputStream();
+    await other.connect(r.outputs.out);
+    assert.deepEqual(other.params, sink.params);
+    await other.close();
     await group.startAll();
     assert.equal(await r._get('running'), true);
     src.send(Float64Array.from([0, 1, 2, 3, 4, 5]));

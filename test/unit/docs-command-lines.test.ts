@@ -9,6 +9,7 @@ import { parseCommandArgs, type CommandSpec } from '../../src/cli/args.js';
 import * as collector from '../../src/cli/commands/collector.js';
 import * as consumer from '../../src/cli/commands/consumer.js';
 import * as demo from '../../src/cli/commands/demo.js';
+import * as host from '../../src/cli/commands/host.js';
 import * as mirror from '../../src/cli/commands/mirror.js';
 import * as sim from '../../src/cli/commands/sim.js';
 
@@ -19,6 +20,7 @@ const specs: Record<string, CommandSpec> = {
   consumer: consumer.spec,
   collector: collector.spec,
   mirror: mirror.spec,
+  host: host.spec,
 };
 
 /** Shell words of a command line: quotes removed, a trailing `&` or comment dropped. */
