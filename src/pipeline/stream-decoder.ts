@@ -94,7 +94,13 @@ export class StreamDecoder {
   /** The input ended: throws unless the stream ended with its end record. */
   finish(): void {
     if (this.#state === State.Ended) return;
-    if (this.#state === State.StreamHeader && this.#offset === 0 && this.#have === 0) throw this.#error('empty input: no stream header');
+    if (this.#state === State.StreamHeader) {
+      if (this.#have === 0) throw this.#error('empty input: no stream header');
+      const b = Buffer.concat(this.#parts);
+      if (!b.subarray(0, 4).equals(Buffer.from(STREAM_MAGIC.subarray(0, Math.min(4, b.length))))) {
+        throw this.#error(`not a Sluice stream (${b.length} bytes, starting with ${hex(b.subarray(0, 4))})`);
+      }
+    }
     const where = this.#have > 0 || this.#state === State.Payload ? ' in the middle of a record' : '';
     throw this.#error(`truncated${where}: the input ended after ${this.#count} values without the end record`);
   }
