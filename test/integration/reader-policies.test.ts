@@ -6,12 +6,12 @@ import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { SharedPV } from '../../src/pv/shared-pv.js';
 import type { PvaServer } from '../../src/pva/server/server.js';
+import type { PvaServerLimits } from '../../src/pva/server/server-limits.js';
 import type { MonitorOp } from '../../src/pva/server/monitor-op.js';
 import { Cmd, Sub } from '../../src/pva/constants.js';
-import { BitSet } from '../../src/pvdata/bitset.js';
 import { bitOf } from '../../src/pvdata/field-numbering.js';
 import { t, type StructureDesc } from '../../src/pvdata/types.js';
-import type { PVStructure } from '../../src/pvdata/values.js';
+import { valueBytes, type PVStructure } from '../../src/pvdata/values.js';
 import { RemoteError } from '../../src/errors.js';
 import { headerOf, message } from '../helpers/messages.js';
 import { clientFor, startServer } from '../helpers/net.js';
@@ -27,7 +27,7 @@ import {
   replyHead,
 } from '../helpers/raw-client.js';
 
-const T = t.struct({ a: t.int, b: t.int });
+const T = t.struct({ a: t.int, b: t.int, data: t.array('ubyte') });
 const A = bitOf(T, 'a');
 const B = bitOf(T, 'b');
 
@@ -38,17 +38,24 @@ interface Update {
   overrun: number[];
 }
 
+interface ReaderSetup {
+  /** Pipelined monitor with this first credit. */
+  nfree?: number;
+  serverLimits?: Partial<PvaServerLimits>;
+  initial?: PVStructure;
+}
+
 /** A server with PV `R` (a SharedPV, a: 0, b: 0) and a raw client whose monitor is not started. */
-async function stoppedReader(t0: TestContext, request: string) {
-  const { server, port } = await startServer();
+async function stoppedReader(t0: TestContext, request: string, setup: ReaderSetup = {}) {
+  const { server, port } = await startServer(setup.serverLimits ? { serverLimits: setup.serverLimits } : {});
   t0.after(() => server.close());
-  const pv = SharedPV.readonly().open(T, { a: 0, b: 0 });
+  const pv = SharedPV.readonly().open(T, setup.initial ?? { a: 0, b: 0 });
   server.addPV('R', pv);
   const { sock, peer } = await rawConnect(port, { keep: true });
   t0.after(() => sock.destroy());
   await handshake(peer);
   const sid = await createChannel(peer, 'R', 1);
-  peer.send(initRequest(Cmd.MONITOR, sid, 7, request));
+  peer.send(initRequest(Cmd.MONITOR, sid, 7, request, setup.nfree));
   const type = initReplyType(await nextOf(peer, Cmd.MONITOR));
   const op = monitorOf(server);
   let base: PVStructure | undefined;
@@ -64,21 +71,34 @@ async function stoppedReader(t0: TestContext, request: string) {
       out.push(m);
     }
   };
-  /** Start the monitor, take every update the server had for it, and stop it again. */
-  const read = async (): Promise<Update[]> => {
-    peer.send(opRequest(Cmd.MONITOR, sid, 7, Sub.MONITOR_START));
+  const updates = (ms: Uint8Array[]): Update[] => {
     const out: Update[] = [];
-    for (const m of await roundTrip()) {
+    for (const m of ms) {
       if (headerOf(m).command !== Cmd.MONITOR) continue;
       const u = monitorUpdate(m, type as StructureDesc, base);
       base = u.value;
       out.push({ a: u.value['a'] as number, b: u.value['b'] as number, changed: u.changed.toArray(), overrun: u.overrun.toArray() });
     }
+    return out;
+  };
+  /** Start the monitor, take every update the server had for it, and stop it again. */
+  const read = async (): Promise<Update[]> => {
+    peer.send(opRequest(Cmd.MONITOR, sid, 7, Sub.MONITOR_START));
+    const out = updates(await roundTrip());
     peer.send(opRequest(Cmd.MONITOR, sid, 7, Sub.MONITOR_STOP));
     await roundTrip(); // the server has stopped the monitor
     return out;
   };
-  return { server, pv, op, read };
+  /** Pipelined: start, and return credit with `ack(n)`; both read what the server sent since. */
+  const start = async (): Promise<Update[]> => {
+    peer.send(opRequest(Cmd.MONITOR, sid, 7, Sub.MONITOR_START));
+    return updates(await roundTrip());
+  };
+  const ack = async (n: number): Promise<Update[]> => {
+    peer.send(opRequest(Cmd.MONITOR, sid, 7, Sub.ACK, (w) => w.i32(n)));
+    return updates(await roundTrip());
+  };
+  return { server, pv, op, read, start, ack, roundTrip: async () => updates(await roundTrip()) };
 }
 
 function monitorOf(server: PvaServer): MonitorOp {
@@ -129,6 +149,33 @@ test('ring: the oldest entries go, the producer is never held back; drops counte
   assert.equal(op.readerStats().sent, 3);
   assert.equal(op.readerStats().queued, 0);
   assert.equal(server.stats.dropped, 8);
+});
+
+test('ring, pipelined: a reader out of credit never holds the writer back; its queue keeps the newest', async (t0) => {
+  const { pv, op, start, ack } = await stoppedReader(t0, 'record[queueSize=4,policy=ring,pipeline=true]', { nfree: 2 });
+  assert.equal(op.pipeline, true);
+  assert.deepEqual(as(await start()), [0], 'the current value, within the credit of 2');
+  const room = postA(pv, 1, 20);
+  assert.ok(
+    room.every((r) => r),
+    'post() always has room',
+  );
+  // Sent: 0 and 1 (the credit); queued: 17..20; dropped: 2..16.
+  assert.deepEqual(op.readerStats(), { posted: 20, fillSkipped: 0, dropped: 15, overruns: 0, sent: 2, queued: 4, queueSize: 4 });
+  const got = await ack(10);
+  assert.deepEqual(as(got), [1, 17, 18, 19, 20], 'update 1 was on its way, then the queue');
+});
+
+test('ring: a queue full in bytes (maxQueueBytes) is full too', async (t0) => {
+  const initial = { a: 0, b: 0, data: new Uint8Array(1000) };
+  const entry = 128 + valueBytes({ ...initial });
+  const { pv, op, read } = await stoppedReader(t0, 'record[queueSize=10,policy=ring]', {
+    initial,
+    serverLimits: { maxQueueBytes: Math.floor(3.5 * entry) },
+  });
+  assert.ok(postA(pv, 1, 10).every((r) => r));
+  assert.deepEqual(op.readerStats(), { posted: 10, fillSkipped: 0, dropped: 8, overruns: 0, sent: 0, queued: 3, queueSize: 10 });
+  assert.deepEqual(as(await read()), [8, 9, 10]);
 });
 
 test('clear: a full queue is emptied for the new post', async (t0) => {
@@ -211,14 +258,46 @@ test('force: past the fill rate and the policy; into a full queue it is squashed
   pv.post({ a: 1 }); // kept: [0, 1], full
   pv.post({ a: 2 }); // fill-skipped
   pv.post({ a: 3 }); // kept by the fill rate, dropped by skip
-  const v = { ...(pv.value as PVStructure), a: 4 };
-  op.onPost(v, BitSet.of(A), undefined, true); // the end-of-transfer marker
+  pv.post({ a: 4 }, undefined, { force: true }); // the end-of-transfer mark
   assert.deepEqual(op.readerStats(), { posted: 4, fillSkipped: 1, dropped: 1, overruns: 1, sent: 0, queued: 2, queueSize: 2 });
   assert.deepEqual(as(await read()), [0, 4]);
   // Into a queue with room, a forced post that the fill rate would skip is kept.
-  op.onPost({ ...v, a: 5 }, BitSet.of(A), undefined, true);
+  pv.post({ a: 5 }, undefined, { force: true });
   assert.equal(op.readerStats().fillSkipped, 1);
   assert.deepEqual(as(await read()), [5]);
+});
+
+test('force reaches every distributor client, not only the one whose turn it is', async (t0) => {
+  const { server, port } = await startServer();
+  t0.after(() => server.close());
+  const pv = SharedPV.readonly().open(T, { a: 0, b: 0 });
+  server.addPV('R', pv);
+  const client = clientFor(port);
+  t0.after(() => client.close());
+  const request = 'field(_[pydistributor=group:g;updates:1;trigger:a])';
+  const subs = [client.monitor('R', { request }), client.monitor('R', { request })];
+  const seen: number[][] = [[], []];
+  const next = async (i: number): Promise<void> => {
+    const r = await (subs[i] as (typeof subs)[0]).next();
+    assert.equal(r.done, false);
+    (seen[i] as number[]).push((r.value as { value: PVStructure }).value['a'] as number);
+  };
+  await Promise.all([next(0), next(1)]); // the current value, to each
+  pv.post({ a: 1 });
+  pv.post({ a: 2 });
+  pv.post({ a: 3 }, undefined, { force: true });
+  for (const i of [0, 0, 1, 1]) await next(i); // (one next() at a time per subscription)
+  for (const s of subs) s.close();
+  assert.deepEqual(
+    seen.map((x) => x[0]),
+    [0, 0],
+  );
+  assert.deepEqual([seen[0]![1], seen[1]![1]].sort(), [1, 2], 'one update each in turn');
+  assert.deepEqual(
+    seen.map((x) => x[2]),
+    [3, 3],
+    'the forced post to both',
+  );
 });
 
 async function initStatus(t0: TestContext, request: string): Promise<string> {
