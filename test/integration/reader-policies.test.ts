@@ -184,6 +184,10 @@ test('clear: a full queue is emptied for the new post', async (t0) => {
   // [0,1,2] cleared by 3; [3,4,5] by 6; [6,7,8] by 9; then [9,10].
   assert.deepEqual(op.readerStats(), { posted: 10, fillSkipped: 0, dropped: 9, overruns: 0, sent: 0, queued: 2, queueSize: 3 });
   assert.deepEqual(as(await read()), [9, 10]);
+  // The cleared entries' fields go out with the new one: a partial post does not leave a stale.
+  postA(pv, 11, 13);
+  pv.post({ b: 5 });
+  assert.deepEqual(await read(), [{ a: 13, b: 5, changed: [A, B], overrun: [A] }]);
 });
 
 test('skip: new posts into a full queue are dropped; their fields go out with the next entry', async (t0) => {

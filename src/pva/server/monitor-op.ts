@@ -178,20 +178,12 @@ export class MonitorOp implements ServerOp, PVSubscriber {
   #enqueue(value: PVStructure, changed: BitSet, overrun: BitSet | null, force: boolean): void {
     const q = this.#queue;
     const bytes = ENTRY_BYTES + valueBytes(value);
-    const carry = this.#carry;
-    if (carry) {
-      // Fields of posts before this one that no entry holds go out with it.
-      this.#carry = null;
-      mergeMarks(carry, changed, overrun);
-      changed = carry.changed;
-      overrun = carry.overrun;
-    }
     if (this.#full(bytes)) {
       const policy = force ? undefined : this.policy;
       if (policy === 'skip' || policy === 'raise') {
         // The new post is dropped (a raise source failed its writer before posting, or could not).
         this.#countDropped(1);
-        this.#carry = mergeMarks(null, changed, overrun);
+        this.#carry = mergeMarks(this.#carry, changed, overrun);
         return;
       }
       if (policy === 'ring') {
@@ -199,18 +191,27 @@ export class MonitorOp implements ServerOp, PVSubscriber {
       } else if (policy === 'clear') {
         while (q.length > 0) this.#dropOldest();
       } else {
-        this.#squash(value, changed, overrun, bytes);
+        const marks = this.#withCarry(changed, overrun);
+        this.#squash(value, marks.changed, marks.overrun, bytes);
         if (this.#running) this.#conn.markReady(this);
         return;
       }
     }
-    q.push({ value, changed, overrun: overrun ?? new BitSet(), bytes });
+    const marks = this.#withCarry(changed, overrun);
+    q.push({ value, changed: marks.changed, overrun: marks.overrun, bytes });
     this.#addBytes(bytes);
     if (this.#running) this.#conn.markReady(this);
   }
 
+  /** The marks of a post that goes into the queue, with those of earlier posts no entry holds. */
+  #withCarry(changed: BitSet, overrun: BitSet | null): Marks {
+    const carry = this.#carry;
+    this.#carry = null;
+    return mergeMarks(carry, changed, overrun);
+  }
+
   /** Queue full without a policy (or `wait`, or a forced post): squash into the newest entry. */
-  #squash(value: PVStructure, changed: BitSet, overrun: BitSet | null, bytes: number): void {
+  #squash(value: PVStructure, changed: BitSet, overrun: BitSet, bytes: number): void {
     const last = this.#queue[this.#queue.length - 1] as Entry;
     mergeMarks(last, changed, overrun);
     last.value = value;
