@@ -114,18 +114,21 @@ export class SharedPV implements Source {
    * changed (nested structures merge). With `marks`, `value` is the complete new value and
    * `marks.changed` says what changed in it; `marks.overrun` (fields squashed upstream, as a
    * relay receives them) goes to the subscribers, whose monitors send it with their own. The
-   * marks and arrays are taken by reference: do not modify them afterwards.
+   * marks and arrays are taken by reference: do not modify them afterwards. `force` (an
+   * end-of-transfer mark) reaches every subscriber whatever its fill rate and overflow policy
+   * (see PVSubscriber.onPost), every distributor client included.
    */
-  post(value: PVStructure, marks?: UpdateMarks): boolean {
+  post(value: PVStructure, marks?: UpdateMarks, options?: { force?: boolean }): boolean {
     const type = this.#requireOpen();
+    const force = options?.force === true;
     if (marks) {
       this.#value = value;
       const overrun = marks.overrun;
-      return this.#emit(marks.changed, overrun !== undefined && !overrun.isEmpty() ? overrun : undefined);
+      return this.#emit(marks.changed, overrun !== undefined && !overrun.isEmpty() ? overrun : undefined, force);
     }
     const changed = new BitSet();
     this.#value = mergeMarked(type, this.#value as PVStructure, value, changed);
-    return this.#emit(changed, undefined);
+    return this.#emit(changed, undefined, force);
   }
 
   /** Post a complete new value with an explicit set of changed fields (copied). */
@@ -138,15 +141,22 @@ export class SharedPV implements Source {
    * must lose nothing stops posting when this is false and waits for drained() (backpressure,
    * like stream.write()). Distributor subscribers not chosen for this update do not count.
    */
-  #emit(changed: BitSet, overrun: BitSet | undefined): boolean {
+  #emit(changed: BitSet, overrun: BitSet | undefined, force: boolean): boolean {
     this.posts++;
     const v = this.#value as PVStructure;
     let room = true;
     for (const s of this.#subscribers) {
-      s.onPost(v, changed, overrun);
+      s.onPost(v, changed, overrun, force);
       if (!s.hasRoom()) room = false;
     }
     const d = this.#distributor;
+    if (force && d !== null) {
+      for (const s of d.clients()) {
+        s.onPost(v, changed, overrun, true);
+        if (!s.hasRoom()) room = false;
+      }
+      return room;
+    }
     // A post that changed nothing would use up a turn while no monitor sends it: not distributed.
     if (d !== null && d.size > 0 && !changed.isEmpty()) {
       const chosen = d.distribute(v);
