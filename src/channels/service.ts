@@ -21,6 +21,12 @@ function optString(v: unknown, what: string): string | undefined {
   return v;
 }
 
+/** A key argument: '' (or none) means no key. */
+function optKey(v: unknown): string | undefined {
+  const k = optString(v, 'key');
+  return k === '' ? undefined : k;
+}
+
 function stringList(v: unknown, what: string): string[] {
   if (v === undefined || v === null) return [];
   if (!Array.isArray(v) || !v.every((s) => typeof s === 'string'))
@@ -48,7 +54,9 @@ export class ChannelRpcService implements ChannelService {
     this.#server = server;
   }
 
-  async hello(name: string, methods?: string[], params?: string[][], required?: number[]): Promise<HelloResult> {
+  // Defaults, not optional parameters: the published signature (Function.length) then requires
+  // only the name, so `pvcall ... method=server.channelInfo name=X` works without a key.
+  async hello(name: string, methods: string[] = [], params: string[][] = [], required: number[] = []): Promise<HelloResult> {
     const m = stringList(methods, 'methods');
     m.forEach((x) => checkName(x, 'a method name'));
     const p = Array.isArray(params) ? params.map((l, i) => stringList(l, `params[${i}]`)) : [];
@@ -70,8 +78,8 @@ export class ChannelRpcService implements ChannelService {
     return this.#server.listChannels(callerPeer());
   }
 
-  async channelInfo(name: string, key?: string): Promise<ChannelDetails> {
-    return this.#server.channelInfo(callerPeer(), checkName(name, 'a channel name'), optString(key, 'key'));
+  async channelInfo(name: string, key = ''): Promise<ChannelDetails> {
+    return this.#server.channelInfo(callerPeer(), checkName(name, 'a channel name'), optKey(key));
   }
 
   async deleteChannel(name: string, controlKey: string): Promise<void> {
@@ -79,10 +87,10 @@ export class ChannelRpcService implements ChannelService {
     this.#server.deleteChannel(checkName(name, 'a channel name'), k);
   }
 
-  async openWriter(name: string, key?: string, typeBytes?: Uint8Array): Promise<{ writerId: string; active: boolean }> {
+  async openWriter(name: string, key = '', typeBytes: Uint8Array | null = null): Promise<{ writerId: string; active: boolean }> {
     if (typeBytes !== undefined && typeBytes !== null && !(typeBytes instanceof Uint8Array))
       throw new SluiceError('ERR_INVALID_ARGUMENT', 'typeBytes must be bytes (a Uint8Array)');
-    return this.#server.openWriter(callerPeer(), checkName(name, 'a channel name'), optString(key, 'key'), typeBytes ?? undefined);
+    return this.#server.openWriter(callerPeer(), checkName(name, 'a channel name'), optKey(key), typeBytes ?? undefined);
   }
 
   async closeWriter(name: string): Promise<void> {

@@ -193,3 +193,64 @@ export class StatsChannel {
     clearInterval(this.#timer);
   }
 }
+
+/** A table of the server's load: one line per channel, then one per reader (what `sluice server` prints). */
+export class LoadTable {
+  readonly #server: ChannelServer;
+  #last = new Map<string, { messages: number; bytes: number; at: number }>();
+
+  constructor(server: ChannelServer) {
+    this.#server = server;
+  }
+
+  /** The table's lines, with rates since the previous call. */
+  lines(): string[] {
+    const now = Date.now();
+    const s = this.#server;
+    const out = [`${s.channels.size} channel(s), ${s.clients.size} client(s)`];
+    const next = new Map<string, { messages: number; bytes: number; at: number }>();
+    const rows: string[][] = [['CHANNEL', 'OWNER', 'READERS', 'WRITERS', 'MSG/S', 'MB/S', 'MESSAGES', 'DROPPED']];
+    const readerRows: string[][] = [['  READER', 'CLIENT', 'POLICY', 'QUEUE', 'SENT', 'DROPPED', 'FILL-SKIP', 'OVERRUNS']];
+    for (const ch of s.channels.values()) {
+      const last = this.#last.get(ch.name);
+      next.set(ch.name, { messages: ch.messages, bytes: ch.bytes, at: now });
+      const dt = last ? (now - last.at) / 1000 : 0;
+      const rate = dt > 0 && last ? (ch.messages - last.messages) / dt : 0;
+      const mb = dt > 0 && last ? (ch.bytes - last.bytes) / dt / 1e6 : 0;
+      const readers = readerSummaries(ch);
+      const dropped = readers.reduce((a, r) => a + r.dropped, 0);
+      const writers = [...ch.writers.values()].filter((w) => !w.ended).length;
+      rows.push([
+        ch.name,
+        ch.settings.owner,
+        String(ch.readers.size),
+        String(writers),
+        rate.toFixed(1),
+        mb.toFixed(2),
+        String(ch.messages),
+        String(dropped),
+      ]);
+      for (const r of readers) {
+        readerRows.push([
+          `  ${ch.name} <- ${r.peer}`,
+          r.client || '-',
+          r.policy || 'squash',
+          `${r.queued}/${r.queueSize}`,
+          String(r.sent),
+          String(r.dropped),
+          String(r.fillSkipped),
+          String(r.overruns),
+        ]);
+      }
+    }
+    this.#last = next;
+    out.push(...columns(rows));
+    if (readerRows.length > 1) out.push(...columns(readerRows));
+    return out;
+  }
+}
+
+function columns(rows: string[][]): string[] {
+  const widths = (rows[0] ?? []).map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  '));
+}

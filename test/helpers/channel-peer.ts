@@ -29,7 +29,8 @@ export class ChannelPeer {
   readonly rpcPv: string;
   inbox: PvaSubscription | null = null;
 
-  constructor(server: ChannelServer) {
+  /** `server`: a ChannelServer, or where a spawned one listens. */
+  constructor(server: { port: number; prefix: string }) {
     this.client = clientFor(server.port);
     this.rpcPv = rpcPvName(server.prefix);
   }
