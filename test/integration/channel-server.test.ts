@@ -121,6 +121,10 @@ test('private channel: reading and writing need the key in record[key=…]', asy
   await owner.call('openWriter', 'secret', 'k1', null);
   await assert.rejects(owner.client.put('secret', { value: 1 }), /give its key/);
   await assert.rejects(owner.client.put('secret', { value: 1 }, { request: 'record[key=k2]' }), /wrong key/);
+  await assert.rejects(reader.client.get('secret'), /give its key/);
+  const denied = reader.client.monitor('secret', { request: 'record[key=nope,queueSize=8,policy=ring]' });
+  await assert.rejects(denied.next(), /wrong key for channel secret/);
+  denied.close();
   const sub = reader.client.monitor('secret', { request: 'record[key=k1,queueSize=8,policy=ring]' });
   t.after(() => sub.close());
   await sub.next();
