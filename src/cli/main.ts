@@ -22,6 +22,7 @@ import * as monitor from './commands/monitor.js';
 import * as partition from './commands/partition.js';
 import * as publish from './commands/publish.js';
 import * as put from './commands/put.js';
+import * as server from './commands/server.js';
 import * as sim from './commands/sim.js';
 import * as tee from './commands/tee.js';
 import * as toJson from './commands/to-json.js';
@@ -45,6 +46,7 @@ const COMMANDS: CommandModule[] = [
   demo,
   sim,
   mirror,
+  server,
   cat,
   head,
   filter,

@@ -7,6 +7,6 @@ export { ProcessSpawner, type ProcessSpawnerOptions } from './spawner.js';
 export { measureClockDiff } from './clock.js';
 export { formatLogRecord, type LogRecord, type LogLevel } from './log-records.js';
 export { registerTransport, type RpcTransport, type RpcConnection } from './transport.js';
-export { RpcCore, type CoreStats } from './core.js';
+export { RpcCore, currentCaller, type CoreStats } from './core.js';
 export { requestType, replyType, type ReturnType, type SyncMode, type ProxyRef } from './wire.js';
 export type { DeclaredSignatures } from './signature.js';
