@@ -20,6 +20,7 @@ import * as merge from './commands/merge.js';
 import * as mirror from './commands/mirror.js';
 import * as monitor from './commands/monitor.js';
 import * as partition from './commands/partition.js';
+import * as processStage from './commands/process.js';
 import * as publish from './commands/publish.js';
 import * as put from './commands/put.js';
 import * as server from './commands/server.js';
@@ -53,6 +54,7 @@ const COMMANDS: CommandModule[] = [
   tee,
   partition,
   merge,
+  processStage,
   toJson,
   publish,
   host,

@@ -188,6 +188,7 @@ test('every command has --help; docs/cli.md holds the generated reference', { ti
     'tee',
     'partition',
     'merge',
+    'process',
     'to-json',
     'publish',
     'host',

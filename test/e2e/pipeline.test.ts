@@ -3,6 +3,7 @@
 // and cut-off streams.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -250,4 +251,41 @@ test('pipeline: tee copies a stream to stdout, a file and a named pipe', async (
   assert.deepEqual(idsOf(r.stdout), all);
   assert.deepEqual(idsOf(readFileSync(join(dir, 'fifo.json'))), all);
   assert.deepEqual(readFileSync(join(dir, 'copy.sls')), readFileSync(file), 'the file copy is byte for byte the input');
+});
+
+test('pipeline: process runs the consumer\u2019s processors as stages (passthrough, sign then verify, a processor that throws)', async (t) => {
+  const env = await loopbackEnv();
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-pipeline-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'ids.sls');
+  idStream(file, 20);
+  const same = await bash(`${S} process -q < "${file}"`, env);
+  assert.deepEqual(same.status, [0], same.stderr);
+  assert.ok(same.stdout.equals(readFileSync(file)), 'the passthrough processor passes values and marks on unchanged');
+
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const key = join(dir, 'key.pem');
+  writeFileSync(key, privateKey.export({ type: 'pkcs1', format: 'pem' }));
+  const sign = JSON.stringify({ privateKeyFilePath: key, sign: true });
+  const verify = JSON.stringify({ privateKeyFilePath: key, verify: true });
+  const chain = await bash(
+    `${S} process -pc DataEncryptor -pa '${sign}' < "${file}" | ${S} process -pc DataDecryptor -pa '${verify}' -of objectId`,
+    env,
+  );
+  assert.deepEqual(chain.status, [0, 0], chain.stderr);
+  assert.deepEqual(
+    idsIn(chain.stdout),
+    Array.from({ length: 20 }, (_, i) => i + 1),
+  );
+  assert.match(chain.stderr, /processed 20 values, 0 errors, published 20/);
+
+  const thrower = join(dir, 'thrower.mjs');
+  writeFileSync(
+    thrower,
+    `export default class Thrower { process(v) { if (v.uniqueId % 5 === 0) throw new Error('no multiples of 5'); } }\n`,
+  );
+  const errs = await bash(`${S} process -pf "${thrower}" < "${file}"`, env);
+  assert.deepEqual(errs.status, [0], errs.stderr);
+  assert.match(errs.stderr, /no multiples of 5/);
+  assert.match(errs.stderr, /processed 16 values, 4 errors, published 0/);
 });
