@@ -27,6 +27,8 @@ export interface InputStats {
   received: number;
   /** Chunks this reader's own queue dropped (drop-oldest); squashes on a tcp server count in the output's stats. */
   dropped: number;
+  /** Chunks emptyQueue() threw away. */
+  discarded: number;
 }
 
 export interface SetBufferOptions {
@@ -85,6 +87,9 @@ export class InputStream {
   #buffer: RingBuffer | null = null;
   /** The buffer is the sharedmem receiver's own ring: the writer fills it, recv() does not. */
   #bufferShared = false;
+  #discarded = 0;
+  /** The receiver's counts when it closed (stats() stay readable after close()). */
+  #lastStats = { received: 0, dropped: 0 };
 
   constructor(options: InputStreamOptions = {}) {
     this.#wanted = options.spec ?? {};
@@ -243,13 +248,33 @@ export class InputStream {
     if (this.#buffer && !this.#bufferShared) this.#buffer.clear(0);
   }
 
+  /** Chunks that arrived and that recv() returns without waiting (0 when not connected). */
+  get queued(): number {
+    return this.#receiver?.queued() ?? 0;
+  }
+
+  /**
+   * Throw away the chunks that arrived and were not received yet (Pyacq's empty_queue), e.g.
+   * those queued before a node starts reading; returns how many (also counted in
+   * stats().discarded). Chunks still on the way are not touched; the end of the stream is kept.
+   * Discarded chunks do not reach the buffer of setBuffer().
+   */
+  emptyQueue(): number {
+    if (!this.#receiver) throw new SluiceError('ERR_INVALID_ARGUMENT', 'stream input: connect() first');
+    const n = this.#receiver.discardQueued();
+    this.#discarded += n;
+    return n;
+  }
+
   stats(): InputStats {
-    return this.#receiver?.stats?.() ?? { received: 0, dropped: 0 };
+    const s = this.#receiver?.stats?.() ?? this.#lastStats;
+    return { received: s.received, dropped: s.dropped, discarded: this.#discarded };
   }
 
   async close(): Promise<void> {
     const r = this.#receiver;
     this.#receiver = null;
+    if (r?.stats) this.#lastStats = { ...r.stats() };
     await r?.close();
   }
 }

@@ -169,8 +169,9 @@ export class FileRingSender implements StreamSender {
 
   /**
    * End the stream: readers get a last update marked closed after the chunks queued for them;
-   * lossless readers are given sharedmemCloseTimeoutMs (default 5 s) to take them and leave
-   * before the control server closes (a reader cut off sees the disconnect as the end). The
+   * they are given sharedmemCloseTimeoutMs (default 5 s) to take them and leave (a reader leaves
+   * when it reads the end) before the control server closes: closing it drops what its sockets
+   * still hold, and a reader cut off sees the disconnect as the end. The
    * file is removed at once: readers that have it open keep reading it (POSIX unlink).
    */
   async close(): Promise<void> {
@@ -182,8 +183,9 @@ export class FileRingSender implements StreamSender {
     this.#removeOnExit();
     const timeout = this.params['sharedmemCloseTimeoutMs'] ?? 5000;
     const until = performance.now() + (typeof timeout === 'number' ? timeout : 5000);
-    // No event tells that a subscriber left; this polls only while lossless readers finish.
-    while (this.#lossless.subscriberCount > 0 && performance.now() < until) await new Promise((r) => setTimeout(r, 5));
+    // No event tells that a subscriber left; this polls only while readers finish.
+    while (this.#lossless.subscriberCount + this.#latest.subscriberCount > 0 && performance.now() < until)
+      await new Promise((r) => setTimeout(r, 5));
     this.#lossless.close();
     this.#latest.close();
     await this.#server.close();
@@ -212,6 +214,8 @@ export class FileRingReceiver implements StreamReceiver {
   /** End of the last chunk read (-1 until connected). */
   #nextIndex = -1;
   #started: Promise<void> | null = null;
+  /** Index of the end-of-stream update once it came (-1: its samples were read), else null. */
+  #endIndex: number | null = null;
   readonly #gone: Promise<IteratorResult<MonitorUpdate>>;
   #closed = false;
   readonly #stats: FileRingReceiverStats = { received: 0, dropped: 0 };
@@ -308,27 +312,75 @@ export class FileRingReceiver implements StreamReceiver {
   async recv(): Promise<{ index: number; chunk: NdChunk } | null> {
     await this.connected();
     for (;;) {
-      if (this.#closed || this.#nextIndex < 0) return null;
-      const next = await Promise.race([this.#sub.next(), this.#gone]);
-      if (next.done === true || this.#closed || next.value.value['closed'] === true) {
-        this.#nextIndex = -1;
-        return null;
+      if (this.#closed || this.#nextIndex < 0) return this.#end();
+      if (this.#endIndex !== null) {
+        // The end of the stream: first what it squashed (its index is the writer's last), then null.
+        const end = this.#endIndex;
+        this.#endIndex = -1;
+        return (end > this.#nextIndex ? this.#readSince(this.#nextIndex, end) : null) ?? this.#end();
       }
+      const next = await Promise.race([this.#sub.next(), this.#gone]);
+      if (next.done === true || this.#closed) return this.#end();
       const u = next.value;
       const [index, length] = this.#control(u.value);
       if (index < this.#nextIndex) {
         throw new SluiceError('ERR_PROTOCOL', `sharedmem control index ${index} goes back before ${this.#nextIndex}`);
       }
+      if (u.value['closed'] === true) {
+        this.#endIndex = index;
+        continue;
+      }
       // Updates squashed on the way (server or client queue): read everything since the last one.
       const squashed = !u.overrun.isEmpty();
-      let start = squashed ? this.#nextIndex : index - length;
-      if (index - start > this.#size) {
-        this.#drop(index - this.#size - start);
-        start = index - this.#size;
-      }
-      const got = this.#read(start, index);
+      const got = this.#readSince(squashed ? this.#nextIndex : index - length, index);
       if (got) return got;
     }
+  }
+
+  /** Samples [start, end), at most the ring's worth (older ones counted as dropped). */
+  #readSince(start: number, end: number): { index: number; chunk: NdChunk } | null {
+    if (end - start > this.#size) {
+      this.#drop(end - this.#size - start);
+      start = end - this.#size;
+    }
+    return this.#read(start, end);
+  }
+
+  /** The stream is over: leave the control PV at once (a closing writer waits for lossless readers to leave). */
+  #end(): null {
+    this.#nextIndex = -1;
+    this.#endIndex = null;
+    this.#sub.close();
+    this.#client.close();
+    return null;
+  }
+
+  /** Chunk updates that came and are not taken yet (squashed ones count as one). */
+  queued(): number {
+    if (this.#closed || this.#nextIndex < 0) return 0;
+    if (this.#endIndex !== null) return this.#endIndex > this.#nextIndex ? 1 : 0;
+    const n = this.#sub.pending;
+    return n > 0 && this.#sub.peekLast()?.value['closed'] === true ? n - 1 : n;
+  }
+
+  /** Skip to the newest chunk announced (its end becomes this reader's place); the end of the stream is kept. */
+  discardQueued(): number {
+    if (this.#closed || this.#nextIndex < 0) return 0;
+    let n = 0;
+    if (this.#endIndex !== null && this.#endIndex > this.#nextIndex) {
+      this.#nextIndex = this.#endIndex;
+      n++;
+    }
+    for (const u of this.#sub.takeQueued()) {
+      const [index] = this.#control(u.value);
+      if (index < this.#nextIndex) {
+        throw new SluiceError('ERR_PROTOCOL', `sharedmem control index ${index} goes back before ${this.#nextIndex}`);
+      }
+      this.#nextIndex = index;
+      if (u.value['closed'] === true) this.#endIndex = index;
+      else n++;
+    }
+    return n;
   }
 
   /** Samples [start, end) from the file; null when all of them were overwritten meanwhile. */

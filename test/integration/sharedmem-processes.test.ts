@@ -11,6 +11,7 @@ import { test } from 'node:test';
 import { SluiceError } from '../../src/errors.js';
 import { SharedPV } from '../../src/pv/shared-pv.js';
 import { t } from '../../src/pvdata/types.js';
+import { InputStream, OutputStream } from '../../src/streams/index.js';
 import { sharedmemMode } from '../../src/streams/sharedmem.js';
 import { FileRingReceiver, FileRingSender, ringDirectory } from '../../src/streams/sharedmem-files.js';
 import { startServer } from '../helpers/net.js';
@@ -64,8 +65,9 @@ test('a drop-oldest reader that does not read loses the oldest samples, counted;
     last = r.index;
     assert.equal((r.chunk.data as Float64Array)[0], r.index - n);
   }
-  await tx.close();
+  const closing = tx.close(); // waits for the reader to take the end
   assert.equal(await rx.recv(), null, 'the end is marked');
+  await closing;
   assert.ok(rx.stats().dropped > 0);
   assert.equal(samples + rx.stats().dropped, 1000, 'every sample was read or counted');
   await rx.close();
@@ -164,3 +166,51 @@ for (const [what, values, message] of [
     }
   });
 }
+
+test('when the output closes, an input reading through the ring file ends at once, as in other modes', async () => {
+  const out = new OutputStream();
+  // A reader that stays subscribed after the end would hold close() for this long.
+  await out.configure({
+    transfermode: 'sharedmem',
+    sharedmemScope: 'processes',
+    bufferSize: 1000,
+    dtype: 'float64',
+    shape: [-1, 4],
+    sharedmemCloseTimeoutMs: 30_000,
+  });
+  const inp = new InputStream();
+  await inp.connect(out);
+  const reading = (async () => {
+    let samples = 0;
+    for await (const [, chunk] of inp) samples += chunk.shape[0] as number;
+    return samples;
+  })();
+  for (let end = 50; end <= 500; end += 50) if (!out.send(indexedChunk(end, 50).data, end)) await out.drained();
+  const t0 = performance.now();
+  await out.close();
+  const closeMs = performance.now() - t0;
+  assert.equal(await reading, 500);
+  assert.ok(closeMs < 10_000, `close() took ${closeMs.toFixed(0)} ms: the reader did not leave when the stream ended`);
+  await assert.rejects(inp.recv(), (e: unknown) => e instanceof SluiceError && e.code === 'ERR_CHANNEL_CLOSED');
+  await inp.close();
+});
+
+test('a drop-oldest input that had not read yet still gets the samples the end of the stream squashed', async () => {
+  const out = new OutputStream();
+  await out.configure({ transfermode: 'sharedmem', sharedmemScope: 'processes', bufferSize: 1000, dtype: 'float64', shape: [-1, 4] });
+  const inp = new InputStream({ policy: 'drop-oldest', queueSize: 2 });
+  await inp.connect(out);
+  for (let end = 40; end <= 400; end += 40) assert.equal(out.send(indexedChunk(end, 40).data, end), true);
+  const closing = out.close(); // waits (sharedmemCloseTimeoutMs at most) for the reader to take the end
+  let samples = 0;
+  let last = 0;
+  for await (const [index, chunk] of inp) {
+    const n = chunk.shape[0] as number;
+    assert.equal(chunk.data[0], index - n, 'frames hold their index');
+    samples += n;
+    last = index;
+  }
+  assert.deepEqual({ samples, last, dropped: inp.stats().dropped }, { samples: 400, last: 400, dropped: 0 });
+  await closing;
+  await inp.close();
+});
