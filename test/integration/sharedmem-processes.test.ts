@@ -3,7 +3,7 @@
 // on close, and clear errors for missing or wrong files and lying control values.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -112,11 +112,17 @@ test('missing, truncated or foreign ring files are refused with the file named',
     );
     const short = join(dir, 'short');
     writeFileSync(short, new Uint8Array(100));
-    assert.throws(() => new FileRingReceiver({ ...tx.params, sharedmemPath: short }, opts), /has 100 bytes, the stream's ring needs 3264/);
+    // testSpec's ring is double: 2 x 100 samples of 4 float64 after the 64-byte header
+    assert.throws(() => new FileRingReceiver({ ...tx.params, sharedmemPath: short }, opts), /has 100 bytes, the stream's ring needs 6464/);
     const foreign = join(dir, 'foreign');
-    writeFileSync(foreign, new Uint8Array(3264));
+    writeFileSync(foreign, new Uint8Array(6464));
     assert.throws(() => new FileRingReceiver({ ...tx.params, sharedmemPath: foreign }, opts), /bad magic/);
-    assert.throws(() => new FileRingReceiver({ ...tx.params, bufferSize: 50 }, opts), /the stream's ring needs 1664/);
+    assert.throws(() => new FileRingReceiver({ ...tx.params, bufferSize: 50 }, opts), /the stream's ring needs 3264/);
+    assert.throws(() => new FileRingReceiver({ ...tx.params, double: false }, opts), /the stream's ring needs 3264/);
+    assert.throws(
+      () => new FileRingReceiver({ ...tx.params, axisorder: [1, 0] }, opts),
+      /laid out with double true and axisorder \[\], the params say double true and axisorder \[1,0\]/,
+    );
     assert.throws(
       () => new FileRingReceiver({ ...tx.params, sharedmemControl: undefined }, opts),
       /need sharedmemPath and sharedmemControl/,
@@ -213,4 +219,55 @@ test('a drop-oldest input that had not read yet still gets the samples the end o
   assert.deepEqual({ samples, last, dropped: inp.stats().dropped }, { samples: 400, last: 400, dropped: 0 });
   await closing;
   await inp.close();
+});
+
+/** The same samples with the channels outermost in memory (strides [1, n]). */
+function columnMajor(chunk: { data: Float64Array; shape: number[] }): { data: Float64Array; shape: number[]; strides: number[] } {
+  const [n, w] = chunk.shape as [number, number];
+  const data = new Float64Array(n * w);
+  for (let k = 0; k < n; k++) for (let c = 0; c < w; c++) data[c * n + k] = chunk.data[k * w + c] as number;
+  return { data, shape: chunk.shape, strides: [1, n] };
+}
+
+for (const [double, axisorder] of [
+  [false, [1, 0]],
+  [true, null],
+  [true, [1, 0]],
+] as const) {
+  test(`the ring file honours double ${double} and axisorder ${JSON.stringify(axisorder)}: a reader in another process gets every sample`, async () => {
+    const tx = await sharedmemMode.createSender(testSpec({ bufferSize: 100, sharedmemScope: 'processes', double, axisorder }));
+    const path = tx.params['sharedmemPath'] as string;
+    assert.equal(statSync(path).size, 64 + (double ? 200 : 100) * 4 * 8, 'a double ring holds every sample twice');
+    const reader = spawnReader(tx.params, 'lossless');
+    await reader.ready;
+    // 9-sample chunks wrap around the 100-sample ring again and again (lossless needs it to hold
+    // 2 x queueSize + 2 of them); one strided chunk too.
+    let end = 0;
+    for (let c = 0; c < 150; c++) {
+      end += 9;
+      const chunk = indexedChunk(end, 9);
+      const send = c === 7 ? columnMajor(chunk) : chunk;
+      if (!tx.send(end, send)) await tx.drained();
+    }
+    await tx.close();
+    const r = await reader.result;
+    assert.deepEqual({ samples: r['samples'], bad: r['bad'], dropped: r['dropped'] }, { samples: 1350, bad: 0, dropped: 0 });
+    assert.equal(r['strided'], axisorder === null ? 0 : r['chunks'], 'with an axisorder, chunks come in its memory order, with strides');
+  });
+}
+
+test('a reader of a double ring file gets a window that wraps as one read, in place in its buffer', async () => {
+  const tx = await FileRingSender.create(testSpec({ bufferSize: 100, sharedmemScope: 'processes', double: true, axisorder: [1, 0] }));
+  const rx = new FileRingReceiver(tx.params, { policy: 'lossless', queueSize: 4 });
+  await rx.connected();
+  tx.send(90, indexedChunk(90, 90));
+  tx.send(150, indexedChunk(150, 60)); // samples 90..149: positions 90..99 then 0..49 (and 190..199, 100..149)
+  const a = await rx.recv();
+  const b = await rx.recv();
+  assert.ok(a && b);
+  assert.deepEqual([b.index, b.chunk.shape, b.chunk.strides], [150, [60, 4], [1, 60]]);
+  const data = b.chunk.data as Float64Array;
+  for (let k = 0; k < 60; k++) for (let c = 0; c < 4; c++) assert.equal(data[k + 60 * c], 90 + k);
+  await rx.close();
+  await tx.close();
 });
