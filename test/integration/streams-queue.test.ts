@@ -1,6 +1,7 @@
-// InputStream.emptyQueue() and `queued` (Pyacq's empty_queue) in every transfer mode: what came
-// and was not received is thrown away and counted, later chunks arrive as usual, a lossless
-// writer held back by the queue goes on, and the end of the stream is not lost.
+// InputStream.emptyQueue(), `queued` and poll() (Pyacq's empty_queue and poll) in every transfer
+// mode: what came and was not received is thrown away and counted, later chunks arrive as usual,
+// a lossless writer held back by the queue goes on, the end of the stream is not lost, and poll()
+// waits for a chunk (or the end) without taking it.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { SluiceError } from '../../src/errors.js';
@@ -84,6 +85,36 @@ for (const [name, spec] of MODES) {
   });
 }
 
-test('emptyQueue() before connect() is refused', () => {
+for (const [name, spec] of MODES) {
+  test(`${name}: poll(timeout) waits for a chunk without taking it; it also sees the end`, async () => {
+    const [out, inp] = await pair(spec);
+    try {
+      assert.equal(await inp.poll(0), false);
+      assert.equal(await inp.poll(20), false, 'nothing came: false after the timeout');
+      const polled = inp.poll();
+      out.send(frames(10, 10));
+      assert.equal(await polled, true);
+      assert.equal(inp.queued, 1);
+      assert.equal(await inp.poll(0), true);
+      const [index, chunk] = await inp.recv();
+      assert.deepEqual([index, chunk.data[0]], [10, 0]);
+      out.send(frames(20, 10));
+      assert.equal(await inp.poll(), true);
+      assert.equal(inp.emptyQueue(), 1, 'a chunk poll() waited for is queued like the others');
+      assert.equal(inp.queued, 0);
+      out.send(frames(30, 10));
+      assert.equal((await inp.recv())[0], 30);
+      const closing = out.close();
+      assert.equal(await inp.poll(), true, 'the end of the stream: recv() returns at once');
+      await assert.rejects(inp.recv(), (e: unknown) => (e as SluiceError).code === 'ERR_CHANNEL_CLOSED');
+      await closing;
+    } finally {
+      await Promise.all([out.close(), inp.close()]);
+    }
+  });
+}
+
+test('emptyQueue() and poll() before connect() are refused', async () => {
   assert.throws(() => new InputStream().emptyQueue(), /connect\(\) first/);
+  await assert.rejects(new InputStream().poll(0), /connect\(\) first/);
 });
