@@ -38,12 +38,20 @@ class InprocReader implements StreamReceiver {
     return this.#options.policy === 'lossless';
   }
 
-  get queued(): number {
+  queued(): number {
     return this.#queue.length - this.#head;
   }
 
   hasRoom(): boolean {
-    return this.queued < this.#options.queueSize;
+    return this.queued() < this.#options.queueSize;
+  }
+
+  discardQueued(): number {
+    const n = this.queued();
+    this.#queue.length = 0;
+    this.#head = 0;
+    if (n > 0 && this.lossless) this.#sender.notifyRoom();
+    return n;
   }
 
   /** From the sender: queue (or hand over) one chunk; false when the queue is now full. */
@@ -72,7 +80,7 @@ class InprocReader implements StreamReceiver {
   }
 
   recv(): Promise<Item | null> {
-    if (this.queued > 0) {
+    if (this.queued() > 0) {
       const item = this.#queue[this.#head] as Item;
       this.#queue[this.#head++] = undefined as unknown as Item;
       if (this.#head === this.#queue.length) {

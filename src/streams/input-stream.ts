@@ -27,6 +27,8 @@ export interface InputStats {
   received: number;
   /** Chunks this reader's own queue dropped (drop-oldest); squashes on a tcp server count in the output's stats. */
   dropped: number;
+  /** Chunks emptyQueue() threw away. */
+  discarded: number;
 }
 
 export interface SetBufferOptions {
@@ -41,6 +43,8 @@ export interface SetBufferOptions {
 }
 
 const CHECKED = ['protocol', 'transfermode', 'dtype'] as const;
+
+type Received = { index: number; chunk: NdChunk } | null;
 
 /** Whether two axis orders lay memory out the same way (null and the identity are C order). */
 function sameOrder(a: readonly number[] | null, b: readonly number[] | null): boolean {
@@ -87,6 +91,11 @@ export class InputStream {
   #buffer: RingBuffer | null = null;
   /** The buffer is the sharedmem receiver's own ring: the writer fills it, recv() does not. */
   #bufferShared = false;
+  #discarded = 0;
+  /** A receive poll() started: recv() takes its result. */
+  #ahead: { got: Promise<Received>; settled: boolean; chunk: boolean } | null = null;
+  /** The receiver's counts when it closed (stats() stay readable after close()). */
+  #lastStats = { received: 0, dropped: 0 };
 
   constructor(options: InputStreamOptions = {}) {
     this.#wanted = options.spec ?? {};
@@ -220,8 +229,10 @@ export class InputStream {
   }
 
   async #next(): Promise<[number, NdChunk] | null> {
-    if (!this.#receiver) throw new SluiceError('ERR_INVALID_ARGUMENT', 'stream input: connect() first');
-    const got = await this.#receiver.recv();
+    const receiver = this.#requireReceiver();
+    const ahead = this.#ahead;
+    this.#ahead = null;
+    const got = await (ahead ? ahead.got : receiver.recv());
     if (got === null) return null;
     if (this.#buffer && !this.#bufferShared) this.#append(got.index, got.chunk);
     const r =
@@ -245,13 +256,77 @@ export class InputStream {
     if (this.#buffer && !this.#bufferShared) this.#buffer.clear(0);
   }
 
+  /** Chunks that arrived and that recv() returns without waiting (0 when not connected). */
+  get queued(): number {
+    return (this.#receiver?.queued() ?? 0) + (this.#ahead?.settled === true && this.#ahead.chunk ? 1 : 0);
+  }
+
+  /**
+   * Wait at most `timeoutMs` (default: no limit) for something to receive (Pyacq's poll): true
+   * when recv() will return at once, with a chunk or because the stream ended (or a chunk failed
+   * its checks), false after the timeout. The chunk it waited for stays for recv().
+   */
+  async poll(timeoutMs = Infinity): Promise<boolean> {
+    const receiver = this.#requireReceiver();
+    if (this.#ahead?.settled === true || (this.#ahead === null && receiver.queued() > 0)) return true;
+    if (this.#ahead === null) {
+      const ahead = { got: receiver.recv(), settled: false, chunk: false };
+      ahead.got.then(
+        (r) => ((ahead.settled = true), (ahead.chunk = r !== null)),
+        () => (ahead.settled = true),
+      );
+      this.#ahead = ahead;
+    }
+    const ahead = this.#ahead;
+    if (timeoutMs <= 0) {
+      await Promise.resolve();
+      return ahead.settled;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = Number.isFinite(timeoutMs) ? new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs))) : null;
+    try {
+      await Promise.race(timeout ? [ahead.got.then(nothing, nothing), timeout] : [ahead.got.then(nothing, nothing)]);
+    } finally {
+      clearTimeout(timer);
+    }
+    return ahead.settled;
+  }
+
+  #requireReceiver(): StreamReceiver {
+    if (!this.#receiver) throw new SluiceError('ERR_INVALID_ARGUMENT', 'stream input: connect() first');
+    return this.#receiver;
+  }
+
+  /**
+   * Throw away the chunks that arrived and were not received yet (Pyacq's empty_queue), e.g.
+   * those queued before a node starts reading; returns how many (also counted in
+   * stats().discarded). Chunks still on the way are not touched; the end of the stream is kept.
+   * Discarded chunks do not reach the buffer of setBuffer().
+   */
+  emptyQueue(): number {
+    const receiver = this.#requireReceiver();
+    let n = 0;
+    if (this.#ahead?.settled === true && this.#ahead.chunk) {
+      this.#ahead = null;
+      n++;
+    }
+    n += receiver.discardQueued();
+    this.#discarded += n;
+    return n;
+  }
+
   stats(): InputStats {
-    return this.#receiver?.stats?.() ?? { received: 0, dropped: 0 };
+    const s = this.#receiver?.stats?.() ?? this.#lastStats;
+    return { received: s.received, dropped: s.dropped, discarded: this.#discarded };
   }
 
   async close(): Promise<void> {
     const r = this.#receiver;
     this.#receiver = null;
+    this.#ahead = null;
+    if (r?.stats) this.#lastStats = { ...r.stats() };
     await r?.close();
   }
 }
+
+function nothing(): void {}

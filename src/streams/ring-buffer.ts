@@ -4,6 +4,7 @@
 // written), are published in order, so a reader that checks them knows what it read was whole.
 // Frames are `shape.slice(1)` of `dtype`; axis 0 is time; indices are absolute sample numbers.
 import { InvalidArgumentError } from '../errors.js';
+import { RingLayout } from './ring-layout.js';
 import type { PVTypedArray } from '../pvdata/values.js';
 import type { NdChunk, StreamDType } from './transfer.js';
 import {
@@ -65,42 +66,26 @@ export class RingBuffer {
   readonly capacity: number;
   readonly #counters: BigInt64Array;
   readonly #data: PVTypedArray;
+  readonly #layout: RingLayout;
   /** Element strides of the memory, per logical axis (axis 0 is time). */
-  readonly #strides: number[];
+  readonly #strides: readonly number[];
   readonly #frameSize: number;
   readonly #cOrder: boolean;
 
   constructor(options: RingBufferOptions) {
-    const { shape, dtype } = options;
-    const size = shape[0];
-    if (size === undefined || !Number.isSafeInteger(size) || size <= 0) {
-      throw new InvalidArgumentError(`ring size (shape[0]) must be a positive integer, not ${String(size)}`);
-    }
-    for (const d of shape) {
-      if (!Number.isSafeInteger(d) || d <= 0)
-        throw new InvalidArgumentError(`ring shape ${JSON.stringify(shape)} has a dimension that is not a positive integer`);
-    }
-    this.size = size;
+    const { dtype } = options;
+    const layout = new RingLayout(options);
+    this.#layout = layout;
+    this.size = layout.size;
     this.dtype = dtype;
-    this.frameShape = shape.slice(1);
-    this.double = options.double ?? false;
+    this.frameShape = layout.frameShape;
+    this.double = layout.double;
     this.fill = fillValueFor(dtype, options.fill ?? null);
-    this.#frameSize = elementCount(this.frameShape);
-    this.capacity = this.double ? 2 * size : size;
-    const ndim = shape.length;
-    const order = options.axisorder ?? null;
-    if (order !== null) {
-      const sorted = [...order].sort((a, b) => a - b);
-      if (order.length !== ndim || sorted.some((a, i) => a !== i)) {
-        throw new InvalidArgumentError(
-          `axisorder ${JSON.stringify(order)} is not a permutation of the ${ndim} axes of shape ${JSON.stringify(shape)}`,
-        );
-      }
-    }
-    this.axisorder = order;
-    this.#cOrder = order === null || order.every((a, i) => a === i);
-    const memShape = [this.capacity, ...this.frameShape];
-    this.#strides = this.#cOrder ? cOrderStrides(memShape) : permutedStrides(memShape, order as readonly number[]);
+    this.#frameSize = layout.frameSize;
+    this.capacity = layout.capacity;
+    this.axisorder = layout.axisorder;
+    this.#cOrder = layout.cOrder;
+    this.#strides = layout.strides;
     const Ctor = typedArrayClass(dtype);
     const dataOffset = options.dataOffset ?? RING_COUNTERS_BYTES;
     if (dataOffset < RING_COUNTERS_BYTES || dataOffset % 8 !== 0) {
@@ -259,30 +244,8 @@ export class RingBuffer {
     }
   }
 
-  /** Memory position of absolute sample i. */
-  #pos(i: number): number {
-    return ((i % this.size) + this.size) % this.size;
-  }
-
-  #view(pos: number, n: number): NdChunk {
-    const shape = [n, ...this.frameShape];
-    if (this.#cOrder) {
-      const f = this.#frameSize;
-      return { data: this.#data.subarray(pos * f, (pos + n) * f), shape };
-    }
-    const s = this.#strides;
-    const offset = pos * (s[0] as number);
-    let last = offset;
-    shape.forEach((d, k) => (last += (d - 1) * (s[k] as number)));
-    return { data: this.#data.subarray(offset, n === 0 ? offset : last + 1), shape, strides: s };
-  }
-
   #pieces(start: number, stop: number): NdChunk[] {
-    const n = stop - start;
-    const pos = this.#pos(start);
-    if (this.double || pos + n <= this.size) return [this.#view(pos, n)];
-    const first = this.size - pos;
-    return [this.#view(pos, first), this.#view(0, n - first)];
+    return this.#layout.readSpans(start, stop - start).map((s) => this.#layout.view(this.#data, this.#strides, s.pos, s.count));
   }
 
   #copyOf(c: NdChunk): NdChunk {
@@ -305,17 +268,9 @@ export class RingBuffer {
 
   /** Copy a chunk into [start, start+n), wrapping, and again one size further when double. */
   #put(chunk: NdChunk, start: number, n: number): void {
-    const pos = this.#pos(start);
     const srcStrides = chunk.strides ?? null;
     const s0 = srcStrides === null ? this.#frameSize : (srcStrides[0] as number);
-    const first = Math.min(n, this.size - pos);
-    this.#copyIn(chunk.data, 0, srcStrides, pos, first);
-    if (first < n) this.#copyIn(chunk.data, first * s0, srcStrides, 0, n - first);
-    if (this.double) {
-      // The second copy: positions pos+size..; the part that wrapped goes to its own place + size.
-      this.#copyIn(chunk.data, 0, srcStrides, pos + this.size, first);
-      if (first < n) this.#copyIn(chunk.data, first * s0, srcStrides, this.size, n - first);
-    }
+    for (const s of this.#layout.writeSpans(start, n)) this.#copyIn(chunk.data, s.offset * s0, srcStrides, s.pos, s.count);
   }
 
   #copyIn(src: PVTypedArray, srcOffset: number, srcStrides: readonly number[] | null, pos: number, n: number): void {
@@ -330,14 +285,7 @@ export class RingBuffer {
   }
 
   #fillRange(from: number, to: number): void {
-    let i = from;
-    while (i < to) {
-      const pos = this.#pos(i);
-      const n = Math.min(to - i, this.size - pos);
-      this.#fillAt(pos, n);
-      if (this.double) this.#fillAt(pos + this.size, n);
-      i += n;
-    }
+    for (const s of this.#layout.writeSpans(from, to - from)) this.#fillAt(s.pos, s.count);
   }
 
   #fillAt(pos: number, n: number): void {
@@ -364,16 +312,4 @@ export class RingBuffer {
 function isCOrder(strides: readonly number[], shape: readonly number[]): boolean {
   const c = cOrderStrides(shape);
   return strides.every((s, k) => s === c[k] || (shape[k] as number) <= 1);
-}
-
-/** Logical-axis strides of a C-order memory whose axes are laid out in `order`. */
-function permutedStrides(shape: readonly number[], order: readonly number[]): number[] {
-  const strides = new Array<number>(shape.length).fill(0);
-  let s = 1;
-  for (let k = order.length - 1; k >= 0; k--) {
-    const axis = order[k] as number;
-    strides[axis] = s;
-    s *= shape[axis] as number;
-  }
-  return strides;
 }

@@ -6,7 +6,12 @@
 //
 //    0 write index  int64 (end of the region being overwritten; written before the data)
 //    8 read index   int64 (end of what is fully written; written after the data)
-//   16 magic 'SLUICERB', 24 size in samples (int64), 32 frame bytes (int64); data from byte 64
+//   16 magic 'SLUICERB', 24 size in samples (int64), 32 frame bytes (int64), 40 double (int32),
+//   44 axes in axisorder (int32, 0: C order), 48 axisorder (one byte per axis, at most 16)
+//
+// Data from byte 64, laid out as the RingBuffer's (ring-layout.ts): 2 x size samples when
+// double (every window of the file one contiguous range, as Pyacq's double ring), the axes in
+// axisorder. Readers read a range in the ring's axis order and get it with strides.
 //
 // A reader checks the write index after reading: what was overwritten meanwhile is dropped and
 // counted. Lossless readers monitor with pipeline flow control, so their unconsumed updates make
@@ -22,11 +27,57 @@ import { PvaClient } from '../pva/client/client.js';
 import type { MonitorUpdate, PvaSubscription } from '../pva/client/subscription.js';
 import { PvaServer } from '../pva/server/server.js';
 import { t } from '../pvdata/types.js';
-import { chunkFrames, dtypeOf, fillValueFor, elementCount, makeTypedArray, typedArrayClass } from './ndarray.js';
+import {
+  chunkFrames,
+  cOrderStrides,
+  dtypeOf,
+  fillValueFor,
+  elementCount,
+  makeTypedArray,
+  stridedCopy,
+  typedArrayClass,
+} from './ndarray.js';
+import { RingLayout, type RingSpan } from './ring-layout.js';
 import { ringShape } from './sharedmem-threads.js';
 import type { ConnectParams, NdChunk, ReceiverOptions, StreamReceiver, StreamSender, StreamSpec } from './transfer.js';
 
 const HEADER_BYTES = 64;
+const MAX_ORDER_AXES = 16;
+
+/** The header's description of a ring (what readers check against the params). */
+function headerOf(layout: RingLayout, frameBytes: number): Buffer {
+  const header = Buffer.alloc(HEADER_BYTES);
+  MAGIC.copy(header, 16);
+  header.writeBigInt64LE(BigInt(layout.size), 24);
+  header.writeBigInt64LE(BigInt(frameBytes), 32);
+  header.writeInt32LE(layout.double ? 1 : 0, 40);
+  const order = layout.cOrder ? [] : (layout.axisorder as readonly number[]);
+  header.writeInt32LE(order.length, 44);
+  order.forEach((a, k) => header.writeUInt8(a, 48 + k));
+  return header;
+}
+
+/** The ring's layout from the params; an axisorder the header cannot hold is refused. */
+function layoutOf(spec: StreamSpec): RingLayout {
+  const layout = new RingLayout({ shape: ringShape(spec), double: spec.double === true, axisorder: spec.axisorder });
+  if (!layout.cOrder && (layout.axisorder as readonly number[]).length > MAX_ORDER_AXES)
+    throw new InvalidArgumentError(`sharedmem between processes: axisorder has more than ${MAX_ORDER_AXES} axes`);
+  return layout;
+}
+
+/** Positional I/O of `n` samples at absolute `start`, block laid out in the ring's axis order, run by run. */
+function ringIO(
+  layout: RingLayout,
+  spans: RingSpan[],
+  n: number,
+  elementBytes: number,
+  io: (blockByte: number, bytes: number, fileByte: number) => number,
+): number {
+  let done = 0;
+  for (const span of spans)
+    layout.runs(span, n, (m, b, len) => (done += io(b * elementBytes, len * elementBytes, HEADER_BYTES + m * elementBytes)));
+  return done;
+}
 const MAGIC = Buffer.from('SLUICERB', 'latin1');
 /** One chunk's place in the ring; `closed` marks the end of the stream (the last update). */
 const controlType = t.struct({ index: t.long, length: t.long, closed: t.boolean }, 'sluice:stream/ShmChunk:1.0');
@@ -48,8 +99,12 @@ export class FileRingSender implements StreamSender {
   readonly path: string;
   readonly #fd: number;
   readonly #size: number;
+  readonly #layout: RingLayout;
   readonly #frame: readonly number[];
   readonly #frameBytes: number;
+  readonly #elementBytes: number;
+  /** Chunks that are strided or go to a ring with an axisorder are laid out here first. */
+  #stage: Uint8Array = new Uint8Array(0);
   readonly #server: PvaServer;
   readonly #lossless: SharedPV;
   readonly #latest: SharedPV;
@@ -62,11 +117,12 @@ export class FileRingSender implements StreamSender {
   #closed = false;
 
   private constructor(spec: StreamSpec, server: PvaServer, control: ControlAddress) {
-    const [size, ...frame] = ringShape(spec);
-    this.#size = size as number;
+    this.#layout = layoutOf(spec);
+    this.#size = this.#layout.size;
+    const frame = this.#layout.frameShape;
     this.#frame = frame;
-    const Ctor = typedArrayClass(spec.dtype);
-    this.#frameBytes = elementCount(frame) * Ctor.BYTES_PER_ELEMENT;
+    this.#elementBytes = typedArrayClass(spec.dtype).BYTES_PER_ELEMENT;
+    this.#frameBytes = elementCount(frame) * this.#elementBytes;
     this.path = join(ringDirectory(), `sluice-ring-${process.pid}-${randomBytes(6).toString('hex')}`);
     this.#fd = openSync(this.path, 'wx+', 0o600);
     const path = this.path;
@@ -78,12 +134,8 @@ export class FileRingSender implements StreamSender {
       }
     };
     process.once('exit', this.#removeOnExit);
-    ftruncateSync(this.#fd, HEADER_BYTES + this.#size * this.#frameBytes);
-    const header = Buffer.alloc(HEADER_BYTES);
-    MAGIC.copy(header, 16);
-    header.writeBigInt64LE(BigInt(this.#size), 24);
-    header.writeBigInt64LE(BigInt(this.#frameBytes), 32);
-    writeSync(this.#fd, header, 0, HEADER_BYTES, 0);
+    ftruncateSync(this.#fd, HEADER_BYTES + this.#layout.capacity * this.#frameBytes);
+    writeSync(this.#fd, headerOf(this.#layout, this.#frameBytes), 0, HEADER_BYTES, 0);
     const oneFrame = makeTypedArray(spec.dtype, null, 0, elementCount(frame));
     (oneFrame as { fill(v: number | bigint): unknown }).fill(fillValueFor(spec.dtype, spec.fill));
     this.#fill = new Uint8Array(oneFrame.buffer, 0, oneFrame.byteLength);
@@ -97,7 +149,7 @@ export class FileRingSender implements StreamSender {
   }
 
   static async create(spec: StreamSpec): Promise<FileRingSender> {
-    ringShape(spec);
+    layoutOf(spec);
     const host = typeof spec.interface === 'string' && spec.interface !== '' && spec.interface !== '0.0.0.0' ? spec.interface : '127.0.0.1';
     const port = spec['sharedmemControlPort'] ?? 0;
     if (typeof port !== 'number' || !Number.isSafeInteger(port) || port < 0 || port > 65535)
@@ -121,18 +173,16 @@ export class FileRingSender implements StreamSender {
     if (!Number.isSafeInteger(index) || index - this.#index < n) {
       throw new InvalidArgumentError(`ring index ${index} advances by ${index - this.#index}, less than the chunk's ${n} samples`);
     }
-    if (chunk.strides !== undefined) throw new InvalidArgumentError('sharedmem between processes takes C-order chunks (no strides)');
     const before = this.#index;
     this.#writeCounter(0, index);
     const start = index - n;
     const gapFrom = Math.max(before, index - this.#size);
     if (start > gapFrom) this.#fillRange(gapFrom, start);
-    const bytes = new Uint8Array(chunk.data.buffer, chunk.data.byteOffset, n * this.#frameBytes);
-    this.#writeSamples(bytes, start, n);
+    this.#writeSamples(this.#block(chunk, n), start, n);
     this.#writeCounter(8, index);
     this.#index = index;
     this.#sent++;
-    this.#bytes += bytes.byteLength;
+    this.#bytes += n * this.#frameBytes;
     const update = { index: BigInt(index), length: BigInt(n) };
     this.#latest.post(update);
     return this.#lossless.post(update);
@@ -143,12 +193,19 @@ export class FileRingSender implements StreamSender {
     writeSync(this.#fd, this.#counter, 0, 8, at);
   }
 
-  #writeSamples(bytes: Uint8Array, start: number, n: number): void {
-    const pos = ((start % this.#size) + this.#size) % this.#size;
-    const first = Math.min(n, this.#size - pos);
-    const fb = this.#frameBytes;
-    writeSync(this.#fd, bytes, 0, first * fb, HEADER_BYTES + pos * fb);
-    if (first < n) writeSync(this.#fd, bytes, first * fb, (n - first) * fb, HEADER_BYTES);
+  /** The chunk's bytes laid out as the ring's memory (C order chunks to a C order ring: as they are). */
+  #block(chunk: NdChunk, n: number): Uint8Array {
+    const bytes = n * this.#frameBytes;
+    if (this.#layout.cOrder && chunk.strides === undefined) return new Uint8Array(chunk.data.buffer, chunk.data.byteOffset, bytes);
+    if (this.#stage.byteLength < bytes) this.#stage = new Uint8Array(bytes);
+    const shape = [n, ...this.#frame];
+    const into = makeTypedArray(this.params.dtype, this.#stage.buffer, 0, n * elementCount(this.#frame));
+    stridedCopy(into, 0, this.#layout.blockStrides(n), chunk.data, 0, chunk.strides ?? cOrderStrides(shape), shape);
+    return this.#stage.subarray(0, bytes);
+  }
+
+  #writeSamples(block: Uint8Array, start: number, n: number): void {
+    ringIO(this.#layout, this.#layout.writeSpans(start, n), n, this.#elementBytes, (b, len, at) => writeSync(this.#fd, block, b, len, at));
   }
 
   #fillRange(from: number, to: number): void {
@@ -169,8 +226,9 @@ export class FileRingSender implements StreamSender {
 
   /**
    * End the stream: readers get a last update marked closed after the chunks queued for them;
-   * lossless readers are given sharedmemCloseTimeoutMs (default 5 s) to take them and leave
-   * before the control server closes (a reader cut off sees the disconnect as the end). The
+   * they are given sharedmemCloseTimeoutMs (default 5 s) to take them and leave (a reader leaves
+   * when it reads the end) before the control server closes: closing it drops what its sockets
+   * still hold, and a reader cut off sees the disconnect as the end. The
    * file is removed at once: readers that have it open keep reading it (POSIX unlink).
    */
   async close(): Promise<void> {
@@ -182,8 +240,9 @@ export class FileRingSender implements StreamSender {
     this.#removeOnExit();
     const timeout = this.params['sharedmemCloseTimeoutMs'] ?? 5000;
     const until = performance.now() + (typeof timeout === 'number' ? timeout : 5000);
-    // No event tells that a subscriber left; this polls only while lossless readers finish.
-    while (this.#lossless.subscriberCount > 0 && performance.now() < until) await new Promise((r) => setTimeout(r, 5));
+    // No event tells that a subscriber left; this polls only while readers finish.
+    while (this.#lossless.subscriberCount + this.#latest.subscriberCount > 0 && performance.now() < until)
+      await new Promise((r) => setTimeout(r, 5));
     this.#lossless.close();
     this.#latest.close();
     await this.#server.close();
@@ -202,8 +261,10 @@ export class FileRingReceiver implements StreamReceiver {
   readonly path: string;
   readonly #fd: number;
   readonly #size: number;
+  readonly #layout: RingLayout;
   readonly #frame: readonly number[];
   readonly #frameBytes: number;
+  readonly #elementBytes: number;
   readonly #dtype: StreamSpec['dtype'];
   readonly #client: PvaClient;
   readonly #sub: PvaSubscription;
@@ -212,6 +273,8 @@ export class FileRingReceiver implements StreamReceiver {
   /** End of the last chunk read (-1 until connected). */
   #nextIndex = -1;
   #started: Promise<void> | null = null;
+  /** Index of the end-of-stream update once it came (-1: its samples were read), else null. */
+  #endIndex: number | null = null;
   readonly #gone: Promise<IteratorResult<MonitorUpdate>>;
   #closed = false;
   readonly #stats: FileRingReceiverStats = { received: 0, dropped: 0 };
@@ -223,11 +286,12 @@ export class FileRingReceiver implements StreamReceiver {
       throw new InvalidArgumentError('sharedmem (processes) params need sharedmemPath and sharedmemControl {host, port, name}');
     }
     this.path = path;
-    const [size, ...frame] = ringShape(params);
-    this.#size = size as number;
-    this.#frame = frame;
+    this.#layout = layoutOf(params);
+    this.#size = this.#layout.size;
+    this.#frame = this.#layout.frameShape;
     this.#dtype = params.dtype;
-    this.#frameBytes = elementCount(frame) * typedArrayClass(params.dtype).BYTES_PER_ELEMENT;
+    this.#elementBytes = typedArrayClass(params.dtype).BYTES_PER_ELEMENT;
+    this.#frameBytes = elementCount(this.#frame) * this.#elementBytes;
     try {
       this.#fd = openSync(path, 'r');
     } catch (e) {
@@ -254,7 +318,7 @@ export class FileRingReceiver implements StreamReceiver {
   }
 
   #checkHeader(): void {
-    const expected = HEADER_BYTES + this.#size * this.#frameBytes;
+    const expected = HEADER_BYTES + this.#layout.capacity * this.#frameBytes;
     const actual = fstatSync(this.#fd).size;
     if (actual !== expected) {
       throw new FileError(
@@ -271,6 +335,15 @@ export class FileRingReceiver implements StreamReceiver {
       throw new FileError(
         this.path,
         `sharedmem ring file holds ${size} samples of ${fb} bytes, the params say ${this.#size} of ${this.#frameBytes}`,
+      );
+    }
+    const mine = headerOf(this.#layout, this.#frameBytes);
+    if (!header.subarray(40).equals(mine.subarray(40))) {
+      const order = header.subarray(48, 48 + Math.min(MAX_ORDER_AXES, Math.max(0, header.readInt32LE(44))));
+      throw new FileError(
+        this.path,
+        `sharedmem ring file is laid out with double ${header.readInt32LE(40) === 1} and axisorder [${[...order].join(', ')}], ` +
+          `the params say double ${this.#layout.double} and axisorder ${JSON.stringify(this.#layout.axisorder)}`,
       );
     }
   }
@@ -308,27 +381,75 @@ export class FileRingReceiver implements StreamReceiver {
   async recv(): Promise<{ index: number; chunk: NdChunk } | null> {
     await this.connected();
     for (;;) {
-      if (this.#closed || this.#nextIndex < 0) return null;
-      const next = await Promise.race([this.#sub.next(), this.#gone]);
-      if (next.done === true || this.#closed || next.value.value['closed'] === true) {
-        this.#nextIndex = -1;
-        return null;
+      if (this.#closed || this.#nextIndex < 0) return this.#end();
+      if (this.#endIndex !== null) {
+        // The end of the stream: first what it squashed (its index is the writer's last), then null.
+        const end = this.#endIndex;
+        this.#endIndex = -1;
+        return (end > this.#nextIndex ? this.#readSince(this.#nextIndex, end) : null) ?? this.#end();
       }
+      const next = await Promise.race([this.#sub.next(), this.#gone]);
+      if (next.done === true || this.#closed) return this.#end();
       const u = next.value;
       const [index, length] = this.#control(u.value);
       if (index < this.#nextIndex) {
         throw new SluiceError('ERR_PROTOCOL', `sharedmem control index ${index} goes back before ${this.#nextIndex}`);
       }
+      if (u.value['closed'] === true) {
+        this.#endIndex = index;
+        continue;
+      }
       // Updates squashed on the way (server or client queue): read everything since the last one.
       const squashed = !u.overrun.isEmpty();
-      let start = squashed ? this.#nextIndex : index - length;
-      if (index - start > this.#size) {
-        this.#drop(index - this.#size - start);
-        start = index - this.#size;
-      }
-      const got = this.#read(start, index);
+      const got = this.#readSince(squashed ? this.#nextIndex : index - length, index);
       if (got) return got;
     }
+  }
+
+  /** Samples [start, end), at most the ring's worth (older ones counted as dropped). */
+  #readSince(start: number, end: number): { index: number; chunk: NdChunk } | null {
+    if (end - start > this.#size) {
+      this.#drop(end - this.#size - start);
+      start = end - this.#size;
+    }
+    return this.#read(start, end);
+  }
+
+  /** The stream is over: leave the control PV at once (a closing writer waits for lossless readers to leave). */
+  #end(): null {
+    this.#nextIndex = -1;
+    this.#endIndex = null;
+    this.#sub.close();
+    this.#client.close();
+    return null;
+  }
+
+  /** Chunk updates that came and are not taken yet (squashed ones count as one). */
+  queued(): number {
+    if (this.#closed || this.#nextIndex < 0) return 0;
+    if (this.#endIndex !== null) return this.#endIndex > this.#nextIndex ? 1 : 0;
+    const n = this.#sub.pending;
+    return n > 0 && this.#sub.peekLast()?.value['closed'] === true ? n - 1 : n;
+  }
+
+  /** Skip to the newest chunk announced (its end becomes this reader's place); the end of the stream is kept. */
+  discardQueued(): number {
+    if (this.#closed || this.#nextIndex < 0) return 0;
+    let n = 0;
+    if (this.#endIndex !== null && this.#endIndex > this.#nextIndex) {
+      this.#nextIndex = this.#endIndex;
+      n++;
+    }
+    for (const u of this.#sub.takeQueued()) {
+      const [index] = this.#control(u.value);
+      if (index < this.#nextIndex) {
+        throw new SluiceError('ERR_PROTOCOL', `sharedmem control index ${index} goes back before ${this.#nextIndex}`);
+      }
+      this.#nextIndex = index;
+      if (u.value['closed'] === true) this.#endIndex = index;
+      else n++;
+    }
+    return n;
   }
 
   /** Samples [start, end) from the file; null when all of them were overwritten meanwhile. */
@@ -337,11 +458,9 @@ export class FileRingReceiver implements StreamReceiver {
     const bytes = n * this.#frameBytes;
     if (this.#buffer.byteLength < bytes) this.#buffer = new ArrayBuffer(bytes);
     const into = new Uint8Array(this.#buffer, 0, bytes);
-    const pos = ((start % this.#size) + this.#size) % this.#size;
-    const first = Math.min(n, this.#size - pos);
-    const fb = this.#frameBytes;
-    let got = readSync(this.#fd, into, 0, first * fb, HEADER_BYTES + pos * fb);
-    if (first < n) got += readSync(this.#fd, into, first * fb, (n - first) * fb, HEADER_BYTES);
+    const got = ringIO(this.#layout, this.#layout.readSpans(start, n), n, this.#elementBytes, (b, len, at) =>
+      readSync(this.#fd, into, b, len, at),
+    );
     readSync(this.#fd, this.#counters, 0, 16, 0);
     const writeIndex = Number(this.#counters.readBigInt64LE(0));
     const readIndex = Number(this.#counters.readBigInt64LE(8));
@@ -358,10 +477,9 @@ export class FileRingReceiver implements StreamReceiver {
       if (end <= firstValid) return null;
       from = firstValid;
     }
-    const skip = (from - start) * this.#frameBytes;
-    const data = makeTypedArray(this.#dtype, this.#buffer, skip, (end - from) * elementCount(this.#frame));
+    const block = makeTypedArray(this.#dtype, this.#buffer, 0, n * elementCount(this.#frame));
     this.#stats.received++;
-    return { index: end, chunk: { data, shape: [end - from, ...this.#frame] } };
+    return { index: end, chunk: this.#layout.view(block, this.#layout.blockStrides(n), from - start, end - from) };
   }
 
   #drop(samples: number): void {

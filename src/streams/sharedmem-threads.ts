@@ -345,6 +345,29 @@ export class SharedRingReceiver implements StreamReceiver {
     return this.#stats;
   }
 
+  /** Chunks published and not yet taken (for a reader far behind: those it can still reach through the log). */
+  queued(): number {
+    if (this.#closed) return 0;
+    const lag = (Atomics.load(this.#h.words, COUNT) - this.#count) | 0;
+    return Math.min(Math.max(lag, 0), LOG_LENGTH - 1) + (this.#rest ? 1 : 0);
+  }
+
+  /** Skip to the newest chunk published: its end becomes this reader's place (a lossless writer may go on). */
+  discardQueued(): number {
+    const n = this.queued();
+    if (n === 0) return 0;
+    this.#rest = null;
+    const count = Atomics.load(this.#h.words, COUNT);
+    if (count !== this.#count) {
+      const e = (((((count - 1) | 0) % LOG_LENGTH) + LOG_LENGTH) % LOG_LENGTH) * 2;
+      this.#nextIndex = this.#h.log[e] as number;
+      this.#count = count;
+    }
+    this.#beat();
+    this.#hold(this.#nextIndex);
+    return n;
+  }
+
   /**
    * Whether samples [index - length, index) are still in the ring. A drop-oldest reader's views
    * may be overwritten while it uses them (the writer does not wait for it): check after use.

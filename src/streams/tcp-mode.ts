@@ -191,6 +191,8 @@ class TcpReceiver implements StreamReceiver {
   readonly #source: string;
   #last = -1;
   #connects = 0;
+  /** The end of the stream was among the updates discardQueued() took. */
+  #ended = false;
 
   constructor(client: PvaClient, sub: PvaSubscription, spec: StreamSpec, source: string) {
     this.#client = client;
@@ -200,6 +202,10 @@ class TcpReceiver implements StreamReceiver {
   }
 
   async recv(): Promise<{ index: number; chunk: NdChunk } | null> {
+    if (this.#ended) {
+      await this.close();
+      return null;
+    }
     for (;;) {
       const r: IteratorResult<MonitorUpdate> = await this.#sub.next();
       if (r.done) return null;
@@ -221,6 +227,26 @@ class TcpReceiver implements StreamReceiver {
 
   stats(): { received: number; dropped: number } {
     return { received: this.#sub.stats.received, dropped: this.#sub.stats.queueOverruns };
+  }
+
+  queued(): number {
+    if (this.#ended) return 0;
+    const n = this.#sub.pending;
+    // The end of the stream, when it came, is the last update queued and not a chunk.
+    return n > 0 && this.#sub.peekLast()?.value['value'] === null ? n - 1 : n;
+  }
+
+  discardQueued(): number {
+    let n = 0;
+    for (const u of this.#sub.takeQueued()) {
+      if (u.value['value'] === null) this.#ended = true;
+      else {
+        n++;
+        const index = Number(u.value['index']);
+        if (index > this.#last) this.#last = index;
+      }
+    }
+    return n;
   }
 
   close(): Promise<void> {

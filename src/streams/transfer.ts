@@ -75,6 +75,13 @@ export interface StreamReceiver {
   recv(): Promise<{ index: number; chunk: NdChunk } | null>;
   /** Chunks received, and chunks this reader's own queue dropped (drop-oldest policy). */
   stats?(): { received: number; dropped: number };
+  /** Chunks that arrived for this reader and that recv() would return without waiting. */
+  queued(): number;
+  /**
+   * Throw away the chunks queued() counts (Pyacq's empty_queue) and return how many. Chunks still
+   * on the way (a server's queue, a socket) are not touched; the end of the stream is kept.
+   */
+  discardQueued(): number;
   close(): Promise<void>;
 }
 

@@ -1,7 +1,7 @@
 // A separate process reading a sharedmem (processes) stream, for tests and the bench: argv[2] is
 // the params as JSON, argv[3] the policy. Prints "ready" once subscribed, then one JSON line of
-// counts when the stream ends. Frames start with their absolute sample index (the test pattern),
-// checked unless argv[4] is "nocheck" (the bench).
+// counts when the stream ends. Frames hold their absolute sample index (the test pattern,
+// frames of shape [w]), checked unless argv[4] is "nocheck" (the bench).
 import { FileRingReceiver } from '../../src/streams/sharedmem-files.js';
 import type { ConnectParams, ReaderPolicy } from '../../src/streams/transfer.js';
 
@@ -20,18 +20,23 @@ async function main(): Promise<void> {
   let chunks = 0;
   let bad = 0;
   let bytes = 0;
+  let strided = 0;
   for (;;) {
     const r = await rx.recv();
     if (r === null) break;
     const n = r.chunk.shape[0] as number;
+    if (r.chunk.strides) strided++;
     if (check) {
+      // Every element of a frame holds the frame's index; a ring with an axisorder gives strides.
       const data = r.chunk.data as Float64Array;
-      for (let k = 0; k < n; k++) if (data[k * frame] !== r.index - n + k) bad++;
+      const [s0, s1] = r.chunk.strides ?? [frame, 1];
+      for (let k = 0; k < n; k++)
+        for (let c = 0; c < frame; c++) if (data[k * (s0 as number) + c * (s1 as number)] !== r.index - n + k) bad++;
     }
     samples += n;
     bytes += r.chunk.data.byteLength;
     chunks++;
   }
-  process.stdout.write(JSON.stringify({ samples, chunks, bad, bytes, dropped: rx.stats().dropped }) + '\n');
+  process.stdout.write(JSON.stringify({ samples, chunks, bad, bytes, strided, dropped: rx.stats().dropped }) + '\n');
   await rx.close();
 }

@@ -3,7 +3,7 @@
 // on close, and clear errors for missing or wrong files and lying control values.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -11,6 +11,7 @@ import { test } from 'node:test';
 import { SluiceError } from '../../src/errors.js';
 import { SharedPV } from '../../src/pv/shared-pv.js';
 import { t } from '../../src/pvdata/types.js';
+import { InputStream, OutputStream } from '../../src/streams/index.js';
 import { sharedmemMode } from '../../src/streams/sharedmem.js';
 import { FileRingReceiver, FileRingSender, ringDirectory } from '../../src/streams/sharedmem-files.js';
 import { startServer } from '../helpers/net.js';
@@ -64,8 +65,9 @@ test('a drop-oldest reader that does not read loses the oldest samples, counted;
     last = r.index;
     assert.equal((r.chunk.data as Float64Array)[0], r.index - n);
   }
-  await tx.close();
+  const closing = tx.close(); // waits for the reader to take the end
   assert.equal(await rx.recv(), null, 'the end is marked');
+  await closing;
   assert.ok(rx.stats().dropped > 0);
   assert.equal(samples + rx.stats().dropped, 1000, 'every sample was read or counted');
   await rx.close();
@@ -110,11 +112,17 @@ test('missing, truncated or foreign ring files are refused with the file named',
     );
     const short = join(dir, 'short');
     writeFileSync(short, new Uint8Array(100));
-    assert.throws(() => new FileRingReceiver({ ...tx.params, sharedmemPath: short }, opts), /has 100 bytes, the stream's ring needs 3264/);
+    // testSpec's ring is double: 2 x 100 samples of 4 float64 after the 64-byte header
+    assert.throws(() => new FileRingReceiver({ ...tx.params, sharedmemPath: short }, opts), /has 100 bytes, the stream's ring needs 6464/);
     const foreign = join(dir, 'foreign');
-    writeFileSync(foreign, new Uint8Array(3264));
+    writeFileSync(foreign, new Uint8Array(6464));
     assert.throws(() => new FileRingReceiver({ ...tx.params, sharedmemPath: foreign }, opts), /bad magic/);
-    assert.throws(() => new FileRingReceiver({ ...tx.params, bufferSize: 50 }, opts), /the stream's ring needs 1664/);
+    assert.throws(() => new FileRingReceiver({ ...tx.params, bufferSize: 50 }, opts), /the stream's ring needs 3264/);
+    assert.throws(() => new FileRingReceiver({ ...tx.params, double: false }, opts), /the stream's ring needs 3264/);
+    assert.throws(
+      () => new FileRingReceiver({ ...tx.params, axisorder: [1, 0] }, opts),
+      /laid out with double true and axisorder \[\], the params say double true and axisorder \[1,0\]/,
+    );
     assert.throws(
       () => new FileRingReceiver({ ...tx.params, sharedmemControl: undefined }, opts),
       /need sharedmemPath and sharedmemControl/,
@@ -164,3 +172,102 @@ for (const [what, values, message] of [
     }
   });
 }
+
+test('when the output closes, an input reading through the ring file ends at once, as in other modes', async () => {
+  const out = new OutputStream();
+  // A reader that stays subscribed after the end would hold close() for this long.
+  await out.configure({
+    transfermode: 'sharedmem',
+    sharedmemScope: 'processes',
+    bufferSize: 1000,
+    dtype: 'float64',
+    shape: [-1, 4],
+    sharedmemCloseTimeoutMs: 30_000,
+  });
+  const inp = new InputStream();
+  await inp.connect(out);
+  const reading = (async () => {
+    let samples = 0;
+    for await (const [, chunk] of inp) samples += chunk.shape[0] as number;
+    return samples;
+  })();
+  for (let end = 50; end <= 500; end += 50) if (!out.send(indexedChunk(end, 50).data, end)) await out.drained();
+  const t0 = performance.now();
+  await out.close();
+  const closeMs = performance.now() - t0;
+  assert.equal(await reading, 500);
+  assert.ok(closeMs < 10_000, `close() took ${closeMs.toFixed(0)} ms: the reader did not leave when the stream ended`);
+  await assert.rejects(inp.recv(), (e: unknown) => e instanceof SluiceError && e.code === 'ERR_CHANNEL_CLOSED');
+  await inp.close();
+});
+
+test('a drop-oldest input that had not read yet still gets the samples the end of the stream squashed', async () => {
+  const out = new OutputStream();
+  await out.configure({ transfermode: 'sharedmem', sharedmemScope: 'processes', bufferSize: 1000, dtype: 'float64', shape: [-1, 4] });
+  const inp = new InputStream({ policy: 'drop-oldest', queueSize: 2 });
+  await inp.connect(out);
+  for (let end = 40; end <= 400; end += 40) assert.equal(out.send(indexedChunk(end, 40).data, end), true);
+  const closing = out.close(); // waits (sharedmemCloseTimeoutMs at most) for the reader to take the end
+  let samples = 0;
+  let last = 0;
+  for await (const [index, chunk] of inp) {
+    const n = chunk.shape[0] as number;
+    assert.equal(chunk.data[0], index - n, 'frames hold their index');
+    samples += n;
+    last = index;
+  }
+  assert.deepEqual({ samples, last, dropped: inp.stats().dropped }, { samples: 400, last: 400, dropped: 0 });
+  await closing;
+  await inp.close();
+});
+
+/** The same samples with the channels outermost in memory (strides [1, n]). */
+function columnMajor(chunk: { data: Float64Array; shape: number[] }): { data: Float64Array; shape: number[]; strides: number[] } {
+  const [n, w] = chunk.shape as [number, number];
+  const data = new Float64Array(n * w);
+  for (let k = 0; k < n; k++) for (let c = 0; c < w; c++) data[c * n + k] = chunk.data[k * w + c] as number;
+  return { data, shape: chunk.shape, strides: [1, n] };
+}
+
+for (const [double, axisorder] of [
+  [false, [1, 0]],
+  [true, null],
+  [true, [1, 0]],
+] as const) {
+  test(`the ring file honours double ${double} and axisorder ${JSON.stringify(axisorder)}: a reader in another process gets every sample`, async () => {
+    const tx = await sharedmemMode.createSender(testSpec({ bufferSize: 100, sharedmemScope: 'processes', double, axisorder }));
+    const path = tx.params['sharedmemPath'] as string;
+    assert.equal(statSync(path).size, 64 + (double ? 200 : 100) * 4 * 8, 'a double ring holds every sample twice');
+    const reader = spawnReader(tx.params, 'lossless');
+    await reader.ready;
+    // 9-sample chunks wrap around the 100-sample ring again and again (lossless needs it to hold
+    // 2 x queueSize + 2 of them); one strided chunk too.
+    let end = 0;
+    for (let c = 0; c < 150; c++) {
+      end += 9;
+      const chunk = indexedChunk(end, 9);
+      const send = c === 7 ? columnMajor(chunk) : chunk;
+      if (!tx.send(end, send)) await tx.drained();
+    }
+    await tx.close();
+    const r = await reader.result;
+    assert.deepEqual({ samples: r['samples'], bad: r['bad'], dropped: r['dropped'] }, { samples: 1350, bad: 0, dropped: 0 });
+    assert.equal(r['strided'], axisorder === null ? 0 : r['chunks'], 'with an axisorder, chunks come in its memory order, with strides');
+  });
+}
+
+test('a reader of a double ring file gets a window that wraps as one read, in place in its buffer', async () => {
+  const tx = await FileRingSender.create(testSpec({ bufferSize: 100, sharedmemScope: 'processes', double: true, axisorder: [1, 0] }));
+  const rx = new FileRingReceiver(tx.params, { policy: 'lossless', queueSize: 4 });
+  await rx.connected();
+  tx.send(90, indexedChunk(90, 90));
+  tx.send(150, indexedChunk(150, 60)); // samples 90..149: positions 90..99 then 0..49 (and 190..199, 100..149)
+  const a = await rx.recv();
+  const b = await rx.recv();
+  assert.ok(a && b);
+  assert.deepEqual([b.index, b.chunk.shape, b.chunk.strides], [150, [60, 4], [1, 60]]);
+  const data = b.chunk.data as Float64Array;
+  for (let k = 0; k < 60; k++) for (let c = 0; c < 4; c++) assert.equal(data[k + 60 * c], 90 + k);
+  await rx.close();
+  await tx.close();
+});

@@ -85,6 +85,11 @@ export class PvaSubscription extends EventEmitter implements AsyncIterableIterat
     return this.#queue.length;
   }
 
+  /** The newest queued update (still queued), if any. */
+  peekLast(): MonitorUpdate | undefined {
+    return this.#queue[this.#queue.length - 1];
+  }
+
   onConnect(conn: ClientConnection, sid: number): void {
     if (this.#done) return;
     this.#conn = conn;
@@ -205,6 +210,17 @@ export class PvaSubscription extends EventEmitter implements AsyncIterableIterat
       this.#waiter = resolve;
       this.#failWaiter = reject;
     });
+  }
+
+  /**
+   * Take every queued update at once, as if next() had returned each (pipeline credit is
+   * returned for them): for a consumer that wants to skip what piled up.
+   */
+  takeQueued(): MonitorUpdate[] {
+    const taken = this.#queue;
+    this.#queue = [];
+    for (let k = 0; k < taken.length; k++) this.#consume();
+    return taken;
   }
 
   /** Stop the subscription (also what `break` in a for-await loop does). */
