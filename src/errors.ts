@@ -20,6 +20,8 @@ export type ErrorCode =
   | 'ERR_CODEC' // a compressed NTNDArray payload that cannot be decoded (unknown codec, lying sizes, corrupt data)
   | 'ERR_ACCESS_CONFIG' // an access security file (ACF) or PV list that does not parse
   | 'ERR_ACCESS_DENIED' // the server's access rules refuse the request
+  | 'ERR_EXISTS' // a name that must be unique is taken (a channel, a registered client)
+  | 'ERR_OVERFLOW' // a put into a full reader buffer whose policy is raise
   | 'ERR_USAGE'; // bad command-line usage
 
 export class SluiceError extends Error {
@@ -115,5 +117,7 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   'ERR_CODEC',
   'ERR_ACCESS_CONFIG',
   'ERR_ACCESS_DENIED',
+  'ERR_EXISTS',
+  'ERR_OVERFLOW',
   'ERR_USAGE',
 ];

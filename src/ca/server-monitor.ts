@@ -60,8 +60,9 @@ export class ServerMonitor implements PVSubscriber {
     return this.#propertyBits.some(([from, to]) => changed.anyInRange(from, to));
   }
 
-  onPost(_value: PVStructure, changed: BitSet): void {
-    if (this.#wants(changed)) this.#sink.deliver(this);
+  /** `force` (an end-of-transfer marker) is delivered whatever the event mask. */
+  onPost(_value: PVStructure, changed: BitSet, _overrun?: BitSet, force = false): void {
+    if (force || this.#wants(changed)) this.#sink.deliver(this);
   }
 
   onClose(): void {

@@ -3,7 +3,8 @@
 // an ERROR message and the client stays; bytes that break the protocol close this client only.
 import { denial, describeClient, type AccessPolicy, type ChannelRights, type ClientIdentity, type Operation } from '../access/policy.js';
 import { ProtocolError } from '../errors.js';
-import type { Source } from '../pv/source.js';
+import { authorizeRefusal } from '../pv/authorize.js';
+import type { AccessRequest, OperationKind, Source } from '../pv/source.js';
 import { AccessRights, Cmd, Eca, LAST_DBR, SearchReply, cmdName } from './constants.js';
 import { dbrLayout, decodeDbr } from './dbr.js';
 import type { CaHeader, CaMessage } from './header.js';
@@ -42,6 +43,8 @@ interface Channel {
   monitors: Map<number, ServerMonitor>;
   offClosed: () => void;
   rights: ChannelRights;
+  /** What the Source allows (Source.authorize, asked without options: CA has no pvRequest). */
+  allowed: { get: boolean; put: boolean };
 }
 
 /** Longest channel (or user, host) name accepted (EPICS servers refuse longer channel names too). */
@@ -144,7 +147,19 @@ export class ServerSession implements MonitorSink {
     // Created even without read access (as EPICS servers do): ACCESS_RIGHTS tells the client.
     const rights = this.#host.access.rights(name, pv.accessGroup, this.identity);
     if (rights.deniedByPvList) return this.link.send(msg.createChanFail(cid));
-    const ch: Channel = { sid, cid, name, served, pv, view, monitors: new Map(), offClosed: () => {}, rights };
+    const ch: Channel = {
+      sid,
+      cid,
+      name,
+      served,
+      pv,
+      view,
+      monitors: new Map(),
+      offClosed: () => {},
+      rights,
+      allowed: { get: true, put: true },
+    };
+    ch.allowed = this.#sourceAllows(ch);
     // The PV closing or being removed deletes the channel; the client searches again.
     ch.offClosed = pv.onClosed(() => this.disconnectChannel(ch));
     this.#channels.set(sid, ch);
@@ -159,7 +174,22 @@ export class ServerSession implements MonitorSink {
   }
 
   #rightsBits(ch: Channel): number {
-    return (ch.rights.read ? AccessRights.READ : 0) | (ch.rights.put && ch.pv.acceptsPut ? AccessRights.WRITE : 0);
+    const read = ch.rights.read && ch.allowed.get;
+    const write = ch.rights.put && ch.pv.acceptsPut && ch.allowed.put;
+    return (read ? AccessRights.READ : 0) | (write ? AccessRights.WRITE : 0);
+  }
+
+  #accessRequest(ch: Channel, operation: OperationKind): AccessRequest {
+    return { operation, options: {}, peer: this.peer, account: this.user, channel: ch.name };
+  }
+
+  /** The Source's say on reading and writing, for the ACCESS_RIGHTS the client is sent. */
+  #sourceAllows(ch: Channel): { get: boolean; put: boolean } {
+    if (!ch.pv.authorize) return { get: true, put: true };
+    return {
+      get: authorizeRefusal(ch.pv, this.#accessRequest(ch, 'get')) === null,
+      put: ch.pv.acceptsPut && authorizeRefusal(ch.pv, this.#accessRequest(ch, 'put')) === null,
+    };
   }
 
   /** The rules or the client's names changed: new rights for every channel, sent when they differ. */
@@ -167,18 +197,26 @@ export class ServerSession implements MonitorSink {
     for (const ch of this.#channels.values()) {
       const before = this.#rightsBits(ch);
       ch.rights = this.#host.access.rights(ch.name, ch.pv.accessGroup, this.identity);
+      ch.allowed = this.#sourceAllows(ch);
       // Lost read access or hidden now: the client connects again, and learns its new rights.
-      if (ch.rights.deniedByPvList || (before & AccessRights.READ && !ch.rights.read)) this.disconnectChannel(ch);
+      const readable = ch.rights.read && ch.allowed.get;
+      if (ch.rights.deniedByPvList || (before & AccessRights.READ && !readable)) this.disconnectChannel(ch);
       else if (this.#rightsBits(ch) !== before) this.link.send(msg.accessRights(ch.cid, this.#rightsBits(ch)));
     }
   }
 
-  /** The refusal text when the channel's rights lack `op` (counted and logged), else null. */
-  #refusal(op: Operation, ch: Channel): string | null {
-    if (ch.rights[op]) return null;
-    const text = denial(op, ch.name, ch.rights, this.identity).message;
+  /**
+   * The refusal text when the channel's rights lack `op`, or when its Source refuses `kind` now
+   * (Source.authorize; counted and logged), else null.
+   */
+  #refusal(op: Operation, ch: Channel, kind: OperationKind): string | null {
+    const byRules = !ch.rights[op];
+    const text = byRules
+      ? denial(op, ch.name, ch.rights, this.identity).message
+      : authorizeRefusal(ch.pv, this.#accessRequest(ch, kind))?.message;
+    if (text === undefined) return null;
     this.#host.stats.denied++;
-    this.#host.access.log(`${text} [CA peer ${this.peer}]`);
+    this.#host.access.log(`${byRules ? text : `${ch.name}: ${kind} refused: ${text}`} [CA peer ${this.peer}]`);
     return text;
   }
 
@@ -240,7 +278,7 @@ export class ServerSession implements MonitorSink {
   #read(h: CaHeader): void {
     const ch = this.#channel(h, h.p1);
     if (!ch) return;
-    const refused = this.#refusal('read', ch);
+    const refused = this.#refusal('read', ch, 'get');
     if (refused) return this.link.send(msg.errorMessage(ch.cid, Eca.NORDACCESS, h, refused));
     const e = this.#encode(ch, h, h.dataType, h.count);
     if (!e) return;
@@ -258,7 +296,7 @@ export class ServerSession implements MonitorSink {
       else if (status !== Eca.NORMAL) this.link.send(msg.errorMessage(ch.cid, status, h, text));
     };
     if (!ch.pv.acceptsPut) return answer(Eca.NOWTACCESS, `${ch.name} is read-only`);
-    const refused = this.#refusal('put', ch);
+    const refused = this.#refusal('put', ch, 'put');
     if (refused) return answer(Eca.NOWTACCESS, refused);
     if (h.dataType > LAST_DBR || dbrLayout(h.dataType).cls !== 0)
       return answer(Eca.BADTYPE, `writes take a plain DBR type, not ${h.dataType}`);
@@ -293,7 +331,7 @@ export class ServerSession implements MonitorSink {
     const type = ch.pv.type;
     if (h.dataType > LAST_DBR) return this.link.send(msg.errorMessage(ch.cid, Eca.BADTYPE, h, `DBR type ${h.dataType} is not supported`));
     if (!type) return this.link.send(msg.errorMessage(ch.cid, Eca.DISCONN, h, `${ch.name} is closed`));
-    const refused = this.#refusal('read', ch);
+    const refused = this.#refusal('read', ch, 'monitor');
     if (refused) return this.link.send(msg.errorMessage(ch.cid, Eca.NORDACCESS, h, refused));
     if (ch.monitors.has(h.p2)) return this.link.send(msg.errorMessage(ch.cid, Eca.ALLOCMEM, h, `subscription id ${h.p2} is in use`));
     const tooMany = this.#host.limitExceeded(

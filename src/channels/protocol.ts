@@ -10,7 +10,10 @@
 //     client): the server's messages to the client (writer activation, calls from other clients);
 //     the client keeps a monitor on it, and the end of that monitor is the client leaving;
 //   - the statistics channel (`--stats-channel`), a channel like any other.
+import { SluiceError } from '../errors.js';
+import { decodeType, encodeType, TypeCache } from '../pvdata/type-codec.js';
 import { t, type StructureDesc } from '../pvdata/types.js';
+import { ByteReader, ByteWriter } from '../pvdata/wire.js';
 import type { ReaderPolicy } from '../pv/source.js';
 
 export const DEFAULT_PREFIX = 'sluice:server';
@@ -63,6 +66,32 @@ export const inboxType: StructureDesc = t.struct(
   ],
   'sluice:channels/Inbox:1.0',
 );
+
+/** Fields a channel type may have at most (typeBytes from a client is checked before use). */
+export const MAX_CHANNEL_TYPE_FIELDS = 65_536;
+
+/** A channel's value type as CreateChannelOptions.typeBytes and openWriter carry it. */
+export function encodeChannelType(type: StructureDesc): Uint8Array {
+  const w = new ByteWriter(true, 1024);
+  encodeType(w, type);
+  return Buffer.concat(w.take());
+}
+
+/** The type of typeBytes; a clear ERR_INVALID_ARGUMENT when the bytes are not one structure type. */
+export function decodeChannelType(bytes: Uint8Array): StructureDesc {
+  let type;
+  try {
+    const r = new ByteReader(bytes).limitWork({ maxTypeFields: MAX_CHANNEL_TYPE_FIELDS, maxElements: MAX_CHANNEL_TYPE_FIELDS });
+    type = decodeType(r, new TypeCache());
+    if (r.remaining !== 0) throw new SluiceError('ERR_INVALID_ARGUMENT', `${r.remaining} bytes after the type`);
+  } catch (err) {
+    throw new SluiceError('ERR_INVALID_ARGUMENT', `typeBytes is not a pvData type: ${(err as Error).message}`, { cause: err });
+  }
+  if (!type || type.kind !== 'structure') throw new SluiceError('ERR_INVALID_ARGUMENT', 'typeBytes must describe a structure');
+  if (type.fields.some((f) => f.name === WRITER_FIELD))
+    throw new SluiceError('ERR_INVALID_ARGUMENT', `a channel type may not have its own ${WRITER_FIELD} field: the server fills it`);
+  return type;
+}
 
 /** Reader buffer defaults (stream_service's subscribe_read_from_channel). */
 export const DEFAULT_READER_QUEUE = 100;
@@ -147,7 +176,9 @@ export interface HelloResult {
 
 /**
  * The server's RPC API. The caller is known from its pvAccess connection (a registered client is
- * the one whose `hello` came on that connection), never from an argument. Errors are SluiceErrors
+ * the one whose `hello` came on that connection), never from an argument. A client's connections
+ * are the one its hello came on and the one its inbox monitor came on: a put to a channel from
+ * either is the client's (its writer id is the client's name). Errors are SluiceErrors
  * with stable codes, their messages never contain keys.
  */
 export interface ChannelService {

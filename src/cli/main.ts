@@ -16,6 +16,7 @@ import * as mailbox from './commands/mailbox.js';
 import * as mirror from './commands/mirror.js';
 import * as monitor from './commands/monitor.js';
 import * as put from './commands/put.js';
+import * as server from './commands/server.js';
 import * as sim from './commands/sim.js';
 
 interface CommandModule {
@@ -26,7 +27,7 @@ interface CommandModule {
 }
 
 /** In the order `sluice --help` lists them. */
-const COMMANDS: CommandModule[] = [get, put, monitor, info, call, list, consumer, collector, mailbox, demo, sim, mirror, channel];
+const COMMANDS: CommandModule[] = [get, put, monitor, info, call, list, consumer, collector, mailbox, demo, sim, mirror, server, channel];
 
 function generalHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.spec.name.length)) + 2;

@@ -1,7 +1,7 @@
 // Type inference for values put into `any` fields or given on the command line without a type.
 import { EncodeError } from '../errors.js';
 import type { FieldDesc } from './types.js';
-import { t } from './types.js';
+import { sameType, t } from './types.js';
 import { scalarTypeOfArray, type PVValue } from './values.js';
 
 export function inferType(v: PVValue | undefined): FieldDesc {
@@ -23,6 +23,11 @@ export function inferType(v: PVValue | undefined): FieldDesc {
     if (v.every((e) => typeof e === 'boolean')) return t.array('boolean');
     if (v.every((e) => typeof e === 'number')) return t.array('double');
     if (v.every((e) => typeof e === 'bigint')) return t.array('long');
+    // Records of one shape (a list of summaries): a structure array.
+    if (v.every((e) => e !== null && typeof e === 'object' && !Array.isArray(e) && scalarTypeOfArray(e) === undefined)) {
+      const first = inferType(v[0] as PVValue);
+      if (first.kind === 'structure' && v.every((e) => sameType(inferType(e as PVValue), first))) return t.structArray(first);
+    }
     throw new EncodeError('cannot infer a type for an array of mixed elements');
   }
   const fields = Object.entries(v as Record<string, PVValue>).map(([name, e]) => [name, inferType(e)] as const);

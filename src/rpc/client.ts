@@ -176,7 +176,7 @@ export class RPCClient implements ProxyHost {
   }
 
   async #decodeReply(reply: RpcReply, what: string, local: LocalEndpoint | undefined): Promise<unknown> {
-    if (!reply.ok) throw new RemoteCallError(what, reply.errorName, reply.errorMessage, reply.errorStack);
+    if (!reply.ok) throw new RemoteCallError(what, reply.errorName, reply.errorMessage, reply.errorStack, reply.errorCode ?? '');
     const pending: Promise<unknown>[] = [];
     const dec: DecodeContext = {
       fromRef: (ref) => {

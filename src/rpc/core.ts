@@ -3,8 +3,10 @@
 // hostile input included, becomes an error reply naming the cause; nothing here throws to the
 // transport. Calls run concurrently, so a method may call back into its caller's server (A -> B
 // -> A) while its own reply waits.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { performance } from 'node:perf_hooks';
 import { SluiceError } from '../errors.js';
+import type { PeerInfo } from '../pv/source.js';
 import type { PVAny, PVStructure } from '../pvdata/values.js';
 import { forwardedProxy, RPCClient, type LocalEndpoint } from './client.js';
 import { ObjectTable } from './objects.js';
@@ -22,6 +24,22 @@ import {
   type ReturnType,
   type RpcRequest,
 } from './wire.js';
+
+const callers = new AsyncLocalStorage<PeerInfo>();
+
+/**
+ * Who sent the request a published method is running for (its pvAccess peer, account and the RPC
+ * PV's name), or undefined outside a request (a local call). A service that must know its caller
+ * (the channel server's registered clients) asks this instead of trusting an argument.
+ */
+export function currentCaller(): PeerInfo | undefined {
+  return callers.getStore();
+}
+
+/** Run `fn` as the handling of a request from `caller` (what currentCaller() returns inside). */
+export function runAsCaller<T>(caller: PeerInfo | undefined, fn: () => T): T {
+  return caller ? callers.run(caller, fn) : fn();
+}
 
 /** Attribute names never followed: they lead from any object to the Function constructor. */
 const FORBIDDEN = new Set(['__proto__', 'prototype', 'constructor']);
@@ -79,8 +97,12 @@ export class RpcCore implements LocalEndpoint {
     return this.table.get(ref.objectId);
   }
 
-  /** Answer one request (a value of wire.ts's requestType); never rejects. */
-  async handle(req: PVStructure): Promise<PVStructure> {
+  /** Answer one request (a value of wire.ts's requestType) from `caller`; never rejects. */
+  handle(req: PVStructure, caller?: PeerInfo): Promise<PVStructure> {
+    return runAsCaller(caller, () => this.#handle(req));
+  }
+
+  async #handle(req: PVStructure): Promise<PVStructure> {
     this.#requests++;
     let what = 'request';
     try {
@@ -223,7 +245,7 @@ function checkRequest(req: PVStructure): CheckedRequest {
 }
 
 function okReply(value: PVAny): PVStructure {
-  return { ok: true, value, errorName: '', errorMessage: '', errorStack: '' };
+  return { ok: true, value, errorName: '', errorMessage: '', errorStack: '', errorCode: '' };
 }
 
 export function describeError(err: unknown): string {
@@ -232,9 +254,18 @@ export function describeError(err: unknown): string {
 
 function errorReply(err: unknown, what: string): PVStructure {
   if (!(err instanceof Error))
-    return { ok: false, value: null, errorName: typeof err, errorMessage: `${what} threw ${String(err)}`, errorStack: '' };
+    return { ok: false, value: null, errorName: typeof err, errorMessage: `${what} threw ${String(err)}`, errorStack: '', errorCode: '' };
   const e = err;
-  return { ok: false, value: null, errorName: e.name, errorMessage: e.message || `${what} failed`, errorStack: e.stack ?? '' };
+  const code = (e as { code?: unknown }).code;
+  return {
+    ok: false,
+    value: null,
+    errorName: e.name,
+    errorMessage: e.message || `${what} failed`,
+    errorStack: e.stack ?? '',
+    // A SluiceError's stable code (or a Node error's), so the caller can tell causes apart.
+    errorCode: typeof code === 'string' ? code : '',
+  };
 }
 
 export function typeNameOf(v: object): string {

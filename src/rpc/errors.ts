@@ -8,12 +8,15 @@ export class RemoteCallError extends SluiceError {
   readonly remoteName: string;
   readonly remoteMessage: string;
   readonly remoteStack: string;
-  constructor(what: string, remoteName: string, remoteMessage: string, remoteStack: string) {
+  /** The remote error's stable code (ERR_…), '' when it had none. */
+  readonly remoteCode: string;
+  constructor(what: string, remoteName: string, remoteMessage: string, remoteStack: string, remoteCode = '') {
     super('ERR_REMOTE', `${what} failed remotely: ${remoteName}: ${remoteMessage}`);
     this.name = 'RemoteCallError';
     this.remoteName = remoteName;
     this.remoteMessage = remoteMessage;
     this.remoteStack = remoteStack;
+    this.remoteCode = remoteCode;
     // Both stacks: where the call was made here, and where it failed there.
     this.stack = `${this.stack ?? ''}\n--- remote stack ---\n${remoteStack}`;
   }

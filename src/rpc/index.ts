@@ -6,6 +6,6 @@ export { RemoteCallError } from './errors.js';
 export { ProcessSpawner, type ProcessSpawnerOptions } from './spawner.js';
 export { measureClockDiff } from './clock.js';
 export { registerTransport, type RpcTransport, type RpcConnection } from './transport.js';
-export { RpcCore, type CoreStats } from './core.js';
+export { RpcCore, currentCaller, type CoreStats } from './core.js';
 export { requestType, replyType, type ReturnType, type SyncMode, type ProxyRef } from './wire.js';
 export type { DeclaredSignatures } from './signature.js';

@@ -51,6 +51,11 @@ export interface PvaHostOptions {
   access?: AccessPolicy;
   /** Access security group of the RPC PV. */
   accessGroup?: string;
+  /**
+   * Serve the PV on this pvAccess server (listening already) instead of a new one: host, port
+   * and access are then the server's, and close() removes only the PV.
+   */
+  server?: PvaServer;
 }
 
 /** What the core answers: a request structure, or an NTURI (pvcall) request. */
@@ -67,15 +72,18 @@ export interface PvaHost {
 
 export async function hostOnPva(opts: PvaHostOptions, handler: PvaRequestHandler): Promise<PvaHost> {
   const host = opts.host ?? '127.0.0.1';
-  const server = new PvaServer({
-    host,
-    port: opts.port ?? 0,
-    udpPort: false,
-    env: { EPICS_PVAS_AUTO_BEACON_ADDR_LIST: 'NO', EPICS_PVAS_BEACON_ADDR_LIST: '' },
-    // Every argument and list element carries its type: room for wire.ts's argument limit.
-    limits: { maxTypeFields: MAX_TYPE_FIELDS },
-    ...(opts.access ? { access: opts.access } : {}),
-  });
+  const shared = opts.server;
+  const server =
+    shared ??
+    new PvaServer({
+      host,
+      port: opts.port ?? 0,
+      udpPort: false,
+      env: { EPICS_PVAS_AUTO_BEACON_ADDR_LIST: 'NO', EPICS_PVAS_BEACON_ADDR_LIST: '' },
+      // Every argument and list element carries its type: room for wire.ts's argument limit.
+      limits: { maxTypeFields: MAX_TYPE_FIELDS },
+      ...(opts.access ? { access: opts.access } : {}),
+    });
   const pv = new SharedPV({
     ...(opts.accessGroup !== undefined ? { accessGroup: opts.accessGroup } : {}),
     onRpc: (_pv, args, peer) => {
@@ -87,11 +95,19 @@ export async function hostOnPva(opts: PvaHostOptions, handler: PvaRequestHandler
   });
   pv.open(statusType, { state: 'open' });
   server.addPV(opts.pvName, pv);
-  const port = await server.listen();
+  const port = shared ? shared.tcpPort : await server.listen();
+  // A server listening on every interface is reached on this host's loopback address.
+  const bound = shared ? shared.tcpHost : host;
+  const reachable = !shared ? host : bound === '' || bound === '0.0.0.0' ? '127.0.0.1' : bound === '::' ? '::1' : bound;
   return {
-    address: formatPvaAddress({ host, port, pv: opts.pvName }),
+    address: formatPvaAddress({ host: reachable, port, pv: opts.pvName }),
     async close() {
       pv.post({ state: 'closed' });
+      if (shared) {
+        // removePV closes the PV: monitors get the 'closed' state before their final message.
+        shared.removePV(opts.pvName);
+        return;
+      }
       // The post is queued per monitor; closing the PV sends it before the final message.
       pv.close();
       await server.close();

@@ -7,7 +7,8 @@ import type { AccessPolicy } from '../access/policy.js';
 import { SluiceError } from '../errors.js';
 import type { PVStructure } from '../pvdata/values.js';
 import { registerEndpoint, type LocalEndpoint } from './client.js';
-import { RpcCore, type CoreStats } from './core.js';
+import type { PvaServer } from '../pva/server/server.js';
+import { RpcCore, runAsCaller, type CoreStats } from './core.js';
 import { hostOnPva, type PvaHost } from './pva-transport.js';
 import { isObjectProxy } from './proxy.js';
 import type { ProxyRef } from './wire.js';
@@ -30,6 +31,11 @@ export interface RPCServerOptions {
   log?: (line: string) => void;
   /** Allow clients to import modules here (`client.import(specifier)`); default false. */
   allowImport?: boolean;
+  /**
+   * Serve the RPC PV on this pvAccess server (listening already) instead of starting one; host,
+   * port and access are then the server's, and close() leaves it running.
+   */
+  server?: PvaServer;
 }
 
 export class RPCServer implements LocalEndpoint {
@@ -64,22 +70,24 @@ export class RPCServer implements LocalEndpoint {
         ...(options.port !== undefined ? { port: options.port } : {}),
         ...(options.access ? { access: options.access } : {}),
         ...(options.accessGroup !== undefined ? { accessGroup: options.accessGroup } : {}),
+        ...(options.server ? { server: options.server } : {}),
       },
       {
-        request: (value) => core.handle(value),
-        uri: async (args) => {
-          const { path, named } = uriCall(args.value as PVStructure);
-          const owner = core.table.published(path[0] as string);
-          if (owner === undefined) throw new SluiceError('ERR_INVALID_ARGUMENT', `no object published as '${path[0]}'`);
-          const method = path[path.length - 1] as string;
-          let target: object = owner;
-          for (const k of path.slice(1, -1)) target = (target as Record<string, object>)[k] as object;
-          const what = path.join('.');
-          const fn = (target as Record<string, unknown> | undefined)?.[method];
-          if (typeof fn !== 'function') throw new SluiceError('ERR_INVALID_ARGUMENT', `${what} is not a method`);
-          const result = (await (fn as (...a: unknown[]) => unknown).apply(target, uriArguments(what, target, method, named))) as unknown;
-          return uriResult(result);
-        },
+        request: (value, peer) => core.handle(value, peer),
+        uri: (args, peer) =>
+          runAsCaller(peer, async () => {
+            const { path, named } = uriCall(args.value as PVStructure);
+            const owner = core.table.published(path[0] as string);
+            if (owner === undefined) throw new SluiceError('ERR_INVALID_ARGUMENT', `no object published as '${path[0]}'`);
+            const method = path[path.length - 1] as string;
+            let target: object = owner;
+            for (const k of path.slice(1, -1)) target = (target as Record<string, object>)[k] as object;
+            const what = path.join('.');
+            const fn = (target as Record<string, unknown> | undefined)?.[method];
+            if (typeof fn !== 'function') throw new SluiceError('ERR_INVALID_ARGUMENT', `${what} is not a method`);
+            const result = (await (fn as (...a: unknown[]) => unknown).apply(target, uriArguments(what, target, method, named))) as unknown;
+            return uriResult(result);
+          }),
       },
     );
     self.server = new RPCServer(name, core, host);

@@ -42,6 +42,8 @@ export const replyType: StructureDesc = t.struct(
     ['errorName', t.string],
     ['errorMessage', t.string],
     ['errorStack', t.string],
+    /** The remote error's stable code (a SluiceError's `code`), '' when it has none. */
+    ['errorCode', t.string],
   ],
   REPLY_ID,
 );
@@ -290,6 +292,8 @@ export interface RpcReply {
   errorName: string;
   errorMessage: string;
   errorStack: string;
+  /** Absent in replies of servers older than this field. */
+  errorCode?: string;
 }
 
 export function isRequestType(type: FieldDesc | null): boolean {

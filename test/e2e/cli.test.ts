@@ -181,6 +181,7 @@ test('every command has --help; docs/cli.md holds the generated reference', { ti
     'demo',
     'sim',
     'mirror',
+    'server',
     'channel',
   ]);
   for (const c of commands) {

@@ -38,7 +38,10 @@ export const spec = defineCommand({
     'updates/s, MB/s of update payload, ids missing between consecutive top-level uniqueId values ' +
     '(NTNDArray frame counters) and overruns (updates the server squashed plus updates squashed in our queue). ' +
     'Stops on Ctrl-C (SIGINT) or SIGTERM, after --count updates of every PV, or when every subscription is ' +
-    'finished by its server (a final update, as pvmonitor; Sluice servers do not send one).',
+    'finished by its server (a final update, as pvmonitor; Sluice servers do not send one). ' +
+    "A Sluice server gives the monitor the reader buffer it asks for with -r 'record[queueSize=10,policy=ring,fillRate=5]': " +
+    'what a full queue does (policy ring, clear, skip, wait or raise) and every how many updates one is kept ' +
+    '(fillRate); see docs/limits.md, Reader buffers.',
   options: {
     request: requestOption,
     timeout: {

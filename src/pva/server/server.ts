@@ -57,6 +57,10 @@ export interface PvaServerStats {
    * maxQueueBytes / maxQueueBytesTotal bytes). Each subscription counts its own in MonitorOp.stats.overruns.
    */
   overruns: number;
+  /** Monitor entries lost to reader policies (ring, clear, skip, raise; see MonitorOp.stats.dropped). */
+  dropped: number;
+  /** Posts a monitor did not keep because of its fill rate (MonitorOp.stats.fillSkipped). */
+  fillSkipped: number;
   /** Bytes now held in all monitor queues (as bounded by maxQueueBytesTotal). */
   queuedBytes: number;
   /** Connections closed because the peer misbehaved (or was refused at a limit). */
@@ -77,6 +81,8 @@ export class PvaServer {
     rpcs: 0,
     monitors: 0,
     overruns: 0,
+    dropped: 0,
+    fillSkipped: 0,
     queuedBytes: 0,
     rejected: 0,
     refused: 0,

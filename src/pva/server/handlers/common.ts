@@ -7,6 +7,8 @@ import { readPVRequest, selectFields, type FieldSelection, type RequestInfo } fr
 import { decodeTyped } from '../../../pvdata/value-codec.js';
 import type { ByteReader } from '../../../pvdata/wire.js';
 import { errorStatus, encodeStatus, type Status } from '../../status.js';
+import { authorizeRefusal } from '../../../pv/authorize.js';
+import type { OperationKind } from '../../../pv/source.js';
 import type { ServerChannel, ServerConnection } from '../server-conn.js';
 
 export interface OpHeader {
@@ -44,12 +46,14 @@ export interface InitContext {
 
 /**
  * Common INIT: decode the pvRequest now (the reader is only valid synchronously), then wait for
- * the PV to be open and build the field selection. Resolves to null after replying with an
- * error status, or when the connection closed meanwhile.
+ * the PV to be open, ask its Source to authorize `operation` (Source.authorize) and build the
+ * field selection. Resolves to null after replying with an error status, or when the connection
+ * closed meanwhile.
  */
 export function initOperation(
   conn: ServerConnection,
   cmd: number,
+  operation: OperationKind,
   h: OpHeader,
   r: ByteReader,
   needOpen = true,
@@ -58,12 +62,13 @@ export function initOperation(
   // message handler (which closes the connection with the reason). Inside the async part it would
   // become an unhandled rejection, which terminates the whole process.
   const req = decodeTyped(r, conn.typeCache);
-  return initWithRequest(conn, cmd, h, req, needOpen);
+  return initWithRequest(conn, cmd, operation, h, req, needOpen);
 }
 
 async function initWithRequest(
   conn: ServerConnection,
   cmd: number,
+  operation: OperationKind,
   h: OpHeader,
   req: ReturnType<typeof decodeTyped>,
   needOpen: boolean,
@@ -89,6 +94,20 @@ async function initWithRequest(
   const type = channel.pv.type;
   if (needOpen && !type) {
     replyError(conn, cmd, h.ioid, h.sub, `PV ${channel.name} closed`);
+    return null;
+  }
+  // The server's access rules let the channel be created; the Source may still refuse this.
+  const refused = authorizeRefusal(channel.pv, {
+    operation,
+    options: request.options,
+    peer: conn.peerName(),
+    account: conn.account,
+    channel: channel.name,
+  });
+  if (refused) {
+    conn.server.stats.denied++;
+    conn.server.access.log(`${channel.name}: ${operation} refused: ${refused.message} [pvAccess peer ${conn.peerName()}]`);
+    replyError(conn, cmd, h.ioid, h.sub, refused);
     return null;
   }
   try {

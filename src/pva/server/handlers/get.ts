@@ -60,7 +60,7 @@ export function replyCurrent(conn: ServerConnection, cmd: number, sub: number, o
 
 /** INIT of a GET or PUT: register the operation and reply with its (selected) type. */
 export function initValueOp(conn: ServerConnection, cmd: number, kind: 'get' | 'put', h: OpHeader, r: ByteReader): void {
-  void initOperation(conn, cmd, h, r).then((ctx) => {
+  void initOperation(conn, cmd, kind, h, r).then((ctx) => {
     if (!ctx) return;
     const op = new ValueOp(kind, h.ioid, ctx.channel, ctx.selection, ctx.request.options);
     conn.addOp(op);

@@ -1,12 +1,14 @@
 // MONITOR (Protocol-Messages "Channel monitor"): INIT (0x08, or 0x88 followed by int32 nfree when
 // the client pipelines), start 0x44, stop 0x04, ack 0x80 + int32 nfree, destroy 0x10.
-// The server queue size comes from record._options.queueSize (PvaPy's serverQueueSize); the
+// The server queue size comes from record._options.queueSize (PvaPy's serverQueueSize), the reader
+// policy and fill rate from record._options.policy and fillRate (src/pv/reader-options.ts); the
 // distributor plugin from field(_[pydistributor=…]) or field(_[distributor=…]).
-import { optionBool, optionInt, selectFields } from '../../../pvdata/pvrequest.js';
+import { optionBool, selectFields } from '../../../pvdata/pvrequest.js';
 import { fieldByPath } from '../../../pvdata/types.js';
 import type { ByteReader } from '../../../pvdata/wire.js';
 import { Cmd, Severity, Sub } from '../../constants.js';
 import { distributorSettingsOf, type DistributorSettings } from '../../../pv/distributor.js';
+import { readerBufferOf, type ReaderBuffer } from '../../../pv/reader-options.js';
 import { MonitorOp } from '../monitor-op.js';
 import type { ServerConnection } from '../server-conn.js';
 import { findOp, initOperation, readOpHeader, replyError } from './common.js';
@@ -17,13 +19,15 @@ export const DEFAULT_QUEUE_SIZE = 4;
 export function onMonitor(conn: ServerConnection, r: ByteReader): void {
   const h = readOpHeader(r);
   if (h.sub & Sub.INIT) {
-    const pending = initOperation(conn, Cmd.MONITOR, h, r);
+    const pending = initOperation(conn, Cmd.MONITOR, 'monitor', h, r);
     // nfree follows the pvRequest: read it before the reader goes away.
     const nfree = h.sub & Sub.ACK ? r.i32() : 0;
     void pending.then((ctx) => {
       if (!ctx) return;
       let distribution: DistributorSettings | null;
+      let buffer: ReaderBuffer;
       try {
+        buffer = readerBufferOf(ctx.request.options);
         distribution = distributorSettingsOf(ctx.request);
       } catch (err) {
         replyError(conn, Cmd.MONITOR, h.ioid, h.sub, err);
@@ -47,9 +51,17 @@ export function onMonitor(conn: ServerConnection, r: ByteReader): void {
         return;
       }
       const o = ctx.request.options;
-      const queueSize = optionInt(o['queueSize']) ?? DEFAULT_QUEUE_SIZE;
+      const queueSize = buffer.queueSize ?? DEFAULT_QUEUE_SIZE;
       const pipeline = (h.sub & Sub.ACK) !== 0 || optionBool(o['pipeline']) === true;
-      const op = new MonitorOp(conn, ctx.channel, h.ioid, selection, queueSize, pipeline, nfree || queueSize, distribution);
+      const op = new MonitorOp(conn, ctx.channel, h.ioid, selection, {
+        queueSize,
+        policy: buffer.policy,
+        fillRate: buffer.fillRate,
+        options: o,
+        pipeline,
+        nfree: nfree || queueSize,
+        distribution,
+      });
       conn.addOp(op);
       replyInit(conn, Cmd.MONITOR, h.ioid, selection.type);
       op.attach();

@@ -32,7 +32,7 @@ function normalize(res: RpcResult): { type: FieldDesc; value: PVValue } {
 export function onRpc(conn: ServerConnection, r: ByteReader): void {
   const h = readOpHeader(r);
   if (h.sub & Sub.INIT) {
-    void initOperation(conn, Cmd.RPC, h, r, false).then((ctx) => {
+    void initOperation(conn, Cmd.RPC, 'rpc', h, r, false).then((ctx) => {
       if (!ctx) return;
       if (!ctx.channel.pv.acceptsRpc) {
         replyError(conn, Cmd.RPC, h.ioid, h.sub, new SluiceError('ERR_NOT_SUPPORTED', `PV ${ctx.channel.name} does not support RPC`));
