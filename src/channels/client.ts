@@ -3,7 +3,7 @@
 // channels have readers, calls from other clients), and creates, writes and reads channels. All
 // of it on one pvAccess client, so the server sees one connection: it knows the caller of a
 // service call, a writer's put and a reader's monitor by it.
-import { InvalidArgumentError, SluiceError } from '../errors.js';
+import { InvalidArgumentError, SluiceError, TimeoutError } from '../errors.js';
 import { PvaClient } from '../pva/client/client.js';
 import type { PvaSubscription } from '../pva/client/subscription.js';
 import { pvRequest } from '../pvdata/pvrequest-builder.js';
@@ -13,6 +13,7 @@ import { signaturesOf } from '../rpc/signature.js';
 import { decodeValue } from '../rpc/wire.js';
 import {
   DEFAULT_PREFIX,
+  encodeChannelType,
   rpcPvName,
   type ChannelDetails,
   type ChannelSummary,
@@ -22,7 +23,7 @@ import {
 } from './protocol.js';
 import { ChannelReader, readerRequest, type SubscribeOptions } from './reader.js';
 import { createRemote, encodeSignature, type RemoteCallOptions, type RemoteClient } from './remote.js';
-import { noProxies, ServiceClient, typeToBytes } from './service-client.js';
+import { ChannelServiceError, noProxies, ServiceClient } from './service-client.js';
 import { ChannelWriter, type ChannelWriterOptions } from './writer.js';
 
 export interface ChannelClientOptions {
@@ -69,6 +70,9 @@ export class ChannelClient {
   readonly #writers = new Map<string, ChannelWriter>();
   readonly #readers = new Set<ChannelReader>();
   #inbox: PvaSubscription | null = null;
+  /** The channels with a reader, as the latest inbox 'active' message listed them, and how many such messages came. */
+  #active = new Set<string>();
+  #activeUpdates = 0;
   #closed = false;
   /** Calls from other clients answered (ok or error). */
   callsServed = 0;
@@ -100,7 +104,7 @@ export class ChannelClient {
         encoded.map((e) => e.params),
         encoded.map((e) => e.required),
       ])) as HelloResult;
-      c.#readInbox(hello.inbox);
+      await c.#readInbox(hello.inbox);
       return c;
     } catch (err) {
       c.close();
@@ -112,23 +116,39 @@ export class ChannelClient {
     return this.#service.call(method, args, timeoutMs);
   }
 
-  #readInbox(pv: string): void {
+  /** Monitor the inbox; resolves with its first value (the server then knows the client reads it). */
+  #readInbox(pv: string): Promise<void> {
     const sub = this.pva.monitor(pv, { queueSize: 64, pipeline: true });
     this.#inbox = sub;
     sub.on('error', () => {});
-    void (async () => {
-      try {
-        for await (const u of sub) this.#onInbox(u.value);
-      } catch {
-        // The server went, or refused the inbox: this client is gone from it.
-      }
-    })();
+    return new Promise((resolve, reject) => {
+      let first = true;
+      const timer = setTimeout(() => reject(new TimeoutError(`inbox ${pv}: no first value within ${this.timeoutMs} ms`)), this.timeoutMs);
+      void (async () => {
+        try {
+          for await (const u of sub) {
+            if (first) {
+              first = false;
+              clearTimeout(timer);
+              resolve();
+            }
+            this.#onInbox(u.value);
+          }
+        } catch (err) {
+          // The server went, or refused the inbox: this client is gone from it.
+          clearTimeout(timer);
+          reject(err as Error);
+        }
+      })();
+    });
   }
 
   #onInbox(m: PVStructure): void {
     const kind = m['kind'];
     if (kind === 'active') {
       const active = new Set(m['active'] as string[]);
+      this.#active = active;
+      this.#activeUpdates++;
       for (const [name, w] of this.#writers) w.setActive(active.has(name));
     } else if (kind === 'call') {
       void this.#serve(m['callId'] as bigint, String(m['method']), (m['args'] ?? []) as (PVAny | null)[]);
@@ -165,7 +185,7 @@ export class ChannelClient {
   /** Create a channel owned by this client; resolves with its control key (needed to delete it). */
   async createChannel(name: string, options: CreateOptions = {}): Promise<{ name: string; controlKey: string }> {
     const { type, ...rest } = options;
-    const o: CreateChannelOptions = { name, ...rest, ...(type ? { typeBytes: typeToBytes(type) } : {}) };
+    const o: CreateChannelOptions = { name, ...rest, ...(type ? { typeBytes: encodeChannelType(type) } : {}) };
     if (o.public === false && !o.key) throw new InvalidArgumentError(`private channel ${name} needs a key`);
     return (await this.#call('createChannel', [stripUndefined(o)])) as { name: string; controlKey: string };
   }
@@ -197,8 +217,10 @@ export class ChannelClient {
     if (this.#closed) throw new SluiceError('ERR_CONNECTION_CLOSED', 'the channel client is closed');
     if (this.#writers.has(channel)) throw new InvalidArgumentError(`this client already writes to ${channel}`);
     const args: unknown[] = [channel, options.key];
-    if (options.type) args.push(typeToBytes(options.type));
+    if (options.type) args.push(encodeChannelType(options.type));
+    const before = this.#activeUpdates;
     const r = (await this.#call('openWriter', args)) as { writerId: string; active: boolean };
+    const atReply = this.#activeUpdates;
     const request = pvRequest()
       .record(options.key !== undefined ? { key: options.key } : {})
       .build();
@@ -210,7 +232,10 @@ export class ChannelClient {
       await this.#call('closeWriter', [channel]).catch(() => {});
       throw err;
     }
-    const w = new ChannelWriter({ closeWriter: (wr) => this.#closeWriter(wr) }, channel, r.writerId, session, r.active, options);
+    // Inbox messages that came meanwhile are newer than the reply's answer, or may be.
+    const has = this.#active.has(channel);
+    const active = this.#activeUpdates > atReply ? has : r.active || (atReply > before && has);
+    const w = new ChannelWriter({ closeWriter: (wr) => this.#closeWriter(wr) }, channel, r.writerId, session, active, options);
     this.#writers.set(channel, w);
     return w;
   }
@@ -243,7 +268,12 @@ export class ChannelClient {
   /** Call `method` of client `target` without a signature check; fails with ERR_TIMEOUT after timeoutMs. */
   callClient(target: string, method: string, args: unknown[], timeoutMs = 10_000): Promise<unknown> {
     // The server's own time-out answers first; the service call waits a little longer for it.
-    return this.#call('callClient', [target, method, args, timeoutMs], timeoutMs + 2000);
+    return this.#call('callClient', [target, method, args, timeoutMs], timeoutMs + 2000).catch((err: unknown) => {
+      if (err instanceof ChannelServiceError && err.serverCode === 'ERR_TIMEOUT') {
+        throw new TimeoutError(`call of ${target}.${method}() got no reply within ${timeoutMs} ms`, { cause: err });
+      }
+      throw err;
+    });
   }
 
   /** End the writers (their end marks), stop the readers and the inbox, and leave the server. */

@@ -3,7 +3,7 @@
 // messages that tell the value from who wrote it. The server filters (fill rate) and drops (policy)
 // before sending; the pipeline keeps the server from sending more than the reader consumes, so the
 // server's buffer, not the socket, is where a slow reader's backlog waits.
-import { InvalidArgumentError } from '../errors.js';
+import { ConnectionError, InvalidArgumentError } from '../errors.js';
 import type { PvaSubscription } from '../pva/client/subscription.js';
 import type { ReaderPolicy } from '../pv/source.js';
 import { READER_POLICIES } from '../pv/source.js';
@@ -24,6 +24,12 @@ export interface SubscribeOptions {
   key?: string;
   /** End the iteration once every writer seen has sent its end mark (default true). */
   untilEnd?: boolean;
+  /**
+   * Yield every end mark (default false). An end mark repeats its writer's last value with
+   * `writer.end` true; without this option it is yielded only when that value did not come
+   * before it (dropped by the buffer, or squashed into the mark), so each value comes once.
+   */
+  ends?: boolean;
 }
 
 export interface WriterMark {
@@ -44,8 +50,10 @@ export interface ChannelMessage {
 }
 
 export interface ChannelReaderStats {
-  /** Messages received (end marks included). */
+  /** Values received (end marks not included). */
   received: number;
+  /** End marks received. */
+  ends: number;
   /** Messages that came with the server's overrun mark. */
   overruns: number;
   /** Values missing between consecutive messages of a writer (sequence gaps: fill rate and drops). */
@@ -71,13 +79,15 @@ export function readerRequest(o: SubscribeOptions): PVRequest {
 
 export class ChannelReader implements AsyncIterableIterator<ChannelMessage> {
   readonly channel: string;
-  readonly stats: ChannelReaderStats = { received: 0, overruns: 0, gaps: 0, bytes: 0 };
+  readonly stats: ChannelReaderStats = { received: 0, ends: 0, overruns: 0, gaps: 0, bytes: 0 };
   readonly #sub: PvaSubscription;
   readonly #untilEnd: boolean;
+  readonly #ends: boolean;
   /** Last sequence number per writer; ended writers are removed from `#open`. */
   readonly #lastSeq = new Map<string, number>();
   readonly #open = new Set<string>();
   #done = false;
+  #seenEnd = false;
   #fullType: StructureDesc | null = null;
   #type: StructureDesc | null = null;
 
@@ -86,6 +96,7 @@ export class ChannelReader implements AsyncIterableIterator<ChannelMessage> {
     this.channel = channel;
     this.#sub = sub;
     this.#untilEnd = options.untilEnd ?? true;
+    this.#ends = options.ends ?? false;
   }
 
   /** The channel's value type without the writer mark (null until the monitor connected). */
@@ -97,6 +108,28 @@ export class ChannelReader implements AsyncIterableIterator<ChannelMessage> {
       this.#type = withoutWriterField(full);
     }
     return this.#type;
+  }
+
+  /**
+   * Resolves once the server has this reader (its monitor is in place, so the channel's writers
+   * count it); rejects if the server refused it (a wrong key).
+   */
+  ready(): Promise<void> {
+    if (this.#sub.type) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const ok = () => (this.#sub.off('end', gone), resolve());
+      const gone = () => (
+        this.#sub.off('connect', ok),
+        reject(new ConnectionError('ERR_CHANNEL_CLOSED', `reader of ${this.channel} ended before it connected`))
+      );
+      this.#sub.once('connect', ok);
+      this.#sub.once('end', gone);
+    });
+  }
+
+  /** True once an end mark came (from any writer). */
+  get sawEnd(): boolean {
+    return this.#seenEnd;
   }
 
   /** Writers seen that have not sent their end mark yet. */
@@ -120,19 +153,28 @@ export class ChannelReader implements AsyncIterableIterator<ChannelMessage> {
       if (id === '') continue;
       const seq = Number(mark?.['seq'] ?? 0);
       const end = Boolean(mark?.['end']);
-      this.stats.received++;
       this.stats.bytes = this.#sub.stats.bytes;
       const overrun = !u.overrun.isEmpty();
       if (overrun) this.stats.overruns++;
       const last = this.#lastSeq.get(id);
-      if (last !== undefined && seq > last + 1) this.stats.gaps += seq - last - 1;
+      // An end mark carries its writer's last value: after a gap that value did not come on its
+      // own (dropped, or the mark was squashed into its queue entry), so it counts as a value.
+      const lastValueMissing = end && seq > (last ?? 0) + 1;
+      if (last !== undefined && seq > last + 1) this.stats.gaps += seq - last - (lastValueMissing ? 2 : 1);
       this.#lastSeq.set(id, seq);
-      if (end) this.#open.delete(id);
-      else this.#open.add(id);
-      if (end && this.#untilEnd && this.#open.size === 0) this.#done = true;
+      if (end) {
+        this.stats.ends++;
+        this.#open.delete(id);
+        this.#seenEnd = true;
+      } else this.#open.add(id);
+      if (!end || lastValueMissing) this.stats.received++;
+      if (end && this.#untilEnd && this.#open.size === 0) {
+        this.#done = true;
+        this.#sub.close();
+      }
+      if (end && !this.#ends && !lastValueMissing) continue;
       const value: PVStructure = {};
       for (const k in v) if (k !== WRITER_FIELD) value[k] = v[k];
-      if (this.#done) this.#sub.close();
       return { value: { value, writer: { id, seq, end }, overrun }, done: false };
     }
   }

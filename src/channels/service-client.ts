@@ -5,9 +5,6 @@
 import { ConnectionError, InvalidArgumentError, TimeoutError } from '../errors.js';
 import type { PvaClient } from '../pva/client/client.js';
 import type { RpcSession } from '../pva/client/rpc-session.js';
-import { ByteWriter } from '../pvdata/wire.js';
-import { encodeType } from '../pvdata/type-codec.js';
-import type { StructureDesc } from '../pvdata/types.js';
 import type { PVAny, PVStructure } from '../pvdata/values.js';
 import { RemoteCallError } from '../rpc/errors.js';
 import { decodeValue, encodeValue, requestType, type DecodeContext, type EncodeContext, type RpcReply } from '../rpc/wire.js';
@@ -43,10 +40,10 @@ export function serverCodeOf(...texts: string[]): string {
 export class ChannelServiceError extends RemoteCallError {
   readonly serverCode: string;
   constructor(what: string, reply: RpcReply) {
-    super(what, reply.errorName, reply.errorMessage, reply.errorStack);
+    const code = reply.errorCode || serverCodeOf(reply.errorMessage, reply.errorName);
+    super(what, reply.errorName, reply.errorMessage, reply.errorStack, code);
     this.name = 'ChannelServiceError';
-    const code = (reply as RpcReply & { errorCode?: string }).errorCode;
-    this.serverCode = code || serverCodeOf(reply.errorMessage, reply.errorName);
+    this.serverCode = code;
   }
 }
 
@@ -113,11 +110,4 @@ export class ServiceClient {
     this.#closed = true;
     for (const s of this.#idle.splice(0)) s.close();
   }
-}
-
-/** A type description in the pvData type encoding (what createChannel and openWriter carry). */
-export function typeToBytes(type: StructureDesc): Uint8Array {
-  const w = new ByteWriter(true, 4096);
-  encodeType(w, type);
-  return Buffer.concat(w.take());
 }

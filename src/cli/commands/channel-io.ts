@@ -104,9 +104,12 @@ export async function runWrite(args: ParsedArgs<typeof writeSpec.options>, ctx: 
       const typed = (await client.channelInfo(name, v.key)).typed;
       writer = await client.openWriter(name, { ...wopts, ...(typed ? {} : { type: typeOfWords(words) }) });
       const value = buildPut(writer.type, {}, words, (w) => ctx.err(`warning: ${w}`));
+      // A type with a time stamp gets the time of each write, as sluice put's server would stamp it.
+      const stamp = writer.type.fields.some((f) => f.name === 'timeStamp') && value['timeStamp'] === undefined;
       ctx.signal.addEventListener('abort', stop, { once: true });
       for (let i = 0; i < count && !ctx.signal.aborted; i++) {
-        if (!writer.write(value)) await writer.drained();
+        const v = stamp ? { ...value, timeStamp: timeStampNow() } : value;
+        if (!writer.write(v)) await writer.drained();
         if (intervalMs) await sleep(intervalMs, ctx.signal);
       }
     }
@@ -133,6 +136,11 @@ async function openTyped(
 ): Promise<ChannelWriter> {
   const typed = (await client.channelInfo(name, wopts.key)).typed;
   return client.openWriter(name, { ...wopts, ...(typed ? {} : { type }) });
+}
+
+function timeStampNow(): PVStructure {
+  const ms = Date.now();
+  return { secondsPastEpoch: BigInt(Math.floor(ms / 1000)), nanoseconds: (ms % 1000) * 1_000_000, userTag: 0 };
 }
 
 /** A channel type for values given on the command line (see writeSpec's description). */
@@ -178,6 +186,7 @@ export async function runRead(args: ParsedArgs<typeof readSpec.options>, ctx: Cl
     ...(policy !== undefined ? { policy } : {}),
     ...(v['fill-rate'] !== undefined ? { fillRate: parseCount(v['fill-rate'], '--fill-rate') } : {}),
     ...(v.key !== undefined ? { key: v.key } : {}),
+    ends: v.writer === true,
   });
   const abort = () => reader.close();
   ctx.signal.addEventListener('abort', abort, { once: true });
