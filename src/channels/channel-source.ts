@@ -167,6 +167,11 @@ export class ChannelSource implements Source {
     return true;
   }
 
+  /** Posts waiting for a `wait` reader's room (what holds writers back now). */
+  get waitingForRoom(): number {
+    return this.#roomWaiters.length;
+  }
+
   #room(): Promise<void> {
     if (this.#closed || this.#waitersHaveRoom()) return Promise.resolve();
     return new Promise((resolve) => this.#roomWaiters.push(resolve));

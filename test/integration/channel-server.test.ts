@@ -7,7 +7,9 @@ import { encodeChannelType, WRITER_FIELD, type ChannelDetails, type ChannelSumma
 import type { ChannelServer } from '../../src/channels/server.js';
 import { t } from '../../src/pvdata/types.js';
 import type { PVStructure } from '../../src/pvdata/values.js';
+import { AccessPolicy, parseAcf } from '../../src/access/index.js';
 import { ChannelPeer, codeOf, startChannelServer } from '../helpers/channel-peer.js';
+import { clientFor } from '../helpers/net.js';
 
 const valueType = t.struct([['value', t.double]], 'test:Value');
 const typeBytes = encodeChannelType(valueType);
@@ -121,6 +123,10 @@ test('private channel: reading and writing need the key in record[key=…]', asy
   await owner.call('openWriter', 'secret', 'k1', null);
   await assert.rejects(owner.client.put('secret', { value: 1 }), /give its key/);
   await assert.rejects(owner.client.put('secret', { value: 1 }, { request: 'record[key=k2]' }), /wrong key/);
+  await assert.rejects(reader.client.get('secret'), /give its key/);
+  const denied = reader.client.monitor('secret', { request: 'record[key=nope,queueSize=8,policy=ring]' });
+  await assert.rejects(denied.next(), /wrong key for channel secret/);
+  denied.close();
   const sub = reader.client.monitor('secret', { request: 'record[key=k1,queueSize=8,policy=ring]' });
   t.after(() => sub.close());
   await sub.next();
@@ -234,4 +240,32 @@ test('gating: writers are told when their channel gets its first reader and lose
   s2.close();
   m = await w.next();
   assert.deepEqual(m['active'], []);
+});
+
+test('a plain pvAccess client writes to a multi-writer channel under its address', async (t) => {
+  const { server, peers } = await setup(t, ['owner']);
+  const [owner] = peers as [ChannelPeer];
+  await owner.call('createChannel', { name: 'open', multiWriter: true, typeBytes });
+  const sub = owner.client.monitor('open', { request: 'record[queueSize=8,policy=ring]' });
+  t.after(() => sub.close());
+  await sub.next();
+  await readers(server, 'open', 1);
+  const plain = clientFor(server.port);
+  t.after(() => plain.close());
+  await plain.put('open', { value: 3 });
+  const v = (await sub.next()).value.value;
+  assert.equal(v['value'], 3);
+  assert.match(writer(v).id, /^127\.0\.0\.1:\d+$/);
+  assert.equal(writer(v).seq, 1n);
+});
+
+test('the access rules of the pvAccess server apply to channels', async (t) => {
+  const acf = 'ASG(DEFAULT) {\n  RULE(1, READ)\n  RULE(1, RPC)\n}\n';
+  const access = new AccessPolicy({ acf: parseAcf(acf, 'test.acf'), log: () => {} });
+  const { peers } = await setup(t, ['owner'], { access });
+  const [owner] = peers as [ChannelPeer];
+  await owner.call('createChannel', { name: 'ro', typeBytes });
+  await owner.call('openWriter', 'ro', null, null);
+  await assert.rejects(owner.client.put('ro', { value: 1 }), /access denied: .* may not put to ro/);
+  assert.equal((await owner.client.get('ro')).value['value'], 0);
 });
