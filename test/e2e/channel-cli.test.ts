@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { startChannelServer } from '../helpers/channel-peer.js';
-import { envFor, run, start } from '../helpers/cli-session.js';
+import { envFor, mailbox, run, start } from '../helpers/cli-session.js';
 
 const TIMEOUT = 60_000;
 
@@ -56,4 +56,27 @@ test('create, list, write, read, info and delete from the command line', { timeo
   const usage = await run(t, ['channel', 'read', '--policy', 'sometimes', 'x'], env);
   assert.equal(usage.code, 2);
   assert.match(usage.err, /--policy must be one of ring, clear, skip, wait, raise/);
+});
+
+test("write --from relays a PV's updates into a channel", { timeout: TIMEOUT }, async (t) => {
+  const server = await startChannelServer();
+  t.after(() => server.close());
+  const source = await mailbox(t, 'src:x=1');
+  // The CLI finds the PV through the search (the mailbox) and the channel server by --server.
+  const env = envFor(undefined, { EPICS_PVA_NAME_SERVERS: `127.0.0.1:${source.port}` });
+  const at = ['--server', `127.0.0.1:${server.port}`];
+  assert.equal((await run(t, ['channel', 'create', ...at, '--persist', '--multi-writer', 'relayed'], env)).code, 0);
+  const writer = start(t, ['channel', 'write', ...at, '--from', 'src:x', '-n', '3', 'relayed'], env);
+  const reader = start(t, ['channel', 'read', ...at, '--policy', 'wait', 'relayed'], env);
+  // The first value relayed is the PV's current one; then two puts follow it through.
+  await reader.line(/^relayed .* 1 *$/);
+  for (const v of ['2', '3']) assert.equal((await run(t, ['put', 'src:x', v], env)).code, 0);
+  assert.equal(await writer.exited, 0, writer.stderr());
+  assert.equal(await reader.exited, 0, reader.stderr());
+  const values = reader
+    .stdout()
+    .trim()
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/).at(-1));
+  assert.deepEqual(values, ['1', '2', '3'], reader.stdout());
 });
