@@ -1,6 +1,7 @@
 // A put operation kept open: INIT once (the server answers with the put type), then many puts on
-// the same ioid, several in flight at once. pvAccess answers the puts of one operation in the
-// order they were sent, so replies settle the oldest put waiting. A lost connection fails every
+// the same ioid, several in flight at once. pvAccess replies carry no request id: a reply settles
+// the oldest put waiting, which is right when the server answers in the order of the puts (a
+// server whose put handler completes in order, as the channel server's per-writer chain does). A lost connection fails every
 // put in flight; the next put opens the operation again (a new INIT) on the new connection.
 import { ConnectionError, ProtocolError, TimeoutError } from '../../errors.js';
 import { BitSet } from '../../pvdata/bitset.js';

@@ -13,12 +13,6 @@ import type { ServerChannel, ServerConnection, ServerOp } from '../server-conn.j
 import { findOp, initOperation, readOpHeader, replyError, type OpHeader } from './common.js';
 
 export class ValueOp implements ServerOp {
-  /**
-   * The last reply of a put queued on this operation: pvAccess replies carry no request id, so a
-   * client with several puts in flight on one operation matches replies by order, and each reply
-   * waits for the one before it.
-   */
-  replies: Promise<void> = Promise.resolve();
   constructor(
     readonly kind: 'get' | 'put',
     readonly ioid: number,

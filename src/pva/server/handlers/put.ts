@@ -20,15 +20,20 @@ export function onPut(conn: ServerConnection, r: ByteReader): void {
   const done = (): void => {
     if (h.sub & Sub.DESTROY) conn.removeOp(h.ioid);
   };
-  // Every reply after the previous one of this operation (pipelined puts are matched by order).
-  const reply = (send: () => void): void => {
-    op.replies = op.replies.then(send).then(done, done);
-  };
-  if (!current) return reply(() => replyError(conn, Cmd.PUT, h.ioid, h.sub, `PV ${op.channel.name} is closed`));
-  if (h.sub & Sub.GET) return reply(() => replyCurrent(conn, Cmd.PUT, h.sub, op));
+  if (!current) {
+    replyError(conn, Cmd.PUT, h.ioid, h.sub, `PV ${op.channel.name} is closed`);
+    return done();
+  }
+  if (h.sub & Sub.GET) {
+    replyCurrent(conn, Cmd.PUT, h.sub, op);
+    return done();
+  }
   // Refused before decoding: a client that may not put costs no allocation.
   const refused = conn.refusal('put', op.channel);
-  if (refused) return reply(() => replyError(conn, Cmd.PUT, h.ioid, h.sub, refused));
+  if (refused) {
+    replyError(conn, Cmd.PUT, h.ioid, h.sub, refused);
+    return done();
+  }
   // Decode now: the reader is only valid during this call.
   const sel = op.selection;
   const bits = decodeBitSet(r);
@@ -36,27 +41,22 @@ export function onPut(conn: ServerConnection, r: ByteReader): void {
   const value = sel.inject(current, reduced);
   const changed = sel.unmapBits(bits);
   if (!pv.acceptsPut) {
-    return reply(() =>
-      replyError(conn, Cmd.PUT, h.ioid, h.sub, new SluiceError('ERR_NOT_SUPPORTED', `PV ${op.channel.name} is read-only`)),
-    );
+    replyError(conn, Cmd.PUT, h.ioid, h.sub, new SluiceError('ERR_NOT_SUPPORTED', `PV ${op.channel.name} is read-only`));
+    return done();
   }
   conn.server.stats.puts++;
   const trapped = op.channel.rights.trapWrite;
-  // handlePut runs now, in the order the puts came; only its reply waits for the earlier ones.
-  const outcome = Promise.resolve()
+  Promise.resolve()
     .then(() =>
       pv.handlePut({ value, changed, options: op.options, peer: conn.peerName(), account: conn.account, channel: op.channel.name }),
     )
     .then(
-      () => ({ ok: true as const }),
-      (err: unknown) => ({ ok: false as const, err }),
-    );
-  op.replies = Promise.all([op.replies, outcome])
-    .then(([, o]) => {
-      if (!o.ok) return replyError(conn, Cmd.PUT, h.ioid, h.sub, o.err);
-      if (trapped)
-        conn.server.access.log(`put to ${op.channel.name} by ${describeClient(conn.identity)} [pvAccess peer ${conn.peerName()}]`);
-      replyStatus(conn, Cmd.PUT, h.ioid, h.sub, STATUS_OK);
-    })
-    .then(done, done);
+      () => {
+        if (trapped)
+          conn.server.access.log(`put to ${op.channel.name} by ${describeClient(conn.identity)} [pvAccess peer ${conn.peerName()}]`);
+        replyStatus(conn, Cmd.PUT, h.ioid, h.sub, STATUS_OK);
+      },
+      (err: unknown) => replyError(conn, Cmd.PUT, h.ioid, h.sub, err),
+    )
+    .finally(done);
 }
