@@ -228,6 +228,12 @@ export class ChannelSource implements Source {
     return this.#chain(writer, () => this.#post(writer, put.value, put.changed, false, bytes));
   }
 
+  /** A plain peer's connection closed: forget its writer state (its seq restarts on a new connection). */
+  forgetWriter(id: string): void {
+    const w = this.writers.get(id);
+    if (w && !w.opened && w.pending === 0) this.writers.delete(id);
+  }
+
   /** Post the writer's end-of-transfer mark after its puts, forced through every reader buffer. */
   endWriter(id: string): Promise<void> {
     const w = this.writers.get(id);

@@ -91,8 +91,11 @@ export class ChannelServer {
     });
     this.#calls = new ClientCalls(this.clients);
     this.pva.onConnectionClosed((conn) => {
-      const c = this.#byPeer.get(conn.peerName());
+      const peer = conn.peerName();
+      const c = this.#byPeer.get(peer);
       if (c) this.#leave(c, 'its connection closed');
+      // Writers known only by their address (pvput) would pile up, one per connection.
+      else for (const ch of this.channels.values()) ch.forgetWriter(peer);
     });
   }
 

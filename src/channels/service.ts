@@ -7,10 +7,11 @@ import { currentCaller } from '../rpc/core.js';
 import type { ChannelDetails, ChannelService, ChannelSummary, ClientSummary, CreateChannelOptions, HelloResult } from './protocol.js';
 import type { ChannelServer } from './server.js';
 
-const NAME_RE = /^[\w.:@+-]{1,200}$/u;
+/** Channel and client names (PV names of the server, so no blanks or pvRequest punctuation). */
+export const CHANNEL_NAME = /^[\w.:@+-]{1,200}$/u;
 
 export function checkName(v: unknown, what: string): string {
-  if (typeof v !== 'string' || !NAME_RE.test(v))
+  if (typeof v !== 'string' || !CHANNEL_NAME.test(v))
     throw new SluiceError('ERR_INVALID_ARGUMENT', `${what} must be 1-200 letters, digits or _ . : @ + -, got ${describe(v)}`);
   return v;
 }

@@ -45,3 +45,12 @@ test('sluice server serves channels to our client and to sluice monitor, and sto
   assert.match(server.stdout(), /client writer registered/);
   assert.match(server.stdout(), /stopping the channel server/);
 });
+
+test('sluice server refuses bad options with status 2', async (t) => {
+  const bad = await run(t, ['server', '--port', '0', '--stats-channel', 'a b'], envFor());
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /--stats-channel must be 1-200 letters/);
+  const prefix = await run(t, ['server', '--port', '0', '--prefix', 'x y'], envFor());
+  assert.equal(prefix.code, 2);
+  assert.match(prefix.err, /--prefix must be/);
+});

@@ -257,6 +257,15 @@ test('a plain pvAccess client writes to a multi-writer channel under its address
   assert.equal(v['value'], 3);
   assert.match(writer(v).id, /^127\.0\.0\.1:\d+$/);
   assert.equal(writer(v).seq, 1n);
+  // Its connection closed: the server forgets the writer (memory does not grow per connection).
+  const ch = server.channels.get('open');
+  assert.ok(ch && ch.writers.has(writer(v).id));
+  plain.close();
+  const until = Date.now() + 5000;
+  while (ch.writers.has(writer(v).id)) {
+    if (Date.now() > until) assert.fail('writer state kept after its connection closed');
+    await new Promise((r) => setImmediate(r));
+  }
 });
 
 test('the access rules of the pvAccess server apply to channels', async (t) => {

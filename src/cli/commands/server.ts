@@ -3,6 +3,7 @@
 // through it. Prints a live load table on a terminal, else a plain table every report period.
 import { ChannelServer } from '../../channels/server.js';
 import { DEFAULT_PREFIX, rpcPvName } from '../../channels/protocol.js';
+import { CHANNEL_NAME } from '../../channels/service.js';
 import { LoadTable } from '../../channels/stats.js';
 import { ReportWriter } from '../../runtime/report-writer.js';
 import { accessOptions, loadAccess, reloadAccessOnHangup } from '../access-options.js';
@@ -58,6 +59,9 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
   const helloTimeout = seconds('hello-timeout', 0.01);
   const prefix = v.prefix ?? DEFAULT_PREFIX;
   if (!/^[\w.:-]+$/.test(prefix)) throw new UsageError(`--prefix must be letters, digits, _ . : or -, not '${prefix}'`);
+  const statsChannel = v['stats-channel'];
+  if (statsChannel !== undefined && !CHANNEL_NAME.test(statsChannel))
+    throw new UsageError(`--stats-channel must be 1-200 letters, digits or _ . : @ + -, not '${statsChannel}'`);
   const { port, explicit } = serverPort(v.port, ctx.env);
   const access = await loadAccess(v, ctx);
   const live = process.stdout.isTTY === true ? new ReportWriter(process.stdout, true) : null;
