@@ -157,3 +157,15 @@ export type {
   SyncMode as RpcSyncMode,
   DeclaredSignatures,
 } from './rpc/index.js';
+
+// The channel server's client (docs/channel-server.md).
+export { ChannelClient, ChannelWriter, ChannelReader, ChannelWriteError, ChannelServiceError } from './channels/index.js';
+export type {
+  ChannelClientOptions,
+  ChannelMessage,
+  ChannelWriterOptions,
+  OpenWriterOptions,
+  SubscribeOptions,
+  RemoteClient,
+  RemoteCallOptions,
+} from './channels/index.js';

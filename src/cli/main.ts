@@ -6,6 +6,7 @@ import { helpText, markdownReference, parseCommandArgs, type CommandSpec, type O
 import { isUsageError, type CliContext } from './common.js';
 import * as call from './commands/call.js';
 import * as cat from './commands/cat.js';
+import * as channel from './commands/channel.js';
 import * as collector from './commands/collector.js';
 import * as consumer from './commands/consumer.js';
 import * as demo from './commands/demo.js';
@@ -31,6 +32,8 @@ import * as toJson from './commands/to-json.js';
 interface CommandModule {
   spec: CommandSpec;
   run(args: ParsedArgs<OptionSpecs>, ctx: CliContext): Promise<number>;
+  /** `sluice <command> <sub> ...`: subcommands with their own options and --help. */
+  subcommands?: Record<string, CommandModule>;
 }
 
 /** In the order `sluice --help` lists them. */
@@ -48,6 +51,7 @@ const COMMANDS: CommandModule[] = [
   sim,
   mirror,
   server,
+  channel,
   cat,
   head,
   filter,
@@ -81,7 +85,9 @@ function generalHelp(): string {
 
 /** The whole command reference of docs/cli.md (`sluice --help-markdown`, not advertised). */
 export function markdownCommandReference(): string {
-  return COMMANDS.map((c) => markdownReference(c.spec)).join('\n');
+  return COMMANDS.flatMap((c) => [c, ...Object.values(c.subcommands ?? {})])
+    .map((c) => markdownReference(c.spec))
+    .join('\n');
 }
 
 export async function main(argv: string[], ctx: CliContext): Promise<number> {
@@ -103,7 +109,14 @@ export async function main(argv: string[], ctx: CliContext): Promise<number> {
     return 0;
   }
   const name = first === 'help' ? (rest[0] as string) : first;
-  const cmd = COMMANDS.find((c) => c.spec.name === name);
+  let cmd = COMMANDS.find((c) => c.spec.name === name);
+  let args0 = rest;
+  const subName = first === 'help' ? rest[1] : rest[0];
+  const sub = subName !== undefined ? cmd?.subcommands?.[subName] : undefined;
+  if (sub) {
+    cmd = sub;
+    args0 = first === 'help' ? rest : rest.slice(1);
+  }
   if (!cmd) {
     ctx.err(`sluice: unknown command '${name}'. Commands: ${COMMANDS.map((c) => c.spec.name).join(', ')}.`);
     return 2;
@@ -113,7 +126,7 @@ export async function main(argv: string[], ctx: CliContext): Promise<number> {
     return 0;
   }
   try {
-    const args = parseCommandArgs(cmd.spec, rest);
+    const args = parseCommandArgs(cmd.spec, args0);
     if (args.values.help) {
       ctx.out(helpText(cmd.spec).trimEnd());
       return 0;
@@ -126,11 +139,11 @@ export async function main(argv: string[], ctx: CliContext): Promise<number> {
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     if (isUsageError(err)) {
-      ctx.err(`sluice ${name}: ${message}`);
-      ctx.err(`Run 'sluice ${name} --help' for usage.`);
+      ctx.err(`sluice ${cmd.spec.name}: ${message}`);
+      ctx.err(`Run 'sluice ${cmd.spec.name} --help' for usage.`);
       return 2;
     }
-    ctx.err(`sluice ${name}: ${message}`);
+    ctx.err(`sluice ${cmd.spec.name}: ${message}`);
     return 1;
   }
 }

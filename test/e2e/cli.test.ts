@@ -182,6 +182,7 @@ test('every command has --help; docs/cli.md holds the generated reference', { ti
     'sim',
     'mirror',
     'server',
+    'channel',
     'cat',
     'head',
     'filter',

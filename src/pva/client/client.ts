@@ -12,6 +12,7 @@ import { PvaChannel, type ChannelHost } from './channel.js';
 import { ClientConnection } from './client-conn.js';
 import { announcedIdentity, type AnnouncedIdentity } from '../../net/identity.js';
 import { getOp, infoOp, putOp, rpcOp, type GetResult, type OpContext } from './operations.js';
+import { PutSession } from './put-session.js';
 import { RpcSession } from './rpc-session.js';
 import { createResolver, type Resolver } from './resolver.js';
 import { PvaSubscription } from './subscription.js';
@@ -176,6 +177,14 @@ export class PvaClient implements ChannelHost {
   /** An RPC operation on `name` kept open for many requests, one at a time (one round trip each). */
   rpcSession(name: string, opts: Pick<RequestOptions, 'request'> = {}): RpcSession {
     return new RpcSession(this.channel(name), this.#ctx.nextIoid, toRequest(opts.request));
+  }
+
+  /**
+   * A put operation on `name` kept open for many puts (INIT once), several in flight at once:
+   * for a writer that streams values into a PV without a round trip per value.
+   */
+  putSession(name: string, opts: Pick<RequestOptions, 'request'> = {}): PutSession {
+    return new PutSession(this.channel(name), this.#ctx.nextIoid, toRequest(opts.request));
   }
 
   /** The type of a PV (or of one of its fields), as pvinfo shows it. */

@@ -32,7 +32,10 @@ export function replyStatus(conn: ServerConnection, cmd: number, ioid: number, s
 }
 
 export function replyError(conn: ServerConnection, cmd: number, ioid: number, sub: number, err: unknown): void {
-  replyStatus(conn, cmd, ioid, sub, errorStatus(err instanceof Error ? err.message : String(err)));
+  // A SluiceError's stable code travels in the status's call-tree text, where clients find it
+  // (the message stays the message that tools such as pvput print).
+  const code = err instanceof SluiceError ? err.code : '';
+  replyStatus(conn, cmd, ioid, sub, errorStatus(err instanceof Error ? err.message : String(err), code ? `code: ${code}` : ''));
 }
 
 export interface InitContext {

@@ -1,0 +1,327 @@
+// The channel server's relay rate, writer -> `sluice server` -> reader, next to other relays of the
+// same messages in the same run, each relay in a child process and both ends in this one:
+//   - channel: a ChannelClient writer and a `wait` (lossless) reader through `sluice server`;
+//   - tcp: a raw Node TCP relay (the floor: bytes piped from one socket to the other);
+//   - mirror: `sluice mirror` relaying a PV of this process to a pipelined monitor;
+//   - nats: nats-server (max_payload 8 MiB), a publisher and a subscriber (skipped if not installed).
+// Then 1 writer -> 4 readers with mixed policies (wait, ring, skip, ring with fill rate 10), the
+// rate each reader gets. Medians of several runs; msg/s and MiB/s; ratios to the channel server.
+//
+//   node dist/bench/channels.js [--runs 3] [--small 4000] [--large 150]
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { ChannelClient, type ChannelReader, type SubscribeOptions } from '../src/channels/index.js';
+import { PvaClient } from '../src/pva/client/client.js';
+import { PvaServer } from '../src/pva/server/server.js';
+import { SharedPV } from '../src/pv/shared-pv.js';
+import { t } from '../src/pvdata/types.js';
+
+const { values: opts } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '3' },
+    small: { type: 'string', default: '4000' },
+    large: { type: 'string', default: '150' },
+  },
+});
+const RUNS = Number(opts.runs);
+const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const msgT = t.struct({ id: t.long, value: t.array('ubyte') }, 'bench:Message');
+const loopbackEnv = (port?: number): NodeJS.ProcessEnv => ({
+  ...process.env,
+  EPICS_PVA_AUTO_ADDR_LIST: 'NO',
+  EPICS_PVA_ADDR_LIST: '',
+  EPICS_PVAS_AUTO_BEACON_ADDR_LIST: 'NO',
+  EPICS_PVAS_BEACON_ADDR_LIST: '',
+  EPICS_PVAS_BROADCAST_PORT: '0',
+  ...(port !== undefined ? { EPICS_PVA_NAME_SERVERS: `127.0.0.1:${port}` } : {}),
+});
+
+interface Rate {
+  msgs: number;
+  seconds: number;
+}
+
+/** Spawn a child and resolve with the first match of `re` in its output. */
+async function child(cmd: string, args: string[], re: RegExp, env = process.env): Promise<{ proc: ChildProcess; m: RegExpMatchArray }> {
+  const proc = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let text = '';
+  return new Promise((resolve, reject) => {
+    const look = (d: Buffer) => {
+      text += d.toString();
+      const m = re.exec(text);
+      if (m) resolve({ proc, m });
+    };
+    proc.stdout?.on('data', look);
+    proc.stderr?.on('data', look);
+    proc.once('exit', (code) => reject(new Error(`${cmd} ${args.join(' ')} exited (${code}) before ${re}: ${text}`)));
+  });
+}
+
+async function stop(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null) return;
+  const gone = once(proc, 'exit');
+  proc.kill('SIGINT');
+  const timer = setTimeout(() => proc.kill('SIGKILL'), 3000);
+  await gone;
+  clearTimeout(timer);
+}
+
+// ---- channel server ------------------------------------------------------------------------
+
+async function channelRun(size: number, n: number): Promise<Rate> {
+  const { proc, m } = await child(
+    process.execPath,
+    [CLI, 'server', '--port', '0', '--host', '127.0.0.1'],
+    /listening on (\S+)/,
+    loopbackEnv(),
+  );
+  try {
+    const address = m[1] as string;
+    const w = await ChannelClient.connect({ address, name: 'bench-writer' });
+    const r = await ChannelClient.connect({ address, name: 'bench-reader' });
+    await w.createChannel('bench', { type: msgT });
+    const reader = r.subscribe('bench', { policy: 'wait', queueSize: 64 });
+    await reader.ready();
+    const writer = await w.openWriter('bench', { window: 16 });
+    await writer.whenActive();
+    const payload = new Uint8Array(size);
+    const got = count(reader);
+    const t0 = performance.now();
+    for (let i = 1; i <= n; i++) if (!writer.write({ id: BigInt(i), value: payload })) await writer.drained();
+    await writer.end();
+    const msgs = await got;
+    const seconds = (performance.now() - t0) / 1000;
+    await Promise.all([w.close(), r.close()]);
+    return { msgs, seconds };
+  } finally {
+    await stop(proc);
+  }
+}
+
+async function count(reader: ChannelReader): Promise<number> {
+  let n = 0;
+  for await (const msg of reader) if (!msg.writer.end) n++;
+  return n;
+}
+
+// ---- raw TCP relay -------------------------------------------------------------------------
+
+const RELAY = `
+import { createServer } from 'node:net';
+const socks = [];
+const server = createServer((s) => {
+  socks.push(s);
+  if (socks.length === 2) socks[0].pipe(socks[1]);
+});
+server.listen(0, '127.0.0.1', () => console.log('relay on ' + server.address().port));
+process.on('SIGINT', () => process.exit(0));
+`;
+
+async function tcpRun(size: number, n: number): Promise<Rate> {
+  const { proc, m } = await child(process.execPath, ['--input-type=module', '-e', RELAY], /relay on (\d+)/);
+  try {
+    const port = Number(m[1]);
+    const producer = connect(port, '127.0.0.1');
+    await once(producer, 'connect');
+    const consumer: Socket = connect(port, '127.0.0.1');
+    await once(consumer, 'connect');
+    const frame = Buffer.alloc(size + 4);
+    frame.writeUInt32LE(size, 0);
+    const total = n * frame.length;
+    let received = 0;
+    const done = new Promise<void>((resolve) =>
+      consumer.on('data', (d: Buffer) => {
+        received += d.length;
+        if (received >= total) resolve();
+      }),
+    );
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) if (!producer.write(frame)) await once(producer, 'drain');
+    await done;
+    const seconds = (performance.now() - t0) / 1000;
+    producer.destroy();
+    consumer.destroy();
+    return { msgs: n, seconds };
+  } finally {
+    await stop(proc);
+  }
+}
+
+// ---- sluice mirror -------------------------------------------------------------------------
+
+async function mirrorRun(size: number, n: number): Promise<Rate> {
+  const source = new PvaServer({ host: '127.0.0.1', port: 0, udpPort: false });
+  const sourcePort = await source.listen();
+  const payload = new Uint8Array(size);
+  const pv = SharedPV.readonly().open(msgT, { id: 0n, value: payload });
+  source.addPV('bench:src', pv);
+  const { proc, m } = await child(
+    process.execPath,
+    [CLI, 'mirror', '--port', '0', '-cm', '(bench:m,bench:src,pva,100)'],
+    /serving mirror channels on \S+:(\d+)/,
+    loopbackEnv(sourcePort),
+  );
+  const client = new PvaClient({ env: loopbackEnv(Number(m[1])) });
+  try {
+    const sub = client.monitor('bench:m', { request: 'record[queueSize=64,pipeline=true]' });
+    await sub.next(); // the current value: the mirror is up
+    let got = 0;
+    const done = (async () => {
+      for await (const u of sub) {
+        got++;
+        if (u.value['id'] === BigInt(n)) break;
+      }
+    })();
+    const t0 = performance.now();
+    for (let i = 1; i <= n; i++) if (!pv.post({ id: BigInt(i), value: payload })) await pv.drained();
+    await done;
+    const seconds = (performance.now() - t0) / 1000;
+    sub.close();
+    return { msgs: got, seconds };
+  } finally {
+    client.close();
+    await stop(proc);
+    await source.close();
+  }
+}
+
+// ---- nats-server ---------------------------------------------------------------------------
+
+async function natsRun(size: number, n: number): Promise<Rate> {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-nats-'));
+  const conf = join(dir, 'nats.conf');
+  writeFileSync(conf, 'listen: "127.0.0.1:-1"\nmax_payload: 8388608\n');
+  const { proc, m } = await child('nats-server', ['-c', conf], /Listening for client connections on [\d.]+:(\d+)/);
+  const { connect: natsConnect } = await import('nats');
+  try {
+    const servers = `127.0.0.1:${m[1]}`;
+    const pub = await natsConnect({ servers });
+    const subc = await natsConnect({ servers });
+    const sub = subc.subscribe('bench');
+    await subc.flush();
+    let got = 0;
+    const done = (async () => {
+      for await (const msg of sub) {
+        got++;
+        if (new DataView(msg.data.buffer, msg.data.byteOffset).getUint32(0, true) === n) break;
+      }
+    })();
+    const payload = new Uint8Array(size);
+    const view = new DataView(payload.buffer);
+    const t0 = performance.now();
+    for (let i = 1; i <= n; i++) {
+      view.setUint32(0, i, true);
+      pub.publish('bench', payload);
+      // Flow control is the publisher's: wait for the server every few messages.
+      if (i % 16 === 0) await pub.flush();
+    }
+    await pub.flush();
+    await done;
+    const seconds = (performance.now() - t0) / 1000;
+    await pub.close();
+    await subc.close();
+    return { msgs: got, seconds };
+  } finally {
+    await stop(proc);
+  }
+}
+
+function hasNatsServer(): Promise<boolean> {
+  return new Promise((resolve) => {
+    const p = spawn('nats-server', ['--version'], { stdio: 'ignore' });
+    p.once('error', () => resolve(false));
+    p.once('exit', (code) => resolve(code === 0));
+  });
+}
+
+// ---- 1 writer -> 4 readers -----------------------------------------------------------------
+
+const MIXED: (SubscribeOptions & { label: string })[] = [
+  { label: 'wait q64', policy: 'wait', queueSize: 64 },
+  { label: 'ring q16', policy: 'ring', queueSize: 16 },
+  { label: 'skip q16', policy: 'skip', queueSize: 16 },
+  { label: 'ring q4 fill 10', policy: 'ring', queueSize: 4, fillRate: 10 },
+];
+
+async function fanoutRun(size: number, n: number): Promise<Rate[]> {
+  const { proc, m } = await child(
+    process.execPath,
+    [CLI, 'server', '--port', '0', '--host', '127.0.0.1'],
+    /listening on (\S+)/,
+    loopbackEnv(),
+  );
+  try {
+    const address = m[1] as string;
+    const w = await ChannelClient.connect({ address, name: 'fan-writer' });
+    await w.createChannel('fan', { type: msgT });
+    const clients = await Promise.all(MIXED.map((_, i) => ChannelClient.connect({ address, name: `fan-reader-${i}` })));
+    const readers = clients.map((c, i) => c.subscribe('fan', MIXED[i] as SubscribeOptions));
+    await Promise.all(readers.map((r) => r.ready()));
+    const writer = await w.openWriter('fan', { window: 16 });
+    await writer.whenActive();
+    const payload = new Uint8Array(size);
+    const t0 = performance.now();
+    const counts = readers.map(async (r) => {
+      const k = await count(r);
+      return { msgs: k, seconds: (performance.now() - t0) / 1000 };
+    });
+    for (let i = 1; i <= n; i++) if (!writer.write({ id: BigInt(i), value: payload })) await writer.drained();
+    await writer.end();
+    const rates = await Promise.all(counts);
+    await Promise.all([w, ...clients].map((c) => c.close()));
+    return rates;
+  } finally {
+    await stop(proc);
+  }
+}
+
+// ---- report --------------------------------------------------------------------------------
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+const MiB = 1024 * 1024;
+
+async function measure(run: () => Promise<Rate>): Promise<{ rate: number; got: number }> {
+  const rs: Rate[] = [];
+  for (let i = 0; i < RUNS; i++) rs.push(await run());
+  return { rate: median(rs.map((r) => r.msgs / r.seconds)), got: median(rs.map((r) => r.msgs)) };
+}
+
+const nats = await hasNatsServer();
+if (!nats) console.log('nats-server is not installed: the nats column is skipped');
+console.log(`writer -> relay -> 1 reader, median of ${RUNS} runs (msg/s, MiB/s; ratio = channel server / other)`);
+for (const [label, size, n] of [
+  ['16 KiB', 16 * 1024, Number(opts.small)],
+  ['2 MiB', 2 * MiB, Number(opts.large)],
+] as const) {
+  const rows: [string, { rate: number; got: number } | null][] = [
+    ['channel', await measure(() => channelRun(size, n))],
+    ['tcp', await measure(() => tcpRun(size, n))],
+    ['mirror', await measure(() => mirrorRun(size, n))],
+    ['nats', nats ? await measure(() => natsRun(size, n)) : null],
+  ];
+  const channel = (rows[0] as [string, { rate: number }])[1].rate;
+  for (const [name, r] of rows) {
+    if (!r) continue;
+    const ratio = name === 'channel' ? '' : `  channel/${name} ${(channel / r.rate).toFixed(2)}`;
+    console.log(
+      `${label} ${name.padEnd(8)} ${Math.round(r.rate).toString().padStart(7)} msg/s ${((r.rate * size) / MiB).toFixed(0).padStart(5)} MiB/s  (${r.got}/${n} delivered)${ratio}`,
+    );
+  }
+}
+
+console.log(`1 writer -> 4 readers (16 KiB, ${opts.small} messages), median of ${RUNS} runs, per reader:`);
+const fan: Rate[][] = [];
+for (let i = 0; i < RUNS; i++) fan.push(await fanoutRun(16 * 1024, Number(opts.small)));
+MIXED.forEach((m, i) => {
+  const rate = median(fan.map((f) => (f[i] as Rate).msgs / (f[i] as Rate).seconds));
+  const got = median(fan.map((f) => (f[i] as Rate).msgs));
+  console.log(
+    `  ${m.label.padEnd(16)} ${Math.round(rate).toString().padStart(7)} msg/s ${((rate * 16 * 1024) / MiB).toFixed(0).padStart(5)} MiB/s  (${got} received)`,
+  );
+});
