@@ -118,12 +118,25 @@ test('single consumer: output, status and control channels; stop through the con
   assert.match(consumer.out, /consumer 1 final[\s\S]*nProcessed=50/);
 });
 
+/**
+ * Consumers that run until the test stops them: through their control PVs once `done()` holds
+ * (a slow start on a busy machine must not run out a fixed runtime before the frames came).
+ */
+const untilStopped = { ...consumer, runtime: 120, control: 'ctl:*:control' } as const;
+
+async function stopWhen(client: PvaClient, dir: string, done: () => boolean, ids: number[]): Promise<void> {
+  await untilFiles(dir, done);
+  for (const id of ids) await client.put(`ctl:${id}:control`, { command: 'stop' });
+}
+
 test('two consumers: both get every frame; with --distributor-updates 1 they alternate', async (t) => {
-  const { dir, start } = await setup(t);
-  const all = start(consumerArgs({ ...consumer, nConsumers: 2 }, ...recordArgs(join(dir, 'all-{id}'))));
-  const alt = start(consumerArgs({ ...consumer, id: 3, nConsumers: 2, ...oneEach }, ...recordArgs(join(dir, 'alt-{id}'))));
+  const { dir, start, client } = await setup(t);
+  const all = start(consumerArgs({ ...untilStopped, nConsumers: 2 }, ...recordArgs(join(dir, 'all-{id}'))));
+  const alt = start(consumerArgs({ ...untilStopped, id: 3, nConsumers: 2, ...oneEach }, ...recordArgs(join(dir, 'alt-{id}'))));
   const sim = start(simArgs({ ...image, nx: 32, ny: 32, fps: 20, runtime: 1, waitClients: 4, shutdownDelay: 1 }));
   assert.equal(await sim.exited, 0, sim.err);
+  const count = (f: string): number => ids(join(dir, f)).length;
+  await stopWhen(client, dir, () => count('all-1') >= 20 && count('all-2') >= 20 && count('alt-3') + count('alt-4') >= 20, [1, 2, 3, 4]);
   assert.equal(await all.exited, 0, all.err);
   assert.equal(await alt.exited, 0, alt.err);
   const frames = Array.from({ length: 20 }, (_, i) => i + 1);
@@ -138,16 +151,18 @@ test('two consumers: both get every frame; with --distributor-updates 1 they alt
 });
 
 test('two sets of two consumers with 3 updates: 1,2,3,7,8,9 / 4,5,6,10,11,12', async (t) => {
-  const { dir, start } = await setup(t);
+  const { dir, start, client } = await setup(t);
   const set = (id: number, distributorSet: string) =>
     consumerArgs(
-      { ...consumer, nConsumers: 2, id, distributorSet, distributorUpdates: 3, distributorTrigger: 'uniqueId', nDistributorSets: 2 },
+      { ...untilStopped, nConsumers: 2, id, distributorSet, distributorUpdates: 3, distributorTrigger: 'uniqueId', nDistributorSets: 2 },
       ...recordArgs(join(dir, 's-{id}')),
     );
   const a = start(set(1, 'A'));
   const b = start(set(3, 'B'));
   const sim = start(simArgs({ ...image, nx: 32, ny: 32, fps: 24, runtime: 1, waitClients: 4, shutdownDelay: 1 }));
   assert.equal(await sim.exited, 0, sim.err);
+  const count = (i: number): number => ids(join(dir, `s-${i}`)).length;
+  await stopWhen(client, dir, () => [1, 2, 3, 4].every((i) => count(i) >= 12), [1, 2, 3, 4]);
   assert.equal(await a.exited, 0, a.err);
   assert.equal(await b.exited, 0, b.err);
   const first = [1, 2, 3, 7, 8, 9, 13, 14, 15, 19, 20, 21];
