@@ -1,0 +1,122 @@
+// Pipeline throughput (issue 12's targets), every figure against a baseline of the same run:
+//  (a) a 3-stage passthrough pipeline, `sluice cat FILE | sluice filter | sluice filter |
+//      sluice filter > /dev/null`, against `cat FILE | cat | cat | cat > /dev/null` moving the
+//      same bytes through the same number of pipes, for 16 KiB and 2 MiB frames;
+//  (b) a CPU-bound stage (`sluice process` with bench/pipeline-cpu.mjs) run once on the whole
+//      stream, then as 2 partitions in parallel (`sluice partition P/2 FILE | sluice process`).
+// Medians of several runs; process start-up is part of every pipeline's time, as it is for users.
+//
+//   node dist/bench/pipeline.js [--runs 3] [--mib 256] [--cpu-frames 400]
+import { spawn } from 'node:child_process';
+import { createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { StreamEncoder } from '../src/pipeline/stream-format.js';
+import { ntndarray } from '../src/pvdata/nt/index.js';
+import { completeStructure } from '../src/pvdata/values.js';
+
+const { values: opts } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '3' },
+    mib: { type: 'string', default: '256' },
+    'cpu-frames': { type: 'string', default: '400' },
+  },
+});
+const RUNS = Number(opts.runs);
+const MIB = Number(opts.mib);
+const CPU_FRAMES = Number(opts['cpu-frames']);
+const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const CPU_STAGE = fileURLToPath(new URL('../../bench/pipeline-cpu.mjs', import.meta.url));
+const S = `"${process.execPath}" "${CLI}"`;
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] as number;
+}
+
+/** Seconds a bash script takes; throws when a stage of it fails. */
+function timed(script: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const child = spawn('bash', ['-o', 'pipefail', '-c', script], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    child.on('close', (code) =>
+      code === 0 ? resolve((performance.now() - t0) / 1000) : reject(new Error(`${script}: exit ${code}\n${err}`)),
+    );
+  });
+}
+
+/** A stream file of `count` NTNDArray frames with the pixels `make` gives. */
+async function frameFile(path: string, count: number, make: (i: number) => ArrayBufferView, dims: number[]): Promise<void> {
+  const e = new StreamEncoder();
+  const type = ntndarray.type();
+  const out = createWriteStream(path);
+  const write = (chunks: Uint8Array[]): Promise<void> | void => {
+    let ok = true;
+    for (const c of chunks) ok = out.write(c);
+    if (!ok) return new Promise((r) => out.once('drain', () => r()));
+  };
+  await write(e.header());
+  for (let i = 0; i < count; i++) {
+    const frame = ntndarray.build({ data: make(i) as Uint8Array, dims, uniqueId: i + 1 });
+    await write(e.value(type, completeStructure(type, frame)));
+  }
+  await write(e.end());
+  await new Promise<void>((r) => out.end(() => r()));
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-pipeline-'));
+try {
+  console.log(`pipeline bench: ${RUNS} runs each, medians (this machine: ${(await import('node:os')).cpus().length} cores)`);
+  for (const [label, bytes, dims] of [
+    ['16 KiB frames', 16 * 1024, [128, 128]],
+    ['2 MiB frames', 2 * 1024 * 1024, [1024, 2048]],
+  ] as const) {
+    const count = Math.max(1, Math.round((MIB * 1024 * 1024) / bytes));
+    const file = join(dir, `frames-${bytes}.sls`);
+    const pixels = new Uint8Array(bytes).map((_, i) => i & 0xff);
+    await frameFile(file, count, () => pixels, [...dims]);
+    const size = statSync(file).size;
+    const ours: number[] = [];
+    const base: number[] = [];
+    for (let r = 0; r < RUNS; r++) {
+      // Interleaved, so that a noisy moment hits both.
+      base.push(await timed(`cat "${file}" | cat | cat | cat > /dev/null`));
+      ours.push(await timed(`${S} cat "${file}" | ${S} filter | ${S} filter | ${S} filter > /dev/null`));
+    }
+    const mbs = (s: number): string => `${((size / s) * 1e-6).toFixed(0)} MB/s`;
+    const tOurs = median(ours);
+    const tBase = median(base);
+    console.log(
+      `(a) ${label}, ${count} frames, ${(size / 1048576).toFixed(0)} MiB: sluice 3-stage ${mbs(tOurs)} (${tOurs.toFixed(2)} s), ` +
+        `cat 3 pipes ${mbs(tBase)} (${tBase.toFixed(2)} s), ratio ${((tBase / tOurs) * 100).toFixed(0)}%`,
+    );
+  }
+
+  const cpuFile = join(dir, 'cpu.sls');
+  const small = new Uint16Array(64 * 64).map((_, i) => i);
+  await frameFile(cpuFile, CPU_FRAMES, () => small, [64, 64]);
+  const one: number[] = [];
+  const two: number[] = [];
+  for (let r = 0; r < RUNS; r++) {
+    one.push(await timed(`${S} cat "${cpuFile}" | ${S} process -q -pf "${CPU_STAGE}" > /dev/null`));
+    two.push(
+      await timed(
+        `(${S} partition 1/2 "${cpuFile}" | ${S} process -q -pf "${CPU_STAGE}" > "${dir}/p1.sls") & ` +
+          `(${S} partition 2/2 "${cpuFile}" | ${S} process -q -pf "${CPU_STAGE}" > "${dir}/p2.sls") & wait && ` +
+          `${S} merge --sort uniqueId "${dir}/p1.sls" "${dir}/p2.sls" > /dev/null`,
+      ),
+    );
+  }
+  const t1 = median(one);
+  const t2 = median(two);
+  console.log(
+    `(b) CPU-bound stage, ${CPU_FRAMES} frames: one pipeline ${t1.toFixed(2)} s, 2 partitions in parallel (and the merge) ` +
+      `${t2.toFixed(2)} s: ${(t1 / t2).toFixed(2)}x`,
+  );
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
