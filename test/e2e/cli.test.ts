@@ -164,7 +164,8 @@ test('list HOST:PORT prints the channels a server has; list alone finds servers'
   assert.deepEqual(entry.addresses, [`127.0.0.1:${tcp}`]);
 });
 
-test('every command has --help; docs/cli.md holds the generated reference', { timeout: TEST_TIMEOUT }, async (t) => {
+// One process per command (two dozen of them): more time than a single command needs.
+test('every command has --help; docs/cli.md holds the generated reference', { timeout: 3 * TEST_TIMEOUT }, async (t) => {
   const top = await run(t, ['--help'], envFor());
   assert.equal(top.code, 0);
   const commands = [...top.out.matchAll(/^ {2}([a-z-]+) {2,}/gm)].map((m) => m[1] as string);
