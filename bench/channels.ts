@@ -7,7 +7,7 @@
 // Then 1 writer -> 4 readers with mixed policies (wait, ring, skip, ring with fill rate 10), the
 // rate each reader gets. Medians of several runs; msg/s and MiB/s; ratios to the channel server.
 //
-//   node dist/bench/channels.js [--runs 3] [--small 4000] [--large 150]
+//   node dist/bench/channels.js [--runs 3] [--small 4000] [--large 150] [--window N (default: the writer's)]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -27,6 +27,7 @@ const { values: opts } = parseArgs({
     runs: { type: 'string', default: '3' },
     small: { type: 'string', default: '4000' },
     large: { type: 'string', default: '150' },
+    window: { type: 'string' },
   },
 });
 const RUNS = Number(opts.runs);
@@ -88,7 +89,7 @@ async function channelRun(size: number, n: number): Promise<Rate> {
     await w.createChannel('bench', { type: msgT });
     const reader = r.subscribe('bench', { policy: 'wait', queueSize: 64 });
     await reader.ready();
-    const writer = await w.openWriter('bench', { window: 16 });
+    const writer = await w.openWriter('bench', opts.window ? { window: Number(opts.window) } : {});
     await writer.whenActive();
     const payload = new Uint8Array(size);
     const got = count(reader);
@@ -263,7 +264,7 @@ async function fanoutRun(size: number, n: number): Promise<Rate[]> {
     const clients = await Promise.all(MIXED.map((_, i) => ChannelClient.connect({ address, name: `fan-reader-${i}` })));
     const readers = clients.map((c, i) => c.subscribe('fan', MIXED[i] as SubscribeOptions));
     await Promise.all(readers.map((r) => r.ready()));
-    const writer = await w.openWriter('fan', { window: 16 });
+    const writer = await w.openWriter('fan', opts.window ? { window: Number(opts.window) } : {});
     await writer.whenActive();
     const payload = new Uint8Array(size);
     const t0 = performance.now();

@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import { InvalidArgumentError, SluiceError } from '../errors.js';
 import type { PutSession } from '../pva/client/put-session.js';
 import type { StructureDesc } from '../pvdata/types.js';
-import type { PVStructure } from '../pvdata/values.js';
+import { valueBytes, type PVStructure } from '../pvdata/values.js';
 import { serverCodeOf } from './service-client.js';
 
 export type WhenInactive = 'pause' | 'drop';
@@ -18,8 +18,10 @@ export interface ChannelWriterOptions {
   key?: string;
   /** What write() does while the channel has no reader (default 'pause'). */
   whenInactive?: WhenInactive;
-  /** Puts in flight at most (default 8): write() turns false beyond it. */
+  /** Puts in flight at most (default 64): write() turns false beyond it. */
   window?: number;
+  /** Bytes of values in flight at most (default 16 MiB; one value always goes): large values need fewer puts to keep the link busy. */
+  windowBytes?: number;
 }
 
 export interface ChannelWriterStats {
@@ -58,6 +60,8 @@ export class ChannelWriter extends EventEmitter {
   readonly #host: WriterHost;
   readonly #whenInactive: WhenInactive;
   readonly #window: number;
+  readonly #windowBytes: number;
+  #inFlightBytes = 0;
   #active: boolean;
   /** Values accepted while no room or no reader, sent in order as soon as possible. */
   readonly #pending: PVStructure[] = [];
@@ -81,7 +85,8 @@ export class ChannelWriter extends EventEmitter {
     if (this.#whenInactive !== 'pause' && this.#whenInactive !== 'drop') {
       throw new InvalidArgumentError(`whenInactive must be 'pause' or 'drop', not '${String(this.#whenInactive)}'`);
     }
-    this.#window = Math.max(1, options.window ?? 8);
+    this.#window = Math.max(1, options.window ?? 64);
+    this.#windowBytes = Math.max(1, options.windowBytes ?? 16 * 1024 * 1024);
   }
 
   /** The channel's type as the put operation has it (the writer mark included). */
@@ -122,25 +127,34 @@ export class ChannelWriter extends EventEmitter {
       return true;
     }
     this.stats.written++;
-    if (this.#active && this.#pending.length === 0 && this.#inFlight < this.#window) this.#send(value);
+    if (this.#active && this.#pending.length === 0 && this.#windowOpen()) this.#send(value);
     else this.#pending.push(value);
     return this.#hasRoom();
   }
 
   #hasRoom(): boolean {
-    return this.#active && this.#pending.length === 0 && this.#inFlight < this.#window;
+    return this.#active && this.#pending.length === 0 && this.#windowOpen();
+  }
+
+  /** Room for one more put: below both window limits (a first put always goes, however large). */
+  #windowOpen(): boolean {
+    return this.#inFlight === 0 || (this.#inFlight < this.#window && this.#inFlightBytes < this.#windowBytes);
   }
 
   #send(value: PVStructure): void {
+    const bytes = valueBytes(value);
     this.#inFlight++;
+    this.#inFlightBytes += bytes;
     this.#session.put(value).then(
       () => {
         this.#inFlight--;
+        this.#inFlightBytes -= bytes;
         this.stats.acknowledged++;
         this.#pump();
       },
       (err: Error) => {
         this.#inFlight--;
+        this.#inFlightBytes -= bytes;
         this.stats.refused++;
         this.#fail(new ChannelWriteError(this.channel, err));
       },
@@ -148,7 +162,7 @@ export class ChannelWriter extends EventEmitter {
   }
 
   #pump(): void {
-    while (this.#active && this.#pending.length > 0 && this.#inFlight < this.#window) this.#send(this.#pending.shift() as PVStructure);
+    while (this.#active && this.#pending.length > 0 && this.#windowOpen()) this.#send(this.#pending.shift() as PVStructure);
     if (this.#hasRoom()) for (const w of this.#drainWaiters.splice(0)) w.resolve();
     if (this.#inFlight === 0 && this.#pending.length === 0) for (const w of this.#idleWaiters.splice(0)) w.resolve();
   }
