@@ -6,7 +6,7 @@
 //      stream, then as 2 partitions in parallel (`sluice partition P/2 FILE | sluice process`).
 // Medians of several runs; process start-up is part of every pipeline's time, as it is for users.
 //
-//   node dist/bench/pipeline.js [--runs 3] [--mib 256] [--cpu-frames 400]
+//   node dist/bench/pipeline.js [--runs 3] [--mib 256] [--cpu-frames 3000]
 import { spawn } from 'node:child_process';
 import { createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,7 +21,7 @@ const { values: opts } = parseArgs({
   options: {
     runs: { type: 'string', default: '3' },
     mib: { type: 'string', default: '256' },
-    'cpu-frames': { type: 'string', default: '400' },
+    'cpu-frames': { type: 'string', default: '3000' },
   },
 });
 const RUNS = Number(opts.runs);

@@ -11,6 +11,7 @@ import * as collector from './commands/collector.js';
 import * as consumer from './commands/consumer.js';
 import * as demo from './commands/demo.js';
 import * as filter from './commands/filter.js';
+import * as fromJson from './commands/from-json.js';
 import * as get from './commands/get.js';
 import * as host from './commands/host.js';
 import * as head from './commands/head.js';
@@ -27,6 +28,7 @@ import * as put from './commands/put.js';
 import * as server from './commands/server.js';
 import * as sim from './commands/sim.js';
 import * as tee from './commands/tee.js';
+import * as toCsv from './commands/to-csv.js';
 import * as toJson from './commands/to-json.js';
 
 interface CommandModule {
@@ -60,6 +62,8 @@ const COMMANDS: CommandModule[] = [
   merge,
   processStage,
   toJson,
+  fromJson,
+  toCsv,
   publish,
   host,
 ];

@@ -192,6 +192,8 @@ test('every command has --help; docs/cli.md holds the generated reference', { ti
     'merge',
     'process',
     'to-json',
+    'from-json',
+    'to-csv',
     'publish',
     'host',
   ]);

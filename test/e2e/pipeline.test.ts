@@ -11,7 +11,9 @@ import { test } from 'node:test';
 import { StreamDecoder } from '../../src/pipeline/stream-decoder.js';
 import { StreamEncoder } from '../../src/pipeline/stream-format.js';
 import { PvaClient } from '../../src/pva/client/client.js';
+import { nttable } from '../../src/pvdata/nt/index.js';
 import { t as types } from '../../src/pvdata/types.js';
+import { completeStructure } from '../../src/pvdata/values.js';
 import { CLI, loopbackEnv, startCli } from '../helpers/cli.js';
 
 const S = `"${process.execPath}" "${CLI}"`;
@@ -288,4 +290,36 @@ test('pipeline: process runs the consumer\u2019s processors as stages (passthrou
   assert.deepEqual(errs.status, [0], errs.stderr);
   assert.match(errs.stderr, /no multiples of 5/);
   assert.match(errs.stderr, /processed 16 values, 4 errors, published 0/);
+});
+
+test('pipeline: to-json and from-json round trip (inferred, or exact with --type-from); to-csv of flat values and of an NTTable', async (t) => {
+  const env = await loopbackEnv();
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-pipeline-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'ids.sls');
+  idStream(file, 5);
+  const exact = await bash(`${S} to-json "${file}" | ${S} from-json --type-from "${file}"`, env);
+  assert.deepEqual(exact.status, [0, 0], exact.stderr);
+  assert.deepEqual(idsIn(exact.stdout), [1, 2, 3, 4, 5]);
+
+  const lines = ['{"x": 1, "name": "a,b"}', '', '{"x": 2, "name": "say \\"hi\\""}', '{"x": 2.5, "name": "c", "v": [1, 2]}'].join('\n');
+  writeFileSync(join(dir, 'in.jsonl'), lines + '\n');
+  const csv = await bash(`${S} from-json "${join(dir, 'in.jsonl')}" | ${S} to-csv`, env);
+  assert.deepEqual(csv.status, [0, 0], csv.stderr);
+  assert.equal(csv.stdout.toString(), ['x,name', '1,"a,b"', '2,"say ""hi"""', 'x,name,v', '2.5,c,"[1,2]"', ''].join('\n'));
+
+  const bad = await bash(`printf '{"x": 1}\\n[1]\\n' | ${S} from-json`, env);
+  assert.deepEqual(bad.status, [0, 1]);
+  assert.match(bad.stderr, /stdin line 2: a JSON object is needed/);
+
+  const e = new StreamEncoder();
+  const table = nttable.type([
+    ['id', 'int'],
+    ['label', 'string'],
+  ]);
+  const v = completeStructure(table, { labels: ['id', 'label'], value: { id: Int32Array.from([7, 8]), label: ['x', 'y'] } });
+  writeFileSync(join(dir, 'table.sls'), Buffer.concat([e.header(), e.value(table, v), e.end()].flat()));
+  const rows = await bash(`${S} to-csv "${join(dir, 'table.sls')}"`, env);
+  assert.deepEqual(rows.status, [0], rows.stderr);
+  assert.equal(rows.stdout.toString(), 'id,label\n7,x\n8,y\n');
 });
