@@ -3,6 +3,7 @@
 // taken from a stream file with --type-from so values come back with their exact types.
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { DecodeError } from '../../errors.js';
 import { readStream, StreamOutput } from '../../pipeline/stdio.js';
 import { inferType } from '../../pvdata/infer.js';
 import { sameType, type StructureDesc } from '../../pvdata/types.js';
@@ -46,13 +47,13 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
         try {
           json = JSON.parse(line);
         } catch (err) {
-          throw new Error(`${what}: not JSON (${(err as Error).message})`);
+          throw new DecodeError(`${what}: not JSON (${(err as Error).message})`);
         }
         if (json === null || typeof json !== 'object' || Array.isArray(json))
-          throw new Error(`${what}: a JSON object is needed, one value per line`);
+          throw new DecodeError(`${what}: a JSON object is needed, one value per line`);
         if (!fixed) {
           const inferred = inferType(json as PVValue);
-          if (inferred.kind !== 'structure') throw new Error(`${what}: a JSON object is needed`);
+          if (inferred.kind !== 'structure') throw new DecodeError(`${what}: a JSON object is needed`);
           if (!type || !sameType(type, inferred)) type = inferred;
         }
         const value = fromJSON(type as StructureDesc, json, what) as PVStructure;
@@ -76,5 +77,5 @@ async function firstType(file: string): Promise<StructureDesc> {
   } finally {
     input.destroy();
   }
-  throw new Error(`${file}: the stream has no type record`);
+  throw new DecodeError(`${file}: the stream has no type record`);
 }
