@@ -219,19 +219,43 @@ export class SharedPV implements Source {
    * updates chosen for it (the caller still sends it the current value when it subscribes).
    */
   subscribe(s: PVSubscriber, distribution?: DistributorSettings | null): () => void {
+    let leave: () => void;
     if (distribution) {
       const d = (this.#distributor ??= new Distributor<PVSubscriber>());
       const member = d.join(s, distribution);
-      return () => {
+      leave = () => {
         d.leave(member);
         this.notifyRoom();
       };
+    } else {
+      this.#subscribers.add(s);
+      leave = () => {
+        this.#subscribers.delete(s);
+        this.notifyRoom();
+      };
     }
-    this.#subscribers.add(s);
-    return () => {
-      this.#subscribers.delete(s);
-      this.notifyRoom();
-    };
+    for (const w of [...this.#subscriberWatchers]) w();
+    return leave;
+  }
+
+  #subscriberWatchers = new Set<() => void>();
+
+  /**
+   * Resolves true once `n` subscribers are there (a monitor waiting for the PV to open counts),
+   * false if `signal` aborts first: a producer that must not start before its readers came.
+   */
+  whenSubscribers(n: number, signal: AbortSignal): Promise<boolean> {
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (this.subscriberCount < n && !signal.aborted) return;
+        this.#subscriberWatchers.delete(check);
+        signal.removeEventListener('abort', check);
+        resolve(!signal.aborted);
+      };
+      this.#subscriberWatchers.add(check);
+      signal.addEventListener('abort', check, { once: true });
+      check();
+    });
   }
 }
 

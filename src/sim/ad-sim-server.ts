@@ -130,7 +130,6 @@ export interface SimSummary extends PublishSummary {
  * keeping every monitor's counters for the summary, those of monitors that ended too.
  */
 class ImagePV extends SharedPV {
-  #watchers = new Set<() => void>();
   readonly monitors: { peer: string; op: MonitorOp }[] = [];
   /** Monitors beyond MAX_MONITORS_KEPT, folded together (clients that came and went). */
   #earlier: SimClientStats | null = null;
@@ -152,7 +151,6 @@ class ImagePV extends SharedPV {
       this.monitors.push({ peer: conn?.peerName() ?? 'unknown', op });
       if (this.monitors.length > MAX_MONITORS_KEPT) this.#fold(this.monitors.shift() as { peer: string; op: MonitorOp });
     }
-    for (const w of this.#watchers) w();
     return unsubscribe;
   }
 
@@ -170,21 +168,6 @@ class ImagePV extends SharedPV {
   clientStats(): SimClientStats[] {
     const all = this.monitors.map(({ peer, op }) => statsOf(peer, op));
     return this.#earlier ? [{ ...this.#earlier }, ...all] : all;
-  }
-
-  /** Resolves true once `n` monitors are subscribed, false if the signal aborts first. */
-  whenSubscribers(n: number, signal: AbortSignal): Promise<boolean> {
-    return new Promise((resolve) => {
-      const check = (): void => {
-        if (this.subscriberCount < n && !signal.aborted) return;
-        this.#watchers.delete(check);
-        signal.removeEventListener('abort', check);
-        resolve(!signal.aborted);
-      };
-      this.#watchers.add(check);
-      signal.addEventListener('abort', check, { once: true });
-      check();
-    });
   }
 }
 

@@ -86,3 +86,20 @@ test('post(value, { changed, overrun }) hands subscribers the given marks, by re
   assert.notEqual(got[3]?.changed, changed);
   assert.deepEqual([...(got[3]?.changed ?? [])], [valueBit]);
 });
+
+test('SharedPV.whenSubscribers: true once the n-th subscriber came (distributor members count), false when aborted first', async () => {
+  const pv = new SharedPV();
+  const sub = { onPost() {}, onClose() {}, hasRoom: () => true };
+  const two = pv.whenSubscribers(2, new AbortController().signal);
+  let done = false;
+  void two.then(() => (done = true));
+  pv.subscribe(sub);
+  await Promise.resolve();
+  assert.equal(done, false);
+  pv.subscribe({ ...sub }, { group: 'g', set: 'default', trigger: 'uniqueId', updates: 1, mode: 'one' });
+  assert.equal(await two, true);
+  const stop = new AbortController();
+  const three = pv.whenSubscribers(3, stop.signal);
+  stop.abort();
+  assert.equal(await three, false);
+});

@@ -47,7 +47,7 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
     ...(access ? { access } : {}),
   });
   reloadAccessOnHangup(args.values, ctx, (p) => (server.access = p));
-  const pv = new WatchedPV();
+  const pv = new SharedPV(); // no onPut: read-only
   server.addPV(name, pv);
   const tcpPort = await server.listen();
   try {
@@ -79,31 +79,5 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
   } finally {
     await server.close();
     if (pv.isOpen) pv.close();
-  }
-}
-
-/** A read-only SharedPV that tells when a subscriber comes (a monitor waiting for open counts). */
-class WatchedPV extends SharedPV {
-  #watchers = new Set<() => void>();
-
-  override subscribe(...args: Parameters<SharedPV['subscribe']>): () => void {
-    const leave = super.subscribe(...args);
-    for (const w of [...this.#watchers]) w();
-    return leave;
-  }
-
-  /** Resolves once `n` subscribers are there (false: aborted first). */
-  whenSubscribers(n: number, signal: AbortSignal): Promise<boolean> {
-    return new Promise((resolve) => {
-      const check = (): void => {
-        if (this.subscriberCount < n && !signal.aborted) return;
-        this.#watchers.delete(check);
-        signal.removeEventListener('abort', check);
-        resolve(!signal.aborted);
-      };
-      this.#watchers.add(check);
-      signal.addEventListener('abort', check, { once: true });
-      check();
-    });
   }
 }
