@@ -1,4 +1,4 @@
-// A CPU-bound processor for bench/pipeline.ts: about 5 ms of arithmetic per frame (a stand-in
+// A CPU-bound processor for bench/pipeline.ts: a few ms of arithmetic per frame (a stand-in
 // for image analysis), publishing the frame's id and a checksum.
 import { t } from 'sluice';
 

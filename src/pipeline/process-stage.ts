@@ -46,11 +46,10 @@ export class ProcessStage {
     this.#processor = adaptProcessor(opts.processor);
     const own = (opts.processor as { config?: ProcessorConfig }).config ?? {};
     const system = { processorId: 1, objectIdField: opts.objectIdField, inputChannel: 'stdin', outputChannel: 'stdout' };
-    const state = (): { input: StructureDesc | null; output: StructureDesc | null; update: PVUpdate | null } => ({
-      input: this.#inputType,
-      output: this.#outputType ?? null,
-      update: this.#update,
-    });
+    // Read when asked (they change as inputs come); closures, since the context is a plain object.
+    const inputType = (): StructureDesc | null => this.#inputType;
+    const outputType = (): StructureDesc | null => this.#outputType ?? null;
+    const current = (): PVUpdate | null => this.#update;
     this.#ctx = {
       ...system,
       config: { ...own, ...system },
@@ -58,13 +57,13 @@ export class ProcessStage {
       server: opts.server,
       metadataQueues: new Map(),
       get inputType() {
-        return state().input;
+        return inputType();
       },
       get outputType() {
-        return state().output;
+        return outputType();
       },
       get update() {
-        return state().update;
+        return current();
       },
       publish: (value, marks) => this.#publish(value, marks),
       openOutput: (type) => this.#open(type),

@@ -27,6 +27,8 @@ export const spec = defineCommand({
 export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext): Promise<number> {
   const out = stdio(ctx, 'stdout');
   let header: StructureDesc | null = null;
+  let table: { name: string; type: FieldDesc }[] | null = null;
+  let cols: Column[] = [];
   const line = async (cells: unknown[]): Promise<void> => {
     if (!out.write(cells.map(csvCell).join(',') + '\n')) await once(out, 'drain');
   };
@@ -35,17 +37,20 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
       const input = file === '-' ? stdio(ctx, 'stdin') : createReadStream(file);
       for await (const item of readStream(input, { source: file === '-' ? 'stdin' : file })) {
         if (item.kind !== 'value') continue;
-        const table = tableOf(item.type, args.values.table === true);
         if (header !== item.type) {
+          // Columns once per type, not per value.
           header = item.type;
-          await line(table ? table.map((c) => c.name) : columns(item.type).map((c) => c.path));
+          table = tableOf(item.type, args.values.table === true);
+          cols = table ? [] : columns(item.type);
+          await line(table ? table.map((c) => c.name) : cols.map((c) => c.path));
         }
         if (table) {
-          const cols = table.map((c) => (item.value['value'] as PVStructure)[c.name] as ArrayLike<unknown>);
-          const rows = Math.max(0, ...cols.map((c) => c?.length ?? 0));
-          for (let r = 0; r < rows; r++) await line(cols.map((c, i) => json((table[i] as { type: FieldDesc }).type, c?.[r], true)));
+          const t = table;
+          const arrays = t.map((c) => (item.value['value'] as PVStructure)[c.name] as ArrayLike<unknown>);
+          const rows = Math.max(0, ...arrays.map((a) => a?.length ?? 0));
+          for (let r = 0; r < rows; r++) await line(arrays.map((a, i) => json((t[i] as { type: FieldDesc }).type, a?.[r], true)));
         } else {
-          await line(columns(item.type).map((c) => json(c.type, at(item.value, c.path), false)));
+          await line(cols.map((c) => json(c.type, at(item.value, c.path), false)));
         }
       }
     }
