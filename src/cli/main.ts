@@ -11,6 +11,7 @@ import * as collector from './commands/collector.js';
 import * as consumer from './commands/consumer.js';
 import * as demo from './commands/demo.js';
 import * as filter from './commands/filter.js';
+import * as fromCsv from './commands/from-csv.js';
 import * as fromJson from './commands/from-json.js';
 import * as get from './commands/get.js';
 import * as host from './commands/host.js';
@@ -24,7 +25,9 @@ import * as monitor from './commands/monitor.js';
 import * as partition from './commands/partition.js';
 import * as processStage from './commands/process.js';
 import * as publish from './commands/publish.js';
+import * as replay from './commands/replay.js';
 import * as put from './commands/put.js';
+import * as save from './commands/save.js';
 import * as server from './commands/server.js';
 import * as sim from './commands/sim.js';
 import * as tee from './commands/tee.js';
@@ -64,6 +67,9 @@ const COMMANDS: CommandModule[] = [
   toJson,
   fromJson,
   toCsv,
+  fromCsv,
+  save,
+  replay,
   publish,
   host,
 ];

@@ -70,7 +70,7 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
 }
 
 /** The first type record of a stream file. */
-async function firstType(file: string): Promise<StructureDesc> {
+export async function firstType(file: string): Promise<StructureDesc> {
   const input = createReadStream(file);
   try {
     for await (const item of readStream(input, { source: file })) if (item.kind === 'type') return item.type;
