@@ -22,7 +22,8 @@ export const spec = defineCommand({
     'of the structure timeStamp), as sluice to-csv writes them; each row is then one value. Without --type-from ' +
     'the type of each column is inferred from all its cells in the block: integers int (long past 32 bits), ' +
     'other numbers double, true/false boolean, JSON arrays arrays (to-csv writes arrays so), anything else ' +
-    'string; a row that repeats the header, or a header of other column names, starts a new block (a new type). ' +
+    'string; a row that repeats the header, or a row of other column names where a column so far held other ' +
+    'text (numbers, say), starts a new block with a new type, as to-csv writes a new header at a new type. ' +
     'With --type-from FILE the cells are read as the fields of the first type in that stream file (fields ' +
     'without a column keep their defaults), and rows go out as they come. With --table the rows of each block ' +
     'are one NTTable value, the columns its columns. Cells are unquoted as RFC 4180 says. A row of the wrong ' +
@@ -55,6 +56,9 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
       const parser = new CsvParser(source);
       let header: string[] | null = null;
       let rows: Row[] = [];
+      /** Per column of the block: every cell so far could be a column name (then a row of names is data). */
+      let namesOnly: boolean[] = [];
+      let seen = 0;
       const write = async (type: StructureDesc, value: PVStructure): Promise<void> => {
         if (!out.write(type, value)) await out.drained();
       };
@@ -74,15 +78,22 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
       const take = async (r: Row): Promise<void> => {
         if (!header) {
           header = checkHeader(r, source);
+          namesOnly = header.map(() => true);
           if (fixed && !table) for (const p of header) leafAt(fixed, p, typeFrom, `${source} line ${r.line}`);
           return;
         }
         const again = r.cells.length === header.length && r.cells.every((c, i) => c === header?.[i]);
-        if (again || (r.cells.length !== header.length && r.cells.every(isColumnPath))) {
+        // Other names: a header when the cells of some column so far were no names (numbers, text).
+        const names = r.cells.every(isColumnPath) && (r.cells.length !== header.length || namesOnly.some((n) => !n));
+        if (again || (names && seen > 0)) {
           await flush();
           header = checkHeader(r, source);
+          namesOnly = header.map(() => true);
+          seen = 0;
           return;
         }
+        seen++;
+        r.cells.forEach((c, i) => (namesOnly[i] &&= isColumnPath(c)));
         if (r.cells.length !== header.length) {
           throw new DecodeError(`${source} line ${r.line}: ${r.cells.length} cells, the header has ${header.length}`);
         }

@@ -74,7 +74,7 @@ function columns(type: StructureDesc, prefix = ''): Column[] {
 }
 
 /** The table's columns when the value is an NTTable (or --table): `value` is a structure of arrays. */
-function tableOf(type: StructureDesc, forced: boolean): { name: string; type: FieldDesc }[] | null {
+export function tableOf(type: StructureDesc, forced: boolean): { name: string; type: FieldDesc }[] | null {
   if (!forced && !type.id.startsWith('epics:nt/NTTable:')) return null;
   const v = type.fields.find((m) => m.name === 'value')?.type;
   if (v?.kind !== 'structure' || !v.fields.every((m) => m.type.kind === 'scalarArray')) return null;
