@@ -22,11 +22,49 @@ import {
   type StreamLimits,
 } from './stream-format.js';
 
+export interface ValueItem {
+  kind: 'value';
+  type: StructureDesc;
+  value: PVStructure;
+  changed: BitSet;
+  overrun: BitSet;
+  index: bigint;
+}
+
 export type StreamItem =
   | { kind: 'type'; type: StructureDesc }
-  | { kind: 'value'; type: StructureDesc; value: PVStructure; changed: BitSet; overrun: BitSet; index: bigint }
+  | ValueItem
+  | RecordItem
   | { kind: 'note'; note: Record<string, unknown> }
   | { kind: 'end'; count: bigint };
+
+/**
+ * A value record passed on undecoded (the decoder's `undecoded` option): its bytes, record header
+ * included, as views into the chunks read, and the type record in force, for a stage that moves
+ * values without looking at them (head, tee, partition, merge). Its framing has been checked; its
+ * payload has not (the stage that decodes it will).
+ */
+export interface RecordItem {
+  kind: 'record';
+  type: StructureDesc;
+  /** The whole type record (header and payload) the value is in. */
+  typeRecord: Uint8Array;
+  /** The value record: header and payload. */
+  bytes: Uint8Array[];
+  littleEndian: boolean;
+  index: bigint;
+}
+
+export interface StreamDecoderOptions {
+  /** Names the input in error messages ('stdin', a file name). */
+  source?: string;
+  limits?: Partial<StreamLimits>;
+  /**
+   * Pass value records on undecoded (as RecordItems) when the stream is in this byte order; in the
+   * other order they are decoded, as without the option.
+   */
+  undecoded?: { littleEndian: boolean };
+}
 
 const enum State {
   StreamHeader,
@@ -53,11 +91,17 @@ export class StreamDecoder {
   #cache = new TypeCache();
   #type: StructureDesc | null = null;
   #count = 0n;
+  readonly #undecoded: { littleEndian: boolean } | undefined;
+  /** Set when value records pass undecoded: the current record's header, the type record in force. */
+  #pass = false;
+  #header: Uint8Array[] = [];
+  #typeRecord: Uint8Array = new Uint8Array(0);
 
-  constructor(onItem: (item: StreamItem) => void, options: { source?: string; limits?: Partial<StreamLimits> } = {}) {
+  constructor(onItem: (item: StreamItem) => void, options: StreamDecoderOptions = {}) {
     this.#onItem = onItem;
     this.source = options.source ?? 'the stream';
     this.#limits = { ...DEFAULT_STREAM_LIMITS, ...options.limits };
+    this.#undecoded = options.undecoded;
   }
 
   get ended(): boolean {
@@ -143,6 +187,7 @@ export class StreamDecoder {
       throw new DecodeError(`${this.source}: unknown stream header flags ${hex(b.subarray(5, 8))} (a newer writer?)`);
     }
     this.#le = (flags & FLAG_BIG_ENDIAN) === 0;
+    this.#pass = this.#undecoded?.littleEndian === this.#le;
     this.#state = State.RecordHeader;
   }
 
@@ -162,6 +207,7 @@ export class StreamDecoder {
     if (kind === RecordKind.END && length !== 8) throw this.#error(`an end record of ${length} bytes at byte ${at} (it has 8)`);
     this.#kind = kind;
     this.#length = length;
+    if (this.#pass) this.#header = parts;
     this.#state = State.Payload;
     if (length === 0) this.#payload([], at + RECORD_HEADER_BYTES);
   }
@@ -186,11 +232,16 @@ export class StreamDecoder {
         if (type?.kind !== 'structure') throw new DecodeError(`it describes ${type ? `a ${type.kind}` : 'nothing'}, not a structure`);
         this.#done(r);
         this.#type = type;
+        if (this.#pass) this.#typeRecord = Buffer.concat([...this.#header, ...parts]);
         return { kind: 'type', type };
       }
       case RecordKind.VALUE: {
         const type = this.#type;
         if (!type) throw new DecodeError('a value before any type record');
+        if (this.#pass) {
+          const bytes = this.#header.concat(parts);
+          return { kind: 'record', type, typeRecord: this.#typeRecord, bytes, littleEndian: this.#le, index: this.#count++ };
+        }
         const changed = decodeBitSet(r);
         const overrun = decodeBitSet(r);
         const value = decodeValue(r, type, this.#cache) as PVStructure;
