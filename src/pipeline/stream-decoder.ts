@@ -192,11 +192,15 @@ export class StreamDecoder {
   }
 
   #recordHeader(parts: Uint8Array[], at: number): void {
-    const r = new ByteReader(parts, this.#le);
-    const kind = r.u8();
-    const flags = r.u8();
-    const reserved = r.u16();
-    const length = r.u32();
+    // Read in place (one header a record: no reader object for it); joined only when split.
+    const h = parts.length === 1 ? (parts[0] as Uint8Array) : Buffer.concat(parts);
+    const kind = h[0] as number;
+    const flags = h[1] as number;
+    const le = this.#le;
+    const reserved = le ? (h[2] as number) | ((h[3] as number) << 8) : ((h[2] as number) << 8) | (h[3] as number);
+    const length = le
+      ? ((h[4] as number) | ((h[5] as number) << 8) | ((h[6] as number) << 16)) + (h[7] as number) * 0x1000000
+      : ((h[7] as number) | ((h[6] as number) << 8) | ((h[5] as number) << 16)) + (h[4] as number) * 0x1000000;
     if (flags !== 0 || reserved !== 0) throw this.#error(`record flags ${flags}/${reserved} at byte ${at} are not 0 (a newer writer?)`);
     if (length > this.#limits.maxRecordBytes) {
       throw this.#error(`a record of ${length} bytes at byte ${at} exceeds the limit of ${this.#limits.maxRecordBytes}`);
@@ -225,6 +229,10 @@ export class StreamDecoder {
   }
 
   #record(parts: Uint8Array[]): StreamItem | null {
+    if (this.#pass && this.#kind === RecordKind.VALUE && this.#type) {
+      const bytes = this.#header.concat(parts);
+      return { kind: 'record', type: this.#type, typeRecord: this.#typeRecord, bytes, littleEndian: this.#le, index: this.#count++ };
+    }
     const r = new ByteReader(parts, this.#le).limitWork(this.#limits);
     switch (this.#kind) {
       case RecordKind.TYPE: {
@@ -238,10 +246,6 @@ export class StreamDecoder {
       case RecordKind.VALUE: {
         const type = this.#type;
         if (!type) throw new DecodeError('a value before any type record');
-        if (this.#pass) {
-          const bytes = this.#header.concat(parts);
-          return { kind: 'record', type, typeRecord: this.#typeRecord, bytes, littleEndian: this.#le, index: this.#count++ };
-        }
         const changed = decodeBitSet(r);
         const overrun = decodeBitSet(r);
         const value = decodeValue(r, type, this.#cache) as PVStructure;
