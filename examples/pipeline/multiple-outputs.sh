@@ -7,10 +7,14 @@
 #   replay IN -> tee fifo1 fifo2 ---+-> fifo2 -> save OUT/frames.h5
 #                                   +-> stdout -> filter -f uniqueId,timeStamp -> to-json > OUT/ids.jsonl
 #
-# Usage: multiple-outputs.sh IN OUTDIR. SLUICE names the sluice command (default: npx sluice).
+# Usage: multiple-outputs.sh IN OUTDIR. SLUICE names the sluice command (default: the checkout's
+# dist/src/cli/main.js, else npx sluice).
 set -eu
-SLUICE=${SLUICE:-npx sluice}
 HERE=$(cd "$(dirname "$0")" && pwd)
+# In a checkout of Sluice, its built CLI; elsewhere the sluice of the project (npx).
+if [ -z "${SLUICE:-}" ]; then
+  if [ -f "$HERE/../../dist/src/cli/main.js" ]; then SLUICE="node $HERE/../../dist/src/cli/main.js"; else SLUICE="npx sluice"; fi
+fi
 IN=$1
 OUT=$2
 mkdir -p "$OUT"

@@ -8,10 +8,13 @@
 #   partition N/N IN -> process -> OUT/partN.sls --+
 #
 # Usage: partitions.sh IN OUTDIR [N]   (IN: a stream file; N defaults to 4)
-# SLUICE names the sluice command (default: npx sluice).
+# SLUICE names the sluice command (default: the checkout's dist/src/cli/main.js, else npx sluice).
 set -eu
-SLUICE=${SLUICE:-npx sluice}
 HERE=$(cd "$(dirname "$0")" && pwd)
+# In a checkout of Sluice, its built CLI; elsewhere the sluice of the project (npx).
+if [ -z "${SLUICE:-}" ]; then
+  if [ -f "$HERE/../../dist/src/cli/main.js" ]; then SLUICE="node $HERE/../../dist/src/cli/main.js"; else SLUICE="npx sluice"; fi
+fi
 IN=$1
 OUT=$2
 N=${3:-4}

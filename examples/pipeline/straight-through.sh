@@ -5,10 +5,13 @@
 #   replay IN -> process (frame statistics) -> filter -> to-csv > OUT/stats.csv
 #
 # Usage: straight-through.sh IN OUTDIR   (IN: a recorded stream, an HDF5 file of sluice save, ...)
-# SLUICE names the sluice command (default: npx sluice).
+# SLUICE names the sluice command (default: the checkout's dist/src/cli/main.js, else npx sluice).
 set -eu
-SLUICE=${SLUICE:-npx sluice}
 HERE=$(cd "$(dirname "$0")" && pwd)
+# In a checkout of Sluice, its built CLI; elsewhere the sluice of the project (npx).
+if [ -z "${SLUICE:-}" ]; then
+  if [ -f "$HERE/../../dist/src/cli/main.js" ]; then SLUICE="node $HERE/../../dist/src/cli/main.js"; else SLUICE="npx sluice"; fi
+fi
 IN=$1
 OUT=$2
 mkdir -p "$OUT"

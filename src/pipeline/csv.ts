@@ -104,8 +104,10 @@ export function inferColumn(cells: readonly string[]): FieldDesc {
   if (full.every((c) => c === 'true' || c === 'false')) return t.boolean;
   if (full.every((c) => c.startsWith('['))) {
     try {
-      const types = full.map((c) => inferType(JSON.parse(c) as never));
-      const first = types[0] as FieldDesc;
+      // An empty array fits any array type; all empty: double[].
+      const arrays = full.map((c) => JSON.parse(c) as unknown[]).filter((a) => !Array.isArray(a) || a.length > 0);
+      const types = arrays.map((a) => inferType(a as never));
+      const first = types[0] ?? t.array('double');
       if (first.kind === 'scalarArray' && types.every((x) => x.kind === 'scalarArray' && x.type === first.type)) return first;
       if (first.kind === 'scalarArray' && types.every((x) => x.kind === 'scalarArray' && x.type !== 'string' && x.type !== 'boolean'))
         return t.array('double');

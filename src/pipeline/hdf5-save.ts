@@ -10,7 +10,7 @@ import { FileError } from '../errors.js';
 import { hdf5ErrorSummary, loadH5wasm } from '../processing/builtin/hdf5-writer.js';
 import type { BitSet } from '../pvdata/bitset.js';
 import { dataTypeOfUnionField } from '../pvdata/nt/ntndarray.js';
-import type { ScalarType, StructureDesc } from '../pvdata/types.js';
+import { sameType, type ScalarType, type StructureDesc } from '../pvdata/types.js';
 import { TYPED_ARRAY, type PVStructure, type PVTypedArray, type PVUnion, type PVValue } from '../pvdata/values.js';
 import {
   AD_ATTRIBUTES,
@@ -110,6 +110,7 @@ export class Hdf5StreamWriter {
   value(type: StructureDesc, value: PVStructure, changed: BitSet, overrun: BitSet): void {
     const shape = frameShapeOf(type, value);
     let run = this.#run;
+    if (run && run.type !== type && sameType(run.type, type)) run.type = type; // the same type again (merged streams)
     if (run && (run.type !== type || (run.frames?.key ?? null) !== (shape?.key ?? null))) {
       this.#closeRun();
       run = null;

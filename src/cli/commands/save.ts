@@ -7,7 +7,7 @@ import { FileError } from '../../errors.js';
 import { Hdf5StreamWriter } from '../../pipeline/hdf5-save.js';
 import { readStream, StreamOutput } from '../../pipeline/stdio.js';
 import type { BitSet } from '../../pvdata/bitset.js';
-import type { StructureDesc } from '../../pvdata/types.js';
+import { sameType, type StructureDesc } from '../../pvdata/types.js';
 import type { PVStructure } from '../../pvdata/values.js';
 import { defineCommand, type ParsedArgs } from '../args.js';
 import { parseCount, stdio, type CliContext } from '../common.js';
@@ -104,6 +104,7 @@ class SegmentWriter implements Sink {
   }
 
   async value(type: StructureDesc, value: PVStructure, changed: BitSet, overrun: BitSet): Promise<void> {
+    if (this.#type !== null && this.#type !== type && sameType(this.#type, type)) this.#type = type; // the same type again
     if (this.#out && (this.#inFile >= this.#size || (this.#type !== null && this.#type !== type))) await this.#close();
     const out = this.#out ?? this.#next();
     this.#type = type;
