@@ -43,13 +43,16 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
   if (!Number.isFinite(fps) || fps < 0) throw new UsageError(`-fps expects a non-negative number, not '${args.values['frame-rate']}'`);
   const count = args.values.count === undefined ? Infinity : parseCount(args.values.count, '--count', true);
   if (args.values.loop && path === '-') throw new UsageError('--loop needs a FILE or DIR, not stdin');
-  const out = new StreamOutput(stdio(ctx, 'stdout'));
+  // Made at the first item: a file that cannot be read leaves stdout empty, not a truncated stream.
+  let stream: StreamOutput | null = null;
+  const output = (): StreamOutput => (stream ??= new StreamOutput(stdio(ctx, 'stdout')));
   const pacer = new Pacer(fps);
   let n = 0;
   try {
     for (let pass = 0; n < count && !ctx.signal.aborted; pass++) {
       let values = 0;
       for await (const item of replayItems(path, ctx.stdin)) {
+        const out = output();
         if (item.kind === 'note') {
           if (pass === 0) out.note(item.note);
           continue;
@@ -63,9 +66,9 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
         n++;
         values++;
       }
-      if (!args.values.loop || values === 0 || out.closed) break;
+      if (!args.values.loop || values === 0 || output().closed) break;
     }
-    await out.end();
+    await output().end();
     return 0;
   } catch (err) {
     ctx.err(`sluice replay: ${(err as Error).message}`);
