@@ -8,7 +8,8 @@
 //   attributes of /entry: sluice_type (the pvData type, pvAccess-serialized, base64), sluice_notes
 //   (JSON [[row, note], ...]: the stream's notes and the row they came before)
 // Leaves: numbers and booleans are numeric datasets (booleans uint8), strings string datasets,
-// scalar arrays JSON text (`json.loads` in Python), and what JSON would lose the type of (unions,
+// numeric arrays of one length in every row an N x L dataset, other scalar arrays JSON text
+// (`json.loads` in Python), and what JSON would lose the type of (unions,
 // `any`, arrays of structures) the pvAccess serialization of the field, base64 (`pva-base64`).
 import { BitSet } from '../pvdata/bitset.js';
 import { TypeCache, decodeType, encodeType } from '../pvdata/type-codec.js';
@@ -42,7 +43,8 @@ export const H5_NUMBER: Partial<Record<ScalarType, string>> = {
   boolean: '<B',
 };
 
-export type LeafEncoding = 'number' | 'string' | 'json' | 'pva-base64';
+/** How a leaf is stored; `array` (numeric arrays of one length in every row: an N x L dataset) is the writer's choice for `json` leaves. */
+export type LeafEncoding = 'number' | 'string' | 'json' | 'array' | 'pva-base64';
 
 export interface Leaf {
   path: string[];

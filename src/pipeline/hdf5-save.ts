@@ -26,6 +26,7 @@ import {
   typeToBase64,
   valueToBase64,
   type Leaf,
+  type LeafEncoding,
 } from './hdf5-layout.js';
 
 type H5Module = typeof H5;
@@ -203,8 +204,9 @@ export class Hdf5StreamWriter {
       run.leaves.forEach((leaf, i) => {
         const name = `${base}/values/${leaf.path.join('/')}`;
         ensureGroup(file, name.slice(0, name.lastIndexOf('/')));
-        const ds = file.create_dataset({ name, ...columnData(leaf, run.columns[i] as PVValue[]) });
-        ds.create_attribute(ENCODING_ATTR, leaf.encoding);
+        const { encoding, ...data } = columnData(leaf, run.columns[i] as PVValue[]);
+        const ds = file.create_dataset({ name, ...data });
+        ds.create_attribute(ENCODING_ATTR, encoding);
       });
       ensureGroup(file, `${base}/marks`);
       file.create_dataset({ name: `${base}/marks/changed`, data: run.changed });
@@ -220,17 +222,31 @@ export class Hdf5StreamWriter {
   }
 }
 
-/** A leaf's rows as the data and dtype of its dataset. */
-function columnData(leaf: Leaf, rows: PVValue[]): { data: PVTypedArray | string[]; dtype?: string } {
+/** A leaf's rows as the data, shape and dtype of its dataset, and how they are encoded. */
+function columnData(
+  leaf: Leaf,
+  rows: PVValue[],
+): { data: PVTypedArray | string[]; shape?: number[]; dtype?: string; encoding: LeafEncoding } {
   const t = leaf.type;
-  if (leaf.encoding === 'number' && t.kind === 'scalar') {
-    if (t.type === 'boolean') return { data: Uint8Array.from(rows, (v) => (v ? 1 : 0)), dtype: '<B' };
+  const encoding = leaf.encoding;
+  if (encoding === 'number' && t.kind === 'scalar') {
+    if (t.type === 'boolean') return { data: Uint8Array.from(rows, (v) => (v ? 1 : 0)), dtype: '<B', encoding };
     const C = TYPED_ARRAY[t.type] as unknown as { from(a: unknown[]): PVTypedArray };
-    return { data: C.from(rows), dtype: H5_NUMBER[t.type] as string };
+    return { data: C.from(rows), dtype: H5_NUMBER[t.type] as string, encoding };
   }
-  if (leaf.encoding === 'string') return { data: rows.map((v) => String(v ?? '')) };
-  if (leaf.encoding === 'json') return { data: rows.map(arrayToJSON) };
-  return { data: rows.map((v) => valueToBase64(t, v)) };
+  if (encoding === 'string') return { data: rows.map((v) => String(v ?? '')), encoding };
+  if (encoding === 'json' && t.kind === 'scalarArray') {
+    // Numbers of one length in every row (a waveform): an N x L dataset, as h5py users expect.
+    const C = TYPED_ARRAY[t.type] as unknown as (new (n: number) => PVTypedArray) | undefined;
+    const length = (rows[0] as ArrayLike<unknown> | undefined)?.length ?? 0;
+    if (C && length > 0 && rows.every((r) => ArrayBuffer.isView(r) && (r as PVTypedArray).length === length)) {
+      const all = new C(rows.length * length);
+      rows.forEach((r, i) => (all as Uint8Array).set(r as Uint8Array, i * length));
+      return { data: all, shape: [rows.length, length], dtype: H5_NUMBER[t.type] as string, encoding: 'array' };
+    }
+    return { data: rows.map(arrayToJSON), encoding };
+  }
+  return { data: rows.map((v) => valueToBase64(t, v)), encoding };
 }
 
 function ensureGroup(file: H5.File, path: string): void {

@@ -162,10 +162,19 @@ async function* savedItems(h5: typeof H5, file: H5.File, path: string): AsyncGen
       const rows = changed.length;
       const columns = leaves.map((leaf) => {
         const name = `${group}/values/${leaf.path.join('/')}`;
-        const col = dataset(h5, file, name, where) as ArrayLike<unknown>;
+        const ds = file.get(name);
+        const enc = ds instanceof h5.Dataset ? ds.attrs[ENCODING_ATTR]?.value : undefined;
+        let col = dataset(h5, file, name, where) as ArrayLike<unknown>;
+        if (enc === 'array' && leaf.encoding === 'json') {
+          // N x L numbers: row i is elements [i L, (i + 1) L).
+          const flat = col as PVTypedArray;
+          const length = (ds as H5.Dataset).shape?.[1] ?? 0;
+          if ((ds as H5.Dataset).shape?.length !== 2) throw new FileError(path, `/${name}: an array column must be 2-d`);
+          col = Array.from({ length: flat.length / Math.max(1, length) }, (_, i) => ({ array: flat.slice(i * length, (i + 1) * length) }));
+        } else if (enc !== leaf.encoding) {
+          throw new FileError(path, `/${name}: encoding ${String(enc)}, ${leaf.encoding} expected`);
+        }
         if (col.length !== rows) throw new FileError(path, `/${name} has ${col.length} rows, the marks ${rows}`);
-        const enc = (file.get(name) as H5.Dataset).attrs[ENCODING_ATTR]?.value;
-        if (enc !== leaf.encoding) throw new FileError(path, `/${name}: encoding ${String(enc)}, ${leaf.encoding} expected`);
         return col;
       });
       if (frames && (frames.shape?.[0] ?? 0) < rows) throw new FileError(path, `/${group}/${FRAMES_DATASET} has fewer frames than rows`);
@@ -210,9 +219,12 @@ function cell(leaf: Leaf, v: unknown, where: string): PVValue {
     case 'string':
       return String(v);
     case 'json':
+      if (typeof v === 'object' && v !== null && 'array' in v) return (v as { array: PVTypedArray }).array;
       return arrayFromJSON(t.kind === 'scalarArray' ? t.type : 'string', String(v), where);
     case 'pva-base64':
       return valueFromBase64(t, String(v));
+    case 'array':
+      return v as PVTypedArray;
   }
 }
 

@@ -47,6 +47,7 @@ function mixedStream(path: string): void {
     ['f', types.float],
     ['s', types.string],
     ['d', types.array('double')],
+    ['w', types.array('short')],
     ['names', types.array('string')],
     ['nested', types.struct([['x', types.byte]])],
     [
@@ -68,6 +69,7 @@ function mixedStream(path: string): void {
       f: 0.1 * i,
       s: `é,"${i}"\n`,
       d: Float64Array.from({ length: i }, (_, k) => (k === 1 ? NaN : k / 3)),
+      w: Int16Array.from([i, -i, 2 * i, 3]),
       names: ['a', `b${i}`],
       nested: { x: -i },
       choice: i % 2 ? { field: 'i', value: i } : { field: 's', value: `s${i}` },
@@ -116,6 +118,20 @@ test('save | replay: HDF5 and directories give back the stream saved, byte for b
     assert.equal(u.shape?.[0], 7);
   } finally {
     f.close();
+  }
+  const m = new h5.File(join(dir, 'mixed.h5'), 'r');
+  try {
+    const w = m.get('entry/values/w') as InstanceType<typeof h5.Dataset>;
+    assert.deepEqual(w.shape, [5, 4], 'arrays of one length: an N x L dataset');
+    assert.deepEqual(Array.from(w.value as Int16Array).slice(4, 8), [1, -1, 2, 3]);
+    const d = m.get('entry/values/d') as InstanceType<typeof h5.Dataset>;
+    assert.equal(
+      JSON.stringify(d.value),
+      JSON.stringify(['[]', '[0]', '[0,"NaN"]', '[0,"NaN",0.6666666666666666]', '[0,"NaN",0.6666666666666666,1]']),
+    );
+    assert.equal((m.get('entry/values/nested/x') as InstanceType<typeof h5.Dataset>).dtype, '<b');
+  } finally {
+    m.close();
   }
 
   // An existing directory of segments is not overwritten.
