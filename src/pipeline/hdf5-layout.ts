@@ -129,5 +129,9 @@ export function arrayFromJSON(type: ScalarType, text: string, where: string): PV
   const C = TYPED_ARRAY[type];
   if (!C) return type === 'boolean' ? items.map(Boolean) : items.map(String);
   const big = type === 'long' || type === 'ulong';
-  return (C as unknown as { from(a: unknown[]): PVValue }).from(items.map((e) => (big ? BigInt(e as string) : Number(e))));
+  try {
+    return (C as unknown as { from(a: unknown[]): PVValue }).from(items.map((e) => (big ? BigInt(e as string) : Number(e))));
+  } catch {
+    throw new DecodeError(`${where}: not an array of ${type}`);
+  }
 }
