@@ -15,7 +15,7 @@ import { openTiff } from '../formats/tiff-read.js';
 import { loadH5wasm } from '../processing/builtin/hdf5-writer.js';
 import type { BitSet } from '../pvdata/bitset.js';
 import { ntndarray } from '../pvdata/nt/ntndarray.js';
-import { sameType, type StructureDesc } from '../pvdata/types.js';
+import type { StructureDesc } from '../pvdata/types.js';
 import type { PVStructure, PVTypedArray, PVValue } from '../pvdata/values.js';
 import {
   AD_ATTRIBUTES,
@@ -70,20 +70,11 @@ async function* streamItems(input: NodeJS.ReadableStream, source: string): Async
   }
 }
 
-/** The .sls segments of a directory in name order, as one stream (a type that repeats is the same type). */
+/** The .sls segments of a directory in name order, as one stream (the output writes a type that repeats once). */
 async function* segments(dir: string): AsyncGenerator<ReplayItem> {
   const names = (await readdir(dir)).filter((n) => n.endsWith('.sls')).sort();
   if (names.length === 0) throw new FileError(dir, 'a directory without stream segments (*.sls)');
-  let last: StructureDesc | null = null;
-  for (const name of names) {
-    for await (const item of streamItems(createReadStream(join(dir, name)), join(dir, name))) {
-      if (item.kind === 'value') {
-        if (last && item.type !== last && sameType(item.type, last)) item.type = last;
-        last = item.type;
-      }
-      yield item;
-    }
-  }
+  for (const name of names) yield* streamItems(createReadStream(join(dir, name)), join(dir, name));
 }
 
 /** Frames of a file `sluice sim` reads, as NTNDArray values numbered 1, 2, ... */
@@ -140,7 +131,6 @@ async function* hdf5Items(path: string): AsyncGenerator<ReplayItem> {
 }
 
 async function* savedItems(h5: typeof H5, file: H5.File, path: string): AsyncGenerator<ReplayItem> {
-  let last: StructureDesc | null = null;
   for (let e = 0; ; e++) {
     const group = entryName(e);
     const where = `${path}: /${group}`;
@@ -150,8 +140,7 @@ async function* savedItems(h5: typeof H5, file: H5.File, path: string): AsyncGen
       const attr = (name: string): string | undefined => g.attrs[name]?.value as string | undefined;
       const typeText = attr(TYPE_ATTR);
       if (typeof typeText !== 'string') throw new FileError(path, `/${group} has no ${TYPE_ATTR} attribute`);
-      let type = typeFromBase64(typeText, where);
-      if (last && sameType(type, last)) type = last;
+      const type = typeFromBase64(typeText, where);
       const notes = JSON.parse(attr(NOTES_ATTR) ?? '[]') as [number, Record<string, unknown>][];
       const framesDs = file.get(`${group}/${FRAMES_DATASET}`);
       const frames = framesDs instanceof h5.Dataset ? framesDs : null;
@@ -184,7 +173,6 @@ async function* savedItems(h5: typeof H5, file: H5.File, path: string): AsyncGen
       if (e === 0) throw new FileError(path, 'no /entry group');
       return;
     }
-    last = run.type;
     let n = 0;
     for (let i = 0; i <= run.rows; i++) {
       while (n < run.notes.length && (run.notes[n] as [number, unknown])[0] <= i)
