@@ -6,7 +6,7 @@ import type { WebSocket } from 'ws';
 import type { ClientIdentity } from '../access/policy.js';
 import type { PVUpdate } from '../pvdata/update.js';
 import type { Hub, HubListener, HubPV } from './hub.js';
-import { decimate, packImage, type BinMode } from './image.js';
+import { packImage, type BinMode } from './image.js';
 import { PvwsEncoder } from './pvws-update.js';
 import type { WriteRequest, WriteResult } from './write.js';
 
@@ -266,7 +266,7 @@ export class Session implements HubListener {
     }
     s.dirty = false;
     s.lastSentMs = now;
-    if (image) this.#sendImage(s, u);
+    if (image) this.#sendImage(s);
     else this.#sendUpdate(s, u);
     s.sent = u;
   }
@@ -293,14 +293,16 @@ export class Session implements HubListener {
     s.stats.bytes += this.#sendJSON(msg);
   }
 
-  #sendImage(s: Subscription, u: PVUpdate): void {
+  #sendImage(s: Subscription): void {
     if (!s.announced) {
       s.announced = true;
       this.#sendJSON({ type: 'update', pv: s.pv.name, vtype: 'NTNDArray', connected: true, readonly: this.#readonly(s) });
     }
     let msg: Buffer;
     try {
-      msg = packImage(s.pv.name, decimate(u.value, s.image.maxSize, s.image.binMode), s.image.binMode, s.skippedSinceSent);
+      const img = s.pv.image(s.image.maxSize, s.image.binMode);
+      if (!img) return;
+      msg = packImage(s.pv.name, img, s.image.binMode, s.skippedSinceSent);
     } catch (err) {
       // Say why once per distinct reason, not once per frame.
       const why = (err as Error).message;
