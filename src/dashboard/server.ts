@@ -67,6 +67,7 @@ export class DashboardServer extends EventEmitter {
   readonly #sessionOptions: SessionOptions;
   #address: { host: string; port: number } | null = null;
   readonly #heartbeat: NodeJS.Timeout;
+  #listing: Promise<ServerListing[]> | null = null;
   /** Sockets that answered the last heartbeat ping. */
   readonly #alive = new WeakSet<WebSocket>();
 
@@ -90,7 +91,7 @@ export class DashboardServer extends EventEmitter {
       maxBufferedBytes: options.maxBufferedBytes ?? 8 * 1024 * 1024,
       maxSubscriptions: options.maxSubscriptions ?? 1000,
       maxPendingWrites: 4,
-      canWrite: (pv, who) => this.writer.mayWrite(pv, who),
+      canWrite: (pv, who, type) => this.writer.mayWrite(pv, who, type),
       write: (req, who) => this.writer.write(req, who),
     };
     const routes = {
@@ -147,7 +148,13 @@ export class DashboardServer extends EventEmitter {
    * The pvAccess servers that answer a search (EPICS_PVA_ADDR_LIST, broadcasts) plus the name
    * servers (EPICS_PVA_NAME_SERVERS), each with the channels it lists (GET /api/servers).
    */
-  async servers(): Promise<ServerListing[]> {
+  servers(): Promise<ServerListing[]> {
+    // Requests while a search runs share it.
+    this.#listing ??= this.#findServers().finally(() => (this.#listing = null));
+    return this.#listing;
+  }
+
+  async #findServers(): Promise<ServerListing[]> {
     const config = this.#o.client.config;
     const waitMs = this.#o.discoverMs ?? 1000;
     const found = config.addressList.length ? await discoverServers(config, waitMs) : [];

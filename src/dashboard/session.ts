@@ -4,6 +4,7 @@
 // so a client that stops reading costs at most that bound plus one message.
 import type { WebSocket } from 'ws';
 import type { ClientIdentity } from '../access/policy.js';
+import type { StructureDesc } from '../pvdata/types.js';
 import type { PVUpdate } from '../pvdata/update.js';
 import type { Hub, HubListener, HubPV } from './hub.js';
 import { packImage, type BinMode } from './image.js';
@@ -23,8 +24,8 @@ export interface SessionOptions {
   maxSubscriptions: number;
   /** Writes in progress per client beyond which more are refused. */
   maxPendingWrites: number;
-  /** Whether a PV is writable for this client (false when writes are off). */
-  canWrite(pv: string, who: ClientIdentity): boolean;
+  /** Whether a PV (of this type, when known) is writable for this client (false when writes are off). */
+  canWrite(pv: string, who: ClientIdentity, type?: StructureDesc): boolean;
   write(req: WriteRequest, who: ClientIdentity): Promise<WriteResult>;
 }
 
@@ -282,7 +283,7 @@ export class Session implements HubListener {
   }
 
   #readonly(s: Subscription): boolean {
-    return !this.#o.canWrite(s.pv.name, this.who);
+    return !this.#o.canWrite(s.pv.name, this.who, s.pv.latest?.type);
   }
 
   #sendUpdate(s: Subscription, u: PVUpdate): void {

@@ -88,11 +88,11 @@ export class Writer {
     this.#o.policy = p;
   }
 
-  /** Could `who` write `pv` (without knowing its type: the PV's own group is not considered)? */
-  mayWrite(pv: string, who: ClientIdentity): boolean {
+  /** Could `who` write `pv`, whose type (when known) decides its access group? */
+  mayWrite(pv: string, who: ClientIdentity, type?: StructureDesc): boolean {
     if (!this.#o.enabled) return false;
     const p = this.#o.policy;
-    return !p || p.rights(pv, undefined, who).put;
+    return !p || p.rights(pv, type && accessGroupOf(type), who).put;
   }
 
   async write(req: WriteRequest, who: ClientIdentity): Promise<WriteResult> {

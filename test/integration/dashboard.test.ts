@@ -311,6 +311,9 @@ test('write enabled, access rules decide: control PVs in ASG CONTROL, hosts by a
   const x = r.pv('W:x', scalarPV(1));
   serveControl(r.server, 'C:control', 'consumerId', 1, () => 'Stop flag set');
   const c = await r.connect();
+  c.send({ type: 'subscribe', pvs: ['C:control', 'W:x'] });
+  assert.equal((await c.json('update', 'C:control'))['readonly'], true, 'control PVs are judged in ASG CONTROL');
+  assert.equal((await c.json('update', 'W:x'))['readonly'], false);
   c.send({ type: 'write', pv: 'C:control', value: { command: 'stop' } });
   const res = await c.json('write-result', 'C:control');
   assert.equal(res['ok'], false);
