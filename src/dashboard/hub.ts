@@ -7,6 +7,11 @@ import { ntIs } from '../pvdata/nt/common.js';
 import type { PVUpdate } from '../pvdata/update.js';
 import { decimate, type BinMode, type DecimatedImage } from './image.js';
 
+/** PVWS clients may name PVs `pva://NAME`, as Phoebus does; that is NAME over pvAccess. */
+export function upstreamName(name: string): string {
+  return name.startsWith('pva://') ? name.slice('pva://'.length) : name;
+}
+
 /** What a client implements to hear about a PV. */
 export interface HubListener {
   onUpdate(pv: HubPV): void;
@@ -30,7 +35,7 @@ export class HubPV {
   constructor(client: PvaClient, name: string) {
     this.name = name;
     // Images are big: a short server queue, squashed there when the gateway lags.
-    this.#sub = client.monitor(name, { queueSize: 2 });
+    this.#sub = client.monitor(upstreamName(name), { queueSize: 2 });
     this.#sub.on('disconnect', () => {
       this.latest = null;
       for (const l of this.listeners) l.onDisconnect(this);

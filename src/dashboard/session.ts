@@ -150,6 +150,10 @@ export class Session implements HubListener {
       binMode: io['binMode'] === 'stride' || io['binMode'] === 'mean' ? io['binMode'] : this.#o.binMode,
     };
     for (const name of names) {
+      if (/^[a-z]+:\/\//.test(name) && !name.startsWith('pva://')) {
+        this.#sendJSON({ type: 'error', pv: name, message: `${name}: only pvAccess PVs are served (NAME or pva://NAME)` });
+        continue;
+      }
       let s = this.#subs.get(name);
       if (!s) {
         if (this.#subs.size >= this.#o.maxSubscriptions) {

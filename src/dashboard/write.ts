@@ -9,6 +9,7 @@ import { toJSONValue } from '../pvdata/json-value.js';
 import { fromJSON } from '../pvdata/parse-value.js';
 import type { FieldDesc, StructureDesc } from '../pvdata/types.js';
 import type { PVStructure } from '../pvdata/values.js';
+import { upstreamName } from './hub.js';
 
 export interface WriteRequest {
   pv: string;
@@ -96,7 +97,7 @@ export class Writer {
   }
 
   async write(req: WriteRequest, who: ClientIdentity): Promise<WriteResult> {
-    const { pv } = req;
+    const pv = upstreamName(req.pv);
     if (!this.#o.enabled) return { ok: false, message: `writes are disabled (start sluice dashboard with --write to allow them)` };
     const timeoutMs = this.#o.timeoutMs;
     const current = await this.#client.get(pv, { timeoutMs });

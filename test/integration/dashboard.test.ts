@@ -121,6 +121,17 @@ test('subscribe: vtype and metadata with the first update, then only what change
   assert.equal((await c.json('update', 'T:x'))['value'], 'NaN', 'as PVWS: non-finite numbers as "NaN"');
 });
 
+test('PVWS names: pva://NAME is NAME over pvAccess; other schemes are refused', async (t) => {
+  const r = await rig(t);
+  r.pv('T:p', scalarPV(2));
+  const c = await r.connect();
+  c.send({ type: 'subscribe', pvs: ['pva://T:p', 'ca://T:p', 'sim://sine'] });
+  const u = await c.json('update', 'pva://T:p');
+  assert.equal(u['value'], 2);
+  assert.match(String((await c.json('error', 'ca://T:p'))['message']), /only pvAccess/);
+  assert.match(String((await c.json('error', 'sim://sine'))['message']), /only pvAccess/);
+});
+
 test('a second client of the same PV gets the current value with its metadata at once', async (t) => {
   const r = await rig(t);
   r.pv('T:y', scalarPV(7));
