@@ -275,8 +275,15 @@ export class Session implements HubListener {
     }
     s.dirty = false;
     s.lastSentMs = now;
-    if (image) this.#sendImage(s);
-    else this.#sendUpdate(s, u);
+    try {
+      if (image) this.#sendImage(s);
+      else this.#sendUpdate(s, u);
+    } catch (err) {
+      // A value we cannot encode is this PV's problem, said once, not the gateway's.
+      const why = (err as Error).message;
+      if (why !== s.lastError) this.#sendJSON({ type: 'error', pv: s.pv.name, message: why });
+      s.lastError = why;
+    }
     s.sent = u;
   }
 
@@ -332,6 +339,11 @@ export class Session implements HubListener {
     const pvs: Record<string, unknown> = {};
     for (const [name, s] of this.#subs) pvs[name] = { received: s.pv.received, ...s.stats, connected: s.pv.latest !== null };
     return { type: 'stats', bufferedAmount: this.#ws.bufferedAmount, maxBufferedAmount: this.maxBufferedAmount, pvs };
+  }
+
+  /** Report a failure that escaped the handling of a message. */
+  fail(message: string): void {
+    this.#error(message);
   }
 
   #error(message: string): void {
