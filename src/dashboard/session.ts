@@ -266,7 +266,8 @@ export class Session implements HubListener {
     const image = s.pv.isImage;
     const now = performance.now();
     const fps = image ? s.image.fps : s.fps;
-    const due = s.lastSentMs + 1000 / fps;
+    const interval = 1000 / fps;
+    const due = s.lastSentMs + interval;
     if (now < due) return this.#arm(s, due - now);
     const buffered = this.#ws.bufferedAmount;
     if (buffered > this.#o.maxBufferedBytes) {
@@ -274,7 +275,8 @@ export class Session implements HubListener {
       return this.#arm(s, CONGESTED_RETRY_MS);
     }
     s.dirty = false;
-    s.lastSentMs = now;
+    // Keep the cadence: a timer that fired late does not push every later send back too.
+    s.lastSentMs = now >= due + interval ? now : due;
     try {
       if (image) this.#sendImage(s);
       else this.#sendUpdate(s, u);
