@@ -52,6 +52,8 @@ interface Subscription {
   stats: { sent: number; skipped: number; deferred: number; bytes: number };
   /** Updates superseded since the last one sent (an image header's `dropped`). */
   skippedSinceSent: number;
+  /** The hub's received count when this client subscribed, less the value it then had. */
+  receivedBase: number;
 }
 
 /** Wait before trying again when the socket's buffer is full. */
@@ -177,7 +179,9 @@ export class Session implements HubListener {
           lastError: '',
           stats: { sent: 0, skipped: 0, deferred: 0, bytes: 0 },
           skippedSinceSent: 0,
+          receivedBase: 0,
         };
+        s.receivedBase = s.pv.received - (s.pv.latest ? 1 : 0);
         this.#subs.set(name, s);
       } else {
         // Subscribing again changes the rates and sends the current value with all its metadata.
@@ -247,6 +251,7 @@ export class Session implements HubListener {
   onDisconnect(pv: HubPV): void {
     const s = this.#subs.get(pv.name);
     if (!s || s.pv !== pv) return;
+    if (s.dirty) s.stats.skipped++;
     s.dirty = false;
     s.enc.reset();
     s.announced = false;
@@ -339,7 +344,9 @@ export class Session implements HubListener {
 
   stats(): Record<string, unknown> {
     const pvs: Record<string, unknown> = {};
-    for (const [name, s] of this.#subs) pvs[name] = { received: s.pv.received, ...s.stats, connected: s.pv.latest !== null };
+    for (const [name, s] of this.#subs) {
+      pvs[name] = { received: s.pv.received - s.receivedBase, ...s.stats, connected: s.pv.latest !== null };
+    }
     return { type: 'stats', bufferedAmount: this.#ws.bufferedAmount, maxBufferedAmount: this.maxBufferedAmount, pvs };
   }
 
