@@ -44,9 +44,7 @@ interface Subscription {
   dirty: boolean;
   lastSentMs: number;
   timer: NodeJS.Timeout | null;
-  /** The update last sent (a re-subscribe sends it again). */
-  sent: PVUpdate | null;
-  /** Whether the VImage announcement went out since (re)connecting. */
+  /** Whether the NTNDArray announcement went out since (re)connecting. */
   announced: boolean;
   lastError: string;
   stats: { sent: number; skipped: number; deferred: number; bytes: number };
@@ -174,7 +172,6 @@ export class Session implements HubListener {
           dirty: false,
           lastSentMs: 0,
           timer: null,
-          sent: null,
           announced: false,
           lastError: '',
           stats: { sent: 0, skipped: 0, deferred: 0, bytes: 0 },
@@ -255,7 +252,6 @@ export class Session implements HubListener {
     s.dirty = false;
     s.enc.reset();
     s.announced = false;
-    s.sent = null;
     this.#sendJSON({ type: 'update', pv: pv.name, connected: false, severity: 'UNDEFINED' });
   }
 
@@ -291,7 +287,6 @@ export class Session implements HubListener {
       if (why !== s.lastError) this.#sendJSON({ type: 'error', pv: s.pv.name, message: why });
       s.lastError = why;
     }
-    s.sent = u;
   }
 
   #arm(s: Subscription, ms: number): void {
