@@ -27,6 +27,7 @@ const COMMANDS: Array<[name: string, load: () => Promise<CommandModule>]> = [
   ['collector', () => import('./commands/collector.js')],
   ['mailbox', () => import('./commands/mailbox.js')],
   ['demo', () => import('./commands/demo.js')],
+  ['dashboard', () => import('./commands/dashboard.js')],
   ['sim', () => import('./commands/sim.js')],
   ['mirror', () => import('./commands/mirror.js')],
   ['server', () => import('./commands/server.js')],
