@@ -1,0 +1,114 @@
+// The dashboard page in a real browser (headless Chromium): spawned `sluice sim`, `sluice
+// consumer` and `sluice dashboard`, then the page loads, shows a frame whose pixels are the
+// served frame's, plots the consumer's status as it changes, and its Stop button stops the
+// consumer. Screenshots are kept in test-artifacts/.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { Page } from 'playwright-core';
+import { PvaClient } from '../../src/pva/client/client.js';
+import type { PVStructure } from '../../src/pvdata/values.js';
+import { artifactPath, chromiumPath, docImagePath, launchBrowser, SKIP_REASON } from '../helpers/browser.js';
+import { consumerArgs, simArgs } from '../helpers/cli-args.js';
+import { loopbackEnv, startCli } from '../helpers/cli.js';
+
+const executable = chromiumPath();
+const W = 40;
+const H = 24;
+
+/** Screenshot as a test artifact, and as a documentation image when asked. */
+async function shoot(page: Page, name: string, selector?: string): Promise<void> {
+  const paths = [artifactPath(`${name}.png`), docImagePath(`${name}.png`)].filter((p) => p !== undefined);
+  for (const path of paths) {
+    if (selector) await page.locator(selector).screenshot({ path });
+    else await page.screenshot({ path, fullPage: true });
+  }
+}
+
+test('the page shows the served frame, plots the status and stops a consumer', { skip: executable ? false : SKIP_REASON }, async (t) => {
+  const env = await loopbackEnv();
+  const start = (args: string[]) => startCli(t, args, env, 20_000);
+  // A few distinct frames at 4 per second: the page and the test see the same ids.
+  const sim = start(simArgs({ channel: 'page:image', nx: W, ny: H, dtype: 'uint8', fps: 4, nFrames: 3, runtime: 120, startDelay: 0.2 }));
+  const consumer = start(
+    consumerArgs({ input: 'page:image', id: 1, status: 'page:c:*:status', control: 'page:c:*:control', reportPeriod: 0.25, runtime: 120 }),
+  );
+  const dashboard = start(['dashboard', '--port', '0', '--write', 'page:image', 'page:c:1:status', 'page:c:1:control']);
+  const url = (await dashboard.line(/^dashboard: (http\S+)/))[1] as string;
+
+  // The served frames, by unique id, as a pvAccess client sees them.
+  const client = new PvaClient({ env, timeoutMs: 10_000, beaconPort: false });
+  t.after(() => client.close());
+  const served = new Map<number, Uint8Array>();
+  const watch = client.monitor('page:image', { queueSize: 8 });
+  t.after(() => watch.close());
+  void (async () => {
+    for await (const u of watch) served.set(Number(u.value['uniqueId']), (u.value['value'] as PVStructure)['value'] as Uint8Array);
+  })();
+
+  const browser = await launchBrowser(t, executable as string);
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(url);
+  await page.getByRole('heading', { name: 'Sluice dashboard' }).waitFor();
+
+  // The image: a fixed range 0..255 on the grey map shows each uint8 pixel as its own grey level.
+  const card = page.locator('article.image-card[data-pv="page:image"]');
+  await card.locator('canvas.image[data-unique-id]').waitFor({ timeout: 20_000 });
+  await card.getByLabel('Auto contrast').uncheck();
+  await card.getByLabel('Min').fill('0');
+  await card.getByLabel('Max').fill('255');
+  const shown = await page.evaluate(() => {
+    const view = (globalThis as any).sluiceDashboard.panels.get('page:image');
+    const c = view.imageCanvas as HTMLCanvasElementLike;
+    const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    return { uniqueId: view.drawn.header.uniqueId, width: c.width, height: c.height, rgba: Array.from(data as ArrayLike<number>) };
+  });
+  assert.equal(shown.width, W);
+  assert.equal(shown.height, H);
+  const frame = served.get(shown.uniqueId);
+  assert.ok(frame, `frame ${shown.uniqueId} was served (served: ${[...served.keys()].join(', ')})`);
+  for (let i = 0; i < W * H; i++) {
+    const v = frame[i] as number;
+    const got = shown.rgba.slice(i * 4, i * 4 + 4);
+    if (got.join() !== `${v},${v},${v},255`) assert.fail(`pixel ${i % W},${Math.floor(i / W)} of frame ${shown.uniqueId}: ${got} for ${v}`);
+  }
+  // The readout names source coordinates and the value under the pointer.
+  const box = (await card.locator('canvas.image').boundingBox())!;
+  await page.mouse.move(box.x + 1, box.y + box.height / 2);
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  assert.match((await card.locator('output.readout').textContent()) ?? '', /^x \d+, y \d+: \d+$/);
+
+  // The status plot gains points as the consumer's status PV refreshes.
+  const status = page.locator('article.status-card[data-pv="page:c:1:status"]');
+  const points = `Number(document.querySelector('article.status-card[data-pv="page:c:1:status"]')?.dataset.points ?? 0)`;
+  await page.waitForFunction(`${points} >= 2`, undefined, { timeout: 20_000 });
+  const before = Number(await status.getAttribute('data-points'));
+  await page.waitForFunction(`${points} > ${before}`, undefined, { timeout: 20_000 });
+  // ... and its lines move: the processed rate plotted becomes positive.
+  const processedRate = `(globalThis.sluiceDashboard.panels.get('page:c:1:status').plots
+    .flatMap((p) => p.series.map((s, i) => [s.key, p.data[i + 1]]))
+    .find(([k]) => k === 'processorStats.processedRate')?.[1] ?? []).some((v) => v > 0)`;
+  await page.waitForFunction(processedRate, undefined, { timeout: 20_000 });
+  assert.ok((await status.locator('.uplot').count()) >= 2, 'rate and loss plots are drawn');
+  await shoot(page, 'dashboard-page');
+  await shoot(page, 'dashboard-image', 'article.image-card');
+  await shoot(page, 'dashboard-status', 'article.status-card');
+
+  // Stop: the consumer answers, the page shows its status message, and the process ends.
+  const control = page.locator('article.control-card[data-pv="page:c:1:control"]');
+  await control.getByRole('button', { name: 'Stop' }).click();
+  await control.locator('p.answer', { hasText: /stop: done/ }).waitFor({ timeout: 10_000 });
+  assert.equal(await consumer.exited, 0, consumer.stderr());
+  assert.match((await control.locator('output.status-message').textContent()) ?? '', /\S/);
+  await shoot(page, 'dashboard-control', 'article.control-card');
+  assert.deepEqual(errors, [], 'no errors in the page');
+  sim.kill('SIGINT');
+});
+
+/** What the page's canvas offers (the test's tsconfig has no DOM types). */
+interface HTMLCanvasElementLike {
+  width: number;
+  height: number;
+  getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: ArrayLike<number> } };
+}
