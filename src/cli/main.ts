@@ -9,6 +9,7 @@ import * as cat from './commands/cat.js';
 import * as channel from './commands/channel.js';
 import * as collector from './commands/collector.js';
 import * as consumer from './commands/consumer.js';
+import * as dashboard from './commands/dashboard.js';
 import * as demo from './commands/demo.js';
 import * as filter from './commands/filter.js';
 import * as fromJson from './commands/from-json.js';
@@ -50,6 +51,7 @@ const COMMANDS: CommandModule[] = [
   collector,
   mailbox,
   demo,
+  dashboard,
   sim,
   mirror,
   server,

@@ -180,6 +180,7 @@ test('every command has --help; docs/cli.md holds the generated reference', { ti
     'collector',
     'mailbox',
     'demo',
+    'dashboard',
     'sim',
     'mirror',
     'server',

@@ -27,6 +27,7 @@ const FLOORS: Record<string, number> = {
   streams: 4,
   pipeline: 4,
   channels: 4,
+  dashboard: 4,
   cli: 5,
   'index.ts': 5,
   'internal.ts': 5,

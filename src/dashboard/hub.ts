@@ -1,0 +1,97 @@
+// One pvAccess monitor per PV, shared by every web client that subscribes to it. The monitor's
+// loop only keeps the newest update and tells the clients; each client decides when (and whether)
+// to send it, so a fast PV costs the gateway one reference per client, not a queue.
+import type { PvaClient } from '../pva/client/client.js';
+import type { PvaSubscription } from '../pva/client/subscription.js';
+import { ntIs } from '../pvdata/nt/common.js';
+import type { PVUpdate } from '../pvdata/update.js';
+
+/** What a client implements to hear about a PV. */
+export interface HubListener {
+  onUpdate(pv: HubPV): void;
+  onDisconnect(pv: HubPV): void;
+  onError(pv: HubPV, message: string): void;
+}
+
+export class HubPV {
+  readonly name: string;
+  readonly #sub: PvaSubscription;
+  readonly listeners = new Set<HubListener>();
+  /** The newest update, null before the first one and after a disconnect. */
+  latest: PVUpdate | null = null;
+  /** Updates received from the server. */
+  received = 0;
+  #closed = false;
+
+  constructor(client: PvaClient, name: string) {
+    this.name = name;
+    // Images are big: a short server queue, squashed there when the gateway lags.
+    this.#sub = client.monitor(name, { queueSize: 2 });
+    this.#sub.on('disconnect', () => {
+      this.latest = null;
+      for (const l of this.listeners) l.onDisconnect(this);
+    });
+    void this.#run();
+  }
+
+  get isImage(): boolean {
+    return this.latest !== null && ntIs(this.latest.type, 'NTNDArray');
+  }
+
+  async #run(): Promise<void> {
+    try {
+      for await (const u of this.#sub) {
+        if (this.#closed) break;
+        // The client squashes updates we did not take yet; we only ever look at the newest.
+        this.latest = u;
+        this.received++;
+        for (const l of this.listeners) l.onUpdate(this);
+      }
+    } catch (err) {
+      if (this.#closed) return;
+      for (const l of this.listeners) l.onError(this, (err as Error).message);
+    }
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#sub.close();
+  }
+}
+
+/** The shared monitors, opened on the first subscriber and closed with the last. */
+export class Hub {
+  readonly client: PvaClient;
+  readonly #pvs = new Map<string, HubPV>();
+
+  constructor(client: PvaClient) {
+    this.client = client;
+  }
+
+  get size(): number {
+    return this.#pvs.size;
+  }
+
+  subscribe(name: string, l: HubListener): HubPV {
+    let pv = this.#pvs.get(name);
+    if (!pv) {
+      pv = new HubPV(this.client, name);
+      this.#pvs.set(name, pv);
+    }
+    pv.listeners.add(l);
+    return pv;
+  }
+
+  unsubscribe(pv: HubPV, l: HubListener): void {
+    pv.listeners.delete(l);
+    if (pv.listeners.size === 0 && this.#pvs.get(pv.name) === pv) {
+      this.#pvs.delete(pv.name);
+      pv.close();
+    }
+  }
+
+  close(): void {
+    for (const pv of this.#pvs.values()) pv.close();
+    this.#pvs.clear();
+  }
+}
