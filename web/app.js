@@ -2,7 +2,7 @@
 // web socket to the dashboard (PVWS), and gives each open PV a panel by what it turns out to be:
 // an image (binary frames), a status PV (plots), a control PV (buttons) or any other value.
 import { structureKind } from './lib/pvws.js';
-import { el, formatNumber } from './dom.js';
+import { appendSorted, el, formatNumber } from './dom.js';
 import { ControlPanel } from './control-panel.js';
 import { cardHead, ImageView } from './image-view.js';
 import { PvwsClient } from './pvws-client.js';
@@ -20,7 +20,7 @@ class ValuePanel {
   constructor(pv, parent, onClose) {
     this.value = el('pre', { class: 'value' }, '…');
     this.card = el('article', { class: 'card value-card', 'data-pv': pv }, cardHead(pv, 'value', onClose), this.value);
-    parent.append(this.card);
+    appendSorted(parent, this.card);
   }
 
   update(value, state) {

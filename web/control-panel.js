@@ -2,7 +2,7 @@
 // statistics, get statistics, stop; each a write of {command, args} whose answer is shown with
 // the statusMessage the server then holds. Disabled, saying why, when the dashboard is read-only.
 import { cardHead } from './image-view.js';
-import { el } from './dom.js';
+import { appendSorted, el } from './dom.js';
 
 export class ControlPanel {
   constructor(pv, parent, { writable, write, onClose }) {
@@ -40,7 +40,7 @@ export class ControlPanel {
       this.status,
       this.answer,
     );
-    parent.append(this.card);
+    appendSorted(parent, this.card);
   }
 
   async send(command) {

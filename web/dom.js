@@ -21,3 +21,10 @@ export function formatNumber(v) {
   const a = Math.abs(v);
   return a !== 0 && (a < 1e-3 || a >= 1e6) ? v.toExponential(3) : String(Number(v.toPrecision(4)));
 }
+
+/** Add a panel to its section keeping the panels in PV name order. */
+export function appendSorted(parent, card) {
+  const pv = card.dataset.pv;
+  const after = [...parent.children].find((c) => (c.dataset.pv ?? '') > pv);
+  parent.insertBefore(card, after ?? null);
+}

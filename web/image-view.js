@@ -3,7 +3,7 @@
 // with wheel zoom, drag pan, the value under the cursor in source coordinates, and a histogram.
 import { colormap, COLORMAP_NAMES } from './lib/colormaps.js';
 import { autoContrast, histogram, pixelAt, sourcePixel, toRGBA } from './lib/image.js';
-import { el, formatNumber } from './dom.js';
+import { appendSorted, el, formatNumber } from './dom.js';
 
 const HIST_BINS = 128;
 
@@ -15,7 +15,8 @@ export class ImageView {
     this.frames = 0;
     this.rateStart = performance.now();
     this.fps = 0;
-    this.view = { scale: 1, x: 0, y: 0, fitted: false };
+    // fitted: the view follows the canvas size; false once the user zooms or pans.
+    this.view = { scale: 1, x: 0, y: 0, fitted: true };
     this.range = { min: 0, max: 1 };
     this.imageCanvas = document.createElement('canvas');
     this.build(parent, onClose);
@@ -67,7 +68,7 @@ export class ImageView {
       this.readout,
       el('div', { class: 'below' }, el('div', {}, this.hist, this.histLabel), this.info),
     );
-    parent.append(this.card);
+    appendSorted(parent, this.card);
     this.auto.onchange = () => {
       this.minInput.disabled = this.auto.checked;
       this.maxInput.disabled = this.auto.checked;
@@ -124,7 +125,7 @@ export class ImageView {
     if (this.imageCanvas.width !== width || this.imageCanvas.height !== height) {
       this.imageCanvas.width = width;
       this.imageCanvas.height = height;
-      this.view.fitted = false;
+      this.view.fitted = true; // a new size: show all of it
     }
     const ctx = this.imageCanvas.getContext('2d');
     const image = ctx.createImageData(width, height);
@@ -132,14 +133,14 @@ export class ImageView {
     ctx.putImageData(image, 0, 0);
     this.drawn = frame;
     this.canvas.dataset.uniqueId = String(header.uniqueId ?? '');
-    if (!this.view.fitted) this.fit();
+    if (this.view.fitted) this.fit();
     else this.paint();
     this.drawHistogram();
     const decimated = header.srcWidth && header.srcWidth !== width ? ` shown ${width}×${height} (binned ${header.binning ?? ''})` : '';
     this.info.textContent =
       `${header.srcWidth ?? width}×${header.srcHeight ?? height} ${header.dtype} ${header.colorMode}${decimated}` +
       ` · frame ${header.uniqueId ?? '?'} · ${this.fps > 0 ? `${this.fps.toFixed(1)} frames/s received` : 'measuring the frame rate…'}` +
-      (header.dropped ? ` · ${header.dropped} dropped for display rate` : '');
+      (header.dropped ? ` · ${header.dropped} skipped by the server's rate limit` : '');
   }
 
   drawHistogram() {
@@ -168,6 +169,7 @@ export class ImageView {
     this.canvas.height = Math.round(h * dpr);
     this.canvas.style.height = `${h}px`;
     if (this.view.fitted) this.fit();
+    else this.paint();
   }
 
   fit() {
@@ -203,18 +205,22 @@ export class ImageView {
   bindPointer() {
     const c = this.canvas;
     let drag = null;
-    c.addEventListener('wheel', (e) => {
-      e.preventDefault();
-      const p = this.imagePoint(e);
-      const factor = Math.exp(-e.deltaY * 0.0015);
-      const scale = Math.min(64, Math.max(0.05, this.view.scale * factor));
-      // Keep the point under the cursor where it is.
-      this.view.x = p.cx - ((p.cx - this.view.x) * scale) / this.view.scale;
-      this.view.y = p.cy - ((p.cy - this.view.y) * scale) / this.view.scale;
-      this.view.scale = scale;
-      this.view.fitted = false;
-      this.paint();
-    });
+    c.addEventListener(
+      'wheel',
+      (e) => {
+        e.preventDefault();
+        const p = this.imagePoint(e);
+        const factor = Math.exp(-e.deltaY * 0.0015);
+        const scale = Math.min(64, Math.max(0.05, this.view.scale * factor));
+        // Keep the point under the cursor where it is.
+        this.view.x = p.cx - ((p.cx - this.view.x) * scale) / this.view.scale;
+        this.view.y = p.cy - ((p.cy - this.view.y) * scale) / this.view.scale;
+        this.view.scale = scale;
+        this.view.fitted = false;
+        this.paint();
+      },
+      { passive: false },
+    );
     c.addEventListener('pointerdown', (e) => {
       drag = { x: e.clientX, y: e.clientY, vx: this.view.x, vy: this.view.y };
       c.setPointerCapture(e.pointerId);

@@ -2,7 +2,7 @@
 // overruns, errors) and queue fill over time, one uPlot chart each, plus the latest key figures.
 import { field, statusSeries } from './lib/pvws.js';
 import { cardHead } from './image-view.js';
-import { el, formatNumber } from './dom.js';
+import { appendSorted, el, formatNumber } from './dom.js';
 
 const KEEP = 600; // points per series (10 min at one status update a second)
 const PLOTS = [
@@ -30,7 +30,7 @@ export class StatusPlot {
     this.figures = el('dl', { class: 'figures' });
     this.charts = el('div', { class: 'charts' });
     this.card = el('article', { class: 'card status-card', 'data-pv': pv }, cardHead(pv, 'status', onClose), this.figures, this.charts);
-    parent.append(this.card);
+    appendSorted(parent, this.card);
     new ResizeObserver(() => this.resize()).observe(this.charts);
   }
 
@@ -44,11 +44,19 @@ export class StatusPlot {
       this.charts.append(box);
       const opts = {
         width: this.chartWidth(),
-        height: 160,
+        height: 150,
         legend: { live: false },
         cursor: { show: false },
         scales: { x: { time: true } },
-        axes: [{ space: 60 }, { size: 50 }],
+        // One row of clock times (uPlot's default adds a date row).
+        axes: [
+          {
+            space: 80,
+            incrs: [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600],
+            values: (_u, ticks) => ticks.map((t) => new Date(t * 1000).toLocaleTimeString([], { hour12: false })),
+          },
+          { size: 50 },
+        ],
         series: [
           {},
           ...mine.map((s, i) => ({
@@ -65,13 +73,16 @@ export class StatusPlot {
     this.ready = true;
   }
 
+  /** Charts side by side as the card's width allows (three, two or one a row). */
   chartWidth() {
-    return Math.max(240, Math.min(520, (this.charts.clientWidth || 600) / Math.min(3, Math.max(1, this.plots.length || 2)) - 12));
+    const width = this.charts.clientWidth || 600;
+    const perRow = width >= 900 ? 3 : width >= 560 ? 2 : 1;
+    return Math.floor((width - 12 * (perRow - 1)) / perRow);
   }
 
   resize() {
     const w = this.chartWidth();
-    for (const p of this.plots) p.chart.setSize({ width: w, height: 160 });
+    for (const p of this.plots) p.chart.setSize({ width: w, height: 150 });
   }
 
   update(value) {

@@ -95,6 +95,15 @@ test('the page shows the served frame, plots the status and stops a consumer', {
   await shoot(page, 'dashboard-image', 'article.image-card');
   await shoot(page, 'dashboard-status', 'article.status-card');
 
+  // A read-only dashboard (no --write) shows the buttons disabled and says why.
+  const readOnly = start(['dashboard', '--port', '0', 'page:c:1:control']);
+  const readOnlyPage = await browser.newPage();
+  await readOnlyPage.goto((await readOnly.line(/^dashboard: (http\S+)/))[1] as string);
+  const locked = readOnlyPage.locator('article.control-card[data-pv="page:c:1:control"]');
+  await locked.getByText('Read-only: the dashboard was started without --write').waitFor();
+  assert.equal(await locked.getByRole('button', { name: 'Stop' }).isDisabled(), true);
+  assert.equal(await readOnlyPage.locator('#write-mode').textContent(), 'read-only');
+
   // Stop: the consumer answers, the page shows its status message, and the process ends.
   const control = page.locator('article.control-card[data-pv="page:c:1:control"]');
   await control.getByRole('button', { name: 'Stop' }).click();

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import WebSocket from 'ws';
+import { artifactPath, chromiumPath, docImagePath, launchBrowser } from '../helpers/browser.js';
 import { loopbackEnv, startCli } from '../helpers/cli.js';
 
 test('sluice demo --web serves the dashboard on the demo: its PVs listed, found and served', async (t) => {
@@ -48,6 +49,35 @@ test('sluice demo --web serves the dashboard on the demo: its PVs listed, found 
   const { status } = await seen;
   assert.equal(status.vtype, 'VStructure');
   assert.equal(status.value.consumerId, 2);
+
+  // In a browser (where there is one): every PV gets its panel; screenshots for the documentation.
+  const executable = chromiumPath();
+  if (executable) {
+    const browser = await launchBrowser(t, executable);
+    const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+    await page.goto(url);
+    const image = page.locator('article.image-card');
+    await image.locator('canvas.image[data-unique-id]').waitFor();
+    await image.getByLabel('Colour map').selectOption('viridis');
+    for (const id of [1, 2]) {
+      await page.locator(`article.status-card[data-pv="sluice:demo:consumer:${id}:status"][data-points]`).waitFor();
+      await page.locator(`article.control-card[data-pv="sluice:demo:consumer:${id}:control"]`).waitFor();
+    }
+    // Zoomed in, the pointer on a pixel: the readout names it.
+    const box = (await image.locator('canvas.image').boundingBox())!;
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    for (let i = 0; i < 4; i++) await page.mouse.wheel(0, -300);
+    await page.mouse.move(box.x + box.width / 2 + 3, box.y + box.height / 2 + 3);
+    assert.match((await image.locator('output.readout').textContent()) ?? '', /^x \d+, y \d+: \d+$/);
+    await page.waitForFunction(`document.querySelectorAll('article.status-card[data-points]').length === 2 &&
+      [...document.querySelectorAll('article.status-card')].every((c) => Number(c.dataset.points) >= 4)`);
+    for (const path of [artifactPath('dashboard-demo.png'), docImagePath('dashboard-demo.png')]) {
+      if (path) await page.screenshot({ path });
+    }
+    for (const path of [artifactPath('dashboard-demo-image.png'), docImagePath('dashboard-image.png')]) {
+      if (path) await image.screenshot({ path });
+    }
+  }
 
   demo.kill('SIGINT');
   assert.equal(await demo.exited, 0, demo.stderr());
