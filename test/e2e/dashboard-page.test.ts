@@ -16,8 +16,8 @@ const W = 40;
 const H = 24;
 
 /** Screenshot as a test artifact, and as a documentation image when asked. */
-async function shoot(page: Page, name: string, selector?: string): Promise<void> {
-  const paths = [artifactPath(`${name}.png`), docImagePath(`${name}.png`)].filter((p) => p !== undefined);
+async function shoot(page: Page, name: string, selector?: string, doc = true): Promise<void> {
+  const paths = [artifactPath(`${name}.png`), doc ? docImagePath(`${name}.png`) : undefined].filter((p) => p !== undefined);
   for (const path of paths) {
     if (selector) await page.locator(selector).screenshot({ path });
     else await page.screenshot({ path, fullPage: true });
@@ -91,8 +91,9 @@ test('the page shows the served frame, plots the status and stops a consumer', {
     .find(([k]) => k === 'processorStats.processedRate')?.[1] ?? []).some((v) => v > 0)`;
   await page.waitForFunction(processedRate, undefined, { timeout: 20_000 });
   assert.ok((await status.locator('.uplot').count()) >= 2, 'rate and loss plots are drawn');
-  await shoot(page, 'dashboard-page');
-  await shoot(page, 'dashboard-image', 'article.image-card');
+  // The documentation's page and image pictures come from the demo (demo-web.test.ts).
+  await shoot(page, 'dashboard-page', undefined, false);
+  await shoot(page, 'dashboard-page-image', 'article.image-card', false);
   await shoot(page, 'dashboard-status', 'article.status-card');
 
   // A read-only dashboard (no --write) shows the buttons disabled and says why.

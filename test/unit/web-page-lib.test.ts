@@ -59,6 +59,8 @@ test('an image message of every dtype parses to its pixels; mono maps through th
     assert.equal(pixelAt(frame, 1, 2), Number(pixels[2 * 4 + 1]));
     assert.deepEqual(sourcePixel(frame.header, 1, 2), { x: 2, y: 4 });
   }
+  // Binned by 3 with a partial last bin (1000 -> 334): bin 100 starts at source pixel 300.
+  assert.deepEqual(sourcePixel({ width: 334, height: 10, srcWidth: 1000, srcHeight: 30, binning: 3 }, 100, 9), { x: 300, y: 27 });
 });
 
 test('RGB1, RGB2 and RGB3 frames give the same colours for the same picture', () => {

@@ -187,8 +187,12 @@ export function toRGBA(frame, mapping, out) {
   return rgba;
 }
 
-/** Source-image coordinates of displayed pixel (x, y) of a decimated frame. */
+/**
+ * Source-image coordinates of displayed pixel (x, y) of a binned frame: the first source pixel of
+ * its bin (bins are `binning` source pixels wide; the last ones may be partial).
+ */
 export function sourcePixel(header, x, y) {
+  if (header.binning >= 1) return { x: x * header.binning, y: y * header.binning };
   const sx = header.srcWidth && header.width ? header.srcWidth / header.width : 1;
   const sy = header.srcHeight && header.height ? header.srcHeight / header.height : 1;
   return { x: Math.floor(x * sx), y: Math.floor(y * sy) };
