@@ -5,6 +5,12 @@ import type { PvaClient } from '../pva/client/client.js';
 import type { PvaSubscription } from '../pva/client/subscription.js';
 import { ntIs } from '../pvdata/nt/common.js';
 import type { PVUpdate } from '../pvdata/update.js';
+import { decimate, type BinMode, type DecimatedImage } from './image.js';
+
+/** PVWS clients may name PVs `pva://NAME`, as Phoebus does; that is NAME over pvAccess. */
+export function upstreamName(name: string): string {
+  return name.startsWith('pva://') ? name.slice('pva://'.length) : name;
+}
 
 /** What a client implements to hear about a PV. */
 export interface HubListener {
@@ -22,11 +28,14 @@ export class HubPV {
   /** Updates received from the server. */
   received = 0;
   #closed = false;
+  /** Binned images of `latest`, one per setting asked for: clients with the same setting share one. */
+  #images = new Map<string, DecimatedImage>();
+  #imagesOf: PVUpdate | null = null;
 
   constructor(client: PvaClient, name: string) {
     this.name = name;
     // Images are big: a short server queue, squashed there when the gateway lags.
-    this.#sub = client.monitor(name, { queueSize: 2 });
+    this.#sub = client.monitor(upstreamName(name), { queueSize: 2 });
     this.#sub.on('disconnect', () => {
       this.latest = null;
       for (const l of this.listeners) l.onDisconnect(this);
@@ -36,6 +45,25 @@ export class HubPV {
 
   get isImage(): boolean {
     return this.latest !== null && ntIs(this.latest.type, 'NTNDArray');
+  }
+
+  /** The newest frame binned to fit maxSize (computed once per frame and setting). */
+  image(maxSize: number, mode: BinMode): DecimatedImage | null {
+    const u = this.latest;
+    if (!u) return null;
+    if (this.#imagesOf !== u) {
+      this.#images.clear();
+      this.#imagesOf = u;
+    }
+    const key = `${maxSize}/${mode}`;
+    let img = this.#images.get(key);
+    if (!img) {
+      // A handful of settings at most in practice; a client cycling through many cannot grow this.
+      if (this.#images.size >= 8) this.#images.clear();
+      img = decimate(u.value, maxSize, mode);
+      this.#images.set(key, img);
+    }
+    return img;
   }
 
   async #run(): Promise<void> {

@@ -92,11 +92,9 @@ export function binFrame(f: Frame, b: number, mode: BinMode): { pixels: PVTypedA
   // 64-bit integer frames are read through Number(); everything else indexes directly.
   const src = f.data instanceof BigInt64Array || f.data instanceof BigUint64Array ? Float64Array.from(f.data, Number) : f.data;
   const data = src as Exclude<PVTypedArray, BigInt64Array | BigUint64Array>;
+  // Nothing to bin: the frame's own array (packImage copies it into the message).
+  if (b === 1 && nz === 1 && strides.x === 1 && strides.y === nx) return { pixels: data, width: w, height: h };
   const pixels = new out.ctor(w * h * nz);
-  if (b === 1 && nz === 1 && strides.x === 1 && strides.y === nx) {
-    pixels.set(data);
-    return { pixels, width: w, height: h };
-  }
   const { x: sx, y: sy, c: sc } = strides;
   if (mode === 'stride' || b === 1) {
     for (let oy = 0; oy < h; oy++) {

@@ -1,5 +1,6 @@
 // The dashboard server: HTTP for the page and its API, and a PV Web Socket gateway at /pvws/pv
 // (the path ornl-epics/pvws serves), sharing one pvAccess client and one monitor per PV.
+import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -44,6 +45,8 @@ export interface DashboardOptions {
   /** Timeout of writes and their reads (default 5000 ms). */
   timeoutMs?: number;
   log?: (line: string) => void;
+  /** Clients that do not answer a ping within this time are dropped (default 30 s). */
+  heartbeatMs?: number;
 }
 
 export interface ServerListing {
@@ -53,7 +56,8 @@ export interface ServerListing {
   error?: string;
 }
 
-export class DashboardServer {
+/** Emits 'session' (a web client connected) and 'session-closed' (it went), with its Session. */
+export class DashboardServer extends EventEmitter {
   readonly hub: Hub;
   readonly sessions = new Set<Session>();
   readonly writer: Writer;
@@ -62,8 +66,13 @@ export class DashboardServer {
   readonly #wss: WebSocketServer;
   readonly #sessionOptions: SessionOptions;
   #address: { host: string; port: number } | null = null;
+  readonly #heartbeat: NodeJS.Timeout;
+  #listing: Promise<ServerListing[]> | null = null;
+  /** Sockets that answered the last heartbeat ping. */
+  readonly #alive = new WeakSet<WebSocket>();
 
   constructor(options: DashboardOptions) {
+    super();
     this.#o = options;
     this.hub = new Hub(options.client);
     const log = options.log ?? (() => undefined);
@@ -82,7 +91,7 @@ export class DashboardServer {
       maxBufferedBytes: options.maxBufferedBytes ?? 8 * 1024 * 1024,
       maxSubscriptions: options.maxSubscriptions ?? 1000,
       maxPendingWrites: 4,
-      canWrite: (pv, who) => this.writer.mayWrite(pv, who),
+      canWrite: (pv, who, type) => this.writer.mayWrite(pv, who, type),
       write: (req, who) => this.writer.write(req, who),
     };
     const routes = {
@@ -103,6 +112,18 @@ export class DashboardServer {
       }
       this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, req));
     });
+    // A browser that vanished without closing (network gone, laptop asleep) is noticed by the
+    // pong it no longer sends, and dropped with its subscriptions.
+    this.#heartbeat = setInterval(() => {
+      for (const ws of this.#wss.clients) {
+        if (!this.#alive.has(ws)) ws.terminate();
+        else {
+          this.#alive.delete(ws);
+          ws.ping();
+        }
+      }
+    }, options.heartbeatMs ?? 30_000);
+    this.#heartbeat.unref();
   }
 
   /** What the page needs to know about this server (GET /api/config). */
@@ -127,7 +148,13 @@ export class DashboardServer {
    * The pvAccess servers that answer a search (EPICS_PVA_ADDR_LIST, broadcasts) plus the name
    * servers (EPICS_PVA_NAME_SERVERS), each with the channels it lists (GET /api/servers).
    */
-  async servers(): Promise<ServerListing[]> {
+  servers(): Promise<ServerListing[]> {
+    // Requests while a search runs share it.
+    this.#listing ??= this.#findServers().finally(() => (this.#listing = null));
+    return this.#listing;
+  }
+
+  async #findServers(): Promise<ServerListing[]> {
     const config = this.#o.client.config;
     const waitMs = this.#o.discoverMs ?? 1000;
     const found = config.addressList.length ? await discoverServers(config, waitMs) : [];
@@ -154,6 +181,8 @@ export class DashboardServer {
     // Web clients announce no user; HAGs of the access rules match their address.
     const who: ClientIdentity = { user: '', host: address.replace(/^::ffff:/, ''), address };
     const session = new Session(ws, this.hub, who, this.#sessionOptions);
+    this.#alive.add(ws);
+    ws.on('pong', () => this.#alive.add(ws));
     this.sessions.add(session);
     ws.on('message', (data, isBinary) => {
       if (isBinary) return session.handleBinary();
@@ -163,7 +192,9 @@ export class DashboardServer {
     ws.on('close', () => {
       session.close();
       this.sessions.delete(session);
+      this.emit('session-closed', session);
     });
+    this.emit('session', session);
   }
 
   /** Start listening; resolves with the bound address. */
@@ -189,6 +220,7 @@ export class DashboardServer {
 
   /** Close every web socket, the HTTP server and the monitors (not the pvAccess client). */
   async close(): Promise<void> {
+    clearInterval(this.#heartbeat);
     for (const ws of this.#wss.clients) ws.close(1001, 'dashboard closing');
     for (const s of this.sessions) s.close();
     this.sessions.clear();

@@ -4,9 +4,10 @@
 // so a client that stops reading costs at most that bound plus one message.
 import type { WebSocket } from 'ws';
 import type { ClientIdentity } from '../access/policy.js';
+import type { StructureDesc } from '../pvdata/types.js';
 import type { PVUpdate } from '../pvdata/update.js';
 import type { Hub, HubListener, HubPV } from './hub.js';
-import { decimate, packImage, type BinMode } from './image.js';
+import { packImage, type BinMode } from './image.js';
 import { PvwsEncoder } from './pvws-update.js';
 import type { WriteRequest, WriteResult } from './write.js';
 
@@ -23,8 +24,8 @@ export interface SessionOptions {
   maxSubscriptions: number;
   /** Writes in progress per client beyond which more are refused. */
   maxPendingWrites: number;
-  /** Whether a PV is writable for this client (false when writes are off). */
-  canWrite(pv: string, who: ClientIdentity): boolean;
+  /** Whether a PV (of this type, when known) is writable for this client (false when writes are off). */
+  canWrite(pv: string, who: ClientIdentity, type?: StructureDesc): boolean;
   write(req: WriteRequest, who: ClientIdentity): Promise<WriteResult>;
 }
 
@@ -149,6 +150,10 @@ export class Session implements HubListener {
       binMode: io['binMode'] === 'stride' || io['binMode'] === 'mean' ? io['binMode'] : this.#o.binMode,
     };
     for (const name of names) {
+      if (/^[a-z]+:\/\//.test(name) && !name.startsWith('pva://')) {
+        this.#sendJSON({ type: 'error', pv: name, message: `${name}: only pvAccess PVs are served (NAME or pva://NAME)` });
+        continue;
+      }
       let s = this.#subs.get(name);
       if (!s) {
         if (this.#subs.size >= this.#o.maxSubscriptions) {
@@ -266,7 +271,7 @@ export class Session implements HubListener {
     }
     s.dirty = false;
     s.lastSentMs = now;
-    if (image) this.#sendImage(s, u);
+    if (image) this.#sendImage(s);
     else this.#sendUpdate(s, u);
     s.sent = u;
   }
@@ -282,7 +287,7 @@ export class Session implements HubListener {
   }
 
   #readonly(s: Subscription): boolean {
-    return !this.#o.canWrite(s.pv.name, this.who);
+    return !this.#o.canWrite(s.pv.name, this.who, s.pv.latest?.type);
   }
 
   #sendUpdate(s: Subscription, u: PVUpdate): void {
@@ -293,14 +298,16 @@ export class Session implements HubListener {
     s.stats.bytes += this.#sendJSON(msg);
   }
 
-  #sendImage(s: Subscription, u: PVUpdate): void {
+  #sendImage(s: Subscription): void {
     if (!s.announced) {
       s.announced = true;
       this.#sendJSON({ type: 'update', pv: s.pv.name, vtype: 'NTNDArray', connected: true, readonly: this.#readonly(s) });
     }
     let msg: Buffer;
     try {
-      msg = packImage(s.pv.name, decimate(u.value, s.image.maxSize, s.image.binMode), s.image.binMode, s.skippedSinceSent);
+      const img = s.pv.image(s.image.maxSize, s.image.binMode);
+      if (!img) return;
+      msg = packImage(s.pv.name, img, s.image.binMode, s.skippedSinceSent);
     } catch (err) {
       // Say why once per distinct reason, not once per frame.
       const why = (err as Error).message;

@@ -9,6 +9,7 @@ import { toJSONValue } from '../pvdata/json-value.js';
 import { fromJSON } from '../pvdata/parse-value.js';
 import type { FieldDesc, StructureDesc } from '../pvdata/types.js';
 import type { PVStructure } from '../pvdata/values.js';
+import { upstreamName } from './hub.js';
 
 export interface WriteRequest {
   pv: string;
@@ -88,15 +89,15 @@ export class Writer {
     this.#o.policy = p;
   }
 
-  /** Could `who` write `pv` (without knowing its type: the PV's own group is not considered)? */
-  mayWrite(pv: string, who: ClientIdentity): boolean {
+  /** Could `who` write `pv`, whose type (when known) decides its access group? */
+  mayWrite(pv: string, who: ClientIdentity, type?: StructureDesc): boolean {
     if (!this.#o.enabled) return false;
     const p = this.#o.policy;
-    return !p || p.rights(pv, undefined, who).put;
+    return !p || p.rights(pv, type && accessGroupOf(type), who).put;
   }
 
   async write(req: WriteRequest, who: ClientIdentity): Promise<WriteResult> {
-    const { pv } = req;
+    const pv = upstreamName(req.pv);
     if (!this.#o.enabled) return { ok: false, message: `writes are disabled (start sluice dashboard with --write to allow them)` };
     const timeoutMs = this.#o.timeoutMs;
     const current = await this.#client.get(pv, { timeoutMs });

@@ -18,7 +18,8 @@ export class PvwsClient {
   readonly messages: Message[] = [];
   readonly opened: Promise<void>;
   readonly closed: Promise<{ code: number; reason: string }>;
-  #cursor = 0;
+  /** Messages not taken by next() yet, in arrival order. */
+  readonly #pending: Message[] = [];
   readonly #waiters = new Set<() => void>();
 
   constructor(url: string) {
@@ -35,6 +36,7 @@ export class PvwsClient {
         const { header, pixels } = unpackImage(buf);
         this.messages.push({ kind: 'image', image: { header, pixels: Buffer.from(pixels), bytes: buf.length } });
       } else this.messages.push({ kind: 'json', json: JSON.parse(buf.toString('utf8')) as Json });
+      this.#pending.push(this.messages[this.messages.length - 1] as Message);
       for (const w of this.#waiters) w();
     });
   }
@@ -49,19 +51,16 @@ export class PvwsClient {
     this.ws.send(typeof o === 'string' ? o : JSON.stringify(o));
   }
 
-  /** The next message after those already taken that matches; rejects after ms. */
+  /** The first message not taken yet that matches (taking it); waits for one, rejects after ms. */
   next(match: (m: Message) => boolean, ms = 10_000, what = 'a matching message'): Promise<Message> {
     return new Promise((resolve, reject) => {
       const check = (): boolean => {
-        while (this.#cursor < this.messages.length) {
-          const m = this.messages[this.#cursor++] as Message;
-          if (match(m)) {
-            finish();
-            resolve(m);
-            return true;
-          }
-        }
-        return false;
+        const i = this.#pending.findIndex(match);
+        if (i < 0) return false;
+        const [m] = this.#pending.splice(i, 1);
+        finish();
+        resolve(m as Message);
+        return true;
       };
       const timer = setTimeout(() => {
         finish();

@@ -18,7 +18,8 @@ import { ColorMode } from '../../src/pvdata/nt/ntndarray.js';
 import { t as types, type ScalarType } from '../../src/pvdata/types.js';
 import type { PVStructure, PVTypedArray } from '../../src/pvdata/values.js';
 import { serveControl } from '../../src/runtime/channels.js';
-import { clientFor, startServer } from '../helpers/net.js';
+import { compressFrame } from '../../src/sim/compressed-frames.js';
+import { clientFor, once, startServer } from '../helpers/net.js';
 import { PvwsClient, type Json } from '../helpers/pvws-client.js';
 
 interface Rig {
@@ -118,6 +119,17 @@ test('subscribe: vtype and metadata with the first update, then only what change
   assert.equal(third['value'], 3.5);
   pv.post({ value: NaN });
   assert.equal((await c.json('update', 'T:x'))['value'], 'NaN', 'as PVWS: non-finite numbers as "NaN"');
+});
+
+test('PVWS names: pva://NAME is NAME over pvAccess; other schemes are refused', async (t) => {
+  const r = await rig(t);
+  r.pv('T:p', scalarPV(2));
+  const c = await r.connect();
+  c.send({ type: 'subscribe', pvs: ['pva://T:p', 'ca://T:p', 'sim://sine'] });
+  const u = await c.json('update', 'pva://T:p');
+  assert.equal(u['value'], 2);
+  assert.match(String((await c.json('error', 'ca://T:p'))['message']), /only pvAccess/);
+  assert.match(String((await c.json('error', 'sim://sine'))['message']), /only pvAccess/);
 });
 
 test('a second client of the same PV gets the current value with its metadata at once', async (t) => {
@@ -310,6 +322,9 @@ test('write enabled, access rules decide: control PVs in ASG CONTROL, hosts by a
   const x = r.pv('W:x', scalarPV(1));
   serveControl(r.server, 'C:control', 'consumerId', 1, () => 'Stop flag set');
   const c = await r.connect();
+  c.send({ type: 'subscribe', pvs: ['C:control', 'W:x'] });
+  assert.equal((await c.json('update', 'C:control'))['readonly'], true, 'control PVs are judged in ASG CONTROL');
+  assert.equal((await c.json('update', 'W:x'))['readonly'], false);
   c.send({ type: 'write', pv: 'C:control', value: { command: 'stop' } });
   const res = await c.json('write-result', 'C:control');
   assert.equal(res['ok'], false);
@@ -353,6 +368,33 @@ test('NTNDArray: binned on the server to fit the size asked for, sent as a binar
   pv.post(imagePV(f, [3, 3], 2));
   const fi = await c.image('IMG:a');
   assert.deepEqual([fi.header.width, fi.header.height, fi.header.dtype], [2, 2, 'float32']);
+});
+
+test('NTNDArray: compressed frames (lz4, bslz4, zlib) are decompressed before binning; a corrupt one is reported once', async (t) => {
+  const r = await rig(t, { imageSize: 2 });
+  const px = Int32Array.from({ length: 16 }, (_, i) => 10 * Math.floor(i / 4) + (i % 4) - 20);
+  const pv = r.pv('IMG:z', new SharedPV().open(ntndarray.type(), compressFrame(imagePV(px, [4, 4], 1), 'lz4')));
+  const c = await r.connect();
+  c.send({ type: 'subscribe', pvs: ['IMG:z'], image: { fps: 1000 } });
+  for (const [id, codec] of [
+    [1, 'lz4'],
+    [2, 'bslz4'],
+    [3, 'zlib'],
+  ] as const) {
+    if (id > 1) pv.post(compressFrame(imagePV(px, [4, 4], id), codec));
+    const img = await c.image('IMG:z');
+    assert.equal(img.header.uniqueId, id, codec);
+    assert.equal(img.header.dtype, 'int32');
+    // Means (0+1+10+11)/4-20 = -14.5 -> -14 (Math.round), -12.5 -> -12, 5.5 -> 6, 7.5 -> 8.
+    assert.deepEqual(Array.from(new Int32Array(Uint8Array.from(img.pixels).buffer)), [-14, -12, 6, 8], codec);
+  }
+  const corrupt = compressFrame(imagePV(px, [4, 4], 4), 'lz4');
+  corrupt['value'] = { field: 'ubyteValue', value: Uint8Array.of(1, 2, 3) };
+  pv.post(corrupt);
+  const err = await c.json('error', 'IMG:z');
+  assert.match(String(err['message']), /frame 4/);
+  pv.post(compressFrame(imagePV(px, [4, 4], 5), 'zlib'));
+  assert.equal((await c.image('IMG:z')).header.uniqueId, 5, 'the next good frame goes through');
 });
 
 test('NTNDArray RGB: planar (RGB3) frames are sent pixel-interleaved', async (t) => {
@@ -446,6 +488,20 @@ test('hostile input: errors for bad messages, a close for a huge one, and others
   good.send({ type: 'subscribe', pvs: ['T:h'] });
   assert.equal((await good.json('update', 'T:h'))['value'], 4);
   assert.equal(r.dash.sessions.size, 1);
+});
+
+test('a client that no longer answers pings is dropped with its subscriptions', async (t) => {
+  const r = await rig(t, { heartbeatMs: 50 });
+  r.pv('T:hb', scalarPV(1));
+  const c = await r.connect();
+  c.send({ type: 'subscribe', pvs: ['T:hb'] });
+  await c.json('update', 'T:hb');
+  assert.equal(r.dash.hub.size, 1);
+  // A socket that stops reading answers no ping: like a browser whose network went away.
+  (c.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+  const closed = once(r.dash, 'session-closed', 5000);
+  await closed;
+  assert.equal(r.dash.hub.size, 0, 'its monitor closed');
 });
 
 function httpGet(url: string, path: string, method = 'GET'): Promise<{ status: number; type: string; body: string }> {
