@@ -18,15 +18,18 @@ export class ControlPanel {
       b.onclick = () => this.send(command);
       return b;
     };
+    this.writable = writable;
     this.buttons = [
       button('Configure', 'configure'),
       button('Reset stats', 'reset_stats'),
       button('Get stats', 'get_stats'),
       button('Stop', 'stop', 'danger'),
     ];
-    const note = writable
-      ? null
-      : el('p', { class: 'note readonly' }, 'Read-only: the dashboard was started without --write, so commands cannot be sent.');
+    this.note = el(
+      'p',
+      { class: 'note readonly', hidden: writable },
+      'Read-only: the dashboard was started without --write, so commands cannot be sent.',
+    );
     this.card = el(
       'article',
       { class: 'card control-card', 'data-pv': pv },
@@ -35,7 +38,7 @@ export class ControlPanel {
       el('label', { for: this.args.id }, 'Configuration (JSON, sent with Configure)'),
       this.args,
       el('div', { class: 'buttons' }, ...this.buttons),
-      ...(note ? [note] : []),
+      this.note,
       el('p', { class: 'label' }, 'Server status message'),
       this.status,
       this.answer,
@@ -58,7 +61,7 @@ export class ControlPanel {
     this.buttons.forEach((b) => (b.disabled = true));
     this.answer.textContent = `Sending ${command}…`;
     const result = await this.write(this.pv, value);
-    this.buttons.forEach((b) => (b.disabled = false));
+    this.buttons.forEach((b) => (b.disabled = !this.writable));
     if (result.value) this.update(result.value); // the PV as the put left it: its statusMessage
     this.showAnswer(
       result.ok,
@@ -71,7 +74,14 @@ export class ControlPanel {
     this.answer.classList.toggle('failed', !ok);
   }
 
-  update(value) {
+  update(value, state) {
+    // With --write, the access rules may still refuse this client: the server says so in `readonly`.
+    if (this.writable && state?.readonly === true) {
+      this.writable = false;
+      this.buttons.forEach((b) => (b.disabled = true));
+      this.note.textContent = 'Read-only: the access rules do not let this page write to this PV.';
+      this.note.hidden = false;
+    }
     if (typeof value?.statusMessage === 'string' && value.statusMessage) this.status.textContent = value.statusMessage;
     const id = value?.consumerId ?? value?.collectorId;
     const who = 'consumerId' in (value ?? {}) ? 'consumer' : 'collector';
