@@ -3,7 +3,8 @@
 import { DashboardServer } from '../../dashboard/server.js';
 import { accessOptions, loadAccess, reloadAccessOnHangup } from '../access-options.js';
 import { defineCommand, UsageError, type ParsedArgs } from '../args.js';
-import { makeClient, parseCount, whenAborted, type CliContext } from '../common.js';
+import { parseCount, whenAborted, type CliContext } from '../common.js';
+import { makeClient } from '../pva-client.js';
 import { debugEnvironment, debugLog, debugOption } from '../tool-options.js';
 
 export const spec = defineCommand({
