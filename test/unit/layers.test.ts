@@ -10,6 +10,7 @@ const SRC = fileURLToPath(new URL('../../../src/', import.meta.url));
 
 const FLOORS: Record<string, number> = {
   'errors.ts': -1,
+  'version.ts': -1,
   pvdata: 0,
   pv: 1,
   access: 1,
