@@ -75,8 +75,12 @@ function panelFor(pv, kind) {
   return panel;
 }
 
-function onUpdate(pv, state) {
+function onUpdate(pv, state, msg) {
   if (!open.has(pv)) return;
+  // A lost PV: its panel says so and keeps the last value; the next update is a full one again.
+  const card = panels.get(pv)?.card;
+  card?.classList.toggle('disconnected', msg.connected === false);
+  if (msg.connected === false) return;
   // An image PV's updates say only whether it is connected; its frames come as binary messages.
   if (state.vtype === 'NTNDArray' || panels.get(pv)?.kind === 'image') {
     panelFor(pv, 'image').connection(state);

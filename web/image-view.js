@@ -38,7 +38,12 @@ export class ImageView {
     this.minInput = el('input', { type: 'number', id: `${id}-min`, step: 'any', disabled: true, class: 'num' });
     this.maxInput = el('input', { type: 'number', id: `${id}-max`, step: 'any', disabled: true, class: 'num' });
     this.pause = el('input', { type: 'checkbox', id: `${id}-pause` });
-    this.canvas = el('canvas', { class: 'image', 'aria-label': `Live image of ${this.pv}`, role: 'img', tabindex: '0' });
+    this.canvas = el('canvas', {
+      class: 'image',
+      'aria-label': `Live image of ${this.pv}: wheel or + and - to zoom, drag or arrow keys to pan, 0 to fit`,
+      role: 'img',
+      tabindex: '0',
+    });
     this.readout = el('output', { class: 'readout', 'aria-live': 'off' }, 'Move the pointer over the image for pixel values.');
     this.info = el('p', { class: 'info' }, 'Waiting for the first frame…');
     this.hist = el('canvas', { class: 'histogram', width: 256, height: 70, role: 'img', 'aria-label': 'Histogram of the displayed range' });
@@ -238,6 +243,28 @@ export class ImageView {
       this.showPixel(e);
     });
     c.addEventListener('dblclick', () => this.fit());
+    // Keyboard: + and - zoom about the centre, arrows pan, 0 fits.
+    c.addEventListener('keydown', (e) => {
+      const step = 40;
+      const zoom = { '+': 1.25, '=': 1.25, '-': 0.8 }[e.key];
+      const pan = { ArrowLeft: [step, 0], ArrowRight: [-step, 0], ArrowUp: [0, step], ArrowDown: [0, -step] }[e.key];
+      if (e.key === '0') this.fit();
+      else if (zoom) {
+        const cx = c.width / 2;
+        const cy = c.height / 2;
+        this.view.x = cx - (cx - this.view.x) * zoom;
+        this.view.y = cy - (cy - this.view.y) * zoom;
+        this.view.scale *= zoom;
+      } else if (pan) {
+        this.view.x += pan[0];
+        this.view.y += pan[1];
+      } else return;
+      e.preventDefault();
+      if (e.key !== '0') {
+        this.view.fitted = false;
+        this.paint();
+      }
+    });
     c.addEventListener('pointerleave', () => (this.readout.textContent = 'Move the pointer over the image for pixel values.'));
   }
 

@@ -60,7 +60,7 @@ export class StatusPlot {
         series: [
           {},
           ...mine.map((s, i) => ({
-            label: `${s.group.replace(/Stats$/, '')} ${s.name}`,
+            label: `${s.group.replace(/Stats\b/g, '')} ${s.name}`,
             stroke: COLOURS[i % COLOURS.length],
             width: 1.5,
             points: { show: false },

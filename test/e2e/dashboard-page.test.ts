@@ -73,11 +73,25 @@ test('the page shows the served frame, plots the status and stops a consumer', {
     const got = shown.rgba.slice(i * 4, i * 4 + 4);
     if (got.join() !== `${v},${v},${v},255`) assert.fail(`pixel ${i % W},${Math.floor(i / W)} of frame ${shown.uniqueId}: ${got} for ${v}`);
   }
-  // The readout names source coordinates and the value under the pointer.
+  // Paused, the pointer on image pixel (10, 5) reads that pixel's served value; keys zoom and fit.
+  await card.getByLabel('Pause').check();
+  const view = async () =>
+    page.evaluate(() => {
+      const v = (globalThis as any).sluiceDashboard.panels.get('page:image');
+      return { uniqueId: v.drawn.header.uniqueId as number, ...(v.view as { scale: number; x: number; y: number }) };
+    });
+  const fitted = await view();
   const box = (await card.locator('canvas.image').boundingBox())!;
-  await page.mouse.move(box.x + 1, box.y + box.height / 2);
-  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
-  assert.match((await card.locator('output.readout').textContent()) ?? '', /^x \d+, y \d+: \d+$/);
+  const dpr = await page.evaluate(() => (globalThis as any).devicePixelRatio as number);
+  await page.mouse.move(box.x + (fitted.x + 10.5 * fitted.scale) / dpr, box.y + (fitted.y + 5.5 * fitted.scale) / dpr);
+  const pixel = served.get(fitted.uniqueId)![5 * W + 10];
+  assert.equal(await card.locator('output.readout').textContent(), `x 10, y 5: ${pixel}`);
+  await card.locator('canvas.image').focus();
+  await page.keyboard.press('+');
+  assert.ok(Math.abs((await view()).scale - fitted.scale * 1.25) < 1e-9, 'the + key zooms in');
+  await page.keyboard.press('0');
+  assert.equal((await view()).scale, fitted.scale, '0 fits again');
+  await card.getByLabel('Pause').uncheck();
 
   // The status plot gains points as the consumer's status PV refreshes.
   const status = page.locator('article.status-card[data-pv="page:c:1:status"]');

@@ -177,4 +177,21 @@ test('structures are told apart: control, status and other values; status series
       'rate:processorStats.missedRate',
     ],
   );
+  // A collector's producers: groups inside groups.
+  const collector = {
+    collectorId: 1,
+    collectorStats: { nCollected: 4, collectedRate: 2, nMissed: 0 },
+    producerStats_1: { producerId: 1, channel: 'a', receiverStats: { receivedRate: 1 }, queueStats: { nQueued: 3 } },
+  };
+  assert.equal(structureKind(collector), 'status');
+  assert.deepEqual(
+    statusSeries(collector).map((s) => `${s.kind}:${s.key}`),
+    [
+      'rate:collectorStats.collectedRate',
+      'missed:collectorStats.nMissed',
+      'rate:producerStats_1.receiverStats.receivedRate',
+      'queue:producerStats_1.queueStats.nQueued',
+    ],
+  );
+  assert.equal(field(collector, 'producerStats_1.queueStats.nQueued'), 3);
 });

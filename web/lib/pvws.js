@@ -84,22 +84,27 @@ export function structureKind(value) {
 
 /**
  * The series a status PV's value offers for plotting: rates (…Rate), counters of losses
- * (nMissed, nOverruns, nRejected, nErrors) and queue fill (queueStats.nQueued), as
+ * (nMissed, nOverruns, nErrors) and queue fill (queueStats.nQueued), in groups and in groups of
+ * groups (a collector's producerStats_1.receiverStats), as
  * {key: "group.field", group, name, kind: 'rate'|'missed'|'queue'}.
+ * @returns {{ key: string, group: string, name: string, kind: string }[]}
  */
-export function statusSeries(value) {
+export function statusSeries(value, prefix = '', depth = 0) {
   const series = [];
   if (!isPlainObject(value)) return series;
-  for (const [group, fields] of Object.entries(value)) {
-    if (!isPlainObject(fields)) continue;
-    for (const [name, v] of Object.entries(fields)) {
-      if (typeof v !== 'number') continue;
-      let kind;
-      if (/Rate$/.test(name) && !/^(error|rejected)Rate$/.test(name)) kind = 'rate';
-      else if (/^n(Missed|Overruns|Errors)$/.test(name) && !group.startsWith('queue')) kind = 'missed';
-      else if (name === 'nQueued') kind = 'queue';
-      if (kind) series.push({ key: `${group}.${name}`, group, name, kind });
+  for (const [name, v] of Object.entries(value)) {
+    const key = prefix ? `${prefix}.${name}` : name;
+    if (isPlainObject(v)) {
+      if (depth < 2) series.push(...statusSeries(v, key, depth + 1));
+      continue;
     }
+    if (typeof v !== 'number' || depth === 0) continue;
+    const group = prefix;
+    let kind;
+    if (/Rate$/.test(name) && !/^(error|rejected)Rate$/.test(name)) kind = 'rate';
+    else if (/^n(Missed|Overruns|Errors)$/.test(name) && !/queueStats$/.test(group)) kind = 'missed';
+    else if (name === 'nQueued') kind = 'queue';
+    if (kind) series.push({ key, group, name, kind });
   }
   return series;
 }
