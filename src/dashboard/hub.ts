@@ -1,15 +1,23 @@
-// One pvAccess monitor per PV, shared by every web client that subscribes to it. The monitor's
-// loop only keeps the newest update and tells the clients; each client decides when (and whether)
-// to send it, so a fast PV costs the gateway one reference per client, not a queue.
+// One monitor per PV, shared by every web client that subscribes to it. The monitor's loop only
+// keeps the newest update and tells the clients; each client decides when (and whether) to send
+// it, so a fast PV costs the gateway one reference per client, not a queue. PVs are read over
+// pvAccess (NAME, pva://NAME) or Channel Access (ca://NAME), as PVWS names them.
+import type { CaClient } from '../ca/client.js';
 import type { PvaClient } from '../pva/client/client.js';
-import type { PvaSubscription } from '../pva/client/subscription.js';
 import { ntIs } from '../pvdata/nt/common.js';
 import type { PVUpdate } from '../pvdata/update.js';
 import { decimate, type BinMode, type DecimatedImage } from './image.js';
 
-/** PVWS clients may name PVs `pva://NAME`, as Phoebus does; that is NAME over pvAccess. */
-export function upstreamName(name: string): string {
-  return name.startsWith('pva://') ? name.slice('pva://'.length) : name;
+/** Where a PVWS name is read: `ca://NAME` over Channel Access, `pva://NAME` and NAME over pvAccess. */
+export function upstreamOf(name: string): { protocol: 'pva' | 'ca'; name: string } {
+  if (name.startsWith('ca://')) return { protocol: 'ca', name: name.slice('ca://'.length) };
+  return { protocol: 'pva', name: name.startsWith('pva://') ? name.slice('pva://'.length) : name };
+}
+
+/** What the hub needs of a pvAccess or Channel Access monitor. */
+interface Monitor extends AsyncIterable<PVUpdate> {
+  on(event: 'disconnect', listener: () => void): unknown;
+  close(): void;
 }
 
 /** What a client implements to hear about a PV. */
@@ -21,7 +29,7 @@ export interface HubListener {
 
 export class HubPV {
   readonly name: string;
-  readonly #sub: PvaSubscription;
+  readonly #sub: Monitor;
   readonly listeners = new Set<HubListener>();
   /** The newest update, null before the first one and after a disconnect. */
   latest: PVUpdate | null = null;
@@ -32,10 +40,11 @@ export class HubPV {
   #images = new Map<string, DecimatedImage>();
   #imagesOf: PVUpdate | null = null;
 
-  constructor(client: PvaClient, name: string) {
+  constructor(hub: Hub, name: string) {
     this.name = name;
+    const up = upstreamOf(name);
     // Images are big: a short server queue, squashed there when the gateway lags.
-    this.#sub = client.monitor(upstreamName(name), { queueSize: 2 });
+    this.#sub = up.protocol === 'ca' ? hub.ca().monitor(up.name, { queueSize: 2 }) : hub.client.monitor(up.name, { queueSize: 2 });
     this.#sub.on('disconnect', () => {
       this.latest = null;
       for (const l of this.listeners) l.onDisconnect(this);
@@ -91,9 +100,18 @@ export class HubPV {
 export class Hub {
   readonly client: PvaClient;
   readonly #pvs = new Map<string, HubPV>();
+  readonly #caFactory: () => CaClient;
+  #ca: CaClient | null = null;
 
-  constructor(client: PvaClient) {
+  /** The Channel Access client is made on the first ca:// PV (and closed with the hub). */
+  constructor(client: PvaClient, caClient: () => CaClient) {
     this.client = client;
+    this.#caFactory = caClient;
+  }
+
+  ca(): CaClient {
+    this.#ca ??= this.#caFactory();
+    return this.#ca;
   }
 
   get size(): number {
@@ -103,7 +121,7 @@ export class Hub {
   subscribe(name: string, l: HubListener): HubPV {
     let pv = this.#pvs.get(name);
     if (!pv) {
-      pv = new HubPV(this.client, name);
+      pv = new HubPV(this, name);
       this.#pvs.set(name, pv);
     }
     pv.listeners.add(l);
@@ -121,5 +139,7 @@ export class Hub {
   close(): void {
     for (const pv of this.#pvs.values()) pv.close();
     this.#pvs.clear();
+    this.#ca?.close();
+    this.#ca = null;
   }
 }

@@ -107,6 +107,10 @@ export function binFrame(f: Frame, b: number, mode: BinMode): { pixels: PVTypedA
     }
     return { pixels, width: w, height: h };
   }
+  if (nz === 1 && sx === 1) {
+    meanMono(data, nx, ny, sy, b, pixels, w, h, out.integer);
+    return { pixels, width: w, height: h };
+  }
   // Mean: sum each output row's bins in a float accumulator, then divide by the bin's pixel count.
   const acc = new Float64Array(w * nz);
   for (let oy = 0; oy < h; oy++) {
@@ -135,6 +139,52 @@ export function binFrame(f: Frame, b: number, mode: BinMode): { pixels: PVTypedA
     }
   }
   return { pixels, width: w, height: h };
+}
+
+/** The mean path for mono frames with contiguous rows (the usual detector frame): plain loops. */
+function meanMono(
+  data: ArrayLike<number>,
+  nx: number,
+  ny: number,
+  sy: number,
+  b: number,
+  pixels: { [i: number]: number },
+  w: number,
+  h: number,
+  integer: boolean,
+): void {
+  const full = Math.floor(nx / b);
+  const acc = new Float64Array(w);
+  for (let oy = 0; oy < h; oy++) {
+    acc.fill(0);
+    const y0 = oy * b;
+    const y1 = Math.min(ny, y0 + b);
+    for (let y = y0; y < y1; y++) {
+      let i = y * sy;
+      if (b === 2) {
+        for (let ox = 0; ox < full; ox++, i += 2) acc[ox] = (acc[ox] as number) + (data[i] as number) + (data[i + 1] as number);
+      } else {
+        for (let ox = 0; ox < full; ox++) {
+          let s = 0;
+          for (let k = 0; k < b; k++) s += data[i++] as number;
+          acc[ox] = (acc[ox] as number) + s;
+        }
+      }
+      if (full < w) {
+        let s = 0;
+        for (let x = full * b; x < nx; x++) s += data[y * sy + x] as number;
+        acc[full] = (acc[full] as number) + s;
+      }
+    }
+    const rows = y1 - y0;
+    const o = oy * w;
+    const n = rows * b;
+    for (let ox = 0; ox < full; ox++) pixels[o + ox] = integer ? Math.round((acc[ox] as number) / n) : (acc[ox] as number) / n;
+    if (full < w) {
+      const m = (acc[full] as number) / (rows * (nx - full * b));
+      pixels[o + full] = integer ? Math.round(m) : m;
+    }
+  }
 }
 
 /** Decode (decompressing if needed) and bin an NTNDArray so its larger side is at most maxSize. */

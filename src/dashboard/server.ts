@@ -5,6 +5,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { AccessPolicy, ClientIdentity } from '../access/policy.js';
+import { CaClient } from '../ca/client.js';
 import type { PvaClient } from '../pva/client/client.js';
 import { discoverServers, serverChannels } from '../pva/discovery/servers.js';
 import { Hub } from './hub.js';
@@ -18,6 +19,8 @@ export const PVWS_PATH = '/pvws/pv';
 
 export interface DashboardOptions {
   client: PvaClient;
+  /** Makes the Channel Access client for ca:// PVs, on the first one (default: from EPICS_CA_* of the process). */
+  caClient?: () => CaClient;
   host?: string;
   /** 0 picks a free port. */
   port?: number;
@@ -74,9 +77,9 @@ export class DashboardServer extends EventEmitter {
   constructor(options: DashboardOptions) {
     super();
     this.#o = options;
-    this.hub = new Hub(options.client);
+    this.hub = new Hub(options.client, options.caClient ?? (() => new CaClient({ timeoutMs: options.timeoutMs ?? 5000 })));
     const log = options.log ?? (() => undefined);
-    this.writer = new Writer(options.client, {
+    this.writer = new Writer(this.hub, {
       enabled: options.write === true,
       policy: options.policy,
       timeoutMs: options.timeoutMs ?? 5000,
@@ -218,7 +221,7 @@ export class DashboardServer extends EventEmitter {
     return `http://${host}:${a.port}/`;
   }
 
-  /** Close every web socket, the HTTP server and the monitors (not the pvAccess client). */
+  /** Close every web socket, the HTTP server, the monitors and a Channel Access client (not the pvAccess client). */
   async close(): Promise<void> {
     clearInterval(this.#heartbeat);
     for (const ws of this.#wss.clients) ws.close(1001, 'dashboard closing');

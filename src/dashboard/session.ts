@@ -150,8 +150,12 @@ export class Session implements HubListener {
       binMode: io['binMode'] === 'stride' || io['binMode'] === 'mean' ? io['binMode'] : this.#o.binMode,
     };
     for (const name of names) {
-      if (/^[a-z]+:\/\//.test(name) && !name.startsWith('pva://')) {
-        this.#sendJSON({ type: 'error', pv: name, message: `${name}: only pvAccess PVs are served (NAME or pva://NAME)` });
+      if (/^[a-z]+:\/\//.test(name) && !/^(pva|ca):\/\//.test(name)) {
+        this.#sendJSON({
+          type: 'error',
+          pv: name,
+          message: `${name}: only pvAccess (NAME, pva://NAME) and Channel Access (ca://NAME) PVs are served`,
+        });
         continue;
       }
       let s = this.#subs.get(name);

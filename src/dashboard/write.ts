@@ -9,7 +9,8 @@ import { toJSONValue } from '../pvdata/json-value.js';
 import { fromJSON } from '../pvdata/parse-value.js';
 import type { FieldDesc, StructureDesc } from '../pvdata/types.js';
 import type { PVStructure } from '../pvdata/values.js';
-import { upstreamName } from './hub.js';
+import type { Hub } from './hub.js';
+import { upstreamOf } from './hub.js';
 
 export interface WriteRequest {
   pv: string;
@@ -73,11 +74,11 @@ function isEnum(d: FieldDesc): boolean {
 }
 
 export class Writer {
-  readonly #client: PvaClient;
+  readonly #hub: Hub;
   readonly #o: WriterOptions;
 
-  constructor(client: PvaClient, options: WriterOptions) {
-    this.#client = client;
+  constructor(hub: Hub, options: WriterOptions) {
+    this.#hub = hub;
     this.#o = options;
   }
 
@@ -97,10 +98,14 @@ export class Writer {
   }
 
   async write(req: WriteRequest, who: ClientIdentity): Promise<WriteResult> {
-    const pv = upstreamName(req.pv);
+    const up = upstreamOf(req.pv);
+    const pv = req.pv;
     if (!this.#o.enabled) return { ok: false, message: `writes are disabled (start sluice dashboard with --write to allow them)` };
     const timeoutMs = this.#o.timeoutMs;
-    const current = await this.#client.get(pv, { timeoutMs });
+    const ca = up.protocol === 'ca' ? this.#hub.ca() : null;
+    const pva: PvaClient = this.#hub.client;
+    const read = () => (ca ? ca.get(up.name, { timeoutMs }) : pva.get(up.name, { timeoutMs }));
+    const current = await read();
     const policy = this.#o.policy;
     if (policy) {
       const rights = policy.rights(pv, accessGroupOf(current.type), who);
@@ -112,23 +117,33 @@ export class Writer {
     }
     const value = putValue(current.type, req.value, current.value, pv);
     try {
-      await this.#client.put(pv, value, { timeoutMs });
+      if (ca) await ca.put(up.name, caValue(value, pv), { timeoutMs });
+      else await pva.put(up.name, value, { timeoutMs });
     } catch (err) {
       this.#o.log(`write to ${pv} by ${describeClient(who)} failed: ${(err as Error).message}`);
-      return { ok: false, message: (err as Error).message, ...(await this.#after(pv)) };
+      return { ok: false, message: (err as Error).message, ...(await after(read)) };
     }
     this.#o.log(`write to ${pv} by ${describeClient(who)}: ${shorten(JSON.stringify(req.value))}`);
-    return { ok: true, message: 'written', ...(await this.#after(pv)) };
+    return { ok: true, message: 'written', ...(await after(read)) };
   }
+}
 
-  /** The value after the put, for the reply; nothing when it cannot be read. */
-  async #after(pv: string): Promise<{ value?: unknown }> {
-    try {
-      const r = await this.#client.get(pv, { timeoutMs: this.#o.timeoutMs });
-      return { value: toJSONValue(r.type, r.value) };
-    } catch {
-      return {};
-    }
+/** Channel Access writes the value field only; an enum by its index. */
+function caValue(put: PVStructure, pv: string): unknown {
+  const extra = Object.keys(put).filter((k) => k !== 'value');
+  if (extra.length || !('value' in put))
+    throw new InvalidArgumentError(`${pv}: Channel Access writes only the value field, not ${extra.join(', ')}`);
+  const v = put['value'];
+  return isObject(v) && 'index' in v ? v['index'] : v;
+}
+
+/** The value after the put, for the reply; nothing when it cannot be read. */
+async function after(read: () => Promise<{ type: StructureDesc; value: PVStructure }>): Promise<{ value?: unknown }> {
+  try {
+    const r = await read();
+    return { value: toJSONValue(r.type, r.value) };
+  } catch {
+    return {};
   }
 }
 

@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { AccessPolicy } from '../../src/access/policy.js';
+import { CaClient } from '../../src/ca/client.js';
+import { CaServer } from '../../src/ca/server.js';
 import { parseAcf } from '../../src/access/acf.js';
 import type { HubListener, HubPV } from '../../src/dashboard/hub.js';
 import { DashboardServer, type DashboardOptions } from '../../src/dashboard/server.js';
@@ -121,15 +123,36 @@ test('subscribe: vtype and metadata with the first update, then only what change
   assert.equal((await c.json('update', 'T:x'))['value'], 'NaN', 'as PVWS: non-finite numbers as "NaN"');
 });
 
-test('PVWS names: pva://NAME is NAME over pvAccess; other schemes are refused', async (t) => {
+test('PVWS names: pva://NAME is NAME over pvAccess; schemes other than pva and ca are refused', async (t) => {
   const r = await rig(t);
   r.pv('T:p', scalarPV(2));
   const c = await r.connect();
-  c.send({ type: 'subscribe', pvs: ['pva://T:p', 'ca://T:p', 'sim://sine'] });
+  c.send({ type: 'subscribe', pvs: ['pva://T:p', 'sim://sine', 'loc://x'] });
   const u = await c.json('update', 'pva://T:p');
   assert.equal(u['value'], 2);
-  assert.match(String((await c.json('error', 'ca://T:p'))['message']), /only pvAccess/);
-  assert.match(String((await c.json('error', 'sim://sine'))['message']), /only pvAccess/);
+  assert.match(String((await c.json('error', 'sim://sine'))['message']), /only pvAccess .* and Channel Access/);
+  assert.match(String((await c.json('error', 'loc://x'))['message']), /only pvAccess/);
+});
+
+test('ca://NAME is read and written over Channel Access', async (t) => {
+  const ca = new CaServer({ host: '127.0.0.1', tcpPort: 0, udpPort: 0 });
+  const box = SharedPV.mailbox().open(ntscalar.type('double', { display: true }), { value: 1.25, display: { units: 'V', format: '%.2f' } });
+  ca.addPV('CA:x', box);
+  await ca.listen();
+  t.after(() => ca.close());
+  const caClient = () =>
+    new CaClient({ env: { EPICS_CA_AUTO_ADDR_LIST: 'NO', EPICS_CA_ADDR_LIST: `127.0.0.1:${ca.udpPort}` }, timeoutMs: 3000 });
+  const r = await rig(t, { write: true, caClient });
+  const c = await r.connect();
+  c.send({ type: 'subscribe', pvs: ['ca://CA:x'] });
+  const u = await c.json('update', 'ca://CA:x');
+  assert.deepEqual([u['vtype'], u['value'], u['units'], u['precision']], ['VDouble', 1.25, 'V', 2]);
+  c.send({ type: 'write', pv: 'ca://CA:x', value: 3.5 });
+  const res = await c.json('write-result', 'ca://CA:x');
+  assert.equal(res['ok'], true, String(res['message']));
+  assert.equal((res['value'] as Json)['value'], 3.5);
+  assert.equal(box.value?.['value'], 3.5);
+  assert.equal((await c.json('update', 'ca://CA:x'))['value'], 3.5);
 });
 
 test('a second client of the same PV gets the current value with its metadata at once', async (t) => {

@@ -1,5 +1,6 @@
 // sluice dashboard: a web page and a PV Web Socket gateway (ornl-epics/pvws protocol) on one
 // HTTP port, for a person's machine or a beamline server, until Ctrl-C.
+import { CaClient } from '../../ca/client.js';
 import { DashboardServer } from '../../dashboard/server.js';
 import { accessOptions, loadAccess, reloadAccessOnHangup } from '../access-options.js';
 import { defineCommand, UsageError, type ParsedArgs } from '../args.js';
@@ -19,8 +20,9 @@ export const spec = defineCommand({
     'per PV per second (the newest wins; skipped ones are counted), and nothing more while --max-buffer bytes wait ' +
     'unsent to it. Writes are refused unless --write is given, and then decided by the access rules ' +
     '(web clients are anonymous; HAGs match their IP address; control PVs are judged in ASG CONTROL). ' +
-    'PVs on the command line are listed by /api/config for the page to show. PVs are found through ' +
-    'EPICS_PVA_ADDR_LIST, EPICS_PVA_AUTO_ADDR_LIST and EPICS_PVA_NAME_SERVERS. The one line printed on stdout ' +
+    'PVs on the command line are listed by /api/config for the page to show. PVs are read over pvAccess ' +
+    '(NAME or pva://NAME, found through EPICS_PVA_ADDR_LIST, EPICS_PVA_AUTO_ADDR_LIST and EPICS_PVA_NAME_SERVERS) ' +
+    'or Channel Access (ca://NAME, through EPICS_CA_ADDR_LIST and friends). The one line printed on stdout ' +
     'once listening is "dashboard: http://HOST:PORT/". See docs/dashboard.md.',
   options: {
     port: { type: 'string', value: 'PORT', description: 'TCP port of the page and the web socket; 0 picks a free one.', default: '8080' },
@@ -72,6 +74,7 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
   const client = makeClient(ctx, 5000);
   const dashboard = new DashboardServer({
     client,
+    caClient: () => new CaClient({ env: ctx.env, timeoutMs: 5000 }),
     host: args.values.host,
     port,
     pvs: args.positionals,
