@@ -18,7 +18,7 @@ let client;
 /** A PV that is neither image, status nor control: its latest value. */
 class ValuePanel {
   constructor(pv, parent, onClose) {
-    this.value = el('pre', { class: 'value' }, '…');
+    this.value = el('pre', { class: 'value' }, 'Waiting for the PV to connect (is its server running, and found by the dashboard?)…');
     this.card = el('article', { class: 'card value-card', 'data-pv': pv }, cardHead(pv, 'value', onClose), this.value);
     appendSorted(parent, this.card);
   }
@@ -32,6 +32,12 @@ class ValuePanel {
     else
       text = `${typeof value === 'number' ? formatNumber(value) : String(value ?? state.text ?? '')}${state.units ? ` ${state.units}` : ''}`;
     this.value.textContent = text;
+    this.value.classList.remove('error');
+  }
+
+  error(message) {
+    this.value.textContent = message;
+    this.value.classList.add('error');
   }
 }
 
@@ -54,6 +60,8 @@ function openPv(pv) {
     return;
   }
   open.add(pv);
+  // A placeholder until the first update says what the PV is (and which panel it gets).
+  panelFor(pv, 'value');
   client.subscribe([pv]);
   renderChannels();
   updateEmptyNote();
@@ -171,7 +179,8 @@ async function main() {
     onMessage: (msg) => {
       if (msg.type !== 'error') return;
       console.warn('dashboard:', msg.message);
-      if (msg.pv) panels.get(msg.pv)?.error?.(msg.message);
+      // A PV opened here that has no panel yet (never connected, refused): a panel with the reason.
+      if (msg.pv && open.has(msg.pv)) (panels.get(msg.pv) ?? panelFor(msg.pv, 'value')).error?.(msg.message);
     },
   });
   window.sluiceDashboard.client = client;
