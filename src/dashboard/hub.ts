@@ -82,7 +82,7 @@ export class HubPV {
         // The client squashes updates we did not take yet; we only ever look at the newest.
         this.latest = u;
         this.received++;
-        for (const l of this.listeners) l.onUpdate(this);
+        for (const l of this.listeners) l.onUpdate(this); // a Session never throws from onUpdate
       }
     } catch (err) {
       if (this.#closed) return;

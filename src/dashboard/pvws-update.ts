@@ -176,7 +176,11 @@ export class PvwsEncoder {
     this.#type = type;
     const msg: UpdateMessage = { type: 'update', pv: this.pv };
     const { kind, vtype } = classify(type);
-    if (first) msg['vtype'] = vtype;
+    if (first) {
+      msg['vtype'] = vtype;
+      // Ours: lets a client clear the `connected: false` a lost PV was reported with.
+      msg['connected'] = true;
+    }
     if (this.#readonly !== readonly) msg['readonly'] = readonly;
     this.#readonly = readonly;
     if (kind === 'structure') {

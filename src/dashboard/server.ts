@@ -105,7 +105,9 @@ export class DashboardServer extends EventEmitter {
         servers: () => this.servers(),
       },
     };
-    this.#http = createServer((req, res) => void route(req, res, routes));
+    this.#http = createServer((req, res) => {
+      route(req, res, routes).catch(() => res.destroy());
+    });
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes ?? 1024 * 1024 });
     this.#http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       const path = (req.url ?? '').split('?')[0];
@@ -188,8 +190,13 @@ export class DashboardServer extends EventEmitter {
     ws.on('pong', () => this.#alive.add(ws));
     this.sessions.add(session);
     ws.on('message', (data, isBinary) => {
-      if (isBinary) return session.handleBinary();
-      session.handle(Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.concat(data as Buffer[]).toString('utf8'));
+      try {
+        if (isBinary) return session.handleBinary();
+        session.handle(Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.concat(data as Buffer[]).toString('utf8'));
+      } catch (err) {
+        // Whatever one client's message did, the others keep being served.
+        session.fail((err as Error).message);
+      }
     });
     ws.on('error', () => ws.terminate());
     ws.on('close', () => {

@@ -44,14 +44,14 @@ interface Subscription {
   dirty: boolean;
   lastSentMs: number;
   timer: NodeJS.Timeout | null;
-  /** The update last sent (a re-subscribe sends it again). */
-  sent: PVUpdate | null;
-  /** Whether the VImage announcement went out since (re)connecting. */
+  /** Whether the NTNDArray announcement went out since (re)connecting. */
   announced: boolean;
   lastError: string;
   stats: { sent: number; skipped: number; deferred: number; bytes: number };
   /** Updates superseded since the last one sent (an image header's `dropped`). */
   skippedSinceSent: number;
+  /** The hub's received count when this client subscribed, less the value it then had. */
+  receivedBase: number;
 }
 
 /** Wait before trying again when the socket's buffer is full. */
@@ -172,12 +172,13 @@ export class Session implements HubListener {
           dirty: false,
           lastSentMs: 0,
           timer: null,
-          sent: null,
           announced: false,
           lastError: '',
           stats: { sent: 0, skipped: 0, deferred: 0, bytes: 0 },
           skippedSinceSent: 0,
+          receivedBase: 0,
         };
+        s.receivedBase = s.pv.received - (s.pv.latest ? 1 : 0);
         this.#subs.set(name, s);
       } else {
         // Subscribing again changes the rates and sends the current value with all its metadata.
@@ -247,10 +248,10 @@ export class Session implements HubListener {
   onDisconnect(pv: HubPV): void {
     const s = this.#subs.get(pv.name);
     if (!s || s.pv !== pv) return;
+    if (s.dirty) s.stats.skipped++;
     s.dirty = false;
     s.enc.reset();
     s.announced = false;
-    s.sent = null;
     this.#sendJSON({ type: 'update', pv: pv.name, connected: false, severity: 'UNDEFINED' });
   }
 
@@ -266,7 +267,8 @@ export class Session implements HubListener {
     const image = s.pv.isImage;
     const now = performance.now();
     const fps = image ? s.image.fps : s.fps;
-    const due = s.lastSentMs + 1000 / fps;
+    const interval = 1000 / fps;
+    const due = s.lastSentMs + interval;
     if (now < due) return this.#arm(s, due - now);
     const buffered = this.#ws.bufferedAmount;
     if (buffered > this.#o.maxBufferedBytes) {
@@ -274,10 +276,17 @@ export class Session implements HubListener {
       return this.#arm(s, CONGESTED_RETRY_MS);
     }
     s.dirty = false;
-    s.lastSentMs = now;
-    if (image) this.#sendImage(s);
-    else this.#sendUpdate(s, u);
-    s.sent = u;
+    // Keep the cadence: a timer that fired late does not push every later send back too.
+    s.lastSentMs = now >= due + interval ? now : due;
+    try {
+      if (image) this.#sendImage(s);
+      else this.#sendUpdate(s, u);
+    } catch (err) {
+      // A value we cannot encode is this PV's problem, said once, not the gateway's.
+      const why = (err as Error).message;
+      if (why !== s.lastError) this.#sendJSON({ type: 'error', pv: s.pv.name, message: why });
+      s.lastError = why;
+    }
   }
 
   #arm(s: Subscription, ms: number): void {
@@ -330,8 +339,15 @@ export class Session implements HubListener {
 
   stats(): Record<string, unknown> {
     const pvs: Record<string, unknown> = {};
-    for (const [name, s] of this.#subs) pvs[name] = { received: s.pv.received, ...s.stats, connected: s.pv.latest !== null };
+    for (const [name, s] of this.#subs) {
+      pvs[name] = { received: s.pv.received - s.receivedBase, ...s.stats, connected: s.pv.latest !== null };
+    }
     return { type: 'stats', bufferedAmount: this.#ws.bufferedAmount, maxBufferedAmount: this.maxBufferedAmount, pvs };
+  }
+
+  /** Report a failure that escaped the handling of a message. */
+  fail(message: string): void {
+    this.#error(message);
   }
 
   #error(message: string): void {

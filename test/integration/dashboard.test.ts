@@ -102,6 +102,7 @@ test('subscribe: vtype and metadata with the first update, then only what change
   c.send({ type: 'subscribe', pvs: ['T:x'] });
   const first = await c.json('update', 'T:x');
   assert.equal(first['vtype'], 'VDouble');
+  assert.equal(first['connected'], true);
   assert.equal(first['value'], 1.5);
   assert.equal(first['units'], 'mm');
   assert.equal(first['description'], 'gap');
@@ -114,7 +115,8 @@ test('subscribe: vtype and metadata with the first update, then only what change
   pv.post({ value: 2.5 });
   const second = await c.json('update', 'T:x');
   assert.equal(second['value'], 2.5);
-  for (const k of ['vtype', 'units', 'precision', 'severity', 'readonly', 'min']) assert.ok(!(k in second), `${k} is sent once`);
+  for (const k of ['vtype', 'connected', 'units', 'precision', 'severity', 'readonly', 'min'])
+    assert.ok(!(k in second), `${k} is sent once`);
   pv.post({ value: 3.5, alarm: { severity: 2, status: 1, message: 'HIHI' } });
   const third = await c.json('update', 'T:x');
   assert.equal(third['severity'], 'MAJOR', 'a severity change is sent');
@@ -153,6 +155,22 @@ test('ca://NAME is read and written over Channel Access', async (t) => {
   assert.equal((res['value'] as Json)['value'], 3.5);
   assert.equal(box.value?.['value'], 3.5);
   assert.equal((await c.json('update', 'ca://CA:x'))['value'], 3.5);
+});
+
+test('a PV that goes away is reported disconnected; when it is back, its metadata comes again', async (t) => {
+  const r = await rig(t);
+  const pv = r.pv('T:gone', scalarPV(1, { display: { units: 'mm' } }));
+  const c = await r.connect();
+  c.send({ type: 'subscribe', pvs: ['T:gone'] });
+  assert.equal((await c.json('update', 'T:gone'))['units'], 'mm');
+  pv.close();
+  const down = await c.json('update', 'T:gone');
+  assert.deepEqual([down['connected'], down['severity']], [false, 'UNDEFINED']);
+  const again = scalarPV(2, { display: { units: 'mm' } });
+  r.server.removePV('T:gone');
+  r.pv('T:gone', again);
+  const up = await c.json('update', 'T:gone');
+  assert.deepEqual([up['connected'], up['vtype'], up['units'], up['value']], [true, 'VDouble', 'mm', 2]);
 });
 
 test('a second client of the same PV gets the current value with its metadata at once', async (t) => {
