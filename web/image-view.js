@@ -143,7 +143,7 @@ export class ImageView {
     this.drawHistogram();
     const decimated = header.srcWidth && header.srcWidth !== width ? ` shown ${width}×${height} (binned ${header.binning ?? ''})` : '';
     this.info.textContent =
-      `${header.srcWidth ?? width}×${header.srcHeight ?? height} ${header.dtype} ${header.colorMode}${decimated}` +
+      `${header.srcWidth ?? width}×${header.srcHeight ?? height} ${header.dtype} ${header.srcColorMode ?? header.colorMode}${decimated}` +
       ` · frame ${header.uniqueId ?? '?'} · ${this.fps > 0 ? `${this.fps.toFixed(1)} frames/s received` : 'measuring the frame rate…'}` +
       (header.dropped ? ` · ${header.dropped} skipped by the server's rate limit` : '');
   }

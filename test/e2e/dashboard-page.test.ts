@@ -29,21 +29,28 @@ test('the page shows the served frame, plots the status and stops a consumer', {
   const start = (args: string[]) => startCli(t, args, env, 20_000);
   // A few distinct frames at 4 per second: the page and the test see the same ids.
   const sim = start(simArgs({ channel: 'page:image', nx: W, ny: H, dtype: 'uint8', fps: 4, nFrames: 3, runtime: 120, startDelay: 0.2 }));
+  // A colour source sent plane by plane (RGB3): the dashboard sends it as RGB1, the page shows it.
+  start(simArgs({ channel: 'page:rgb', nx: 16, ny: 8, dtype: 'uint8', fps: 4, nFrames: 3, runtime: 120, startDelay: 0.2 }, '-cm', '4'));
   const consumer = start(
     consumerArgs({ input: 'page:image', id: 1, status: 'page:c:*:status', control: 'page:c:*:control', reportPeriod: 0.25, runtime: 120 }),
   );
-  const dashboard = start(['dashboard', '--port', '0', '--write', 'page:image', 'page:c:1:status', 'page:c:1:control']);
+  const dashboard = start(['dashboard', '--port', '0', '--write', 'page:image', 'page:rgb', 'page:c:1:status', 'page:c:1:control']);
   const url = (await dashboard.line(/^dashboard: (http\S+)/))[1] as string;
 
   // The served frames, by unique id, as a pvAccess client sees them.
   const client = new PvaClient({ env, timeoutMs: 10_000, beaconPort: false });
   t.after(() => client.close());
-  const served = new Map<number, Uint8Array>();
-  const watch = client.monitor('page:image', { queueSize: 8 });
-  t.after(() => watch.close());
-  void (async () => {
-    for await (const u of watch) served.set(Number(u.value['uniqueId']), (u.value['value'] as PVStructure)['value'] as Uint8Array);
-  })();
+  const collect = (pv: string) => {
+    const frames = new Map<number, Uint8Array>();
+    const watch = client.monitor(pv, { queueSize: 8 });
+    t.after(() => watch.close());
+    void (async () => {
+      for await (const u of watch) frames.set(Number(u.value['uniqueId']), (u.value['value'] as PVStructure)['value'] as Uint8Array);
+    })();
+    return frames;
+  };
+  const served = collect('page:image');
+  const servedRgb = collect('page:rgb');
 
   const browser = await launchBrowser(t, executable as string);
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
@@ -53,17 +60,34 @@ test('the page shows the served frame, plots the status and stops a consumer', {
   await page.getByRole('heading', { name: 'Sluice dashboard' }).waitFor();
 
   // The image: a fixed range 0..255 on the grey map shows each uint8 pixel as its own grey level.
+  /** The frame drawn for `pv` with the fixed range 0..255: its id and RGBA bytes. */
+  const shownFrame = async (pv: string) => {
+    const card = page.locator(`article.image-card[data-pv="${pv}"]`);
+    await card.locator('canvas.image[data-unique-id]').waitFor({ timeout: 20_000 });
+    await card.getByLabel('Auto contrast').uncheck();
+    await card.getByLabel('Min').fill('0');
+    await card.getByLabel('Max').fill('255');
+    return page.evaluate((name) => {
+      const view = (globalThis as any).sluiceDashboard.panels.get(name);
+      const c = view.imageCanvas as HTMLCanvasElementLike;
+      const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      return { uniqueId: view.drawn.header.uniqueId, width: c.width, height: c.height, rgba: Array.from(data as ArrayLike<number>) };
+    }, pv);
+  };
+  const rgb = await shownFrame('page:rgb');
+  const rgbFrame = servedRgb.get(rgb.uniqueId);
+  assert.ok(rgbFrame, `colour frame ${rgb.uniqueId} was served`);
+  assert.deepEqual([rgb.width, rgb.height], [16, 8]);
+  for (let y = 0; y < 8; y++) {
+    for (let x = 0; x < 16; x++) {
+      const want: number[] = [0, 1, 2].map((c): number => rgbFrame[c * 16 * 8 + y * 16 + x] as number).concat(255);
+      const o = (y * 16 + x) * 4;
+      if (rgb.rgba.slice(o, o + 4).join() !== want.join()) assert.fail(`colour pixel ${x},${y}: ${rgb.rgba.slice(o, o + 4)} for ${want}`);
+    }
+  }
+
   const card = page.locator('article.image-card[data-pv="page:image"]');
-  await card.locator('canvas.image[data-unique-id]').waitFor({ timeout: 20_000 });
-  await card.getByLabel('Auto contrast').uncheck();
-  await card.getByLabel('Min').fill('0');
-  await card.getByLabel('Max').fill('255');
-  const shown = await page.evaluate(() => {
-    const view = (globalThis as any).sluiceDashboard.panels.get('page:image');
-    const c = view.imageCanvas as HTMLCanvasElementLike;
-    const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-    return { uniqueId: view.drawn.header.uniqueId, width: c.width, height: c.height, rgba: Array.from(data as ArrayLike<number>) };
-  });
+  const shown = await shownFrame('page:image');
   assert.equal(shown.width, W);
   assert.equal(shown.height, H);
   const frame = served.get(shown.uniqueId);
@@ -107,7 +131,8 @@ test('the page shows the served frame, plots the status and stops a consumer', {
   assert.ok((await status.locator('.uplot').count()) >= 2, 'rate and loss plots are drawn');
   // The documentation's page and image pictures come from the demo (demo-web.test.ts).
   await shoot(page, 'dashboard-page', undefined, false);
-  await shoot(page, 'dashboard-page-image', 'article.image-card', false);
+  await shoot(page, 'dashboard-page-image', 'article.image-card[data-pv="page:image"]', false);
+  await shoot(page, 'dashboard-page-rgb', 'article.image-card[data-pv="page:rgb"]', false);
   await shoot(page, 'dashboard-status', 'article.status-card');
 
   // A read-only dashboard (no --write) shows the buttons disabled and says why.
