@@ -54,6 +54,9 @@ interface Subscription {
   receivedBase: number;
 }
 
+/** What answers may add to the send buffer beyond twice the bound before the client is dropped. */
+const HARD_CAP_SLACK = 32 * 1024 * 1024;
+
 /** Wait before trying again when the socket's buffer is full. */
 const CONGESTED_RETRY_MS = 20;
 
@@ -365,6 +368,13 @@ export class Session implements HubListener {
 
   #send(data: string | Buffer): void {
     if (this.#closed || this.#ws.readyState !== this.#ws.OPEN) return;
+    // Updates wait for room, but answers (echo, errors, stats) do not: a client that keeps asking
+    // and never reads would make them pile up, so past twice the bound plus room for one big image
+    // (1024x1024 RGB float64 is 24 MiB) it is dropped.
+    if (this.#ws.bufferedAmount > 2 * this.#o.maxBufferedBytes + HARD_CAP_SLACK) {
+      this.#ws.terminate();
+      return;
+    }
     this.#ws.send(data);
     const b = this.#ws.bufferedAmount;
     if (b > this.maxBufferedAmount) this.maxBufferedAmount = b;

@@ -34,3 +34,37 @@ test('sluice dashboard serves the page API and PV Web Socket, writes with --writ
   assert.equal((await closed).code, 1001, 'clients are told the dashboard is going away');
   assert.match(dash.stderr(), /write to D:x by anonymous@127\.0\.0\.1: 4/);
 });
+
+test('a real consumer through the dashboard: its status as VStructure; configure and stop through its control PV', async (t) => {
+  const env = await loopbackEnv();
+  const consumer = startCli(
+    t,
+    ['consumer', '-ic', 'nothing:here', '-cc', 'host:control', '-sc', 'host:status', '-rqs', '10', '-dc'],
+    env,
+    20_000,
+  );
+  const dash = startCli(t, ['dashboard', '--port', '0', '--write'], env);
+  const url = (await dash.line(/^dashboard: (http:\/\/\S+)$/))[1] as string;
+  const c = await PvwsClient.connect(`${url.replace('http', 'ws')}pvws/pv`);
+  t.after(() => c.ws.terminate());
+  c.send({ type: 'subscribe', pvs: ['host:status', 'host:control'] });
+  const status = await c.json('update', 'host:status', 20_000);
+  assert.equal(status['vtype'], 'VStructure');
+  assert.ok('processorStats' in (status['value'] as Json), JSON.stringify(status));
+  assert.equal((await c.json('update', 'host:control', 20_000))['readonly'], false);
+  c.send({ type: 'write', pv: 'host:control', value: { command: 'configure', args: '{"receiverQueueSize":-99}' } });
+  const bad = await c.json('write-result', 'host:control', 20_000);
+  assert.equal(bad['ok'], false);
+  assert.match(String(bad['message']), /Configuration failed: receiverQueueSize must be an integer/);
+  assert.match(String((bad['value'] as Json)['statusMessage']), /^Configuration failed/);
+  c.send({ type: 'write', pv: 'host:control', value: { command: 'reset_stats' } });
+  const reset = await c.json('write-result', 'host:control', 20_000);
+  assert.deepEqual([reset['ok'], (reset['value'] as Json)['statusMessage']], [true, 'Stats reset successful']);
+  c.send({ type: 'write', pv: 'host:control', value: { command: 'stop' } });
+  assert.equal((await c.json('write-result', 'host:control', 20_000))['ok'], true);
+  assert.equal(await consumer.exited, 0, consumer.stderr());
+  // The control PV's own updates (each command's statusMessage) come first, then the loss.
+  await c.next((m) => m.kind === 'json' && m.json['pv'] === 'host:control' && m.json['connected'] === false, 20_000, 'host:control lost');
+  dash.kill('SIGTERM');
+  assert.equal(await dash.exited, 0);
+});

@@ -506,6 +506,20 @@ test('a client that stops reading costs a bounded buffer; it gets the newest fra
   assert.ok(last.header.dropped >= 0);
 });
 
+test('a client that asks (echo) but never reads is dropped once its answers pass twice the bound and 32 MiB', async (t) => {
+  const r = await rig(t, { maxBufferedBytes: 64 * 1024 });
+  const c = await r.connect();
+  (c.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+  const closed = once(r.dash, 'session-closed', 20_000);
+  const body = 'x'.repeat(500 * 1024);
+  // Far more than the kernel's socket buffers and the cap: 120 answers of 500 KB.
+  for (let i = 0; i < 120; i++) c.send({ type: 'echo', body });
+  await closed;
+  const other = await r.connect();
+  other.send({ type: 'echo', body: 'still here' });
+  assert.equal((await other.json('echo'))['body'], 'still here');
+});
+
 test('hostile input: errors for bad messages, a close for a huge one, and others keep being served', async (t) => {
   const r = await rig(t, { maxMessageBytes: 64 * 1024 });
   r.pv('T:h', scalarPV(4));
