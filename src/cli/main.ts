@@ -42,6 +42,9 @@ const COMMANDS: Array<[name: string, load: () => Promise<CommandModule>]> = [
   ['to-json', () => import('./commands/to-json.js')],
   ['from-json', () => import('./commands/from-json.js')],
   ['to-csv', () => import('./commands/to-csv.js')],
+  ['from-csv', () => import('./commands/from-csv.js')],
+  ['save', () => import('./commands/save.js')],
+  ['replay', () => import('./commands/replay.js')],
   ['publish', () => import('./commands/publish.js')],
   ['host', () => import('./commands/host.js')],
 ];
