@@ -17,6 +17,13 @@ export interface CliContext {
   /** Binary standard input and output, for the pipeline commands (stream format on stdin/stdout). */
   readonly stdin?: NodeJS.ReadableStream;
   readonly stdout?: NodeJS.WritableStream;
+  /**
+   * Set when stdin is the process's own descriptor 0, untouched: a stage may read it with
+   * blocking reads (pipeline/fd-input.ts) instead of through the `stdin` stream.
+   */
+  readonly stdinFd?: number;
+  /** Likewise for stdout: a stage may write descriptor 1 with blocking writes. */
+  readonly stdoutFd?: number;
 }
 
 /** The binary stdin or stdout a pipeline command needs; a usage error where main() runs without them. */

@@ -148,18 +148,34 @@ function runAsProgram(): void {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  // `sluice monitor X | head` closes our stdout: that is a normal end, not an error.
-  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') process.exit(0);
-    throw err;
-  });
+  // process.stdin and process.stdout are made when first used (getters): once made, they set a
+  // pipe's descriptor non-blocking, which stages that read and write descriptors 0 and 1 with
+  // blocking calls (stdinFd, stdoutFd) must not find.
+  let stdoutReady = false;
+  const stdout = (): NodeJS.WriteStream => {
+    if (!stdoutReady) {
+      stdoutReady = true;
+      // `sluice monitor X | head` closes our stdout: that is a normal end, not an error.
+      process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+        if (err.code === 'EPIPE') process.exit(0);
+        throw err;
+      });
+    }
+    return process.stdout;
+  };
   const ctx: CliContext = {
     env: process.env,
-    out: (line) => void process.stdout.write(line + '\n'),
+    out: (line) => void stdout().write(line + '\n'),
     err: (line) => void process.stderr.write(line + '\n'),
     signal: controller.signal,
-    stdin: process.stdin,
-    stdout: process.stdout,
+    get stdin() {
+      return process.stdin;
+    },
+    get stdout() {
+      return stdout();
+    },
+    stdinFd: 0,
+    stdoutFd: 1,
   };
   main(process.argv.slice(2), ctx).then(
     (code) => exitAfterFlush(code),

@@ -1,7 +1,7 @@
 // What the pipeline stages that read a stream and write one share (head, filter, partition):
 // inputs from stdin or files, one output stream on stdout with its back-pressure, the notes passed
 // on, and a wrong stream reported as one line on stderr with exit status 1.
-import { createReadStream } from 'node:fs';
+import { FdWritable, fdChunks, fileChunks } from '../pipeline/fd-io.js';
 import { readBatches, StreamOutput } from '../pipeline/stdio.js';
 import type { RecordItem, ValueItem } from '../pipeline/stream-decoder.js';
 import { stdio, type CliContext } from './common.js';
@@ -10,6 +10,22 @@ export type { RecordItem, ValueItem };
 
 /** Files are read in chunks this large: fewer reads, and more records written per write. */
 export const FILE_CHUNK_BYTES = 1 << 20;
+
+/**
+ * The bytes of a stage's input: a file, or stdin ('-'), read with blocking reads where stdin is
+ * the process's own (fd-io.ts), else through the context's stream.
+ */
+export function inputChunks(ctx: CliContext, file: string): AsyncIterable<Uint8Array | string> {
+  if (file !== '-') return fileChunks(file);
+  if (ctx.stdinFd !== undefined) return fdChunks(ctx.stdinFd, () => stdio(ctx, 'stdin') as AsyncIterable<Uint8Array | string>);
+  return stdio(ctx, 'stdin') as AsyncIterable<Uint8Array | string>;
+}
+
+/** A stage's stdout: descriptor 1 written with blocking writes where it is the process's own. */
+export function outputSink(ctx: CliContext): NodeJS.WritableStream {
+  if (ctx.stdoutFd !== undefined) return new FdWritable(ctx.stdoutFd, () => stdio(ctx, 'stdout'));
+  return stdio(ctx, 'stdout');
+}
 
 /**
  * Run `onValue` for every value of the inputs (stdin when there are none); it writes what it
@@ -24,14 +40,13 @@ export async function runStage<Decode extends boolean = true>(
   onValue: (item: Decode extends false ? ValueItem | RecordItem : ValueItem, out: StreamOutput) => boolean,
   options: { decode?: Decode } = {},
 ): Promise<number> {
-  const out = new StreamOutput(stdio(ctx, 'stdout'));
+  const out = new StreamOutput(outputSink(ctx));
   const undecoded = options.decode === false ? { littleEndian: out.littleEndian } : undefined;
   const handle = onValue as (item: ValueItem | RecordItem, out: StreamOutput) => boolean;
   try {
     for (const file of files.length ? files : ['-']) {
-      const input = file === '-' ? stdio(ctx, 'stdin') : createReadStream(file, { highWaterMark: FILE_CHUNK_BYTES });
       const source = file === '-' ? 'stdin' : file;
-      for await (const batch of readBatches(input, { source, undecoded })) {
+      for await (const batch of readBatches(inputChunks(ctx, file), { source, undecoded })) {
         let more = true;
         for (const item of batch) {
           if (item.kind === 'note') out.note(item.note);

@@ -11,7 +11,10 @@ import { StreamDecoder, type RecordItem, type StreamDecoderOptions, type StreamI
 import { FLAG_BIG_ENDIAN, RECORD_HEADER_BYTES, RecordKind, STREAM_HEADER_BYTES, StreamEncoder, type StreamMarks } from './stream-format.js';
 
 /** The items of the stream `input` carries; throws a DecodeError on a wrong or truncated stream. */
-export async function* readStream(input: Readable | NodeJS.ReadableStream, options: StreamDecoderOptions = {}): AsyncGenerator<StreamItem> {
+export async function* readStream(
+  input: Readable | NodeJS.ReadableStream | AsyncIterable<Uint8Array | string>,
+  options: StreamDecoderOptions = {},
+): AsyncGenerator<StreamItem> {
   for await (const batch of readBatches(input, options)) yield* batch;
 }
 
@@ -20,7 +23,7 @@ export async function* readStream(input: Readable | NodeJS.ReadableStream, optio
  * output write the batch's records in one go. The array is reused: done with it before the next.
  */
 export async function* readBatches(
-  input: Readable | NodeJS.ReadableStream,
+  input: Readable | NodeJS.ReadableStream | AsyncIterable<Uint8Array | string>,
   options: StreamDecoderOptions = {},
 ): AsyncGenerator<StreamItem[]> {
   const items: StreamItem[] = [];

@@ -9,7 +9,7 @@ import type { StructureDesc } from '../../pvdata/types.js';
 import type { PVStructure } from '../../pvdata/values.js';
 import { defineCommand, type ParsedArgs } from '../args.js';
 import { describeFailure, parseCount, parseSeconds, requestOption, stdio, type CliContext } from '../common.js';
-import { FILE_CHUNK_BYTES } from '../stage.js';
+import { FILE_CHUNK_BYTES, inputChunks, outputSink } from '../stage.js';
 import type { ToolSubscription } from '../tool-client.js';
 import { providerOf, providerOption } from '../tool-options.js';
 
@@ -58,9 +58,10 @@ export async function run(args: Args, ctx: CliContext): Promise<number> {
   const queueSize = parseCount(args.values['queue-size'], '--queue-size');
   const connectMs = parseSeconds(args.values['connect-timeout'], '--connect-timeout', true);
   const request = parsePVRequest(args.values.request ?? '');
-  const out = new StreamOutput(stdio(ctx, 'stdout'));
   const files = args.positionals.filter((s) => s === '-' || existsSync(s));
   const pvs = args.positionals.filter((s) => !files.includes(s));
+  // Blocking writes only when no PV monitor needs the event loop meanwhile.
+  const out = new StreamOutput(pvs.length === 0 ? outputSink(ctx) : stdio(ctx, 'stdout'));
   let lastSource = '';
   /** A note naming the source of the values that follow, when it changes. */
   const from = (source: string): void => {
@@ -78,7 +79,13 @@ export async function run(args: Args, ctx: CliContext): Promise<number> {
   let ok = true;
   const fileJob = (async () => {
     for (const file of files) {
-      const input = file === '-' ? stdio(ctx, 'stdin') : createReadStream(file, { highWaterMark: FILE_CHUNK_BYTES });
+      // Blocking reads only when no PV monitor needs the event loop meanwhile.
+      const input =
+        pvs.length === 0
+          ? inputChunks(ctx, file)
+          : file === '-'
+            ? stdio(ctx, 'stdin')
+            : createReadStream(file, { highWaterMark: FILE_CHUNK_BYTES });
       const undecoded = { littleEndian: out.littleEndian }; // recorded values are passed on as read
       let n = 0;
       try {

@@ -1,0 +1,92 @@
+// A stage's input and output on their file descriptors, with blocking read() and write() calls,
+// as cat moves bytes: Node's stream machinery (non-blocking pipes, partial writes, epoll) costs
+// several times the copy itself, and a stage that only moves a stream has nothing else to wait
+// for (bench/pipeline.ts compares them). Reads
+// fill a slab from where the last one ended, so records that span reads lie side by side in
+// memory and the output writes them as one view. The event loop gets a turn every few reads, so
+// that Ctrl-C is seen; a stage blocked in a read sees it when its input next moves (the stage
+// before it, stopped by the same Ctrl-C, ends its stream).
+import { closeSync, openSync, readSync, writeSync } from 'node:fs';
+import { Writable } from 'node:stream';
+
+/** A slab is this large; a read asks for what is left of it, and a new slab starts when little is. */
+const SLAB_BYTES = 1 << 20;
+const MIN_READ_BYTES = 64 * 1024;
+/** Reads between two turns of the event loop. */
+const READS_PER_TURN = 16;
+
+/**
+ * The bytes of `fd` until its end. Where the descriptor does not block (EAGAIN: someone made it
+ * non-blocking), the rest comes from `fallback()`, a stream over the same descriptor.
+ */
+export async function* fdChunks(fd: number, fallback?: () => AsyncIterable<Uint8Array | string>): AsyncGenerator<Uint8Array> {
+  let slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+  let at = 0;
+  for (let reads = 1; ; reads++) {
+    if (SLAB_BYTES - at < MIN_READ_BYTES) {
+      slab = Buffer.allocUnsafeSlow(SLAB_BYTES); // the old one stays alive while its views do
+      at = 0;
+    }
+    let n: number;
+    try {
+      n = readSync(fd, slab, at, SLAB_BYTES - at, null);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EAGAIN' && fallback) {
+        for await (const c of fallback()) yield typeof c === 'string' ? Buffer.from(c, 'latin1') : c;
+        return;
+      }
+      if (code === 'EOF') return;
+      throw err;
+    }
+    if (n === 0) return;
+    yield slab.subarray(at, at + n);
+    at += n;
+    if (reads % READS_PER_TURN === 0) await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+/** The bytes of a file, read as fdChunks() reads; the file is closed at the end or on an error. */
+export async function* fileChunks(path: string): AsyncGenerator<Uint8Array> {
+  const fd = openSync(path, 'r');
+  try {
+    yield* fdChunks(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * A Writable whose writes are blocking write() calls on `fd` (the pipe's back-pressure is the
+ * write blocking). Where the descriptor does not block (EAGAIN), this write and all later ones
+ * go to `fallback()`, a stream over the same descriptor, in order.
+ */
+export class FdWritable extends Writable {
+  readonly #fd: number;
+  readonly #fallback: () => NodeJS.WritableStream;
+  #stream: NodeJS.WritableStream | null = null;
+
+  constructor(fd: number, fallback: () => NodeJS.WritableStream) {
+    super({ decodeStrings: true });
+    this.#fd = fd;
+    this.#fallback = fallback;
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, done: (err?: Error | null) => void): void {
+    if (this.#stream) {
+      this.#stream.write(chunk, done);
+      return;
+    }
+    let at = 0;
+    try {
+      while (at < chunk.length) at += writeSync(this.#fd, chunk, at, chunk.length - at);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') return done(err as Error);
+      const stream = (this.#stream = this.#fallback());
+      stream.on('error', (e: Error) => this.destroy(e));
+      stream.write(chunk.subarray(at), done);
+      return;
+    }
+    done();
+  }
+}
