@@ -205,7 +205,7 @@ export class ChannelSource implements Source {
     return w;
   }
 
-  handlePut(put: PutRequest): Promise<void> {
+  handlePut(put: PutRequest): void | Promise<void> {
     this.checkKey(put.options['key']);
     const id = this.writerOf(put);
     const client = this.#hooks.clientOfPeer(put.peer);
@@ -225,6 +225,9 @@ export class ChannelSource implements Source {
     const writer = w;
     const bytes = valueBytes(put.value);
     this.#hooks.received(client ?? '', bytes);
+    // Nothing of this writer's waits and every wait-reader has room: post now, and the put is
+    // answered now (a throw, ERR_OVERFLOW, fails it as in the chain).
+    if (writer.pending === 0 && !this.#closed && this.#waitersHaveRoom()) return this.#post(writer, put.value, put.changed, false, bytes);
     return this.#chain(writer, () => this.#post(writer, put.value, put.changed, false, bytes));
   }
 

@@ -145,20 +145,25 @@ export class ChannelWriter extends EventEmitter {
     const bytes = valueBytes(value);
     this.#inFlight++;
     this.#inFlightBytes += bytes;
-    this.#session.put(value).then(
-      () => {
-        this.#inFlight--;
-        this.#inFlightBytes -= bytes;
-        this.stats.acknowledged++;
-        this.#pump();
-      },
-      (err: Error) => {
-        this.#inFlight--;
-        this.#inFlightBytes -= bytes;
-        this.stats.refused++;
-        this.#fail(new ChannelWriteError(this.channel, err));
-      },
-    );
+    try {
+      this.#session.putWith(value, (err) => this.#answered(bytes, err));
+    } catch (err) {
+      // The session is closed: fail as an answer would, after write() returned.
+      queueMicrotask(() => this.#answered(bytes, err as Error));
+    }
+  }
+
+  /** A put's answer (in the order sent): room for the next, or the writer fails. */
+  #answered(bytes: number, err: Error | null): void {
+    this.#inFlight--;
+    this.#inFlightBytes -= bytes;
+    if (err) {
+      this.stats.refused++;
+      this.#fail(new ChannelWriteError(this.channel, err));
+      return;
+    }
+    this.stats.acknowledged++;
+    this.#pump();
   }
 
   #pump(): void {
