@@ -1,7 +1,6 @@
 // What every command shares: the context main hands it (environment, output, a signal for
 // Ctrl-C), the options pvget/pvput/pvmonitor all have (-r, -w, -v, --json), and the way errors
 // become one line on stderr that names the PV.
-import { PvaClient } from '../pva/client/client.js';
 import { serverConfigFromEnv } from '../pva/config.js';
 import { DEFAULT_SERVER_PORT } from '../pva/constants.js';
 import { SluiceError } from '../errors.js';
@@ -91,13 +90,6 @@ export function serverPort(text: string | undefined, env: NodeJS.ProcessEnv): { 
     return { port: Number(text), explicit: true };
   }
   return { port: serverConfigFromEnv(env).serverPort, explicit: false };
-}
-
-/** A client configured from EPICS_PVA_* in the command's environment. */
-export function makeClient(ctx: CliContext, timeoutMs: number): PvaClient {
-  const client = new PvaClient({ env: ctx.env, timeoutMs });
-  for (const w of client.config.warnings) ctx.err(`warning: ${w}`);
-  return client;
 }
 
 /** What to check when a channel never connects. */

@@ -1,35 +1,9 @@
 #!/usr/bin/env node
 // The `sluice` command: dispatches to one module per subcommand. Exit status 0 on success, 1 when
 // the command ran and failed (no connection, error from the server), 2 for bad usage.
-import { sluiceVersion } from '../pva/server/server-info.js';
+import { sluiceVersion } from '../version.js';
 import { helpText, markdownReference, parseCommandArgs, type CommandSpec, type OptionSpecs, type ParsedArgs } from './args.js';
 import { isUsageError, type CliContext } from './common.js';
-import * as call from './commands/call.js';
-import * as cat from './commands/cat.js';
-import * as channel from './commands/channel.js';
-import * as collector from './commands/collector.js';
-import * as consumer from './commands/consumer.js';
-import * as demo from './commands/demo.js';
-import * as filter from './commands/filter.js';
-import * as fromJson from './commands/from-json.js';
-import * as get from './commands/get.js';
-import * as host from './commands/host.js';
-import * as head from './commands/head.js';
-import * as info from './commands/info.js';
-import * as list from './commands/list.js';
-import * as mailbox from './commands/mailbox.js';
-import * as merge from './commands/merge.js';
-import * as mirror from './commands/mirror.js';
-import * as monitor from './commands/monitor.js';
-import * as partition from './commands/partition.js';
-import * as processStage from './commands/process.js';
-import * as publish from './commands/publish.js';
-import * as put from './commands/put.js';
-import * as server from './commands/server.js';
-import * as sim from './commands/sim.js';
-import * as tee from './commands/tee.js';
-import * as toCsv from './commands/to-csv.js';
-import * as toJson from './commands/to-json.js';
 
 interface CommandModule {
   spec: CommandSpec;
@@ -38,38 +12,44 @@ interface CommandModule {
   subcommands?: Record<string, CommandModule>;
 }
 
-/** In the order `sluice --help` lists them. */
-const COMMANDS: CommandModule[] = [
-  get,
-  put,
-  monitor,
-  info,
-  call,
-  list,
-  consumer,
-  collector,
-  mailbox,
-  demo,
-  sim,
-  mirror,
-  server,
-  channel,
-  cat,
-  head,
-  filter,
-  tee,
-  partition,
-  merge,
-  processStage,
-  toJson,
-  fromJson,
-  toCsv,
-  publish,
-  host,
+/**
+ * In the order `sluice --help` lists them. Each module is loaded only when its command runs (or
+ * for help): a pipeline stage starts without loading the servers, consumers and codecs it never uses.
+ */
+const COMMANDS: Array<[name: string, load: () => Promise<CommandModule>]> = [
+  ['get', () => import('./commands/get.js')],
+  ['put', () => import('./commands/put.js')],
+  ['monitor', () => import('./commands/monitor.js')],
+  ['info', () => import('./commands/info.js')],
+  ['call', () => import('./commands/call.js')],
+  ['list', () => import('./commands/list.js')],
+  ['consumer', () => import('./commands/consumer.js')],
+  ['collector', () => import('./commands/collector.js')],
+  ['mailbox', () => import('./commands/mailbox.js')],
+  ['demo', () => import('./commands/demo.js')],
+  ['sim', () => import('./commands/sim.js')],
+  ['mirror', () => import('./commands/mirror.js')],
+  ['server', () => import('./commands/server.js')],
+  ['channel', () => import('./commands/channel.js')],
+  ['cat', () => import('./commands/cat.js')],
+  ['head', () => import('./commands/head.js')],
+  ['filter', () => import('./commands/filter.js')],
+  ['tee', () => import('./commands/tee.js')],
+  ['partition', () => import('./commands/partition.js')],
+  ['merge', () => import('./commands/merge.js')],
+  ['process', () => import('./commands/process.js')],
+  ['to-json', () => import('./commands/to-json.js')],
+  ['from-json', () => import('./commands/from-json.js')],
+  ['to-csv', () => import('./commands/to-csv.js')],
+  ['publish', () => import('./commands/publish.js')],
+  ['host', () => import('./commands/host.js')],
 ];
 
-function generalHelp(): string {
-  const width = Math.max(...COMMANDS.map((c) => c.spec.name.length)) + 2;
+const loadAll = (): Promise<CommandModule[]> => Promise.all(COMMANDS.map(([, load]) => load()));
+
+async function generalHelp(): Promise<string> {
+  const commands = await loadAll();
+  const width = Math.max(...commands.map((c) => c.spec.name.length)) + 2;
   return [
     'Usage: sluice <command> [options] [arguments]',
     '       sluice <command> --help',
@@ -78,7 +58,7 @@ function generalHelp(): string {
     'EPICS pvAccess from the command line, in pure TypeScript.',
     '',
     'Commands:',
-    ...COMMANDS.map((c) => `  ${c.spec.name.padEnd(width)}${c.spec.summary}`),
+    ...commands.map((c) => `  ${c.spec.name.padEnd(width)}${c.spec.summary}`),
     '',
     'Clients find PVs through EPICS_PVA_ADDR_LIST, EPICS_PVA_AUTO_ADDR_LIST, EPICS_PVA_NAME_SERVERS,',
     'EPICS_PVA_BROADCAST_PORT and EPICS_PVA_SERVER_PORT; servers use EPICS_PVAS_* (see docs/cli.md).',
@@ -88,8 +68,9 @@ function generalHelp(): string {
 }
 
 /** The whole command reference of docs/cli.md (`sluice --help-markdown`, not advertised). */
-export function markdownCommandReference(): string {
-  return COMMANDS.flatMap((c) => [c, ...Object.values(c.subcommands ?? {})])
+export async function markdownCommandReference(): Promise<string> {
+  return (await loadAll())
+    .flatMap((c) => [c, ...Object.values(c.subcommands ?? {})])
     .map((c) => markdownReference(c.spec))
     .join('\n');
 }
@@ -97,11 +78,11 @@ export function markdownCommandReference(): string {
 export async function main(argv: string[], ctx: CliContext): Promise<number> {
   const [first, ...rest] = argv;
   if (first === undefined) {
-    ctx.err(generalHelp().trimEnd());
+    ctx.err((await generalHelp()).trimEnd());
     return 2;
   }
   if (first === '-h' || first === '--help' || (first === 'help' && rest.length === 0)) {
-    ctx.out(generalHelp().trimEnd());
+    ctx.out((await generalHelp()).trimEnd());
     return 0;
   }
   if (first === '-V' || first === '--version') {
@@ -109,11 +90,12 @@ export async function main(argv: string[], ctx: CliContext): Promise<number> {
     return 0;
   }
   if (first === '--help-markdown') {
-    ctx.out(markdownCommandReference().trimEnd());
+    ctx.out((await markdownCommandReference()).trimEnd());
     return 0;
   }
   const name = first === 'help' ? (rest[0] as string) : first;
-  let cmd = COMMANDS.find((c) => c.spec.name === name);
+  const entry = COMMANDS.find(([n]) => n === name);
+  let cmd = entry ? await entry[1]() : undefined;
   let args0 = rest;
   const subName = first === 'help' ? rest[1] : rest[0];
   const sub = subName !== undefined ? cmd?.subcommands?.[subName] : undefined;
@@ -122,7 +104,7 @@ export async function main(argv: string[], ctx: CliContext): Promise<number> {
     args0 = first === 'help' ? rest : rest.slice(1);
   }
   if (!cmd) {
-    ctx.err(`sluice: unknown command '${name}'. Commands: ${COMMANDS.map((c) => c.spec.name).join(', ')}.`);
+    ctx.err(`sluice: unknown command '${name}'. Commands: ${COMMANDS.map(([n]) => n).join(', ')}.`);
     return 2;
   }
   if (first === 'help') {

@@ -10,7 +10,8 @@ import { BitSet } from '../pvdata/bitset.js';
 import type { PVRequest } from '../pvdata/pvrequest.js';
 import { fieldByPath, type FieldDesc, type StructureDesc } from '../pvdata/types.js';
 import type { PVStructure } from '../pvdata/values.js';
-import { makeClient, type CliContext } from './common.js';
+import type { CliContext } from './common.js';
+import { makeClient } from './pva-client.js';
 import type { Provider } from './tool-options.js';
 
 export interface Reading {

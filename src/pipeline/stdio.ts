@@ -7,27 +7,27 @@ import type { Readable, Writable } from 'node:stream';
 import { DecodeError } from '../errors.js';
 import type { PVStructure } from '../pvdata/values.js';
 import type { StructureDesc } from '../pvdata/types.js';
-import { StreamDecoder, type StreamItem } from './stream-decoder.js';
-import {
-  FLAG_BIG_ENDIAN,
-  RECORD_HEADER_BYTES,
-  RecordKind,
-  STREAM_HEADER_BYTES,
-  StreamEncoder,
-  type StreamLimits,
-  type StreamMarks,
-} from './stream-format.js';
+import { StreamDecoder, type RecordItem, type StreamDecoderOptions, type StreamItem, type ValueItem } from './stream-decoder.js';
+import { FLAG_BIG_ENDIAN, RECORD_HEADER_BYTES, RecordKind, STREAM_HEADER_BYTES, StreamEncoder, type StreamMarks } from './stream-format.js';
 
 /** The items of the stream `input` carries; throws a DecodeError on a wrong or truncated stream. */
-export async function* readStream(
+export async function* readStream(input: Readable | NodeJS.ReadableStream, options: StreamDecoderOptions = {}): AsyncGenerator<StreamItem> {
+  for await (const batch of readBatches(input, options)) yield* batch;
+}
+
+/**
+ * The same items, a batch per chunk read: a stage that handles a batch before it waits lets its
+ * output write the batch's records in one go. The array is reused: done with it before the next.
+ */
+export async function* readBatches(
   input: Readable | NodeJS.ReadableStream,
-  options: { source?: string; limits?: Partial<StreamLimits> } = {},
-): AsyncGenerator<StreamItem> {
+  options: StreamDecoderOptions = {},
+): AsyncGenerator<StreamItem[]> {
   const items: StreamItem[] = [];
   const decoder = new StreamDecoder((item) => items.push(item), options);
   for await (const chunk of input as AsyncIterable<Uint8Array | string>) {
     decoder.push(typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk);
-    for (let i = 0; i < items.length; i++) yield items[i] as StreamItem;
+    if (items.length > 0) yield items;
     items.length = 0;
     if (decoder.ended) break; // the end record: what may follow is not ours to read
   }
@@ -69,17 +69,41 @@ export class StreamOutput {
     return this.#encoder.count;
   }
 
+  get littleEndian(): boolean {
+    return this.#encoder.littleEndian;
+  }
+
   /** False: wait for drained() before writing more. */
   write(type: StructureDesc, value: PVStructure, marks?: StreamMarks): boolean {
     return this.#write(this.#encoder.value(type, value, marks));
+  }
+
+  /** A value as read: decoded (written with its marks) or a record (its bytes passed on). */
+  pass(item: ValueItem | RecordItem): boolean {
+    if (item.kind === 'value') return this.write(item.type, item.value, { changed: item.changed, overrun: item.overrun });
+    if (this.#closed) return false;
+    for (const c of this.#encoder.record(item.type, item.typeRecord, item.bytes, item.littleEndian)) this.#hold(c);
+    return !this.#needDrain;
   }
 
   note(note: Record<string, unknown>): boolean {
     return this.#write(this.#encoder.note(note));
   }
 
+  /**
+   * Write what pass() holds. Records read from one chunk lie side by side in it, so they are held
+   * and written as one view rather than one write (a system call, on a pipe) per record.
+   */
+  flush(): boolean {
+    const held = this.#held;
+    if (!held) return !this.#needDrain;
+    this.#held = null;
+    return this.#write([held]);
+  }
+
   /** Resolves when the Writable takes more (at once when it does, or when the reader went away). */
   drained(): Promise<void> {
+    this.flush();
     if (!this.#needDrain || this.#closed) return Promise.resolve();
     return new Promise((resolve) => {
       const done = (): void => {
@@ -95,6 +119,7 @@ export class StreamOutput {
 
   /** Write the end record and wait until it is flushed (not when the reader went away). */
   async end(): Promise<void> {
+    this.flush();
     if (this.#error) throw this.#error;
     if (this.#closed) return;
     const chunks = this.#encoder.end();
@@ -105,8 +130,21 @@ export class StreamOutput {
     if (this.#error) throw this.#error;
   }
 
+  #held: Uint8Array | null = null;
+
+  #hold(c: Uint8Array): void {
+    const h = this.#held;
+    if (h && h.buffer === c.buffer && h.byteOffset + h.length === c.byteOffset) {
+      this.#held = new Uint8Array(h.buffer, h.byteOffset, h.length + c.length);
+      return;
+    }
+    this.flush();
+    this.#held = c;
+  }
+
   #write(chunks: Uint8Array[]): boolean {
     if (this.#closed) return false;
+    if (this.#held) this.flush(); // what is held goes first
     let ok = true;
     for (const c of chunks) ok = this.#out.write(c);
     if (!ok) this.#needDrain = true;

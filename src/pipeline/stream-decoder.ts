@@ -22,11 +22,49 @@ import {
   type StreamLimits,
 } from './stream-format.js';
 
+export interface ValueItem {
+  kind: 'value';
+  type: StructureDesc;
+  value: PVStructure;
+  changed: BitSet;
+  overrun: BitSet;
+  index: bigint;
+}
+
 export type StreamItem =
   | { kind: 'type'; type: StructureDesc }
-  | { kind: 'value'; type: StructureDesc; value: PVStructure; changed: BitSet; overrun: BitSet; index: bigint }
+  | ValueItem
+  | RecordItem
   | { kind: 'note'; note: Record<string, unknown> }
   | { kind: 'end'; count: bigint };
+
+/**
+ * A value record passed on undecoded (the decoder's `undecoded` option): its bytes, record header
+ * included, as views into the chunks read, and the type record in force, for a stage that moves
+ * values without looking at them (head, tee, partition, merge). Its framing has been checked; its
+ * payload has not (the stage that decodes it will).
+ */
+export interface RecordItem {
+  kind: 'record';
+  type: StructureDesc;
+  /** The whole type record (header and payload) the value is in. */
+  typeRecord: Uint8Array;
+  /** The value record: header and payload. */
+  bytes: Uint8Array[];
+  littleEndian: boolean;
+  index: bigint;
+}
+
+export interface StreamDecoderOptions {
+  /** Names the input in error messages ('stdin', a file name). */
+  source?: string;
+  limits?: Partial<StreamLimits>;
+  /**
+   * Pass value records on undecoded (as RecordItems) when the stream is in this byte order; in the
+   * other order they are decoded, as without the option.
+   */
+  undecoded?: { littleEndian: boolean };
+}
 
 const enum State {
   StreamHeader,
@@ -53,11 +91,17 @@ export class StreamDecoder {
   #cache = new TypeCache();
   #type: StructureDesc | null = null;
   #count = 0n;
+  readonly #undecoded: { littleEndian: boolean } | undefined;
+  /** Set when value records pass undecoded: the current record's header, the type record in force. */
+  #pass = false;
+  #header: Uint8Array[] = [];
+  #typeRecord: Uint8Array = new Uint8Array(0);
 
-  constructor(onItem: (item: StreamItem) => void, options: { source?: string; limits?: Partial<StreamLimits> } = {}) {
+  constructor(onItem: (item: StreamItem) => void, options: StreamDecoderOptions = {}) {
     this.#onItem = onItem;
     this.source = options.source ?? 'the stream';
     this.#limits = { ...DEFAULT_STREAM_LIMITS, ...options.limits };
+    this.#undecoded = options.undecoded;
   }
 
   get ended(): boolean {
@@ -143,15 +187,20 @@ export class StreamDecoder {
       throw new DecodeError(`${this.source}: unknown stream header flags ${hex(b.subarray(5, 8))} (a newer writer?)`);
     }
     this.#le = (flags & FLAG_BIG_ENDIAN) === 0;
+    this.#pass = this.#undecoded?.littleEndian === this.#le;
     this.#state = State.RecordHeader;
   }
 
   #recordHeader(parts: Uint8Array[], at: number): void {
-    const r = new ByteReader(parts, this.#le);
-    const kind = r.u8();
-    const flags = r.u8();
-    const reserved = r.u16();
-    const length = r.u32();
+    // Read in place (one header a record: no reader object for it); joined only when split.
+    const h = parts.length === 1 ? (parts[0] as Uint8Array) : Buffer.concat(parts);
+    const kind = h[0] as number;
+    const flags = h[1] as number;
+    const le = this.#le;
+    const reserved = le ? (h[2] as number) | ((h[3] as number) << 8) : ((h[2] as number) << 8) | (h[3] as number);
+    const length = le
+      ? ((h[4] as number) | ((h[5] as number) << 8) | ((h[6] as number) << 16)) + (h[7] as number) * 0x1000000
+      : ((h[7] as number) | ((h[6] as number) << 8) | ((h[5] as number) << 16)) + (h[4] as number) * 0x1000000;
     if (flags !== 0 || reserved !== 0) throw this.#error(`record flags ${flags}/${reserved} at byte ${at} are not 0 (a newer writer?)`);
     if (length > this.#limits.maxRecordBytes) {
       throw this.#error(`a record of ${length} bytes at byte ${at} exceeds the limit of ${this.#limits.maxRecordBytes}`);
@@ -162,6 +211,7 @@ export class StreamDecoder {
     if (kind === RecordKind.END && length !== 8) throw this.#error(`an end record of ${length} bytes at byte ${at} (it has 8)`);
     this.#kind = kind;
     this.#length = length;
+    if (this.#pass) this.#header = parts;
     this.#state = State.Payload;
     if (length === 0) this.#payload([], at + RECORD_HEADER_BYTES);
   }
@@ -179,6 +229,10 @@ export class StreamDecoder {
   }
 
   #record(parts: Uint8Array[]): StreamItem | null {
+    if (this.#pass && this.#kind === RecordKind.VALUE && this.#type) {
+      const bytes = this.#header.concat(parts);
+      return { kind: 'record', type: this.#type, typeRecord: this.#typeRecord, bytes, littleEndian: this.#le, index: this.#count++ };
+    }
     const r = new ByteReader(parts, this.#le).limitWork(this.#limits);
     switch (this.#kind) {
       case RecordKind.TYPE: {
@@ -186,6 +240,7 @@ export class StreamDecoder {
         if (type?.kind !== 'structure') throw new DecodeError(`it describes ${type ? `a ${type.kind}` : 'nothing'}, not a structure`);
         this.#done(r);
         this.#type = type;
+        if (this.#pass) this.#typeRecord = Buffer.concat([...this.#header, ...parts]);
         return { kind: 'type', type };
       }
       case RecordKind.VALUE: {

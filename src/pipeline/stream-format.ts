@@ -110,6 +110,21 @@ export class StreamEncoder {
     return w.take();
   }
 
+  /**
+   * A value record passed on as it was read (a RecordItem's bytes, in this encoder's byte order),
+   * after its type record when the type differs from the current one.
+   */
+  record(type: StructureDesc, typeRecord: Uint8Array, bytes: Uint8Array[], littleEndian: boolean): Uint8Array[] {
+    this.#open();
+    if (littleEndian !== this.littleEndian) {
+      throw new InvalidArgumentError('a record in the other byte order cannot be passed on undecoded');
+    }
+    this.#count++;
+    if (type === this.#type) return bytes;
+    this.#type = type;
+    return [typeRecord, ...bytes];
+  }
+
   note(note: Record<string, unknown>): Uint8Array[] {
     this.#open();
     const bytes = Buffer.from(JSON.stringify(note), 'utf8');

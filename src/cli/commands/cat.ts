@@ -9,7 +9,8 @@ import type { StructureDesc } from '../../pvdata/types.js';
 import type { PVStructure } from '../../pvdata/values.js';
 import { defineCommand, type ParsedArgs } from '../args.js';
 import { describeFailure, parseCount, parseSeconds, requestOption, stdio, type CliContext } from '../common.js';
-import { makeToolClient, type ToolSubscription } from '../tool-client.js';
+import { FILE_CHUNK_BYTES } from '../stage.js';
+import type { ToolSubscription } from '../tool-client.js';
 import { providerOf, providerOption } from '../tool-options.js';
 
 export const spec = defineCommand({
@@ -61,12 +62,15 @@ export async function run(args: Args, ctx: CliContext): Promise<number> {
   const files = args.positionals.filter((s) => s === '-' || existsSync(s));
   const pvs = args.positionals.filter((s) => !files.includes(s));
   let lastSource = '';
+  /** A note naming the source of the values that follow, when it changes. */
+  const from = (source: string): void => {
+    if (source === lastSource) return;
+    lastSource = source;
+    out.note({ source });
+  };
   /** Write one value, naming its source first if it changed; waits while stdout is full. */
   const emit: Emit = async (source, type, value, marks) => {
-    if (source !== lastSource) {
-      lastSource = source;
-      out.note({ source });
-    }
+    from(source);
     if (!out.write(type, value, marks)) await out.drained();
     return !out.closed;
   };
@@ -74,12 +78,15 @@ export async function run(args: Args, ctx: CliContext): Promise<number> {
   let ok = true;
   const fileJob = (async () => {
     for (const file of files) {
-      const input = file === '-' ? stdio(ctx, 'stdin') : createReadStream(file);
+      const input = file === '-' ? stdio(ctx, 'stdin') : createReadStream(file, { highWaterMark: FILE_CHUNK_BYTES });
+      const undecoded = { littleEndian: out.littleEndian }; // recorded values are passed on as read
       let n = 0;
       try {
-        for await (const item of readStream(input, { source: file === '-' ? 'stdin' : file })) {
-          if (item.kind !== 'value') continue;
-          if (!(await emit(file, item.type, item.value, { changed: item.changed, overrun: item.overrun }))) return;
+        for await (const item of readStream(input, { source: file === '-' ? 'stdin' : file, undecoded })) {
+          if (item.kind !== 'value' && item.kind !== 'record') continue;
+          from(file);
+          if (!out.pass(item)) await out.drained();
+          if (out.closed) return;
           if (++n >= count || ctx.signal.aborted) break;
         }
       } catch (err) {
@@ -92,7 +99,10 @@ export async function run(args: Args, ctx: CliContext): Promise<number> {
     }
   })();
 
-  const client = pvs.length ? makeToolClient(ctx, providerOf(args.values.provider), connectMs || 5000) : null;
+  // Loaded only for PVs: a cat of files starts without the network stack.
+  const client = pvs.length
+    ? (await import('../tool-client.js')).makeToolClient(ctx, providerOf(args.values.provider), connectMs || 5000)
+    : null;
   const subs = pvs.map((name) => ({
     name,
     sub: (client as NonNullable<typeof client>).monitor(name, { request, queueSize, pipeline: true }),

@@ -21,8 +21,14 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
   const count = parseCount(args.values.count, '--count', true);
   let n = 0;
   if (count === 0) return runStage('head', ctx, args.positionals, () => false);
-  return runStage('head', ctx, args.positionals, (item, out) => {
-    out.write(item.type, item.value, { changed: item.changed, overrun: item.overrun });
-    return ++n < count;
-  });
+  return runStage(
+    'head',
+    ctx,
+    args.positionals,
+    (item, out) => {
+      out.pass(item);
+      return ++n < count;
+    },
+    { decode: false },
+  );
 }

@@ -7,7 +7,7 @@ import { fieldByPath } from '../../pvdata/types.js';
 import type { PVStructure } from '../../pvdata/values.js';
 import { defineCommand, UsageError, type ParsedArgs } from '../args.js';
 import { stdio, type CliContext } from '../common.js';
-import type { ValueItem } from '../stage.js';
+import { FILE_CHUNK_BYTES, type RecordItem, type ValueItem } from '../stage.js';
 
 export const spec = defineCommand({
   name: 'merge',
@@ -31,24 +31,28 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
   const sort = args.values.sort;
   if (sort !== undefined && args.values['round-robin']) throw new UsageError('--sort and --round-robin exclude each other');
   const out = new StreamOutput(stdio(ctx, 'stdout'));
+  // Only --sort looks at values: otherwise they are passed on as read, undecoded.
+  const undecoded = sort === undefined ? { littleEndian: out.littleEndian } : undefined;
   const inputs = args.positionals.map((f) => {
     const source = f === '-' ? 'stdin' : f;
-    return readStream(f === '-' ? stdio(ctx, 'stdin') : createReadStream(f), { source });
+    const input = f === '-' ? stdio(ctx, 'stdin') : createReadStream(f, { highWaterMark: FILE_CHUNK_BYTES });
+    return readStream(input, { source, undecoded });
   });
   /** The next value of an input (notes written on the way), or null at its end. */
-  const next = async (it: AsyncGenerator<StreamItem>): Promise<ValueItem | null> => {
+  const next = async (it: AsyncGenerator<StreamItem>): Promise<ValueItem | RecordItem | null> => {
     for (let r = await it.next(); !r.done; r = await it.next()) {
       if (r.value.kind === 'note') out.note(r.value.note);
-      if (r.value.kind === 'value') return r.value;
+      if (r.value.kind === 'value' || r.value.kind === 'record') return r.value;
     }
     return null;
   };
-  const write = async (v: ValueItem): Promise<void> => {
-    if (!out.write(v.type, v.value, { changed: v.changed, overrun: v.overrun })) await out.drained();
+  const write = async (v: ValueItem | RecordItem): Promise<void> => {
+    if (!out.pass(v)) await out.drained();
   };
   try {
     if (sort !== undefined || args.values['round-robin']) {
       const heads = await Promise.all(inputs.map(next));
+      // With --sort every value is decoded (no RecordItems).
       const key = (v: ValueItem): number => {
         if (!fieldByPath(v.type, sort as string)) throw new UsageError(`--sort ${sort}: the stream has no field ${sort}`);
         return Number(fieldAt(v.value, sort as string));
@@ -59,13 +63,13 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
           i = -1;
           for (let j = 0; j < heads.length; j++) {
             const h = heads[j];
-            if (h && (i < 0 || key(h) < key(heads[i] as ValueItem))) i = j;
+            if (h && (i < 0 || key(h as ValueItem) < key(heads[i] as ValueItem))) i = j;
           }
         } else {
           i = turn % heads.length;
           if (!heads[i]) continue;
         }
-        await write(heads[i] as ValueItem);
+        await write(heads[i] as ValueItem | RecordItem);
         heads[i] = await next(inputs[i] as AsyncGenerator<StreamItem>);
       }
     } else {

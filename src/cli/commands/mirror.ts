@@ -8,7 +8,8 @@ import { PvaServer } from '../../pva/server/server.js';
 import { accessOptions, loadAccess, reloadAccessOnHangup } from '../access-options.js';
 import { defineCommand, UsageError, type ParsedArgs } from '../args.js';
 import { MAX_SECONDS, rangedOption } from '../framework-options.js';
-import { hostOption, makeClient, portOption, serverPort, sleep, whenAborted, type CliContext } from '../common.js';
+import { hostOption, portOption, serverPort, sleep, whenAborted, type CliContext } from '../common.js';
+import { makeClient } from '../pva-client.js';
 
 export const spec = defineCommand({
   name: 'mirror',

@@ -49,8 +49,14 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
   }
   const owner = partitioner(mode, n, total, seed);
   let k = 0;
-  return runStage('partition', ctx, file ? [file] : [], (item, out) => {
-    if (owner(k++) === p - 1) out.write(item.type, item.value, { changed: item.changed, overrun: item.overrun });
-    return true;
-  });
+  return runStage(
+    'partition',
+    ctx,
+    file ? [file] : [],
+    (item, out) => {
+      if (owner(k++) === p - 1) out.pass(item);
+      return true;
+    },
+    { decode: false },
+  );
 }

@@ -40,14 +40,15 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
     ...args.positionals.map((path) => ({ name: path, out: new StreamOutput(createWriteStream(path)), missed: 0 })),
   ];
   try {
-    for await (const item of readStream(stdio(ctx, 'stdin'), { source: 'stdin' })) {
+    // Values are copied to the outputs as read, undecoded.
+    const undecoded = { littleEndian: (outputs[0] as (typeof outputs)[0]).out.littleEndian };
+    for await (const item of readStream(stdio(ctx, 'stdin'), { source: 'stdin', undecoded })) {
       if (item.kind === 'note') for (const o of outputs) o.out.note(item.note);
-      if (item.kind !== 'value') continue;
-      const marks = { changed: item.changed, overrun: item.overrun };
+      if (item.kind !== 'value' && item.kind !== 'record') continue;
       for (const o of outputs) {
         if (o.out.closed) continue;
         if (!block && o.out.buffered > maxBytes) o.missed++;
-        else o.out.write(item.type, item.value, marks);
+        else o.out.pass(item);
       }
       const open = outputs.filter((o) => !o.out.closed);
       if (open.length === 0) break;

@@ -7,14 +7,14 @@
 // The PV is added as a source, after the static PVs: a user PV called "server" wins, and it is
 // not itself in the list. Like PVXS and pvAccessCPP, searches for it are not answered (see
 // Server.has): clients connect to the address directly.
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError } from '../../errors.js';
 import { t, type FieldDesc } from '../../pvdata/types.js';
 import type { PVStructure, PVValue } from '../../pvdata/values.js';
 import type { PvaServer } from './server.js';
 import { SharedPV } from '../../pv/shared-pv.js';
+import { sluiceVersion } from '../../version.js';
+
+export { sluiceVersion };
 
 export const SERVER_INFO_PV = 'server';
 
@@ -57,23 +57,4 @@ function answer(
 
 function isStruct(v: unknown): v is PVStructure {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && !ArrayBuffer.isView(v);
-}
-
-let version: string | undefined;
-
-/** The version in Sluice's package.json (found from this file in src/ and in dist/src/). */
-export function sluiceVersion(): string {
-  if (version !== undefined) return version;
-  version = '0.0.0';
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    try {
-      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'sluice' && pkg.version) return (version = pkg.version);
-    } catch {
-      // no package.json at this level: keep walking up
-    }
-    dir = dirname(dir);
-  }
-  return version;
 }
