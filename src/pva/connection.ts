@@ -247,9 +247,15 @@ export abstract class PvaConnection {
     if (level === 'warn' || level === 'error') process.emitWarning(text, { code: 'SLUICE_PVA' });
   }
 
+  /** host:port of the peer, kept once known (asked for with every put and monitor). */
+  #peerName = '';
+
   peerName(): string {
+    if (this.#peerName) return this.#peerName;
     const s = this.stream as Duplex & { remoteAddress?: string; remotePort?: number };
-    return s.remoteAddress ? `${s.remoteAddress}:${s.remotePort}` : 'in-memory peer';
+    if (!s.remoteAddress) return 'in-memory peer';
+    this.#peerName = `${s.remoteAddress}:${s.remotePort}`;
+    return this.#peerName;
   }
 
   /** Bytes written but not yet taken by the kernel, plus what is being built. */
