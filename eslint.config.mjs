@@ -19,4 +19,38 @@ export default tseslint.config(
     files: ['test/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },
+  {
+    // The dashboard page's modules run in the browser as they are (no build step).
+    files: ['web/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: Object.fromEntries(
+        [
+          'window',
+          'document',
+          'console',
+          'fetch',
+          'WebSocket',
+          'TextDecoder',
+          'TextEncoder',
+          'atob',
+          'btoa',
+          'URL',
+          'setTimeout',
+          'clearTimeout',
+          'setInterval',
+          'clearInterval',
+          'requestAnimationFrame',
+          'performance',
+          'ImageData',
+          'OffscreenCanvas',
+          'uPlot',
+          'location',
+          'ResizeObserver',
+          'HTMLElement',
+          'localStorage',
+        ].map((g) => [g, 'readonly']),
+      ),
+    },
+  },
 );

@@ -27,6 +27,7 @@ const COMMANDS: Array<[name: string, load: () => Promise<CommandModule>]> = [
   ['collector', () => import('./commands/collector.js')],
   ['mailbox', () => import('./commands/mailbox.js')],
   ['demo', () => import('./commands/demo.js')],
+  ['dashboard', () => import('./commands/dashboard.js')],
   ['sim', () => import('./commands/sim.js')],
   ['mirror', () => import('./commands/mirror.js')],
   ['server', () => import('./commands/server.js')],
@@ -41,6 +42,9 @@ const COMMANDS: Array<[name: string, load: () => Promise<CommandModule>]> = [
   ['to-json', () => import('./commands/to-json.js')],
   ['from-json', () => import('./commands/from-json.js')],
   ['to-csv', () => import('./commands/to-csv.js')],
+  ['from-csv', () => import('./commands/from-csv.js')],
+  ['save', () => import('./commands/save.js')],
+  ['replay', () => import('./commands/replay.js')],
   ['publish', () => import('./commands/publish.js')],
   ['host', () => import('./commands/host.js')],
 ];

@@ -7,7 +7,7 @@
 import { InvalidArgumentError } from '../errors.js';
 import { BitSet } from '../pvdata/bitset.js';
 import { encodeType } from '../pvdata/type-codec.js';
-import type { StructureDesc } from '../pvdata/types.js';
+import { sameType, type StructureDesc } from '../pvdata/types.js';
 import { encodeBitSet, encodeValue } from '../pvdata/value-codec.js';
 import type { PVStructure } from '../pvdata/values.js';
 import { ByteWriter, HOST_LE } from '../pvdata/wire.js';
@@ -67,6 +67,7 @@ export class StreamEncoder {
   readonly littleEndian: boolean;
   #w: ByteWriter;
   #type: StructureDesc | null = null;
+  #same = new WeakSet<StructureDesc>();
   #count = 0n;
   #ended = false;
 
@@ -97,10 +98,7 @@ export class StreamEncoder {
   value(type: StructureDesc, value: PVStructure, marks?: StreamMarks): Uint8Array[] {
     this.#open();
     const w = this.#w;
-    if (type !== this.#type) {
-      this.#record(RecordKind.TYPE, () => encodeType(w, type));
-      this.#type = type;
-    }
+    if (this.#newType(type)) this.#record(RecordKind.TYPE, () => encodeType(w, type));
     this.#record(RecordKind.VALUE, () => {
       encodeBitSet(w, marks?.changed ?? WHOLE);
       encodeBitSet(w, marks?.overrun ?? NONE);
@@ -120,9 +118,22 @@ export class StreamEncoder {
       throw new InvalidArgumentError('a record in the other byte order cannot be passed on undecoded');
     }
     this.#count++;
-    if (type === this.#type) return bytes;
+    return this.#newType(type) ? [typeRecord, ...bytes] : bytes;
+  }
+
+  /**
+   * Whether `type` needs a type record: it is not the current type. Another object of the same
+   * type (each input of a merge decodes its own) is the same type, and is remembered as such.
+   */
+  #newType(type: StructureDesc): boolean {
+    if (type === this.#type || this.#same.has(type)) return false;
+    if (this.#type && sameType(type, this.#type)) {
+      this.#same.add(type);
+      return false;
+    }
     this.#type = type;
-    return [typeRecord, ...bytes];
+    this.#same = new WeakSet();
+    return true;
   }
 
   note(note: Record<string, unknown>): Uint8Array[] {

@@ -180,6 +180,7 @@ test('every command has --help; docs/cli.md holds the generated reference', { ti
     'collector',
     'mailbox',
     'demo',
+    'dashboard',
     'sim',
     'mirror',
     'server',
@@ -194,6 +195,9 @@ test('every command has --help; docs/cli.md holds the generated reference', { ti
     'to-json',
     'from-json',
     'to-csv',
+    'from-csv',
+    'save',
+    'replay',
     'publish',
     'host',
   ]);

@@ -3,8 +3,7 @@
 // Skipped, with the reason shown, where python3 with numpy is not installed.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +11,7 @@ import { StreamEncoder } from '../../src/pipeline/stream-format.js';
 import { ntndarray } from '../../src/pvdata/nt/index.js';
 import { completeStructure } from '../../src/pvdata/values.js';
 import { CLI } from '../helpers/cli.js';
+import { tempDir } from '../helpers/pipeline.js';
 
 const PYTHON_DIR = fileURLToPath(new URL('../../../python/', import.meta.url));
 const numpy = spawnSync('python3', ['-c', 'import numpy'], { stdio: 'ignore' });
@@ -80,8 +80,7 @@ test('python: a stream read and written again by sluice_stream.py comes out byte
 });
 
 test('python: an example stage between Sluice stages (frames in, statistics out)', { skip }, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-python-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'sluice-python-');
   const { bytes, sums } = frames();
   const file = join(dir, 'frames.sls');
   writeFileSync(file, bytes);

@@ -2,46 +2,20 @@
 // to-json; a recorded file → head → publish, read back by a pvAccess monitor; wrong, truncated
 // and cut-off streams.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { StreamDecoder } from '../../src/pipeline/stream-decoder.js';
 import { StreamEncoder } from '../../src/pipeline/stream-format.js';
 import { PvaClient } from '../../src/pva/client/client.js';
 import { nttable } from '../../src/pvdata/nt/index.js';
-import { t as types } from '../../src/pvdata/types.js';
 import { completeStructure } from '../../src/pvdata/values.js';
-import { CLI, loopbackEnv, startCli } from '../helpers/cli.js';
-
-const S = `"${process.execPath}" "${CLI}"`;
-
-/** Run a bash pipeline; resolves with its output and the exit status of every stage. */
-function bash(script: string, env: NodeJS.ProcessEnv): Promise<{ stdout: Buffer; stderr: string; status: number[] }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', ['-c', `${script}; echo "status \${PIPESTATUS[*]}" >&2`], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    let err = '';
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-    child.on('error', reject);
-    child.on('close', () => {
-      const m = /status ([\d ]+)\n$/.exec(err);
-      resolve({
-        stdout: Buffer.concat(out),
-        stderr: err.replace(/status [\d ]+\n$/, ''),
-        status: m ? (m[1] as string).split(' ').map(Number) : [],
-      });
-    });
-  });
-}
+import { loopbackEnv, startCli } from '../helpers/cli.js';
+import { bash, idStream, idsIn, idsOf, S, tempDir } from '../helpers/pipeline.js';
 
 test('pipeline: sim → cat → filter → to-json, and a recording → head → publish read by a monitor', async (t) => {
   const env = await loopbackEnv();
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-pipeline-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t);
   const sim = startCli(
     t,
     [
@@ -112,8 +86,7 @@ test('pipeline: sim → cat → filter → to-json, and a recording → head →
 
 test('pipeline: a wrong, a truncated and a cut-off stream', async (t) => {
   const env = await loopbackEnv();
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-pipeline-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t);
   const text = await bash(`echo '{"a":1}' | ${S} to-json`, env);
   assert.deepEqual(text.status, [0, 1]);
   assert.match(text.stderr, /^sluice to-json: stdin: not a Sluice stream .*looks like text/);
@@ -163,37 +136,9 @@ test('pipeline: a wrong, a truncated and a cut-off stream', async (t) => {
   await sim.exited;
 });
 
-/** A stream file of `n` values {uniqueId: 1..n}, made in-process. */
-function idStream(path: string, n: number): void {
-  const e = new StreamEncoder();
-  const type = types.struct([['uniqueId', types.int]]);
-  const chunks = [e.header(), e.note({ source: 'test' })];
-  for (let i = 1; i <= n; i++) chunks.push(e.value(type, { uniqueId: i }));
-  chunks.push(e.end());
-  writeFileSync(path, Buffer.concat(chunks.flat()));
-}
-
-/** The uniqueIds of a stream (a file's bytes, or a stage's stdout), decoded in-process. */
-function idsIn(bytes: Buffer): number[] {
-  const ids: number[] = [];
-  const d = new StreamDecoder((i) => i.kind === 'value' && ids.push(i.value['uniqueId'] as number));
-  d.push(bytes);
-  d.finish();
-  return ids;
-}
-
-const idsOf = (out: Buffer): number[] =>
-  out
-    .toString()
-    .trim()
-    .split('\n')
-    .filter((l) => l)
-    .map((l) => (JSON.parse(l) as { uniqueId: number }).uniqueId);
-
 test('pipeline: partitions are disjoint and complete in every mode, and merge puts them back', async (t) => {
   const env = await loopbackEnv();
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-pipeline-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t);
   const file = join(dir, 'ids.sls');
   idStream(file, 31);
   const all = Array.from({ length: 31 }, (_, i) => i + 1);
@@ -239,8 +184,7 @@ test('pipeline: partitions are disjoint and complete in every mode, and merge pu
 
 test('pipeline: tee copies a stream to stdout, a file and a named pipe', async (t) => {
   const env = await loopbackEnv();
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-pipeline-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t);
   const file = join(dir, 'ids.sls');
   idStream(file, 50);
   const r = await bash(
@@ -257,8 +201,7 @@ test('pipeline: tee copies a stream to stdout, a file and a named pipe', async (
 
 test('pipeline: process runs the consumer\u2019s processors as stages (passthrough, sign then verify, a processor that throws)', async (t) => {
   const env = await loopbackEnv();
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-pipeline-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t);
   const file = join(dir, 'ids.sls');
   idStream(file, 20);
   const same = await bash(`${S} process -q < "${file}"`, env);
@@ -294,8 +237,7 @@ test('pipeline: process runs the consumer\u2019s processors as stages (passthrou
 
 test('pipeline: to-json and from-json round trip (inferred, or exact with --type-from); to-csv of flat values and of an NTTable', async (t) => {
   const env = await loopbackEnv();
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-pipeline-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t);
   const file = join(dir, 'ids.sls');
   idStream(file, 5);
   const exact = await bash(`${S} to-json "${file}" | ${S} from-json --type-from "${file}"`, env);

@@ -10,6 +10,7 @@ const SRC = fileURLToPath(new URL('../../../src/', import.meta.url));
 
 const FLOORS: Record<string, number> = {
   'errors.ts': -1,
+  'version.ts': -1,
   pvdata: 0,
   pv: 1,
   access: 1,
@@ -27,6 +28,7 @@ const FLOORS: Record<string, number> = {
   streams: 4,
   pipeline: 4,
   channels: 4,
+  dashboard: 4,
   cli: 5,
   'index.ts': 5,
   'internal.ts': 5,

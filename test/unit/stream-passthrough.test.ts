@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import { readBatches, readStream, StreamOutput } from '../../src/pipeline/stdio.js';
-import { StreamDecoder, type StreamItem } from '../../src/pipeline/stream-decoder.js';
+import { StreamDecoder, type RecordItem, type StreamItem, type ValueItem } from '../../src/pipeline/stream-decoder.js';
 import { StreamEncoder } from '../../src/pipeline/stream-format.js';
 import { BitSet } from '../../src/pvdata/bitset.js';
 import { ntndarray, ntscalar } from '../../src/pvdata/nt/index.js';
@@ -134,4 +134,26 @@ test('passthrough: decoded values and passed records mix in one output, a type r
   await out.end();
   const kinds = decodeAll(s.bytes()).map((i) => i.kind);
   assert.deepEqual(kinds, ['type', 'value', 'type', 'value', 'value', 'type', 'value', 'value', 'end']);
+});
+
+test('passthrough: values of one type from two inputs, interleaved, need one type record (merge decodes each input alone)', async () => {
+  const e = new StreamEncoder();
+  const bytes = Buffer.concat(
+    [e.header(), ...[1, 2, 3].map((v) => e.value(scalarT, completeStructure(scalarT, { value: v }))), e.end()].flat(),
+  );
+  const fromA: StreamItem[] = [];
+  const fromB: StreamItem[] = [];
+  new StreamDecoder((i) => fromA.push(i), { undecoded: { littleEndian: true } }).push(bytes);
+  new StreamDecoder((i) => fromB.push(i)).push(bytes); // decoded: a value, not a record
+  const s = sink();
+  const out = new StreamOutput(s.out);
+  const a = fromA.filter((i) => i.kind === 'record');
+  const b = fromB.filter((i) => i.kind === 'value');
+  for (let k = 0; k < 3; k++) {
+    out.pass(a[k] as RecordItem);
+    out.pass(b[k] as ValueItem);
+  }
+  await out.end();
+  const kinds = decodeAll(s.bytes()).map((i) => i.kind);
+  assert.deepEqual(kinds, ['type', 'value', 'value', 'value', 'value', 'value', 'value', 'end']);
 });

@@ -5,6 +5,7 @@ import { objectIdOffset } from '../../consumer/options.js';
 import { parseReportGroups } from '../../runtime/report-lines.js';
 import { runConsumerProcesses } from '../../consumer/run.js';
 import { AdSimServer } from '../../sim/ad-sim-server.js';
+import { demoWeb } from '../demo-web.js';
 import { accessArgv, accessOptions, accessSettings, loadAccess, reloadAccessOnHangup } from '../access-options.js';
 import { defineCommand, type ParsedArgs } from '../args.js';
 import type { CliContext } from '../common.js';
@@ -25,7 +26,7 @@ export const spec = defineCommand({
   options: {
     consumers: { type: 'string', short: 'n', value: 'N', description: 'Number of consumer processes.', default: '2' },
     rate: { type: 'string', value: 'FPS', description: 'Frames per second; 0 as fast as the consumers take them.', default: '1000' },
-    duration: { type: 'string', value: 'SEC', description: 'Seconds of streaming.', default: '5' },
+    duration: { type: 'string', value: 'SEC', description: 'Seconds of streaming (default 5; with --web until Ctrl-C).' },
     width: { type: 'string', value: 'PX', description: 'Frame width.', default: '128' },
     height: { type: 'string', value: 'PX', description: 'Frame height.', default: '128' },
     'queue-size': { type: 'string', short: 'q', value: 'N', description: 'Server queue of each consumer.', default: '100' },
@@ -43,12 +44,20 @@ export const spec = defineCommand({
     'processor-class': { type: 'string', value: 'CLASS', description: 'Processor class (default: the passthrough processor).' },
     'report-period': { type: 'string', value: 'SEC', description: 'Seconds between statistics reports.', default: '1' },
     'disable-curses': { type: 'boolean', description: 'Print reports as plain lines even on a terminal.' },
+    web: {
+      type: 'boolean',
+      description:
+        'Also serve the live dashboard (sluice dashboard) on 127.0.0.1, showing the image and each consumer\u2019s ' +
+        'status and control PVs (buttons enabled), and print its URL.',
+    },
+    'web-port': { type: 'string', value: 'PORT', description: 'Port of the dashboard; 0 picks a free one.', default: '8080' },
     ...accessOptions,
   },
   maxPositionals: 0,
   examples: [
     'sluice demo',
     'sluice demo --consumers 4 --rate 0 --duration 10',
+    'sluice demo --web --rate 20',
     'sluice demo --processor-file examples/rotate-processor.ts --processor-class HpcAdImageProcessor',
   ],
 });
@@ -62,6 +71,7 @@ const RANGES: Record<string, Range> = {
   'distributor-updates': { min: 0, max: MAX_QUEUE, integer: true },
   'queue-size': { min: 1, max: MAX_QUEUE, integer: true },
   'report-period': { min: 0, max: MAX_SECONDS, note: '0: none' },
+  'web-port': { min: 0, max: 65_535, integer: true, note: '0: a free port' },
 };
 
 function number(text: string | undefined, name: string): number {
@@ -72,11 +82,17 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
   const v = args.values;
   const n = number(v.consumers, 'consumers');
   const rate = number(v.rate, 'rate');
-  const duration = number(v.duration, 'duration');
+  // With --web and no --duration, the demo runs until Ctrl-C (runtime 0), for a person to watch.
+  const duration = v.duration === undefined && v.web ? 0 : number(v.duration ?? '5', 'duration');
+  const webPort = number(v['web-port'], 'web-port');
   const updates = number(v['distributor-updates'], 'distributor-updates');
   const queue = number(v['queue-size'], 'queue-size');
   const channel = 'sluice:demo:image';
   const access = await loadAccess(v, ctx);
+  const ids = Array.from({ length: n }, (_, i) => i + 1);
+  const web = v.web
+    ? await demoWeb({ host: '127.0.0.1', port: webPort, imageChannel: channel, consumerIds: ids, log: (l) => ctx.err(l) })
+    : null;
   const sim = new AdSimServer({
     channelName: channel,
     frame: { nx: number(v.width, 'width'), ny: number(v.height, 'height'), datatype: 'uint8', colorMode: 0 },
@@ -102,16 +118,16 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
     EPICS_PVAS_BROADCAST_PORT: '0',
     EPICS_PVAS_AUTO_BEACON_ADDR_LIST: 'NO',
     EPICS_PVAS_BEACON_ADDR_LIST: '',
+    ...web?.consumerEnv,
   };
   const reportPeriod = number(v['report-period'], 'report-period');
   const argv = ['consumer', '-ic', channel, '-sqs', String(queue), '-rp', String(reportPeriod)];
   if (updates > 0) argv.push('--distributor-updates', String(updates), '--distributor-trigger', 'uniqueId');
   if (v['processor-file']) argv.push('--processor-file', v['processor-file']);
   if (v['processor-class']) argv.push('--processor-class', v['processor-class']);
-  argv.push(...accessArgv(v));
+  argv.push(...accessArgv(v), ...(web?.consumerArgs ?? []));
   const stopConsumers = new AbortController();
   ctx.signal.addEventListener('abort', () => stopConsumers.abort(), { once: true });
-  const ids = Array.from({ length: n }, (_, i) => i + 1);
   const consumers = runConsumerProcesses(
     ids,
     objectIdOffset(0, n, 1, updates > 0 ? updates : undefined),
@@ -127,9 +143,18 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
     },
     env,
   );
-  const summary = await sim.run(ctx.signal);
+  const running = sim.run(ctx.signal);
+  if (web) {
+    // Once every consumer has subscribed, its status and control PVs are served: the page finds them all.
+    const ended = new AbortController();
+    void running.finally(() => ended.abort());
+    ctx.signal.addEventListener('abort', () => ended.abort(), { once: true });
+    if (await sim.pv.whenSubscribers(n, ended.signal)) ctx.out(`demo: dashboard ${await web.start(port)}`);
+  }
+  const summary = await running;
   stopConsumers.abort(); // after the shutdown delay, their queues are drained
   const finals = await consumers;
+  await web?.close();
   await sim.close();
   ctx.out(
     `demo: simulator published ${summary.frames} frames in ${summary.runtime.toFixed(2)} s ` +

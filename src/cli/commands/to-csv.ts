@@ -3,7 +3,7 @@
 import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
 import { readStream } from '../../pipeline/stdio.js';
-import { scalar, type FieldDesc, type StructureDesc } from '../../pvdata/types.js';
+import { sameType, scalar, type FieldDesc, type StructureDesc } from '../../pvdata/types.js';
 import type { PVStructure } from '../../pvdata/values.js';
 import { defineCommand, type ParsedArgs } from '../args.js';
 import { stdio, type CliContext } from '../common.js';
@@ -37,7 +37,9 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
       const input = file === '-' ? stdio(ctx, 'stdin') : createReadStream(file);
       for await (const item of readStream(input, { source: file === '-' ? 'stdin' : file })) {
         if (item.kind !== 'value') continue;
-        if (header !== item.type) {
+        if (header !== item.type && header !== null && sameType(header, item.type)) {
+          header = item.type; // the same type again (concatenated or merged streams): no new header
+        } else if (header !== item.type) {
           // Columns once per type, not per value.
           header = item.type;
           table = tableOf(item.type, args.values.table === true);
@@ -74,7 +76,7 @@ function columns(type: StructureDesc, prefix = ''): Column[] {
 }
 
 /** The table's columns when the value is an NTTable (or --table): `value` is a structure of arrays. */
-function tableOf(type: StructureDesc, forced: boolean): { name: string; type: FieldDesc }[] | null {
+export function tableOf(type: StructureDesc, forced: boolean): { name: string; type: FieldDesc }[] | null {
   if (!forced && !type.id.startsWith('epics:nt/NTTable:')) return null;
   const v = type.fields.find((m) => m.name === 'value')?.type;
   if (v?.kind !== 'structure' || !v.fields.every((m) => m.type.kind === 'scalarArray')) return null;
