@@ -75,7 +75,12 @@ async function stop(proc: ChildProcess): Promise<void> {
 
 // ---- channel server ------------------------------------------------------------------------
 
-async function channelRun(size: number, n: number): Promise<Rate> {
+/**
+ * One writer -> `sluice server` (a child process) -> one client per reader, subscribed with the
+ * given buffers: each reader's messages (end marks aside) and seconds from the first write to its
+ * last message.
+ */
+async function serverRun(readers: SubscribeOptions[], size: number, n: number): Promise<Rate[]> {
   const { proc, m } = await child(
     process.execPath,
     [CLI, 'server', '--port', '0', '--host', '127.0.0.1'],
@@ -85,24 +90,31 @@ async function channelRun(size: number, n: number): Promise<Rate> {
   try {
     const address = m[1] as string;
     const w = await ChannelClient.connect({ address, name: 'bench-writer' });
-    const r = await ChannelClient.connect({ address, name: 'bench-reader' });
     await w.createChannel('bench', { type: msgT });
-    const reader = r.subscribe('bench', { policy: 'wait', queueSize: 64 });
-    await reader.ready();
+    const clients = await Promise.all(readers.map((_, i) => ChannelClient.connect({ address, name: `bench-reader-${i}` })));
+    const subs = clients.map((c, i) => c.subscribe('bench', readers[i] as SubscribeOptions));
+    await Promise.all(subs.map((r) => r.ready()));
     const writer = await w.openWriter('bench', opts.window ? { window: Number(opts.window) } : {});
     await writer.whenActive();
     const payload = new Uint8Array(size);
-    const got = count(reader);
     const t0 = performance.now();
+    const rates = subs.map(async (r) => {
+      const msgs = await count(r);
+      return { msgs, seconds: (performance.now() - t0) / 1000 };
+    });
     for (let i = 1; i <= n; i++) if (!writer.write({ id: BigInt(i), value: payload })) await writer.drained();
     await writer.end();
-    const msgs = await got;
-    const seconds = (performance.now() - t0) / 1000;
-    await Promise.all([w.close(), r.close()]);
-    return { msgs, seconds };
+    const out = await Promise.all(rates);
+    await Promise.all([w, ...clients].map((c) => c.close()));
+    return out;
   } finally {
     await stop(proc);
   }
+}
+
+/** Writer -> server -> one lossless reader. */
+async function channelRun(size: number, n: number): Promise<Rate> {
+  return (await serverRun([{ policy: 'wait', queueSize: 64 }], size, n))[0] as Rate;
 }
 
 async function count(reader: ChannelReader): Promise<number> {
@@ -250,38 +262,6 @@ const MIXED: (SubscribeOptions & { label: string })[] = [
   { label: 'ring q4 fill 10', policy: 'ring', queueSize: 4, fillRate: 10 },
 ];
 
-async function fanoutRun(size: number, n: number): Promise<Rate[]> {
-  const { proc, m } = await child(
-    process.execPath,
-    [CLI, 'server', '--port', '0', '--host', '127.0.0.1'],
-    /listening on (\S+)/,
-    loopbackEnv(),
-  );
-  try {
-    const address = m[1] as string;
-    const w = await ChannelClient.connect({ address, name: 'fan-writer' });
-    await w.createChannel('fan', { type: msgT });
-    const clients = await Promise.all(MIXED.map((_, i) => ChannelClient.connect({ address, name: `fan-reader-${i}` })));
-    const readers = clients.map((c, i) => c.subscribe('fan', MIXED[i] as SubscribeOptions));
-    await Promise.all(readers.map((r) => r.ready()));
-    const writer = await w.openWriter('fan', opts.window ? { window: Number(opts.window) } : {});
-    await writer.whenActive();
-    const payload = new Uint8Array(size);
-    const t0 = performance.now();
-    const counts = readers.map(async (r) => {
-      const k = await count(r);
-      return { msgs: k, seconds: (performance.now() - t0) / 1000 };
-    });
-    for (let i = 1; i <= n; i++) if (!writer.write({ id: BigInt(i), value: payload })) await writer.drained();
-    await writer.end();
-    const rates = await Promise.all(counts);
-    await Promise.all([w, ...clients].map((c) => c.close()));
-    return rates;
-  } finally {
-    await stop(proc);
-  }
-}
-
 // ---- report --------------------------------------------------------------------------------
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
@@ -318,7 +298,7 @@ for (const [label, size, n] of [
 
 console.log(`1 writer -> 4 readers (16 KiB, ${opts.small} messages), median of ${RUNS} runs, per reader:`);
 const fan: Rate[][] = [];
-for (let i = 0; i < RUNS; i++) fan.push(await fanoutRun(16 * 1024, Number(opts.small)));
+for (let i = 0; i < RUNS; i++) fan.push(await serverRun(MIXED, 16 * 1024, Number(opts.small)));
 MIXED.forEach((m, i) => {
   const rate = median(fan.map((f) => (f[i] as Rate).msgs / (f[i] as Rate).seconds));
   const got = median(fan.map((f) => (f[i] as Rate).msgs));

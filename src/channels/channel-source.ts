@@ -9,10 +9,9 @@ import { bitOf, fieldCount } from '../pvdata/field-numbering.js';
 import { t, type StructureDesc } from '../pvdata/types.js';
 import { completeStructure, valueBytes, type PVStructure } from '../pvdata/values.js';
 import type { AccessRequest, PeerInfo, PutRequest, PVSubscriber, RpcResult, Source } from '../pv/source.js';
-import { WRITER_FIELD, writerInfoType } from './protocol.js';
+import { MAX_PENDING_BYTES, MAX_PENDING_PUTS, WRITER_FIELD, writerInfoType } from './protocol.js';
 
-/** Puts of one writer waiting for room (or for its earlier puts): more are refused (ERR_LIMIT). */
-export const MAX_PENDING_PUTS = 64;
+export { MAX_PENDING_BYTES, MAX_PENDING_PUTS };
 
 /** What a channel asks of its server. */
 export interface ChannelHooks {
@@ -50,6 +49,7 @@ export interface WriterState {
   seq: bigint;
   ended: boolean;
   pending: number;
+  pendingBytes: number;
   chain: Promise<void>;
   /** The writer's last value (its end mark repeats it). */
   last: PVStructure | null;
@@ -198,14 +198,14 @@ export class ChannelSource implements Source {
   openWriter(id: string): WriterState {
     let w = this.writers.get(id);
     if (!w || w.ended) {
-      w = { id, opened: true, seq: 0n, ended: false, pending: 0, chain: Promise.resolve(), last: null };
+      w = { id, opened: true, seq: 0n, ended: false, pending: 0, pendingBytes: 0, chain: Promise.resolve(), last: null };
       this.writers.set(id, w);
     }
     w.opened = true;
     return w;
   }
 
-  handlePut(put: PutRequest): Promise<void> {
+  handlePut(put: PutRequest): void | Promise<void> {
     this.checkKey(put.options['key']);
     const id = this.writerOf(put);
     const client = this.#hooks.clientOfPeer(put.peer);
@@ -217,15 +217,21 @@ export class ChannelSource implements Source {
     }
     let w = this.writers.get(id);
     if (!w || w.ended) {
-      w = { id, opened: false, seq: 0n, ended: false, pending: 0, chain: Promise.resolve(), last: null };
+      w = { id, opened: false, seq: 0n, ended: false, pending: 0, pendingBytes: 0, chain: Promise.resolve(), last: null };
       this.writers.set(id, w);
     }
-    if (w.pending >= MAX_PENDING_PUTS)
-      throw new SluiceError('ERR_LIMIT', `writer ${id} has ${w.pending} puts to ${this.name} waiting: wait for their completion`);
-    const writer = w;
     const bytes = valueBytes(put.value);
+    if (w.pending >= MAX_PENDING_PUTS || (w.pending > 0 && w.pendingBytes + bytes > MAX_PENDING_BYTES))
+      throw new SluiceError(
+        'ERR_LIMIT',
+        `writer ${id} has ${w.pending} puts (${w.pendingBytes} bytes) to ${this.name} waiting: wait for their completion`,
+      );
+    const writer = w;
     this.#hooks.received(client ?? '', bytes);
-    return this.#chain(writer, () => this.#post(writer, put.value, put.changed, false, bytes));
+    // Nothing of this writer's waits and every wait-reader has room: post now, and the put is
+    // answered now (a throw, ERR_OVERFLOW, fails it as in the chain).
+    if (writer.pending === 0 && !this.#closed && this.#waitersHaveRoom()) return this.#post(writer, put.value, put.changed, false, bytes);
+    return this.#chain(writer, () => this.#post(writer, put.value, put.changed, false, bytes), bytes);
   }
 
   /** A plain peer's connection closed: forget its writer state (its seq restarts on a new connection). */
@@ -250,8 +256,9 @@ export class ChannelSource implements Source {
   }
 
   /** Run `step` after the writer's earlier puts, once every wait-reader has room. */
-  #chain(w: WriterState, step: () => void): Promise<void> {
+  #chain(w: WriterState, step: () => void, bytes = 0): Promise<void> {
     w.pending++;
+    w.pendingBytes += bytes;
     const run = w.chain.then(async () => {
       await this.#room();
       if (this.#closed) throw new SluiceError('ERR_CHANNEL_CLOSED', `channel ${this.name} was deleted`);
@@ -262,7 +269,10 @@ export class ChannelSource implements Source {
       () => {},
       () => {},
     );
-    return run.finally(() => w.pending--);
+    return run.finally(() => {
+      w.pending--;
+      w.pendingBytes -= bytes;
+    });
   }
 
   #post(w: WriterState, value: PVStructure, changed: BitSet, end: boolean, bytes: number): void {

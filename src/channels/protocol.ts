@@ -94,6 +94,14 @@ export function decodeChannelType(bytes: Uint8Array): StructureDesc {
 }
 
 /** Reader buffer defaults (stream_service's subscribe_read_from_channel). */
+/**
+ * Puts of one writer the server holds while a full `wait` reader holds them back (or while its
+ * earlier puts wait), and their bytes: more are refused (ERR_LIMIT; one put always waits, however
+ * large). A ChannelWriter's window stays within both.
+ */
+export const MAX_PENDING_PUTS = 256;
+export const MAX_PENDING_BYTES = 64 * 1024 * 1024;
+
 export const DEFAULT_READER_QUEUE = 100;
 export const DEFAULT_READER_POLICY: ReaderPolicy = 'ring';
 

@@ -9,18 +9,28 @@ import { InvalidArgumentError, SluiceError } from '../errors.js';
 import type { PutSession } from '../pva/client/put-session.js';
 import type { StructureDesc } from '../pvdata/types.js';
 import { valueBytes, type PVStructure } from '../pvdata/values.js';
+import { MAX_PENDING_BYTES, MAX_PENDING_PUTS } from './protocol.js';
 import { serverCodeOf } from './service-client.js';
 
 export type WhenInactive = 'pause' | 'drop';
+
+/**
+ * Puts in flight at most, and their bytes. Small values need many in flight to keep the link
+ * busy: 256 of 16 KiB go out in a few writes and are answered in a few (64 left the writer
+ * waiting for answers); large ones are bounded by the bytes (8 of 2 MiB). Options are capped at
+ * what the server holds for a writer (MAX_PENDING_PUTS, MAX_PENDING_BYTES), so it never refuses one.
+ */
+export const DEFAULT_WINDOW = MAX_PENDING_PUTS;
+export const DEFAULT_WINDOW_BYTES = 16 * 1024 * 1024;
 
 export interface ChannelWriterOptions {
   /** The key of a private channel. */
   key?: string;
   /** What write() does while the channel has no reader (default 'pause'). */
   whenInactive?: WhenInactive;
-  /** Puts in flight at most (default 64): write() turns false beyond it. */
+  /** Puts in flight at most (default and most 256): write() turns false beyond it. */
   window?: number;
-  /** Bytes of values in flight at most (default 16 MiB; one value always goes): large values need fewer puts to keep the link busy. */
+  /** Bytes of values in flight at most (default 16 MiB, at most 64 MiB; one value always goes): large values need fewer puts to keep the link busy. */
   windowBytes?: number;
 }
 
@@ -85,8 +95,8 @@ export class ChannelWriter extends EventEmitter {
     if (this.#whenInactive !== 'pause' && this.#whenInactive !== 'drop') {
       throw new InvalidArgumentError(`whenInactive must be 'pause' or 'drop', not '${String(this.#whenInactive)}'`);
     }
-    this.#window = Math.max(1, options.window ?? 64);
-    this.#windowBytes = Math.max(1, options.windowBytes ?? 16 * 1024 * 1024);
+    this.#window = Math.min(MAX_PENDING_PUTS, Math.max(1, options.window ?? DEFAULT_WINDOW));
+    this.#windowBytes = Math.min(MAX_PENDING_BYTES, Math.max(1, options.windowBytes ?? DEFAULT_WINDOW_BYTES));
   }
 
   /** The channel's type as the put operation has it (the writer mark included). */
@@ -127,7 +137,7 @@ export class ChannelWriter extends EventEmitter {
       return true;
     }
     this.stats.written++;
-    if (this.#active && this.#pending.length === 0 && this.#windowOpen()) this.#send(value);
+    if (this.#active && this.#pending.length === 0 && this.#windowOpen(valueBytes(value))) this.#send(value);
     else this.#pending.push(value);
     return this.#hasRoom();
   }
@@ -136,33 +146,42 @@ export class ChannelWriter extends EventEmitter {
     return this.#active && this.#pending.length === 0 && this.#windowOpen();
   }
 
-  /** Room for one more put: below both window limits (a first put always goes, however large). */
-  #windowOpen(): boolean {
-    return this.#inFlight === 0 || (this.#inFlight < this.#window && this.#inFlightBytes < this.#windowBytes);
+  /**
+   * Room for one more put of `bytes` (unknown: any room) within both window limits; a first put
+   * always goes, however large.
+   */
+  #windowOpen(bytes = 1): boolean {
+    return this.#inFlight === 0 || (this.#inFlight < this.#window && this.#inFlightBytes + bytes <= this.#windowBytes);
   }
 
   #send(value: PVStructure): void {
     const bytes = valueBytes(value);
     this.#inFlight++;
     this.#inFlightBytes += bytes;
-    this.#session.put(value).then(
-      () => {
-        this.#inFlight--;
-        this.#inFlightBytes -= bytes;
-        this.stats.acknowledged++;
-        this.#pump();
-      },
-      (err: Error) => {
-        this.#inFlight--;
-        this.#inFlightBytes -= bytes;
-        this.stats.refused++;
-        this.#fail(new ChannelWriteError(this.channel, err));
-      },
-    );
+    try {
+      this.#session.putWith(value, (err) => this.#answered(bytes, err));
+    } catch (err) {
+      // The session is closed: fail as an answer would, after write() returned.
+      queueMicrotask(() => this.#answered(bytes, err as Error));
+    }
+  }
+
+  /** A put's answer (in the order sent): room for the next, or the writer fails. */
+  #answered(bytes: number, err: Error | null): void {
+    this.#inFlight--;
+    this.#inFlightBytes -= bytes;
+    if (err) {
+      this.stats.refused++;
+      this.#fail(new ChannelWriteError(this.channel, err));
+      return;
+    }
+    this.stats.acknowledged++;
+    this.#pump();
   }
 
   #pump(): void {
-    while (this.#active && this.#pending.length > 0 && this.#windowOpen()) this.#send(this.#pending.shift() as PVStructure);
+    while (this.#active && this.#pending.length > 0 && this.#windowOpen(valueBytes(this.#pending[0] as PVStructure)))
+      this.#send(this.#pending.shift() as PVStructure);
     if (this.#hasRoom()) for (const w of this.#drainWaiters.splice(0)) w.resolve();
     if (this.#inFlight === 0 && this.#pending.length === 0) for (const w of this.#idleWaiters.splice(0)) w.resolve();
   }

@@ -3,7 +3,7 @@
 import { ChannelClient } from '../channels/client.js';
 import { DEFAULT_PREFIX } from '../channels/protocol.js';
 import type { OptionSpec } from './args.js';
-import { parseSeconds, type CliContext } from './common.js';
+import { describeFailure, parseSeconds, type CliContext } from './common.js';
 
 export const channelClientOptions = {
   server: {
@@ -38,4 +38,26 @@ export async function connectChannelClient(values: ChannelClientValues, ctx: Cli
     name: values.name ?? `sluice-cli-${process.pid}`,
     timeoutMs,
   });
+}
+
+/**
+ * What each subcommand does around its work: connect, run `body` with the client, and close the
+ * client (its writers' end marks, its channels unless persistent). A failure is told on stderr,
+ * naming `about` (the channel) when the message does not, and is exit status 1.
+ */
+export async function withChannelClient(
+  values: ChannelClientValues,
+  ctx: CliContext,
+  about: string | undefined,
+  body: (client: ChannelClient) => Promise<number>,
+): Promise<number> {
+  const client = await connectChannelClient(values, ctx);
+  try {
+    return await body(client);
+  } catch (err) {
+    ctx.err(describeFailure(err, about));
+    return 1;
+  } finally {
+    await client.close();
+  }
 }

@@ -1,6 +1,7 @@
 // sluice channel write / read: values into a channel (from the command line, or relayed from a
 // PV's monitor) and out of it through a reader buffer on the server, printed as sluice monitor does.
 import { InvalidArgumentError } from '../../errors.js';
+import type { ChannelClient } from '../../channels/client.js';
 import type { ChannelWriter } from '../../channels/writer.js';
 import type { ReaderPolicy } from '../../pv/source.js';
 import { READER_POLICIES } from '../../pv/source.js';
@@ -9,8 +10,8 @@ import { ntscalar, ntscalarArray } from '../../pvdata/nt/index.js';
 import type { StructureDesc } from '../../pvdata/types.js';
 import type { PVStructure, PVValue } from '../../pvdata/values.js';
 import { defineCommand, UsageError, type ParsedArgs } from '../args.js';
-import { channelClientOptions, connectChannelClient } from '../channel-options.js';
-import { describeFailure, jsonOption, parseCount, parseSeconds, sleep, type CliContext } from '../common.js';
+import { channelClientOptions, withChannelClient } from '../channel-options.js';
+import { jsonOption, parseCount, parseSeconds, sleep, type CliContext } from '../common.js';
 import { makeClient } from '../pva-client.js';
 import { formatValue, toJSONValue } from '../format.js';
 import { parseJSONText } from '../parse-value.js';
@@ -79,58 +80,55 @@ export async function runWrite(args: ParsedArgs<typeof writeSpec.options>, ctx: 
   if (!v.from && !words.length) throw new UsageError('no VALUE to write (or --from PV)');
   const count = v.count === undefined ? (v.from ? Infinity : 1) : parseCount(v.count, '--count');
   const intervalMs = v.interval === undefined ? 0 : parseSeconds(v.interval, '--interval', true);
-  const client = await connectChannelClient(v, ctx);
   const wopts = { whenInactive: v.drop ? ('drop' as const) : ('pause' as const), ...(v.key !== undefined ? { key: v.key } : {}) };
-  let writer: ChannelWriter | null = null;
-  const stop = () => void writer?.end().catch(() => {});
-  try {
-    if (v.from) {
-      const source = makeClient(ctx, parseSeconds(v.timeout ?? '5', '--timeout'));
-      const sub = source.monitor(v.from, { queueSize: 16, pipeline: true });
-      const abort = () => sub.close();
-      ctx.signal.addEventListener('abort', abort, { once: true });
-      try {
-        let n = 0;
-        for await (const u of sub) {
-          writer ??= await openTyped(client, name, u.type, wopts);
-          if (!writer.write(u.value)) await writer.drained();
-          if (++n >= count) break;
+  return withChannelClient(v, ctx, name, async (client) => {
+    let writer: ChannelWriter | null = null;
+    const stop = () => void writer?.end().catch(() => {});
+    try {
+      if (v.from) {
+        const source = makeClient(ctx, parseSeconds(v.timeout ?? '5', '--timeout'));
+        const sub = source.monitor(v.from, { queueSize: 16, pipeline: true });
+        const abort = () => sub.close();
+        ctx.signal.addEventListener('abort', abort, { once: true });
+        try {
+          let n = 0;
+          for await (const u of sub) {
+            writer ??= await openTyped(client, name, u.type, wopts);
+            if (!writer.write(u.value)) await writer.drained();
+            if (++n >= count) break;
+          }
+        } finally {
+          ctx.signal.removeEventListener('abort', abort);
+          sub.close();
+          source.close();
         }
-      } finally {
-        ctx.signal.removeEventListener('abort', abort);
-        sub.close();
-        source.close();
+      } else {
+        const typed = (await client.channelInfo(name, v.key)).typed;
+        writer = await client.openWriter(name, { ...wopts, ...(typed ? {} : { type: typeOfWords(words) }) });
+        const value = buildPut(writer.type, {}, words, (w) => ctx.err(`warning: ${w}`));
+        // A type with a time stamp gets the time of each write, as sluice put's server would stamp it.
+        const stamp = writer.type.fields.some((f) => f.name === 'timeStamp') && value['timeStamp'] === undefined;
+        ctx.signal.addEventListener('abort', stop, { once: true });
+        for (let i = 0; i < count && !ctx.signal.aborted; i++) {
+          const v = stamp ? { ...value, timeStamp: timeStampNow() } : value;
+          if (!writer.write(v)) await writer.drained();
+          if (intervalMs) await sleep(intervalMs, ctx.signal);
+        }
       }
-    } else {
-      const typed = (await client.channelInfo(name, v.key)).typed;
-      writer = await client.openWriter(name, { ...wopts, ...(typed ? {} : { type: typeOfWords(words) }) });
-      const value = buildPut(writer.type, {}, words, (w) => ctx.err(`warning: ${w}`));
-      // A type with a time stamp gets the time of each write, as sluice put's server would stamp it.
-      const stamp = writer.type.fields.some((f) => f.name === 'timeStamp') && value['timeStamp'] === undefined;
-      ctx.signal.addEventListener('abort', stop, { once: true });
-      for (let i = 0; i < count && !ctx.signal.aborted; i++) {
-        const v = stamp ? { ...value, timeStamp: timeStampNow() } : value;
-        if (!writer.write(v)) await writer.drained();
-        if (intervalMs) await sleep(intervalMs, ctx.signal);
+      if (writer) {
+        await writer.end();
+        const s = writer.stats;
+        ctx.err(`${name}: wrote ${s.acknowledged} value(s)${s.dropped ? `, dropped ${s.dropped} while no reader` : ''}`);
       }
+      return 0;
+    } finally {
+      ctx.signal.removeEventListener('abort', stop);
     }
-    if (writer) {
-      await writer.end();
-      const s = writer.stats;
-      ctx.err(`${name}: wrote ${s.acknowledged} value(s)${s.dropped ? `, dropped ${s.dropped} while no reader` : ''}`);
-    }
-    return 0;
-  } catch (err) {
-    ctx.err(describeFailure(err, name));
-    return 1;
-  } finally {
-    ctx.signal.removeEventListener('abort', stop);
-    await client.close();
-  }
+  });
 }
 
 async function openTyped(
-  client: Awaited<ReturnType<typeof connectChannelClient>>,
+  client: ChannelClient,
   name: string,
   type: StructureDesc,
   wopts: { whenInactive: 'pause' | 'drop'; key?: string },
@@ -181,38 +179,36 @@ export async function runRead(args: ParsedArgs<typeof readSpec.options>, ctx: Cl
   if (policy !== undefined && !READER_POLICIES.includes(policy))
     throw new UsageError(`--policy must be one of ${READER_POLICIES.join(', ')}`);
   const count = v.count === undefined ? Infinity : parseCount(v.count, '--count');
-  const client = await connectChannelClient(v, ctx);
-  const reader = client.subscribe(name, {
+  const options = {
     ...(v['queue-size'] !== undefined ? { queueSize: parseCount(v['queue-size'], '--queue-size') } : {}),
     ...(policy !== undefined ? { policy } : {}),
     ...(v['fill-rate'] !== undefined ? { fillRate: parseCount(v['fill-rate'], '--fill-rate') } : {}),
     ...(v.key !== undefined ? { key: v.key } : {}),
     ends: v.writer === true,
-  });
-  const abort = () => reader.close();
-  ctx.signal.addEventListener('abort', abort, { once: true });
-  let seen = 0;
-  try {
-    for await (const m of reader) {
-      if (!v.quiet) {
-        const type = reader.type as StructureDesc;
-        if (v.json) ctx.out(JSON.stringify({ name, writer: m.writer, overrun: m.overrun, value: toJSONValue(type, m.value) }));
-        else
-          ctx.out(
-            `${name} ${v.writer ? `[${m.writer.id}#${m.writer.seq}${m.writer.end ? ' end' : ''}] ` : ''}${formatValue(type, m.value, false)}`,
-          );
+  };
+  return withChannelClient(v, ctx, name, async (client) => {
+    const reader = client.subscribe(name, options);
+    const abort = () => reader.close();
+    ctx.signal.addEventListener('abort', abort, { once: true });
+    let seen = 0;
+    try {
+      for await (const m of reader) {
+        if (!v.quiet) {
+          const type = reader.type as StructureDesc;
+          if (v.json) ctx.out(JSON.stringify({ name, writer: m.writer, overrun: m.overrun, value: toJSONValue(type, m.value) }));
+          else
+            ctx.out(
+              `${name} ${v.writer ? `[${m.writer.id}#${m.writer.seq}${m.writer.end ? ' end' : ''}] ` : ''}${formatValue(type, m.value, false)}`,
+            );
+        }
+        if (++seen >= count) break;
       }
-      if (++seen >= count) break;
+      const s = reader.stats;
+      ctx.err(`${name}: received ${s.received}, missing from writer sequences ${s.gaps}, overruns ${s.overruns}`);
+      return 0;
+    } finally {
+      ctx.signal.removeEventListener('abort', abort);
+      reader.close();
     }
-    const s = reader.stats;
-    ctx.err(`${name}: received ${s.received}, missing from writer sequences ${s.gaps}, overruns ${s.overruns}`);
-    return 0;
-  } catch (err) {
-    ctx.err(describeFailure(err, name));
-    return 1;
-  } finally {
-    ctx.signal.removeEventListener('abort', abort);
-    reader.close();
-    await client.close();
-  }
+  });
 }

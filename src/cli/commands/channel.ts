@@ -2,8 +2,8 @@
 // calls): create, list, inspect and delete them; write values in and read them out (channel-io.ts).
 import type { ChannelDetails } from '../../channels/protocol.js';
 import { defineCommand, UsageError, type CommandSpec, type OptionSpecs, type ParsedArgs } from '../args.js';
-import { channelClientOptions, connectChannelClient } from '../channel-options.js';
-import { describeFailure, jsonOption, parseSeconds, whenAborted, type CliContext } from '../common.js';
+import { channelClientOptions, withChannelClient } from '../channel-options.js';
+import { jsonOption, parseSeconds, whenAborted, type CliContext } from '../common.js';
 import * as io from './channel-io.js';
 
 export const createSpec = defineCommand({
@@ -106,8 +106,7 @@ async function runCreate(args: ParsedArgs<typeof createSpec.options>, ctx: CliCo
   const name = args.positionals[0] as string;
   if (v.private && !v.key) throw new UsageError('--private needs --key');
   const lifetime = v.lifetime === undefined ? undefined : parseSeconds(v.lifetime, '--lifetime') / 1000;
-  const client = await connectChannelClient(v, ctx);
-  try {
+  return withChannelClient(v, ctx, name, async (client) => {
     const r = await client.createChannel(name, {
       public: !v.private,
       ...(v.key !== undefined ? { key: v.key } : {}),
@@ -122,17 +121,11 @@ async function runCreate(args: ParsedArgs<typeof createSpec.options>, ctx: CliCo
       await whenAborted(ctx.signal);
     }
     return 0;
-  } catch (err) {
-    ctx.err(describeFailure(err, name));
-    return 1;
-  } finally {
-    await client.close();
-  }
+  });
 }
 
-async function runList(args: ParsedArgs<typeof listSpec.options>, ctx: CliContext): Promise<number> {
-  const client = await connectChannelClient(args.values, ctx);
-  try {
+function runList(args: ParsedArgs<typeof listSpec.options>, ctx: CliContext): Promise<number> {
+  return withChannelClient(args.values, ctx, undefined, async (client) => {
     const list = await client.listChannels();
     if (args.values.json) {
       for (const c of list) ctx.out(JSON.stringify(c));
@@ -151,45 +144,27 @@ async function runList(args: ParsedArgs<typeof listSpec.options>, ctx: CliContex
     ]);
     ctx.out(table(['NAME', 'OWNER', 'WRITERS', 'PERSIST', 'EXPIRES', 'READERS', 'OPEN', 'MESSAGES', 'BYTES'], rows));
     return 0;
-  } catch (err) {
-    ctx.err(describeFailure(err));
-    return 1;
-  } finally {
-    await client.close();
-  }
+  });
 }
 
-async function runInfo(args: ParsedArgs<typeof infoSpec.options>, ctx: CliContext): Promise<number> {
+function runInfo(args: ParsedArgs<typeof infoSpec.options>, ctx: CliContext): Promise<number> {
   const name = args.positionals[0] as string;
-  const client = await connectChannelClient(args.values, ctx);
-  try {
+  return withChannelClient(args.values, ctx, name, async (client) => {
     const d = await client.channelInfo(name, args.values.key);
-    if (args.values.json) ctx.out(JSON.stringify(d));
-    else ctx.out(formatDetails(d));
+    ctx.out(args.values.json ? JSON.stringify(d) : formatDetails(d));
     return 0;
-  } catch (err) {
-    ctx.err(describeFailure(err, name));
-    return 1;
-  } finally {
-    await client.close();
-  }
+  });
 }
 
-async function runDelete(args: ParsedArgs<typeof deleteSpec.options>, ctx: CliContext): Promise<number> {
+function runDelete(args: ParsedArgs<typeof deleteSpec.options>, ctx: CliContext): Promise<number> {
   const name = args.positionals[0] as string;
   const key = args.values['control-key'];
   if (!key) throw new UsageError('--control-key is required');
-  const client = await connectChannelClient(args.values, ctx);
-  try {
+  return withChannelClient(args.values, ctx, name, async (client) => {
     await client.deleteChannel(name, key);
     ctx.out(`deleted ${name}`);
     return 0;
-  } catch (err) {
-    ctx.err(describeFailure(err, name));
-    return 1;
-  } finally {
-    await client.close();
-  }
+  });
 }
 
 export function formatDetails(d: ChannelDetails): string {

@@ -193,9 +193,8 @@ export class ClientConnection extends PvaConnection {
   /** Send a message built by `build` (the writer is positioned after the header). */
   send(cmd: number, build: (w: ReturnType<ClientConnection['out']['begin']>) => void): void {
     if (this.closed) throw new ConnectionError('ERR_CONNECTION_CLOSED', `connection to ${this.address} is closed`);
-    const w = this.out.begin(cmd);
-    build(w);
-    this.out.end();
+    // message(): a build that throws leaves nothing half-written in the stream.
+    this.out.message(cmd, build);
     this.scheduleFlush();
   }
 

@@ -5,7 +5,7 @@
 // put in flight; the next put opens the operation again (a new INIT) on the new connection.
 import { ConnectionError, ProtocolError, TimeoutError } from '../../errors.js';
 import { BitSet } from '../../pvdata/bitset.js';
-import { mergeMarked, presentFields } from '../../pvdata/merge.js';
+import { mergeMarked } from '../../pvdata/merge.js';
 import type { PVRequest } from '../../pvdata/pvrequest.js';
 import { decodeType } from '../../pvdata/type-codec.js';
 import type { StructureDesc } from '../../pvdata/types.js';
@@ -30,6 +30,9 @@ export class PutSession {
   #sid = -1;
   #ioid = -1;
   #type: StructureDesc | null = null;
+  /** The put type's default value, and the type it was made for. */
+  #blank: PVStructure | null = null;
+  #blankType: StructureDesc | null = null;
   #opening: Promise<ClientConnection> | null = null;
   #init: Waiter | null = null;
   /** Puts sent and not answered yet, oldest first. */
@@ -75,11 +78,32 @@ export class PutSession {
   }
 
   #send(conn: ClientConnection, value: PVStructure): Promise<void> {
+    return new Promise<void>((resolve, reject) => this.#sendWith(conn, value, { resolve, reject }));
+  }
+
+  /**
+   * Put `value` and tell `done` (null, or the server's error) when answered: put() without a
+   * promise per value, for a writer that streams many. Throws at once when the session is closed.
+   */
+  putWith(value: PVStructure, done: (err: Error | null) => void, openTimeoutMs = 5000): void {
+    const waiter = { resolve: () => done(null), reject: done };
+    if (this.#closed) throw new ConnectionError('ERR_CONNECTION_CLOSED', `put session on ${this.name} is closed`);
+    const conn = this.#conn;
+    if (conn && !conn.closed) return this.#sendWith(conn, value, waiter);
+    this.#open(openTimeoutMs).then((c) => this.#sendWith(c, value, waiter), done);
+  }
+
+  #sendWith(conn: ClientConnection, value: PVStructure, waiter: Waiter): void {
     const type = this.#type as StructureDesc;
-    const bits = presentFields(type, value);
-    const full = mergeMarked(type, completeStructure(type, {}), value, new BitSet());
-    return new Promise<void>((resolve, reject) => {
-      this.#waiting.push({ resolve, reject });
+    // One walk gives both the fields sent and the whole value they are encoded from; the blank
+    // value the missing fields come from is made once per type (mergeMarked never changes it).
+    const bits = new BitSet();
+    if (this.#blankType !== type) {
+      this.#blank = completeStructure(type, {});
+      this.#blankType = type;
+    }
+    const full = mergeMarked(type, this.#blank as PVStructure, value, bits);
+    try {
       conn.send(Cmd.PUT, (w) => {
         w.i32(this.#sid);
         w.i32(this.#ioid);
@@ -87,7 +111,11 @@ export class PutSession {
         encodeBitSet(w, bits);
         encodePartial(w, type, full, bits);
       });
-    });
+    } catch (err) {
+      waiter.reject(err as Error);
+      return;
+    }
+    this.#waiting.push(waiter);
   }
 
   #open(timeoutMs: number): Promise<ClientConnection> {
@@ -141,12 +169,15 @@ export class PutSession {
     }
     const w = this.#waiting.shift();
     if (!w) return;
+    let failure: Error | null = null;
     try {
       checkStatus(decodeStatus(r), `put ${this.name}`);
-      w.resolve();
     } catch (err) {
-      w.reject(err as Error);
+      failure = err as Error;
     }
+    // Outside the try: a waiter may run its caller's code at once (putWith), whose throw is not the server's answer.
+    if (failure) w.reject(failure);
+    else w.resolve();
   }
 
   #fail(err: Error): void {

@@ -46,17 +46,23 @@ export function onPut(conn: ServerConnection, r: ByteReader): void {
   }
   conn.server.stats.puts++;
   const trapped = op.channel.rights.trapWrite;
-  Promise.resolve()
-    .then(() =>
-      pv.handlePut({ value, changed, options: op.options, peer: conn.peerName(), account: conn.account, channel: op.channel.name }),
-    )
-    .then(
-      () => {
-        if (trapped)
-          conn.server.access.log(`put to ${op.channel.name} by ${describeClient(conn.identity)} [pvAccess peer ${conn.peerName()}]`);
-        replyStatus(conn, Cmd.PUT, h.ioid, h.sub, STATUS_OK);
-      },
-      (err: unknown) => replyError(conn, Cmd.PUT, h.ioid, h.sub, err),
-    )
-    .finally(done);
+  const applied = (): void => {
+    if (trapped) conn.server.access.log(`put to ${op.channel.name} by ${describeClient(conn.identity)} [pvAccess peer ${conn.peerName()}]`);
+    replyStatus(conn, Cmd.PUT, h.ioid, h.sub, STATUS_OK);
+    done();
+  };
+  const failed = (err: unknown): void => {
+    replyError(conn, Cmd.PUT, h.ioid, h.sub, err);
+    done();
+  };
+  // A source that applies the put at once is answered at once (no promise per put: a streaming
+  // writer's puts cost what their values cost); one that returns a promise is answered when it settles.
+  let result: void | Promise<void>;
+  try {
+    result = pv.handlePut({ value, changed, options: op.options, peer: conn.peerName(), account: conn.account, channel: op.channel.name });
+  } catch (err) {
+    return failed(err);
+  }
+  if (result && typeof (result as Promise<void>).then === 'function') (result as Promise<void>).then(applied, failed);
+  else applied();
 }
