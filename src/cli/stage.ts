@@ -1,7 +1,8 @@
 // What the pipeline stages that read a stream and write one share (head, filter, partition):
 // inputs from stdin or files, one output stream on stdout with its back-pressure, the notes passed
 // on, and a wrong stream reported as one line on stderr with exit status 1.
-import { FdWritable, fdChunks, fileChunks } from '../pipeline/fd-io.js';
+import { closeSync, openSync } from 'node:fs';
+import { FdReader, FdWritable, fdChunks, fileChunks } from '../pipeline/fd-io.js';
 import { readBatches, StreamOutput } from '../pipeline/stdio.js';
 import type { RecordItem, ValueItem } from '../pipeline/stream-decoder.js';
 import { stdio, type CliContext } from './common.js';
@@ -13,8 +14,24 @@ export const FILE_CHUNK_BYTES = 1 << 20;
 
 /**
  * The bytes of a stage's input: a file, or stdin ('-'), read with blocking reads where stdin is
- * the process's own (fd-io.ts), else through the context's stream.
+ * the process's own (fd-io.ts), else through the context's stream; and, for the former, the way
+ * to tell it which of the bytes read are no longer referenced (their memory is then reused).
  */
+export function stageInput(
+  ctx: CliContext,
+  file: string,
+): { chunks: AsyncIterable<Uint8Array | string>; recycle?: (retained: number) => void; close(): void } {
+  if (file === '-' && ctx.stdinFd === undefined) return { chunks: stdio(ctx, 'stdin') as AsyncIterable<Uint8Array>, close() {} };
+  const fd = file === '-' ? (ctx.stdinFd as number) : openSync(file, 'r');
+  const reader = new FdReader(fd, file === '-' ? () => stdio(ctx, 'stdin') as AsyncIterable<Uint8Array> : undefined);
+  return {
+    chunks: reader.chunks(),
+    recycle: (retained) => reader.recycle(retained),
+    close: () => file !== '-' && closeSync(fd),
+  };
+}
+
+/** The same bytes, for a stage that does not recycle them. */
 export function inputChunks(ctx: CliContext, file: string): AsyncIterable<Uint8Array | string> {
   if (file !== '-') return fileChunks(file);
   if (ctx.stdinFd !== undefined) return fdChunks(ctx.stdinFd, () => stdio(ctx, 'stdin') as AsyncIterable<Uint8Array | string>);
@@ -46,21 +63,31 @@ export async function runStage<Decode extends boolean = true>(
   try {
     for (const file of files.length ? files : ['-']) {
       const source = file === '-' ? 'stdin' : file;
-      for await (const batch of readBatches(inputChunks(ctx, file), { source, undecoded })) {
-        let more = true;
-        for (const item of batch) {
-          if (item.kind === 'note') out.note(item.note);
-          if (item.kind !== 'value' && item.kind !== 'record') continue;
-          if (!handle(item, out)) {
-            more = false;
-            break;
+      const input = stageInput(ctx, file);
+      // What a batch's items refer to is written (or copied) once out.buffered is 0 after the
+      // batch: their memory may then be read into again.
+      const batchDone = (retained: number): void => {
+        if (out.buffered === 0) input.recycle?.(retained);
+      };
+      try {
+        for await (const batch of readBatches(input.chunks, { source, undecoded, batchDone })) {
+          let more = true;
+          for (const item of batch) {
+            if (item.kind === 'note') out.note(item.note);
+            if (item.kind !== 'value' && item.kind !== 'record') continue;
+            if (!handle(item, out)) {
+              more = false;
+              break;
+            }
+          }
+          await out.drained();
+          if (!more || out.closed || ctx.signal.aborted) {
+            await out.end();
+            return 0;
           }
         }
-        await out.drained();
-        if (!more || out.closed || ctx.signal.aborted) {
-          await out.end();
-          return 0;
-        }
+      } finally {
+        input.close();
       }
     }
     await out.end();

@@ -15,35 +15,70 @@ const MIN_READ_BYTES = 64 * 1024;
 /** Reads between two turns of the event loop. */
 const READS_PER_TURN = 16;
 
+/** Free slabs kept for reuse at most (more are left to the garbage collector). */
+const MAX_FREE_SLABS = 8;
+
 /**
- * The bytes of `fd` until its end. Where the descriptor does not block (EAGAIN: someone made it
- * non-blocking), the rest comes from `fallback()`, a stream over the same descriptor.
+ * Reads a descriptor into slabs. A slab is reused once its reader says (recycle()) that nothing
+ * it read into it is referenced any more: fresh memory costs page faults on first touch, which
+ * cat, reusing one buffer, never pays.
  */
-export async function* fdChunks(fd: number, fallback?: () => AsyncIterable<Uint8Array | string>): AsyncGenerator<Uint8Array> {
-  let slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
-  let at = 0;
-  for (let reads = 1; ; reads++) {
-    if (SLAB_BYTES - at < MIN_READ_BYTES) {
-      slab = Buffer.allocUnsafeSlow(SLAB_BYTES); // the old one stays alive while its views do
-      at = 0;
-    }
-    let n: number;
-    try {
-      n = readSync(fd, slab, at, SLAB_BYTES - at, null);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EAGAIN' && fallback) {
-        for await (const c of fallback()) yield typeof c === 'string' ? Buffer.from(c, 'latin1') : c;
-        return;
-      }
-      if (code === 'EOF') return;
-      throw err;
-    }
-    if (n === 0) return;
-    yield slab.subarray(at, at + n);
-    at += n;
-    if (reads % READS_PER_TURN === 0) await new Promise((resolve) => setImmediate(resolve));
+export class FdReader {
+  readonly #fd: number;
+  readonly #fallback: (() => AsyncIterable<Uint8Array | string>) | undefined;
+  /** Slabs read into, oldest first; the last is being filled (`filled` bytes so far). */
+  readonly #used: { slab: Buffer; filled: number }[] = [];
+  readonly #free: Buffer[] = [];
+
+  /** Where `fd` does not block (EAGAIN: made non-blocking), the rest comes from `fallback()`. */
+  constructor(fd: number, fallback?: () => AsyncIterable<Uint8Array | string>) {
+    this.#fd = fd;
+    this.#fallback = fallback;
   }
+
+  /** The bytes of the descriptor until its end. */
+  async *chunks(): AsyncGenerator<Uint8Array> {
+    for (let reads = 1; ; reads++) {
+      let cur = this.#used.at(-1);
+      if (!cur || SLAB_BYTES - cur.filled < MIN_READ_BYTES) {
+        cur = { slab: this.#free.pop() ?? Buffer.allocUnsafeSlow(SLAB_BYTES), filled: 0 };
+        this.#used.push(cur);
+      }
+      let n: number;
+      try {
+        n = readSync(this.#fd, cur.slab, cur.filled, SLAB_BYTES - cur.filled, null);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EAGAIN' && this.#fallback) {
+          for await (const c of this.#fallback()) yield typeof c === 'string' ? Buffer.from(c, 'latin1') : c;
+          return;
+        }
+        if (code === 'EOF') return;
+        throw err;
+      }
+      if (n === 0) return;
+      const at = cur.filled;
+      cur.filled += n;
+      yield cur.slab.subarray(at, at + n);
+      if (reads % READS_PER_TURN === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  /**
+   * Nothing read so far is referenced any more but the last `retained` bytes (what a decoder
+   * holds of a record not yet complete): the slabs before those are reused by later reads.
+   */
+  recycle(retained: number): void {
+    let i = this.#used.length - 1;
+    let left = retained;
+    while (i > 0 && left > (this.#used[i] as { filled: number }).filled) left -= (this.#used[i--] as { filled: number }).filled;
+    for (const u of this.#used.splice(0, i)) if (this.#free.length < MAX_FREE_SLABS) this.#free.push(u.slab);
+  }
+}
+
+/** The bytes of `fd` until its end, each read into memory of its own (nothing is reused). */
+export function fdChunks(fd: number, fallback?: () => AsyncIterable<Uint8Array | string>): AsyncGenerator<Uint8Array> {
+  return new FdReader(fd, fallback).chunks();
 }
 
 /** The bytes of a file, read as fdChunks() reads; the file is closed at the end or on an error. */

@@ -24,13 +24,19 @@ export async function* readStream(
  */
 export async function* readBatches(
   input: Readable | NodeJS.ReadableStream | AsyncIterable<Uint8Array | string>,
-  options: StreamDecoderOptions = {},
+  options: StreamDecoderOptions & {
+    /** Called when the caller asks for the next batch, with the bytes the decoder still holds. */
+    batchDone?: (retainedBytes: number) => void;
+  } = {},
 ): AsyncGenerator<StreamItem[]> {
   const items: StreamItem[] = [];
   const decoder = new StreamDecoder((item) => items.push(item), options);
   for await (const chunk of input as AsyncIterable<Uint8Array | string>) {
     decoder.push(typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk);
-    if (items.length > 0) yield items;
+    if (items.length > 0) {
+      yield items;
+      options.batchDone?.(decoder.retainedBytes); // the caller is done with the batch
+    }
     items.length = 0;
     if (decoder.ended) break; // the end record: what may follow is not ours to read
   }

@@ -113,6 +113,11 @@ export class StreamDecoder {
     return this.#count;
   }
 
+  /** Bytes of the chunks pushed that the decoder still refers to: the end of what it was given. */
+  get retainedBytes(): number {
+    return this.#have + (this.#pass && this.#state === State.Payload ? RECORD_HEADER_BYTES : 0);
+  }
+
   /** Take the next chunk (kept by reference until decoded: do not reuse its memory). */
   push(chunk: Uint8Array): void {
     if (chunk.length === 0) return;

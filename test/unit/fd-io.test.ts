@@ -8,7 +8,7 @@ import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { FdWritable, fdChunks, fileChunks } from '../../src/pipeline/fd-io.js';
+import { FdReader, FdWritable, fdChunks, fileChunks } from '../../src/pipeline/fd-io.js';
 
 const pattern = (n: number): Buffer => Buffer.from(Uint8Array.from({ length: n }, (_, i) => (i * 7 + (i >> 12)) & 0xff));
 
@@ -70,4 +70,30 @@ test('fd-io: on a non-blocking pipe (EAGAIN) the fallback streams carry the rest
     const { bytes } = await reader;
     assert.ok(readFallback, 'the first read met EAGAIN');
     assert.deepEqual(bytes, data);
+  }));
+
+test('fd-io: FdReader reuses a slab once told nothing in it is referenced, never one that still holds retained bytes', () =>
+  withDir(async (dir) => {
+    const data = pattern(6 * 1024 * 1024 + 17);
+    writeFileSync(join(dir, 'f'), data);
+    const fd = openSync(join(dir, 'f'), 'r');
+    try {
+      const reader = new FdReader(fd);
+      const copies: Buffer[] = [];
+      const slabs = new Set<ArrayBufferLike>();
+      let held: Uint8Array | null = null; // the last 1000 bytes of each read, still referenced
+      let kept = '';
+      for await (const c of reader.chunks()) {
+        if (held) assert.equal(Buffer.from(held).toString('hex'), kept, 'retained bytes were not overwritten');
+        copies.push(Buffer.from(c));
+        slabs.add(c.buffer);
+        held = c.subarray(Math.max(0, c.length - 1000));
+        kept = Buffer.from(held).toString('hex');
+        reader.recycle(held.length);
+      }
+      assert.deepEqual(Buffer.concat(copies), data);
+      assert.ok(slabs.size <= 3, `${slabs.size} slabs for 6 MiB: reused`);
+    } finally {
+      closeSync(fd);
+    }
   }));
