@@ -1,6 +1,7 @@
 // `sluice demo --web`: the dashboard on the demo. The consumers' servers answer searches on a
 // UDP port of this demo's own (loopback only), and the dashboard's client searches there and
-// asks the simulator as a name server, so the page finds the image and every status and control PV.
+// asks the simulator as a name server, so the page finds the image and every status and control PV,
+// the simulator's status PV among them.
 import { createSocket } from 'node:dgram';
 import { DashboardServer } from '../dashboard/server.js';
 import { PvaClient } from '../pva/client/client.js';
@@ -8,6 +9,8 @@ import { PvaClient } from '../pva/client/client.js';
 export interface DemoWeb {
   /** Environment added to the consumers' so their servers answer this demo's searches. */
   consumerEnv: NodeJS.ProcessEnv;
+  /** The simulator's status PV (its statusChannel), on the dashboard after the image. */
+  simStatusChannel: string;
   /** Consumer options that give each consumer a control and a status PV. */
   consumerArgs: string[];
   /** Serve the dashboard on the simulator and the consumers; resolves with its URL. */
@@ -35,6 +38,7 @@ export async function demoWeb(o: {
   let client: PvaClient | null = null;
   let dashboard: DashboardServer | null = null;
   return {
+    simStatusChannel: 'sluice:demo:sim:status',
     consumerEnv: { EPICS_PVAS_BROADCAST_PORT: udp, EPICS_PVAS_INTF_ADDR_LIST: '127.0.0.1' },
     consumerArgs: ['--control-channel', `${prefix}:*:control`, '--status-channel', `${prefix}:*:status`],
     async start(simPort) {
@@ -47,7 +51,7 @@ export async function demoWeb(o: {
         },
         timeoutMs: 5000,
       });
-      const pvs = [o.imageChannel];
+      const pvs = [o.imageChannel, 'sluice:demo:sim:status'];
       for (const id of o.consumerIds) pvs.push(`${prefix}:${id}:status`);
       for (const id of o.consumerIds) pvs.push(`${prefix}:${id}:control`);
       // Writes on: the demo is on loopback, and its control buttons are half the point.

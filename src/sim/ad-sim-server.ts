@@ -15,6 +15,7 @@ import { CompressedFrames } from './compressed-frames.js';
 import { FrameCache, type FrameCacheOptions, type SimFrames } from './frame-cache.js';
 import type { FrameSpec } from './frames.js';
 import { FramePublisher, realClock, type Progress, type PublishSummary, type SimClock } from './publisher.js';
+import { SimStatus } from './status.js';
 
 export const DEFAULT_CHANNEL = 'pvapy:image';
 
@@ -30,6 +31,11 @@ export interface AdSimServerOptions extends Omit<FrameCacheOptions, 'frame'> {
    */
   frames?: SimFrames;
   channelName?: string;
+  /**
+   * Serve a status PV of this name (see status.ts): frames published and their rate, clients,
+   * frames squashed and queued; refreshed every second while run() runs, and once at the end.
+   */
+  statusChannel?: string;
   /** Publish the frames compressed, as NDPluginCodec does: lz4, lz4hdf5, bslz4, blosc or zlib. */
   compressor?: string;
   /** Frames per second; <= 0 as fast as possible (default 20). */
@@ -130,7 +136,7 @@ export interface SimSummary extends PublishSummary {
  * keeping every monitor's counters for the summary, those of monitors that ended too.
  */
 class ImagePV extends SharedPV {
-  readonly monitors: { peer: string; op: MonitorOp }[] = [];
+  readonly monitors: { peer: string; op: MonitorOp; live: boolean }[] = [];
   /** Monitors beyond MAX_MONITORS_KEPT, folded together (clients that came and went). */
   #earlier: SimClientStats | null = null;
   #nEarlier = 0;
@@ -148,8 +154,13 @@ class ImagePV extends SharedPV {
     if (op instanceof MonitorOp) {
       // The connection that holds this monitor names the client.
       const conn = [...(this.#server?.connections ?? [])].find((c) => c.ops.get(op.ioid) === op);
-      this.monitors.push({ peer: conn?.peerName() ?? 'unknown', op });
+      const m = { peer: conn?.peerName() ?? 'unknown', op, live: true };
+      this.monitors.push(m);
       if (this.monitors.length > MAX_MONITORS_KEPT) this.#fold(this.monitors.shift() as { peer: string; op: MonitorOp });
+      return () => {
+        m.live = false;
+        unsubscribe();
+      };
     }
     return unsubscribe;
   }
@@ -169,6 +180,18 @@ class ImagePV extends SharedPV {
     const all = this.monitors.map(({ peer, op }) => statsOf(peer, op));
     return this.#earlier ? [{ ...this.#earlier }, ...all] : all;
   }
+
+  /** Monitors subscribed now, and the frames queued for them, not yet sent. */
+  liveQueues(): { clients: number; queued: number } {
+    let clients = 0;
+    let queued = 0;
+    for (const m of this.monitors) {
+      if (!m.live) continue;
+      clients++;
+      queued += statsOf(m.peer, m.op).unsent;
+    }
+    return { clients, queued };
+  }
 }
 
 export class AdSimServer {
@@ -183,6 +206,8 @@ export class AdSimServer {
   readonly server: PvaServer;
   /** Serves the ca:// metadata PVs (null without any). */
   readonly caServer: CaServer | null;
+  /** The status PV (null without `statusChannel`). */
+  readonly status: SimStatus | null;
   readonly #ownServer: boolean;
   readonly #o: AdSimServerOptions;
   readonly #clock: SimClock;
@@ -196,6 +221,11 @@ export class AdSimServer {
     const metaSpecs = parseMetadataPvs(o.metadataPvs ?? []);
     if (metaSpecs.some((m) => m.name === this.channelName))
       throw new InvalidArgumentError(`metadata PV ${this.channelName} is the image channel`);
+    if (o.statusChannel !== undefined) {
+      if (o.statusChannel === '') throw new InvalidArgumentError('the status channel needs a name');
+      if (o.statusChannel === this.channelName || metaSpecs.some((m) => m.name === o.statusChannel))
+        throw new InvalidArgumentError(`status channel ${o.statusChannel} is also the image channel or a metadata PV`);
+    }
     const times = { fps: o.fps, runtime: o.runtime, startDelay: o.startDelay, shutdownDelay: o.shutdownDelay };
     for (const [what, v] of Object.entries(times)) {
       if (v !== undefined && !Number.isFinite(v)) throw new InvalidArgumentError(`${what} must be a finite number, not ${v}`);
@@ -217,6 +247,25 @@ export class AdSimServer {
     this.caServer = ca.length > 0 ? new CaServer(o.caServerOptions ?? {}) : null;
     for (const m of metaSpecs)
       (m.protocol === 'pva' ? this.server : (this.caServer as CaServer)).addPV(m.name, metadata.get(m.name) as SharedPV);
+    this.status = o.statusChannel
+      ? new SimStatus(this.server, o.statusChannel, {
+          channelName: this.channelName,
+          fps: o.fps ?? 20,
+          read: () => this.#counters(),
+          now: () => this.#clock.now(),
+        })
+      : null;
+  }
+
+  /** What the status PV shows, from the publisher's and the monitors' own counters. */
+  #counters(): { published: number; runtime: number; clients: number; overruns: number; queued: number } {
+    const image = this.pv as ImagePV;
+    return {
+      published: this.published,
+      runtime: this.#publisher?.summary().runtime ?? 0,
+      ...image.liveQueues(),
+      overruns: this.clientSummary().squashed,
+    };
   }
 
   /**
@@ -252,6 +301,7 @@ export class AdSimServer {
       onProgress: (p) => emit({ kind: 'progress', ...p }),
       clock: this.#clock,
     });
+    this.status?.start();
     try {
       const clients = o.waitClients ?? 0;
       if (clients > 0) {
@@ -303,6 +353,12 @@ export class AdSimServer {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.status && this.#o.statusChannel) {
+      // The final counters, before the PV closes (its subscribers see them, then the end).
+      this.status.stop();
+      this.status.refresh();
+      this.server.removePV(this.#o.statusChannel);
+    }
     this.server.removePV(this.channelName);
     for (const [name, pv] of this.metadata) {
       // Returns false for a ca:// one: that one goes with its server.

@@ -18,6 +18,7 @@ test('sluice demo --web serves the dashboard on the demo: its PVs listed, found 
   const config = (await (await fetch(new URL('api/config', url))).json()) as { write: boolean; pvs: string[] };
   const pvs = [
     'sluice:demo:image',
+    'sluice:demo:sim:status',
     'sluice:demo:consumer:1:status',
     'sluice:demo:consumer:2:status',
     'sluice:demo:consumer:1:control',
@@ -33,22 +34,26 @@ test('sluice demo --web serves the dashboard on the demo: its PVs listed, found 
   const ws = new WebSocket(new URL('pvws/pv', url.replace(/^http/, 'ws')));
   t.after(() => ws.close());
   await new Promise((resolve, reject) => (ws.once('open', resolve), ws.once('error', reject)));
-  const seen = new Promise<{ status: any; image: boolean }>((resolve) => {
+  const seen = new Promise<{ status: any; simStatus: any; image: boolean }>((resolve) => {
     let status: any;
+    let simStatus: any;
     let image = false;
     ws.on('message', (data, binary) => {
       if (binary) image = true;
       else {
         const m = JSON.parse(String(data));
         if (m.type === 'update' && m.pv === 'sluice:demo:consumer:2:status' && m.value) status = m;
+        if (m.type === 'update' && m.pv === 'sluice:demo:sim:status' && m.value) simStatus = m;
       }
-      if (status && image) resolve({ status, image });
+      if (status && simStatus && image) resolve({ status, simStatus, image });
     });
   });
-  ws.send(JSON.stringify({ type: 'subscribe', pvs: ['sluice:demo:image', 'sluice:demo:consumer:2:status'] }));
-  const { status } = await seen;
+  ws.send(JSON.stringify({ type: 'subscribe', pvs: ['sluice:demo:image', 'sluice:demo:consumer:2:status', 'sluice:demo:sim:status'] }));
+  const { status, simStatus } = await seen;
   assert.equal(status.vtype, 'VStructure');
   assert.equal(status.value.consumerId, 2);
+  assert.equal(simStatus.value.channelName, 'sluice:demo:image');
+  assert.equal(typeof simStatus.value.simStats.publishedRate, 'number');
 
   // In a browser (where there is one): every PV gets its panel; screenshots for the documentation.
   const executable = chromiumPath();
@@ -59,6 +64,7 @@ test('sluice demo --web serves the dashboard on the demo: its PVs listed, found 
     const image = page.locator('article.image-card');
     await image.locator('canvas.image[data-unique-id]').waitFor();
     await image.getByLabel('Colour map').selectOption('viridis');
+    await page.locator('article.status-card[data-pv="sluice:demo:sim:status"][data-points]').waitFor();
     for (const id of [1, 2]) {
       await page.locator(`article.status-card[data-pv="sluice:demo:consumer:${id}:status"][data-points]`).waitFor();
       await page.locator(`article.control-card[data-pv="sluice:demo:consumer:${id}:control"]`).waitFor();
@@ -69,7 +75,7 @@ test('sluice demo --web serves the dashboard on the demo: its PVs listed, found 
     for (let i = 0; i < 4; i++) await page.mouse.wheel(0, -300);
     await page.mouse.move(box.x + box.width / 2 + 3, box.y + box.height / 2 + 3);
     assert.match((await image.locator('output.readout').textContent()) ?? '', /^x \d+, y \d+: \d+$/);
-    await page.waitForFunction(`document.querySelectorAll('article.status-card[data-points]').length === 2 &&
+    await page.waitForFunction(`document.querySelectorAll('article.status-card[data-points]').length === 3 &&
       [...document.querySelectorAll('article.status-card')].every((c) => Number(c.dataset.points) >= 4)`);
     for (const path of [artifactPath('dashboard-demo.png'), docImagePath('dashboard-demo.png')]) {
       if (path) await page.screenshot({ path });

@@ -230,6 +230,58 @@ test('sluice monitor --stats measures the stream; metadata PVs carry the frame t
   assert.ok(summaryOf(p.stdout()).frames > 300);
 });
 
+test(
+  '--status-channel: a status PV counts the frames published, every second and once at the end',
+  { timeout: TEST_TIMEOUT },
+  async (t) => {
+    const args = ['-nx', '16', '-ny', '16', '-fps', '200', '-rt', '2.5', '-rp', '0', '--wait-clients', '1', '-std', '0', '-shd', '0'];
+    const { p, port } = await sim(t, ...args, '--status-channel', 'TST:simStatus');
+    const c = client(t, port);
+    const stats: Record<string, number | bigint>[] = [];
+    const status = c.monitor('TST:simStatus', { queueSize: 100, pipeline: true });
+    const waiters = new Set<() => void>();
+    void (async () => {
+      for await (const u of status) {
+        stats.push(u.value['simStats'] as Record<string, number | bigint>);
+        waiters.forEach((w) => w());
+      }
+    })().catch(() => {});
+    const until = (what: string, ok: () => boolean) =>
+      new Promise<void>((resolve, reject) => {
+        const check = () => ok() && (clearTimeout(timer), waiters.delete(check), resolve());
+        const timer = setTimeout(() => (waiters.delete(check), reject(new Error(`no status update: ${what}`))), 10_000);
+        waiters.add(check);
+        check();
+      });
+    await until('the first', () => stats.length > 0);
+    // Publishing starts with this monitor (--wait-clients 1), after the status monitor is in.
+    collect(c.monitor('pvapy:image', { queueSize: 100, pipeline: true }));
+    assert.equal(await p.exited, 0, p.stderr());
+    const { frames: published } = summaryOf(p.stdout());
+    assert.equal(published, 500, 'fps x runtime');
+    // The final update, posted as the simulator closes the PV (no shutdown delay: no refresh after the last frame).
+    await until(`nPublished ${published}`, () => Number(stats.at(-1)?.['nPublished']) === published);
+    const last = stats.at(-1) as Record<string, number | bigint>;
+    assert.equal(Number(last['nPublished']), published, 'the final update counts every frame');
+    assert.equal(last['frameRate'], 200);
+    assert.equal(Number(last['nOverruns']), 0);
+    assert.ok((last['runtime'] as number) > 2 && (last['runtime'] as number) < 3, `runtime ${last['runtime']}`);
+    // Refreshes while publishing: nPublished grows, at a rate near the schedule's, the client in.
+    const during = stats.filter((s) => Number(s['nPublished']) > 0 && Number(s['nPublished']) < published);
+    assert.ok(
+      during.length >= 1,
+      `updates while publishing: ${JSON.stringify(stats, (_, v: unknown) => (typeof v === 'bigint' ? Number(v) : v))}`,
+    );
+    const counts = stats.map((s) => Number(s['nPublished']));
+    assert.deepEqual(
+      counts,
+      [...counts].sort((x, y) => x - y),
+      'nPublished never goes back',
+    );
+    assert.ok(during.some((s) => (s['publishedRate'] as number) > 0 && s['nClients'] === 1));
+  },
+);
+
 test('unsupported inputs are refused with a clear message (exit status 2)', { timeout: TEST_TIMEOUT }, async (t) => {
   const cases: [string[], RegExp][] = [
     [['-if', 'frames.h5', '-hcm'], /--hdf-compression-mode: publishing HDF5 chunks still compressed is not supported/],
@@ -239,6 +291,7 @@ test('unsupported inputs are refused with a clear message (exit status 2)', { ti
     [['-dt', 'int64'], /--datatype must be one of int8, uint8/],
     [['-cm', '1'], /colour mode 1 is not one of/],
     [['-mn', '10', '-mx', '5'], /empty value range/],
+    [['--status-channel', 'pvapy:image'], /status channel pvapy:image is also the image channel or a metadata PV/],
     [['-fps', 'fast'], /--frame-rate must be a number up to 1000000 \(<= 0: as fast as possible\), not 'fast'/],
   ];
   await Promise.all(

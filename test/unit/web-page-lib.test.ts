@@ -195,3 +195,18 @@ test('structures are told apart: control, status and other values; status series
   );
   assert.equal(field(collector, 'producerStats_1.queueStats.nQueued'), 3);
 });
+
+test("the simulator's status PV (sluice sim --status-channel): its rate, losses and queue fill are plotted", () => {
+  const sim = {
+    channelName: 'pvapy:image',
+    objectId: 3,
+    objectTime: 1.5,
+    objectTimestamp: { secondsPastEpoch: 1, nanoseconds: 500_000_000 },
+    simStats: { nPublished: 40, publishedRate: 20, frameRate: 20, nClients: 1, nOverruns: 2, nQueued: 5, runtime: 2 },
+  };
+  assert.equal(structureKind(sim), 'status');
+  assert.deepEqual(
+    statusSeries(sim).map((s) => `${s.kind}:${s.key}`),
+    ['rate:simStats.publishedRate', 'rate:simStats.frameRate', 'missed:simStats.nOverruns', 'queue:simStats.nQueued'],
+  );
+});

@@ -47,8 +47,8 @@ export const spec = defineCommand({
     web: {
       type: 'boolean',
       description:
-        'Also serve the live dashboard (sluice dashboard) on 127.0.0.1, showing the image and each consumer\u2019s ' +
-        'status and control PVs (buttons enabled), and print its URL.',
+        'Also serve the live dashboard (sluice dashboard) on 127.0.0.1, showing the image, the simulator\u2019s status ' +
+        '(sluice:demo:sim:status) and each consumer\u2019s status and control PVs (buttons enabled), and print its URL.',
     },
     'web-port': { type: 'string', value: 'PORT', description: 'Port of the dashboard; 0 picks a free one.', default: '8080' },
     ...accessOptions,
@@ -103,6 +103,7 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
     shutdownDelay: 1,
     lossless: true,
     waitClients: n,
+    ...(web ? { statusChannel: web.simStatusChannel } : {}),
     serverOptions: { host: '127.0.0.1', port: 0, udpPort: false, env: {}, ...(access ? { access } : {}) },
   });
   reloadAccessOnHangup(v, ctx, (p) => (sim.server.access = p));

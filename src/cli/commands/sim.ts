@@ -43,6 +43,13 @@ export const spec = defineCommand({
   options: {
     version: { type: 'boolean', short: 'v', description: "Print Sluice's version and exit (PvaPy's -v)." },
     'channel-name': { type: 'string', short: 'cn', value: 'NAME', description: 'PVA channel for the frames.', default: 'pvapy:image' },
+    'status-channel': {
+      type: 'string',
+      value: 'NAME',
+      description:
+        'Also serve a status PV NAME: frames published, publishedRate, frameRate, clients, nOverruns (squashed), ' +
+        'nQueued (not yet sent), runtime; refreshed every second and at the end (see docs/sim.md).',
+    },
     'n-x-pixels': num('nx', 'N', 'Columns of each frame.', '256'),
     'n-y-pixels': num('ny', 'N', 'Rows of each frame.', '256'),
     datatype: num('dt', 'TYPE', `Pixel type: ${Object.keys(SIM_DATATYPES).join(', ')}.`, 'uint8'),
@@ -478,10 +485,13 @@ function readOptions(v: Values) {
   const optional = (text: string | undefined, option: string) => (text === undefined ? {} : { [option]: number(text, `--${option}`) });
   const channelName = v['channel-name'] as string;
   if (channelName.trim() === '') throw new UsageError('--channel-name must not be empty');
+  const statusChannel = v['status-channel'];
+  if (statusChannel !== undefined && statusChannel.trim() === '') throw new UsageError('--status-channel must not be empty');
   const seconds = (text: string, name: string, note?: string): number =>
     ranged(text, name, note ? { min: 0, max: MAX_SECONDS, note } : { min: 0, max: MAX_SECONDS });
   return {
     channelName,
+    ...(statusChannel === undefined ? {} : { statusChannel }),
     frame: {
       nx: ranged(v['n-x-pixels'], 'n-x-pixels', { min: 1, max: MAX_PIXELS, integer: true }),
       ny: ranged(v['n-y-pixels'], 'n-y-pixels', { min: 1, max: MAX_PIXELS, integer: true }),
