@@ -2,7 +2,7 @@
 // inputs from stdin or files, one output stream on stdout with its back-pressure, the notes passed
 // on, and a wrong stream reported as one line on stderr with exit status 1.
 import { closeSync, openSync } from 'node:fs';
-import { FdReader, FdWritable, fdChunks, fileChunks } from '../pipeline/fd-io.js';
+import { FdReader, FdWritable } from '../pipeline/fd-io.js';
 import { readBatches, StreamOutput } from '../pipeline/stdio.js';
 import type { RecordItem, ValueItem } from '../pipeline/stream-decoder.js';
 import { stdio, type CliContext } from './common.js';
@@ -29,13 +29,6 @@ export function stageInput(
     recycle: (retained) => reader.recycle(retained),
     close: () => file !== '-' && closeSync(fd),
   };
-}
-
-/** The same bytes, for a stage that does not recycle them. */
-export function inputChunks(ctx: CliContext, file: string): AsyncIterable<Uint8Array | string> {
-  if (file !== '-') return fileChunks(file);
-  if (ctx.stdinFd !== undefined) return fdChunks(ctx.stdinFd, () => stdio(ctx, 'stdin') as AsyncIterable<Uint8Array | string>);
-  return stdio(ctx, 'stdin') as AsyncIterable<Uint8Array | string>;
 }
 
 /** A stage's stdout: descriptor 1 written with blocking writes where it is the process's own. */

@@ -2,14 +2,14 @@
 // stream on stdout (docs/stream-format.md), with back-pressure: while stdout is full, the PVs'
 // pipelined monitors stop taking updates and their servers hold them.
 import { createReadStream, existsSync } from 'node:fs';
-import { readStream, StreamOutput } from '../../pipeline/stdio.js';
+import { readBatches, StreamOutput } from '../../pipeline/stdio.js';
 import type { StreamMarks } from '../../pipeline/stream-format.js';
 import { parsePVRequest } from '../../pvdata/pvrequest.js';
 import type { StructureDesc } from '../../pvdata/types.js';
 import type { PVStructure } from '../../pvdata/values.js';
 import { defineCommand, type ParsedArgs } from '../args.js';
 import { describeFailure, parseCount, parseSeconds, requestOption, stdio, type CliContext } from '../common.js';
-import { FILE_CHUNK_BYTES, inputChunks, outputSink } from '../stage.js';
+import { FILE_CHUNK_BYTES, outputSink, stageInput } from '../stage.js';
 import type { ToolSubscription } from '../tool-client.js';
 import { providerOf, providerOption } from '../tool-options.js';
 
@@ -79,29 +79,40 @@ export async function run(args: Args, ctx: CliContext): Promise<number> {
   let ok = true;
   const fileJob = (async () => {
     for (const file of files) {
-      // Blocking reads only when no PV monitor needs the event loop meanwhile.
+      // Blocking reads (into reused memory) only when no PV monitor needs the event loop meanwhile.
       const input =
         pvs.length === 0
-          ? inputChunks(ctx, file)
-          : file === '-'
-            ? stdio(ctx, 'stdin')
-            : createReadStream(file, { highWaterMark: FILE_CHUNK_BYTES });
+          ? stageInput(ctx, file)
+          : {
+              chunks: file === '-' ? stdio(ctx, 'stdin') : createReadStream(file, { highWaterMark: FILE_CHUNK_BYTES }),
+              recycle: undefined,
+              close: () => {},
+            };
       const undecoded = { littleEndian: out.littleEndian }; // recorded values are passed on as read
+      // A batch's records are written once out.buffered is 0 after it: their memory may be reused.
+      const batchDone = (retained: number): void => {
+        if (out.buffered === 0) input.recycle?.(retained);
+      };
       let n = 0;
       try {
-        for await (const item of readStream(input, { source: file === '-' ? 'stdin' : file, undecoded })) {
-          if (item.kind !== 'value' && item.kind !== 'record') continue;
-          from(file);
-          if (!out.pass(item)) await out.drained();
+        for await (const batch of readBatches(input.chunks, { source: file === '-' ? 'stdin' : file, undecoded, batchDone })) {
+          for (const item of batch) {
+            if (item.kind !== 'value' && item.kind !== 'record') continue;
+            from(file);
+            out.pass(item);
+            if (++n >= count || ctx.signal.aborted) break;
+          }
+          await out.drained();
           if (out.closed) return;
-          if (++n >= count || ctx.signal.aborted) break;
+          if (n >= count || ctx.signal.aborted) break;
         }
       } catch (err) {
         ok = false;
         ctx.err(`sluice cat: ${(err as Error).message}`);
         return;
       } finally {
-        if ('destroy' in input && typeof input.destroy === 'function') input.destroy();
+        input.close();
+        if ('destroy' in input.chunks && typeof input.chunks.destroy === 'function') input.chunks.destroy();
       }
     }
   })();
