@@ -12,6 +12,7 @@
 // (`json.loads` in Python), and what JSON would lose the type of (unions,
 // `any`, arrays of structures) the pvAccess serialization of the field, base64 (`pva-base64`).
 import { BitSet } from '../pvdata/bitset.js';
+import { H5_DTYPE } from '../processing/builtin/hdf5-writer.js';
 import { TypeCache, decodeType, encodeType } from '../pvdata/type-codec.js';
 import type { FieldDesc, ScalarType, StructureDesc } from '../pvdata/types.js';
 import { decodeValue, encodeValue } from '../pvdata/value-codec.js';
@@ -28,20 +29,8 @@ export const AD_ATTRIBUTES = 'instrument/NDAttributes';
 /** Entry group names in order: entry, entry_2, entry_3, ... */
 export const entryName = (i: number): string => (i === 0 ? 'entry' : `entry_${i + 1}`);
 
-/** HDF5 (NumPy) type strings of pvData numbers, little-endian. */
-export const H5_NUMBER: Partial<Record<ScalarType, string>> = {
-  byte: '<b',
-  ubyte: '<B',
-  short: '<h',
-  ushort: '<H',
-  int: '<i',
-  uint: '<I',
-  long: '<q',
-  ulong: '<Q',
-  float: '<f',
-  double: '<d',
-  boolean: '<B',
-};
+/** HDF5 (NumPy) type strings of pvData numbers, little-endian; booleans as bytes. */
+export const H5_NUMBER: Partial<Record<ScalarType, string>> = { ...H5_DTYPE, boolean: '<B' };
 
 /** How a leaf is stored; `array` (numeric arrays of one length in every row: an N x L dataset) is the writer's choice for `json` leaves. */
 export type LeafEncoding = 'number' | 'string' | 'json' | 'array' | 'pva-base64';

@@ -44,7 +44,7 @@ const BYTES_IN_MEGABYTE = 1e6;
  */
 const BATCH_BYTES = 1 << 20;
 /** HDF5 (h5py/NumPy) type strings of NTNDArray element types, all little-endian. */
-const H5_DTYPE: Partial<Record<ScalarType, string>> = {
+export const H5_DTYPE: Partial<Record<ScalarType, string>> = {
   byte: '<b',
   ubyte: '<B',
   short: '<h',
