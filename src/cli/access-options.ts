@@ -1,9 +1,10 @@
 // The access options of the serving commands (consumer, collector, mirror, sim, mailbox, demo):
 // an ACF, a PV list, client-IP host matching; their environment defaults; reload on SIGHUP.
 import { AccessPolicy } from '../access/policy.js';
+import { PvaServer } from '../pva/server/server.js';
 import { SluiceError } from '../errors.js';
 import { UsageError, type OptionSpec } from './args.js';
-import type { CliContext } from './common.js';
+import { serverPort, type CliContext } from './common.js';
 
 export const accessOptions = {
   'access-file': {
@@ -87,4 +88,21 @@ export function reloadAccessOnHangup(v: AccessValues, ctx: CliContext, apply: (p
   };
   process.on('SIGHUP', onHangup);
   ctx.signal.addEventListener('abort', () => process.off('SIGHUP', onHangup), { once: true });
+}
+
+/**
+ * A pvAccess server on --port/--host (or EPICS_PVAS_* defaults) that enforces the access options,
+ * reloading them on SIGHUP: what the commands that serve PVs of their own (publish, mailbox) share.
+ */
+export async function servingServer(v: AccessValues & { port?: string; host?: string }, ctx: CliContext): Promise<PvaServer> {
+  const { port, explicit } = serverPort(v.port, ctx.env);
+  const access = await loadAccess(v, ctx);
+  const server = new PvaServer({
+    env: ctx.env,
+    ...(explicit ? { port } : {}),
+    ...(v.host ? { host: v.host } : {}),
+    ...(access ? { access } : {}),
+  });
+  reloadAccessOnHangup(v, ctx, (p) => (server.access = p));
+  return server;
 }

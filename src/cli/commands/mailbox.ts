@@ -1,13 +1,12 @@
 // sluice mailbox: serve writable PVs that keep whatever is put into them (PVXS's "mailbox"
 // example), until Ctrl-C. Handy as a test fixture and for trying clients.
-import { PvaServer } from '../../pva/server/server.js';
 import { SharedPV } from '../../pv/shared-pv.js';
 import { ntscalar, ntscalarArray } from '../../pvdata/nt/index.js';
 import type { ScalarType } from '../../pvdata/types.js';
 import type { PVValue } from '../../pvdata/values.js';
-import { accessOptions, loadAccess, reloadAccessOnHangup } from '../access-options.js';
+import { accessOptions, servingServer } from '../access-options.js';
 import { defineCommand, UsageError, type ParsedArgs } from '../args.js';
-import { hostOption, portOption, serverPort, verboseOption, whenAborted, type CliContext } from '../common.js';
+import { hostOption, portOption, verboseOption, whenAborted, type CliContext } from '../common.js';
 import { formatValue } from '../format.js';
 import { isScalarType, parseArrayText, parseJSONText, toScalar } from '../parse-value.js';
 
@@ -79,15 +78,7 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
     if (names.has(s.name)) throw new UsageError(`PV ${s.name} given twice`);
     names.add(s.name);
   }
-  const { port, explicit } = serverPort(args.values.port, ctx.env);
-  const access = await loadAccess(args.values, ctx);
-  const server = new PvaServer({
-    env: ctx.env,
-    ...(explicit ? { port } : {}),
-    ...(args.values.host ? { host: args.values.host } : {}),
-    ...(access ? { access } : {}),
-  });
-  reloadAccessOnHangup(args.values, ctx, (p) => (server.access = p));
+  const server = await servingServer(args.values, ctx);
   const pvs = specs.map((s) => {
     const nt = s.array ? ntscalarArray : ntscalar;
     const initial = s.value ?? (s.array ? [] : toScalar(s.valueType, s.valueType === 'string' ? '' : '0', s.name));

@@ -4,10 +4,9 @@
 import { createReadStream } from 'node:fs';
 import { readStream } from '../../pipeline/stdio.js';
 import { SharedPV } from '../../pv/shared-pv.js';
-import { PvaServer } from '../../pva/server/server.js';
-import { accessOptions, loadAccess, reloadAccessOnHangup } from '../access-options.js';
+import { accessOptions, servingServer } from '../access-options.js';
 import { defineCommand, type ParsedArgs } from '../args.js';
-import { hostOption, parseCount, portOption, serverPort, stdio, whenAborted, type CliContext } from '../common.js';
+import { hostOption, parseCount, portOption, stdio, whenAborted, type CliContext } from '../common.js';
 
 export const spec = defineCommand({
   name: 'publish',
@@ -38,15 +37,7 @@ export const spec = defineCommand({
 export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext): Promise<number> {
   const name = args.positionals[0] as string;
   const waitClients = args.values['wait-clients'] === undefined ? 0 : parseCount(args.values['wait-clients'], '--wait-clients');
-  const { port, explicit } = serverPort(args.values.port, ctx.env);
-  const access = await loadAccess(args.values, ctx);
-  const server = new PvaServer({
-    env: ctx.env,
-    ...(explicit ? { port } : {}),
-    ...(args.values.host ? { host: args.values.host } : {}),
-    ...(access ? { access } : {}),
-  });
-  reloadAccessOnHangup(args.values, ctx, (p) => (server.access = p));
+  const server = await servingServer(args.values, ctx);
   const pv = new SharedPV(); // no onPut: read-only
   server.addPV(name, pv);
   const tcpPort = await server.listen();
