@@ -1,11 +1,10 @@
 // A stage's input and output on their file descriptors, with blocking read() and write() calls,
 // as cat moves bytes: Node's stream machinery (non-blocking pipes, partial writes, epoll) costs
 // several times the copy itself, and a stage that only moves a stream has nothing else to wait
-// for (bench/pipeline.ts compares them). Reads
-// fill a slab from where the last one ended, so records that span reads lie side by side in
-// memory and the output writes them as one view. The event loop gets a turn every few reads, so
-// that Ctrl-C is seen; a stage blocked in a read sees it when its input next moves (the stage
-// before it, stopped by the same Ctrl-C, ends its stream).
+// for. Reads fill a slab from where the last one ended, so records that span reads lie side by
+// side in memory and the output writes them as one view; slabs are reused once recycled. The
+// event loop gets a turn every few reads, so that Ctrl-C is seen; a stage blocked in a read sees
+// it when its input next moves (the stage before it, stopped by the same Ctrl-C, ends its stream).
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { Writable } from 'node:stream';
 

@@ -1,6 +1,6 @@
-// The one file of the pipeline floor that touches streams of bytes: a stream read from a
-// Readable (stdin, a file, a named pipe) as an async iterator of items, and a stream written to a
-// Writable with its back-pressure (write() false, then await drained(), as stream.write does).
+// Streams of bytes to and from the stream format (fd-io.ts reads and writes descriptors): a
+// stream read from a Readable or any chunks (stdin, a file, a named pipe) as items, and a stream
+// written to a Writable with its back-pressure (write() false, then await drained(), as stream.write does).
 // A reader that goes away (EPIPE: `sluice cat X | head`) is a normal end for the writer.
 import { open } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
