@@ -2,14 +2,17 @@
 //  (a) a 3-stage passthrough pipeline, `sluice cat FILE | sluice filter | sluice filter |
 //      sluice filter > /dev/null`, against `cat FILE | cat | cat | cat > /dev/null` moving the
 //      same bytes through the same number of pipes, for 16 KiB and 2 MiB frames;
+//      and against the same pipeline of four bare Node.js processes that only read() and write()
+//      (the floor for any stage that is a Node.js process);
 //  (b) a CPU-bound stage (`sluice process` with bench/pipeline-cpu.mjs) run once on the whole
-//      stream, then as 2 partitions in parallel (`sluice partition P/2 FILE | sluice process`).
+//      stream, then as 2 partitions in parallel (`sluice partition P/2 FILE | sluice process`)
+//      merged back as they come (`sluice merge --sort uniqueId <(...) <(...)`).
 // Medians of several runs; process start-up is part of every pipeline's time, as it is for users,
 // and is also timed alone (the same pipeline on an empty stream) to give the streaming rate.
 //
-//   node dist/bench/pipeline.js [--runs 3] [--mib 1024] [--cpu-frames 3000]
+//   node dist/bench/pipeline.js [--runs 3] [--mib 1024] [--cpu-frames 6000]
 import { spawn } from 'node:child_process';
-import { createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +25,7 @@ const { values: opts } = parseArgs({
   options: {
     runs: { type: 'string', default: '3' },
     mib: { type: 'string', default: '1024' },
-    'cpu-frames': { type: 'string', default: '3000' },
+    'cpu-frames': { type: 'string', default: '6000' },
   },
 });
 const RUNS = Number(opts.runs);
@@ -70,6 +73,17 @@ async function frameFile(path: string, count: number, make: (i: number) => Array
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-pipeline-'));
+// A stage that is nothing but Node.js: blocking read() and write() of 1 MiB at a time.
+const bareNode = join(dir, 'bare-node.mjs');
+writeFileSync(
+  bareNode,
+  `import { openSync, readSync, writeSync } from 'node:fs';
+const fd = process.argv[2] ? openSync(process.argv[2], 'r') : 0;
+const b = Buffer.allocUnsafeSlow(1 << 20);
+for (let n; (n = readSync(fd, b, 0, b.length, null)) > 0; ) for (let o = 0; o < n; ) o += writeSync(1, b, o, n - o);
+`,
+);
+const N = `"${process.execPath}" "${bareNode}"`;
 try {
   console.log(`pipeline bench: ${RUNS} runs each, medians (this machine: ${(await import('node:os')).cpus().length} cores)`);
   for (const [label, bytes, dims] of [
@@ -85,11 +99,13 @@ try {
     await frameFile(empty, 0, () => pixels, [...dims]);
     const ours: number[] = [];
     const base: number[] = [];
+    const bare: number[] = [];
     const start: number[] = [];
     const pipeline = (f: string): string => `${S} cat "${f}" | ${S} filter | ${S} filter | ${S} filter > /dev/null`;
     for (let r = 0; r < RUNS; r++) {
       // Interleaved, so that a noisy moment hits both.
       base.push(await timed(`cat "${file}" | cat | cat | cat > /dev/null`));
+      bare.push(await timed(`${N} "${file}" | ${N} | ${N} | ${N} > /dev/null`));
       ours.push(await timed(pipeline(file)));
       start.push(await timed(pipeline(empty)));
     }
@@ -97,10 +113,13 @@ try {
     const tOurs = median(ours);
     const tBase = median(base);
     const tStart = median(start);
+    const tBare = median(bare);
+    const pct = (t: number): string => `${((tBase / t) * 100).toFixed(0)}%`;
     console.log(
       `(a) ${label}, ${count} frames, ${(size / 1048576).toFixed(0)} MiB: sluice 3-stage ${mbs(tOurs)} (${tOurs.toFixed(2)} s, ` +
         `of which ${tStart.toFixed(2)} s start-up; ${mbs(tOurs - tStart)} streaming), cat 3 pipes ${mbs(tBase)} (${tBase.toFixed(2)} s), ` +
-        `ratio ${((tBase / tOurs) * 100).toFixed(0)}% (streaming ${((tBase / (tOurs - tStart)) * 100).toFixed(0)}%)`,
+        `bare Node.js 3 pipes ${mbs(tBare)} (${tBare.toFixed(2)} s); of cat: sluice ${pct(tOurs)} (streaming ${pct(tOurs - tStart)}), ` +
+        `bare Node.js ${pct(tBare)}`,
     );
   }
 
@@ -111,18 +130,13 @@ try {
   const two: number[] = [];
   for (let r = 0; r < RUNS; r++) {
     one.push(await timed(`${S} cat "${cpuFile}" | ${S} process -q -pf "${CPU_STAGE}" > /dev/null`));
-    two.push(
-      await timed(
-        `(${S} partition 1/2 "${cpuFile}" | ${S} process -q -pf "${CPU_STAGE}" > "${dir}/p1.sls") & ` +
-          `(${S} partition 2/2 "${cpuFile}" | ${S} process -q -pf "${CPU_STAGE}" > "${dir}/p2.sls") & wait && ` +
-          `${S} merge --sort uniqueId "${dir}/p1.sls" "${dir}/p2.sls" > /dev/null`,
-      ),
-    );
+    const part = (p: string): string => `<(${S} partition ${p} "${cpuFile}" | ${S} process -q -pf "${CPU_STAGE}")`;
+    two.push(await timed(`${S} merge --sort uniqueId ${part('1/2')} ${part('2/2')} > /dev/null`));
   }
   const t1 = median(one);
   const t2 = median(two);
   console.log(
-    `(b) CPU-bound stage, ${CPU_FRAMES} frames: one pipeline ${t1.toFixed(2)} s, 2 partitions in parallel (and the merge) ` +
+    `(b) CPU-bound stage, ${CPU_FRAMES} frames: one pipeline ${t1.toFixed(2)} s, 2 partitions in parallel merged ` +
       `${t2.toFixed(2)} s: ${(t1 / t2).toFixed(2)}x`,
   );
 } finally {

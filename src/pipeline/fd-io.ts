@@ -7,12 +7,18 @@
 // it when its input next moves (the stage before it, stopped by the same Ctrl-C, ends its stream).
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { Writable } from 'node:stream';
+import { InvalidArgumentError } from '../errors.js';
 
 /** A slab is this large; a read asks for what is left of it, and a new slab starts when little is. */
 const SLAB_BYTES = 1 << 20;
 const MIN_READ_BYTES = 64 * 1024;
-/** Reads between two turns of the event loop. */
-const READS_PER_TURN = 16;
+/** Reads between two turns of the event loop (see turn()). */
+export const READS_PER_TURN = 16;
+
+/** A turn of the event loop, between blocking calls: signals (Ctrl-C) and timers are seen. */
+export function turn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
 
 /** Free slabs kept for reuse at most (more are left to the garbage collector). */
 const MAX_FREE_SLABS = 8;
@@ -38,29 +44,41 @@ export class FdReader {
   /** The bytes of the descriptor until its end. */
   async *chunks(): AsyncGenerator<Uint8Array> {
     for (let reads = 1; ; reads++) {
-      let cur = this.#used.at(-1);
-      if (!cur || SLAB_BYTES - cur.filled < MIN_READ_BYTES) {
-        cur = { slab: this.#free.pop() ?? Buffer.allocUnsafeSlow(SLAB_BYTES), filled: 0 };
-        this.#used.push(cur);
+      const chunk = this.readNow();
+      if (chunk === null) return;
+      if (chunk === undefined) {
+        if (!this.#fallback) throw new InvalidArgumentError(`descriptor ${this.#fd} does not block and has no stream to read it with`);
+        for await (const c of this.#fallback()) yield typeof c === 'string' ? Buffer.from(c, 'latin1') : c;
+        return;
       }
-      let n: number;
-      try {
-        n = readSync(this.#fd, cur.slab, cur.filled, SLAB_BYTES - cur.filled, null);
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'EAGAIN' && this.#fallback) {
-          for await (const c of this.#fallback()) yield typeof c === 'string' ? Buffer.from(c, 'latin1') : c;
-          return;
-        }
-        if (code === 'EOF') return;
-        throw err;
-      }
-      if (n === 0) return;
-      const at = cur.filled;
-      cur.filled += n;
-      yield cur.slab.subarray(at, at + n);
-      if (reads % READS_PER_TURN === 0) await new Promise((resolve) => setImmediate(resolve));
+      yield chunk;
+      if (reads % READS_PER_TURN === 0) await turn();
     }
+  }
+
+  /**
+   * The next bytes, read with one blocking read(): null at the end, undefined where the
+   * descriptor does not block (EAGAIN: read the rest with chunks(), which falls back to a stream).
+   */
+  readNow(): Uint8Array | null | undefined {
+    let cur = this.#used.at(-1);
+    if (!cur || SLAB_BYTES - cur.filled < MIN_READ_BYTES) {
+      cur = { slab: this.#free.pop() ?? Buffer.allocUnsafeSlow(SLAB_BYTES), filled: 0 };
+      this.#used.push(cur);
+    }
+    let n: number;
+    try {
+      n = readSync(this.#fd, cur.slab, cur.filled, SLAB_BYTES - cur.filled, null);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EAGAIN') return undefined;
+      if (code === 'EOF') return null;
+      throw err;
+    }
+    if (n === 0) return null;
+    const at = cur.filled;
+    cur.filled += n;
+    return cur.slab.subarray(at, at + n);
   }
 
   /**
@@ -72,6 +90,8 @@ export class FdReader {
     let left = retained;
     while (i > 0 && left > (this.#used[i] as { filled: number }).filled) left -= (this.#used[i--] as { filled: number }).filled;
     for (const u of this.#used.splice(0, i)) if (this.#free.length < MAX_FREE_SLABS) this.#free.push(u.slab);
+    // Nothing retained: the next read goes to the start of the slab again, memory still in cache.
+    if (retained === 0 && this.#used[0]) this.#used[0].filled = 0;
   }
 }
 
@@ -90,6 +110,9 @@ export async function* fileChunks(path: string): AsyncGenerator<Uint8Array> {
   }
 }
 
+/** What an FdWritable holds before write() returns false (only after a fall-back to a stream). */
+const WRITE_HIGH_WATER_MARK = 4 << 20;
+
 /**
  * A Writable whose writes are blocking write() calls on `fd` (the pipe's back-pressure is the
  * write blocking). Where the descriptor does not block (EAGAIN), this write and all later ones
@@ -101,9 +124,29 @@ export class FdWritable extends Writable {
   #stream: NodeJS.WritableStream | null = null;
 
   constructor(fd: number, fallback: () => NodeJS.WritableStream) {
-    super({ decodeStrings: true });
+    // Writes complete at once (blocking), so a chunk larger than the default 16 KiB would make
+    // write() say "wait for drain" for nothing; the mark bounds what waits after a fall-back.
+    super({ decodeStrings: true, highWaterMark: WRITE_HIGH_WATER_MARK });
     this.#fd = fd;
     this.#fallback = fallback;
+  }
+
+  /**
+   * Write `chunk` at once with blocking calls, past the Writable's machinery (its queue is empty
+   * while the descriptor blocks); what this cannot write now goes through write(). Returns what
+   * write() would: false to wait for 'drain'.
+   */
+  writeNow(chunk: Uint8Array): boolean {
+    if (this.#stream || this.writableLength > 0 || this.destroyed) return this.write(chunk);
+    let at = 0;
+    try {
+      while (at < chunk.length) at += writeSync(this.#fd, chunk, at, chunk.length - at);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EAGAIN') return this.write(chunk.subarray(at));
+      this.destroy(err as Error);
+      return false;
+    }
+    return true;
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, done: (err?: Error | null) => void): void {

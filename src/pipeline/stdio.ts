@@ -5,6 +5,7 @@
 import { open } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
 import { DecodeError } from '../errors.js';
+import { FdWritable } from './fd-io.js';
 import type { PVStructure } from '../pvdata/values.js';
 import type { StructureDesc } from '../pvdata/types.js';
 import { StreamDecoder, type RecordItem, type StreamDecoderOptions, type StreamItem, type ValueItem } from './stream-decoder.js';
@@ -46,12 +47,15 @@ export async function* readBatches(
 export class StreamOutput {
   readonly #out: Writable | NodeJS.WritableStream;
   readonly #encoder: StreamEncoder;
+  /** A descriptor written with blocking calls: written directly, past the Writable's machinery. */
+  readonly #direct: FdWritable | null;
   #closed = false;
   #needDrain = false;
 
   /** Writes the stream header at once. */
   constructor(out: Writable | NodeJS.WritableStream, options: { littleEndian?: boolean } = {}) {
     this.#out = out;
+    this.#direct = out instanceof FdWritable ? out : null;
     this.#encoder = new StreamEncoder(options);
     out.on('error', (err: NodeJS.ErrnoException) => {
       // The reader went away: stop writing. Other errors are the caller's (end() rejects).
@@ -93,6 +97,20 @@ export class StreamOutput {
     if (this.#closed) return false;
     for (const c of this.#encoder.record(item.type, item.typeRecord, item.bytes, item.littleEndian)) this.#hold(c);
     return !this.#needDrain;
+  }
+
+  /**
+   * A value record streams through (StreamThrough): its type record goes first when the type is
+   * new, and the value counts; its bytes follow through bytes().
+   */
+  begin(type: StructureDesc, typeRecord: Uint8Array): void {
+    if (this.#closed) return;
+    for (const c of this.#encoder.record(type, typeRecord, [], this.#encoder.littleEndian)) this.#hold(c);
+  }
+
+  /** Bytes of a record streaming through, held until flush() (written with their neighbours). */
+  bytes(view: Uint8Array): void {
+    if (!this.#closed) this.#hold(view);
   }
 
   note(note: Record<string, unknown>): boolean {
@@ -155,7 +173,8 @@ export class StreamOutput {
     if (this.#closed) return false;
     if (this.#held) this.flush(); // what is held goes first
     let ok = true;
-    for (const c of chunks) ok = this.#out.write(c);
+    const direct = this.#direct;
+    for (const c of chunks) ok = direct ? direct.writeNow(c) : this.#out.write(c);
     if (!ok) this.#needDrain = true;
     return ok;
   }

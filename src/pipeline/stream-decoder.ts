@@ -55,6 +55,36 @@ export interface RecordItem {
   index: bigint;
 }
 
+/** What a stage that streams records through does with a value record, told at its header. */
+export const Verdict = {
+  /** Skip its bytes. */
+  DROP: 0,
+  /** Hand its bytes on. */
+  PASS: 1,
+  /** Hand its bytes on, then stop: the stage's stream ends after it. */
+  LAST: 2,
+  /** Stop before it. */
+  STOP: 3,
+} as const;
+export type Verdict = (typeof Verdict)[keyof typeof Verdict];
+
+/**
+ * Value records streamed through undecoded, for a stage that decides from a value's position
+ * alone (filter --every, head, partition, cat of files): decided at the record's header, their
+ * bytes handed on as they arrive, so that a stage writes what it read as it read it, as cat does.
+ */
+export interface StreamThrough {
+  /** Records stream through when the stream is in this byte order; otherwise values are decoded. */
+  littleEndian: boolean;
+  /**
+   * At each value record's header: what to do with it. For PASS and LAST, the record's type
+   * (`typeRecord` holds its whole type record) is the type of the bytes write() gets next.
+   */
+  decide(type: StructureDesc, typeRecord: Uint8Array): Verdict;
+  /** Bytes of a passed record (its header, then its payload), as views into the chunks pushed. */
+  write(bytes: Uint8Array): void;
+}
+
 export interface StreamDecoderOptions {
   /** Names the input in error messages ('stdin', a file name). */
   source?: string;
@@ -64,13 +94,19 @@ export interface StreamDecoderOptions {
    * other order they are decoded, as without the option.
    */
   undecoded?: { littleEndian: boolean };
+  /** Stream value records through (see StreamThrough); excludes `undecoded`. */
+  through?: StreamThrough;
 }
 
 const enum State {
   StreamHeader,
   RecordHeader,
   Payload,
+  /** A value record's payload streaming through: taken as it comes, #length bytes left. */
+  Through,
   Ended,
+  /** The stage stopped the stream (Verdict LAST or STOP): the rest of the input is not read. */
+  Stopped,
 }
 
 const hex = (bytes: Uint8Array): string => [...bytes].map((b) => b.toString(16).padStart(2, '0')).join(' ');
@@ -96,16 +132,25 @@ export class StreamDecoder {
   #pass = false;
   #header: Uint8Array[] = [];
   #typeRecord: Uint8Array = new Uint8Array(0);
+  readonly #through: StreamThrough | undefined;
+  /** The verdict on the record streaming through (State.Through). */
+  #verdict: Verdict = Verdict.DROP;
 
   constructor(onItem: (item: StreamItem) => void, options: StreamDecoderOptions = {}) {
     this.#onItem = onItem;
     this.source = options.source ?? 'the stream';
     this.#limits = { ...DEFAULT_STREAM_LIMITS, ...options.limits };
-    this.#undecoded = options.undecoded;
+    this.#through = options.through;
+    this.#undecoded = options.undecoded ?? (options.through && { littleEndian: options.through.littleEndian });
   }
 
   get ended(): boolean {
     return this.#state === State.Ended;
+  }
+
+  /** A StreamThrough verdict ended the stream early; what follows in the input is not read. */
+  get stopped(): boolean {
+    return this.#state === State.Stopped;
   }
 
   /** Values decoded so far. */
@@ -115,16 +160,21 @@ export class StreamDecoder {
 
   /** Bytes of the chunks pushed that the decoder still refers to: the end of what it was given. */
   get retainedBytes(): number {
+    // The header of a record being read whole is kept (as a view) for its type record or RecordItem.
     return this.#have + (this.#pass && this.#state === State.Payload ? RECORD_HEADER_BYTES : 0);
   }
 
   /** Take the next chunk (kept by reference until decoded: do not reuse its memory). */
   push(chunk: Uint8Array): void {
-    if (chunk.length === 0) return;
+    if (chunk.length === 0 || this.#state === State.Stopped) return;
     if (this.#state === State.Ended) throw this.#error('data after the end record');
     this.#parts.push(chunk);
     this.#have += chunk.length;
     for (;;) {
+      if (this.#state === State.Through) {
+        if (!this.#streamThrough()) return;
+        continue;
+      }
       const need =
         this.#state === State.StreamHeader ? STREAM_HEADER_BYTES : this.#state === State.RecordHeader ? RECORD_HEADER_BYTES : this.#length;
       if (this.#have < need) return;
@@ -137,12 +187,13 @@ export class StreamDecoder {
         if (this.#have > 0) throw this.#error('data after the end record');
         return;
       }
+      if (this.stopped) return; // TypeScript does not see that #recordHeader() may stop
     }
   }
 
-  /** The input ended: throws unless the stream ended with its end record. */
+  /** The input ended: throws unless the stream ended with its end record (or was stopped). */
   finish(): void {
-    if (this.#state === State.Ended) return;
+    if (this.#state === State.Ended || this.#state === State.Stopped) return;
     if (this.#state === State.StreamHeader) {
       if (this.#have === 0) throw this.#error('empty input: no stream header');
       const b = Buffer.concat(this.#parts);
@@ -150,7 +201,7 @@ export class StreamDecoder {
         throw this.#error(`not a Sluice stream (${b.length} bytes, starting with ${hex(b.subarray(0, 4))})`);
       }
     }
-    const where = this.#have > 0 || this.#state === State.Payload ? ' in the middle of a record' : '';
+    const where = this.#have > 0 || this.#state === State.Payload || this.#state === State.Through ? ' in the middle of a record' : '';
     throw this.#error(`truncated${where}: the input ended after ${this.#count} values without the end record`);
   }
 
@@ -216,9 +267,45 @@ export class StreamDecoder {
     if (kind === RecordKind.END && length !== 8) throw this.#error(`an end record of ${length} bytes at byte ${at} (it has 8)`);
     this.#kind = kind;
     this.#length = length;
+    if (this.#pass && this.#through && kind === RecordKind.VALUE && this.#type) return this.#startThrough(parts);
     if (this.#pass) this.#header = parts;
     this.#state = State.Payload;
     if (length === 0) this.#payload([], at + RECORD_HEADER_BYTES);
+  }
+
+  /** A value record's header: the stage decides, and the record's bytes stream through or are skipped. */
+  #startThrough(header: Uint8Array[]): void {
+    const through = this.#through as StreamThrough;
+    const verdict = through.decide(this.#type as StructureDesc, this.#typeRecord);
+    if (verdict === Verdict.STOP) {
+      this.#stop();
+      return;
+    }
+    this.#verdict = verdict;
+    if (verdict !== Verdict.DROP) for (const h of header) through.write(h);
+    this.#state = State.Through;
+  }
+
+  /** Take what there is of the payload streaming through; false when all there is was taken. */
+  #streamThrough(): boolean {
+    if (this.#length > 0) {
+      if (this.#have === 0) return false;
+      const n = Math.min(this.#have, this.#length);
+      const parts = this.#take(n);
+      this.#length -= n;
+      if (this.#verdict !== Verdict.DROP) for (const p of parts) (this.#through as StreamThrough).write(p);
+      if (this.#length > 0) return false;
+    }
+    this.#count++;
+    if (this.#verdict === Verdict.LAST) this.#stop();
+    else this.#state = State.RecordHeader;
+    return this.#state !== State.Stopped;
+  }
+
+  #stop(): void {
+    this.#state = State.Stopped;
+    this.#parts = [];
+    this.#have = 0;
   }
 
   #payload(parts: Uint8Array[], at: number): void {

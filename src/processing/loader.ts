@@ -5,7 +5,7 @@
 // what to fix.
 import { readFile, stat } from 'node:fs/promises';
 import { register } from 'node:module';
-import { extname, isAbsolute, resolve as resolvePath, sep } from 'node:path';
+import { dirname, extname, isAbsolute, join, resolve as resolvePath, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { SluiceError } from '../errors.js';
 import type { UserProcessor } from './processor-adapter.js';
@@ -118,7 +118,34 @@ async function importFile(file: string, cwd: string): Promise<Namespace> {
   if (!EXTENSIONS.includes(extname(path))) {
     throw fail(`${what} has an unsupported extension (use ${EXTENSIONS.join(', ')})`);
   }
-  return importUrl(pathToFileURL(path).href, what, path);
+  // The hooks cost a loader thread (a third of a second at start): JavaScript from where Node
+  // itself finds `sluice` loads without them.
+  const hooks = !/\.[cm]?js$/.test(path) || !(await sluiceResolvesFrom(path));
+  return importUrl(pathToFileURL(path).href, what, path, hooks);
+}
+
+/**
+ * Whether Node resolves `sluice` from the file at `path` by itself: a node_modules/sluice in a
+ * folder above it, or the file is in Sluice's own package (which imports itself by name).
+ */
+export async function sluiceResolvesFrom(path: string): Promise<boolean> {
+  let nearestPackage: string | undefined;
+  for (let dir = dirname(path); ; dir = dirname(dir)) {
+    if (await stat(join(dir, 'node_modules', 'sluice', 'package.json')).catch(() => null)) return true;
+    if (nearestPackage === undefined) {
+      const text = await readFile(join(dir, 'package.json'), 'utf8').catch(() => undefined);
+      if (text !== undefined) {
+        nearestPackage = text;
+        try {
+          const pkg = JSON.parse(text) as { name?: unknown; exports?: unknown };
+          if (pkg.name === 'sluice' && pkg.exports !== undefined) return true;
+        } catch {
+          // not JSON: Node will say so if it matters
+        }
+      }
+    }
+    if (dirname(dir) === dir) return false;
+  }
 }
 
 /** PvaPy's class path of a processor it ships, e.g. pvapy.hpc.adImageProcessor.AdImageProcessor. */
@@ -169,8 +196,8 @@ function builtin(nameOrPath: string): { what: string; ns: Namespace; className: 
   return { what: 'sluice', ns: { [found.name]: found.ctor }, className: found.name };
 }
 
-async function importUrl(url: string, what: string, path?: string): Promise<Namespace> {
-  registerProcessorHooks();
+async function importUrl(url: string, what: string, path?: string, hooks = true): Promise<Namespace> {
+  if (hooks) registerProcessorHooks();
   try {
     return (await import(url)) as Namespace;
   } catch (e) {

@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { SluiceError } from '../../src/errors.js';
 import { AdImageProcessor } from '../../src/processing/ad-image-processor.js';
-import { loadProcessor, processorConfig } from '../../src/processing/loader.js';
+import { loadProcessor, processorConfig, sluiceResolvesFrom } from '../../src/processing/loader.js';
 import { adaptProcessor, ProcessorAdapter } from '../../src/processing/processor-adapter.js';
 import type { ProcessorContext } from '../../src/processing/processor-context.js';
 import { UserDataProcessor, type ProcessorLogger } from '../../src/processing/user-data-processor.js';
@@ -205,4 +205,24 @@ test('a package specifier resolves from the working directory with ESM exports',
     loadProcessor({ className: 'no-such-package:X', cwd: outside }),
     /processor module 'no-such-package' cannot be resolved/,
   );
+});
+
+test('a JavaScript processor loads without the module hooks only where Node itself finds `sluice`', async () => {
+  // Inside Sluice's package (it imports itself by name), under a node_modules/sluice, or neither.
+  assert.equal(await sluiceResolvesFrom(join(root, 'bench', 'pipeline-cpu.mjs')), true);
+  const where = await mkdtemp(join(tmpdir(), 'sluice-resolves-'));
+  try {
+    const file = join(where, 'app', 'src', 'proc.mjs');
+    await mkdir(join(where, 'app', 'src'), { recursive: true });
+    assert.equal(await sluiceResolvesFrom(file), false);
+    await writeFile(join(where, 'app', 'package.json'), JSON.stringify({ name: 'sluice', version: '0.0.0' }));
+    assert.equal(await sluiceResolvesFrom(file), false, 'a package named sluice without exports cannot import itself');
+    await writeFile(join(where, 'app', 'package.json'), JSON.stringify({ name: 'app', exports: './x.js' }));
+    assert.equal(await sluiceResolvesFrom(file), false);
+    await mkdir(join(where, 'node_modules', 'sluice'), { recursive: true });
+    await writeFile(join(where, 'node_modules', 'sluice', 'package.json'), '{}');
+    assert.equal(await sluiceResolvesFrom(file), true, 'node_modules above the package count too');
+  } finally {
+    await rm(where, { recursive: true, force: true });
+  }
 });

@@ -2,14 +2,14 @@
 // stream on stdout (docs/stream-format.md), with back-pressure: while stdout is full, the PVs'
 // pipelined monitors stop taking updates and their servers hold them.
 import { createReadStream, existsSync } from 'node:fs';
-import { readBatches, StreamOutput } from '../../pipeline/stdio.js';
+import { StreamOutput } from '../../pipeline/stdio.js';
 import type { StreamMarks } from '../../pipeline/stream-format.js';
 import { parsePVRequest } from '../../pvdata/pvrequest.js';
 import type { StructureDesc } from '../../pvdata/types.js';
 import type { PVStructure } from '../../pvdata/values.js';
 import { defineCommand, type ParsedArgs } from '../args.js';
 import { describeFailure, parseCount, parseSeconds, requestOption, stdio, type CliContext } from '../common.js';
-import { FILE_CHUNK_BYTES, outputSink, stageInput } from '../stage.js';
+import { FILE_CHUNK_BYTES, outputSink, stageInput, streamThrough, Verdict, type StageInput } from '../stage.js';
 import type { ToolSubscription } from '../tool-client.js';
 import { providerOf, providerOption } from '../tool-options.js';
 
@@ -80,38 +80,25 @@ export async function run(args: Args, ctx: CliContext): Promise<number> {
   const fileJob = (async () => {
     for (const file of files) {
       // Blocking reads (into reused memory) only when no PV monitor needs the event loop meanwhile.
-      const input =
+      const input: StageInput =
         pvs.length === 0
           ? stageInput(ctx, file)
-          : {
-              chunks: file === '-' ? stdio(ctx, 'stdin') : createReadStream(file, { highWaterMark: FILE_CHUNK_BYTES }),
-              recycle: undefined,
-              close: () => {},
-            };
-      const undecoded = { littleEndian: out.littleEndian }; // recorded values are passed on as read
-      // A batch's records are written once out.buffered is 0 after it: their memory may be reused.
-      const batchDone = (retained: number): void => {
-        if (out.buffered === 0) input.recycle?.(retained);
-      };
+          : { chunks: file === '-' ? stdio(ctx, 'stdin') : createReadStream(file, { highWaterMark: FILE_CHUNK_BYTES }), close() {} };
       let n = 0;
+      // Recorded values stream through as read; the note naming the file goes before the first.
+      const decide = (): Verdict => {
+        from(file);
+        return ++n < count ? Verdict.PASS : Verdict.LAST;
+      };
       try {
-        for await (const batch of readBatches(input.chunks, { source: file === '-' ? 'stdin' : file, undecoded, batchDone })) {
-          for (const item of batch) {
-            if (item.kind !== 'value' && item.kind !== 'record') continue;
-            from(file);
-            out.pass(item);
-            if (++n >= count || ctx.signal.aborted) break;
-          }
-          await out.drained();
-          if (out.closed) return;
-          if (n >= count || ctx.signal.aborted) break;
-        }
+        await streamThrough(ctx, file, out, decide, input);
+        if (out.closed) return;
+        if (ctx.signal.aborted) break;
       } catch (err) {
         ok = false;
         ctx.err(`sluice cat: ${(err as Error).message}`);
         return;
       } finally {
-        input.close();
         if ('destroy' in input.chunks && typeof input.chunks.destroy === 'function') input.chunks.destroy();
       }
     }

@@ -3,8 +3,7 @@
 import { selectFields } from '../../pvdata/pvrequest.js';
 import { defineCommand, UsageError, type ParsedArgs } from '../args.js';
 import { parseCount, type CliContext } from '../common.js';
-import type { StreamOutput } from '../../pipeline/stdio.js';
-import { runStage, type RecordItem, type ValueItem } from '../stage.js';
+import { runPassStage, runStage, Verdict } from '../stage.js';
 
 export const spec = defineCommand({
   name: 'filter',
@@ -26,14 +25,8 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
   const fields = args.values.fields?.split(',').map((f) => f.trim());
   if (fields && fields.some((f) => f === '')) throw new UsageError(`--fields ${args.values.fields}: an empty field name`);
   let n = 0;
-  if (!fields) {
-    // Thinning only: the values kept are passed on as read, undecoded.
-    const thin = (item: ValueItem | RecordItem, out: StreamOutput): boolean => {
-      if (n++ % every === 0) out.pass(item);
-      return true;
-    };
-    return runStage('filter', ctx, args.positionals, thin, { decode: false });
-  }
+  // Thinning only: the values kept stream through as read, undecoded.
+  if (!fields) return runPassStage('filter', ctx, args.positionals, () => (n++ % every === 0 ? Verdict.PASS : Verdict.DROP));
   return runStage('filter', ctx, args.positionals, (item, out) => {
     if (n++ % every !== 0) return true;
     const sel = selectFields(item.type, fields);

@@ -2,7 +2,7 @@
 // pipe and stop).
 import { defineCommand, type ParsedArgs } from '../args.js';
 import { parseCount, type CliContext } from '../common.js';
-import { runStage } from '../stage.js';
+import { runPassStage, Verdict } from '../stage.js';
 
 export const spec = defineCommand({
   name: 'head',
@@ -20,15 +20,6 @@ export const spec = defineCommand({
 export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext): Promise<number> {
   const count = parseCount(args.values.count, '--count', true);
   let n = 0;
-  if (count === 0) return runStage('head', ctx, args.positionals, () => false);
-  return runStage(
-    'head',
-    ctx,
-    args.positionals,
-    (item, out) => {
-      out.pass(item);
-      return ++n < count;
-    },
-    { decode: false },
-  );
+  // The count-th value is the last: the stream ends as soon as it is through, not at the next.
+  return runPassStage('head', ctx, args.positionals, () => (count === 0 ? Verdict.STOP : ++n < count ? Verdict.PASS : Verdict.LAST));
 }

@@ -2,12 +2,12 @@
 // merged in order of a field (uniqueId) when every input is in that order.
 import { createReadStream } from 'node:fs';
 import { readStream, StreamOutput } from '../../pipeline/stdio.js';
-import type { StreamItem } from '../../pipeline/stream-decoder.js';
+import type { RecordItem, StreamItem, ValueItem } from '../../pipeline/stream-decoder.js';
 import { fieldByPath } from '../../pvdata/types.js';
 import type { PVStructure } from '../../pvdata/values.js';
 import { defineCommand, UsageError, type ParsedArgs } from '../args.js';
 import { stdio, type CliContext } from '../common.js';
-import { FILE_CHUNK_BYTES, type RecordItem, type ValueItem } from '../stage.js';
+import { FILE_CHUNK_BYTES } from '../stage.js';
 
 export const spec = defineCommand({
   name: 'merge',

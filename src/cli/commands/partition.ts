@@ -4,7 +4,7 @@ import { partitioner, type PartitionMode } from '../../pipeline/partition.js';
 import { countValues } from '../../pipeline/stdio.js';
 import { defineCommand, UsageError, type ParsedArgs } from '../args.js';
 import { parseCount, type CliContext } from '../common.js';
-import { runStage } from '../stage.js';
+import { runPassStage, Verdict } from '../stage.js';
 
 export const spec = defineCommand({
   name: 'partition',
@@ -49,14 +49,5 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
   }
   const owner = partitioner(mode, n, total, seed);
   let k = 0;
-  return runStage(
-    'partition',
-    ctx,
-    file ? [file] : [],
-    (item, out) => {
-      if (owner(k++) === p - 1) out.pass(item);
-      return true;
-    },
-    { decode: false },
-  );
+  return runPassStage('partition', ctx, file ? [file] : [], () => (owner(k++) === p - 1 ? Verdict.PASS : Verdict.DROP));
 }
