@@ -388,7 +388,7 @@ class MirrorChannel {
     const pv = this.#pv;
     if (!pv) return;
     this.#pv = null;
-    this.#owner.server.removePV(this.name); // closes the PV: its clients see the channel go
+    this.#owner.server.removePV(this.name); // its clients see a disconnect and search again
     this.#owner.emit('down', this.name, reason);
   }
 }

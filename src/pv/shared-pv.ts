@@ -195,14 +195,18 @@ export class SharedPV implements Source {
     return this.#type;
   }
 
-  /** Close: subscribers get their last updates and a final message; clients see the channel go. */
+  /**
+   * Close: the PV is finished. Subscribers get what is queued for them, then their monitors end
+   * (pvAccess: the "finish" update); then clients see the channel go. open() makes it a PV again
+   * for new monitors. To withdraw a PV from a server without ending its monitors, removePV it.
+   */
   close(): void {
     this.#type = null;
     this.#value = null;
     const subs = [...this.#subscribers, ...(this.#distributor?.clients() ?? [])];
     this.#subscribers.clear();
     this.#distributor = null; // its groups die with the subscriptions; a reopened PV starts afresh
-    for (const s of subs) s.onClose();
+    for (const s of subs) s.onClose('end');
     for (const w of this.#drainWaiters.splice(0)) w();
     for (const l of this.#closeListeners) l();
   }

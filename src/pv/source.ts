@@ -60,6 +60,14 @@ export interface ReaderStats {
   queueSize: number;
 }
 
+/**
+ * How a subscription goes when its PV goes. `end`: the PV is finished (closed by its owner, a
+ * stream that is over): the subscriber gets what is queued for it, then its monitor ends (pvAccess
+ * sends the "finish" update). `disconnect`: the PV is gone for now (removed from a server): the
+ * subscriber gets what is queued for it, then its client sees the channel go and searches again.
+ */
+export type CloseKind = 'end' | 'disconnect';
+
 /** What a subscription (a server-side monitor of either protocol) receives from its PV. */
 export interface PVSubscriber {
   /**
@@ -70,8 +78,8 @@ export interface PVSubscriber {
    * into the newest entry.
    */
   onPost(value: PVStructure, changed: BitSet, overrun?: BitSet, force?: boolean): void;
-  /** The PV closed: no more posts. */
-  onClose(): void;
+  /** The PV closed: no more posts. `how` defaults to `end` (see CloseKind). */
+  onClose(how?: CloseKind): void;
   /** False while one more post would be squashed into the subscriber's full queue. */
   hasRoom(): boolean;
   /**
@@ -141,8 +149,8 @@ export interface Source {
   readonly acceptsRpc: boolean;
   handleRpc(args: RpcArgs, peer: PeerInfo): RpcResult | Promise<RpcResult>;
   /**
-   * Close the PV (a server's removePV calls it when the PV is open). Without it, removePV drops
-   * the server's channels of the name itself.
+   * Close the PV: its subscribers' monitors end (PVSubscriber.onClose). A server's removePV drops
+   * its own channels of the name first (their clients search again), then calls it when the PV is open.
    */
   close?(): void;
 }

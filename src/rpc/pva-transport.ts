@@ -104,8 +104,8 @@ export async function hostOnPva(opts: PvaHostOptions, handler: PvaRequestHandler
     async close() {
       pv.post({ state: 'closed' });
       if (shared) {
-        // removePV closes the PV: monitors get the 'closed' state before their final message.
-        shared.removePV(opts.pvName);
+        // Monitors get the 'closed' state, then the finish update (their monitor ends).
+        shared.removePV(opts.pvName, { end: true });
         return;
       }
       // The post is queued per monitor; closing the PV sends it before the final message.

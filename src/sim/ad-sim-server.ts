@@ -357,12 +357,12 @@ export class AdSimServer {
       // The final counters, before the PV closes (its subscribers see them, then the end).
       this.status.stop();
       this.status.refresh();
-      this.server.removePV(this.#o.statusChannel);
+      this.server.removePV(this.#o.statusChannel, { end: true });
     }
-    this.server.removePV(this.channelName);
+    this.server.removePV(this.channelName, { end: true });
     for (const [name, pv] of this.metadata) {
       // Returns false for a ca:// one: that one goes with its server.
-      if (!this.server.removePV(name) && pv.isOpen) pv.close();
+      if (!this.server.removePV(name, { end: true }) && pv.isOpen) pv.close();
     }
     await this.caServer?.close();
     await this.cache.close?.();

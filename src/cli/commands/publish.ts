@@ -54,7 +54,12 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
         n++;
         if (pv.type !== item.type) {
           // Opened with its first value (a default value first would be one readers never asked for).
-          if (pv.isOpen) pv.close();
+          // A new type: the PV is withdrawn (closing it would end its readers' monitors), and
+          // its readers reconnect to the new one.
+          if (pv.isOpen) {
+            server.removePV(name);
+            server.addPV(name, pv);
+          }
           pv.open(item.type, item.value);
         } else if (!pv.post(item.value, { changed: item.changed, overrun: item.overrun })) {
           await pv.drained();

@@ -6,15 +6,18 @@
 // the fill rate (record._options.fillRate) kept every n-th post. Sending happens only when the
 // connection's socket can take more, so a client that stops reading costs at most its queue plus
 // the socket's buffer. A monitor that asked for the distributor plugin (`field(_[pydistributor=…])`)
-// gets only its share of the posts.
+// gets only its share of the posts. When its PV goes (close: see CloseKind) it sends what is queued,
+// past the pipeline window as PVXS does once finished, then the "finish" update (subcommand 0x10 and
+// a status) when the PV ended, or nothing more when the channel is being dropped.
 // Spec: Protocol-Messages "Channel Monitor", Protocol-Operation-Monitor (pipeline).
 import { BitSet } from '../../pvdata/bitset.js';
 import type { FieldSelection } from '../../pvdata/pvrequest.js';
 import { encodeBitSet, encodePartial } from '../../pvdata/value-codec.js';
 import { valueBytes, type PVStructure } from '../../pvdata/values.js';
 import { Cmd, Sub } from '../constants.js';
+import { encodeStatus, STATUS_OK } from '../status.js';
 import type { DistributorSettings } from '../../pv/distributor.js';
-import type { PeerInfo, PVSubscriber, ReaderPolicy, ReaderStats } from '../../pv/source.js';
+import type { CloseKind, PeerInfo, PVSubscriber, ReaderPolicy, ReaderStats } from '../../pv/source.js';
 import type { HeldPost } from './held-posts.js';
 import type { ServerChannel, ServerConnection, ServerOp } from './server-conn.js';
 
@@ -103,7 +106,8 @@ export class MonitorOp implements ServerOp, PVSubscriber {
   /** Posts offered to the fill rate so far (forced ones do not count). */
   #fillPhase = 0;
   #running = false;
-  #finishing = false;
+  /** Set once the PV went: the queue is sent, then the op goes (see CloseKind). */
+  #closing: CloseKind | null = null;
   #unsubscribe: () => void = () => {};
   readonly stats: MonitorStats = {
     posted: 0,
@@ -250,10 +254,27 @@ export class MonitorOp implements ServerOp, PVSubscriber {
     this.#conn.server.stats.queuedBytes += n;
   }
 
-  /** The PV closed: send what can be sent of the queue now, then go. */
-  onClose(): void {
-    this.#finishing = true;
+  /** The PV closed: send what is queued, then (`end`) the finish update, then go. */
+  onClose(how: CloseKind = 'end'): void {
+    this.close(how);
+  }
+
+  /**
+   * Take no more posts; send what is queued, then the finish update when `how` is `end`; then the
+   * op goes (its channel, when being dropped, goes once no op of it is still sending). The first
+   * call decides.
+   */
+  close(how: CloseKind): void {
+    if (this.#closing) return;
+    this.#closing = how;
+    this.#unsubscribe();
+    this.#unsubscribe = () => {};
     this.#conn.markReady(this);
+  }
+
+  /** True from close() until the op is gone. */
+  get closing(): boolean {
+    return this.#closing !== null;
   }
 
   hasRoom(): boolean {
@@ -301,7 +322,9 @@ export class MonitorOp implements ServerOp, PVSubscriber {
 
   /** Send one message if allowed; false when there is nothing more to send for now. */
   sendOne(): boolean {
-    const canSend = (this.#running || this.#finishing) && this.#window > 0;
+    const closing = this.#closing !== null;
+    // Once the PV went, what is queued goes whatever the credit (as PVXS sends a finished queue).
+    const canSend = closing || (this.#running && this.#window > 0);
     if (canSend && this.#queue.length > 0) {
       const wasFull = !this.hasRoom();
       const e = this.#queue.shift() as Entry;
@@ -318,18 +341,22 @@ export class MonitorOp implements ServerOp, PVSubscriber {
         // A posted value that does not fit the PV's type: drop it, say why, keep serving.
         this.stats.encodeErrors++;
         this.#conn.log('warn', `PV ${this.channel.name}: update not sent: ${(err as Error).message}`);
-        return this.#queue.length > 0;
+        return closing || this.#queue.length > 0;
       }
       this.#window--;
       this.stats.sent++;
-      if (wasFull) this.channel.pv.notifyRoom();
-      return this.#queue.length > 0 && this.#window > 0;
+      if (wasFull && !closing) this.channel.pv.notifyRoom();
+      // Closing: called again for the finish (or to go) once the queue is empty.
+      return closing || (this.#queue.length > 0 && this.#window > 0);
     }
-    if (this.#finishing && this.#queue.length === 0) {
-      // No final update (Sub.DESTROY): to PVXS and Sluice clients it means "finished for good",
-      // while a closed PV may come back. The DESTROY_CHANNEL that follows makes clients search
-      // again, as with PVXS's SharedPV::close().
-      this.#finishing = false;
+    if (closing) {
+      if (this.#closing === 'end') {
+        const w = this.#conn.out.begin(Cmd.MONITOR);
+        w.i32(this.ioid);
+        w.u8(Sub.DESTROY);
+        encodeStatus(w, STATUS_OK);
+        this.#conn.out.end();
+      }
       this.#conn.removeOp(this.ioid);
     }
     return false;

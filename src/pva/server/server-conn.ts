@@ -11,7 +11,7 @@ import { PvaConnection, type ConnectionLimits } from '../connection.js';
 import type { AppMessage } from '../framer.js';
 import { HANDLERS } from './handlers/index.js';
 import type { PvaServer } from './server.js';
-import type { Source } from '../../pv/source.js';
+import type { CloseKind, Source } from '../../pv/source.js';
 
 export interface ServerChannel {
   sid: number;
@@ -22,6 +22,8 @@ export interface ServerChannel {
   detach: () => void;
   /** What this client may do on the channel (from the server's access rules). */
   rights: ChannelRights;
+  /** Being dropped: its monitors send what they hold, then the client is told (DESTROY_CHANNEL). */
+  dropping?: boolean;
 }
 
 export interface ServerOp {
@@ -29,6 +31,10 @@ export interface ServerOp {
   readonly ioid: number;
   readonly channel: ServerChannel;
   destroy(): void;
+  /** Monitors: take no more posts, send what is queued (and the finish update for `end`), then go. */
+  close?(how: CloseKind): void;
+  /** True while a closed monitor still has something to send. */
+  readonly closing?: boolean;
 }
 
 /** Something that can send queued messages when the socket has room (monitors). */
@@ -121,12 +127,27 @@ export class ServerConnection extends PvaConnection {
   reviewAccess(): void {
     for (const ch of [...this.channels.values()]) {
       ch.rights = this.rightsFor(ch.name, ch.pv);
-      if (this.refusal('read', ch)) this.dropChannel(ch);
+      // A client that may no longer read gets nothing more: its queued updates go too.
+      if (this.refusal('read', ch)) this.dropChannel(ch, 'discard');
     }
   }
 
-  /** Tell the client a channel is gone (DESTROY_CHANNEL from the server, as PVXS does), then forget it. */
-  dropChannel(ch: ServerChannel): void {
+  /**
+   * Tell the client a channel is gone (DESTROY_CHANNEL from the server, as PVXS does), then forget
+   * it. Its monitors first send what is queued (`disconnect`), and the finish update too (`end`);
+   * `discard` drops them at once. Other requests on the channel go with it.
+   */
+  dropChannel(ch: ServerChannel, monitors: CloseKind | 'discard' = 'disconnect'): void {
+    if (ch.dropping || this.channels.get(ch.sid) !== ch) return;
+    ch.dropping = true;
+    if (monitors !== 'discard') for (const ioid of [...ch.ops]) this.ops.get(ioid)?.close?.(monitors);
+    this.#settleDrop(ch);
+  }
+
+  /** A dropped channel whose monitors have sent everything: DESTROY_CHANNEL, and forget it. */
+  #settleDrop(ch: ServerChannel): void {
+    if (!ch.dropping || this.channels.get(ch.sid) !== ch) return;
+    for (const ioid of ch.ops) if (this.ops.get(ioid)?.closing) return;
     const d = this.out.begin(Cmd.DESTROY_CHANNEL);
     d.i32(ch.sid);
     d.i32(ch.cid);
@@ -155,9 +176,13 @@ export class ServerConnection extends PvaConnection {
     return this.#nextSid++;
   }
 
-  /** A channel by server id; undefined for an id we never gave (handlers answer with an error status). */
+  /**
+   * A channel by server id; undefined for an id we never gave, or for a channel being dropped
+   * (handlers answer with an error status).
+   */
   channel(sid: number): ServerChannel | undefined {
-    return this.channels.get(sid);
+    const ch = this.channels.get(sid);
+    return ch?.dropping ? undefined : ch;
   }
 
   addOp(op: ServerOp): void {
@@ -172,14 +197,15 @@ export class ServerConnection extends PvaConnection {
     op.channel.ops.delete(ioid);
     this.#ready.delete(op as unknown as Sender);
     op.destroy();
+    this.#settleDrop(op.channel);
   }
 
   destroyChannel(sid: number): void {
     const ch = this.channels.get(sid);
     if (!ch) return;
+    this.channels.delete(sid); // first: removing its ops must not settle it again
     for (const ioid of [...ch.ops]) this.removeOp(ioid);
     ch.detach();
-    this.channels.delete(sid);
     this.server.stats.channels--;
   }
 

@@ -113,16 +113,20 @@ export class PvaServer {
     return this;
   }
 
-  removePV(name: string): boolean {
+  /**
+   * Stop serving `name`, then close its PV (when it can close and is open). Its channels go after
+   * their monitors sent what is queued: clients see a disconnect and search again, resuming when the
+   * name is served again (as PVXS clients do). With `end`, the monitors end instead (the finish
+   * update), as when the PV itself is closed.
+   */
+  removePV(name: string, options: { end?: boolean } = {}): boolean {
     const pv = this.#pvs.remove(name);
     if (!pv) return false;
-    // Closing the PV drops its channels (onClosed); a source that cannot close, or one not open
-    // yet (whose waiting operations would otherwise keep waiting), loses them here.
-    if (pv.close && pv.type) {
-      pv.close();
-    } else {
-      for (const c of this.#conns) for (const ch of [...c.channels.values()]) if (ch.name === name && ch.pv === pv) c.dropChannel(ch);
-    }
+    const monitors = options.end === true ? 'end' : 'disconnect';
+    // Ours first: the PV's close() would end the monitors (see CloseKind).
+    for (const c of this.#conns)
+      for (const ch of [...c.channels.values()]) if (ch.name === name && ch.pv === pv) c.dropChannel(ch, monitors);
+    if (pv.close && pv.type) pv.close();
     return true;
   }
 

@@ -90,7 +90,7 @@ async function initWithRequest(
     return null;
   }
   if (needOpen) await channel.pv.whenOpen();
-  if (conn.closed || !conn.channels.has(h.sid)) return null;
+  if (conn.closed || conn.channel(h.sid) !== channel) return null; // gone, or being dropped
   const type = channel.pv.type;
   if (needOpen && !type) {
     replyError(conn, cmd, h.ioid, h.sub, `PV ${channel.name} closed`);
