@@ -27,9 +27,13 @@ export interface HubListener {
   onError(pv: HubPV, message: string): void;
 }
 
+/** Wait before monitoring again a PV whose monitor ended without an update. */
+const RESUBSCRIBE_DELAY_MS = 1000;
+
 export class HubPV {
   readonly name: string;
-  readonly #sub: Monitor;
+  readonly #hub: Hub;
+  #sub: Monitor;
   readonly listeners = new Set<HubListener>();
   /** The newest update, null before the first one and after a disconnect. */
   latest: PVUpdate | null = null;
@@ -42,14 +46,23 @@ export class HubPV {
 
   constructor(hub: Hub, name: string) {
     this.name = name;
-    const up = upstreamOf(name);
-    // Images are big: a short server queue, squashed there when the gateway lags.
-    this.#sub = up.protocol === 'ca' ? hub.ca().monitor(up.name, { queueSize: 2 }) : hub.client.monitor(up.name, { queueSize: 2 });
-    this.#sub.on('disconnect', () => {
-      this.latest = null;
-      for (const l of this.listeners) l.onDisconnect(this);
-    });
+    this.#hub = hub;
+    this.#sub = this.#monitor();
     void this.#run();
+  }
+
+  #monitor(): Monitor {
+    const up = upstreamOf(this.name);
+    const hub = this.#hub;
+    // Images are big: a short server queue, squashed there when the gateway lags.
+    const sub = up.protocol === 'ca' ? hub.ca().monitor(up.name, { queueSize: 2 }) : hub.client.monitor(up.name, { queueSize: 2 });
+    sub.on('disconnect', () => this.#down());
+    return sub;
+  }
+
+  #down(): void {
+    this.latest = null;
+    for (const l of this.listeners) l.onDisconnect(this);
   }
 
   get isImage(): boolean {
@@ -76,17 +89,28 @@ export class HubPV {
   }
 
   async #run(): Promise<void> {
-    try {
-      for await (const u of this.#sub) {
-        if (this.#closed) break;
-        // The client squashes updates we did not take yet; we only ever look at the newest.
-        this.latest = u;
-        this.received++;
-        for (const l of this.listeners) l.onUpdate(this); // a Session never throws from onUpdate
+    for (;;) {
+      const before = this.received;
+      try {
+        for await (const u of this.#sub) {
+          if (this.#closed) break;
+          // The client squashes updates we did not take yet; we only ever look at the newest.
+          this.latest = u;
+          this.received++;
+          for (const l of this.listeners) l.onUpdate(this); // a Session never throws from onUpdate
+        }
+      } catch (err) {
+        if (this.#closed) return;
+        for (const l of this.listeners) l.onError(this, (err as Error).message);
+        return;
       }
-    } catch (err) {
       if (this.#closed) return;
-      for (const l of this.listeners) l.onError(this, (err as Error).message);
+      // The server ended the monitor (its PV closed): a display shows that as a disconnect and
+      // watches the name again (a monitor ended at once waits a second, not to spin).
+      this.#down();
+      if (this.received === before) await new Promise((resolve) => setTimeout(resolve, RESUBSCRIBE_DELAY_MS));
+      if (this.#closed) return;
+      this.#sub = this.#monitor();
     }
   }
 

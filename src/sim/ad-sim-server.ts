@@ -349,7 +349,7 @@ export class AdSimServer {
     }
   }
 
-  /** Close the PVs (subscribers see the end of the stream) and our own server. */
+  /** Close the PVs (the status PV's monitors end, the others see the PVs go) and our own server. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -357,12 +357,14 @@ export class AdSimServer {
       // The final counters, before the PV closes (its subscribers see them, then the end).
       this.status.stop();
       this.status.refresh();
+      // The run's counters are final: its monitors end (the image and metadata PVs only go away:
+      // their clients search again and resume with the next simulator, as after a restart).
       this.server.removePV(this.#o.statusChannel, { end: true });
     }
-    this.server.removePV(this.channelName, { end: true });
+    this.server.removePV(this.channelName);
     for (const [name, pv] of this.metadata) {
       // Returns false for a ca:// one: that one goes with its server.
-      if (!this.server.removePV(name, { end: true }) && pv.isOpen) pv.close();
+      if (!this.server.removePV(name) && pv.isOpen) pv.close();
     }
     await this.caServer?.close();
     await this.cache.close?.();

@@ -850,6 +850,46 @@ test('server monitor updates re-sent from a captured pvmonitor session are byte-
   await server.close();
 });
 
+test('server: a closed PV finishes its monitors, then destroys the channel; a removed PV destroys it only (reference §3.8, §3.9)', async () => {
+  // pvmonitor's captured session up to the first update, then the PV goes with one update queued.
+  const conv = msgs(CAPTURED.PVACPP_MONITOR);
+  const serverMsgs = conv.filter((m) => m.from === 'server').map((m) => m.bytes);
+  const cache = new TypeCache();
+  const type = replyType(serverMsgs[4]!, cache);
+  const r = new ByteReader(payloadOf(serverMsgs[5]!), true);
+  r.skip(5);
+  const first = decodePartial(r, type, defaultValue(type) as PVStructure, decodeBitSet(r), cache);
+  assert.equal(first['value'], 35);
+  const ioid = le32(0x80706051);
+  // MONITOR, from the server, little-endian, 6 bytes: request id, subcommand 0x10 (finish), Status OK (0xFF), as PVXS
+  // (MonitorControlOp::finish) and pvAccessCPP (unlisten) send it.
+  const finish = `ca 02 40 0d 06 00 00 00 ${ioid} 10 ff`;
+  // DESTROY_CHANNEL from the server, 8 bytes: our server id (1), the client's id, as PVXS's ChannelControl::close() sends it.
+  const destroyChannel = `ca 02 40 08 08 00 00 00 01 00 00 00 ${le32(0x10203041)}`;
+  for (const how of ['close', 'remove'] as const) {
+    const pv = SharedPV.readonly().open(type, first);
+    const server = new PvaServer();
+    server.addPV('TST:counter', pv);
+    const { peer } = serverPair(server);
+    await replayClient(
+      peer,
+      conv.filter((m) => m.from === 'client' || serverMsgs.indexOf(m.bytes) < 6),
+    );
+    pv.post({ value: 99 });
+    if (how === 'close') pv.close();
+    else server.removePV('TST:counter');
+    const expected = how === 'close' ? [finish, destroyChannel] : [destroyChannel];
+    await peer.waitCount(7 + expected.length);
+    const [update, ...rest] = peer.messages.slice(6);
+    assertBytes(update!.subarray(0, 13), `ca 02 40 0d ${hex(update!.subarray(4, 8))} ${ioid} 00`, `${how}: the queued update first`);
+    assert.equal(rest.length, expected.length, `${how}: ${rest.map((m) => spaced(m)).join(' | ')}`);
+    rest.forEach((m, i) => assertBytes(m, expected[i]!, `${how}: ${i === expected.length - 1 ? 'DESTROY_CHANNEL' : 'finish'}`));
+    assert.equal(server.stats.monitors, 0);
+    assert.equal(server.stats.channels, 0);
+    await server.close();
+  }
+});
+
 test('server GET_FIELD reply for a captured pvinfo, and pipeline flow control for a captured PVXS client', async () => {
   // pvinfo TST:str
   {
@@ -1190,6 +1230,47 @@ test('client GET_FIELD, plain and pipelined monitors match captured pvinfo, pvmo
     assert.equal(acks.length, 15);
     for (const a of acks) assertBytes(a, captureAck, 'ack');
     sub.close();
+    conn.close(null);
+  }
+});
+
+test('client: a finish update ends a monitor after its queued updates; a server DESTROY_CHANNEL disconnects it', async () => {
+  const conv = msgs(CAPTURED.PVACPP_MONITOR);
+  const S = conv.filter((m) => m.from === 'server').map((m) => m.bytes);
+  const C = conv.filter((m) => m.from === 'client').map((m) => m.bytes);
+  const finish = unhex(`ca 02 40 0d 06 00 00 00 ${le32(0x80706051)} 10 ff`);
+  const destroyChannel = unhex(`ca 02 40 08 08 00 00 00 ${hex(payloadOf(S[3]!).subarray(4, 8))} ${le32(0x10203041)}`);
+  for (const how of ['finish', 'destroy'] as const) {
+    const { peer, conn, channel } = clientPair();
+    peer.send(Buffer.concat([S[0]!, S[1]!]));
+    await peer.next();
+    const ch = channel('TST:counter', 0x10203041);
+    ch.connect();
+    peer.send(S[2]!);
+    assertBytes(await peer.next(), C[1]!, 'CREATE_CHANNEL');
+    peer.send(S[3]!);
+    await ch.whenConnected(3000);
+    const sub = new PvaSubscription(ch, parsePVRequest(''), { queueSize: 4, pipeline: false }, () => 0x80706051 | 0);
+    await peer.next(); // INIT
+    peer.send(S[4]!);
+    await peer.next(); // start
+    const events: string[] = [];
+    sub.on('end', () => events.push('end'));
+    sub.on('disconnect', () => events.push('disconnect'));
+    // Two updates, then the server's last words, in one read: the updates are delivered first.
+    const disconnected = new Promise((resolve) => ch.once('disconnect', resolve));
+    peer.send(Buffer.concat(how === 'finish' ? [S[5]!, S[6]!, finish, destroyChannel] : [S[5]!, S[6]!, destroyChannel]));
+    await disconnected;
+    assert.equal((await sub.next()).value?.value['value'], 35);
+    assert.equal((await sub.next()).value?.value['value'], 36);
+    if (how === 'finish') {
+      assert.equal((await sub.next()).done, true, 'finished: the iteration ends');
+      assert.deepEqual(events, ['end']);
+    } else {
+      assert.deepEqual(events, ['disconnect'], 'destroyed: a disconnect, the monitor waits to resume');
+      assert.notEqual(ch.state, 'connected');
+      sub.close();
+    }
     conn.close(null);
   }
 });
