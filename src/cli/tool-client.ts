@@ -25,6 +25,8 @@ export interface ToolSubscription extends AsyncIterable<MonitorUpdate> {
   close(): void;
   readonly lastError: Error | null;
   readonly stats: Pick<PvaSubscriptionStats, 'bytes' | 'serverOverruns' | 'queueOverruns'>;
+  /** Updates received and not yet taken by the iteration. */
+  readonly pending: number;
 }
 
 export interface ToolClient {
@@ -89,6 +91,9 @@ function caTool(client: CaClient): ToolClient {
         close: () => sub.close(),
         get lastError() {
           return sub.channel.lastError;
+        },
+        get pending() {
+          return sub.pending;
         },
         get stats() {
           return { bytes: 0, serverOverruns: 0, queueOverruns: sub.stats.overruns };

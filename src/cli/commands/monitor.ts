@@ -165,14 +165,23 @@ async function follow(
     o.debug(`${name}: connected to ${o.server(name) || 'its server'}`);
     if (timer) clearTimeout(timer);
   });
-  sub.on('disconnect', () => {
+  const printDisconnect = (): void => {
     valid.clear();
     o.debug(`${name}: disconnected`);
     if (args.values.stats) ctx.err(`${name}: disconnected, waiting for the server`);
     else if (args.values.json) ctx.out(JSON.stringify({ name, event: 'disconnect' }));
     else ctx.out(`${label} <Disconnect>`);
-  });
+  };
   let seen = 0;
+  /** Disconnects to print once `seen` reaches each count: after the updates received before them. */
+  const disconnectsAt: number[] = [];
+  sub.on('disconnect', () => {
+    // An update handed to the loop is printed within this turn; those still queued come first too.
+    setImmediate(() => {
+      if (sub.pending === 0 && disconnectsAt.length === 0) printDisconnect();
+      else disconnectsAt.push(seen + sub.pending);
+    });
+  });
   try {
     for await (const u of sub) {
       if (args.values.stats) stats.observe(u.value);
@@ -187,7 +196,12 @@ async function follow(
             : formatValue(u.type, u.value, o.out.mode, show ? { show, arrayLimit: o.out.arrayLimit } : { arrayLimit: o.out.arrayLimit });
         ctx.out(`${label} ${text}`);
       }
-      if (++seen >= o.count) break;
+      ++seen;
+      while (disconnectsAt.length > 0 && (disconnectsAt[0] as number) <= seen) {
+        disconnectsAt.shift();
+        printDisconnect();
+      }
+      if (seen >= o.count) break;
     }
   } catch (err) {
     failed = true;
