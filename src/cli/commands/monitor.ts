@@ -31,14 +31,15 @@ export const spec = defineCommand({
   description:
     'Each update prints as "PV <value>" in the form of sluice get. In raw mode (-v, -M raw, -R) only the fields ' +
     'that changed are printed; -vv prints every field received since connecting, -vvv every field. ' +
-    'A lost connection, or a PV its server closes or the server restarting, prints "PV <Disconnect>"; the PV is ' +
-    'searched for again and the monitor resumes within a second of its return. ' +
+    'A lost connection, a PV its server removes or the server restarting prints "PV <Disconnect>" (after the ' +
+    'updates received before it); the PV is searched for again and the monitor resumes within a second of its return. ' +
     'As pvmonitor, it waits for PVs that are not there yet (-w is accepted and ignored; --connect-timeout gives up). ' +
     'With --stats nothing but statistics is printed, per PV, every second and once more at the end: ' +
     'updates/s, MB/s of update payload, ids missing between consecutive top-level uniqueId values ' +
     '(NTNDArray frame counters) and overruns (updates the server squashed plus updates squashed in our queue). ' +
     'Stops on Ctrl-C (SIGINT) or SIGTERM, after --count updates of every PV, or when every subscription is ' +
-    'finished by its server (a final update, as pvmonitor; Sluice servers do not send one). ' +
+    'finished by its server (a PV its server closed: "PV: the server ended the subscription" on stderr, status 0, ' +
+    'as pvmonitor). ' +
     "A Sluice server gives the monitor the reader buffer it asks for with -r 'record[queueSize=10,policy=ring,fillRate=5]': " +
     'what a full queue does (policy ring, clear, skip, wait or raise) and every how many updates one is kept ' +
     '(fillRate); see docs/limits.md, Reader buffers.',
