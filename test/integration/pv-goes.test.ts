@@ -125,3 +125,14 @@ test(
     again.close();
   },
 );
+
+test('a server closed right after its PV still sends the last updates and the finish first', { timeout: 10_000 }, async (t0) => {
+  const { server, client } = await setup(t0);
+  const pv = SharedPV.readonly().open(counterT, { value: 1 });
+  server.addPV('GO:last', pv);
+  const sub = client.monitor('GO:last', { queueSize: 4, pipeline: true });
+  await backlog(server, sub, pv);
+  pv.close();
+  await server.close();
+  assert.deepEqual(await rest(sub), [2, 3, 4, 5, 6, 7, 8]);
+});

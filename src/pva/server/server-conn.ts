@@ -154,6 +154,25 @@ export class ServerConnection extends PvaConnection {
     this.out.end();
     this.scheduleFlush();
     this.destroyChannel(ch.sid);
+    this.#checkDropsSent();
+  }
+
+  #dropWaiters: (() => void)[] = [];
+
+  /** Resolves once no dropped channel still waits for its monitors to send (or the connection closed). */
+  whenDropsSent(): Promise<void> {
+    if (this.#dropsSent()) return Promise.resolve();
+    return new Promise((resolve) => this.#dropWaiters.push(resolve));
+  }
+
+  #dropsSent(): boolean {
+    if (this.closed) return true;
+    for (const ch of this.channels.values()) if (ch.dropping) return false;
+    return true;
+  }
+
+  #checkDropsSent(): void {
+    if (this.#dropWaiters.length > 0 && this.#dropsSent()) for (const w of this.#dropWaiters.splice(0)) w();
   }
 
   /** Close at once, before the greeting, with a logged reason (a limit was reached). */
@@ -248,6 +267,7 @@ export class ServerConnection extends PvaConnection {
 
   protected override onClose(reason: Error | null): void {
     for (const sid of [...this.channels.keys()]) this.destroyChannel(sid);
+    this.#checkDropsSent();
     this.server.connectionClosed(this, reason);
   }
 }

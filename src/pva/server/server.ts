@@ -287,10 +287,23 @@ export class PvaServer {
     const d = this.#discovery;
     this.#discovery = null;
     await d?.close();
-    for (const c of [...this.#conns]) c.close(null);
+    // PVs removed or closed just before: their monitors' last updates (and finish updates) go out
+    // first, within a bound (a client that does not read is not waited for).
+    const conns = [...this.#conns];
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_DRAIN_MS)));
+    await Promise.race([Promise.all(conns.map((c) => c.whenDropsSent())), bound]);
+    clearTimeout(timer);
+    for (const c of conns) {
+      c.flush();
+      c.close(null);
+    }
     if (net) await new Promise<void>((resolve) => net.close(() => resolve()));
   }
 }
+
+/** Longest wait of close() for monitors of dropped channels to send what they hold. */
+const CLOSE_DRAIN_MS = 1000;
 
 function listenOn(net: NetServer, port: number, host: string | undefined): Promise<void> {
   return new Promise<void>((resolve, reject) => {
