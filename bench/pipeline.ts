@@ -6,11 +6,12 @@
 //      (the floor for any stage that is a Node.js process);
 //  (b) a CPU-bound stage (`sluice process` with bench/pipeline-cpu.mjs) run once on the whole
 //      stream, then as 2 partitions in parallel (`sluice partition P/2 FILE | sluice process`)
-//      merged back as they come (`sluice merge --sort uniqueId <(...) <(...)`).
+//      merged back as they come (`sluice merge --sort uniqueId <(...) <(...)`), for N and 2N frames:
+//      the times, and the steady rates from their differences.
 // Medians of several runs; process start-up is part of every pipeline's time, as it is for users,
 // and is also timed alone (the same pipeline on an empty stream) to give the streaming rate.
 //
-//   node dist/bench/pipeline.js [--runs 3] [--mib 1024] [--cpu-frames 6000]
+//   node dist/bench/pipeline.js [--runs 3] [--mib 1024] [--cpu-frames 4000]
 import { spawn } from 'node:child_process';
 import { createWriteStream, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,7 +26,7 @@ const { values: opts } = parseArgs({
   options: {
     runs: { type: 'string', default: '3' },
     mib: { type: 'string', default: '1024' },
-    'cpu-frames': { type: 'string', default: '6000' },
+    'cpu-frames': { type: 'string', default: '4000' },
   },
 });
 const RUNS = Number(opts.runs);
@@ -123,21 +124,33 @@ try {
     );
   }
 
-  const cpuFile = join(dir, 'cpu.sls');
+  // N and 2N frames: the difference between the two gives the stage's steady rate, without what
+  // every run pays once (five processes starting, a processor loading, the JIT warming up).
   const small = new Uint16Array(64 * 64).map((_, i) => i);
-  await frameFile(cpuFile, CPU_FRAMES, () => small, [64, 64]);
-  const one: number[] = [];
-  const two: number[] = [];
-  for (let r = 0; r < RUNS; r++) {
-    one.push(await timed(`${S} cat "${cpuFile}" | ${S} process -q -pf "${CPU_STAGE}" > /dev/null`));
-    const part = (p: string): string => `<(${S} partition ${p} "${cpuFile}" | ${S} process -q -pf "${CPU_STAGE}")`;
-    two.push(await timed(`${S} merge --sort uniqueId ${part('1/2')} ${part('2/2')} > /dev/null`));
+  const times: Record<string, { one: number; two: number }> = {};
+  for (const frames of [CPU_FRAMES, 2 * CPU_FRAMES]) {
+    const cpuFile = join(dir, `cpu-${frames}.sls`);
+    await frameFile(cpuFile, frames, () => small, [64, 64]);
+    const one: number[] = [];
+    const two: number[] = [];
+    for (let r = 0; r < RUNS; r++) {
+      one.push(await timed(`${S} cat "${cpuFile}" | ${S} process -q -pf "${CPU_STAGE}" > /dev/null`));
+      const part = (p: string): string => `<(${S} partition ${p} "${cpuFile}" | ${S} process -q -pf "${CPU_STAGE}")`;
+      two.push(await timed(`${S} merge --sort uniqueId ${part('1/2')} ${part('2/2')} > /dev/null`));
+    }
+    times[frames] = { one: median(one), two: median(two) };
+    const t = times[frames];
+    console.log(
+      `(b) CPU-bound stage, ${frames} frames: one pipeline ${t.one.toFixed(2)} s, 2 partitions in parallel merged ` +
+        `${t.two.toFixed(2)} s: ${(t.one / t.two).toFixed(2)}x`,
+    );
   }
-  const t1 = median(one);
-  const t2 = median(two);
+  const n = times[CPU_FRAMES] as { one: number; two: number };
+  const n2 = times[2 * CPU_FRAMES] as { one: number; two: number };
+  const rate = (t: number): string => `${(CPU_FRAMES / t).toFixed(0)} frames/s`;
   console.log(
-    `(b) CPU-bound stage, ${CPU_FRAMES} frames: one pipeline ${t1.toFixed(2)} s, 2 partitions in parallel merged ` +
-      `${t2.toFixed(2)} s: ${(t1 / t2).toFixed(2)}x`,
+    `(b) steady rate (the ${CPU_FRAMES} frames more): one pipeline ${rate(n2.one - n.one)}, 2 partitions ${rate(n2.two - n.two)}: ` +
+      `${((n2.one - n.one) / (n2.two - n.two)).toFixed(2)}x`,
   );
 } finally {
   rmSync(dir, { recursive: true, force: true });

@@ -5,7 +5,8 @@
 // side in memory and the output writes them as one view; slabs are reused once recycled. The
 // event loop gets a turn every few reads, so that Ctrl-C is seen; a stage blocked in a read sees
 // it when its input next moves (the stage before it, stopped by the same Ctrl-C, ends its stream).
-import { closeSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, fstatSync, open, openSync, readSync, writeSync } from 'node:fs';
+import { Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { InvalidArgumentError } from '../errors.js';
 
@@ -107,6 +108,28 @@ export async function* fileChunks(path: string): AsyncGenerator<Uint8Array> {
     yield* fdChunks(fd);
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * The bytes of a file or of a pipe (a named pipe, or /dev/fd/N of a shell's `<(...)`), read
+ * without blocking, so that a stage can read several at once (merge). A regular file comes in
+ * chunks of `chunkBytes`; a pipe through a socket stream: an fs stream would allocate (and then
+ * copy out of) `chunkBytes` for every read, however few bytes the pipe had, which costs a
+ * megabyte of fresh memory per value where values trickle in one by one.
+ */
+export async function* inputChunks(path: string, chunkBytes = 64 * 1024): AsyncGenerator<Uint8Array> {
+  // Opened off the event loop: opening a named pipe waits for its writer.
+  const fd = await new Promise<number>((resolve, reject) => open(path, 'r', (err, fd) => (err ? reject(err) : resolve(fd))));
+  const stat = fstatSync(fd);
+  const input =
+    stat.isFIFO() || stat.isSocket()
+      ? new Socket({ fd, readable: true, writable: false })
+      : createReadStream('', { fd, highWaterMark: chunkBytes });
+  try {
+    for await (const chunk of input) yield chunk as Uint8Array;
+  } finally {
+    input.destroy(); // closes the descriptor
   }
 }
 

@@ -128,6 +128,20 @@ export class StreamOutput {
     return this.#write([held]);
   }
 
+  /**
+   * Until uncork(), what is written gathers in the Writable (its cork()) and then goes out in
+   * one call: the values a stage makes from one read reach the next stage together, which then
+   * wakes once for them rather than once each.
+   */
+  cork(): void {
+    (this.#out as Writable).cork?.();
+  }
+
+  uncork(): void {
+    this.flush();
+    (this.#out as Writable).uncork?.();
+  }
+
   /** Resolves when the Writable takes more (at once when it does, or when the reader went away). */
   drained(): Promise<void> {
     this.flush();

@@ -8,7 +8,7 @@ import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { FdReader, FdWritable, fdChunks, fileChunks } from '../../src/pipeline/fd-io.js';
+import { FdReader, FdWritable, fdChunks, fileChunks, inputChunks } from '../../src/pipeline/fd-io.js';
 
 const pattern = (n: number): Buffer => Buffer.from(Uint8Array.from({ length: n }, (_, i) => (i * 7 + (i >> 12)) & 0xff));
 
@@ -96,4 +96,30 @@ test('fd-io: FdReader reuses a slab once told nothing in it is referenced, never
     } finally {
       closeSync(fd);
     }
+  }));
+
+test('fd-io: inputChunks reads a file in chunks of the size asked, and a named pipe as its bytes arrive', () =>
+  withDir(async (dir) => {
+    const data = pattern(300 * 1024);
+    writeFileSync(join(dir, 'f'), data);
+    const file = await collect(inputChunks(join(dir, 'f'), 100 * 1024));
+    assert.deepEqual(file.bytes, data);
+    assert.equal(file.count, 3);
+    await assert.rejects(collect(inputChunks(join(dir, 'missing'))), { code: 'ENOENT' });
+
+    // A named pipe into which values trickle one at a time: each comes as it arrives, then the end.
+    const fifo = join(dir, 'p');
+    execFileSync('mkfifo', [fifo]);
+    const chunks = inputChunks(fifo, 1 << 20);
+    const first = chunks.next(); // opens the pipe for reading, off the event loop
+    const writer = new Socket({ fd: openSync(fifo, constants.O_WRONLY), readable: false, writable: true });
+    writer.write(Buffer.of(0));
+    const pieces: number[] = [];
+    for (let r = await first; !r.done; r = await chunks.next()) {
+      pieces.push(...r.value);
+      if (pieces.length < 10)
+        writer.write(Buffer.of(pieces.length)); // the next piece once this one was read
+      else writer.end();
+    }
+    assert.deepEqual(pieces, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   }));

@@ -1,7 +1,8 @@
 // sluice cat: the first stage of a pipeline. PVs' monitors, or recorded stream files, become one
 // stream on stdout (docs/stream-format.md), with back-pressure: while stdout is full, the PVs'
 // pipelined monitors stop taking updates and their servers hold them.
-import { createReadStream, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { inputChunks } from '../../pipeline/fd-io.js';
 import { StreamOutput } from '../../pipeline/stdio.js';
 import type { StreamMarks } from '../../pipeline/stream-format.js';
 import { parsePVRequest } from '../../pvdata/pvrequest.js';
@@ -83,7 +84,7 @@ export async function run(args: Args, ctx: CliContext): Promise<number> {
       const input: StageInput =
         pvs.length === 0
           ? stageInput(ctx, file)
-          : { chunks: file === '-' ? stdio(ctx, 'stdin') : createReadStream(file, { highWaterMark: FILE_CHUNK_BYTES }), close() {} };
+          : { chunks: file === '-' ? stdio(ctx, 'stdin') : inputChunks(file, FILE_CHUNK_BYTES), close() {} };
       let n = 0;
       // Recorded values stream through as read; the note naming the file goes before the first.
       const decide = (): Verdict => {

@@ -1,13 +1,13 @@
 // sluice merge: partitions back into one stream: as the values come, one from each in turn, or
 // merged in order of a field (uniqueId) when every input is in that order.
-import { createReadStream } from 'node:fs';
+import { inputChunks } from '../../pipeline/fd-io.js';
 import { readStream, StreamOutput } from '../../pipeline/stdio.js';
 import type { RecordItem, StreamItem, ValueItem } from '../../pipeline/stream-decoder.js';
 import { fieldByPath } from '../../pvdata/types.js';
 import type { PVStructure } from '../../pvdata/values.js';
 import { defineCommand, UsageError, type ParsedArgs } from '../args.js';
 import { stdio, type CliContext } from '../common.js';
-import { FILE_CHUNK_BYTES } from '../stage.js';
+import { FILE_CHUNK_BYTES, outputSink } from '../stage.js';
 
 export const spec = defineCommand({
   name: 'merge',
@@ -30,12 +30,12 @@ export const spec = defineCommand({
 export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext): Promise<number> {
   const sort = args.values.sort;
   if (sort !== undefined && args.values['round-robin']) throw new UsageError('--sort and --round-robin exclude each other');
-  const out = new StreamOutput(stdio(ctx, 'stdout'));
+  const out = new StreamOutput(outputSink(ctx));
   // Only --sort looks at values: otherwise they are passed on as read, undecoded.
   const undecoded = sort === undefined ? { littleEndian: out.littleEndian } : undefined;
   const inputs = args.positionals.map((f) => {
     const source = f === '-' ? 'stdin' : f;
-    const input = f === '-' ? stdio(ctx, 'stdin') : createReadStream(f, { highWaterMark: FILE_CHUNK_BYTES });
+    const input = f === '-' ? stdio(ctx, 'stdin') : inputChunks(f, FILE_CHUNK_BYTES);
     return readStream(input, { source, undecoded });
   });
   /** The next value of an input (notes written on the way), or null at its end. */
@@ -53,8 +53,12 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
     if (sort !== undefined || args.values['round-robin']) {
       const heads = await Promise.all(inputs.map(next));
       // With --sort every value is decoded (no RecordItems).
+      const checked = new WeakSet<object>(); // types known to have the field
       const key = (v: ValueItem): number => {
-        if (!fieldByPath(v.type, sort as string)) throw new UsageError(`--sort ${sort}: the stream has no field ${sort}`);
+        if (!checked.has(v.type)) {
+          if (!fieldByPath(v.type, sort as string)) throw new UsageError(`--sort ${sort}: the stream has no field ${sort}`);
+          checked.add(v.type);
+        }
         return Number(fieldAt(v.value, sort as string));
       };
       for (let turn = 0; heads.some((h) => h); turn++) {

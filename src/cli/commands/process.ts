@@ -1,7 +1,7 @@
 // sluice process: a user processor (what `sluice consumer` runs) as a pipeline stage, stdin to
 // stdout. Several copies behind `sluice partition` share a CPU-bound processing step.
 import { ProcessStage } from '../../pipeline/process-stage.js';
-import { readStream, StreamOutput } from '../../pipeline/stdio.js';
+import { readBatches, StreamOutput } from '../../pipeline/stdio.js';
 import { loadProcessor } from '../../processing/loader.js';
 import { PvaServer } from '../../pva/server/server.js';
 import { makeLogger, type LogLevel } from '../../runtime/logger.js';
@@ -55,10 +55,15 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
   });
   await stage.start();
   try {
-    for await (const item of readStream(stdio(ctx, 'stdin'), { source: 'stdin' })) {
-      if (item.kind === 'note') out.note(item.note);
-      if (item.kind !== 'value') continue;
-      await stage.process(item);
+    // The results of one read's values are written together (see StreamOutput.cork).
+    for await (const batch of readBatches(stdio(ctx, 'stdin'), { source: 'stdin' })) {
+      out.cork();
+      for (const item of batch) {
+        if (item.kind === 'note') out.note(item.note);
+        if (item.kind === 'value') await stage.process(item);
+        if (out.closed || ctx.signal.aborted) break;
+      }
+      out.uncork();
       await out.drained();
       if (out.closed || ctx.signal.aborted) break;
     }

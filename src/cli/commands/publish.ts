@@ -1,7 +1,7 @@
 // sluice publish: the last stage of a pipeline that EPICS tools read: the stream on stdin served
 // as a PV, each value posted with its marks. Lossless towards pipelined readers: while one of
 // them has a full queue, no more of the stream is read (its writer upstream waits in turn).
-import { createReadStream } from 'node:fs';
+import { inputChunks } from '../../pipeline/fd-io.js';
 import { readStream } from '../../pipeline/stdio.js';
 import { SharedPV } from '../../pv/shared-pv.js';
 import { accessOptions, servingServer } from '../access-options.js';
@@ -45,7 +45,7 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
     ctx.out(`listening on ${server.tcpHost}:${tcpPort}`);
     if (!(await pv.whenSubscribers(waitClients, ctx.signal))) return 0;
     const file = args.values.input;
-    const input = file ? createReadStream(file) : stdio(ctx, 'stdin');
+    const input = file ? inputChunks(file) : stdio(ctx, 'stdin');
     let n = 0;
     try {
       for await (const item of readStream(input, { source: file ?? 'stdin' })) {

@@ -1,8 +1,9 @@
 // sluice save: the end of a pipeline that keeps what it gets: a stream into an HDF5 file (frames
 // as areaDetector lays them out, other fields a dataset each) or a directory of stream segments.
 // `sluice replay` plays either back.
-import { createReadStream, createWriteStream, mkdirSync, readdirSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { inputChunks } from '../../pipeline/fd-io.js';
 import { FileError } from '../../errors.js';
 import { Hdf5StreamWriter } from '../../pipeline/hdf5-save.js';
 import { readStream, StreamOutput } from '../../pipeline/stdio.js';
@@ -48,7 +49,7 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
   try {
     sink = /\.(h5|hdf5|hdf|nxs)$/i.test(target) ? await Hdf5StreamWriter.create(target) : new SegmentWriter(target, segment);
     reading: for (const file of inputs.length ? inputs : ['-']) {
-      const input = file === '-' ? stdio(ctx, 'stdin') : createReadStream(file);
+      const input = file === '-' ? stdio(ctx, 'stdin') : inputChunks(file);
       for await (const item of readStream(input, { source: file === '-' ? 'stdin' : file })) {
         if (ctx.signal.aborted) break reading;
         if (item.kind === 'note') sink.note(item.note);

@@ -1,7 +1,7 @@
 // sluice to-csv: a stream as CSV for spreadsheets and ktools-style reports. Flat values give one
 // row per value (a column per scalar field, by dotted path); NTTable values give their rows.
 import { once } from 'node:events';
-import { createReadStream } from 'node:fs';
+import { inputChunks } from '../../pipeline/fd-io.js';
 import { readStream } from '../../pipeline/stdio.js';
 import { sameType, scalar, type FieldDesc, type StructureDesc } from '../../pvdata/types.js';
 import type { PVStructure } from '../../pvdata/values.js';
@@ -34,7 +34,7 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
   };
   try {
     for (const file of args.positionals.length ? args.positionals : ['-']) {
-      const input = file === '-' ? stdio(ctx, 'stdin') : createReadStream(file);
+      const input = file === '-' ? stdio(ctx, 'stdin') : inputChunks(file);
       for await (const item of readStream(input, { source: file === '-' ? 'stdin' : file })) {
         if (item.kind !== 'value') continue;
         if (header !== item.type && header !== null && sameType(header, item.type)) {

@@ -1,6 +1,6 @@
 // sluice to-json: the last stage of a pipeline that people or jq read: one JSON line per value.
-import { createReadStream } from 'node:fs';
 import { once } from 'node:events';
+import { inputChunks } from '../../pipeline/fd-io.js';
 import { readStream } from '../../pipeline/stdio.js';
 import { defineCommand, type ParsedArgs } from '../args.js';
 import { parseCount, stdio, type CliContext } from '../common.js';
@@ -36,7 +36,7 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
   let n = 0;
   try {
     for (const file of inputs) {
-      const input = file === '-' ? stdio(ctx, 'stdin') : createReadStream(file);
+      const input = file === '-' ? stdio(ctx, 'stdin') : inputChunks(file);
       for await (const item of readStream(input, { source: file === '-' ? 'stdin' : file })) {
         if (item.kind !== 'value') continue;
         const table = args.values.table ? tableOf(item.type, true) : null;
