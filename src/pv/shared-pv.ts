@@ -197,8 +197,8 @@ export class SharedPV implements Source {
 
   /**
    * Close: the PV is finished. Subscribers get what is queued for them, then their monitors end
-   * (pvAccess: the "finish" update); then clients see the channel go. open() makes it a PV again
-   * for new monitors. To withdraw a PV from a server without ending its monitors, removePV it.
+   * (pvAccess: the "finish" update); channels stay, and new operations wait for open() again.
+   * To withdraw a PV from a server without ending its monitors, removePV it.
    */
   close(): void {
     this.#type = null;
@@ -212,7 +212,7 @@ export class SharedPV implements Source {
   }
 
   #closeListeners = new Set<() => void>();
-  /** Source: server channels use this to learn that the PV went away. */
+  /** Source: server channels use this to learn that the PV closed. */
   onClosed(listener: () => void): () => void {
     this.#closeListeners.add(listener);
     return () => this.#closeListeners.delete(listener);

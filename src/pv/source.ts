@@ -131,7 +131,10 @@ export interface Source {
   subscribe(subscriber: PVSubscriber, distribution?: DistributorSettings | null): () => void;
   /** A subscriber whose hasRoom() was false has room again (a producer waiting for it may go on). */
   notifyRoom(): void;
-  /** Calls `listener` when the PV closes (its channels go, clients search again); returns the remover. */
+  /**
+   * Calls `listener` when the PV closes (pvAccess channels end their monitors, Channel Access
+   * channels disconnect); returns the remover.
+   */
   onClosed(listener: () => void): () => void;
   /**
    * Optional: refuse an operation as it starts, by throwing (a per-channel key, say). Called after

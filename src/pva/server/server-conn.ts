@@ -144,6 +144,17 @@ export class ServerConnection extends PvaConnection {
     this.#settleDrop(ch);
   }
 
+  /**
+   * The channel's PV closed: its monitors end (what is queued, then the finish update), as a
+   * Source's close() tells its subscribers. The channel stays, and new operations wait for the PV
+   * to open again, as on a PV not open yet: PVXS's finish() and pvAccessCPP's unlisten leave the
+   * channel too, and a DESTROY_CHANNEL right after the finish makes pvAccessCPP clients drop the
+   * updates and the finish they have not handled yet.
+   */
+  pvClosed(ch: ServerChannel): void {
+    for (const ioid of [...ch.ops]) this.ops.get(ioid)?.close?.('end');
+  }
+
   /** A dropped channel whose monitors have sent everything: DESTROY_CHANNEL, and forget it. */
   #settleDrop(ch: ServerChannel): void {
     if (!ch.dropping || this.channels.get(ch.sid) !== ch) return;

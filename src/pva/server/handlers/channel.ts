@@ -38,10 +38,10 @@ export function onCreateChannel(conn: ServerConnection, r: ByteReader): void {
       continue;
     }
     const sid = conn.newSid();
-    // The PV went away: tell the client, then forget the channel.
+    // The PV closed: its monitors end; the channel stays (see ServerConnection.pvClosed).
     const detach = pv.onClosed(() => {
-      const ch = conn.channels.get(sid);
-      if (ch) conn.dropChannel(ch);
+      const ch = conn.channel(sid);
+      if (ch) conn.pvClosed(ch);
     });
     conn.channels.set(sid, { sid, cid, name, pv, ops: new Set(), detach, rights });
     conn.server.stats.channels++;
