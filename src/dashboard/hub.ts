@@ -61,6 +61,8 @@ export class HubPV {
   }
 
   #down(): void {
+    // Once per loss: an ended monitor and then its channel's disconnect are one event to a display.
+    if (this.latest === null) return;
     this.latest = null;
     for (const l of this.listeners) l.onDisconnect(this);
   }
