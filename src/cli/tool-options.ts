@@ -3,7 +3,7 @@
 // (-M, -R, -v, -F tree), the array limit (-#), the provider (-p), -V, -d, and the deprecated
 // options pvget accepts and ignores (-t, -i, -n, -q, -c, -F).
 import { UsageError, type OptionSpec } from './args.js';
-import type { CliContext } from './common.js';
+import { jsonOption, requestOption, timeoutOption, type CliContext } from './common.js';
 
 export const providerOption = {
   type: 'string',
@@ -130,3 +130,20 @@ export function debugEnvironment(log: (line: string) => void, env: NodeJS.Proces
 export function warnIgnoredRequest(ctx: CliContext, provider: Provider, request: string | undefined): void {
   if (provider === 'ca' && request) ctx.err('warning: -r is ignored with -p ca (Channel Access has no pvRequest)');
 }
+
+/**
+ * What the tools that read or write a PV's value once (get, put, call) all take: the request, the
+ * time-out, the output mode, the array limit, the provider, JSON output, -d and -V.
+ */
+export const valueToolOptions = {
+  request: requestOption,
+  timeout: timeoutOption,
+  verbose: verbosityOption,
+  mode: modeOption,
+  raw: rawOption,
+  'array-limit': arrayLimitOption,
+  provider: providerOption,
+  json: jsonOption,
+  debug: debugOption,
+  version: versionOption,
+} as const;

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { StreamDecoder } from '../../src/pipeline/stream-decoder.js';
+import { StreamDecoder, type StreamItem } from '../../src/pipeline/stream-decoder.js';
 import { StreamEncoder } from '../../src/pipeline/stream-format.js';
 import { t as types } from '../../src/pvdata/types.js';
 import { CLI } from './cli.js';
@@ -67,3 +67,12 @@ export const idsOf = (out: Buffer): number[] =>
     .split('\n')
     .filter((l) => l)
     .map((l) => (JSON.parse(l) as { uniqueId: number }).uniqueId);
+
+/** Every item of a whole stream, pushed in chunks of `step` bytes (each a copy of its own). */
+export function decodeAll(bytes: Uint8Array, step = bytes.length): StreamItem[] {
+  const items: StreamItem[] = [];
+  const d = new StreamDecoder((i) => items.push(i), { source: 'test' });
+  for (let at = 0; at < bytes.length; at += step) d.push(bytes.slice(at, at + step));
+  d.finish();
+  return items;
+}

@@ -4,25 +4,17 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DecodeError } from '../../src/errors.js';
-import { StreamDecoder, type StreamItem } from '../../src/pipeline/stream-decoder.js';
 import { RecordKind, StreamEncoder } from '../../src/pipeline/stream-format.js';
 import { BitSet } from '../../src/pvdata/bitset.js';
 import { ntndarray, ntscalar } from '../../src/pvdata/nt/index.js';
 import { t } from '../../src/pvdata/types.js';
 import { completeStructure } from '../../src/pvdata/values.js';
+import { decodeAll } from '../helpers/pipeline.js';
 
 const intT = t.struct([['value', t.int]]);
 
 function concat(chunks: Uint8Array[][]): Buffer {
   return Buffer.concat(chunks.flat());
-}
-
-function decodeAll(bytes: Uint8Array, step = bytes.length): StreamItem[] {
-  const items: StreamItem[] = [];
-  const d = new StreamDecoder((i) => items.push(i), { source: 'test' });
-  for (let at = 0; at < bytes.length; at += step) d.push(bytes.slice(at, at + step));
-  d.finish();
-  return items;
 }
 
 function sampleStream(littleEndian: boolean): Buffer {

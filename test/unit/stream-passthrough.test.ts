@@ -11,6 +11,7 @@ import { StreamEncoder } from '../../src/pipeline/stream-format.js';
 import { BitSet } from '../../src/pvdata/bitset.js';
 import { ntndarray, ntscalar } from '../../src/pvdata/nt/index.js';
 import { completeStructure } from '../../src/pvdata/values.js';
+import { decodeAll } from '../helpers/pipeline.js';
 
 const scalarT = ntscalar.type('double');
 const frameT = ntndarray.type();
@@ -38,14 +39,6 @@ function sink(): { out: PassThrough; writes: Buffer[]; bytes: () => Buffer } {
   const writes: Buffer[] = [];
   out.on('data', (c: Buffer) => writes.push(c));
   return { out, writes, bytes: () => Buffer.concat(writes) };
-}
-
-function decodeAll(bytes: Uint8Array): StreamItem[] {
-  const items: StreamItem[] = [];
-  const d = new StreamDecoder((i) => items.push(i));
-  d.push(bytes);
-  d.finish();
-  return items;
 }
 
 const values = (items: StreamItem[]): unknown[] =>

@@ -11,6 +11,7 @@ import { StreamEncoder } from '../../src/pipeline/stream-format.js';
 import { BitSet } from '../../src/pvdata/bitset.js';
 import { ntndarray, ntscalar } from '../../src/pvdata/nt/index.js';
 import { completeStructure } from '../../src/pvdata/values.js';
+import { decodeAll } from '../helpers/pipeline.js';
 
 const scalarT = ntscalar.type('double');
 const frameT = ntndarray.type();
@@ -34,14 +35,6 @@ function sample(littleEndian = true): Buffer {
       e.end(),
     ].flat(),
   );
-}
-
-function decodeAll(bytes: Uint8Array): StreamItem[] {
-  const items: StreamItem[] = [];
-  const d = new StreamDecoder((i) => items.push(i));
-  d.push(bytes);
-  d.finish();
-  return items;
 }
 
 /** The values (with marks) and notes of a stream, in order. */

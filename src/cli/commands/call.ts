@@ -11,24 +11,12 @@ import { parsePVRequest } from '../../pvdata/pvrequest.js';
 import { t, type FieldDesc, type StructureDesc } from '../../pvdata/types.js';
 import type { PVStructure, PVValue } from '../../pvdata/values.js';
 import { defineCommand, UsageError, type ParsedArgs } from '../args.js';
-import { describeFailure, jsonOption, parseSeconds, requestOption, timeoutOption, type CliContext } from '../common.js';
+import { describeFailure, parseSeconds, type CliContext } from '../common.js';
 import { makeClient } from '../pva-client.js';
 import { DirectClient, discoverServers } from '../discover-servers.js';
 import { formatJSONLine, formatScalar, formatValue, toJSONValue } from '../format.js';
 import { parseJSONText, toArray } from '../parse-value.js';
-import {
-  arrayLimitOption,
-  debugEnvironment,
-  debugLog,
-  debugOption,
-  modeOption,
-  outputChoice,
-  providerOf,
-  providerOption,
-  rawOption,
-  verbosityOption,
-  versionOption,
-} from '../tool-options.js';
+import { debugEnvironment, debugLog, outputChoice, providerOf, providerOption, valueToolOptions } from '../tool-options.js';
 
 export const spec = defineCommand({
   name: 'call',
@@ -43,16 +31,8 @@ export const spec = defineCommand({
     'names it); servers do not answer searches for it, so it is called on the server given by --server, ' +
     'else on the one server found through EPICS_PVA_NAME_SERVERS and EPICS_PVA_ADDR_LIST.',
   options: {
-    request: requestOption,
-    timeout: timeoutOption,
-    verbose: verbosityOption,
-    mode: modeOption,
-    raw: rawOption,
-    'array-limit': arrayLimitOption,
+    ...valueToolOptions,
     provider: { ...providerOption, description: 'Provider: pva (Channel Access has no RPC).' },
-    json: jsonOption,
-    debug: debugOption,
-    version: versionOption,
     service: {
       type: 'string',
       short: 's',

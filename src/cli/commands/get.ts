@@ -1,24 +1,18 @@
 // sluice get: read PVs once and print them, like pvget (the options of pvget and pvxget).
 import { parsePVRequest } from '../../pvdata/pvrequest.js';
 import { defineCommand, type ParsedArgs } from '../args.js';
-import { describeFailure, jsonOption, parseSeconds, requestOption, timeoutOption, type CliContext } from '../common.js';
+import { describeFailure, parseSeconds, type CliContext } from '../common.js';
 import { formatJSONLine, formatValue, toJSONValue } from '../format.js';
 import { makeToolClient } from '../tool-client.js';
 import { run as runMonitor } from './monitor.js';
 import {
-  arrayLimitOption,
   debugEnvironment,
   debugLog,
-  debugOption,
   formatOption,
-  modeOption,
   outputChoice,
   providerOf,
-  providerOption,
   pvgetIgnored,
-  rawOption,
-  verbosityOption,
-  versionOption,
+  valueToolOptions,
   warnIgnoredRequest,
 } from '../tool-options.js';
 
@@ -33,17 +27,8 @@ export const spec = defineCommand({
     '-v or -M raw, print one field per line. Arrays print in full unless -# limits them. ' +
     'PVs are read in parallel and printed in the order given.',
   options: {
-    request: requestOption,
-    timeout: timeoutOption,
-    verbose: verbosityOption,
-    mode: modeOption,
-    raw: rawOption,
-    'array-limit': arrayLimitOption,
+    ...valueToolOptions,
     format: formatOption,
-    provider: providerOption,
-    json: jsonOption,
-    debug: debugOption,
-    version: versionOption,
     monitor: { type: 'boolean', short: 'm', description: 'Monitor: print every update until Ctrl-C, as sluice monitor does (pvget -m).' },
     ...pvgetIgnored,
   },

@@ -7,22 +7,16 @@ import type { StructureDesc } from '../../pvdata/types.js';
 import { fieldByPath } from '../../pvdata/types.js';
 import type { PVStructure } from '../../pvdata/values.js';
 import { defineCommand, type ParsedArgs } from '../args.js';
-import { describeFailure, jsonOption, parseSeconds, requestOption, timeoutOption, type CliContext } from '../common.js';
+import { describeFailure, parseSeconds, type CliContext } from '../common.js';
 import { formatJSONLine, formatValue, toJSONValue } from '../format.js';
 import { makeToolClient } from '../tool-client.js';
 import {
-  arrayLimitOption,
   debugEnvironment,
   debugLog,
-  debugOption,
   formatOption,
-  modeOption,
   outputChoice,
   providerOf,
-  providerOption,
-  rawOption,
-  verbosityOption,
-  versionOption,
+  valueToolOptions,
   warnIgnoredRequest,
 } from '../tool-options.js';
 import { fromJSON, fromText, nest, parseJSONText, toArray, toScalar } from '../parse-value.js';
@@ -45,17 +39,8 @@ export const spec = defineCommand({
     'Values are checked against the field types (integers in range, true/false/1/0 for booleans). ' +
     'With -p ca only the value field can be written.',
   options: {
-    request: requestOption,
-    timeout: timeoutOption,
-    verbose: verbosityOption,
-    mode: modeOption,
-    raw: rawOption,
-    'array-limit': arrayLimitOption,
+    ...valueToolOptions,
     format: formatOption,
-    provider: providerOption,
-    json: jsonOption,
-    debug: debugOption,
-    version: versionOption,
     quiet: { type: 'boolean', short: 'q', description: 'Print only the new value, without "Old :" and "New :" (as pvput -q).' },
     terse: { type: 'boolean', short: 't', description: 'Accepted and ignored, as pvput does.' },
     numeric: { type: 'boolean', short: 'n', description: 'Accepted and ignored, as pvput does.' },
