@@ -7,7 +7,7 @@
 // Then 1 writer -> 4 readers with mixed policies (wait, ring, skip, ring with fill rate 10), the
 // rate each reader gets. Medians of several runs; msg/s and MiB/s; ratios to the channel server.
 //
-//   node dist/bench/channels.js [--runs 3] [--small 4000] [--large 150] [--window N (default: the writer's)]
+//   node dist/bench/channels.js [--runs 3] [--small 20000] [--large 300] [--window N (default: the writer's)]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -25,8 +25,8 @@ import { t } from '../src/pvdata/types.js';
 const { values: opts } = parseArgs({
   options: {
     runs: { type: 'string', default: '3' },
-    small: { type: 'string', default: '4000' },
-    large: { type: 'string', default: '150' },
+    small: { type: 'string', default: '20000' },
+    large: { type: 'string', default: '300' },
     window: { type: 'string' },
   },
 });
