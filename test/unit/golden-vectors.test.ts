@@ -1036,6 +1036,36 @@ function clientPair(): { peer: MessagePeer; conn: { close(e: null): void }; chan
   return { peer: new MessagePeer(theirs), conn: { close }, channel };
 }
 
+/**
+ * The captured pvmonitor session (no pipeline) replayed to our client up to the monitor's start,
+ * each client message checked against the capture: S holds the captured server messages.
+ */
+async function capturedMonitorSession(): Promise<{
+  S: Uint8Array[];
+  peer: MessagePeer;
+  conn: { close(e: null): void };
+  ch: PvaChannel;
+  sub: PvaSubscription;
+}> {
+  const conv = msgs(CAPTURED.PVACPP_MONITOR);
+  const S = conv.filter((m) => m.from === 'server').map((m) => m.bytes);
+  const C = conv.filter((m) => m.from === 'client').map((m) => m.bytes);
+  const { peer, conn, channel } = clientPair();
+  peer.send(Buffer.concat([S[0]!, S[1]!]));
+  await peer.next();
+  const ch = channel('TST:counter', 0x10203041);
+  ch.connect();
+  peer.send(S[2]!);
+  assertBytes(await peer.next(), C[1]!, 'CREATE_CHANNEL');
+  peer.send(S[3]!);
+  await ch.whenConnected(3000);
+  const sub = new PvaSubscription(ch, parsePVRequest(''), { queueSize: 4, pipeline: false }, () => 0x80706051 | 0);
+  assertBytes(await peer.next(), withPlainRequest(C[2]!, '80 00 00'), 'MONITOR INIT');
+  peer.send(S[4]!);
+  assertBytes(await peer.next(), C[3]!, 'MONITOR start (0x44)');
+  return { S, peer, conn, ch, sub };
+}
+
 function ids(...list: number[]): OpContext {
   const queue = list.map((x) => x | 0);
   return { nextIoid: () => queue.shift() as number, timeoutMs: 3000 };
@@ -1148,22 +1178,7 @@ test('client GET_FIELD, plain and pipelined monitors match captured pvinfo, pvmo
   }
   // pvmonitor (no pipeline)
   {
-    const conv = msgs(CAPTURED.PVACPP_MONITOR);
-    const S = conv.filter((m) => m.from === 'server').map((m) => m.bytes);
-    const C = conv.filter((m) => m.from === 'client').map((m) => m.bytes);
-    const { peer, conn, channel } = clientPair();
-    peer.send(Buffer.concat([S[0]!, S[1]!]));
-    await peer.next();
-    const ch = channel('TST:counter', 0x10203041);
-    ch.connect();
-    peer.send(S[2]!);
-    assertBytes(await peer.next(), C[1]!, 'CREATE_CHANNEL');
-    peer.send(S[3]!);
-    await ch.whenConnected(3000);
-    const sub = new PvaSubscription(ch, parsePVRequest(''), { queueSize: 4, pipeline: false }, () => 0x80706051 | 0);
-    assertBytes(await peer.next(), withPlainRequest(C[2]!, '80 00 00'), 'MONITOR INIT');
-    peer.send(S[4]!);
-    assertBytes(await peer.next(), C[3]!, 'MONITOR start (0x44)');
+    const { S, peer, conn, sub } = await capturedMonitorSession();
     const values: number[] = [];
     for (const u of S.slice(5)) {
       peer.send(u);
@@ -1236,25 +1251,10 @@ test('client GET_FIELD, plain and pipelined monitors match captured pvinfo, pvmo
 });
 
 test('client: a finish update ends a monitor after its queued updates; a server DESTROY_CHANNEL disconnects it', async () => {
-  const conv = msgs(CAPTURED.PVACPP_MONITOR);
-  const S = conv.filter((m) => m.from === 'server').map((m) => m.bytes);
-  const C = conv.filter((m) => m.from === 'client').map((m) => m.bytes);
-  const finish = unhex(`ca 02 40 0d 06 00 00 00 ${le32(0x80706051)} 10 ff`);
-  const destroyChannel = unhex(`ca 02 40 08 08 00 00 00 ${hex(payloadOf(S[3]!).subarray(4, 8))} ${le32(0x10203041)}`);
   for (const how of ['finish', 'destroy'] as const) {
-    const { peer, conn, channel } = clientPair();
-    peer.send(Buffer.concat([S[0]!, S[1]!]));
-    await peer.next();
-    const ch = channel('TST:counter', 0x10203041);
-    ch.connect();
-    peer.send(S[2]!);
-    assertBytes(await peer.next(), C[1]!, 'CREATE_CHANNEL');
-    peer.send(S[3]!);
-    await ch.whenConnected(3000);
-    const sub = new PvaSubscription(ch, parsePVRequest(''), { queueSize: 4, pipeline: false }, () => 0x80706051 | 0);
-    await peer.next(); // INIT
-    peer.send(S[4]!);
-    await peer.next(); // start
+    const { S, peer, conn, ch, sub } = await capturedMonitorSession();
+    const finish = unhex(`ca 02 40 0d 06 00 00 00 ${le32(0x80706051)} 10 ff`);
+    const destroyChannel = unhex(`ca 02 40 08 08 00 00 00 ${hex(payloadOf(S[3]!).subarray(4, 8))} ${le32(0x10203041)}`);
     const events: string[] = [];
     sub.on('end', () => events.push('end'));
     sub.on('disconnect', () => events.push('disconnect'));
