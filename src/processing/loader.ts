@@ -118,7 +118,7 @@ async function importFile(file: string, cwd: string): Promise<Namespace> {
   if (!EXTENSIONS.includes(extname(path))) {
     throw fail(`${what} has an unsupported extension (use ${EXTENSIONS.join(', ')})`);
   }
-  // The hooks cost a loader thread (a third of a second at start): JavaScript from where Node
+  // The hooks cost a loader thread (a quarter of a second at start): JavaScript from where Node
   // itself finds `sluice` loads without them.
   const hooks = !/\.[cm]?js$/.test(path) || !(await sluiceResolvesFrom(path));
   return importUrl(pathToFileURL(path).href, what, path, hooks);
