@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { StreamEncoder } from '../../src/pipeline/stream-format.js';
 import { PvaClient } from '../../src/pva/client/client.js';
-import { nttable } from '../../src/pvdata/nt/index.js';
+import { nttable, ntscalar } from '../../src/pvdata/nt/index.js';
 import { completeStructure } from '../../src/pvdata/values.js';
 import { loopbackEnv, startCli } from '../helpers/cli.js';
 import { bash, idStream, idsIn, idsOf, S, tempDir } from '../helpers/pipeline.js';
@@ -264,4 +264,41 @@ test('pipeline: to-json and from-json round trip (inferred, or exact with --type
   const rows = await bash(`${S} to-csv "${join(dir, 'table.sls')}"`, env);
   assert.deepEqual(rows.status, [0], rows.stderr);
   assert.equal(rows.stdout.toString(), 'id,label\n7,x\n8,y\n');
+});
+
+test('publish: a new type mid-stream withdraws the PV after what its readers were sent; they reconnect to the new type', async (t) => {
+  const env = await loopbackEnv();
+  const file = join(tempDir(t), 'retyped.sls');
+  const e = new StreamEncoder();
+  const num = ntscalar.type('double');
+  const text = ntscalar.type('string');
+  writeFileSync(
+    file,
+    Buffer.concat(
+      [
+        e.header(),
+        ...[1, 2, 3].map((v) => e.value(num, completeStructure(num, { value: v }))),
+        ...['a', 'b', 'c'].map((v) => e.value(text, completeStructure(text, { value: v }))),
+        e.end(),
+      ].flat(),
+    ),
+  );
+  const client = new PvaClient({ env, timeoutMs: 10_000, beaconPort: false });
+  t.after(() => client.close());
+  const pub = startCli(t, ['publish', '--input', file, '--wait-clients', '1', 'pipe:retyped'], env);
+  const sub = client.monitor('pipe:retyped', { queueSize: 100, pipeline: true });
+  const events: string[] = [];
+  sub.on('disconnect', () => events.push('disconnect'));
+  const got: unknown[] = [];
+  for await (const u of sub) {
+    got.push(u.value['value']);
+    if (typeof u.value['value'] === 'string') break;
+  }
+  // The doubles, all of them, then (after the disconnect) the new type's current value: the
+  // strings before it were posted while no reader was connected.
+  assert.deepEqual(got, [1, 2, 3, 'c']);
+  assert.deepEqual(events, ['disconnect']);
+  await pub.line(/ended after 6 values/);
+  pub.kill('SIGINT');
+  assert.equal(await pub.exited, 0, pub.stderr());
 });
