@@ -92,7 +92,7 @@ export function reloadAccessOnHangup(v: AccessValues, ctx: CliContext, apply: (p
 
 /**
  * A pvAccess server on --port/--host (or EPICS_PVAS_* defaults) that enforces the access options,
- * reloading them on SIGHUP: what the commands that serve PVs of their own (publish, mailbox) share.
+ * reloading them on SIGHUP: what the commands that serve PVs of their own (publish, mailbox, mirror) share.
  */
 export async function servingServer(v: AccessValues & { port?: string; host?: string }, ctx: CliContext): Promise<PvaServer> {
   const { port, explicit } = serverPort(v.port, ctx.env);

@@ -4,11 +4,10 @@
 import { SluiceError } from '../../errors.js';
 import { parseChannelMap, type ChannelMapEntry } from '../../mirror/channel-map.js';
 import { MirrorServer } from '../../mirror/mirror-server.js';
-import { PvaServer } from '../../pva/server/server.js';
-import { accessOptions, loadAccess, reloadAccessOnHangup } from '../access-options.js';
+import { accessOptions, servingServer } from '../access-options.js';
 import { defineCommand, UsageError, type ParsedArgs } from '../args.js';
 import { MAX_SECONDS, rangedOption } from '../framework-options.js';
-import { hostOption, portOption, serverPort, sleep, whenAborted, type CliContext } from '../common.js';
+import { hostOption, portOption, sleep, whenAborted, type CliContext } from '../common.js';
 import { makeClient } from '../pva-client.js';
 
 export const spec = defineCommand({
@@ -56,15 +55,7 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
   }
   const runtime = seconds(v.runtime, '--runtime', '<= 0: until Ctrl-C');
   const reportPeriod = seconds(v['report-period'], '--report-period', '<= 0: never');
-  const { port, explicit } = serverPort(v.port, ctx.env);
-  const access = await loadAccess(v, ctx);
-  const server = new PvaServer({
-    env: ctx.env,
-    ...(explicit ? { port } : {}),
-    ...(v.host ? { host: v.host } : {}),
-    ...(access ? { access } : {}),
-  });
-  reloadAccessOnHangup(v, ctx, (p) => (server.access = p));
+  const server = await servingServer(v, ctx);
   const client = makeClient(ctx, 5000);
   const mirror = new MirrorServer({ server, client, caClientOptions: { env: ctx.env } });
   mirror.on('up', (name: string) => ctx.out(`Mirror channel ${name} is up`));
