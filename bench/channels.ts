@@ -7,7 +7,7 @@
 // Then 1 writer -> 4 readers with mixed policies (wait, ring, skip, ring with fill rate 10), the
 // rate each reader gets. Medians of several runs; msg/s and MiB/s; ratios to the channel server.
 //
-//   node dist/bench/channels.js [--runs 3] [--small 20000] [--large 300] [--window N (default: the writer's)]
+//   node dist/bench/channels.js [--runs 3] [--small 60000] [--large 300] [--window N (default: the writer's)]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -25,7 +25,7 @@ import { t } from '../src/pvdata/types.js';
 const { values: opts } = parseArgs({
   options: {
     runs: { type: 'string', default: '3' },
-    small: { type: 'string', default: '20000' },
+    small: { type: 'string', default: '60000' },
     large: { type: 'string', default: '300' },
     window: { type: 'string' },
   },
@@ -46,6 +46,47 @@ const loopbackEnv = (port?: number): NodeJS.ProcessEnv => ({
 interface Rate {
   msgs: number;
   seconds: number;
+  /** The second half: messages after the first one past the writer's half-way id, and their seconds. */
+  lateMsgs: number;
+  lateSeconds: number;
+}
+
+/**
+ * What a receiver got, by the writer's id (1..n) of each message: the whole run from the first
+ * write, and its second half apart, where start-up and the JIT's warm-up no longer weigh (a
+ * relay that squashes counts what it delivered).
+ */
+class Receipts {
+  readonly #t0 = performance.now();
+  readonly #half: number;
+  #msgs = 0;
+  #late = 0;
+  #tHalf = 0;
+  #tLast = 0;
+
+  constructor(n: number) {
+    this.#half = n / 2;
+  }
+
+  got(id: number): void {
+    this.#msgs++;
+    this.#tLast = performance.now();
+    if (id <= this.#half) return;
+    if (this.#late++ === 0) this.#tHalf = this.#tLast;
+  }
+
+  get msgs(): number {
+    return this.#msgs;
+  }
+
+  rate(): Rate {
+    return {
+      msgs: this.#msgs,
+      seconds: (this.#tLast - this.#t0) / 1000,
+      lateMsgs: Math.max(0, this.#late - 1),
+      lateSeconds: (this.#tLast - this.#tHalf) / 1000,
+    };
+  }
 }
 
 /** Spawn a child and resolve with the first match of `re` in its output. */
@@ -97,11 +138,7 @@ async function serverRun(readers: SubscribeOptions[], size: number, n: number): 
     const writer = await w.openWriter('bench', opts.window ? { window: Number(opts.window) } : {});
     await writer.whenActive();
     const payload = new Uint8Array(size);
-    const t0 = performance.now();
-    const rates = subs.map(async (r) => {
-      const msgs = await count(r);
-      return { msgs, seconds: (performance.now() - t0) / 1000 };
-    });
+    const rates = subs.map((r) => count(r, new Receipts(n)));
     for (let i = 1; i <= n; i++) if (!writer.write({ id: BigInt(i), value: payload })) await writer.drained();
     await writer.end();
     const out = await Promise.all(rates);
@@ -117,10 +154,9 @@ async function channelRun(size: number, n: number): Promise<Rate> {
   return (await serverRun([{ policy: 'wait', queueSize: 64 }], size, n))[0] as Rate;
 }
 
-async function count(reader: ChannelReader): Promise<number> {
-  let n = 0;
-  for await (const msg of reader) if (!msg.writer.end) n++;
-  return n;
+async function count(reader: ChannelReader, receipts: Receipts): Promise<Rate> {
+  for await (const msg of reader) if (!msg.writer.end) receipts.got(Number(msg.value['id']));
+  return receipts.rate();
 }
 
 // ---- raw TCP relay -------------------------------------------------------------------------
@@ -146,21 +182,21 @@ async function tcpRun(size: number, n: number): Promise<Rate> {
     await once(consumer, 'connect');
     const frame = Buffer.alloc(size + 4);
     frame.writeUInt32LE(size, 0);
-    const total = n * frame.length;
     let received = 0;
+    const receipts = new Receipts(n);
     const done = new Promise<void>((resolve) =>
       consumer.on('data', (d: Buffer) => {
         received += d.length;
-        if (received >= total) resolve();
+        // Frames completed by this chunk, by their id (the relay keeps them in order).
+        while (receipts.msgs < Math.floor(received / frame.length)) receipts.got(receipts.msgs + 1);
+        if (receipts.msgs === n) resolve();
       }),
     );
-    const t0 = performance.now();
     for (let i = 0; i < n; i++) if (!producer.write(frame)) await once(producer, 'drain');
     await done;
-    const seconds = (performance.now() - t0) / 1000;
     producer.destroy();
     consumer.destroy();
-    return { msgs: n, seconds };
+    return receipts.rate();
   } finally {
     await stop(proc);
   }
@@ -184,19 +220,18 @@ async function mirrorRun(size: number, n: number): Promise<Rate> {
   try {
     const sub = client.monitor('bench:m', { request: 'record[queueSize=64,pipeline=true]' });
     await sub.next(); // the current value: the mirror is up
-    let got = 0;
+    const receipts = new Receipts(n);
     const done = (async () => {
       for await (const u of sub) {
-        got++;
-        if (u.value['id'] === BigInt(n)) break;
+        const id = Number(u.value['id']);
+        receipts.got(id);
+        if (id === n) break;
       }
     })();
-    const t0 = performance.now();
     for (let i = 1; i <= n; i++) if (!pv.post({ id: BigInt(i), value: payload })) await pv.drained();
     await done;
-    const seconds = (performance.now() - t0) / 1000;
     sub.close();
-    return { msgs: got, seconds };
+    return receipts.rate();
   } finally {
     client.close();
     await stop(proc);
@@ -218,16 +253,16 @@ async function natsRun(size: number, n: number): Promise<Rate> {
     const subc = await natsConnect({ servers });
     const sub = subc.subscribe('bench');
     await subc.flush();
-    let got = 0;
+    const receipts = new Receipts(n);
     const done = (async () => {
       for await (const msg of sub) {
-        got++;
-        if (new DataView(msg.data.buffer, msg.data.byteOffset).getUint32(0, true) === n) break;
+        const id = new DataView(msg.data.buffer, msg.data.byteOffset).getUint32(0, true);
+        receipts.got(id);
+        if (id === n) break;
       }
     })();
     const payload = new Uint8Array(size);
     const view = new DataView(payload.buffer);
-    const t0 = performance.now();
     for (let i = 1; i <= n; i++) {
       view.setUint32(0, i, true);
       pub.publish('bench', payload);
@@ -236,10 +271,9 @@ async function natsRun(size: number, n: number): Promise<Rate> {
     }
     await pub.flush();
     await done;
-    const seconds = (performance.now() - t0) / 1000;
     await pub.close();
     await subc.close();
-    return { msgs: got, seconds };
+    return receipts.rate();
   } finally {
     await stop(proc);
   }
@@ -267,32 +301,50 @@ const MIXED: (SubscribeOptions & { label: string })[] = [
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 const MiB = 1024 * 1024;
 
-async function measure(run: () => Promise<Rate>): Promise<{ rate: number; got: number }> {
+interface Measured {
+  /** Median whole-run rate (msg/s). */
+  rate: number;
+  /** Median second-half rate (msg/s). */
+  late: number;
+  got: number;
+}
+
+const medianRates = (rs: Rate[]): Measured => ({
+  rate: median(rs.map((r) => r.msgs / r.seconds)),
+  late: median(rs.map((r) => r.lateMsgs / r.lateSeconds)),
+  got: median(rs.map((r) => r.msgs)),
+});
+
+async function measure(run: () => Promise<Rate>): Promise<Measured> {
   const rs: Rate[] = [];
   for (let i = 0; i < RUNS; i++) rs.push(await run());
-  return { rate: median(rs.map((r) => r.msgs / r.seconds)), got: median(rs.map((r) => r.msgs)) };
+  return medianRates(rs);
 }
+
+const fmt = (rate: number, size: number): string =>
+  `${Math.round(rate).toString().padStart(7)} msg/s ${((rate * size) / MiB).toFixed(0).padStart(5)} MiB/s`;
 
 const nats = await hasNatsServer();
 if (!nats) console.log('nats-server is not installed: the nats column is skipped');
 console.log(`writer -> relay -> 1 reader, median of ${RUNS} runs (msg/s, MiB/s; ratio = channel server / other)`);
+console.log('whole run (from the first write) | second half (from the first message past the half-way id)');
 for (const [label, size, n] of [
   ['16 KiB', 16 * 1024, Number(opts.small)],
   ['2 MiB', 2 * MiB, Number(opts.large)],
 ] as const) {
-  const rows: [string, { rate: number; got: number } | null][] = [
+  const rows: [string, Measured | null][] = [
     ['channel', await measure(() => channelRun(size, n))],
     ['tcp', await measure(() => tcpRun(size, n))],
     ['mirror', await measure(() => mirrorRun(size, n))],
     ['nats', nats ? await measure(() => natsRun(size, n)) : null],
   ];
-  const channel = (rows[0] as [string, { rate: number }])[1].rate;
+  const channel = (rows[0] as [string, Measured])[1];
   for (const [name, r] of rows) {
     if (!r) continue;
-    const ratio = name === 'channel' ? '' : `  channel/${name} ${(channel / r.rate).toFixed(2)}`;
-    console.log(
-      `${label} ${name.padEnd(8)} ${Math.round(r.rate).toString().padStart(7)} msg/s ${((r.rate * size) / MiB).toFixed(0).padStart(5)} MiB/s  (${r.got}/${n} delivered)${ratio}`,
-    );
+    const ratio = (a: number, b: number): string => (name === 'channel' ? '' : ` (channel/${name} ${(a / b).toFixed(2)})`);
+    // A relay that squashed has no second-half rate to compare: what it delivered late is a burst.
+    const late = r.got >= 0.99 * n ? `${fmt(r.late, size)}${ratio(channel.late, r.late)}` : `${'—'.padStart(7)} (squashed)`;
+    console.log(`${label} ${name.padEnd(8)} ${fmt(r.rate, size)}${ratio(channel.rate, r.rate)} | ${late}  ${r.got}/${n} delivered`);
   }
 }
 
@@ -300,9 +352,6 @@ console.log(`1 writer -> 4 readers (16 KiB, ${opts.small} messages), median of $
 const fan: Rate[][] = [];
 for (let i = 0; i < RUNS; i++) fan.push(await serverRun(MIXED, 16 * 1024, Number(opts.small)));
 MIXED.forEach((m, i) => {
-  const rate = median(fan.map((f) => (f[i] as Rate).msgs / (f[i] as Rate).seconds));
-  const got = median(fan.map((f) => (f[i] as Rate).msgs));
-  console.log(
-    `  ${m.label.padEnd(16)} ${Math.round(rate).toString().padStart(7)} msg/s ${((rate * 16 * 1024) / MiB).toFixed(0).padStart(5)} MiB/s  (${got} received)`,
-  );
+  const r = medianRates(fan.map((f) => f[i] as Rate));
+  console.log(`  ${m.label.padEnd(16)} ${fmt(r.rate, 16 * 1024)} | ${fmt(r.late, 16 * 1024)}  ${r.got} received`);
 });
