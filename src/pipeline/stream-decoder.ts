@@ -51,6 +51,8 @@ export interface RecordItem {
   typeRecord: Uint8Array;
   /** The value record: header and payload. */
   bytes: Uint8Array[];
+  /** The payload alone (the marks, then the value), views of the same bytes. */
+  payload: Uint8Array[];
   littleEndian: boolean;
   index: bigint;
 }
@@ -323,7 +325,15 @@ export class StreamDecoder {
   #record(parts: Uint8Array[]): StreamItem | null {
     if (this.#pass && this.#kind === RecordKind.VALUE && this.#type) {
       const bytes = this.#header.concat(parts);
-      return { kind: 'record', type: this.#type, typeRecord: this.#typeRecord, bytes, littleEndian: this.#le, index: this.#count++ };
+      return {
+        kind: 'record',
+        type: this.#type,
+        typeRecord: this.#typeRecord,
+        bytes,
+        payload: parts,
+        littleEndian: this.#le,
+        index: this.#count++,
+      };
     }
     const r = new ByteReader(parts, this.#le).limitWork(this.#limits);
     switch (this.#kind) {

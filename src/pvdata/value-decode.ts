@@ -57,7 +57,7 @@ function decodeScalarArray(r: ByteReader, desc: ScalarArrayDesc): PVValue {
   return r.typedArray(desc.type, n);
 }
 
-type Dec = (r: ByteReader, cache: TypeCache) => PVValue;
+export type Dec = (r: ByteReader, cache: TypeCache) => PVValue | null;
 const decoders = new WeakMap<FieldDesc, Dec>();
 
 export function decoderFor(desc: FieldDesc): Dec {
@@ -188,6 +188,41 @@ function decodeMarked(r: ByteReader, desc: FieldDesc, old: PVValue, bits: BitSet
     o[m.name] = decodeMarked(r, m.type, o[m.name] ?? defaultValue(m.type), bits, at + (offs[i] as number), cache);
   }
   return o;
+}
+
+/**
+ * A reader of one field of a value of `type`, named by a dotted path through structures: from
+ * the value's start it passes over the fields before it (numeric arrays skipped, the others
+ * decoded and dropped) and decodes that field alone. null when the path names no field. For a
+ * stage that needs one field of values it passes on undecoded (merge --sort).
+ */
+export function fieldReader(type: StructureDesc, path: string): Dec | null {
+  const before: Dec[] = [];
+  let desc: FieldDesc = type;
+  for (const name of path.split('.')) {
+    if (desc.kind !== 'structure') return null;
+    const i = desc.fields.findIndex((m) => m.name === name);
+    if (i < 0) return null;
+    // A structure has no bytes of its own: its fields follow those before it.
+    for (const m of desc.fields.slice(0, i)) before.push(skipperFor(m.type));
+    desc = (desc.fields[i] as { type: FieldDesc }).type;
+  }
+  const read = decoderFor(desc);
+  return (r, c) => {
+    for (const skip of before) skip(r, c);
+    return read(r, c);
+  };
+}
+
+function skipperFor(desc: FieldDesc): Dec {
+  if (desc.kind !== 'scalarArray' || desc.type === 'string' || desc.type === 'boolean') return decoderFor(desc);
+  const width = ELEMENT_SIZE[desc.type];
+  return (r) => {
+    const n = desc.arrayKind === 'fixed' ? desc.bound : r.count(`${desc.type}[]`, width);
+    if (desc.arrayKind === 'bounded' && n > desc.bound) throw new DecodeError(`bounded array of ${desc.bound} elements arrived with ${n}`);
+    r.skip(n * width);
+    return null;
+  };
 }
 
 export function decodeBitSet(r: ByteReader): BitSet {

@@ -8,10 +8,10 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { StreamEncoder } from '../../src/pipeline/stream-format.js';
 import { PvaClient } from '../../src/pva/client/client.js';
-import { nttable, ntscalar } from '../../src/pvdata/nt/index.js';
+import { ntndarray, nttable, ntscalar } from '../../src/pvdata/nt/index.js';
 import { completeStructure } from '../../src/pvdata/values.js';
 import { loopbackEnv, startCli } from '../helpers/cli.js';
-import { bash, idStream, idsIn, idsOf, S, tempDir } from '../helpers/pipeline.js';
+import { bash, decodeAll, idStream, idsIn, idsOf, S, tempDir } from '../helpers/pipeline.js';
 
 test('pipeline: sim → cat → filter → to-json, and a recording → head → publish read by a monitor', async (t) => {
   const env = await loopbackEnv();
@@ -180,6 +180,35 @@ test('pipeline: partitions are disjoint and complete in every mode, and merge pu
   const bad = await bash(`${S} partition --block 1/2 < "${file}"`, env);
   assert.deepEqual(bad.status, [2]);
   assert.match(bad.stderr, /--block needs a FILE/);
+});
+
+test('merge --sort reads the key from the bytes of frames it passes on, in either byte order', async (t) => {
+  const env = await loopbackEnv();
+  const dir = tempDir(t);
+  // NTNDArray frames: uniqueId comes after the pixel union, the codec and the dimensions.
+  const type = ntndarray.type();
+  const frame = (id: number) =>
+    completeStructure(type, ntndarray.build({ data: new Uint16Array(64).fill(id), dims: [8, 8], uniqueId: id }));
+  const write = (path: string, littleEndian: boolean, ids: number[]) => {
+    const e = new StreamEncoder({ littleEndian });
+    writeFileSync(path, Buffer.concat([...e.header(), ...ids.flatMap((id) => e.value(type, frame(id))), ...e.end()]));
+  };
+  write(join(dir, 'odd.sls'), true, [1, 3, 5, 7, 9]);
+  write(join(dir, 'even.sls'), false, [2, 4, 6, 8, 10]);
+  const r = await bash(`${S} merge --sort uniqueId "${dir}/odd.sls" "${dir}/even.sls"`, env);
+  assert.deepEqual(r.status, [0], r.stderr);
+  const values = decodeAll(r.stdout).flatMap((i) => (i.kind === 'value' ? [i.value] : []));
+  assert.deepEqual(
+    values.map((v) => v['uniqueId']),
+    [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+  );
+  for (const v of values) {
+    const id = v['uniqueId'] as number;
+    assert.deepEqual((v['value'] as { value: Uint16Array }).value, new Uint16Array(64).fill(id), `frame ${id} intact`);
+  }
+  const none = await bash(`${S} merge --sort timeStamp.nosuch "${dir}/odd.sls" "${dir}/even.sls"`, env);
+  assert.notEqual(none.status[0], 0);
+  assert.match(none.stderr, /--sort timeStamp\.nosuch: the stream has no field timeStamp\.nosuch/);
 });
 
 test('pipeline: tee copies a stream to stdout, a file and a named pipe', async (t) => {

@@ -3,7 +3,10 @@
 import { inputChunks } from '../../pipeline/fd-io.js';
 import { readStream, StreamOutput } from '../../pipeline/stdio.js';
 import type { RecordItem, StreamItem, ValueItem } from '../../pipeline/stream-decoder.js';
-import { fieldByPath } from '../../pvdata/types.js';
+import { fieldReader, type Dec } from '../../pvdata/value-decode.js';
+import { TypeCache } from '../../pvdata/type-codec.js';
+import type { StructureDesc } from '../../pvdata/types.js';
+import { ByteReader } from '../../pvdata/wire.js';
 import type { PVStructure } from '../../pvdata/values.js';
 import { defineCommand, UsageError, type ParsedArgs } from '../args.js';
 import { stdio, type CliContext } from '../common.js';
@@ -31,8 +34,9 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
   const sort = args.values.sort;
   if (sort !== undefined && args.values['round-robin']) throw new UsageError('--sort and --round-robin exclude each other');
   const out = new StreamOutput(outputSink(ctx));
-  // Only --sort looks at values: otherwise they are passed on as read, undecoded.
-  const undecoded = sort === undefined ? { littleEndian: out.littleEndian } : undefined;
+  // Values are passed on as read, undecoded (--sort reads its field from the bytes); only those
+  // in the other byte order are decoded, to be encoded again in the output's.
+  const undecoded = { littleEndian: out.littleEndian };
   const inputs = args.positionals.map((f) => {
     const source = f === '-' ? 'stdin' : f;
     const input = f === '-' ? stdio(ctx, 'stdin') : inputChunks(f, FILE_CHUNK_BYTES);
@@ -52,22 +56,14 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
   try {
     if (sort !== undefined || args.values['round-robin']) {
       const heads = await Promise.all(inputs.map(next));
-      // With --sort every value is decoded (no RecordItems).
-      const checked = new WeakSet<object>(); // types known to have the field
-      const key = (v: ValueItem): number => {
-        if (!checked.has(v.type)) {
-          if (!fieldByPath(v.type, sort as string)) throw new UsageError(`--sort ${sort}: the stream has no field ${sort}`);
-          checked.add(v.type);
-        }
-        return Number(fieldAt(v.value, sort as string));
-      };
+      const key = sort === undefined ? () => 0 : sortKey(sort);
       for (let turn = 0; heads.some((h) => h); turn++) {
         let i: number;
         if (sort !== undefined) {
           i = -1;
           for (let j = 0; j < heads.length; j++) {
             const h = heads[j];
-            if (h && (i < 0 || key(h as ValueItem) < key(heads[i] as ValueItem))) i = j;
+            if (h && (i < 0 || key(h) < key(heads[i] as ValueItem | RecordItem))) i = j;
           }
         } else {
           i = turn % heads.length;
@@ -92,8 +88,38 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
   }
 }
 
-function fieldAt(value: PVStructure, path: string): unknown {
-  let v: unknown = value;
-  for (const name of path.split('.')) v = (v as PVStructure | undefined)?.[name];
-  return v;
+/**
+ * The --sort key of a value: its field `path` as a number, read from a record's bytes (the
+ * fields before it passed over), or from a decoded value. Each value's key is read once.
+ */
+function sortKey(path: string): (v: ValueItem | RecordItem) => number {
+  const readers = new WeakMap<StructureDesc, Dec>();
+  const keys = new WeakMap<ValueItem | RecordItem, number>();
+  const cache = new TypeCache();
+  const readerOf = (type: StructureDesc): Dec => {
+    let read = readers.get(type);
+    if (!read) {
+      const found = fieldReader(type, path);
+      if (!found) throw new UsageError(`--sort ${path}: the stream has no field ${path}`);
+      readers.set(type, (read = found));
+    }
+    return read;
+  };
+  return (v) => {
+    let k = keys.get(v);
+    if (k !== undefined) return k;
+    const read = readerOf(v.type);
+    if (v.kind === 'value') {
+      let x: unknown = v.value;
+      for (const name of path.split('.')) x = (x as PVStructure)[name];
+      k = Number(x);
+    } else {
+      const r = new ByteReader(v.payload, v.littleEndian);
+      r.skip(r.count('BitSet')); // changed
+      r.skip(r.count('BitSet')); // overrun
+      k = Number(read(r, cache));
+    }
+    keys.set(v, k);
+    return k;
+  };
 }
