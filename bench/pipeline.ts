@@ -102,6 +102,7 @@ try {
     const base: number[] = [];
     const bare: number[] = [];
     const start: number[] = [];
+    const bareStart: number[] = [];
     const pipeline = (f: string): string => `${S} cat "${f}" | ${S} filter | ${S} filter | ${S} filter > /dev/null`;
     for (let r = 0; r < RUNS; r++) {
       // Interleaved, so that a noisy moment hits both.
@@ -109,18 +110,20 @@ try {
       bare.push(await timed(`${N} "${file}" | ${N} | ${N} | ${N} > /dev/null`));
       ours.push(await timed(pipeline(file)));
       start.push(await timed(pipeline(empty)));
+      bareStart.push(await timed(`${N} "${empty}" | ${N} | ${N} | ${N} > /dev/null`));
     }
     const mbs = (s: number): string => `${((size / s) * 1e-6).toFixed(0)} MB/s`;
     const tOurs = median(ours);
     const tBase = median(base);
     const tStart = median(start);
     const tBare = median(bare);
+    const tBareStart = median(bareStart);
     const pct = (t: number): string => `${((tBase / t) * 100).toFixed(0)}%`;
     console.log(
       `(a) ${label}, ${count} frames, ${(size / 1048576).toFixed(0)} MiB: sluice 3-stage ${mbs(tOurs)} (${tOurs.toFixed(2)} s, ` +
         `of which ${tStart.toFixed(2)} s start-up; ${mbs(tOurs - tStart)} streaming), cat 3 pipes ${mbs(tBase)} (${tBase.toFixed(2)} s), ` +
-        `bare Node.js 3 pipes ${mbs(tBare)} (${tBare.toFixed(2)} s); of cat: sluice ${pct(tOurs)} (streaming ${pct(tOurs - tStart)}), ` +
-        `bare Node.js ${pct(tBare)}`,
+        `bare Node.js 3 pipes ${mbs(tBare)} (${tBare.toFixed(2)} s, of which ${tBareStart.toFixed(2)} s start-up); ` +
+        `of cat: sluice ${pct(tOurs)} (streaming ${pct(tOurs - tStart)}), bare Node.js ${pct(tBare)} (streaming ${pct(tBare - tBareStart)})`,
     );
   }
 
