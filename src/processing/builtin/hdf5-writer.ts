@@ -28,6 +28,7 @@ import type { Frame } from '../nd-image.js';
 import type { ProcessorConfig } from '../user-data-processor.js';
 import { FileNameTemplate } from './file-name-template.js';
 import { interleaved } from './frame-raster.js';
+import { SAVING_STATS_TYPES, savingStats } from './saving-stats.js';
 
 type H5Module = typeof H5;
 
@@ -36,7 +37,6 @@ export const HDF5_FILE_PLACEHOLDERS = ['outputFileId', 'uniqueId', 'frameId', 'o
 /** The dataset of frame ids, beside the images. */
 export const UNIQUE_IDS_DATASET = 'uniqueIds';
 
-const BYTES_IN_MEGABYTE = 1e6;
 /**
  * Frames are written in batches of up to this many bytes (one frame when larger): h5wasm opens
  * and closes the dataset on every write, which costs more than writing a small frame (about
@@ -438,28 +438,15 @@ export class Hdf5AdImageWriter extends AdImageProcessor {
 
   /** PvaPy's statistics: bytes are counted when a file is closed; times are seconds since the epoch. */
   override getStats(): Record<string, number> {
-    const t = this.#fileProcessingTime;
     return {
-      nFilesSaved: this.#nFilesSaved,
-      nBytesSaved: this.#nBytesSaved,
-      fileProcessingTime: t,
-      fileProcessingRate: t > 0 ? this.#nFilesSaved / t : 0,
-      dataStorageRateMBps: t > 0 ? this.#nBytesSaved / t / BYTES_IN_MEGABYTE : 0,
+      ...savingStats(this.#nFilesSaved, this.#nBytesSaved, this.#fileProcessingTime),
       lastFileProcessedTime: this.#lastFileProcessedTime,
       lastFrameProcessedTime: this.#lastFrameProcessedTime,
     };
   }
 
   override getStatsTypes(): Record<string, ScalarType> {
-    return {
-      nFilesSaved: 'uint',
-      nBytesSaved: 'ulong',
-      fileProcessingTime: 'double',
-      fileProcessingRate: 'double',
-      dataStorageRateMBps: 'double',
-      lastFileProcessedTime: 'double',
-      lastFrameProcessedTime: 'double',
-    };
+    return { ...SAVING_STATS_TYPES, lastFileProcessedTime: 'double', lastFrameProcessedTime: 'double' };
   }
 }
 

@@ -18,6 +18,7 @@ import type { ScalarType } from '../../pvdata/types.js';
 import type { PVStructure } from '../../pvdata/values.js';
 import { AdImageProcessor } from '../ad-image-processor.js';
 import type { Frame } from '../nd-image.js';
+import { SAVING_STATS_TYPES, savingStats } from './saving-stats.js';
 import type { ProcessorConfig } from '../user-data-processor.js';
 import { FileNameTemplate } from './file-name-template.js';
 import { interleaved } from './frame-raster.js';
@@ -28,7 +29,6 @@ export const IMAGE_FILE_PLACEHOLDERS = ['uniqueId', 'frameId', 'objectId', 'proc
 type ImageFormat = 'TIFF' | 'PNG';
 const FORMAT_OF_EXTENSION: Readonly<Record<string, ImageFormat>> = { '.tif': 'TIFF', '.tiff': 'TIFF', '.png': 'PNG' };
 const EXTENSIONS = Object.keys(FORMAT_OF_EXTENSION).join(', ');
-const BYTES_IN_MEGABYTE = 1e6; // as PvaPy's dataStorageRateMBps
 
 function fail(message: string, cause?: unknown): SluiceError {
   return new SluiceError('ERR_PROCESSOR', message, cause === undefined ? undefined : { cause });
@@ -215,24 +215,11 @@ export class AdOutputFileProcessor extends AdImageProcessor {
 
   /** PvaPy's statistics; the rates are over the time spent saving (encoding and writing). */
   override getStats(): Record<string, number> {
-    const t = this.#fileProcessingTime;
-    return {
-      nFilesSaved: this.#nFilesSaved,
-      nBytesSaved: this.#nBytesSaved,
-      fileProcessingTime: t,
-      fileProcessingRate: t > 0 ? this.#nFilesSaved / t : 0,
-      dataStorageRateMBps: t > 0 ? this.#nBytesSaved / t / BYTES_IN_MEGABYTE : 0,
-    };
+    return savingStats(this.#nFilesSaved, this.#nBytesSaved, this.#fileProcessingTime);
   }
 
   override getStatsTypes(): Record<string, ScalarType> {
-    return {
-      nFilesSaved: 'uint',
-      nBytesSaved: 'ulong',
-      fileProcessingTime: 'double',
-      fileProcessingRate: 'double',
-      dataStorageRateMBps: 'double',
-    };
+    return { ...SAVING_STATS_TYPES };
   }
 }
 
