@@ -129,6 +129,13 @@ export class UpstreamReceiver implements Receiver {
           const r = sink({ type: u.type, value: u.value, changed: u.changed, overrun: u.overrun, connection: m.connects });
           if (r instanceof Promise) await r;
         }
+        // The server finished the monitor (its PV was closed, not withdrawn): nothing more comes,
+        // and a host left waiting would look merely idle.
+        if (!this.#stopped) {
+          const line = `input ${this.#label}: the server ended the monitor (its PV was closed): no more updates will come`;
+          if (this.#notify) this.#notify(line);
+          else process.emitWarning(line);
+        }
       } catch (err) {
         process.emitWarning(`input ${this.#label}: ${(err as Error).message}`);
       }
