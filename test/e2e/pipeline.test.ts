@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import { StreamEncoder } from '../../src/pipeline/stream-format.js';
 import { PvaClient } from '../../src/pva/client/client.js';
 import { ntndarray, nttable, ntscalar } from '../../src/pvdata/nt/index.js';
+import { t as types } from '../../src/pvdata/types.js';
 import { completeStructure } from '../../src/pvdata/values.js';
 import { loopbackEnv, startCli } from '../helpers/cli.js';
 import { bash, decodeAll, idStream, idsIn, idsOf, S, tempDir } from '../helpers/pipeline.js';
@@ -209,6 +210,18 @@ test('merge --sort reads the key from the bytes of frames it passes on, in eithe
   const none = await bash(`${S} merge --sort timeStamp.nosuch "${dir}/odd.sls" "${dir}/even.sls"`, env);
   assert.notEqual(none.status[0], 0);
   assert.match(none.stderr, /--sort timeStamp\.nosuch: the stream has no field timeStamp\.nosuch/);
+
+  // A record whose framing is right but whose payload lies (an array of 1000 elements in 8
+  // bytes, before the key): merge names the value, the input and the cause.
+  const e = new StreamEncoder({ littleEndian: true });
+  const idsT = types.struct({ samples: types.array('int'), uniqueId: types.int });
+  const lying = Buffer.from([0x56, 0, 0, 0, 11, 0, 0, 0, 1, 1, 0, 254, 0xe8, 0x03, 0, 0, 1, 2, 3]);
+  const badFile = join(dir, 'bad.sls');
+  const endOfTwo = Buffer.from([0x45, 0, 0, 0, 8, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0]);
+  writeFileSync(badFile, Buffer.concat([...e.header(), ...e.value(idsT, { samples: [5], uniqueId: 1 }), lying, endOfTwo]));
+  const bad = await bash(`${S} merge --sort uniqueId "${badFile}" "${dir}/odd.sls"`, env);
+  assert.equal(bad.status[0], 1, bad.stderr);
+  assert.match(bad.stderr, /value 2 of .*bad\.sls: cannot read --sort uniqueId: .*int\[\]/);
 });
 
 test('pipeline: tee copies a stream to stdout, a file and a named pipe', async (t) => {

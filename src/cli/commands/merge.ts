@@ -3,6 +3,7 @@
 import { inputChunks } from '../../pipeline/fd-io.js';
 import { readStream, StreamOutput } from '../../pipeline/stdio.js';
 import type { RecordItem, StreamItem, ValueItem } from '../../pipeline/stream-decoder.js';
+import { DecodeError } from '../../errors.js';
 import { fieldReader, type Dec } from '../../pvdata/value-decode.js';
 import { TypeCache } from '../../pvdata/type-codec.js';
 import type { StructureDesc } from '../../pvdata/types.js';
@@ -37,6 +38,7 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
   // Values are passed on as read, undecoded (--sort reads its field from the bytes); only those
   // in the other byte order are decoded, to be encoded again in the output's.
   const undecoded = { littleEndian: out.littleEndian };
+  const sources = args.positionals.map((f) => (f === '-' ? 'stdin' : f));
   const inputs = args.positionals.map((f) => {
     const source = f === '-' ? 'stdin' : f;
     const input = f === '-' ? stdio(ctx, 'stdin') : inputChunks(f, FILE_CHUNK_BYTES);
@@ -63,7 +65,7 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
           i = -1;
           for (let j = 0; j < heads.length; j++) {
             const h = heads[j];
-            if (h && (i < 0 || key(h) < key(heads[i] as ValueItem | RecordItem))) i = j;
+            if (h && (i < 0 || key(h, sources[j] as string) < key(heads[i] as ValueItem | RecordItem, sources[i] as string))) i = j;
           }
         } else {
           i = turn % heads.length;
@@ -92,7 +94,7 @@ export async function run(args: ParsedArgs<typeof spec.options>, ctx: CliContext
  * The --sort key of a value: its field `path` as a number, read from a record's bytes (the
  * fields before it passed over), or from a decoded value. Each value's key is read once.
  */
-function sortKey(path: string): (v: ValueItem | RecordItem) => number {
+function sortKey(path: string): (v: ValueItem | RecordItem, source: string) => number {
   const readers = new WeakMap<StructureDesc, Dec>();
   const keys = new WeakMap<ValueItem | RecordItem, number>();
   const cache = new TypeCache();
@@ -105,7 +107,7 @@ function sortKey(path: string): (v: ValueItem | RecordItem) => number {
     }
     return read;
   };
-  return (v) => {
+  return (v, source) => {
     let k = keys.get(v);
     if (k !== undefined) return k;
     const read = readerOf(v.type);
@@ -114,10 +116,15 @@ function sortKey(path: string): (v: ValueItem | RecordItem) => number {
       for (const name of path.split('.')) x = (x as PVStructure)[name];
       k = Number(x);
     } else {
-      const r = new ByteReader(v.payload, v.littleEndian);
-      r.skip(r.count('BitSet')); // changed
-      r.skip(r.count('BitSet')); // overrun
-      k = Number(read(r, cache));
+      // The record's framing was checked, not its payload: a bad one is told here.
+      try {
+        const r = new ByteReader(v.payload, v.littleEndian);
+        r.skip(r.count('BitSet')); // changed
+        r.skip(r.count('BitSet')); // overrun
+        k = Number(read(r, cache));
+      } catch (err) {
+        throw new DecodeError(`value ${v.index + 1n} of ${source}: cannot read --sort ${path}: ${(err as Error).message}`, { cause: err });
+      }
     }
     keys.set(v, k);
     return k;
