@@ -258,9 +258,19 @@ test('processing chains: output mode pva into input mode pvas, and rpc into rpc'
 
 test('receiver queues: accumulation loses nothing; a full bounded queue refuses and counts', async (t) => {
   const { dir, start } = await setup(t);
+  // A server queue (pipelined monitor): no frame is squashed before it reaches the consumer, however
+  // busy the machine, so every loss would be the accumulation's.
   const c = start(
     consumerArgs(
-      { input: 'pvapy:image', receiverQueueSize: 0, accumulateObjects: 5, accumulationTimeout: 0.5, runtime: 5, disableCurses: true },
+      {
+        input: 'pvapy:image',
+        serverQueueSize: 100,
+        receiverQueueSize: 0,
+        accumulateObjects: 5,
+        accumulationTimeout: 0.5,
+        runtime: 5,
+        disableCurses: true,
+      },
       ...recordArgs(join(dir, 'q')),
     ),
   );
