@@ -109,7 +109,7 @@ test(
   { timeout: 10_000 },
   async (t0) => {
     const { server, client } = await setup(t0);
-    const { client: other } = { client: clientFor(server.tcpPort) };
+    const other = clientFor(server.tcpPort);
     t0.after(() => other.close());
     const pv = SharedPV.readonly().open(counterT, { value: 1 });
     server.addPV('GO:many', pv);
